@@ -1,0 +1,68 @@
+// Every IdP request goes through here: a total deadline, connect/header/body timeouts and
+// a response size cap (undici's own defaults are 300 s and unbounded: shared REFERENCE).
+import { Agent, request } from 'undici';
+
+export interface HttpLimits { timeoutMs: number; maxResponseBytes: number }
+
+export interface HttpResponse { status: number; body: Buffer; contentType: string }
+
+export class IdpHttpError extends Error {
+  constructor(
+    readonly code: 'ERR_IDP_TIMEOUT' | 'ERR_IDP_NETWORK' | 'ERR_IDP_TOO_LARGE',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class IdpHttpClient {
+  private readonly agent: Agent;
+
+  constructor(private readonly limits: HttpLimits) {
+    this.agent = new Agent({
+      connect: { timeout: limits.timeoutMs },
+      headersTimeout: limits.timeoutMs,
+      bodyTimeout: limits.timeoutMs,
+      keepAliveTimeout: 30_000,
+      connections: 64,
+    });
+  }
+
+  async send(url: string, init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string }): Promise<HttpResponse> {
+    const signal = AbortSignal.timeout(this.limits.timeoutMs);
+    try {
+      const res = await request(url, { ...init, dispatcher: this.agent, signal, maxRedirections: 0 } as Parameters<typeof request>[1]);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > this.limits.maxResponseBytes) {
+          res.body.destroy();
+          throw new IdpHttpError('ERR_IDP_TOO_LARGE', `IdP response larger than ${this.limits.maxResponseBytes} bytes`);
+        }
+        chunks.push(chunk as Buffer);
+      }
+      const ct = res.headers['content-type'];
+      return { status: res.statusCode, body: Buffer.concat(chunks), contentType: Array.isArray(ct) ? ct[0] ?? '' : ct ?? '' };
+    } catch (err) {
+      if (err instanceof IdpHttpError) throw err;
+      if (signal.aborted || isTimeout(err)) throw new IdpHttpError('ERR_IDP_TIMEOUT', `IdP did not answer within ${this.limits.timeoutMs} ms`, { cause: err });
+      throw new IdpHttpError('ERR_IDP_NETWORK', `IdP request failed: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+function isTimeout(err: unknown): boolean {
+  const code = (err as { code?: string })?.code ?? '';
+  return /TIMEOUT/.test(code) || (err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError';
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string } };
+  return e?.cause?.code ?? e?.code ?? e?.message ?? 'unknown error';
+}

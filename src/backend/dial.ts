@@ -1,0 +1,72 @@
+// Connections to DMS: TCP with a deadline, then TLS (implicit, or after STARTTLS) with
+// certificate verification on by default.
+import net from 'node:net';
+import tls from 'node:tls';
+
+export interface BackendTlsOptions {
+  readonly verify: boolean;
+  readonly ca: Buffer | null;
+  readonly servername: string;
+}
+
+export class BackendError extends Error {
+  constructor(
+    readonly code: 'ERR_BACKEND_CONNECT' | 'ERR_BACKEND_TLS' | 'ERR_BACKEND_TIMEOUT' | 'ERR_BACKEND_PROTOCOL' | 'ERR_BACKEND_CLOSED',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function connectTcp(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port, noDelay: true, allowHalfOpen: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new BackendError('ERR_BACKEND_TIMEOUT', `cannot connect to ${host}:${port}: no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new BackendError('ERR_BACKEND_CONNECT', `cannot connect to ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+/** Client-side TLS over an existing socket (implicit TLS right after connect, or after STARTTLS). */
+export function startClientTls(socket: net.Socket, opts: BackendTlsOptions, timeoutMs: number): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      secure.destroy();
+      reject(new BackendError('ERR_BACKEND_TIMEOUT', `TLS handshake with the backend took longer than ${timeoutMs} ms`));
+    }, timeoutMs);
+    const servername = net.isIP(opts.servername) ? undefined : opts.servername;
+    const secure = tls.connect({
+      socket,
+      ...(servername ? { servername } : {}),
+      ...(opts.ca ? { ca: opts.ca } : {}),
+      rejectUnauthorized: opts.verify,
+      minVersion: 'TLSv1.2',
+      // The name check must use the configured name even for an IP address host.
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(opts.servername, cert),
+    });
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      secure.destroy();
+      reject(new BackendError('ERR_BACKEND_TLS', `TLS to the backend failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
+    };
+    secure.once('error', onError);
+    secure.once('secureConnect', () => {
+      clearTimeout(timer);
+      secure.off('error', onError);
+      resolve(secure);
+    });
+  });
+}

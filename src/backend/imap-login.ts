@@ -1,0 +1,129 @@
+// Logs in to DMS's Dovecot on behalf of a client whose credentials the proxy has already
+// decided on, then hands back the raw socket for the splice.
+//
+//   greeting → [STARTTLS] → ID (client address, RFC 2971) → AUTHENTICATE PLAIN → tagged OK
+//
+// A token user is logged in with the Dovecot master account: PLAIN with authzid = the
+// mailbox and authcid = the master user (REFERENCE: DMS master users, separator `*`).
+// A password user is logged in with their own credentials (pass-through).
+import type net from 'node:net';
+import { BackendError, connectTcp, startClientTls, type BackendTlsOptions } from './dial.js';
+import { LineReader } from './line-reader.js';
+
+export interface ImapBackendTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: 'starttls' | 'implicit' | 'none';
+  readonly tlsOptions: BackendTlsOptions;
+  readonly timeoutMs: number;
+}
+
+export type BackendCredentials =
+  | { readonly kind: 'master'; readonly user: string; readonly masterUser: string; readonly masterPassword: string }
+  | { readonly kind: 'password'; readonly authzid: string | undefined; readonly username: string; readonly password: string };
+
+export interface ImapLoginRequest {
+  readonly credentials: BackendCredentials;
+  /** Sent with ID; Dovecot trusts x-originating-* only from login_trusted_networks. */
+  readonly idFields: ReadonlyArray<readonly [string, string]>;
+}
+
+export type ImapLoginResult =
+  | { readonly ok: true; readonly socket: net.Socket; readonly capabilities: string; readonly leftover: Buffer; readonly loginMs: number }
+  | { readonly ok: false; readonly kind: 'rejected' | 'unavailable'; readonly reason: string };
+
+export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLoginRequest): Promise<ImapLoginResult> {
+  const started = performance.now();
+  let socket: net.Socket | null = null;
+  let reader: LineReader | null = null;
+  const timer = setTimeout(() => {
+    reader?.fail(new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms`));
+    socket?.destroy();
+  }, target.timeoutMs);
+  try {
+    socket = await connectTcp(target.host, target.port, target.timeoutMs);
+    if (target.tls === 'implicit') socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
+    reader = new LineReader(socket);
+    let capabilities = parseCapabilityCode(expectGreeting(await reader.readLine()));
+
+    if (target.tls === 'starttls') {
+      await command(reader, socket, 'P1 STARTTLS', 'P1');
+      reader.detach();
+      socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
+      reader = new LineReader(socket);
+      capabilities = null; // RFC 3501 §6.2.1: capabilities before TLS are void.
+    }
+
+    if (req.idFields.length) await command(reader, socket, `P2 ID (${req.idFields.map(([k, v]) => `${quote(k)} ${quote(v)}`).join(' ')})`, 'P2');
+
+    const plain = plainResponse(req.credentials);
+    const saslIr = capabilities === null || capabilities.includes('SASL-IR');
+    let done: TaggedReply;
+    if (saslIr) {
+      done = await command(reader, socket, `P3 AUTHENTICATE PLAIN ${plain}`, 'P3', true);
+    } else {
+      socket.write('P3 AUTHENTICATE PLAIN\r\n');
+      const cont = await reader.readLine();
+      if (!cont.startsWith('+')) throw new BackendError('ERR_BACKEND_PROTOCOL', 'backend refused AUTHENTICATE PLAIN');
+      done = await command(reader, socket, plain, 'P3', true);
+    }
+    if (done.status !== 'OK') {
+      const unavailable = /\[(UNAVAILABLE|SERVERBUG|INUSE|LIMIT)\]/i.test(done.text);
+      socket.destroy();
+      return { ok: false, kind: unavailable ? 'unavailable' : 'rejected', reason: `backend answered ${done.status} ${done.text}` };
+    }
+    let caps = parseCapabilityCode(done.text);
+    if (!caps) {
+      const untagged: string[] = [];
+      await command(reader, socket, 'P4 CAPABILITY', 'P4', false, untagged);
+      caps = untagged.map((l) => /^\* CAPABILITY (.*)$/i.exec(l)?.[1]).find(Boolean) ?? 'IMAP4rev1';
+    }
+    const leftover = reader.detach();
+    clearTimeout(timer);
+    return { ok: true, socket, capabilities: caps, leftover, loginMs: performance.now() - started };
+  } catch (err) {
+    clearTimeout(timer);
+    socket?.destroy();
+    const reason = err instanceof BackendError ? err.message : `backend login failed: ${(err as Error).message}`;
+    return { ok: false, kind: 'unavailable', reason };
+  }
+}
+
+interface TaggedReply { status: 'OK' | 'NO' | 'BAD'; text: string }
+
+async function command(reader: LineReader, socket: net.Socket, line: string, tag: string, acceptNo = false, untagged?: string[]): Promise<TaggedReply> {
+  socket.write(`${line}\r\n`);
+  for (;;) {
+    const reply = await reader.readLine();
+    if (reply.startsWith('* ')) {
+      if (/^\* BYE/i.test(reply)) throw new BackendError('ERR_BACKEND_CLOSED', `backend said ${reply.slice(0, 200)}`);
+      untagged?.push(reply);
+      continue;
+    }
+    if (reply.startsWith('+')) throw new BackendError('ERR_BACKEND_PROTOCOL', 'unexpected continuation from the backend');
+    const m = /^(\S+) (OK|NO|BAD)\b ?(.*)$/i.exec(reply);
+    if (!m || m[1] !== tag) throw new BackendError('ERR_BACKEND_PROTOCOL', `unexpected backend reply to ${tag}`);
+    const status = m[2]!.toUpperCase() as TaggedReply['status'];
+    if (status !== 'OK' && !acceptNo) throw new BackendError('ERR_BACKEND_PROTOCOL', `backend answered ${tag} with ${status} ${m[3]!.slice(0, 200)}`);
+    return { status, text: m[3]! };
+  }
+}
+
+function expectGreeting(line: string): string {
+  if (/^\* OK\b/i.test(line)) return line;
+  throw new BackendError('ERR_BACKEND_PROTOCOL', `unexpected backend greeting: ${line.slice(0, 200)}`);
+}
+
+function parseCapabilityCode(text: string): string | null {
+  return /\[CAPABILITY ([^\]]*)\]/i.exec(text)?.[1] ?? null;
+}
+
+function plainResponse(c: BackendCredentials): string {
+  // RFC 4616: authzid NUL authcid NUL passwd.
+  const parts = c.kind === 'master' ? [c.user, c.masterUser, c.masterPassword] : [c.authzid ?? '', c.username, c.password];
+  return Buffer.from(parts.join('\0'), 'utf8').toString('base64');
+}
+
+function quote(s: string): string {
+  return `"${s.replace(/[\\"]/g, (ch) => `\\${ch}`)}"`;
+}

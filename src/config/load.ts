@@ -1,0 +1,141 @@
+// Loads the configuration once at start-up: defaults < YAML file < environment. Every
+// problem is collected and reported together, so an operator fixes them in one go.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { KEYS, type KeySpec } from './keys.js';
+import type { Config, ListenAddress, BackendTlsMode } from './types.js';
+import { parseBool, parseEnum, parseFile, parseInt10, parseListen, parseUrl, type Parsed } from './values.js';
+
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG_INVALID';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+export type RawConfig = Record<string, string>;
+
+/** Reads a flat YAML mapping of the same KEY: value pairs the environment uses. */
+export function readConfigFile(path: string): RawConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError([`--config ${path}: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError([`--config ${path}: expected a mapping of KEY: value`]);
+  const out: RawConfig = {};
+  const known = new Set(KEYS.map((s) => s.name));
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    if (!known.has(key)) problems.push(`--config ${path}: unknown key ${key}`);
+    else if (value === null) out[key] = '';
+    else if (['string', 'number', 'boolean'].includes(typeof value)) out[key] = typeof value === 'boolean' ? (value ? '1' : '0') : String(value);
+    else problems.push(`--config ${path}: ${key} must be a scalar`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return out;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv, file: RawConfig = {}): Config {
+  const problems: string[] = [];
+  const raw = (spec: KeySpec): string => env[spec.name] ?? file[spec.name] ?? spec.default;
+  const get = <T>(name: string): T => {
+    const spec = KEYS.find((s) => s.name === name);
+    if (!spec) throw new Error(`unknown config key ${name}`);
+    const r = parseValue(spec, raw(spec));
+    if (!r.ok) {
+      problems.push(`${name}: ${r.error}`);
+      return undefined as T;
+    }
+    return r.value as T;
+  };
+
+  const listen = { imap: get<ListenAddress | null>('LISTEN_IMAP'), imaps: get<ListenAddress | null>('LISTEN_IMAPS') };
+  const certPath = get<string>('SSL_CERT_PATH');
+  const keyPath = get<string>('SSL_KEY_PATH');
+  const allowPlaintextAuth = get<boolean>('ALLOW_PLAINTEXT_AUTH');
+  if (Boolean(certPath) !== Boolean(keyPath)) problems.push('SSL_CERT_PATH and SSL_KEY_PATH must be set together');
+  const tls = certPath && keyPath ? { certPath, keyPath } : null;
+  if (!tls && listen.imaps) problems.push('LISTEN_IMAPS needs SSL_CERT_PATH and SSL_KEY_PATH (or set LISTEN_IMAPS= to disable it)');
+  if (!tls && listen.imap && !allowPlaintextAuth) {
+    problems.push('LISTEN_IMAP without SSL_CERT_PATH/SSL_KEY_PATH offers no STARTTLS: set the certificate, or ALLOW_PLAINTEXT_AUTH=1 for a trusted network');
+  }
+  if (!listen.imap && !listen.imaps) problems.push('no listener: set LISTEN_IMAP and/or LISTEN_IMAPS');
+
+  const url = get<string>('OAUTH2_INTROSPECTION_URL');
+  if (!raw(spec('OAUTH2_INTROSPECTION_URL')).trim()) problems.push('OAUTH2_INTROSPECTION_URL: required (the IdP userinfo endpoint)');
+  const usernameAttribute = get<string>('OAUTH2_USERNAME_ATTRIBUTE').trim();
+  if (!usernameAttribute) problems.push('OAUTH2_USERNAME_ATTRIBUTE: must not be empty');
+
+  let masterPassword = get<string>('DMS_MASTER_PASSWORD');
+  const masterPasswordFile = get<string>('DMS_MASTER_PASSWORD_FILE');
+  if (!masterPassword && masterPasswordFile) {
+    try {
+      masterPassword = readFileSync(masterPasswordFile, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`DMS_MASTER_PASSWORD_FILE: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+  }
+  const masterUser = get<string>('DMS_MASTER_USER').trim();
+  if (!masterUser) problems.push('DMS_MASTER_USER: required (a Dovecot master account: setup dovecot-master add NAME PASSWORD)');
+  if (!masterPassword) problems.push('DMS_MASTER_PASSWORD or DMS_MASTER_PASSWORD_FILE: required');
+  if (/[\s*"\\]/.test(masterUser)) problems.push('DMS_MASTER_USER: must not contain spaces, quotes, backslashes or *');
+
+  const host = get<string>('DMS_HOST').trim();
+  if (!host) problems.push('DMS_HOST: must not be empty');
+  const caFile = get<string>('DMS_TLS_CA_FILE');
+  const servername = get<string>('DMS_TLS_SERVERNAME').trim();
+
+  const config: Config = {
+    listen,
+    tls,
+    allowPlaintextAuth,
+    oauth2: {
+      url,
+      mode: get<'auth'>('OAUTH2_INTROSPECTION_MODE'),
+      usernameAttribute,
+      timeoutMs: get<number>('OAUTH2_TIMEOUT_MS'),
+      maxResponseBytes: get<number>('OAUTH2_MAX_RESPONSE_BYTES'),
+    },
+    backend: {
+      host,
+      imapPort: get<number>('DMS_IMAP_PORT'),
+      tls: get<BackendTlsMode>('DMS_TLS'),
+      tlsVerify: get<boolean>('DMS_TLS_VERIFY'),
+      caFile: caFile || null,
+      servername: servername || host,
+      masterUser,
+      masterPassword,
+      timeoutMs: get<number>('DMS_TIMEOUT_MS'),
+    },
+    imap: {
+      maxLineBytes: get<number>('IMAP_MAX_LINE_BYTES'),
+      maxLiteralBytes: get<number>('IMAP_MAX_LITERAL_BYTES'),
+      maxBadCommands: get<number>('IMAP_MAX_BAD_COMMANDS'),
+      preauthTimeoutMs: get<number>('PREAUTH_TIMEOUT_SECONDS') * 1000,
+      idleTimeoutMs: get<number>('IDLE_TIMEOUT_SECONDS') * 1000,
+    },
+    logLevel: get<string>('LOG_LEVEL'),
+  };
+  if (problems.length) throw new ConfigError([...new Set(problems)]);
+  return config;
+}
+
+function spec(name: string): KeySpec {
+  return KEYS.find((s) => s.name === name)!;
+}
+
+function parseValue(spec: KeySpec, raw: string): Parsed<unknown> {
+  switch (spec.kind) {
+    case 'bool': return parseBool(raw);
+    case 'int': return parseInt10(raw, spec);
+    case 'listen': return parseListen(raw);
+    case 'url': return raw.trim() === '' ? { ok: true, value: '' } : parseUrl(raw);
+    case 'file': return parseFile(raw);
+    case 'enum': return parseEnum(raw, spec.values ?? []);
+    case 'string':
+    case 'secret': return { ok: true, value: raw };
+  }
+}

@@ -1,0 +1,61 @@
+// Parsers for single configuration values. Each returns the value or an error text that
+// names what was expected; the loader collects every error before it gives up.
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
+import type { KeySpec } from './keys.js';
+import type { ListenAddress } from './types.js';
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const fail = (error: string): Parsed<never> => ({ ok: false, error });
+
+export function parseBool(raw: string): Parsed<boolean> {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return ok(true);
+  if (['0', 'false', 'no', 'off'].includes(v)) return ok(false);
+  return fail('expected 1 or 0');
+}
+
+export function parseInt10(raw: string, spec: Pick<KeySpec, 'min' | 'max'>): Parsed<number> {
+  if (!/^\d+$/.test(raw.trim())) return fail('expected a whole number');
+  const n = Number(raw.trim());
+  if (spec.min !== undefined && n < spec.min) return fail(`must be at least ${spec.min}`);
+  if (spec.max !== undefined && n > spec.max) return fail(`must be at most ${spec.max}`);
+  return ok(n);
+}
+
+/** "host:port", "[v6]:port" or ":port"; empty means the listener is off. */
+export function parseListen(raw: string): Parsed<ListenAddress | null> {
+  const v = raw.trim();
+  if (v === '') return ok(null);
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v);
+  if (!m) return fail('expected host:port, [ipv6]:port or empty');
+  const host = m[1] ?? (m[2] || '0.0.0.0');
+  const port = Number(m[3]);
+  if (port > 65535) return fail('port must be at most 65535');
+  if (m[1] !== undefined && isIP(host) !== 6) return fail('bracketed host must be an IPv6 address');
+  return ok({ host, port });
+}
+
+export function parseUrl(raw: string): Parsed<string> {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    return fail('expected an absolute http(s) URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return fail('expected an http(s) URL');
+  return ok(url.toString());
+}
+
+export function parseFile(raw: string): Parsed<string> {
+  const v = raw.trim();
+  if (v !== '' && !existsSync(v)) return fail(`file not found: ${v}`);
+  return ok(v);
+}
+
+export function parseEnum(raw: string, values: readonly string[]): Parsed<string> {
+  const v = raw.trim().toLowerCase();
+  return values.includes(v) ? ok(v) : fail(`expected one of ${values.join(', ')}`);
+}

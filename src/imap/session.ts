@@ -1,0 +1,338 @@
+// One client connection before login: greeting, pre-auth commands, login, then the splice.
+// The session owns the socket; command handlers (commands/) only decide what to say.
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { Logger } from '../observability/logger.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { SaslError, type SaslCredentials } from '../auth/sasl/index.js';
+import { oauthbearerFailure, xoauth2Failure } from '../auth/sasl/challenge.js';
+import type { ImapLoginRequest, ImapLoginResult } from '../backend/imap-login.js';
+import { startServerTls } from '../net/tls-context.js';
+import { splice } from '../net/splice.js';
+import { newSessionId, peerOf, type Peer } from '../net/peer.js';
+import { ImapFramer, type FramerEvent } from './framer.js';
+import { ImapParseError, parseCommand } from './parser.js';
+import { preauthCapabilities } from './capabilities.js';
+import { PREAUTH_COMMANDS, POSTAUTH_COMMANDS } from './commands/index.js';
+import type { ImapContext } from './commands/context.js';
+import { TEXT, tagged, untagged } from './replies.js';
+
+export interface ImapSessionLimits {
+  readonly maxLineBytes: number;
+  readonly maxLiteralBytes: number;
+  readonly maxBadCommands: number;
+  readonly preauthTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+}
+
+export interface ImapSessionDeps {
+  readonly limits: ImapSessionLimits;
+  readonly allowPlaintextAuth: boolean;
+  readonly tlsContext: tls.SecureContext | null;
+  readonly authenticator: Authenticator;
+  readonly backendLogin: (req: ImapLoginRequest) => Promise<ImapLoginResult>;
+  readonly master: { readonly user: string; readonly password: string };
+  readonly log: Logger;
+  readonly onEnd?: (session: ImapSession) => void;
+}
+
+/** RFC 9051 has no limit; Dovecot closes after a few failures too. */
+const MAX_AUTH_FAILURES = 3;
+
+type State = 'starting' | 'preauth' | 'spliced' | 'closed';
+
+export class ImapSession implements ImapContext {
+  readonly id = newSessionId();
+  readonly peer: Peer;
+  private socket: net.Socket;
+  private readonly framer: ImapFramer;
+  private readonly log: Logger;
+  private state: State = 'starting';
+  private busy = false;
+  private waiter: { resolve: (line: Buffer | null) => void; reject: (err: Error) => void } | null = null;
+  private badCommands = 0;
+  private authFailures = 0;
+  private clientId: ReadonlyArray<readonly [string, string]> = [];
+  private readonly timer: NodeJS.Timeout;
+  private readonly startedAt = Date.now();
+  secure = false;
+
+  constructor(socket: net.Socket, private readonly implicitTls: boolean, private readonly deps: ImapSessionDeps) {
+    this.socket = socket;
+    this.peer = peerOf(socket);
+    this.log = deps.log.child({ cid: this.id, proto: 'imap', client: this.peer.address });
+    this.framer = new ImapFramer({ maxLineBytes: deps.limits.maxLineBytes, maxLiteralBytes: deps.limits.maxLiteralBytes });
+    this.timer = setTimeout(() => this.close(TEXT.timeout, 'preauth-timeout'), deps.limits.preauthTimeoutMs);
+  }
+
+  get canStartTls(): boolean { return this.deps.tlsContext !== null; }
+  get allowPlaintextAuth(): boolean { return this.deps.allowPlaintextAuth; }
+
+  start(): void {
+    this.attach(this.socket);
+    if (!this.implicitTls) return this.greet();
+    this.upgrade(() => this.greet());
+  }
+
+  // ---- socket plumbing -------------------------------------------------------------
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.framer.push(chunk);
+    this.pump();
+  };
+  private readonly onError = (err: Error): void => {
+    this.log.debug({ event: 'client-error', err: (err as NodeJS.ErrnoException).code ?? err.message }, 'client connection error');
+  };
+  private readonly onClose = (): void => this.finish('client-closed');
+
+  private attach(socket: net.Socket): void {
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    // A client that half-closes before login has nothing more to say; finish politely.
+    socket.on('end', () => { if (this.state === 'preauth' || this.state === 'starting') socket.end(); });
+  }
+
+  private detach(socket: net.Socket): void {
+    socket.off('data', this.onData);
+    socket.off('error', this.onError);
+    socket.off('close', this.onClose);
+  }
+
+  private upgrade(then: () => void): void {
+    const plain = this.socket;
+    this.detach(plain);
+    const secure = startServerTls(plain, this.deps.tlsContext!);
+    this.socket = secure;
+    this.attach(secure);
+    secure.once('secure', () => {
+      this.secure = true;
+      then();
+    });
+  }
+
+  private greet(): void {
+    if (this.state !== 'starting') return;
+    this.state = 'preauth';
+    this.send(untagged(`OK [CAPABILITY ${preauthCapabilities(this)}] ${TEXT.greeting}`));
+    this.pump();
+  }
+
+  // ---- the command loop ------------------------------------------------------------
+
+  private pump(): void {
+    while (this.state === 'preauth') {
+      if (this.busy && !this.waiter) {
+        this.socket.pause(); // bounded: nothing more is read until the handler is done
+        return;
+      }
+      const ev = this.framer.next();
+      if (!ev) return;
+      if (this.waiter) this.deliverContinuation(ev);
+      else this.dispatch(ev);
+    }
+  }
+
+  private dispatch(ev: FramerEvent): void {
+    switch (ev.type) {
+      case 'literal-continue':
+        return this.send('+ Ready for literal data\r\n');
+      case 'line':
+        return; // only in 'line' mode, which is set while a waiter exists
+      case 'error':
+        if (ev.fatal) return this.close(ev.code === 'ERR_IMAP_BUFFER_FULL' ? TEXT.bufferFull : TEXT.literalTooBig, ev.code);
+        return this.bad(ev.tag ?? '*', ev.code === 'ERR_IMAP_LINE_TOO_LONG' ? TEXT.lineTooLong : TEXT.literalTooBig, ev.code === 'ERR_IMAP_LITERAL_TOO_BIG' ? 'TOOBIG' : undefined);
+      case 'command':
+        return this.runCommand(ev.segments);
+    }
+  }
+
+  private runCommand(segments: Buffer[]): void {
+    let cmd;
+    try {
+      cmd = parseCommand(segments);
+    } catch (err) {
+      if (!(err instanceof ImapParseError)) throw err;
+      return this.bad(err.tag ?? '*', TEXT.syntax);
+    }
+    const handler = PREAUTH_COMMANDS.get(cmd.name);
+    if (!handler) {
+      if (POSTAUTH_COMMANDS.has(cmd.name)) return this.bad(cmd.tag, TEXT.notAuthenticated);
+      return this.bad(cmd.tag, TEXT.unknownCommand);
+    }
+    const result = handler(this, cmd);
+    if (!(result instanceof Promise)) return;
+    this.busy = true;
+    result
+      .catch((err: Error) => {
+        this.log.error({ event: 'internal-error', err: err.message }, 'command failed');
+        this.reply(cmd.tag, 'NO', TEXT.unavailable, 'SERVERBUG');
+      })
+      .finally(() => {
+        this.busy = false;
+        if (this.state !== 'preauth') return;
+        this.socket.resume();
+        this.pump();
+      });
+  }
+
+  private deliverContinuation(ev: FramerEvent): void {
+    const waiter = this.waiter!;
+    this.waiter = null;
+    this.framer.mode = 'command';
+    if (ev.type === 'line') {
+      // RFC 9051 §6.2.2: a line of just "*" cancels the exchange.
+      return waiter.resolve(ev.line.length === 1 && ev.line[0] === 0x2a ? null : ev.line);
+    }
+    if (ev.type === 'error' && ev.fatal) {
+      waiter.reject(new SaslError('ERR_SASL_TOO_LONG', 'continuation too long'));
+      return this.close(TEXT.bufferFull, ev.code);
+    }
+    waiter.reject(new SaslError('ERR_SASL_TOO_LONG', 'continuation line too long'));
+  }
+
+  // ---- ImapContext -----------------------------------------------------------------
+
+  send(line: string): void {
+    if (this.state !== 'closed' && !this.socket.destroyed) this.socket.write(line);
+  }
+
+  reply(tag: string, status: 'OK' | 'NO' | 'BAD', text: string, code?: string): void {
+    this.send(tagged(tag, status, text, code));
+  }
+
+  bad(tag: string, text: string, code?: string): void {
+    this.reply(tag, 'BAD', text, code);
+    this.badCommands += 1;
+    if (this.badCommands >= this.deps.limits.maxBadCommands) this.close(TEXT.tooManyBad, 'too-many-bad-commands');
+  }
+
+  continuation(prompt: string): Promise<Buffer | null> {
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.framer.mode = 'line';
+      this.send(`+ ${prompt}\r\n`);
+      this.socket.resume();
+      setImmediate(() => this.pump()); // lines may already be buffered
+    });
+  }
+
+  authFailed(tag: string, mechanism: string, reason: string, user?: string): void {
+    this.authFailures += 1;
+    // One stable event per failed login, never with a credential in it (Fail2Ban reads it).
+    this.log.warn({ event: 'auth-failed', mech: mechanism, user: user ?? null, reason }, 'authentication failed');
+    this.reply(tag, 'NO', TEXT.authFailed, 'AUTHENTICATIONFAILED');
+    if (this.authFailures >= MAX_AUTH_FAILURES) this.close(TEXT.tooManyFailures, 'too-many-auth-failures');
+  }
+
+  startTls(tag: string): void {
+    this.framer.discard(); // plaintext pipelined after STARTTLS is never processed (CVE-2011-0411 class)
+    this.reply(tag, 'OK', TEXT.startTls);
+    this.upgrade(() => this.pump());
+  }
+
+  logout(tag: string): void {
+    this.send(untagged(`BYE ${TEXT.bye}`));
+    this.reply(tag, 'OK', TEXT.logout);
+    this.state = 'closed';
+    this.socket.end();
+    this.finish('logout');
+  }
+
+  setClientId(fields: ReadonlyArray<readonly [string, string]>): void {
+    this.clientId = fields;
+  }
+
+  async login(tag: string, creds: SaslCredentials, opts: { challenge: boolean }): Promise<void> {
+    const decision = await this.deps.authenticator.decide(creds);
+    if (this.state !== 'preauth') return;
+    if (decision.outcome === 'unavailable') {
+      this.log.warn({ event: 'auth-unavailable', mech: creds.mechanism, user: decision.user ?? null, reason: decision.reason }, 'cannot validate credentials now');
+      return this.reply(tag, 'NO', TEXT.unavailable, 'UNAVAILABLE');
+    }
+    if (decision.outcome === 'rejected') {
+      if (opts.challenge) {
+        // RFC 7628 §3.2.2: an error challenge, then the client's dummy response (\x01, an
+        // empty line, or * from most real clients: IDP-NOTES §8); its content is ignored.
+        const json = creds.mechanism === 'XOAUTH2' ? xoauth2Failure({}) : oauthbearerFailure({});
+        await this.continuation(json).catch(() => null);
+        if (this.state !== 'preauth') return;
+      }
+      return this.authFailed(tag, creds.mechanism, decision.reason, decision.user);
+    }
+    const user = decision.user;
+    const result = await this.deps.backendLogin({
+      credentials: decision.outcome === 'token'
+        ? { kind: 'master', user, masterUser: this.deps.master.user, masterPassword: this.deps.master.password }
+        : { kind: 'password', authzid: decision.authzid, username: user, password: decision.password },
+      idFields: this.idFields(),
+    });
+    if (this.state !== 'preauth') {
+      if (result.ok) result.socket.destroy();
+      return;
+    }
+    if (!result.ok && result.kind === 'unavailable') {
+      this.log.error({ event: 'backend-unavailable', user, reason: result.reason }, 'backend login failed');
+      return this.reply(tag, 'NO', TEXT.unavailable, 'UNAVAILABLE');
+    }
+    if (!result.ok) {
+      const why = decision.outcome === 'token' ? `backend refused the master login for ${user} (no such DMS account?): ${result.reason}` : result.reason;
+      return this.authFailed(tag, creds.mechanism, why, user);
+    }
+    this.log.info({ event: 'login', user, mech: creds.mechanism, via: decision.outcome, backendMs: Math.round(result.loginMs) }, 'logged in');
+    this.spliceTo(tag, result.socket, result.capabilities, result.leftover, user, creds.mechanism);
+  }
+
+  private idFields(): Array<[string, string]> {
+    return [
+      ['x-originating-ip', this.peer.address],
+      ['x-originating-port', String(this.peer.port)],
+      ['x-connected-ip', this.peer.localAddress],
+      ['x-connected-port', String(this.peer.localPort)],
+      ['x-session-ext-id', this.id],
+      ...this.clientId.map(([k, v]) => [k, v] as [string, string]),
+    ];
+  }
+
+  private spliceTo(tag: string, backend: net.Socket, capabilities: string, leftover: Buffer, user: string, mech: string): void {
+    this.state = 'spliced';
+    clearTimeout(this.timer);
+    const client = this.socket;
+    this.detach(client);
+    const pipelined = this.framer.takeRemaining();
+    client.write(tagged(tag, 'OK', TEXT.loggedIn, `CAPABILITY ${capabilities}`));
+    if (leftover.length) client.write(leftover);
+    if (pipelined.length) backend.write(pipelined);
+    const log = this.log;
+    const startedAt = this.startedAt;
+    const s = splice(client, backend, { idleTimeoutMs: this.deps.limits.idleTimeoutMs });
+    void s.done.then((r) => {
+      log.info({ event: 'session-end', user, mech, end: r.end, bytesIn: r.bytesToBackend, bytesOut: r.bytesToClient, durationMs: Date.now() - startedAt, ...(r.error ? { err: (r.error as NodeJS.ErrnoException).code ?? r.error.message } : {}) }, 'session ended');
+      this.state = 'closed';
+      this.deps.onEnd?.(this);
+    });
+    this.closeSplice = (why) => s.close(why);
+  }
+
+  closeSplice: ((why: 'shutdown') => void) | null = null;
+
+  /** Polite close before login: `* BYE` then FIN. */
+  close(text: string, why: string): void {
+    if (this.state === 'closed' || this.state === 'spliced') return;
+    this.send(untagged(`BYE ${text}`));
+    this.state = 'closed';
+    this.waiter?.reject(new SaslError('ERR_SASL_SYNTAX', 'session closed'));
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.finish(why);
+  }
+
+  private finish(why: string): void {
+    clearTimeout(this.timer);
+    if (this.state === 'spliced') return;
+    const wasOpen = this.state !== 'closed' || why !== 'client-closed';
+    this.state = 'closed';
+    if (wasOpen && why !== 'client-closed') this.log.info({ event: 'session-end', end: why, durationMs: Date.now() - this.startedAt }, 'session ended before login');
+    if (why === 'client-closed' || !this.socket.destroyed) this.deps.onEnd?.(this);
+  }
+}

@@ -1,0 +1,30 @@
+// Who is on the other end of a connection, in the form logs and the backend want.
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+
+export interface Peer {
+  readonly address: string;
+  readonly port: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+}
+
+/** IPv4 clients of a dual-stack listener appear as ::ffff:a.b.c.d; DMS's logs and Fail2Ban want a.b.c.d. */
+export function plainAddress(address: string | undefined): string {
+  if (!address) return 'unknown';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+export function peerOf(socket: Socket): Peer {
+  return {
+    address: plainAddress(socket.remoteAddress),
+    port: socket.remotePort ?? 0,
+    localAddress: plainAddress(socket.localAddress),
+    localPort: socket.localPort ?? 0,
+  };
+}
+
+/** A short id to correlate our log lines with Dovecot's (sent as x-session-ext-id). */
+export function newSessionId(): string {
+  return randomBytes(9).toString('base64url');
+}

@@ -1,0 +1,85 @@
+// After login the proxy only moves bytes. Each direction is its own pipe (backpressure
+// comes from stream.pipe), a FIN in one direction is passed on as a FIN (half-close), and
+// an idle timer closes sessions nobody uses. Byte counts come from the sockets' own
+// counters, so nothing is done per chunk.
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+
+export type SpliceEnd = 'client-closed' | 'backend-closed' | 'idle-timeout' | 'client-error' | 'backend-error' | 'shutdown';
+
+export interface SpliceResult {
+  readonly end: SpliceEnd;
+  readonly bytesToBackend: number;
+  readonly bytesToClient: number;
+  readonly durationMs: number;
+  readonly error?: Error;
+}
+
+export interface Splice {
+  readonly done: Promise<SpliceResult>;
+  close(reason: SpliceEnd): void;
+}
+
+type Counted = Duplex & Pick<Socket, 'bytesWritten' | 'setTimeout'>;
+
+export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs: number }): Splice {
+  const started = Date.now();
+  const clientWritten0 = client.bytesWritten;
+  const backendWritten0 = backend.bytesWritten;
+  let end: SpliceEnd | null = null;
+  let error: Error | undefined;
+  let resolve!: (r: SpliceResult) => void;
+  const done = new Promise<SpliceResult>((r) => (resolve = r));
+  let closedCount = 0;
+
+  const finish = (why: SpliceEnd, err?: Error): void => {
+    if (end === null) {
+      end = why;
+      error = err;
+    }
+  };
+  const onClose = (): void => {
+    closedCount += 1;
+    if (closedCount < 2) return;
+    resolve({
+      end: end ?? 'client-closed',
+      bytesToBackend: backend.bytesWritten - backendWritten0,
+      bytesToClient: client.bytesWritten - clientWritten0,
+      durationMs: Date.now() - started,
+      ...(error ? { error } : {}),
+    });
+  };
+  const closeBoth = (): void => {
+    client.destroy();
+    backend.destroy();
+  };
+
+  client.on('error', (err) => { finish('client-error', err); closeBoth(); });
+  backend.on('error', (err) => { finish('backend-error', err); closeBoth(); });
+  client.on('end', () => finish('client-closed'));
+  backend.on('end', () => finish('backend-closed'));
+  // When one side is fully closed the session is over. The other side gets end(), not
+  // destroy(), so what is already queued for it (a backend's BYE) is still delivered; the
+  // idle timer bounds how long a peer that stopped reading can hold it open.
+  client.on('close', () => { finish('client-closed'); backend.end(); onClose(); });
+  backend.on('close', () => { finish('backend-closed'); client.end(); onClose(); });
+
+  // IDLE keeps a session quiet for up to 29 minutes; the timer is per socket, reset by
+  // activity in either direction since each socket sees both reads and writes.
+  const onIdle = (): void => { finish('idle-timeout'); closeBoth(); };
+  client.setTimeout(opts.idleTimeoutMs, onIdle);
+  backend.setTimeout(0);
+
+  client.pipe(backend);
+  backend.pipe(client);
+  client.resume();
+  backend.resume();
+
+  return {
+    done,
+    close(reason) {
+      finish(reason);
+      closeBoth();
+    },
+  };
+}
