@@ -20,7 +20,7 @@ export {
   LOGIN_PASSWORD_PROMPT,
   LOGIN_USERNAME_PROMPT,
 } from './login.js';
-export { decodeOauthbearer, parseBearerAuth } from './oauthbearer.js';
+export { decodeOauthbearer } from './oauthbearer.js';
 export { decodePlain } from './plain.js';
 export {
   SaslError,

@@ -1,5 +1,7 @@
 // AUTHENTICATE (RFC 9051 §6.2.2, SASL-IR RFC 4959): OAUTHBEARER, XOAUTH2, PLAIN, LOGIN.
-import { decodeBase64Response, SaslError, decodeSaslResponse, decodeLoginStep, type SaslCredentials } from '../../auth/sasl/index.js';
+import {
+  decodeBase64Response, decodeLoginStep, decodeSaslResponse, LOGIN_PASSWORD_PROMPT, LOGIN_USERNAME_PROMPT, SaslError, type SaslCredentials,
+} from '../../auth/sasl/index.js';
 import { SASL_MECHANISMS } from '../capabilities.js';
 import { argToString } from '../parser.js';
 import { TEXT } from '../replies.js';
@@ -28,11 +30,11 @@ export const authenticate: CommandHandler = async (ctx, cmd) => {
 };
 
 async function readCredentials(ctx: ImapContext, mechanism: Mechanism, initial: string | undefined): Promise<SaslCredentials | null> {
-  const first = initial !== undefined ? decodeBase64Response(initial) : await response(ctx, mechanism === 'LOGIN' ? 'VXNlcm5hbWU6' : '');
+  const first = initial !== undefined ? decodeBase64Response(initial) : await response(ctx, mechanism === 'LOGIN' ? LOGIN_USERNAME_PROMPT : '');
   if (first === null) return null;
   if (mechanism !== 'LOGIN') return decodeSaslResponse(mechanism, first);
   // LOGIN (draft-murchison-sasl-login): user name, then password, each its own step.
-  const password = await response(ctx, 'UGFzc3dvcmQ6');
+  const password = await response(ctx, LOGIN_PASSWORD_PROMPT);
   if (password === null) return null;
   return decodeLoginStep(first, password);
 }

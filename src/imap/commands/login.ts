@@ -1,10 +1,9 @@
 // LOGIN user password (RFC 9051 §6.2.3): always a password, passed through to the backend.
-import { SaslError, validateUsername } from '../../auth/sasl/index.js';
+// The same caps as AUTHENTICATE PLAIN (RFC 4616: 255 bytes), so a password works with both.
+import { MAX_FIELD_BYTES, SaslError, validateUsername } from '../../auth/sasl/index.js';
 import { argToString } from '../parser.js';
 import { TEXT } from '../replies.js';
 import type { CommandHandler } from './context.js';
-
-const MAX_PASSWORD_BYTES = 1024;
 
 export const login: CommandHandler = async (ctx, cmd) => {
   const [u, p] = cmd.args;
@@ -13,7 +12,7 @@ export const login: CommandHandler = async (ctx, cmd) => {
   if (cmd.args.length !== 2 || username === undefined || password === undefined) return ctx.bad(cmd.tag, TEXT.syntax);
   if (!ctx.secure && !ctx.allowPlaintextAuth) return ctx.reply(cmd.tag, 'NO', TEXT.privacyRequired, 'PRIVACYREQUIRED');
   const valid = validateUsername(username);
-  if (valid instanceof SaslError || !username || !password || /[\x00\r\n]/.test(password) || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
+  if (valid instanceof SaslError || !username || !password || /[\x00\r\n]/.test(password) || Buffer.byteLength(password) > MAX_FIELD_BYTES) {
     return ctx.authFailed(cmd.tag, 'LOGIN', 'malformed LOGIN arguments');
   }
   await ctx.login(cmd.tag, { kind: 'password', mechanism: 'LOGIN', authzid: undefined, username, password }, { challenge: false });

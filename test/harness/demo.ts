@@ -1,0 +1,77 @@
+// npm run demo: a self-contained proxy on this machine. A DMS-like Dovecot + Postfix
+// (installed from Debian packages if missing), an in-process OpenID provider, and the
+// proxy in front, then a curl command with a fresh token that logs in through it.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startServer } from '../../src/server.js';
+import { makeCerts } from './certs.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+function ensurePackages(): void {
+  const missing = ['dovecot', 'doveadm', 'postfix', 'openssl', 'curl'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
+  if (missing.length === 0) return;
+  console.log(`Installing ${missing.join(', ')} from Debian packages (scripts/install-backend.sh)...`);
+  execFileSync('bash', [join(root, 'scripts', 'install-backend.sh')], { stdio: 'inherit' });
+}
+
+async function main(): Promise<void> {
+  ensurePackages();
+  const { startBackend } = await import('./backend.js');
+  const { startIdp } = await import('./idp.js');
+  const backend = await startBackend();
+  const idp = await startIdp();
+  const certs = await makeCerts(backend.dir, { prefix: 'proxy-' });
+  const imapPort = process.env.DEMO_IMAP_PORT ?? '10143';
+  const imapsPort = process.env.DEMO_IMAPS_PORT ?? '10993';
+  const config = loadConfig({
+    LISTEN_IMAP: `127.0.0.1:${imapPort}`,
+    LISTEN_IMAPS: `127.0.0.1:${imapsPort}`,
+    SSL_CERT_PATH: certs.certFile,
+    SSL_KEY_PATH: certs.keyFile,
+    OAUTH2_INTROSPECTION_URL: idp.userinfoUrl,
+    DMS_HOST: backend.host,
+    DMS_IMAP_PORT: String(backend.imapPort),
+    DMS_TLS: 'starttls',
+    DMS_TLS_CA_FILE: backend.caFile,
+    DMS_TLS_SERVERNAME: 'localhost',
+    DMS_MASTER_USER: backend.master.user,
+    DMS_MASTER_PASSWORD: backend.master.password,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  });
+  const server = await startServer(config, createLogger(config.logLevel));
+  const user = backend.users[0]!.email;
+  const token = await idp.mintToken(user, { expiresInSeconds: 3600 });
+  const caFile = certs.caFile;
+  if (!existsSync(caFile)) throw new Error('demo CA missing');
+  console.log(`
+oauth2-mail-proxy demo is running.
+  IMAP  127.0.0.1:${imapPort} (STARTTLS)   IMAPS 127.0.0.1:${imapsPort}
+  backend: Dovecot ${backend.host}:${backend.imapPort}   IdP: ${idp.issuer}
+  users: ${backend.users.map((u) => u.email).join(', ')}
+
+Log in with a fresh OAuth2 token (valid for 1 hour) and list the mailboxes:
+
+  curl --ssl-reqd --cacert ${caFile} --login-options AUTH=OAUTHBEARER \\
+       --user ${user} --oauth2-bearer '${token}' 'imap://127.0.0.1:${imapPort}/'
+
+Press Ctrl-C to stop.
+`);
+  const stop = async (): Promise<void> => {
+    await server.close();
+    await idp.stop();
+    await backend.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch((err: Error) => {
+  console.error(`demo failed: ${err.message}`);
+  process.exit(1);
+});
