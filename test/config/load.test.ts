@@ -1,0 +1,76 @@
+import t from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, readConfigFile } from '../../src/config/load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'o2mp-config-'));
+const cert = join(dir, 'cert.pem');
+const key = join(dir, 'key.pem');
+writeFileSync(cert, 'x');
+writeFileSync(key, 'x');
+const minimal = {
+  OAUTH2_INTROSPECTION_URL: 'https://idp.example/userinfo',
+  DMS_MASTER_USER: 'proxy',
+  DMS_MASTER_PASSWORD: 'pw',
+  SSL_CERT_PATH: cert,
+  SSL_KEY_PATH: key,
+};
+
+t.test('defaults are the documented DMS-compatible ones', async (t) => {
+  const c = loadConfig(minimal);
+  t.same(c.listen.imap, { host: '0.0.0.0', port: 143 });
+  t.same(c.listen.imaps, { host: '0.0.0.0', port: 993 });
+  t.equal(c.oauth2.mode, 'auth');
+  t.equal(c.oauth2.usernameAttribute, 'email');
+  t.equal(c.backend.host, 'mailserver');
+  t.equal(c.backend.imapPort, 143);
+  t.equal(c.backend.tls, 'starttls');
+  t.equal(c.backend.tlsVerify, true);
+  t.equal(c.backend.servername, 'mailserver');
+  t.equal(c.allowPlaintextAuth, false);
+  t.equal(c.imap.idleTimeoutMs, 30 * 60 * 1000);
+});
+
+t.test('every problem is reported at once', async (t) => {
+  try {
+    loadConfig({ LISTEN_IMAP: 'nonsense', DMS_IMAP_PORT: '70000', DMS_TLS: 'sometimes', ALLOW_PLAINTEXT_AUTH: 'maybe', OAUTH2_TIMEOUT_MS: 'x' });
+    t.fail('should throw');
+  } catch (err) {
+    t.ok(err instanceof ConfigError);
+    const problems = (err as ConfigError).problems.join('\n');
+    for (const key of ['LISTEN_IMAP', 'DMS_IMAP_PORT', 'DMS_TLS', 'ALLOW_PLAINTEXT_AUTH', 'OAUTH2_TIMEOUT_MS', 'OAUTH2_INTROSPECTION_URL', 'DMS_MASTER_USER', 'DMS_MASTER_PASSWORD', 'LISTEN_IMAPS']) {
+      t.match(problems, key, `names ${key}`);
+    }
+  }
+});
+
+t.test('an empty listener value disables it; no certificate needs plaintext allowed', async (t) => {
+  const c = loadConfig({ ...minimal, SSL_CERT_PATH: '', SSL_KEY_PATH: '', LISTEN_IMAPS: '', ALLOW_PLAINTEXT_AUTH: '1' });
+  t.equal(c.listen.imaps, null);
+  t.equal(c.tls, null);
+  t.throws(() => loadConfig({ ...minimal, SSL_CERT_PATH: '', SSL_KEY_PATH: '', LISTEN_IMAPS: '' }), { code: 'ERR_CONFIG_INVALID' });
+});
+
+t.test('IPv6 listeners and the master password file', async (t) => {
+  const pwFile = join(dir, 'master');
+  writeFileSync(pwFile, 's3cret\n');
+  const c = loadConfig({ ...minimal, DMS_MASTER_PASSWORD: '', DMS_MASTER_PASSWORD_FILE: pwFile, LISTEN_IMAP: '[::1]:1143' });
+  t.same(c.listen.imap, { host: '::1', port: 1143 });
+  t.equal(c.backend.masterPassword, 's3cret', 'trailing newline stripped');
+});
+
+t.test('the error text never contains the master password', async (t) => {
+  const err = t.throws(() => loadConfig({ ...minimal, DMS_MASTER_PASSWORD: 'hunter2-secret', DMS_MASTER_USER: 'bad user' })) as unknown as Error;
+  t.notMatch(String(err?.message), /hunter2-secret/);
+});
+
+t.test('YAML file: same keys, environment wins, unknown keys refused', async (t) => {
+  const f = join(dir, 'c.yaml');
+  writeFileSync(f, `DMS_HOST: dms.internal\nDMS_IMAP_PORT: 10143\nALLOW_PLAINTEXT_AUTH: false\n`);
+  const c = loadConfig({ ...minimal, DMS_HOST: 'from-env' }, readConfigFile(f));
+  t.equal(c.backend.host, 'from-env');
+  t.equal(c.backend.imapPort, 10143);
+  writeFileSync(f, `DMS_HOTS: typo\n`);
+  t.throws(() => readConfigFile(f), /unknown key DMS_HOTS/);
+});
