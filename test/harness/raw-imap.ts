@@ -35,11 +35,11 @@ export class RawClient {
     w.forEach((f) => f());
   }
 
-  static async connect(port: number, opts: { implicitTls?: boolean; ca?: string; host?: string } = {}): Promise<RawClient> {
+  static async connect(port: number, opts: { implicitTls?: boolean; ca?: string; host?: string; localAddress?: string } = {}): Promise<RawClient> {
     const host = opts.host ?? '127.0.0.1';
     const socket = opts.implicitTls
-      ? tls.connect({ host, port, ca: opts.ca, servername: 'localhost' })
-      : net.connect({ host, port });
+      ? tls.connect({ host, port, ca: opts.ca, servername: 'localhost', ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) })
+      : net.connect({ host, port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once(opts.implicitTls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);
