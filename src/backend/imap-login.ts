@@ -9,6 +9,9 @@
 import type net from 'node:net';
 import { BackendError, connectTcp, startClientTls, type BackendTlsOptions } from './dial.js';
 import { LineReader } from './line-reader.js';
+import { saslPlain, type BackendCredentials } from './credentials.js';
+
+export type { BackendCredentials };
 
 export interface ImapBackendTarget {
   readonly host: string;
@@ -17,10 +20,6 @@ export interface ImapBackendTarget {
   readonly tlsOptions: BackendTlsOptions;
   readonly timeoutMs: number;
 }
-
-export type BackendCredentials =
-  | { readonly kind: 'master'; readonly user: string; readonly masterUser: string; readonly masterPassword: string }
-  | { readonly kind: 'password'; readonly authzid: string | undefined; readonly username: string; readonly password: string };
 
 export interface ImapLoginRequest {
   readonly credentials: BackendCredentials;
@@ -56,7 +55,7 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
 
     if (req.idFields.length) await command(reader, socket, `P2 ID (${req.idFields.map(([k, v]) => `${quote(k)} ${quote(v)}`).join(' ')})`, 'P2');
 
-    const plain = plainResponse(req.credentials);
+    const plain = saslPlain(req.credentials);
     const saslIr = capabilities === null || capabilities.includes('SASL-IR');
     let done: TaggedReply;
     if (saslIr) {
@@ -116,12 +115,6 @@ function expectGreeting(line: string): string {
 
 function parseCapabilityCode(text: string): string | null {
   return /\[CAPABILITY ([^\]]*)\]/i.exec(text)?.[1] ?? null;
-}
-
-function plainResponse(c: BackendCredentials): string {
-  // RFC 4616: authzid NUL authcid NUL passwd.
-  const parts = c.kind === 'master' ? [c.user, c.masterUser, c.masterPassword] : [c.authzid ?? '', c.username, c.password];
-  return Buffer.from(parts.join('\0'), 'utf8').toString('base64');
 }
 
 function quote(s: string): string {

@@ -1,6 +1,7 @@
 // Loads the configuration once at start-up: defaults < YAML file < environment. Every
 // problem is collected and reported together, so an operator fixes them in one go.
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { KEYS, type KeySpec } from './keys.js';
 import type { Config, ListenAddress, BackendTlsMode } from './types.js';
@@ -52,17 +53,28 @@ export function loadConfig(env: NodeJS.ProcessEnv, file: RawConfig = {}): Config
     return r.value as T;
   };
 
-  const listen = { imap: get<ListenAddress | null>('LISTEN_IMAP'), imaps: get<ListenAddress | null>('LISTEN_IMAPS') };
+  const listen = {
+    imap: get<ListenAddress | null>('LISTEN_IMAP'),
+    imaps: get<ListenAddress | null>('LISTEN_IMAPS'),
+    submission: get<ListenAddress | null>('LISTEN_SUBMISSION'),
+    submissions: get<ListenAddress | null>('LISTEN_SUBMISSIONS'),
+  };
   const certPath = get<string>('SSL_CERT_PATH');
   const keyPath = get<string>('SSL_KEY_PATH');
   const allowPlaintextAuth = get<boolean>('ALLOW_PLAINTEXT_AUTH');
   if (Boolean(certPath) !== Boolean(keyPath)) problems.push('SSL_CERT_PATH and SSL_KEY_PATH must be set together');
   const tls = certPath && keyPath ? { certPath, keyPath } : null;
-  if (!tls && listen.imaps) problems.push('LISTEN_IMAPS needs SSL_CERT_PATH and SSL_KEY_PATH (or set LISTEN_IMAPS= to disable it)');
-  if (!tls && listen.imap && !allowPlaintextAuth) {
-    problems.push('LISTEN_IMAP without SSL_CERT_PATH/SSL_KEY_PATH offers no STARTTLS: set the certificate, or ALLOW_PLAINTEXT_AUTH=1 for a trusted network');
+  for (const name of ['imaps', 'submissions'] as const) {
+    const key = `LISTEN_${name.toUpperCase()}`;
+    if (!tls && listen[name]) problems.push(`${key} needs SSL_CERT_PATH and SSL_KEY_PATH (or set ${key}= to disable it)`);
   }
-  if (!listen.imap && !listen.imaps) problems.push('no listener: set LISTEN_IMAP and/or LISTEN_IMAPS');
+  for (const name of ['imap', 'submission'] as const) {
+    const key = `LISTEN_${name.toUpperCase()}`;
+    if (!tls && listen[name] && !allowPlaintextAuth) {
+      problems.push(`${key} without SSL_CERT_PATH/SSL_KEY_PATH offers no STARTTLS: set the certificate, or ALLOW_PLAINTEXT_AUTH=1 for a trusted network`);
+    }
+  }
+  if (!Object.values(listen).some(Boolean)) problems.push('no listener: set at least one of LISTEN_IMAP, LISTEN_IMAPS, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS');
 
   const url = get<string>('OAUTH2_INTROSPECTION_URL');
   if (!raw(spec('OAUTH2_INTROSPECTION_URL')).trim()) problems.push('OAUTH2_INTROSPECTION_URL: required (the IdP userinfo endpoint)');
@@ -109,6 +121,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, file: RawConfig = {}): Config
       masterUser,
       masterPassword,
       timeoutMs: get<number>('DMS_TIMEOUT_MS'),
+      submissionPort: get<number>('DMS_SUBMISSION_PORT'),
+      submissionTls: get<BackendTlsMode>('DMS_SUBMISSION_TLS'),
+      submissionLogin: get<'master' | 'xclient'>('DMS_SUBMISSION_LOGIN'),
+    },
+    smtp: {
+      hostname: get<string>('SMTP_HOSTNAME').trim() || hostname(),
+      maxLineBytes: get<number>('SMTP_MAX_LINE_BYTES'),
     },
     imap: {
       maxLineBytes: get<number>('IMAP_MAX_LINE_BYTES'),

@@ -3,7 +3,12 @@ export interface ListenAddress { readonly host: string; readonly port: number }
 export type BackendTlsMode = 'starttls' | 'implicit' | 'none';
 
 export interface Config {
-  readonly listen: { readonly imap: ListenAddress | null; readonly imaps: ListenAddress | null };
+  readonly listen: {
+    readonly imap: ListenAddress | null;
+    readonly imaps: ListenAddress | null;
+    readonly submission: ListenAddress | null;
+    readonly submissions: ListenAddress | null;
+  };
   readonly tls: { readonly certPath: string; readonly keyPath: string } | null;
   readonly allowPlaintextAuth: boolean;
   readonly oauth2: {
@@ -23,6 +28,13 @@ export interface Config {
     readonly masterUser: string;
     readonly masterPassword: string;
     readonly timeoutMs: number;
+    readonly submissionPort: number;
+    readonly submissionTls: BackendTlsMode;
+    readonly submissionLogin: 'master' | 'xclient';
+  };
+  readonly smtp: {
+    readonly hostname: string;
+    readonly maxLineBytes: number;
   };
   readonly imap: {
     readonly maxLineBytes: number;

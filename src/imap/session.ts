@@ -8,7 +8,8 @@ import { SaslError, type SaslCredentials } from '../auth/sasl/index.js';
 import { oauthbearerFailure, xoauth2Failure } from '../auth/sasl/challenge.js';
 import type { ImapLoginRequest, ImapLoginResult } from '../backend/imap-login.js';
 import { startServerTls } from '../net/tls-context.js';
-import { splice } from '../net/splice.js';
+import { handOver } from '../net/handover.js';
+import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } from '../observability/events.js';
 import { newSessionId, peerOf, type Peer } from '../net/peer.js';
 import { ImapFramer, type FramerEvent } from './framer.js';
 import { ImapParseError, parseCommand } from './parser.js';
@@ -220,7 +221,7 @@ export class ImapSession implements ImapContext {
   authFailed(tag: string, mechanism: string, reason: string, user?: string): void {
     this.authFailures += 1;
     // One stable event per failed login, never with a credential in it (Fail2Ban reads it).
-    this.log.warn({ event: 'auth-failed', mech: mechanism, user: user ?? null, reason }, 'authentication failed');
+    logAuthFailed(this.log, { mech: mechanism, user, reason });
     this.reply(tag, 'NO', TEXT.authFailed, 'AUTHENTICATIONFAILED');
     if (this.authFailures >= MAX_AUTH_FAILURES) this.close(TEXT.tooManyFailures, 'too-many-auth-failures');
   }
@@ -247,7 +248,7 @@ export class ImapSession implements ImapContext {
     const decision = await this.deps.authenticator.decide(creds);
     if (this.state !== 'preauth') return;
     if (decision.outcome === 'unavailable') {
-      this.log.warn({ event: 'auth-unavailable', mech: creds.mechanism, user: decision.user ?? null, reason: decision.reason }, 'cannot validate credentials now');
+      logAuthUnavailable(this.log, { mech: creds.mechanism, user: decision.user, reason: decision.reason });
       return this.reply(tag, 'NO', TEXT.unavailable, 'UNAVAILABLE');
     }
     if (decision.outcome === 'rejected') {
@@ -272,14 +273,14 @@ export class ImapSession implements ImapContext {
       return;
     }
     if (!result.ok && result.kind === 'unavailable') {
-      this.log.error({ event: 'backend-unavailable', user, reason: result.reason }, 'backend login failed');
+      logBackendUnavailable(this.log, user, result.reason);
       return this.reply(tag, 'NO', TEXT.unavailable, 'UNAVAILABLE');
     }
     if (!result.ok) {
       const why = decision.outcome === 'token' ? `backend refused the master login for ${user} (no such DMS account?): ${result.reason}` : result.reason;
       return this.authFailed(tag, creds.mechanism, why, user);
     }
-    this.log.info({ event: 'login', user, mech: creds.mechanism, via: decision.outcome, backendMs: Math.round(result.loginMs) }, 'logged in');
+    logLogin(this.log, { user, mech: creds.mechanism, via: decision.outcome, backendMs: result.loginMs });
     this.spliceTo(tag, result.socket, result.capabilities, result.leftover, user, creds.mechanism);
   }
 
@@ -299,17 +300,19 @@ export class ImapSession implements ImapContext {
     clearTimeout(this.timer);
     const client = this.socket;
     this.detach(client);
-    const pipelined = this.framer.takeRemaining();
     client.write(tagged(tag, 'OK', TEXT.loggedIn, `CAPABILITY ${capabilities}`));
-    if (leftover.length) client.write(leftover);
-    if (pipelined.length) backend.write(pipelined);
-    const log = this.log;
-    const startedAt = this.startedAt;
-    const s = splice(client, backend, { idleTimeoutMs: this.deps.limits.idleTimeoutMs });
-    void s.done.then((r) => {
-      log.info({ event: 'session-end', user, mech, end: r.end, bytesIn: r.bytesToBackend, bytesOut: r.bytesToClient, durationMs: Date.now() - startedAt, ...(r.error ? { err: (r.error as NodeJS.ErrnoException).code ?? r.error.message } : {}) }, 'session ended');
-      this.state = 'closed';
-      this.deps.onEnd?.(this);
+    const s = handOver(client, backend, {
+      fromBackend: leftover,
+      fromClient: this.framer.takeRemaining(),
+      idleTimeoutMs: this.deps.limits.idleTimeoutMs,
+      log: this.log,
+      user,
+      mech,
+      startedAt: this.startedAt,
+      onEnd: () => {
+        this.state = 'closed';
+        this.deps.onEnd?.(this);
+      },
     });
     this.closeSplice = (why) => s.close(why);
   }

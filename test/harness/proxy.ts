@@ -14,6 +14,8 @@ export interface TestProxy {
   readonly server: ProxyServer;
   readonly imapPort: number;
   readonly imapsPort: number;
+  readonly submissionPort: number;
+  readonly submissionsPort: number;
   readonly certs: CertSet;
   /** Every log line so far, parsed. */
   logs(): Array<Record<string, unknown>>;
@@ -23,7 +25,7 @@ export interface TestProxy {
 }
 
 export interface ProxyTestOptions {
-  backend: Pick<Backend, 'host' | 'imapPort' | 'caFile' | 'master'>;
+  backend: Pick<Backend, 'host' | 'imapPort' | 'submissionPort' | 'caFile' | 'master'>;
   userinfoUrl: string;
   env?: Record<string, string>;
 }
@@ -34,6 +36,11 @@ export async function startProxy(opts: ProxyTestOptions): Promise<TestProxy> {
   const env: Record<string, string> = {
     LISTEN_IMAP: '127.0.0.1:0',
     LISTEN_IMAPS: '127.0.0.1:0',
+    LISTEN_SUBMISSION: '127.0.0.1:0',
+    LISTEN_SUBMISSIONS: '127.0.0.1:0',
+    SMTP_HOSTNAME: 'proxy.example.test',
+    DMS_SUBMISSION_PORT: String(opts.backend.submissionPort),
+    DMS_SUBMISSION_TLS: 'starttls',
     SSL_CERT_PATH: certs.certFile,
     SSL_KEY_PATH: certs.keyFile,
     OAUTH2_INTROSPECTION_URL: opts.userinfoUrl,
@@ -62,6 +69,8 @@ export async function startProxy(opts: ProxyTestOptions): Promise<TestProxy> {
     server,
     imapPort: portOf('imap'),
     imapsPort: portOf('imaps'),
+    submissionPort: portOf('submission'),
+    submissionsPort: portOf('submissions'),
     certs,
     logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
     rawLogs: () => lines.join('\n'),

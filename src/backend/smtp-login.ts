@@ -1,0 +1,113 @@
+// Logs in to DMS's Postfix submission service on behalf of a client, then hands back the
+// raw socket for the splice.
+//
+//   greeting → EHLO → [STARTTLS → EHLO] → either
+//     master:  AUTH PLAIN authzid=<user> authcid=<master>   (Postfix asks Dovecot SASL)
+//     xclient: XCLIENT ADDR PORT LOGIN → EHLO               (needs smtpd_authorized_xclient_hosts)
+//   password users: AUTH PLAIN with their own credentials (after XCLIENT ADDR in xclient mode)
+import type net from 'node:net';
+import { isIPv6 } from 'node:net';
+import { BackendError, connectTcp, startClientTls, type BackendTlsOptions } from './dial.js';
+import { saslPlain, type BackendCredentials } from './credentials.js';
+import { LineReader } from './line-reader.js';
+import { ehloFeatures, readReply, replyText, type SmtpReply } from './smtp-reply.js';
+import { xtext } from './xtext.js';
+
+export interface SmtpBackendTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: 'starttls' | 'implicit' | 'none';
+  readonly tlsOptions: BackendTlsOptions;
+  readonly timeoutMs: number;
+  /** Our name in EHLO to the backend. */
+  readonly heloName: string;
+  readonly login: 'master' | 'xclient';
+}
+
+export interface SmtpLoginRequest {
+  readonly credentials: BackendCredentials;
+  readonly client: { readonly address: string; readonly port: number; readonly helo: string | undefined };
+}
+
+export type SmtpLoginResult =
+  | { readonly ok: true; readonly socket: net.Socket; readonly features: Map<string, string>; readonly leftover: Buffer; readonly loginMs: number }
+  | { readonly ok: false; readonly kind: 'rejected' | 'unavailable'; readonly reason: string };
+
+/** A connected, greeted and EHLO'd backend session (TLS done), used by login and by the feature probe. */
+export interface SmtpBackendSession { socket: net.Socket; reader: LineReader; features: Map<string, string> }
+
+export async function openSmtpBackend(target: SmtpBackendTarget): Promise<SmtpBackendSession> {
+  let socket = await connectTcp(target.host, target.port, target.timeoutMs);
+  try {
+    if (target.tls === 'implicit') socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
+    let reader = new LineReader(socket);
+    expect(await readReply(reader), 220, 'greeting');
+    let features = ehloFeatures(expect(await send(reader, socket, `EHLO ${target.heloName}`), 250, 'EHLO'));
+    if (target.tls === 'starttls') {
+      expect(await send(reader, socket, 'STARTTLS'), 220, 'STARTTLS');
+      reader.detach();
+      socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
+      reader = new LineReader(socket);
+      // RFC 3207 §4.2: everything learnt before TLS is void; EHLO again.
+      features = ehloFeatures(expect(await send(reader, socket, `EHLO ${target.heloName}`), 250, 'EHLO'));
+    }
+    return { socket, reader, features };
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+}
+
+export async function smtpBackendLogin(target: SmtpBackendTarget, req: SmtpLoginRequest): Promise<SmtpLoginResult> {
+  const started = performance.now();
+  let session: SmtpBackendSession | null = null;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    session?.reader.fail(new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms`));
+    session?.socket.destroy();
+  }, target.timeoutMs);
+  try {
+    session = await openSmtpBackend(target);
+    if (timedOut) throw new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms`);
+    const { socket, reader } = session;
+    const c = req.credentials;
+    let final: SmtpReply;
+    if (target.login === 'xclient') {
+      // One XCLIENT command: once ADDR is set Postfix refuses further XCLIENT (REFERENCE).
+      const attrs = [`ADDR=${isIPv6(req.client.address) ? `IPV6:${req.client.address}` : req.client.address}`, `PORT=${req.client.port}`];
+      if (c.kind === 'master') attrs.push(`LOGIN=${xtext(c.user)}`);
+      if (req.client.helo) attrs.push(`HELO=${xtext(req.client.helo)}`);
+      const x = await send(reader, socket, `XCLIENT ${attrs.join(' ')}`);
+      if (x.code !== 220) throw new BackendError('ERR_BACKEND_PROTOCOL', `backend refused XCLIENT (is the proxy in smtpd_authorized_xclient_hosts?): ${replyText(x)}`);
+      final = expect(await send(reader, socket, `EHLO ${target.heloName}`), 250, 'EHLO after XCLIENT');
+      session.features = ehloFeatures(final);
+      if (c.kind === 'password') final = await send(reader, socket, `AUTH PLAIN ${saslPlain(c)}`);
+    } else {
+      final = await send(reader, socket, `AUTH PLAIN ${saslPlain(c)}`);
+    }
+    if (final.code !== 235 && final.code !== 250) {
+      socket.destroy();
+      clearTimeout(timer);
+      // 535: credentials refused (e.g. the token's user has no DMS account); 4xx: try later.
+      return { ok: false, kind: final.code >= 500 ? 'rejected' : 'unavailable', reason: `backend answered ${replyText(final)}` };
+    }
+    const leftover = reader.detach();
+    clearTimeout(timer);
+    return { ok: true, socket, features: session.features, leftover, loginMs: performance.now() - started };
+  } catch (err) {
+    clearTimeout(timer);
+    session?.socket.destroy();
+    return { ok: false, kind: 'unavailable', reason: err instanceof BackendError ? err.message : `backend login failed: ${(err as Error).message}` };
+  }
+}
+
+async function send(reader: LineReader, socket: net.Socket, line: string): Promise<SmtpReply> {
+  socket.write(`${line}\r\n`);
+  return readReply(reader);
+}
+
+function expect(r: SmtpReply, code: number, what: string): SmtpReply {
+  if (r.code !== code) throw new BackendError('ERR_BACKEND_PROTOCOL', `unexpected backend reply to ${what}: ${replyText(r)}`);
+  return r;
+}

@@ -1,0 +1,31 @@
+// After a successful login, IMAP and SMTP do the same: pass on what either side sent
+// early, splice, and log one summary line when the session ends.
+import type net from 'node:net';
+import type { Logger } from '../observability/logger.js';
+import { splice, type Splice } from './splice.js';
+
+export interface HandoverOptions {
+  /** Bytes the backend sent after its login reply (kept in order for the client). */
+  readonly fromBackend: Buffer;
+  /** Bytes the client pipelined after its login command. */
+  readonly fromClient: Buffer;
+  readonly idleTimeoutMs: number;
+  readonly log: Logger;
+  readonly user: string;
+  readonly mech: string;
+  readonly startedAt: number;
+  readonly onEnd?: () => void;
+}
+
+export function handOver(client: net.Socket, backend: net.Socket, o: HandoverOptions): Splice {
+  if (o.fromBackend.length) client.write(o.fromBackend);
+  if (o.fromClient.length) backend.write(o.fromClient);
+  const s = splice(client, backend, { idleTimeoutMs: o.idleTimeoutMs });
+  const { log, user, mech, startedAt, onEnd } = o;
+  void s.done.then((r) => {
+    const err = r.error ? { err: (r.error as NodeJS.ErrnoException).code ?? r.error.message } : {};
+    log.info({ event: 'session-end', user, mech, end: r.end, bytesIn: r.bytesToBackend, bytesOut: r.bytesToClient, durationMs: Date.now() - startedAt, ...err }, 'session ended');
+    onEnd?.();
+  });
+  return s;
+}

@@ -1,0 +1,178 @@
+// Every use of smtp-server beyond its documented API lives in this file, and nowhere else.
+//
+// smtp-server is pinned to an exact version in package.json; test/smtp/adapter.test.ts
+// checks each private member used here on a live connection, so an upgrade that changes
+// them fails a test instead of failing in production.
+//
+// What we need that the public API does not give:
+//  - our own AUTH: the shared SASL decoders and Authenticator (no second copy), the RFC 7628
+//    error challenge, OAUTHBEARER, and a 235 only once the backend has accepted the login.
+//    We replace the connection's handler_AUTH and use its _nextHandler for continuations.
+//  - the hand-over: after 235 the socket is taken from smtp-server (unpiped from its parser,
+//    its timers and bookkeeping cleared) and spliced to Postfix.
+//  - no AUTH in EHLO before TLS (smtp-server always lists it).
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { Writable } from 'node:stream';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+
+export const SMTP_SERVER_VERSION = '3.21.6';
+
+/** The private shape of smtp-server's SMTPConnection that this file relies on. */
+interface ConnectionInternals {
+  id: string;
+  secure: boolean;
+  remoteAddress: string;
+  remotePort: number;
+  hostNameAppearsAs: string | false;
+  session: { user?: unknown };
+  send(code: number, data?: string | string[], context?: string | false): void;
+  close(): void;
+  handler_AUTH(command: Buffer, callback: () => void): void;
+  handler_EHLO(command: Buffer, callback: () => void): void;
+  _nextHandler: ((line: Buffer, callback: () => void) => void) | false;
+  _socket: net.Socket;
+  _parser: (Writable & { isClosed: boolean }) | false;
+  _closed: boolean;
+  _closeTimer?: NodeJS.Timeout;
+}
+
+/** What the AUTH code may do with a client connection (no smtp-server types leak out). */
+export interface SmtpClient {
+  readonly id: string;
+  readonly secure: boolean;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The name the client gave in EHLO/HELO. */
+  readonly helo: string | undefined;
+  readonly gone: boolean;
+  /** State that lives as long as the connection (one object per connection). */
+  readonly state: { authFailures: number };
+  /** One reply line, written as given (we put enhanced status codes in ourselves). */
+  reply(code: number, text: string): void;
+  /** Sends `334 prompt` and resolves with the client's next line (without CRLF). */
+  continuation(prompt: string): Promise<string>;
+  /** Ends the AUTH command: smtp-server reads the next command. */
+  done(): void;
+  /** Closes politely (after a final reply). */
+  close(): void;
+  /** Takes the socket away from smtp-server for the splice. Call after the 235 reply. */
+  takeOver(): net.Socket;
+}
+
+export type AuthHandler = (client: SmtpClient, command: string) => void;
+
+export interface SmtpFrontOptions {
+  readonly implicitTls: boolean;
+  readonly tlsContext: tls.SecureContext | null;
+  readonly allowPlaintextAuth: boolean;
+  readonly serverOptions: SMTPServerOptions;
+  readonly onAuth: AuthHandler;
+}
+
+export interface SmtpFront {
+  readonly server: SMTPServer;
+  /** Hands an accepted socket (already TLS for implicit TLS) to smtp-server. */
+  accept(socket: net.Socket): void;
+  /** Updates what EHLO advertises (backend features may be learnt after start-up). */
+  setOptions(options: Partial<SMTPServerOptions>): void;
+}
+
+export function createSmtpFront(opts: SmtpFrontOptions): SmtpFront {
+  const server = new SMTPServer({
+    ...opts.serverOptions,
+    secure: opts.implicitTls,
+    logger: false,
+    useXClient: false, // never accept XCLIENT/XFORWARD from clients (REFERENCE)
+    useXForward: false,
+    hideREQUIRETLS: true,
+  } as SMTPServerOptions);
+  // One shared SecureContext for every connection's STARTTLS (built once at start-up).
+  if (opts.tlsContext) server.secureContext.set('*', opts.tlsContext);
+  server.on('error', () => undefined); // socket errors are the session's business; see the auth code
+
+  const accept = (socket: net.Socket): void => {
+    const before = new Set(server.connections);
+    server.connect(socket);
+    for (const c of server.connections) if (!before.has(c)) wire(c as unknown as ConnectionInternals, opts);
+  };
+  const setOptions = (o: Partial<SMTPServerOptions>): void => {
+    Object.assign((server as unknown as { options: SMTPServerOptions }).options, o);
+  };
+  return { server, accept, setOptions };
+}
+
+function wire(c: ConnectionInternals, opts: SmtpFrontOptions): void {
+  const ehlo = c.handler_EHLO;
+  c.handler_EHLO = function (command, callback) {
+    if (!c.secure && !opts.allowPlaintextAuth) {
+      // RFC 3207 §4 / Postfix smtpd_tls_auth_only: no AUTH offered before TLS.
+      const send = c.send;
+      c.send = (code, data, context) => {
+        c.send = send;
+        send.call(c, code, Array.isArray(data) ? data.filter((l) => !/^AUTH /.test(l)) : data, context);
+      };
+    }
+    ehlo.call(c, command, callback);
+  };
+  c.handler_AUTH = function (command, callback) {
+    opts.onAuth(client(c, callback), command.toString('latin1'));
+  };
+}
+
+const states = new WeakMap<ConnectionInternals, { authFailures: number }>();
+
+function client(c: ConnectionInternals, firstCallback: () => void): SmtpClient {
+  let state = states.get(c);
+  if (!state) states.set(c, (state = { authFailures: 0 }));
+  let pending: (() => void) | null = firstCallback;
+  const release = (): void => {
+    const cb = pending;
+    pending = null;
+    cb?.();
+  };
+  return {
+    id: c.id,
+    get secure() { return c.secure; },
+    remoteAddress: c.remoteAddress,
+    remotePort: c.remotePort,
+    helo: c.hostNameAppearsAs || undefined,
+    get gone() { return c._closed || c._socket.destroyed; },
+    state,
+    reply(code, text) {
+      c.send(code, text, false);
+    },
+    continuation(prompt) {
+      return new Promise((resolve) => {
+        c._nextHandler = (line, callback) => {
+          pending = callback;
+          resolve(line.toString('latin1'));
+        };
+        c.send(334, prompt, false);
+        release();
+      });
+    },
+    done: release,
+    close() {
+      release();
+      c.close();
+    },
+    takeOver() {
+      const socket = c._socket;
+      const parser = c._parser;
+      if (parser) {
+        // A closed parser drops what it still holds; RFC 4954 §4 forbids pipelining
+        // past AUTH, so a conforming client has sent nothing more.
+        parser.isClosed = true;
+        socket.unpipe(parser);
+      }
+      c._closed = true; // smtp-server's own close and error handling becomes a no-op
+      clearTimeout(c._closeTimer);
+      (c as unknown as { _server: SMTPServer })._server.connections.delete(c as never);
+      socket.setTimeout(0);
+      socket.removeAllListeners('timeout');
+      release();
+      return socket;
+    },
+  };
+}
