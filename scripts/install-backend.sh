@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what test/harness/backend.ts needs to run a DMS-like Dovecot + Postfix
+# per test file: the packages (without starting their system-wide services) and the
+# unprivileged mail user. Idempotent: safe to run on every CI job and before the demo.
+set -euo pipefail
+
+MAIL_UID=5000   # docker-mailserver's vmail uid/gid; the harness configures the same
+MAIL_USER=vmail
+
+missing=()
+for cmd in dovecot doveadm postfix postconf openssl curl; do
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
+done
+# dovecot-lmtpd has no command of its own: check its binary (Postfix delivers through it).
+[ -x /usr/lib/dovecot/lmtp ] || missing+=("dovecot-lmtpd")
+need_user=0
+getent passwd "$MAIL_USER" >/dev/null 2>&1 || need_user=1
+
+if [ "${#missing[@]}" -eq 0 ] && [ "$need_user" -eq 0 ]; then
+  echo "install-backend: dovecot, postfix, openssl, curl and user $MAIL_USER already present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-backend: missing: ${missing[*]:-}$([ "$need_user" -eq 1 ] && echo " user:$MAIL_USER")" >&2
+  echo "install-backend: run this script as root (e.g. sudo $0) to install them" >&2
+  exit 1
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  # Without this preseed the postfix package asks for a mailer type and the install hangs.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  # Keep maintainer scripts from starting the system-wide daemons (no systemd in CI
+  # containers anyway, but invoke-rc.d would still try): policy-rc.d exit 101 = "deny".
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    created_policy=1
+  fi
+  trap 'if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi' EXIT
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    dovecot-imapd dovecot-lmtpd postfix openssl curl ca-certificates
+fi
+
+if [ "$need_user" -eq 1 ]; then
+  getent group "$MAIL_USER" >/dev/null 2>&1 || groupadd -g "$MAIL_UID" "$MAIL_USER"
+  useradd -u "$MAIL_UID" -g "$MAIL_UID" -M -d /nonexistent -s /usr/sbin/nologin "$MAIL_USER"
+fi
+
+echo "install-backend: done"

@@ -1,0 +1,138 @@
+// A real DMS-like mail backend (Dovecot 2.3 + Postfix 3.7) per test file, on free
+// loopback ports, with everything in one temp dir. Needs root and the packages from
+// scripts/install-backend.sh. See dovecot.ts / postfix.ts for the configuration.
+import { chown, mkdir, mkdtemp, readFile, rm, chmod } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeCerts } from './certs.js';
+import {
+  addDovecotUser, dovecotPaths, startDovecot, stopDovecot, VMAIL_ID, writeDovecotConf, writeMasters,
+} from './dovecot.js';
+import {
+  addPostfixUser, DOMAIN, postfixPaths, registerConfigDir, startPostfix, stopPostfix,
+  unregisterConfigDir, writePostfixConf,
+} from './postfix.js';
+import { freePorts, HOST, tail, waitForGreeting, waitPortsClosed } from './ports.js';
+
+export interface BackendOptions {
+  /** Add smtpd_authorized_xclient_hosts=127.0.0.0/8 on the submission services. */
+  xclient?: boolean;
+  /** Extra lines appended to dovecot.conf. */
+  dovecotConf?: string;
+  /** Dovecot mail_max_userip_connections; DMS default 10. */
+  mailMaxUserIpConnections?: number;
+}
+
+export interface MailUser { email: string; password: string }
+
+export interface Backend {
+  dir: string;
+  host: string;
+  imapPort: number;          // DMS 143: plain + STARTTLS
+  imapsPort: number;         // DMS 993: implicit TLS
+  submissionPort: number;    // DMS 587: STARTTLS required
+  submissionsPort: number;   // DMS 465: wrapper mode
+  smtpPort: number;          // DMS 25: inbound, no auth
+  caFile: string;
+  master: { user: string; password: string };
+  users: MailUser[];
+  addUser(email: string, password: string): Promise<void>;
+  dovecotLog(): Promise<string>;
+  postfixLog(): Promise<string>;
+  restartPostfix(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const START_TIMEOUT_MS = 10_000;
+
+// Master pid files of running backends, so a test process that dies without its
+// teardown does not leave daemons holding ports behind.
+const running = new Set<string[]>();
+process.on('exit', () => {
+  for (const pidFiles of running) {
+    for (const f of pidFiles) {
+      try { process.kill(Number.parseInt(readFileSync(f, 'utf8'), 10), 'SIGTERM'); } catch { /* gone */ }
+    }
+  }
+});
+
+export async function startBackend(opts: BackendOptions = {}): Promise<Backend> {
+  const dir = await mkdtemp(join(tmpdir(), 'omp-backend-'));
+  // Dovecot (vmail, dovecot) and Postfix (postfix) users must traverse the dir.
+  await chmod(dir, 0o755);
+  const dp = dovecotPaths(dir);
+  const pp = postfixPaths(dir);
+  const pidFiles = [join(dp.baseDir, 'master.pid'), join(pp.queueDir, 'pid', 'master.pid')];
+  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort] = await freePorts(5) as
+    [number, number, number, number, number];
+  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort];
+  const master = { user: 'master', password: 'master-secret' };
+  const users: MailUser[] = [
+    { email: `alice@${DOMAIN}`, password: 'alice-secret' },
+    { email: `bob@${DOMAIN}`, password: 'bob-secret' },
+  ];
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= (async () => {
+    running.delete(pidFiles);
+    await Promise.all([stopDovecot(dp), stopPostfix(pp)]);
+    await waitPortsClosed(ports, Date.now() + 5000).catch(() => {});
+    await unregisterConfigDir(pp.configDir).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  })());
+
+  try {
+    const certs = await makeCerts(join(dir, 'certs'), { prefix: 'backend-' });
+    await mkdir(join(dir, 'dovecot'), { recursive: true });
+    await mkdir(dp.stateDir, { recursive: true });
+    await mkdir(dp.mailDir, { recursive: true });
+    await chown(dp.mailDir, VMAIL_ID, VMAIL_ID);
+    await writeDovecotConf(dp, {
+      imapPort, imapsPort, certFile: certs.certFile, keyFile: certs.keyFile,
+      mailMaxUserIpConnections: opts.mailMaxUserIpConnections ?? 10, extra: opts.dovecotConf,
+    });
+    await writePostfixConf(pp, {
+      smtpPort, submissionPort, submissionsPort, certFile: certs.certFile, keyFile: certs.keyFile,
+      lmtpSocket: dp.lmtpSocket, authSocket: dp.authSocket, xclient: opts.xclient ?? false, logPrefix: dir,
+    });
+    await writeMasters(dp, master.user, master.password);
+    for (const u of users) {
+      await addDovecotUser(dp, u.email, u.password);
+      await addPostfixUser(pp, u.email, false);
+    }
+    await registerConfigDir(pp.configDir);
+
+    running.add(pidFiles);
+    // allSettled: if one fails, the other must have finished starting before stop()
+    // reads its pid file, or it would be left running.
+    const starts = await Promise.allSettled([startDovecot(dp), startPostfix(pp)]);
+    for (const r of starts) if (r.status === 'rejected') throw r.reason;
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    await Promise.all([waitForGreeting(imapPort, '* OK', deadline), waitForGreeting(submissionPort, '220 ', deadline)]);
+
+    return {
+      dir, host: HOST, imapPort, imapsPort, submissionPort, submissionsPort, smtpPort,
+      caFile: certs.caFile, master, users,
+      async addUser(email, password) {
+        // Dovecot would silently use the first of two passwd-file entries.
+        if (users.some((u) => u.email === email)) throw new Error(`${email} exists already`);
+        await Promise.all([addDovecotUser(dp, email, password, true), addPostfixUser(pp, email, true)]);
+        users.push({ email, password });
+      },
+      dovecotLog: () => readFile(dp.log, 'utf8').catch(() => ''),
+      postfixLog: () => readFile(pp.log, 'utf8').catch(() => ''),
+      async restartPostfix() {
+        await stopPostfix(pp);
+        await waitPortsClosed([submissionPort, submissionsPort, smtpPort], Date.now() + 5000);
+        await startPostfix(pp);
+        await waitForGreeting(submissionPort, '220 ', Date.now() + START_TIMEOUT_MS);
+      },
+      stop,
+    };
+  } catch (e) {
+    const logs = `--- dovecot.log ---\n${await tail(dp.log)}\n--- postfix.log ---\n${await tail(pp.log)}`;
+    await stop().catch(() => {});
+    throw new Error(`startBackend failed: ${(e as Error).message}\n${logs}`, { cause: e });
+  }
+}
