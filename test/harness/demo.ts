@@ -28,9 +28,14 @@ async function main(): Promise<void> {
   const certs = await makeCerts(backend.dir, { prefix: 'proxy-' });
   const imapPort = process.env.DEMO_IMAP_PORT ?? '10143';
   const imapsPort = process.env.DEMO_IMAPS_PORT ?? '10993';
+  const submissionPort = process.env.DEMO_SUBMISSION_PORT ?? '10587';
+  const submissionsPort = process.env.DEMO_SUBMISSIONS_PORT ?? '10465';
   const config = loadConfig({
     LISTEN_IMAP: `127.0.0.1:${imapPort}`,
     LISTEN_IMAPS: `127.0.0.1:${imapsPort}`,
+    LISTEN_SUBMISSION: `127.0.0.1:${submissionPort}`,
+    LISTEN_SUBMISSIONS: `127.0.0.1:${submissionsPort}`,
+    DMS_SUBMISSION_PORT: String(backend.submissionPort),
     SSL_CERT_PATH: certs.certFile,
     SSL_KEY_PATH: certs.keyFile,
     OAUTH2_INTROSPECTION_URL: idp.userinfoUrl,
@@ -50,14 +55,21 @@ async function main(): Promise<void> {
   if (!existsSync(caFile)) throw new Error('demo CA missing');
   console.log(`
 oauth2-mail-proxy demo is running.
-  IMAP  127.0.0.1:${imapPort} (STARTTLS)   IMAPS 127.0.0.1:${imapsPort}
-  backend: Dovecot ${backend.host}:${backend.imapPort}   IdP: ${idp.issuer}
+  IMAP        127.0.0.1:${imapPort} (STARTTLS)   IMAPS       127.0.0.1:${imapsPort}
+  submission  127.0.0.1:${submissionPort} (STARTTLS)   submissions 127.0.0.1:${submissionsPort}
+  backend: Dovecot ${backend.host}:${backend.imapPort}, Postfix ${backend.host}:${backend.submissionPort}   IdP: ${idp.issuer}
   users: ${backend.users.map((u) => u.email).join(', ')}
 
 Log in with a fresh OAuth2 token (valid for 1 hour) and list the mailboxes:
 
   curl --ssl-reqd --cacert ${caFile} --login-options AUTH=OAUTHBEARER \\
        --user ${user} --oauth2-bearer '${token}' 'imap://127.0.0.1:${imapPort}/'
+
+Send a message to yourself through the submission port with the same token:
+
+  printf 'Subject: hello\\r\\n\\r\\nfrom the demo\\r\\n' | curl --ssl-reqd --cacert ${caFile} \\
+       --login-options AUTH=OAUTHBEARER --user ${user} --oauth2-bearer '${token}' \\
+       --mail-from ${user} --mail-rcpt ${user} --upload-file - 'smtp://127.0.0.1:${submissionPort}'
 
 Press Ctrl-C to stop.
 `);
