@@ -46,10 +46,13 @@ t.test('every problem is reported at once', async (t) => {
 });
 
 t.test('an empty listener value disables it; no certificate needs plaintext allowed', async (t) => {
-  const c = loadConfig({ ...minimal, SSL_CERT_PATH: '', SSL_KEY_PATH: '', LISTEN_IMAPS: '', ALLOW_PLAINTEXT_AUTH: '1' });
+  const noTls = { ...minimal, SSL_CERT_PATH: '', SSL_KEY_PATH: '', LISTEN_IMAPS: '', LISTEN_SUBMISSIONS: '' };
+  const c = loadConfig({ ...noTls, ALLOW_PLAINTEXT_AUTH: '1' });
   t.equal(c.listen.imaps, null);
+  t.equal(c.listen.submissions, null);
   t.equal(c.tls, null);
-  t.throws(() => loadConfig({ ...minimal, SSL_CERT_PATH: '', SSL_KEY_PATH: '', LISTEN_IMAPS: '' }), { code: 'ERR_CONFIG_INVALID' });
+  t.throws(() => loadConfig(noTls), { code: 'ERR_CONFIG_INVALID' });
+  t.throws(() => loadConfig({ ...minimal, SSL_CERT_PATH: '', SSL_KEY_PATH: '', LISTEN_IMAPS: '', ALLOW_PLAINTEXT_AUTH: '1' }), /LISTEN_SUBMISSIONS needs SSL_CERT_PATH/);
 });
 
 t.test('IPv6 listeners and the master password file', async (t) => {
