@@ -8,8 +8,13 @@ const MAILBOX = /^[^\s@\x00-\x1f\x7f"*]+@[^\s@\x00-\x1f\x7f"*]+$/;
 
 export type MappedUser = { ok: true; user: string; claim: string } | { ok: false; reason: string };
 
-/** `attribute` is a wild-wild-path query; space-separated alternatives are tried in order. */
-export function mapUsername(claims: Claims, attribute: string): MappedUser {
+/**
+ * `attribute` is a wild-wild-path query; space-separated alternatives are tried in order
+ * (`email preferred_username`): the first that yields a mailbox wins. A bare name gets
+ * `defaultDomain` appended when one is configured. The result is lower-cased.
+ */
+export function mapUsername(claims: Claims, attribute: string, defaultDomain = ''): MappedUser {
+  const skipped: string[] = [];
   for (const path of attribute.split(/\s+/).filter(Boolean)) {
     let value: unknown;
     try {
@@ -17,12 +22,16 @@ export function mapUsername(claims: Claims, attribute: string): MappedUser {
     } catch {
       return { ok: false, reason: `invalid claim path ${path}` };
     }
-    if (typeof value !== 'string' || value === '') continue;
-    const user = value.trim().toLowerCase();
-    if (user.length > 254 || !MAILBOX.test(user)) return { ok: false, reason: `claim ${path} is not a mailbox address` };
+    if (typeof value !== 'string' || value.trim() === '') continue;
+    let user = value.trim().toLowerCase();
+    if (!user.includes('@') && defaultDomain) user = `${user}@${defaultDomain}`;
+    if (user.length > 254 || !MAILBOX.test(user)) {
+      skipped.push(`claim ${path} is not a mailbox address`);
+      continue;
+    }
     return { ok: true, user, claim: path };
   }
-  return { ok: false, reason: `no claim ${attribute} in the token's identity` };
+  return { ok: false, reason: skipped.length ? skipped.join('; ') : `no claim ${attribute} in the token's identity` };
 }
 
 /** RFC 7628 §3.2 leaves the authzid policy to us: it must name the token's own user. */

@@ -1,6 +1,7 @@
 // Every IdP request goes through here: a total deadline, connect/header/body timeouts and
 // a response size cap (undici's own defaults are 300 s and unbounded: shared REFERENCE).
 import { Agent, request } from 'undici';
+import { metrics } from '../observability/metrics.js';
 
 export interface HttpLimits { timeoutMs: number; maxResponseBytes: number }
 
@@ -8,7 +9,8 @@ export interface HttpResponse { status: number; body: Buffer; contentType: strin
 
 export class IdpHttpError extends Error {
   constructor(
-    readonly code: 'ERR_IDP_TIMEOUT' | 'ERR_IDP_NETWORK' | 'ERR_IDP_TOO_LARGE',
+    /** ERR_IDP_DISCOVERY: discovery or JWKS could not be used (src/auth/discovery.ts, jwks.ts). */
+    readonly code: 'ERR_IDP_TIMEOUT' | 'ERR_IDP_NETWORK' | 'ERR_IDP_TOO_LARGE' | 'ERR_IDP_DISCOVERY',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -31,6 +33,7 @@ export class IdpHttpClient {
 
   async send(url: string, init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string }): Promise<HttpResponse> {
     const signal = AbortSignal.timeout(this.limits.timeoutMs);
+    const endTimer = metrics.idpRequestSeconds.startTimer();
     try {
       const res = await request(url, { ...init, dispatcher: this.agent, signal, maxRedirections: 0 } as Parameters<typeof request>[1]);
       const chunks: Buffer[] = [];
@@ -44,8 +47,13 @@ export class IdpHttpClient {
         chunks.push(chunk as Buffer);
       }
       const ct = res.headers['content-type'];
+      endTimer({ outcome: res.statusCode >= 500 ? 'http_5xx' : 'ok' });
+      if (res.statusCode >= 500) metrics.idpErrors.inc({ code: 'http_5xx' });
       return { status: res.statusCode, body: Buffer.concat(chunks), contentType: Array.isArray(ct) ? ct[0] ?? '' : ct ?? '' };
     } catch (err) {
+      const code = err instanceof IdpHttpError ? err.code : signal.aborted || isTimeout(err) ? 'ERR_IDP_TIMEOUT' : 'ERR_IDP_NETWORK';
+      endTimer({ outcome: 'error' });
+      metrics.idpErrors.inc({ code });
       if (err instanceof IdpHttpError) throw err;
       if (signal.aborted || isTimeout(err)) throw new IdpHttpError('ERR_IDP_TIMEOUT', `IdP did not answer within ${this.limits.timeoutMs} ms`, { cause: err });
       throw new IdpHttpError('ERR_IDP_NETWORK', `IdP request failed: ${describe(err)}`, { cause: err });

@@ -21,6 +21,11 @@ export interface Idp {
   mintToken(email: string, opts?: MintOptions): Promise<string>;
   mintJwt(email: string, opts?: MintOptions & { audience?: string; alg?: 'RS256' | 'ES256' }): Promise<string>;
   revoke(token: string): Promise<void>;
+  /**
+   * Key rotation for tests: publishes an extra public JWK at the JWKS endpoint, next to the
+   * provider's own keys (which keep signing what mintJwt returns).
+   */
+  addJwk(jwk: Record<string, unknown>): void;
   counts: { userinfo: number; introspection: number; jwks: number };
   stop(): Promise<void>;
 }
@@ -85,10 +90,15 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
   const counts = { userinfo: 0, introspection: 0, jwks: 0 };
   const paths = new Map<string, keyof typeof counts>();
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const keys = signingKeys();
+  const extraJwks: Array<Record<string, unknown>> = [];
   const server = createServer((req, res) => {
     const which = paths.get(new URL(req.url ?? '/', 'http://x').pathname);
     if (which) counts[which] += 1;
-    if (handler) handler(req, res);
+    if (which === 'jwks' && extraJwks.length) {
+      const own = keys.keys.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub }) => pub);
+      res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(JSON.stringify({ keys: [...own, ...extraJwks] }));
+    } else if (handler) handler(req, res);
     else res.writeHead(503).end();
   });
   // The issuer needs the port, so listen before constructing the provider.
@@ -119,7 +129,7 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
   const provider = await quietly(async () => {
     const { default: Provider, errors } = await import('oidc-provider');
     const p: Provider = new Provider(issuer, {
-      jwks: signingKeys(),
+      jwks: keys,
       // Same clock in-process: without this, expired tokens stay valid for 15 s more.
       clockTolerance: 0,
       cookies: { keys: [randomBytes(32).toString('hex')] },
@@ -247,6 +257,9 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
       mint({ email, scope: o.scope, expires_in: o.expiresInSeconds?.toString() }),
     mintJwt: (email, o = {}) =>
       mint({ email, scope: o.scope, expires_in: o.expiresInSeconds?.toString(), resource: o.audience ?? DEFAULT_AUDIENCE, alg: o.alg }),
+    addJwk(jwk) {
+      extraJwks.push(jwk);
+    },
     // Opaque tokens only: deleting the token and its grant makes /me and introspection fail.
     // A JWT access token is never stored, so it stays valid until it expires.
     async revoke(token) {

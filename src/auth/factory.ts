@@ -1,0 +1,57 @@
+// Builds token validation from the config: one IdP HTTP client for every remote call, per
+// issuer its validators (discovery, JWKS, userinfo/tokeninfo/introspection), the router and
+// the cache. Called once by src/server.ts (and by check-token).
+import type { Config, IssuerConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { Authenticator } from './authenticator.js';
+import { Discovery, type MetadataEndpoint } from './discovery.js';
+import { IdpHttpClient } from './http.js';
+import { Issuer, IssuerRouter } from './issuers.js';
+import { JwksStore } from './jwks.js';
+import { TokenChecker } from './token-check.js';
+import type { TokenValidator } from './token-result.js';
+import { IntrospectionValidator } from './validators/introspection.js';
+import { JwtValidator } from './validators/jwt.js';
+import { TokeninfoValidator } from './validators/tokeninfo.js';
+import { UserinfoValidator } from './validators/userinfo.js';
+
+export interface TokenValidation {
+  readonly checker: TokenChecker;
+  close(): Promise<void>;
+}
+
+export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | undefined): TokenValidation {
+  const http = new IdpHttpClient({ timeoutMs: oauth2.timeoutMs, maxResponseBytes: oauth2.maxResponseBytes });
+  const issuers = oauth2.issuers.map((c) => buildIssuer(c, http, oauth2.jwksCooldownSeconds * 1000));
+  const checker = new TokenChecker(new IssuerRouter(issuers), oauth2.cache, log);
+  return { checker, close: () => http.close() };
+}
+
+export function createAuthenticator(config: Config, log: Logger): Authenticator {
+  const v = createTokenValidation(config.oauth2, log);
+  return new Authenticator(v.checker, v.close);
+}
+
+function buildIssuer(c: IssuerConfig, http: IdpHttpClient, jwksCooldownMs: number): Issuer {
+  const discovery = c.issuer ? new Discovery(c.issuer, http) : undefined;
+  // An explicit URL wins; otherwise the endpoint comes from discovery (config guarantees one of them).
+  const endpoint = (explicit: string, name: MetadataEndpoint) => (): Promise<string> =>
+    explicit ? Promise.resolve(explicit) : discovery!.endpoint(name);
+
+  let local: TokenValidator | undefined;
+  if (c.mode === 'local' || c.mode === 'auto') {
+    const jwks = new JwksStore(endpoint(c.jwksUrl, 'jwks_uri'), http, jwksCooldownMs);
+    local = new JwtValidator(jwks, c);
+  }
+  let remote: TokenValidator | undefined;
+  const introspect = (): TokenValidator => new IntrospectionValidator(endpoint(c.introspectionUrl, 'introspection_endpoint'), c.client!, http);
+  const userinfo = (): TokenValidator => new UserinfoValidator(endpoint(c.introspectionUrl, 'userinfo_endpoint'), http);
+  switch (c.mode) {
+    case 'auth': remote = userinfo(); break;
+    case 'get': remote = new TokeninfoValidator(c.introspectionUrl, http); break;
+    case 'post': remote = introspect(); break;
+    case 'auto': remote = c.client ? introspect() : userinfo(); break;
+    case 'local': break;
+  }
+  return new Issuer(c, local, remote);
+}

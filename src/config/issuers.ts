@@ -1,0 +1,187 @@
+// Token issuers (issue 4). DMS users configure one issuer with the flat OAUTH2_* keys (the
+// implicit issuer); a YAML `issuers:` list configures several, each item taking the same
+// settings in lower-case snake form without the OAUTH2_ prefix (`introspection_mode`,
+// `audience`, ...). The flat keys are the defaults of every item. Every problem is collected.
+import { readFileSync } from 'node:fs';
+import { KEYS, type KeySpec } from './keys.js';
+import type { IntrospectionMode, IssuerConfig } from './types.js';
+import type { Parsed } from './values.js';
+
+/** The YAML key of the issuer list (carried through RawConfig as JSON, like certificates). */
+export const ISSUERS_KEY = 'issuers';
+
+/** A YAML issuers: item, keyed by environment names (OAUTH2_AUDIENCE, ...) plus NAME. */
+export type RawIssuer = Record<string, string>;
+
+export const ISSUER_KEYS: readonly KeySpec[] = KEYS.filter((s) => s.perIssuer);
+
+/** The YAML item key of a per-issuer env key: OAUTH2_JWKS_URL -> jwks_url. */
+export const itemKeyOf = (spec: KeySpec): string => spec.name.replace(/^OAUTH2_/, '').toLowerCase();
+
+/**
+ * Asymmetric JWS algorithms only (RFC 7518 §3, RFC 8037). `none` is never accepted, and HS*
+ * would let anyone holding the (public) key material or a client secret mint tokens: the
+ * classic "HS256 signed with the RSA public key" confusion.
+ */
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+
+const list = (v: string): string[] => v.split(/[\s,]+/).filter(Boolean);
+
+/** Converts the YAML `issuers:` value into raw items; problems are appended, never thrown. */
+export function readIssuerItems(where: string, value: unknown, problems: string[]): RawIssuer[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    problems.push(`${where}: issuers must be a non-empty list of mappings`);
+    return [];
+  }
+  const byItemKey = new Map(ISSUER_KEYS.map((s) => [itemKeyOf(s), s.name]));
+  return value.map((item, i) => {
+    const out: RawIssuer = {};
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      problems.push(`${where}: issuers[${i}] must be a mapping`);
+      return out;
+    }
+    for (const [key, v] of Object.entries(item as Record<string, unknown>)) {
+      const target = key === 'name' ? 'NAME' : byItemKey.get(key);
+      if (!target) {
+        problems.push(`${where}: issuers[${i}]: unknown key ${key} (known: name, ${[...byItemKey.keys()].join(', ')})`);
+        continue;
+      }
+      const scalar = (x: unknown): string | undefined =>
+        x === null ? '' : typeof x === 'boolean' ? (x ? '1' : '0') : typeof x === 'string' || typeof x === 'number' ? String(x) : undefined;
+      const s = Array.isArray(v) ? (v.every((x) => scalar(x) !== undefined) ? v.map(scalar).join(' ') : undefined) : scalar(v);
+      if (s === undefined) problems.push(`${where}: issuers[${i}].${key} must be a scalar or a list of scalars`);
+      else out[target] = s;
+    }
+    return out;
+  });
+}
+
+export function loadIssuers(
+  raw: (spec: KeySpec) => string,
+  items: readonly RawIssuer[] | undefined,
+  parse: (spec: KeySpec, raw: string) => Parsed<unknown>,
+  problems: string[],
+): IssuerConfig[] {
+  const issuers = items?.length
+    ? items.map((item, i) => loadIssuer(raw, item, `issuers[${i}]${item.NAME ? ` (${item.NAME})` : ''}`, item.NAME || `issuer-${i + 1}`, parse, problems))
+    : [loadIssuer(raw, undefined, '', 'default', parse, problems)];
+  const seen = new Map<string, string>();
+  for (const is of issuers) {
+    if (seen.has(`name:${is.name}`)) problems.push(`issuers: name ${is.name} is used twice`);
+    seen.set(`name:${is.name}`, is.name);
+    // A JWT is routed by its iss: two issuers with one iss would make that ambiguous.
+    if (is.issuer && seen.has(`iss:${is.issuer}`)) problems.push(`issuers: issuer ${is.issuer} is configured twice (${seen.get(`iss:${is.issuer}`)}, ${is.name})`);
+    if (is.issuer) seen.set(`iss:${is.issuer}`, is.name);
+  }
+  return issuers;
+}
+
+function loadIssuer(
+  raw: (spec: KeySpec) => string,
+  item: RawIssuer | undefined,
+  where: string,
+  name: string,
+  parse: (spec: KeySpec, raw: string) => Parsed<unknown>,
+  problems: string[],
+): IssuerConfig {
+  const label = (key: string): string => {
+    if (!item) return key;
+    const spec = ISSUER_KEYS.find((s) => s.name === key);
+    return `${where}.${spec ? itemKeyOf(spec) : key}`;
+  };
+  const problem = (key: string, text: string): void => { problems.push(`${label(key)}: ${text}`); };
+  const get = <T>(key: string): T => {
+    const spec = ISSUER_KEYS.find((s) => s.name === key);
+    if (!spec) throw new Error(`not a per-issuer key: ${key}`);
+    const r = parse(spec, item?.[key] ?? raw(spec));
+    if (!r.ok) {
+      problem(key, r.error);
+      return (spec.kind === 'int' ? 0 : spec.kind === 'bool' ? false : '') as T;
+    }
+    return r.value as T;
+  };
+
+  const mode = (get<string>('OAUTH2_INTROSPECTION_MODE') || 'auth') as IntrospectionMode;
+  const introspectionUrl = get<string>('OAUTH2_INTROSPECTION_URL');
+  const issuer = get<string>('OAUTH2_ISSUER').trim();
+  // Kept verbatim (no URL normalisation): `iss` must equal it exactly (RFC 9068 §4, OIDC Discovery §4.3).
+  if (issuer && !/^https?:\/\/[^\s/]+/.test(issuer)) problem('OAUTH2_ISSUER', 'expected an http(s) URL');
+  const jwksUrl = get<string>('OAUTH2_JWKS_URL');
+  const audiences = list(get<string>('OAUTH2_AUDIENCE'));
+
+  const algorithms: string[] = [];
+  for (const a of list(get<string>('OAUTH2_ALGORITHMS'))) {
+    const known = ASYMMETRIC_ALGORITHMS.find((x) => x.toLowerCase() === a.toLowerCase());
+    if (known) algorithms.push(known);
+    else if (/^(hs\d+|none)$/i.test(a)) problem('OAUTH2_ALGORITHMS', `${a} is refused: only asymmetric algorithms (${ASYMMETRIC_ALGORITHMS.join(', ')})`);
+    else problem('OAUTH2_ALGORITHMS', `unknown algorithm ${a} (one of ${ASYMMETRIC_ALGORITHMS.join(', ')})`);
+  }
+  if (algorithms.length === 0 && (mode === 'local' || mode === 'auto')) problem('OAUTH2_ALGORITHMS', 'must name at least one algorithm');
+  const jwtTypes = list(get<string>('OAUTH2_JWT_TYP')).map(normaliseTyp);
+
+  const clientId = get<string>('OAUTH2_CLIENT_ID').trim();
+  let clientSecret = get<string>('OAUTH2_CLIENT_SECRET');
+  const secretFile = get<string>('OAUTH2_CLIENT_SECRET_FILE');
+  if (!clientSecret && secretFile) {
+    try {
+      clientSecret = readFileSync(secretFile, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problem('OAUTH2_CLIENT_SECRET_FILE', (err as NodeJS.ErrnoException).code ?? 'unreadable');
+    }
+  }
+  const clientAuth = get<'basic' | 'post'>('OAUTH2_CLIENT_AUTH');
+
+  const usernameAttribute = get<string>('OAUTH2_USERNAME_ATTRIBUTE').trim();
+  if (!usernameAttribute) problem('OAUTH2_USERNAME_ATTRIBUTE', 'must not be empty');
+  const defaultDomain = get<string>('OAUTH2_DEFAULT_DOMAIN').trim().toLowerCase().replace(/^@/, '');
+  if (defaultDomain && !DOMAIN.test(defaultDomain)) problem('OAUTH2_DEFAULT_DOMAIN', 'expected a domain name such as example.com');
+  const allowedDomains = list(get<string>('OAUTH2_ALLOWED_DOMAINS')).map((d) => d.toLowerCase().replace(/^@/, ''));
+  for (const d of allowedDomains) if (!DOMAIN.test(d)) problem('OAUTH2_ALLOWED_DOMAINS', `${d} is not a domain name`);
+  const requiredScopes = list(get<string>('OAUTH2_REQUIRED_SCOPES'));
+  const requiredGroups = list(get<string>('OAUTH2_REQUIRED_GROUPS'));
+  const groupsClaim = get<string>('OAUTH2_GROUPS_CLAIM').trim();
+  if (requiredGroups.length && !groupsClaim) problem('OAUTH2_GROUPS_CLAIM', 'must not be empty when OAUTH2_REQUIRED_GROUPS is set');
+
+  // What each mode needs (issue 4; IDP-NOTES §2, §4).
+  const remote = mode === 'auth' || mode === 'get' || mode === 'post' || mode === 'auto';
+  if (remote && !introspectionUrl && !(issuer && mode !== 'get')) {
+    const what = { auth: 'the IdP userinfo endpoint', get: 'the tokeninfo endpoint', post: 'the RFC 7662 introspection endpoint', auto: 'the introspection or userinfo endpoint for opaque tokens' }[mode];
+    problem('OAUTH2_INTROSPECTION_URL', `required (${what})${mode === 'get' ? '' : ', or set OAUTH2_ISSUER to discover it'}`);
+  }
+  if ((mode === 'local' || mode === 'auto') && !issuer) problem('OAUTH2_ISSUER', `required for mode ${mode} (the exact iss of the tokens)`);
+  if ((mode === 'local' || mode === 'auto') && audiences.length === 0) {
+    problem('OAUTH2_AUDIENCE', `required for mode ${mode}: a signature proves who issued a token, not for whom (use a dedicated audience, not the mail client's id)`);
+  }
+  if (mode === 'auth' && audiences.length) problem('OAUTH2_AUDIENCE', 'cannot be checked in mode auth: a userinfo answer carries no audience (use post, local or auto)');
+  if (mode === 'auth' && requiredScopes.length) problem('OAUTH2_REQUIRED_SCOPES', 'cannot be checked in mode auth: a userinfo answer carries no scope (use post, get, local or auto)');
+  if (mode === 'post' && !clientId) problem('OAUTH2_CLIENT_ID', 'required for mode post (RFC 7662 §2.1: the introspection caller authenticates)');
+  if (clientId && !clientSecret && (mode === 'post' || mode === 'auto')) problem('OAUTH2_CLIENT_SECRET', `required with OAUTH2_CLIENT_ID (or OAUTH2_CLIENT_SECRET_FILE)`);
+
+  return {
+    name,
+    mode,
+    introspectionUrl,
+    issuer,
+    jwksUrl,
+    audiences,
+    algorithms,
+    jwtTypes,
+    clockToleranceSeconds: get<number>('OAUTH2_CLOCK_TOLERANCE_SECONDS'),
+    client: clientId ? { id: clientId, secret: clientSecret, auth: clientAuth } : null,
+    usernameAttribute,
+    defaultDomain,
+    requiredScopes,
+    requiredGroups,
+    groupsClaim,
+    allowedDomains,
+    requireEmailVerified: get<boolean>('OAUTH2_REQUIRE_EMAIL_VERIFIED'),
+  };
+}
+
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** RFC 7515 §4.1.9: "application/" may be omitted from typ, and media types compare case-insensitively. */
+export function normaliseTyp(typ: string): string {
+  const t = typ.trim().toLowerCase();
+  return t.startsWith('application/') ? t.slice('application/'.length) : t;
+}

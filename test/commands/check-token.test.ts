@@ -1,0 +1,72 @@
+// `oauth2-mail-proxy check-token`: the decision, exit codes, --json, stdin, and never the token.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startIdp, DEFAULT_AUDIENCE } from '../harness/idp.js';
+import { BASE_ENV } from '../auth/helpers.js';
+
+const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+const loader = fileURLToPath(new URL('../../node_modules/@tapjs/typescript/dist/esm/import.mjs', import.meta.url));
+
+function run(args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', loader, cli, 'check-token', ...args], {
+      env: { PATH: process.env.PATH ?? '', ...BASE_ENV, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const timer = setTimeout(() => child.kill(), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, out, err }); });
+    child.stdin.end(stdin);
+  });
+}
+
+const idp = await startIdp();
+t.teardown(() => idp.stop());
+const local = { OAUTH2_INTROSPECTION_MODE: 'local', OAUTH2_ISSUER: idp.issuer, OAUTH2_AUDIENCE: DEFAULT_AUDIENCE };
+
+t.test('valid JWT: human output with mode, user, deciding claims, cache TTL; exit 0', async (t) => {
+  const tok = await idp.mintJwt('alice@example.test');
+  const r = await run([tok], local);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /^valid: alice@example\.test/);
+  t.match(r.out, /mode: +local/);
+  t.match(r.out, /user from claim: email/);
+  t.match(r.out, /aud: urn:oauth2-mail-proxy/);
+  t.match(r.out, /cache TTL: \d+ s/);
+  t.notOk(r.out.includes(tok) || r.err.includes(tok), 'the token is never printed');
+});
+
+t.test('--json and stdin (-); rejected exits 1', async (t) => {
+  const tok = await idp.mintJwt('bob@example.test', { audience: 'https://other.example' });
+  const r = await run(['--json', '-'], local, `${tok}\n`);
+  t.equal(r.code, 1);
+  const j = JSON.parse(r.out) as Record<string, unknown>;
+  t.match(j, { decision: 'rejected', issuer: 'default', mode: 'local', reason: /aud/, cacheTtlSeconds: 10 });
+  t.notOk(r.out.includes(tok));
+});
+
+t.test('opaque token in post mode, JSON', async (t) => {
+  const tok = await idp.mintToken('alice@example.test');
+  const r = await run(['--json', tok], {
+    OAUTH2_INTROSPECTION_MODE: 'post', OAUTH2_INTROSPECTION_URL: idp.introspectionUrl,
+    OAUTH2_CLIENT_ID: idp.introspectionClient.clientId, OAUTH2_CLIENT_SECRET: idp.introspectionClient.clientSecret,
+  });
+  t.equal(r.code, 0, r.err);
+  t.match(JSON.parse(r.out), { decision: 'valid', mode: 'post', user: 'alice@example.test', claims: { sub: String, exp: Number }, cacheTtlSeconds: 300 });
+  t.notOk(r.out.includes(tok));
+});
+
+t.test('IdP unreachable exits 2; bad config exits 78; no token exits 64', async (t) => {
+  const r = await run(['some-opaque-token-value'], { OAUTH2_INTROSPECTION_URL: 'http://127.0.0.1:1/userinfo' });
+  t.equal(r.code, 2);
+  t.match(r.out, /^unavailable: /);
+  const bad = await run(['x'], { OAUTH2_INTROSPECTION_MODE: 'local' });
+  t.equal(bad.code, 78);
+  t.match(bad.err, /OAUTH2_ISSUER/);
+  t.equal((await run([], local)).code, 64);
+});
