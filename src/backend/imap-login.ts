@@ -10,6 +10,7 @@ import type net from 'node:net';
 import { BackendError, connectTcp, startClientTls, type BackendTlsOptions } from './dial.js';
 import { LineReader } from './line-reader.js';
 import { saslPlain, type BackendCredentials } from './credentials.js';
+import { proxyHeaderFor, type ClientAddress } from './client-address.js';
 
 export type { BackendCredentials };
 
@@ -19,10 +20,13 @@ export interface ImapBackendTarget {
   readonly tls: 'starttls' | 'implicit' | 'none';
   readonly tlsOptions: BackendTlsOptions;
   readonly timeoutMs: number;
+  /** Send a PROXY v2 header first (Dovecot listener with haproxy = yes). */
+  readonly proxyProtocol?: boolean;
 }
 
 export interface ImapLoginRequest {
   readonly credentials: BackendCredentials;
+  readonly client: ClientAddress;
   /** Sent with ID; Dovecot trusts x-originating-* only from login_trusted_networks. */
   readonly idFields: ReadonlyArray<readonly [string, string]>;
 }
@@ -41,6 +45,7 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
   }, target.timeoutMs);
   try {
     socket = await connectTcp(target.host, target.port, target.timeoutMs);
+    if (target.proxyProtocol) socket.write(proxyHeaderFor(req.client));
     if (target.tls === 'implicit') socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
     reader = new LineReader(socket);
     let capabilities = parseCapabilityCode(expectGreeting(await reader.readLine()));
@@ -53,7 +58,9 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
       capabilities = null; // RFC 3501 §6.2.1: capabilities before TLS are void.
     }
 
-    if (req.idFields.length) await command(reader, socket, `P2 ID (${req.idFields.map(([k, v]) => `${quote(k)} ${quote(v)}`).join(' ')})`, 'P2');
+    // With PROXY protocol the header already carries the client address.
+    const idFields = target.proxyProtocol ? req.idFields.filter(([k]) => !k.startsWith('x-originating-')) : req.idFields;
+    if (idFields.length) await command(reader, socket, `P2 ID (${idFields.map(([k, v]) => `${quote(k)} ${quote(v)}`).join(' ')})`, 'P2');
 
     const plain = saslPlain(req.credentials);
     const saslIr = capabilities === null || capabilities.includes('SASL-IR');

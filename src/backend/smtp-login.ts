@@ -9,6 +9,7 @@ import type net from 'node:net';
 import { isIPv6 } from 'node:net';
 import { BackendError, connectTcp, startClientTls, type BackendTlsOptions } from './dial.js';
 import { saslPlain, type BackendCredentials } from './credentials.js';
+import { proxyHeaderFor, type ClientAddress } from './client-address.js';
 import { LineReader } from './line-reader.js';
 import { ehloFeatures, readReply, replyText, type SmtpReply } from './smtp-reply.js';
 import { xtext } from './xtext.js';
@@ -22,11 +23,13 @@ export interface SmtpBackendTarget {
   /** Our name in EHLO to the backend. */
   readonly heloName: string;
   readonly login: 'master' | 'xclient';
+  /** Send a PROXY v2 header first (Postfix smtpd_upstream_proxy_protocol = haproxy). */
+  readonly proxyProtocol?: boolean;
 }
 
 export interface SmtpLoginRequest {
   readonly credentials: BackendCredentials;
-  readonly client: { readonly address: string; readonly port: number; readonly helo: string | undefined };
+  readonly client: ClientAddress & { readonly helo: string | undefined };
 }
 
 export type SmtpLoginResult =
@@ -36,9 +39,13 @@ export type SmtpLoginResult =
 /** A connected, greeted and EHLO'd backend session (TLS done), used by login and by the feature probe. */
 export interface SmtpBackendSession { socket: net.Socket; reader: LineReader; features: Map<string, string> }
 
-export async function openSmtpBackend(target: SmtpBackendTarget): Promise<SmtpBackendSession> {
+export async function openSmtpBackend(target: SmtpBackendTarget, client?: ClientAddress): Promise<SmtpBackendSession> {
   let socket = await connectTcp(target.host, target.port, target.timeoutMs);
   try {
+    if (target.proxyProtocol) {
+      // The feature probe has no client: LOCAL-equivalent, our own address as the source.
+      socket.write(proxyHeaderFor(client ?? { address: socket.localAddress ?? '127.0.0.1', port: socket.localPort ?? 0, localAddress: socket.remoteAddress ?? '127.0.0.1', localPort: socket.remotePort ?? 0, tls: false }));
+    }
     if (target.tls === 'implicit') socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
     let reader = new LineReader(socket);
     expect(await readReply(reader), 220, 'greeting');
@@ -68,7 +75,7 @@ export async function smtpBackendLogin(target: SmtpBackendTarget, req: SmtpLogin
     session?.socket.destroy();
   }, target.timeoutMs);
   try {
-    session = await openSmtpBackend(target);
+    session = await openSmtpBackend(target, req.client);
     if (timedOut) throw new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms`);
     const { socket, reader } = session;
     const c = req.credentials;

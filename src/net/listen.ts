@@ -1,8 +1,14 @@
-// A TCP listener that hands each accepted socket to a session factory. Implicit TLS is
-// started by the session itself (same code path as STARTTLS), so the listener stays a
-// plain net.Server and later stages (PROXY protocol) can read before TLS.
+// A TCP listener that hands each accepted socket, with the client's address, to a session
+// factory. With PROXY protocol configured, connections from trusted networks must start
+// with a PROXY header, whose source address is then the client address everywhere (logs,
+// limits, backend). Implicit TLS is started by the session (same path as STARTTLS), so
+// this stage can read before TLS.
 import net from 'node:net';
 import type { ListenAddress } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { peerOf, type Peer } from './peer.js';
+import { readProxyHeader } from './proxy-reader.js';
+import { isTrusted } from './trusted-networks.js';
 
 export interface Listener {
   readonly name: string;
@@ -11,7 +17,31 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-export async function listen(name: string, at: ListenAddress, onSocket: (socket: net.Socket) => void): Promise<Listener> {
+export interface ProxyProtocolIn {
+  readonly trusted: net.BlockList;
+  readonly timeoutMs: number;
+  readonly log: Logger;
+}
+
+export type OnConnection = (socket: net.Socket, peer: Peer) => void;
+
+export async function listen(name: string, at: ListenAddress, onConnection: OnConnection, proxy?: ProxyProtocolIn | null): Promise<Listener> {
+  const onSocket = (socket: net.Socket): void => {
+    // A peer's RST on a socket nobody listens to would be an unhandled 'error' and end the
+    // process; sessions add their own handlers, this one keeps refused sockets harmless.
+    socket.on('error', () => undefined);
+    const direct = peerOf(socket);
+    if (!proxy || !isTrusted(proxy.trusted, direct.address)) return onConnection(socket, direct);
+    readProxyHeader(socket, proxy.timeoutMs).then(
+      (h) => onConnection(socket, h.local || !h.source || !h.destination ? direct : {
+        address: h.source.address, port: h.source.port, localAddress: h.destination.address, localPort: h.destination.port,
+      }),
+      (err: Error) => {
+        proxy.log.warn({ event: 'proxy-header-invalid', listener: name, from: direct.address, reason: err.message }, 'bad PROXY protocol header');
+        socket.destroy();
+      },
+    );
+  };
   // allowHalfOpen: a client's FIN must reach the backend as a FIN, not close our side.
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onSocket);
   await new Promise<void>((resolve, reject) => {

@@ -31,6 +31,8 @@ export interface Backend {
   host: string;
   imapPort: number;          // DMS 143: plain + STARTTLS
   imapsPort: number;         // DMS 993: implicit TLS
+  imapHaproxyPort: number;   // DMS 10143: PROXY protocol required (haproxy = yes)
+  submissionHaproxyPort: number; // DMS 10587: PROXY protocol required (smtpd_upstream_proxy_protocol)
   submissionPort: number;    // DMS 587: STARTTLS required
   submissionsPort: number;   // DMS 465: wrapper mode
   smtpPort: number;          // DMS 25: inbound, no auth
@@ -64,9 +66,9 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
   const dp = dovecotPaths(dir);
   const pp = postfixPaths(dir);
   const pidFiles = [join(dp.baseDir, 'master.pid'), join(pp.queueDir, 'pid', 'master.pid')];
-  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort] = await freePorts(5) as
-    [number, number, number, number, number];
-  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort];
+  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort] = await freePorts(7) as
+    [number, number, number, number, number, number, number];
+  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort];
   const master = { user: 'master', password: 'master-secret' };
   const users: MailUser[] = [
     { email: `alice@${DOMAIN}`, password: 'alice-secret' },
@@ -89,11 +91,11 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     await mkdir(dp.mailDir, { recursive: true });
     await chown(dp.mailDir, VMAIL_ID, VMAIL_ID);
     await writeDovecotConf(dp, {
-      imapPort, imapsPort, certFile: certs.certFile, keyFile: certs.keyFile,
+      imapPort, imapsPort, imapHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
       mailMaxUserIpConnections: opts.mailMaxUserIpConnections ?? 10, extra: opts.dovecotConf,
     });
     await writePostfixConf(pp, {
-      smtpPort, submissionPort, submissionsPort, certFile: certs.certFile, keyFile: certs.keyFile,
+      smtpPort, submissionPort, submissionsPort, submissionHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
       lmtpSocket: dp.lmtpSocket, authSocket: dp.authSocket, xclient: opts.xclient ?? false, logPrefix: dir,
     });
     await writeMasters(dp, master.user, master.password);
@@ -112,7 +114,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     await Promise.all([waitForGreeting(imapPort, '* OK', deadline), waitForGreeting(submissionPort, '220 ', deadline)]);
 
     return {
-      dir, host: HOST, imapPort, imapsPort, submissionPort, submissionsPort, smtpPort,
+      dir, host: HOST, imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort,
       caFile: certs.caFile, master, users,
       async addUser(email, password) {
         // Dovecot would silently use the first of two passwd-file entries.

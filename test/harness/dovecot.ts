@@ -46,6 +46,8 @@ export function dovecotPaths(dir: string): DovecotPaths {
 export interface DovecotConfig {
   imapPort: number;
   imapsPort: number;
+  /** DMS's documented PROXY-protocol IMAP port (10143): haproxy = yes. */
+  imapHaproxyPort: number;
   certFile: string;
   keyFile: string;
   mailMaxUserIpConnections: number;
@@ -77,6 +79,7 @@ auth_mechanisms = plain login
 auth_master_user_separator = *
 # A proxy on loopback may pass the client address with ID x-originating-ip.
 login_trusted_networks = 127.0.0.0/8
+haproxy_trusted_networks = 127.0.0.0/8
 mail_max_userip_connections = ${c.mailMaxUserIpConnections}
 
 # Master users first, like DMS auth-master.inc + dovecot-masters.cf.
@@ -103,6 +106,10 @@ service imap-login {
   inet_listener imaps {
     port = ${c.imapsPort}
     ssl = yes
+  }
+  inet_listener imap_haproxy {
+    port = ${c.imapHaproxyPort}
+    haproxy = yes
   }
 }
 service lmtp {

@@ -53,6 +53,8 @@ export interface PostfixConfig {
   smtpPort: number;
   submissionPort: number;
   submissionsPort: number;
+  /** DMS's documented PROXY-protocol submission port (10587). */
+  submissionHaproxyPort: number;
   certFile: string;
   keyFile: string;
   lmtpSocket: string;
@@ -128,6 +130,8 @@ smtpd_sasl_authenticated_header = no
     ...submission(c.submissionPort, 'submission', ['  -o smtpd_tls_security_level=encrypt']),
     ...submission(c.submissionsPort, 'submissions',
       ['  -o smtpd_tls_wrappermode=yes', '  -o smtpd_tls_security_level=encrypt']),
+    ...submission(c.submissionHaproxyPort, 'submission-haproxy',
+      ['  -o smtpd_tls_security_level=encrypt', '  -o smtpd_upstream_proxy_protocol=haproxy']),
     'pickup    unix  n - n 60   1 pickup',
     'cleanup   unix  n - n -    0 cleanup',
     'qmgr      unix  n - n 300  1 qmgr',

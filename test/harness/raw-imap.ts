@@ -35,15 +35,23 @@ export class RawClient {
     w.forEach((f) => f());
   }
 
-  static async connect(port: number, opts: { implicitTls?: boolean; ca?: string; host?: string; localAddress?: string } = {}): Promise<RawClient> {
+  /** `preamble` is written right after TCP connect, before TLS (a PROXY protocol header). */
+  static async connect(port: number, opts: { implicitTls?: boolean; ca?: string; host?: string; localAddress?: string; preamble?: Buffer } = {}): Promise<RawClient> {
     const host = opts.host ?? '127.0.0.1';
-    const socket = opts.implicitTls
-      ? tls.connect({ host, port, ca: opts.ca, servername: 'localhost', ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) })
-      : net.connect({ host, port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    let socket: net.Socket = net.connect({ host, port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
-      socket.once(opts.implicitTls ? 'secureConnect' : 'connect', () => resolve());
+      socket.once('connect', () => resolve());
       socket.once('error', reject);
     });
+    if (opts.preamble) socket.write(opts.preamble);
+    if (opts.implicitTls) {
+      const secure = tls.connect({ socket, ca: opts.ca, servername: 'localhost' });
+      await new Promise<void>((resolve, reject) => {
+        secure.once('secureConnect', () => resolve());
+        secure.once('error', reject);
+      });
+      socket = secure;
+    }
     return new RawClient(socket);
   }
 

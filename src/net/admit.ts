@@ -1,0 +1,20 @@
+// The door for every new connection, any protocol: a blocked IP (too many failed logins)
+// or a connection over the limits is refused before any session state is built.
+import type net from 'node:net';
+import type { SharedParts } from '../server-parts.js';
+import type { Peer } from './peer.js';
+
+/** A refusal text for the client, or the admitted connection's login hook. */
+export function admit(p: Pick<SharedParts, 'guard' | 'connections' | 'log'>, socket: net.Socket, peer: Peer): string | { loggedIn: () => void } {
+  const verdict = p.guard.blocked(peer.address);
+  if (verdict.blocked) {
+    p.log.warn({ event: 'connection-refused', client: peer.address, reason: 'ip-blocked', retryAfterMs: verdict.retryAfterMs }, 'connection from a blocked IP');
+    return 'Too many failed logins, try again later.';
+  }
+  const a = p.connections.admit(socket, peer.address);
+  if (!a.ok) {
+    p.log.warn({ event: 'connection-refused', client: peer.address, reason: a.reason }, 'connection limit reached');
+    return 'Too many connections, try again later.';
+  }
+  return a;
+}

@@ -1,0 +1,37 @@
+// Reads the PROXY protocol header a trusted load balancer sends before anything else, then
+// puts back whatever followed it (a TLS ClientHello, an early command) for the next stage.
+import type net from 'node:net';
+import { MAX_PROXY_HEADER_BYTES, parseProxyHeader, type ProxyHeader } from './proxy-protocol.js';
+
+export class ProxyHeaderError extends Error {
+  readonly code = 'ERR_PROXY_HEADER';
+}
+
+export function readProxyHeader(socket: net.Socket, timeoutMs: number): Promise<ProxyHeader> {
+  return new Promise((resolve, reject) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const finish = (err: Error | null, header?: ProxyHeader, rest?: Buffer): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('error', onEnd);
+      if (err) return reject(err);
+      socket.pause();
+      if (rest && rest.length) socket.unshift(rest);
+      resolve(header!);
+    };
+    const onData = (chunk: Buffer): void => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      const r = parseProxyHeader(buf, MAX_PROXY_HEADER_BYTES);
+      if (r.status === 'incomplete') return;
+      if (r.status === 'error') return finish(new ProxyHeaderError(r.reason));
+      finish(null, r.header, buf.subarray(r.length));
+    };
+    const onEnd = (): void => finish(new ProxyHeaderError('connection closed before the PROXY header'));
+    // HAProxy and Postfix give the header 5 s too (smtpd_upstream_proxy_timeout).
+    const timer = setTimeout(() => finish(new ProxyHeaderError(`no PROXY header within ${timeoutMs} ms`)), timeoutMs);
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onEnd);
+  });
+}
