@@ -1,0 +1,43 @@
+// Does a DMS account exist for this user? Needed where the backend would not check it
+// itself: XCLIENT LOGIN=<user> makes Postfix trust any name, while a master login to
+// Dovecot fails for a user without an account. So the check is a master login to Dovecot
+// (then LOGOUT), cached briefly: a positive answer for a few minutes, a negative one for
+// less, so a newly provisioned account works soon.
+import type { BackendCredentials } from './credentials.js';
+import type { ImapLoginRequest, ImapLoginResult } from './imap-login.js';
+import type { ClientAddress } from './client-address.js';
+
+export type AccountAnswer = 'exists' | 'missing' | 'unknown';
+
+const MAX_ENTRIES = 10_000;
+
+export class AccountCheck {
+  private readonly cache = new Map<string, { answer: 'exists' | 'missing'; until: number }>();
+
+  constructor(
+    private readonly login: (req: ImapLoginRequest) => Promise<ImapLoginResult>,
+    private readonly master: { user: string; password: string },
+    private readonly ttl = { existsMs: 300_000, missingMs: 30_000 },
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async exists(user: string, client: ClientAddress): Promise<AccountAnswer> {
+    const key = user.toLowerCase();
+    const hit = this.cache.get(key);
+    if (hit && hit.until > this.now()) return hit.answer;
+    const credentials: BackendCredentials = { kind: 'master', user, masterUser: this.master.user, masterPassword: this.master.password };
+    const r = await this.login({ credentials, client, idFields: [] });
+    if (r.ok) {
+      r.socket.end('L1 LOGOUT\r\n');
+      r.socket.on('error', () => undefined);
+      setTimeout(() => r.socket.destroy(), 1000).unref();
+    } else if (r.kind === 'unavailable') {
+      return 'unknown';
+    }
+    const answer = r.ok ? 'exists' : 'missing';
+    this.cache.delete(key);
+    this.cache.set(key, { answer, until: this.now() + (r.ok ? this.ttl.existsMs : this.ttl.missingMs) });
+    if (this.cache.size > MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+    return answer;
+  }
+}
