@@ -4,17 +4,32 @@
 import { ConfigError, loadConfig, readConfigFile } from './config/load.js';
 import { createLogger } from './observability/logger.js';
 import { startServer } from './server.js';
+import { checkTokenCommand } from './commands/check-token.js';
+import { shutdownOnSignal } from './shutdown.js';
+import { runDoctor } from './doctor/run.js';
 
 const USAGE = `usage: oauth2-mail-proxy [--config FILE]
+       oauth2-mail-proxy check-token [--json] [--config FILE] TOKEN|-
+       oauth2-mail-proxy doctor [--config FILE] [--user USER]
 
-Starts the IMAP front proxy. Settings come from environment variables (see README),
-optionally from a YAML file of the same KEY: value pairs (the environment wins).`;
+Starts the IMAP and SMTP submission front proxy. Settings come from environment variables
+(see README), optionally from a YAML file of the same KEY: value pairs (the environment wins).
+doctor checks the configuration, certificates, IdP and DMS and prints a checklist; with
+--user it also logs in to DMS as USER with the master account.`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'check-token') {
+    return checkTokenCommand(argv.slice(1), { env: process.env, stdin: readStdin, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
+  }
   let configPath: string | undefined;
+  let doctor = false;
+  let user: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--config' || a === '-c') configPath = argv[++i];
+    if (i === 0 && a === 'doctor') doctor = true;
+    else if (doctor && (a === '--user' || a === '-u')) user = argv[++i];
+    else if (doctor && a.startsWith('--user=')) user = a.slice('--user='.length);
+    else if (a === '--config' || a === '-c') configPath = argv[++i];
     else if (a.startsWith('--config=')) configPath = a.slice('--config='.length);
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
@@ -23,6 +38,19 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`unknown argument: ${a}\n${USAGE}\n`);
       return 2;
     }
+  }
+  if (doctor) {
+    let file = {};
+    try {
+      if (configPath) file = readConfigFile(configPath);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stdout.write(`[FAIL] configuration: ${err.message}\n`);
+      return 78;
+    }
+    const code = await runDoctor({ env: process.env, file, user }, (line) => process.stdout.write(`${line}\n`));
+    setTimeout(() => process.exit(code), 200).unref(); // idle keep-alive sockets must not delay the answer
+    return code;
   }
   let config;
   try {
@@ -36,16 +64,17 @@ async function main(argv: string[]): Promise<number> {
   }
   const log = createLogger(config.logLevel);
   const server = await startServer(config, log);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      log.info({ event: 'shutdown', signal }, 'shutting down');
-      void server.close().then(resolve);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  const code = await shutdownOnSignal(server, config.ops.shutdownGraceMs, log);
   log.flush?.();
-  return 0;
+  // Everything is closed; a handle someone forgot must not keep a stopping pod alive.
+  setTimeout(() => process.exit(code), 3000).unref();
+  return code;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 main(process.argv.slice(2)).then(

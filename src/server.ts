@@ -1,33 +1,47 @@
 // Builds the running proxy from a validated config: one shared TLS context, one token
 // validator, the IMAP and SMTP services. close() stops listening and ends every session.
+import { LoginGuard } from './auth/login-guard.js';
+import { ConnectionLimiter } from './net/connection-limits.js';
 import { readFileSync } from 'node:fs';
 import type { Config } from './config/types.js';
 import type { Logger } from './observability/logger.js';
-import { loadServerContext } from './net/tls-context.js';
+import { CertificateStore } from './net/tls-reload.js';
+import { Health } from './observability/health.js';
+import { readinessChecks } from './observability/health-checks.js';
+import { startOpsHttp, type HttpListener } from './observability/http.js';
+import { metrics } from './observability/metrics.js';
 import type { Listener } from './net/listen.js';
-import { IdpHttpClient } from './auth/http.js';
-import { UserinfoValidator } from './auth/userinfo-validator.js';
-import { Authenticator } from './auth/authenticator.js';
+import { createAuthenticator } from './auth/factory.js';
 import { startImap, type ImapService } from './imap/service.js';
 import { startSmtp, type SmtpService } from './smtp/service.js';
 import type { SharedParts } from './server-parts.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];
-  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions'). */
+  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions', 'http'). */
   port(name: string): number;
+  readonly health: Health;
+  /** The client-facing certificates (null without TLS). */
+  readonly certificates: CertificateStore | null;
+  /** Immediate: listeners and every session closed now. */
   close(): Promise<void>;
+  /** Graceful (SIGTERM): see src/shutdown.ts. */
+  shutdown(graceMs: number): Promise<void>;
 }
 
 export async function startServer(config: Config, log: Logger): Promise<ProxyServer> {
-  const http = new IdpHttpClient({ timeoutMs: config.oauth2.timeoutMs, maxResponseBytes: config.oauth2.maxResponseBytes });
   const b = config.backend;
   const parts: SharedParts = {
     config,
     log,
-    tlsContext: config.tls ? loadServerContext(config.tls) : null,
-    authenticator: new Authenticator(new UserinfoValidator(config.oauth2.url, http), { usernameAttribute: config.oauth2.usernameAttribute }),
+    tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
+    authenticator: createAuthenticator(config, log),
     backendTls: { verify: b.tlsVerify, ca: b.caFile ? readFileSync(b.caFile) : null, servername: b.servername },
+    guard: new LoginGuard({
+      windowMs: config.limits.authFailWindowMs, maxPerIp: config.limits.authFailMaxPerIp, maxPerUser: config.limits.authFailMaxPerUser,
+      blockMs: config.limits.authFailBlockMs, delayMs: config.limits.authFailDelayMs, delayMaxMs: config.limits.authFailDelayMaxMs,
+    }),
+    connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions }),
   };
   const services: Array<ImapService | SmtpService> = [];
   try {
@@ -43,16 +57,42 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     const a = l.address();
     log.info({ event: 'listening', listener: l.name, address: a.address, port: a.port }, `listening for ${l.name}`);
   }
-  return {
+  const certificates = parts.tlsContext as CertificateStore | null;
+  certificates?.watch(config.ops.tlsReloadIntervalMs);
+  const health = new Health(readinessChecks(config, listeners));
+  let ops: HttpListener | null = null;
+  if (config.ops.listenHttp) {
+    ops = await startOpsHttp(config.ops.listenHttp, { health, metrics, log });
+    const a = ops.address();
+    log.info({ event: 'listening', listener: 'http', address: a.address, port: a.port }, 'listening for http (metrics, health)');
+  }
+  let closed: Promise<void> | undefined;
+  const server: ProxyServer = {
     listeners,
+    health,
+    certificates,
     port(name) {
+      if (name === 'http' && ops) return ops.address().port;
       const l = listeners.find((x) => x.name === name);
       if (!l) throw new Error(`no listener ${name}`);
       return l.address().port;
     },
-    async close() {
-      await Promise.all(services.map((s) => s.close()));
-      await parts.authenticator.close();
+    close() {
+      closed ??= (async () => {
+        health.setShuttingDown();
+        certificates?.stop();
+        await Promise.all(services.map((s) => s.close()));
+        await parts.authenticator.close();
+        await ops?.close();
+      })();
+      return closed;
+    },
+    async shutdown(graceMs) {
+      health.setShuttingDown(); // readiness first: the load balancer stops sending new clients
+      const deadline = Date.now() + graceMs;
+      await Promise.all(services.map((s) => s.drain(deadline)));
+      await server.close();
     },
   };
+  return server;
 }

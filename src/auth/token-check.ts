@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.js';
 import { LruTtlCache, tokenKey } from './cache.js';
 import type { IssuerDecision } from './issuers.js';
 import { Singleflight } from './singleflight.js';
+import { metrics } from '../observability/metrics.js';
 
 export type TokenCheck = IssuerDecision & {
   /** Answered from the cache (no IdP call, no signature check). */
@@ -36,6 +37,7 @@ export class TokenChecker {
   async check(token: string): Promise<TokenCheck> {
     const key = tokenKey(token);
     const hit = this.cache.get(key);
+    metrics.tokenCache.inc({ result: hit ? 'hit' : 'miss' });
     if (hit) return { ...hit.value, cached: true, cacheTtlSeconds: Math.max(0, Math.floor((hit.expiresAtMs - this.now()) / 1000)) };
     return this.flight.run(key, async () => {
       let d: IssuerDecision;

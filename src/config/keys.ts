@@ -15,6 +15,8 @@ export interface KeySpec {
   readonly values?: readonly string[];
   readonly min?: number;
   readonly max?: number;
+  /** Settable per issuer: in a YAML `issuers:` item as the lower-case name without OAUTH2_ (issue 4). */
+  readonly perIssuer?: boolean;
 }
 
 const k = (name: string, kind: KeyKind, def: string, doc: string, extra: Partial<KeySpec> = {}): KeySpec =>
@@ -32,11 +34,32 @@ export const KEYS: readonly KeySpec[] = [
   k('ALLOW_PLAINTEXT_AUTH', 'bool', '0', 'Allow authentication before TLS (1) or advertise LOGINDISABLED and refuse it (0).'),
 
   // Identity provider
-  k('OAUTH2_INTROSPECTION_URL', 'url', '', 'Token validation URL. Mode auth: the OIDC userinfo endpoint (as in DMS).'),
-  k('OAUTH2_INTROSPECTION_MODE', 'enum', 'auth', 'How tokens are validated: auth = GET with Authorization: Bearer (OIDC userinfo, as DMS does).', { values: ['auth'] }),
-  k('OAUTH2_USERNAME_ATTRIBUTE', 'string', 'email', 'Claim path holding the mailbox address (wild-wild-path syntax; space-separated alternatives).'),
+  k('OAUTH2_INTROSPECTION_URL', 'url', '', 'Token validation URL. Mode auth: the OIDC userinfo endpoint (as in DMS); get: the tokeninfo endpoint; post: the RFC 7662 introspection endpoint. Empty with OAUTH2_ISSUER set: taken from discovery.', { perIssuer: true }),
+  k('OAUTH2_INTROSPECTION_MODE', 'enum', 'auth', 'How tokens are validated: auth = GET with Authorization: Bearer (OIDC userinfo, as DMS does); get = GET with ?access_token= (Google tokeninfo); post = RFC 7662 introspection with the proxy\'s client credentials; local = verify a JWT access token against the issuer\'s JWKS; auto = local for JWTs of OAUTH2_ISSUER, anything else introspected (post with client credentials, else userinfo).', { values: ['auth', 'get', 'post', 'local', 'auto'], perIssuer: true }),
+  k('OAUTH2_USERNAME_ATTRIBUTE', 'string', 'email', 'Claim path holding the mailbox address (wild-wild-path syntax; space-separated alternatives tried in order).', { perIssuer: true }),
   k('OAUTH2_TIMEOUT_MS', 'int', '5000', 'Total time allowed for one IdP request; past it the login fails with UNAVAILABLE.', { min: 100, max: 60000 }),
   k('OAUTH2_MAX_RESPONSE_BYTES', 'int', '65536', 'Largest IdP response body read; a larger one is an IdP error.', { min: 1024, max: 10485760 }),
+  // Token validation (issue 4). perIssuer keys are also the defaults of every YAML issuers: item.
+  k('OAUTH2_ISSUER', 'string', '', 'Issuer identifier, exactly as in the tokens\' iss; enables OIDC discovery (ISSUER/.well-known/openid-configuration). Required for local and auto.', { perIssuer: true }),
+  k('OAUTH2_JWKS_URL', 'url', '', 'JWKS URL for local/auto (default: jwks_uri from discovery).', { perIssuer: true }),
+  k('OAUTH2_AUDIENCE', 'string', '', 'Accepted audience(s), space-separated: one must be in the token\'s aud (or azp). Required for local and auto; checked in post and get when set.', { perIssuer: true }),
+  k('OAUTH2_ALGORITHMS', 'string', 'RS256 PS256 ES256 ES384 EdDSA', 'JWS algorithms accepted in local/auto (asymmetric only: none and HS* are refused).', { perIssuer: true }),
+  k('OAUTH2_JWT_TYP', 'string', 'at+jwt', 'Accepted JWT header typ values in local/auto (RFC 9068 §2.1: at+jwt). Keycloak, Authentik and Entra send JWT: set JWT. Empty: not checked.', { perIssuer: true }),
+  k('OAUTH2_CLOCK_TOLERANCE_SECONDS', 'int', '30', 'Clock skew allowed when checking exp and nbf.', { min: 0, max: 300, perIssuer: true }),
+  k('OAUTH2_CLIENT_ID', 'string', '', 'The proxy\'s own client at the IdP, for mode post (RFC 7662 client authentication).', { perIssuer: true }),
+  k('OAUTH2_CLIENT_SECRET', 'secret', '', 'Secret of OAUTH2_CLIENT_ID.', { perIssuer: true }),
+  k('OAUTH2_CLIENT_SECRET_FILE', 'file', '', 'File holding the client secret (Docker/Kubernetes secret); used when OAUTH2_CLIENT_SECRET is empty.', { perIssuer: true }),
+  k('OAUTH2_CLIENT_AUTH', 'enum', 'basic', 'Client authentication at the introspection endpoint: basic (client_secret_basic) or post (client_secret_post).', { values: ['basic', 'post'], perIssuer: true }),
+  k('OAUTH2_DEFAULT_DOMAIN', 'string', '', 'Domain appended to a bare user name claim (alice -> alice@DOMAIN). Empty: a bare name is not a mailbox.', { perIssuer: true }),
+  k('OAUTH2_REQUIRED_SCOPES', 'string', '', 'Scopes the token must all carry (scope or scp claim), space-separated. Not with mode auth (userinfo shows no scope).', { perIssuer: true }),
+  k('OAUTH2_REQUIRED_GROUPS', 'string', '', 'The user must have at least one of these values (space-separated) at OAUTH2_GROUPS_CLAIM.', { perIssuer: true }),
+  k('OAUTH2_GROUPS_CLAIM', 'string', 'groups', 'Claim path of the groups/roles list for OAUTH2_REQUIRED_GROUPS (Keycloak: realm_access.roles).', { perIssuer: true }),
+  k('OAUTH2_ALLOWED_DOMAINS', 'string', '', 'Mailbox domains accepted, space-separated. Empty: any.', { perIssuer: true }),
+  k('OAUTH2_REQUIRE_EMAIL_VERIFIED', 'bool', '0', 'Require email_verified to be true (off by default: Authelia always says true, Entra never sends it).', { perIssuer: true }),
+  k('OAUTH2_CACHE_TTL_SECONDS', 'int', '300', 'Longest time a valid token\'s decision is reused without asking the IdP (never past the token\'s exp). 0: no positive caching.', { min: 0, max: 86400 }),
+  k('OAUTH2_NEGATIVE_CACHE_SECONDS', 'int', '10', 'Time a rejected token\'s decision is reused. 0: not cached.', { min: 0, max: 3600 }),
+  k('OAUTH2_CACHE_MAX_ENTRIES', 'int', '10000', 'Most token decisions kept (least recently used evicted first). 0 disables the cache.', { min: 0, max: 1000000 }),
+  k('OAUTH2_JWKS_COOLDOWN_SECONDS', 'int', '30', 'Least time between two JWKS fetches caused by an unknown kid (key rotation).', { min: 0, max: 3600 }),
 
   // Backend (DMS)
   k('DMS_HOST', 'string', 'mailserver', 'Host name or address of the DMS container.'),
@@ -61,6 +84,24 @@ export const KEYS: readonly KeySpec[] = [
   k('PREAUTH_TIMEOUT_SECONDS', 'int', '60', 'Time a client has from connect to a completed login (SMTP: idle time between commands before AUTH).', { min: 1, max: 3600 }),
   k('IDLE_TIMEOUT_SECONDS', 'int', '1800', 'A spliced session with no traffic either way for this long is closed (IMAP IDLE re-issues within 29 min).', { min: 10, max: 86400 }),
 
+  // Client addresses (PROXY protocol) and abuse protection
+  k('PROXY_PROTOCOL_TRUSTED_NETWORKS', 'string', '', 'CIDR list (comma or space separated) of load balancers whose connections must start with a PROXY protocol v1/v2 header; its client address is then used everywhere. Empty: PROXY protocol off.'),
+  k('PROXY_PROTOCOL_TIMEOUT_SECONDS', 'int', '5', 'Time a trusted peer has to send the PROXY header.', { min: 1, max: 60 }),
+  k('DMS_IMAP_PROXY_PROTOCOL', 'bool', '0', 'Send a PROXY protocol v2 header (with the TLS flag) to DMS IMAP instead of ID x-originating-ip; DMS_IMAP_PORT must then be a Dovecot listener with haproxy = yes.'),
+  k('DMS_SUBMISSION_PROXY_PROTOCOL', 'bool', '0', 'Send a PROXY protocol v2 header to DMS submission; DMS_SUBMISSION_PORT must then be a Postfix service with smtpd_upstream_proxy_protocol = haproxy.'),
+  k('AUTH_FAIL_WINDOW_SECONDS', 'int', '300', 'Sliding window in which failed logins are counted, per client IP and per user.', { min: 1, max: 86400 }),
+  k('AUTH_FAIL_MAX_PER_IP', 'int', '10', 'Failed logins from one IP within the window before the IP is blocked.', { min: 1, max: 100000 }),
+  k('AUTH_FAIL_MAX_PER_USER', 'int', '20', 'Failed logins for one user name within the window before logins as that user are blocked.', { min: 1, max: 100000 }),
+  k('AUTH_FAIL_BLOCK_SECONDS', 'int', '900', 'How long a blocked IP or user gets only temporary-failure replies.', { min: 1, max: 86400 }),
+  k('AUTH_FAIL_DELAY_MS', 'int', '500', 'Delay before a failure reply, doubled with every further failure in the window (like Dovecot auth_failure_delay).', { min: 0, max: 60000 }),
+  k('AUTH_FAIL_DELAY_MAX_MS', 'int', '10000', 'Upper bound of that growing delay.', { min: 0, max: 120000 }),
+  k('MAX_CONNECTIONS', 'int', '20000', 'Open client connections in total (all listeners); more are refused with * BYE / 421.', { min: 1, max: 1000000 }),
+  k('MAX_CONNECTIONS_PER_IP', 'int', '100', 'Open client connections from one IP.', { min: 1, max: 1000000 }),
+  k('MAX_PREAUTH_SESSIONS', 'int', '2000', 'Connections not yet logged in, in total.', { min: 1, max: 1000000 }),
+
   // Operations
   k('LOG_LEVEL', 'enum', 'info', 'pino log level.', { values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
+  k('LISTEN_HTTP', 'listen', '127.0.0.1:9090', 'HTTP listener for /metrics (Prometheus), /healthz and /readyz. Empty disables it (Kubernetes: 0.0.0.0:9090).'),
+  k('SHUTDOWN_GRACE_SECONDS', 'int', '30', 'On SIGTERM/SIGINT: time logged-in sessions get to finish (IMAP gets * BYE when quiet, SMTP 421 between transactions) before the rest are closed.', { min: 0, max: 3600 }),
+  k('TLS_RELOAD_INTERVAL_SECONDS', 'int', '60', 'How often the certificate and key files are checked for changes (renewals are picked up without a restart). 0: never.', { min: 0, max: 86400 }),
 ];

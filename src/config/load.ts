@@ -2,9 +2,13 @@
 // problem is collected and reported together, so an operator fixes them in one go.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { BlockList } from 'node:net';
+import { parseNetworks } from '../net/trusted-networks.js';
 import { parse as parseYaml } from 'yaml';
 import { KEYS, type KeySpec } from './keys.js';
+import { CERTIFICATES_KEY, parseSniCertificates } from './certificates.js';
 import type { Config, ListenAddress, BackendTlsMode } from './types.js';
+import { ISSUERS_KEY, loadIssuers, readIssuerItems, type RawIssuer } from './issuers.js';
 import { parseBool, parseEnum, parseFile, parseInt10, parseListen, parseUrl, type Parsed } from './values.js';
 
 export class ConfigError extends Error {
@@ -30,7 +34,9 @@ export function readConfigFile(path: string): RawConfig {
   const known = new Set(KEYS.map((s) => s.name));
   const problems: string[] = [];
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
-    if (!known.has(key)) problems.push(`--config ${path}: unknown key ${key}`);
+    if (key === CERTIFICATES_KEY) out[key] = JSON.stringify(value); // validated by loadConfig
+    else if (key === ISSUERS_KEY) out[key] = JSON.stringify(readIssuerItems(`--config ${path}`, value, problems));
+    else if (!known.has(key)) problems.push(`--config ${path}: unknown key ${key}`);
     else if (value === null) out[key] = '';
     else if (['string', 'number', 'boolean'].includes(typeof value)) out[key] = typeof value === 'boolean' ? (value ? '1' : '0') : String(value);
     else problems.push(`--config ${path}: ${key} must be a scalar`);
@@ -76,10 +82,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, file: RawConfig = {}): Config
   }
   if (!Object.values(listen).some(Boolean)) problems.push('no listener: set at least one of LISTEN_IMAP, LISTEN_IMAPS, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS');
 
-  const url = get<string>('OAUTH2_INTROSPECTION_URL');
-  if (!raw(spec('OAUTH2_INTROSPECTION_URL')).trim()) problems.push('OAUTH2_INTROSPECTION_URL: required (the IdP userinfo endpoint)');
-  const usernameAttribute = get<string>('OAUTH2_USERNAME_ATTRIBUTE').trim();
-  if (!usernameAttribute) problems.push('OAUTH2_USERNAME_ATTRIBUTE: must not be empty');
+  const issuerItems = file[ISSUERS_KEY] === undefined ? undefined : (JSON.parse(file[ISSUERS_KEY]) as RawIssuer[]);
+  const issuers = loadIssuers(raw, issuerItems, parseValue, problems);
+  const firstIssuer = issuers[0]!;
 
   let masterPassword = get<string>('DMS_MASTER_PASSWORD');
   const masterPasswordFile = get<string>('DMS_MASTER_PASSWORD_FILE');
@@ -105,11 +110,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, file: RawConfig = {}): Config
     tls,
     allowPlaintextAuth,
     oauth2: {
-      url,
-      mode: get<'auth'>('OAUTH2_INTROSPECTION_MODE'),
-      usernameAttribute,
+      url: firstIssuer.introspectionUrl,
+      mode: firstIssuer.mode,
+      usernameAttribute: firstIssuer.usernameAttribute,
       timeoutMs: get<number>('OAUTH2_TIMEOUT_MS'),
       maxResponseBytes: get<number>('OAUTH2_MAX_RESPONSE_BYTES'),
+      issuers,
+      cache: {
+        ttlSeconds: get<number>('OAUTH2_CACHE_TTL_SECONDS'),
+        negativeSeconds: get<number>('OAUTH2_NEGATIVE_CACHE_SECONDS'),
+        maxEntries: get<number>('OAUTH2_CACHE_MAX_ENTRIES'),
+      },
+      jwksCooldownSeconds: get<number>('OAUTH2_JWKS_COOLDOWN_SECONDS'),
     },
     backend: {
       host,
@@ -137,13 +149,32 @@ export function loadConfig(env: NodeJS.ProcessEnv, file: RawConfig = {}): Config
       idleTimeoutMs: get<number>('IDLE_TIMEOUT_SECONDS') * 1000,
     },
     logLevel: get<string>('LOG_LEVEL'),
+    proxyProtocol: {
+      trusted: trustedNetworks(get<string>('PROXY_PROTOCOL_TRUSTED_NETWORKS'), problems),
+      timeoutMs: get<number>('PROXY_PROTOCOL_TIMEOUT_SECONDS') * 1000,
+      toImap: get<boolean>('DMS_IMAP_PROXY_PROTOCOL'),
+      toSubmission: get<boolean>('DMS_SUBMISSION_PROXY_PROTOCOL'),
+    },
+    limits: {
+      authFailWindowMs: get<number>('AUTH_FAIL_WINDOW_SECONDS') * 1000,
+      authFailMaxPerIp: get<number>('AUTH_FAIL_MAX_PER_IP'),
+      authFailMaxPerUser: get<number>('AUTH_FAIL_MAX_PER_USER'),
+      authFailBlockMs: get<number>('AUTH_FAIL_BLOCK_SECONDS') * 1000,
+      authFailDelayMs: get<number>('AUTH_FAIL_DELAY_MS'),
+      authFailDelayMaxMs: get<number>('AUTH_FAIL_DELAY_MAX_MS'),
+      maxConnections: get<number>('MAX_CONNECTIONS'),
+      maxConnectionsPerIp: get<number>('MAX_CONNECTIONS_PER_IP'),
+      maxPreauthSessions: get<number>('MAX_PREAUTH_SESSIONS'),
+    },
+    sniCertificates: parseSniCertificates(file[CERTIFICATES_KEY] === undefined ? undefined : JSON.parse(file[CERTIFICATES_KEY]), problems),
+    ops: {
+      listenHttp: get<ListenAddress | null>('LISTEN_HTTP'),
+      shutdownGraceMs: get<number>('SHUTDOWN_GRACE_SECONDS') * 1000,
+      tlsReloadIntervalMs: get<number>('TLS_RELOAD_INTERVAL_SECONDS') * 1000,
+    },
   };
   if (problems.length) throw new ConfigError([...new Set(problems)]);
   return config;
-}
-
-function spec(name: string): KeySpec {
-  return KEYS.find((s) => s.name === name)!;
 }
 
 function parseValue(spec: KeySpec, raw: string): Parsed<unknown> {
@@ -157,4 +188,14 @@ function parseValue(spec: KeySpec, raw: string): Parsed<unknown> {
     case 'string':
     case 'secret': return { ok: true, value: raw };
   }
+}
+
+function trustedNetworks(raw: string, problems: string[]): BlockList | null {
+  if (!raw.trim()) return null;
+  const r = parseNetworks(raw);
+  if (!r.ok) {
+    problems.push(...r.errors.map((e) => `PROXY_PROTOCOL_TRUSTED_NETWORKS: ${e}`));
+    return null;
+  }
+  return r.list;
 }

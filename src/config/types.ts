@@ -2,6 +2,35 @@ export interface ListenAddress { readonly host: string; readonly port: number }
 
 export type BackendTlsMode = 'starttls' | 'implicit' | 'none';
 
+/** A certificate for some domains, picked by the client's SNI (`*.example.com` matches one label). */
+export interface SniCertificate { readonly names: readonly string[]; readonly certPath: string; readonly keyPath: string }
+
+export type IntrospectionMode = 'auth' | 'get' | 'post' | 'local' | 'auto';
+
+/** One token issuer (issue 4): how its tokens are validated, mapped to a mailbox and authorized. */
+export interface IssuerConfig {
+  readonly name: string;
+  readonly mode: IntrospectionMode;
+  /** userinfo (auth), tokeninfo (get) or RFC 7662 endpoint (post, auto); '' = from discovery. */
+  readonly introspectionUrl: string;
+  /** Exact `iss`; '' = none (then no discovery). */
+  readonly issuer: string;
+  readonly jwksUrl: string;
+  readonly audiences: readonly string[];
+  readonly algorithms: readonly string[];
+  /** Accepted JWT header typ values, lower-case, without "application/"; empty = unchecked. */
+  readonly jwtTypes: readonly string[];
+  readonly clockToleranceSeconds: number;
+  readonly client: { readonly id: string; readonly secret: string; readonly auth: 'basic' | 'post' } | null;
+  readonly usernameAttribute: string;
+  readonly defaultDomain: string;
+  readonly requiredScopes: readonly string[];
+  readonly requiredGroups: readonly string[];
+  readonly groupsClaim: string;
+  readonly allowedDomains: readonly string[];
+  readonly requireEmailVerified: boolean;
+}
+
 export interface Config {
   readonly listen: {
     readonly imap: ListenAddress | null;
@@ -12,11 +41,16 @@ export interface Config {
   readonly tls: { readonly certPath: string; readonly keyPath: string } | null;
   readonly allowPlaintextAuth: boolean;
   readonly oauth2: {
+    /** The first issuer's URL, mode and username attribute (the DMS-compatible env keys). */
     readonly url: string;
-    readonly mode: 'auth';
+    readonly mode: IntrospectionMode;
     readonly usernameAttribute: string;
     readonly timeoutMs: number;
     readonly maxResponseBytes: number;
+    /** One implicit issuer from the env keys, or the YAML issuers: list. */
+    readonly issuers: readonly IssuerConfig[];
+    readonly cache: { readonly ttlSeconds: number; readonly negativeSeconds: number; readonly maxEntries: number };
+    readonly jwksCooldownSeconds: number;
   };
   readonly backend: {
     readonly host: string;
@@ -44,4 +78,29 @@ export interface Config {
     readonly idleTimeoutMs: number;
   };
   readonly logLevel: string;
+  readonly proxyProtocol: {
+    /** Networks whose connections must start with a PROXY header; null when off. */
+    readonly trusted: import('node:net').BlockList | null;
+    readonly timeoutMs: number;
+    readonly toImap: boolean;
+    readonly toSubmission: boolean;
+  };
+  readonly limits: {
+    readonly authFailWindowMs: number;
+    readonly authFailMaxPerIp: number;
+    readonly authFailMaxPerUser: number;
+    readonly authFailBlockMs: number;
+    readonly authFailDelayMs: number;
+    readonly authFailDelayMaxMs: number;
+    readonly maxConnections: number;
+    readonly maxConnectionsPerIp: number;
+    readonly maxPreauthSessions: number;
+  };
+  /** Extra certificates chosen by SNI (YAML `certificates:`), besides SSL_CERT_PATH/SSL_KEY_PATH. */
+  readonly sniCertificates: readonly SniCertificate[];
+  readonly ops: {
+    readonly listenHttp: ListenAddress | null;
+    readonly shutdownGraceMs: number;
+    readonly tlsReloadIntervalMs: number;
+  };
 }

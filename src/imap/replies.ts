@@ -22,6 +22,8 @@ export const TEXT = {
   literalTooBig: 'Literal too big.',
   tooManyBad: 'Too many invalid IMAP commands.',
   tooManyFailures: 'Too many authentication failures.',
+  blocked: '[UNAVAILABLE] Too many failed logins, try again later.',
+  http: 'HTTP requests are not allowed on a mail port.',
   timeout: 'Disconnected for inactivity.',
   bufferFull: 'Too much data before login.',
   shutdown: 'Server shutting down.',

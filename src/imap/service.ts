@@ -1,20 +1,30 @@
 // The IMAP listeners (143 STARTTLS, 993 implicit TLS) and their sessions.
-import { imapBackendLogin, type ImapBackendTarget } from '../backend/imap-login.js';
+import { imapBackendLogin } from '../backend/imap-login.js';
+import { imapTarget } from '../backend/targets.js';
 import { listen, type Listener } from '../net/listen.js';
+import type { Peer } from '../net/peer.js';
+import { admit } from '../net/admit.js';
 import type { SharedParts } from '../server-parts.js';
 import { ImapSession, type ImapSessionDeps } from './session.js';
+import { metrics } from '../observability/metrics.js';
+import { bounded, until } from '../shutdown.js';
+
+const SHUTDOWN_TEXT = 'Server shutting down.';
 
 export interface ImapService {
   readonly listeners: Listener[];
   close(): Promise<void>;
+  /** Graceful shutdown: stop accepting, BYE before login, logged-in sessions get `* BYE` when quiet, by `deadline` (epoch ms). */
+  drain(deadline: number): Promise<void>;
 }
 
 export async function startImap(p: SharedParts): Promise<ImapService> {
   const { config } = p;
   const b = config.backend;
-  const target: ImapBackendTarget = { host: b.host, port: b.imapPort, tls: b.tls, tlsOptions: p.backendTls, timeoutMs: b.timeoutMs };
+  const target = imapTarget(config, p.backendTls);
   const sessions = new Set<ImapSession>();
   const deps: ImapSessionDeps = {
+    guard: p.guard,
     limits: config.imap,
     allowPlaintextAuth: config.allowPlaintextAuth,
     tlsContext: p.tlsContext,
@@ -24,23 +34,46 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     log: p.log,
     onEnd: (s) => sessions.delete(s),
   };
-  const accept = (implicitTls: boolean) => (socket: import('node:net').Socket): void => {
-    const session = new ImapSession(socket, implicitTls, deps);
+  const proxyIn = config.proxyProtocol.trusted ? { trusted: config.proxyProtocol.trusted, timeoutMs: config.proxyProtocol.timeoutMs, log: p.log } : null;
+  const accept = (implicitTls: boolean) => (socket: import('node:net').Socket, peer: Peer): void => {
+    const refusal = admit(p, socket, peer);
+    if (typeof refusal === 'string') {
+      // Plaintext listener: a clear temporary failure. Implicit TLS: no handshake is
+      // spent on a refused client, the connection just closes.
+      if (!implicitTls) socket.end(`* BYE [UNAVAILABLE] ${refusal}\r\n`);
+      else socket.destroy();
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    const session = new ImapSession(socket, implicitTls, { ...deps, loggedIn: refusal.loggedIn }, peer);
     sessions.add(session);
     session.start();
   };
   const listeners: Listener[] = [];
-  if (config.listen.imap) listeners.push(await listen('imap', config.listen.imap, accept(false)));
-  if (config.listen.imaps) listeners.push(await listen('imaps', config.listen.imaps, accept(true)));
-  return {
+  if (config.listen.imap) listeners.push(await listen('imap', config.listen.imap, accept(false), proxyIn));
+  if (config.listen.imaps) listeners.push(await listen('imaps', config.listen.imaps, accept(true), proxyIn));
+  const untrack = metrics.trackSessions('imap', () => sessions.size);
+  const service: ImapService = {
     listeners,
-    async close() {
-      const closing = Promise.all(listeners.map((l) => l.close()));
+    async drain(deadline) {
+      const closing = Promise.all(listeners.map((l) => l.close())); // stop accepting
       for (const s of sessions) {
-        s.close('Server shutting down.', 'shutdown');
-        s.closeSplice?.('shutdown');
+        s.close(SHUTDOWN_TEXT, 'shutdown'); // before login (a no-op once spliced)
+        s.drainSplice?.(`* BYE ${SHUTDOWN_TEXT}\r\n`, deadline);
       }
+      await until(() => sessions.size === 0, deadline + 500);
+      await service.close();
       await closing;
     },
+    async close() {
+      untrack();
+      const closing = Promise.all(listeners.map((l) => l.close()));
+      for (const s of sessions) {
+        s.close(SHUTDOWN_TEXT, 'shutdown');
+        s.closeSplice?.('shutdown');
+      }
+      await bounded(closing);
+    },
   };
+  return service;
 }

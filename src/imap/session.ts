@@ -1,14 +1,16 @@
 // One client connection before login: greeting, pre-auth commands, login, then the splice.
 // The session owns the socket; command handlers (commands/) only decide what to say.
 import type net from 'node:net';
-import type tls from 'node:tls';
+import type { ServerTlsSource } from '../net/tls-reload.js';
 import type { Logger } from '../observability/logger.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { LoginGuard } from '../auth/login-guard.js';
 import { SaslError, type SaslCredentials } from '../auth/sasl/index.js';
 import { oauthbearerFailure, xoauth2Failure } from '../auth/sasl/challenge.js';
 import type { ImapLoginRequest, ImapLoginResult } from '../backend/imap-login.js';
 import { startServerTls } from '../net/tls-context.js';
 import { handOver } from '../net/handover.js';
+import { closeWhenQuiet } from '../net/drain.js';
 import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } from '../observability/events.js';
 import { newSessionId, peerOf, type Peer } from '../net/peer.js';
 import { ImapFramer, type FramerEvent } from './framer.js';
@@ -29,13 +31,18 @@ export interface ImapSessionLimits {
 export interface ImapSessionDeps {
   readonly limits: ImapSessionLimits;
   readonly allowPlaintextAuth: boolean;
-  readonly tlsContext: tls.SecureContext | null;
+  readonly tlsContext: ServerTlsSource | null;
   readonly authenticator: Authenticator;
   readonly backendLogin: (req: ImapLoginRequest) => Promise<ImapLoginResult>;
   readonly master: { readonly user: string; readonly password: string };
   readonly log: Logger;
   readonly onEnd?: (session: ImapSession) => void;
+  readonly guard?: LoginGuard;
+  /** Tells the connection limits this connection is no longer pre-login. */
+  readonly loggedIn?: () => void;
 }
+
+const HTTP_REQUEST = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|TRACE|CONNECT|PATCH) \S+ HTTP\/\d\.\d$/i;
 
 /** RFC 9051 has no limit; Dovecot closes after a few failures too. */
 const MAX_AUTH_FAILURES = 3;
@@ -58,9 +65,9 @@ export class ImapSession implements ImapContext {
   private readonly startedAt = Date.now();
   secure = false;
 
-  constructor(socket: net.Socket, private readonly implicitTls: boolean, private readonly deps: ImapSessionDeps) {
+  constructor(socket: net.Socket, private readonly implicitTls: boolean, private readonly deps: ImapSessionDeps, peer?: Peer) {
     this.socket = socket;
-    this.peer = peerOf(socket);
+    this.peer = peer ?? peerOf(socket);
     this.log = deps.log.child({ cid: this.id, proto: 'imap', client: this.peer.address });
     this.framer = new ImapFramer({ maxLineBytes: deps.limits.maxLineBytes, maxLiteralBytes: deps.limits.maxLiteralBytes });
     this.timer = setTimeout(() => this.close(TEXT.timeout, 'preauth-timeout'), deps.limits.preauthTimeoutMs);
@@ -149,6 +156,9 @@ export class ImapSession implements ImapContext {
   }
 
   private runCommand(segments: Buffer[]): void {
+    // A browser or scanner speaking HTTP to a mail port (cross-protocol attacks): end it
+    // at once instead of answering line by line (smtp-server does the same for SMTP).
+    if (segments.length === 1 && HTTP_REQUEST.test(segments[0]!.toString('latin1'))) return this.close(TEXT.http, 'http-request');
     let cmd;
     try {
       cmd = parseCommand(segments);
@@ -218,10 +228,12 @@ export class ImapSession implements ImapContext {
     });
   }
 
-  authFailed(tag: string, mechanism: string, reason: string, user?: string): void {
+  async authFailed(tag: string, mechanism: string, reason: string, user?: string): Promise<void> {
     this.authFailures += 1;
     // One stable event per failed login, never with a credential in it (Fail2Ban reads it).
     logAuthFailed(this.log, { mech: mechanism, user, reason });
+    await this.deps.guard?.failed(this.peer.address, user); // growing delay before the reply
+    if (this.state !== 'preauth') return;
     this.reply(tag, 'NO', TEXT.authFailed, 'AUTHENTICATIONFAILED');
     if (this.authFailures >= MAX_AUTH_FAILURES) this.close(TEXT.tooManyFailures, 'too-many-auth-failures');
   }
@@ -245,6 +257,13 @@ export class ImapSession implements ImapContext {
   }
 
   async login(tag: string, creds: SaslCredentials, opts: { challenge: boolean }): Promise<void> {
+    const named = creds.kind === 'password' ? creds.username : creds.authzid;
+    const verdict = this.deps.guard?.blocked(this.peer.address, named);
+    if (verdict?.blocked) {
+      // Credentials of a blocked IP or user are not even tried.
+      logAuthFailed(this.log, { mech: creds.mechanism, user: named, reason: `${verdict.scope} blocked after repeated failures` });
+      return this.close(TEXT.blocked, 'blocked');
+    }
     const decision = await this.deps.authenticator.decide(creds);
     if (this.state !== 'preauth') return;
     if (decision.outcome === 'unavailable') {
@@ -266,6 +285,7 @@ export class ImapSession implements ImapContext {
       credentials: decision.outcome === 'token'
         ? { kind: 'master', user, masterUser: this.deps.master.user, masterPassword: this.deps.master.password }
         : { kind: 'password', authzid: decision.authzid, username: user, password: decision.password },
+      client: { address: this.peer.address, port: this.peer.port, localAddress: this.peer.localAddress, localPort: this.peer.localPort, tls: this.secure },
       idFields: this.idFields(),
     });
     if (this.state !== 'preauth') {
@@ -273,7 +293,7 @@ export class ImapSession implements ImapContext {
       return;
     }
     if (!result.ok && result.kind === 'unavailable') {
-      logBackendUnavailable(this.log, user, result.reason);
+      logBackendUnavailable(this.log, user, result.reason, creds.mechanism);
       return this.reply(tag, 'NO', TEXT.unavailable, 'UNAVAILABLE');
     }
     if (!result.ok) {
@@ -281,6 +301,8 @@ export class ImapSession implements ImapContext {
       return this.authFailed(tag, creds.mechanism, why, user);
     }
     logLogin(this.log, { user, mech: creds.mechanism, via: decision.outcome, backendMs: result.loginMs });
+    this.deps.guard?.succeeded(this.peer.address);
+    this.deps.loggedIn?.();
     this.spliceTo(tag, result.socket, result.capabilities, result.leftover, user, creds.mechanism);
   }
 
@@ -315,9 +337,12 @@ export class ImapSession implements ImapContext {
       },
     });
     this.closeSplice = (why) => s.close(why);
+    this.drainSplice = (farewell, deadline) => closeWhenQuiet({ client, backend, splice: s }, farewell, deadline);
   }
 
   closeSplice: ((why: 'shutdown') => void) | null = null;
+  /** Shutdown: `farewell` (a `* BYE`) once the spliced session is quiet, or cut at `deadline`. */
+  drainSplice: ((farewell: string, deadline: number) => void) | null = null;
 
   /** Polite close before login: `* BYE` then FIN. */
   close(text: string, why: string): void {

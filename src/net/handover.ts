@@ -3,6 +3,7 @@
 import type net from 'node:net';
 import type { Logger } from '../observability/logger.js';
 import { splice, type Splice } from './splice.js';
+import { metrics, protocolOf } from '../observability/metrics.js';
 
 export interface HandoverOptions {
   /** Bytes the backend sent after its login reply (kept in order for the client). */
@@ -24,6 +25,9 @@ export function handOver(client: net.Socket, backend: net.Socket, o: HandoverOpt
   const { log, user, mech, startedAt, onEnd } = o;
   void s.done.then((r) => {
     const err = r.error ? { err: (r.error as NodeJS.ErrnoException).code ?? r.error.message } : {};
+    const protocol = protocolOf(log);
+    metrics.splicedBytes.inc({ protocol, direction: 'to_backend' }, r.bytesToBackend);
+    metrics.splicedBytes.inc({ protocol, direction: 'to_client' }, r.bytesToClient);
     log.info({ event: 'session-end', user, mech, end: r.end, bytesIn: r.bytesToBackend, bytesOut: r.bytesToClient, durationMs: Date.now() - startedAt, ...err }, 'session ended');
     onEnd?.();
   });

@@ -2,6 +2,7 @@
 // connection (per-connection contexts cost memory and CPU).
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
+import type { ServerTlsSource } from './tls-reload.js';
 
 export const TLS_MIN_VERSION = 'TLSv1.2';
 
@@ -15,7 +16,8 @@ export function loadServerContext(files: TlsFiles): tls.SecureContext {
   });
 }
 
-/** Starts server-side TLS on an accepted socket (implicit TLS or after STARTTLS). */
-export function startServerTls(socket: import('node:net').Socket, context: tls.SecureContext): tls.TLSSocket {
-  return new tls.TLSSocket(socket, { isServer: true, secureContext: context });
+/** Starts server-side TLS on an accepted socket (implicit TLS or after STARTTLS), with the
+ * certificate current now and SNI selection (src/net/tls-reload.ts). */
+export function startServerTls(socket: import('node:net').Socket, source: ServerTlsSource): tls.TLSSocket {
+  return new tls.TLSSocket(socket, { isServer: true, secureContext: source.context, SNICallback: source.SNICallback });
 }

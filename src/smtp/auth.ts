@@ -2,6 +2,7 @@
 // same SASL decoders and Authenticator as IMAP. The client gets 235 only after Postfix has
 // accepted our login for it; then the connection is spliced to Postfix.
 import type { Authenticator } from '../auth/authenticator.js';
+import type { LoginGuard } from '../auth/login-guard.js';
 import {
   decodeBase64Response, decodeLoginStep, decodeSaslResponse, LOGIN_PASSWORD_PROMPT, LOGIN_USERNAME_PROMPT,
   parseSaslMechanism, SaslError, type SaslCredentials,
@@ -13,6 +14,7 @@ import type { Logger } from '../observability/logger.js';
 import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } from '../observability/events.js';
 import type { SmtpClient } from './smtp-server-adapter.js';
 import { REPLY } from './replies.js';
+import { trackSplicedSmtp, type SplicedSmtp } from './drain.js';
 
 export interface SmtpAuthDeps {
   readonly authenticator: Authenticator;
@@ -21,7 +23,9 @@ export interface SmtpAuthDeps {
   readonly allowPlaintextAuth: boolean;
   readonly idleTimeoutMs: number;
   readonly log: Logger;
-  readonly onSpliced?: (close: () => void) => () => void;
+  readonly guard?: LoginGuard;
+  /** Registers a spliced session for shutdown; returns the function that unregisters it. */
+  readonly onSpliced?: (session: SplicedSmtp) => () => void;
 }
 
 const MAX_AUTH_FAILURES = 3;
@@ -51,8 +55,10 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
   if (!rawMech || extra.length) return answer(REPLY.syntax);
   if (!mech) return answer(REPLY.unknownMechanism);
 
-  const fail = (reason: string, user?: string): void => {
+  const fail = async (reason: string, user?: string): Promise<void> => {
     logAuthFailed(log, { mech, user, reason });
+    await deps.guard?.failed(client.remoteAddress, user); // growing delay before the reply
+    if (client.gone) return;
     client.state.authFailures += 1;
     if (client.state.authFailures >= MAX_AUTH_FAILURES) {
       client.reply(...REPLY.authFailed);
@@ -72,6 +78,14 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
   }
   if (creds === null) return answer(REPLY.aborted);
 
+  const named = creds.kind === 'password' ? creds.username : creds.authzid;
+  const verdict = deps.guard?.blocked(client.remoteAddress, named);
+  if (verdict?.blocked) {
+    // Credentials of a blocked IP or user are not even tried.
+    logAuthFailed(log, { mech, user: named, reason: `${verdict.scope} blocked after repeated failures` });
+    client.reply(...REPLY.blocked);
+    return client.close();
+  }
   const decision = await deps.authenticator.decide(creds);
   if (client.gone) return;
   if (decision.outcome === 'unavailable') {
@@ -93,20 +107,22 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
     credentials: decision.outcome === 'token'
       ? { kind: 'master', user, masterUser: deps.master.user, masterPassword: deps.master.password }
       : { kind: 'password', authzid: decision.authzid, username: user, password: decision.password },
-    client: { address: client.remoteAddress, port: client.remotePort, helo: client.helo },
+    client: { address: client.remoteAddress, port: client.remotePort, localAddress: client.localAddress, localPort: client.localPort, tls: client.secure, helo: client.helo },
   });
   if (client.gone) {
     if (result.ok) result.socket.destroy();
     return;
   }
   if (!result.ok && result.kind === 'unavailable') {
-    logBackendUnavailable(log, user, result.reason);
+    logBackendUnavailable(log, user, result.reason, mech);
     return answer(REPLY.unavailable);
   }
   if (!result.ok) {
     return fail(decision.outcome === 'token' ? `backend refused the master login for ${user} (no such DMS account?): ${result.reason}` : result.reason, user);
   }
   logLogin(log, { user, mech, via: decision.outcome, backendMs: result.loginMs });
+  deps.guard?.succeeded(client.remoteAddress);
+  client.state.loggedIn?.();
   client.reply(...REPLY.authOk);
   const socket = client.takeOver();
   let unregister: (() => void) | undefined;
@@ -120,7 +136,7 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
     startedAt,
     onEnd: () => unregister?.(),
   });
-  unregister = deps.onSpliced?.(() => s.close('shutdown'));
+  unregister = deps.onSpliced?.(trackSplicedSmtp(socket, result.socket, s));
 }
 
 async function readCredentials(client: SmtpClient, mech: NonNullable<ReturnType<typeof parseSaslMechanism>>, ir: string | undefined): Promise<SaslCredentials | null> {

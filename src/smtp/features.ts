@@ -27,8 +27,9 @@ export function ehloOptions(features: ReadonlyMap<string, string>): EhloOptions 
 export async function probeFeatures(target: SmtpBackendTarget, log: Logger): Promise<Map<string, string> | null> {
   try {
     const s = await openSmtpBackend(target);
-    s.socket.end('QUIT\r\n');
     s.reader.detach();
+    s.socket.on('error', () => undefined); // a reset after QUIT must not become an unhandled error
+    s.socket.end('QUIT\r\n');
     setTimeout(() => s.socket.destroy(), 1000).unref();
     return s.features;
   } catch (err) {

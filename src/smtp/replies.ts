@@ -10,4 +10,5 @@ export const REPLY = {
   authFailed: [535, '5.7.8 Error: authentication failed'],
   unavailable: [454, '4.7.0 Temporary authentication failure, try again later'],
   tooManyFailures: [421, '4.7.0 Too many authentication failures'],
+  blocked: [421, '4.7.0 Too many failed logins, try again later'],
 } as const satisfies Record<string, readonly [number, string]>;

@@ -3,22 +3,32 @@
 import type net from 'node:net';
 import type { SharedParts } from '../server-parts.js';
 import { smtpBackendLogin, type SmtpBackendTarget } from '../backend/smtp-login.js';
+import { imapBackendLogin } from '../backend/imap-login.js';
+import { imapTarget } from '../backend/targets.js';
+import { AccountCheck } from '../backend/account-check.js';
 import { listen, type Listener } from '../net/listen.js';
+import type { Peer } from '../net/peer.js';
+import { admit } from '../net/admit.js';
 import { startServerTls } from '../net/tls-context.js';
 import { createAuthHandler } from './auth.js';
 import { DMS_DEFAULT_FEATURES, ehloOptions, probeFeatures } from './features.js';
 import { createSmtpFront, type SmtpFront } from './smtp-server-adapter.js';
+import type { SplicedSmtp } from './drain.js';
+import { metrics } from '../observability/metrics.js';
+import { bounded, until } from '../shutdown.js';
 
 export interface SmtpService {
   readonly listeners: Listener[];
   close(): Promise<void>;
+  /** Graceful shutdown: stop accepting, 421 to sessions before login, spliced sessions closed between transactions by `deadline` (epoch ms). */
+  drain(deadline: number): Promise<void>;
 }
 
 
 export async function startSmtp(p: SharedParts): Promise<SmtpService> {
   const { config, log } = p;
   const b = config.backend;
-  if (!config.listen.submission && !config.listen.submissions) return { listeners: [], close: async () => undefined };
+  if (!config.listen.submission && !config.listen.submissions) return { listeners: [], close: async () => undefined, drain: async () => undefined };
   const target: SmtpBackendTarget = {
     host: b.host,
     port: b.submissionPort,
@@ -27,16 +37,27 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
     timeoutMs: b.timeoutMs,
     heloName: config.smtp.hostname,
     login: b.submissionLogin,
+    proxyProtocol: config.proxyProtocol.toSubmission,
   };
-  const spliced = new Set<() => void>();
+  const spliced = new Set<SplicedSmtp>();
+  const handshaking = new Set<net.Socket>(); // 465 connections before their TLS handshake is done
   const fronts: SmtpFront[] = [];
   const updateFeatures = (features: ReadonlyMap<string, string>): void => {
     const o = ehloOptions(features);
     for (const f of fronts) f.setOptions(o);
   };
+  const imap = imapTarget(config, p.backendTls);
+  const accounts = new AccountCheck((req) => imapBackendLogin(imap, req), { user: b.masterUser, password: b.masterPassword });
   const onAuth = createAuthHandler({
     authenticator: p.authenticator,
+    guard: p.guard,
     backendLogin: async (req) => {
+      if (target.login === 'xclient' && req.credentials.kind === 'master') {
+        // XCLIENT LOGIN would let Postfix accept any name: check the account exists first.
+        const answer = await accounts.exists(req.credentials.user, req.client);
+        if (answer === 'missing') return { ok: false, kind: 'rejected', reason: `no DMS account ${req.credentials.user} (master login to Dovecot refused)` };
+        if (answer === 'unknown') return { ok: false, kind: 'unavailable', reason: 'cannot check the DMS account: Dovecot unreachable' };
+      }
       const r = await smtpBackendLogin(target, req);
       if (r.ok) updateFeatures(r.features); // keep EHLO in step with the backend
       return r;
@@ -45,9 +66,9 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
     allowPlaintextAuth: config.allowPlaintextAuth,
     idleTimeoutMs: config.imap.idleTimeoutMs,
     log,
-    onSpliced: (close) => {
-      spliced.add(close);
-      return () => spliced.delete(close);
+    onSpliced: (session) => {
+      spliced.add(session);
+      return () => spliced.delete(session);
     },
   });
   const make = (implicitTls: boolean): SmtpFront => {
@@ -72,36 +93,69 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
     return front;
   };
 
+  const proxyIn = config.proxyProtocol.trusted ? { trusted: config.proxyProtocol.trusted, timeoutMs: config.proxyProtocol.timeoutMs, log } : null;
   const listeners: Listener[] = [];
   if (config.listen.submission) {
     const front = make(false);
-    listeners.push(await listen('submission', config.listen.submission, (socket) => front.accept(socket)));
+    listeners.push(await listen('submission', config.listen.submission, (socket, peer) => {
+      const a = admit(p, socket, peer);
+      if (typeof a === 'string') {
+        socket.end(`421 4.7.0 ${a}\r\n`);
+        setTimeout(() => socket.destroy(), 1000).unref();
+        return;
+      }
+      front.accept(socket, peer, a.loggedIn, config.imap.preauthTimeoutMs);
+    }, proxyIn));
   }
   if (config.listen.submissions) {
     const front = make(true);
     const ctx = p.tlsContext!;
-    listeners.push(await listen('submissions', config.listen.submissions, (socket: net.Socket) => {
+    listeners.push(await listen('submissions', config.listen.submissions, (socket: net.Socket, peer: Peer) => {
+      const a = admit(p, socket, peer);
+      if (typeof a === 'string') return void socket.destroy(); // no TLS handshake spent on a refused client
       const secure = startServerTls(socket, ctx);
       const timer = setTimeout(() => secure.destroy(), config.imap.preauthTimeoutMs);
+      secure.once('close', () => clearTimeout(timer)); // a client gone mid-handshake, without an error
+      handshaking.add(secure);
+      secure.once('close', () => handshaking.delete(secure));
+      // A client gone during the handshake (half-open listener sockets) must not wait for the timer.
+      secure.once('end', () => { if (handshaking.has(secure)) secure.destroy(); });
       secure.once('secure', () => {
         clearTimeout(timer);
-        front.accept(secure);
+        handshaking.delete(secure);
+        front.accept(secure, peer, a.loggedIn, config.imap.preauthTimeoutMs);
       });
-      secure.on('error', () => {
+      secure.on('error', (err) => {
         clearTimeout(timer);
+        log.debug({ event: 'tls-error', listener: 'submissions', client: peer.address, err: (err as NodeJS.ErrnoException).code ?? err.message }, 'TLS handshake failed');
         secure.destroy();
       });
-    }));
+    }, proxyIn));
   }
   void probeFeatures(target, log).then((f) => f && updateFeatures(f));
+  const untrack = metrics.trackSessions('smtp', () => spliced.size + fronts.reduce((n, f) => n + f.server.connections.size, 0));
 
-  return {
+  const service: SmtpService = {
     listeners,
     async close() {
+      untrack();
       const closing = Promise.all(listeners.map((l) => l.close()));
-      for (const f of fronts) f.server.close(() => undefined);
-      for (const close of spliced) close();
+      for (const f of fronts) {
+        f.server.close(() => undefined);
+        f.closeAll(); // smtp-server's own close would wait for its closeTimeout
+      }
+      for (const s of spliced) s.close();
+      for (const s of handshaking) s.destroy();
+      await bounded(closing);
+    },
+    async drain(deadline) {
+      const closing = Promise.all(listeners.map((l) => l.close())); // stop accepting
+      for (const f of fronts) f.closeAll(); // before login: no transaction can be open
+      for (const s of spliced) s.drain(deadline);
+      await until(() => spliced.size === 0 && fronts.every((f) => f.server.connections.size === 0), deadline);
+      await service.close();
       await closing;
     },
   };
+  return service;
 }

@@ -12,7 +12,7 @@
 //    its timers and bookkeeping cleared) and spliced to Postfix.
 //  - no AUTH in EHLO before TLS (smtp-server always lists it).
 import type net from 'node:net';
-import type tls from 'node:tls';
+import type { ServerTlsSource } from '../net/tls-reload.js';
 import type { Writable } from 'node:stream';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 
@@ -24,6 +24,8 @@ interface ConnectionInternals {
   secure: boolean;
   remoteAddress: string;
   remotePort: number;
+  localAddress: string;
+  localPort: number;
   hostNameAppearsAs: string | false;
   session: { user?: unknown };
   send(code: number, data?: string | string[], context?: string | false): void;
@@ -43,11 +45,13 @@ export interface SmtpClient {
   readonly secure: boolean;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
   /** The name the client gave in EHLO/HELO. */
   readonly helo: string | undefined;
   readonly gone: boolean;
   /** State that lives as long as the connection (one object per connection). */
-  readonly state: { authFailures: number };
+  readonly state: ConnectionState;
   /** One reply line, written as given (we put enhanced status codes in ourselves). */
   reply(code: number, text: string): void;
   /** Sends `334 prompt` and resolves with the client's next line (without CRLF). */
@@ -64,7 +68,8 @@ export type AuthHandler = (client: SmtpClient, command: string) => void;
 
 export interface SmtpFrontOptions {
   readonly implicitTls: boolean;
-  readonly tlsContext: tls.SecureContext | null;
+  /** Client-facing certificates; read at each accept, so a reloaded certificate is used by new connections. */
+  readonly tlsContext: ServerTlsSource | null;
   readonly allowPlaintextAuth: boolean;
   readonly serverOptions: SMTPServerOptions;
   readonly onAuth: AuthHandler;
@@ -72,10 +77,12 @@ export interface SmtpFrontOptions {
 
 export interface SmtpFront {
   readonly server: SMTPServer;
-  /** Hands an accepted socket (already TLS for implicit TLS) to smtp-server. */
-  accept(socket: net.Socket): void;
+  /** Hands an accepted socket (already TLS for implicit TLS) to smtp-server, with the client's address. */
+  accept(socket: net.Socket, peer?: { address: string; port: number; localAddress: string; localPort: number }, loggedIn?: () => void, deadlineMs?: number): void;
   /** Updates what EHLO advertises (backend features may be learnt after start-up). */
   setOptions(options: Partial<SMTPServerOptions>): void;
+  /** Shutdown: `421 4.3.2` and close for every connection smtp-server still has (none is logged in). */
+  closeAll(): void;
 }
 
 export function createSmtpFront(opts: SmtpFrontOptions): SmtpFront {
@@ -86,20 +93,54 @@ export function createSmtpFront(opts: SmtpFrontOptions): SmtpFront {
     useXClient: false, // never accept XCLIENT/XFORWARD from clients (REFERENCE)
     useXForward: false,
     hideREQUIRETLS: true,
+    // SNI for STARTTLS goes through smtp-server's _resolveSNI to this public option.
+    ...(opts.tlsContext ? { SNICallback: opts.tlsContext.SNICallback } : {}),
   } as SMTPServerOptions);
-  // One shared SecureContext for every connection's STARTTLS (built once at start-up).
-  if (opts.tlsContext) server.secureContext.set('*', opts.tlsContext);
+  // The default context for STARTTLS: smtp-server reads secureContext.get('*') at upgrade
+  // time; refreshed at each accept so a reloaded certificate reaches new connections.
+  const refreshTls = (): void => {
+    if (opts.tlsContext) server.secureContext.set('*', opts.tlsContext.context);
+  };
+  refreshTls();
   server.on('error', () => undefined); // socket errors are the session's business; see the auth code
 
-  const accept = (socket: net.Socket): void => {
+  const accept = (socket: net.Socket, peer?: { address: string; port: number; localAddress: string; localPort: number }, loggedIn?: () => void, deadlineMs?: number): void => {
+    // Before AUTH a client's FIN ends the session (smtp-server never ends its side of a
+    // half-open socket); takeOver() turns half-close back on for the splice.
+    socket.allowHalfOpen = false;
     const before = new Set(server.connections);
-    server.connect(socket);
-    for (const c of server.connections) if (!before.has(c)) wire(c as unknown as ConnectionInternals, opts);
+    refreshTls();
+    server.connect(socket, peer ? { remoteAddress: peer.address, remotePort: peer.port, localAddress: peer.localAddress, localPort: peer.localPort } : null);
+    for (const c of server.connections) {
+      if (before.has(c)) continue;
+      const conn = c as unknown as ConnectionInternals;
+      // smtp-server's socketTimeout is an idle timeout: a client trickling a byte a second
+      // never trips it. This deadline, from accept to AUTH success, does.
+      const timer = deadlineMs ? setTimeout(() => {
+        if (conn._closed) return;
+        conn.send(421, '4.4.2 Login timeout, closing connection', false);
+        conn.close();
+      }, deadlineMs) : undefined;
+      socket.once('close', () => clearTimeout(timer));
+      const onLogin = (): void => {
+        clearTimeout(timer);
+        loggedIn?.();
+      };
+      states.set(conn, { authFailures: 0, loggedIn: onLogin });
+      wire(conn, opts);
+    }
   };
   const setOptions = (o: Partial<SMTPServerOptions>): void => {
     Object.assign((server as unknown as { options: SMTPServerOptions }).options, o);
   };
-  return { server, accept, setOptions };
+  const closeAll = (): void => {
+    for (const c of server.connections as unknown as Set<ConnectionInternals>) {
+      if (c._closed) continue;
+      c.send(421, '4.3.2 Service shutting down, please reconnect', false);
+      c.close();
+    }
+  };
+  return { server, accept, setOptions, closeAll };
 }
 
 function wire(c: ConnectionInternals, opts: SmtpFrontOptions): void {
@@ -120,7 +161,10 @@ function wire(c: ConnectionInternals, opts: SmtpFrontOptions): void {
   };
 }
 
-const states = new WeakMap<ConnectionInternals, { authFailures: number }>();
+/** Lives as long as the connection: failures so far, and the connection-limit login hook. */
+export interface ConnectionState { authFailures: number; readonly loggedIn?: () => void }
+
+const states = new WeakMap<ConnectionInternals, ConnectionState>();
 
 function client(c: ConnectionInternals, firstCallback: () => void): SmtpClient {
   let state = states.get(c);
@@ -136,6 +180,8 @@ function client(c: ConnectionInternals, firstCallback: () => void): SmtpClient {
     get secure() { return c.secure; },
     remoteAddress: c.remoteAddress,
     remotePort: c.remotePort,
+    localAddress: c.localAddress,
+    localPort: c.localPort,
     helo: c.hostNameAppearsAs || undefined,
     get gone() { return c._closed || c._socket.destroyed; },
     state,
@@ -171,6 +217,7 @@ function client(c: ConnectionInternals, firstCallback: () => void): SmtpClient {
       (c as unknown as { _server: SMTPServer })._server.connections.delete(c as never);
       socket.setTimeout(0);
       socket.removeAllListeners('timeout');
+      socket.allowHalfOpen = true; // the splice passes a FIN on as a FIN
       release();
       return socket;
     },

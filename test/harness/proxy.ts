@@ -52,6 +52,12 @@ export async function startProxy(opts: ProxyTestOptions): Promise<TestProxy> {
     DMS_MASTER_USER: opts.backend.master.user,
     DMS_MASTER_PASSWORD: opts.backend.master.password,
     LOG_LEVEL: 'debug',
+    LISTEN_HTTP: '127.0.0.1:0',
+    // Every test client is 127.0.0.1: without this, one file's deliberate failures would
+    // block the rest of it. test/e2e/abuse.test.ts sets tight limits of its own.
+    AUTH_FAIL_DELAY_MS: '0',
+    AUTH_FAIL_MAX_PER_IP: '100000',
+    AUTH_FAIL_MAX_PER_USER: '100000',
     ...opts.env,
   };
   const config = loadConfig(env);

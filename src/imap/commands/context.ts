@@ -13,7 +13,7 @@ export interface ImapContext {
   continuation(prompt: string): Promise<Buffer | null>;
   /** Counts an invalid command toward the bad-command budget. */
   bad(tag: string, text: string, code?: string): void;
-  authFailed(tag: string, mechanism: string, reason: string, user?: string): void;
+  authFailed(tag: string, mechanism: string, reason: string, user?: string): Promise<void>;
   startTls(tag: string): void;
   logout(tag: string): void;
   setClientId(fields: ReadonlyArray<readonly [string, string]>): void;

@@ -1,0 +1,155 @@
+// The individual doctor checks. Each returns one or more checklist lines: what was
+// checked, what was found and, for a failure, how to fix it. None prints or throws.
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config/types.js';
+import { loadCertificatePair, type CertificateFiles } from '../net/tls-reload.js';
+import { connectTcp } from '../backend/dial.js';
+import { imapBackendLogin, type ImapBackendTarget } from '../backend/imap-login.js';
+import { smtpBackendLogin, type SmtpBackendTarget } from '../backend/smtp-login.js';
+import { idpProbeUrl } from '../observability/health-checks.js';
+
+export type Status = 'ok' | 'warn' | 'fail';
+export interface CheckLine { readonly status: Status; readonly title: string; readonly detail: string; readonly fix?: string }
+
+const DAY_MS = 86_400_000;
+export const EXPIRY_WARN_DAYS = 14;
+const HTTP_TIMEOUT_MS = 5000;
+
+export function checkCertificates(config: Config, now = Date.now()): CheckLine[] {
+  if (!config.tls) return [{ status: 'warn', title: 'TLS certificate', detail: 'none configured (no STARTTLS, no implicit TLS)', fix: 'set SSL_CERT_PATH and SSL_KEY_PATH (DMS\'s certificate files)' }];
+  const pairs: Array<{ name: string; files: CertificateFiles; names: readonly string[] }> = [
+    { name: 'default', files: config.tls, names: [] },
+    ...config.sniCertificates.map((c) => ({ name: c.names[0]!, files: c, names: c.names })),
+  ];
+  return pairs.map(({ name, files, names }): CheckLine => {
+    const title = `TLS certificate (${name})`;
+    try {
+      const { notAfter, subject } = loadCertificatePair(files);
+      const x509 = new X509Certificate(readFileSync(files.certPath));
+      if (new Date(x509.validFrom).getTime() > now) return { status: 'fail', title, detail: `not valid before ${x509.validFrom}`, fix: 'check the clock, or the certificate files' };
+      const days = Math.floor((notAfter.getTime() - now) / DAY_MS);
+      if (days < 0) return { status: 'fail', title, detail: `expired on ${notAfter.toISOString()}`, fix: `renew it (certbot renew, or your ACME client); the proxy picks the new files up within TLS_RELOAD_INTERVAL_SECONDS` };
+      const uncovered = names.filter((n) => !x509.checkHost(n.replace(/^\*\./, 'x.')));
+      if (uncovered.length) return { status: 'warn', title, detail: `does not cover ${uncovered.join(', ')}`, fix: 'issue the certificate for every name listed in certificates[].names' };
+      if (days < EXPIRY_WARN_DAYS) return { status: 'warn', title, detail: `expires in ${days} days (${notAfter.toISOString()})`, fix: 'renew it soon' };
+      return { status: 'ok', title, detail: `${subject}, valid for ${days} more days` };
+    } catch (err) {
+      return { status: 'fail', title, detail: (err as Error).message, fix: 'point SSL_CERT_PATH/SSL_KEY_PATH (or certificates[]) at a PEM certificate chain and its private key' };
+    }
+  });
+}
+
+async function get(url: string): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(HTTP_TIMEOUT_MS), headers: { accept: 'application/json' } });
+  const text = await res.text();
+  let json: unknown = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, json };
+}
+
+export async function checkIdp(config: Config): Promise<CheckLine[]> {
+  const lines: CheckLine[] = [];
+  const url = idpProbeUrl(config);
+  if (!url) return [{ status: 'fail', title: 'IdP reachable', detail: 'no IdP URL configured', fix: 'set OAUTH2_INTROSPECTION_URL (the userinfo endpoint, as in DMS) or OAUTH2_ISSUER' }];
+  try {
+    const r = await get(url);
+    lines.push(r.status < 500
+      ? { status: 'ok', title: 'IdP reachable', detail: `${url} answered HTTP ${r.status}${r.status === 401 ? ' (as expected without a token)' : ''}` }
+      : { status: 'fail', title: 'IdP reachable', detail: `${url} answered HTTP ${r.status}`, fix: 'the IdP has a server error: check its logs' });
+  } catch (err) {
+    lines.push({ status: 'fail', title: 'IdP reachable', detail: `${url}: ${describe(err)}`, fix: 'check the URL, DNS and that the proxy\'s network can reach the IdP (proxy environment, firewall)' });
+    return lines;
+  }
+  // Discovery: the issuer's document if one is configured, else where the userinfo URL's
+  // origin would publish it. Needed for modes local/auto; informative for auth.
+  const issuer = (config.oauth2 as { issuers?: ReadonlyArray<{ issuer?: string }> }).issuers?.find((i) => i.issuer)?.issuer;
+  const candidates = issuer ? [`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`] : discoveryCandidates(config.oauth2.url);
+  for (const d of candidates) {
+    try {
+      const r = await get(d);
+      const doc = r.json as { issuer?: string; userinfo_endpoint?: string; jwks_uri?: string } | null;
+      if (r.status !== 200 || !doc?.issuer) continue;
+      if (issuer && doc.issuer !== issuer) {
+        lines.push({ status: 'fail', title: 'IdP discovery', detail: `${d} names issuer ${doc.issuer}, not ${issuer}`, fix: 'set OAUTH2_ISSUER exactly as the IdP spells it (trailing slash included)' });
+      } else {
+        lines.push({ status: 'ok', title: 'IdP discovery', detail: `issuer ${doc.issuer}${doc.jwks_uri ? ', JWKS published' : ''}` });
+      }
+      return lines;
+    } catch { /* try the next */ }
+  }
+  lines.push(issuer
+    ? { status: 'fail', title: 'IdP discovery', detail: `no discovery document at ${candidates[0]}`, fix: 'check OAUTH2_ISSUER (the iss of the tokens)' }
+    : { status: 'warn', title: 'IdP discovery', detail: 'no discovery document found (not needed with OAUTH2_INTROSPECTION_MODE=auth)', fix: 'set OAUTH2_ISSUER to check it' });
+  return lines;
+}
+
+function discoveryCandidates(url: string): string[] {
+  if (!url) return [];
+  const u = new URL(url);
+  const parts = u.pathname.split('/').filter(Boolean);
+  const out: string[] = [];
+  for (let i = parts.length - 1; i >= 0; i--) out.push(`${u.origin}/${parts.slice(0, i).map((p) => `${p}/`).join('')}.well-known/openid-configuration`);
+  return [...new Set(out)].slice(0, 4);
+}
+
+export function submissionOn(config: Config): boolean {
+  return Boolean(config.listen.submission || config.listen.submissions);
+}
+
+export async function checkBackendReachable(config: Config): Promise<CheckLine[]> {
+  const b = config.backend;
+  const ports: Array<[string, number]> = [['IMAP', b.imapPort], ...(submissionOn(config) ? [['submission', b.submissionPort] as [string, number]] : [])];
+  return Promise.all(ports.map(async ([what, port]): Promise<CheckLine> => {
+    const title = `DMS ${what} reachable`;
+    try {
+      (await connectTcp(b.host, port, Math.min(b.timeoutMs, 5000))).destroy();
+      return { status: 'ok', title, detail: `${b.host}:${port}` };
+    } catch (err) {
+      return { status: 'fail', title, detail: (err as Error).message, fix: `check DMS_HOST and the port; is the proxy on the DMS container's network, and DMS running?` };
+    }
+  }));
+}
+
+const DOCTOR_CLIENT = { address: '127.0.0.1', port: 0, localAddress: '127.0.0.1', localPort: 0, tls: true } as const;
+
+export async function checkMasterLogins(config: Config, user: string, backendTls: ImapBackendTarget['tlsOptions']): Promise<CheckLine[]> {
+  const b = config.backend;
+  const pp = (config as { proxyProtocol?: { toImap?: boolean; toSubmission?: boolean } }).proxyProtocol;
+  const credentials = { kind: 'master', user, masterUser: b.masterUser, masterPassword: b.masterPassword } as const;
+  const lines: CheckLine[] = [];
+  const imap: ImapBackendTarget = { host: b.host, port: b.imapPort, tls: b.tls, tlsOptions: backendTls, timeoutMs: b.timeoutMs, proxyProtocol: pp?.toImap ?? false };
+  const r = await imapBackendLogin(imap, { credentials, client: DOCTOR_CLIENT, idFields: [] });
+  const masterFix = `check DMS_MASTER_USER/DMS_MASTER_PASSWORD against DMS (setup dovecot-master add ${b.masterUser || 'NAME'} PASSWORD), and that ${user} is a DMS account (setup email list)`;
+  if (r.ok) {
+    r.socket.end('Z LOGOUT\r\n');
+    setTimeout(() => r.socket.destroy(), 500).unref();
+    lines.push({ status: 'ok', title: `IMAP master login as ${user}`, detail: `Dovecot accepted ${b.masterUser} for ${user} (${Math.round(r.loginMs)} ms)` });
+  } else {
+    lines.push({ status: 'fail', title: `IMAP master login as ${user}`, detail: r.reason, fix: r.kind === 'rejected' ? masterFix : 'DMS did not answer the login: check DMS_TLS, DMS_TLS_CA_FILE/DMS_TLS_SERVERNAME (certificate) and reachability' });
+  }
+  if (!submissionOn(config)) return lines;
+  const smtp: SmtpBackendTarget = {
+    host: b.host, port: b.submissionPort, tls: b.submissionTls, tlsOptions: backendTls, timeoutMs: b.timeoutMs,
+    heloName: config.smtp.hostname, login: b.submissionLogin, proxyProtocol: pp?.toSubmission ?? false,
+  };
+  const s = await smtpBackendLogin(smtp, { credentials, client: { ...DOCTOR_CLIENT, helo: undefined } });
+  const title = `submission ${b.submissionLogin} login as ${user}`;
+  if (s.ok) {
+    s.socket.end('QUIT\r\n');
+    setTimeout(() => s.socket.destroy(), 500).unref();
+    lines.push({ status: 'ok', title, detail: `Postfix accepted the login (${Math.round(s.loginMs)} ms)` });
+  } else {
+    const fix = b.submissionLogin === 'xclient'
+      ? 'add the proxy\'s address to smtpd_authorized_xclient_hosts for submission in DMS\'s postfix-master.cf'
+      : s.kind === 'rejected' ? `${masterFix}; Postfix must use Dovecot SASL (no ENABLE_SASLAUTHD=1)` : 'check DMS_SUBMISSION_PORT/DMS_SUBMISSION_TLS and the DMS certificate';
+    lines.push({ status: 'fail', title, detail: s.reason, fix });
+  }
+  return lines;
+}
+
+function describe(err: unknown): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError') return `no answer within ${HTTP_TIMEOUT_MS} ms`;
+  return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? 'failed';
+}

@@ -1,0 +1,60 @@
+// The readiness checks of a running proxy (see health.ts for how they are cached):
+//  - listeners: every configured listener is accepting;
+//  - backend: a TCP connection to DMS's IMAP (and, with SMTP on, submission) port opens. No
+//    protocol is spoken, so the probe adds no login lines to DMS's logs for Fail2Ban;
+//    `oauth2-mail-proxy doctor --user` is the deep check;
+//  - idp: the token endpoint the proxy calls answers HTTP at all (a 401 to a request
+//    without a token is an answer), unless `idpCachedStateUsable()` says logins can be
+//    decided without it (e.g. JWTs with a cached JWKS).
+import type { Config } from '../config/types.js';
+import type { Listener } from '../net/listen.js';
+import { connectTcp } from '../backend/dial.js';
+import type { ReadinessCheck } from './health.js';
+
+export interface ReadinessOptions {
+  readonly idpCachedStateUsable?: () => boolean;
+}
+
+export function readinessChecks(config: Config, listeners: readonly Listener[], o: ReadinessOptions = {}): ReadinessCheck[] {
+  const b = config.backend;
+  const ports = [b.imapPort, ...(config.listen.submission || config.listen.submissions ? [b.submissionPort] : [])];
+  const idpUrl = idpProbeUrl(config);
+  return [
+    {
+      name: 'listeners',
+      run: async () => {
+        const down = listeners.filter((l) => !l.server.listening).map((l) => l.name);
+        return { ok: down.length === 0, detail: down.length ? `not listening: ${down.join(', ')}` : `${listeners.length} listening` };
+      },
+    },
+    {
+      name: 'backend',
+      run: async () => {
+        await Promise.all(ports.map(async (port) => (await connectTcp(b.host, port, 2000)).destroy()));
+        return { ok: true, detail: `${b.host}:${ports.join(',')} reachable` };
+      },
+    },
+    {
+      name: 'idp',
+      run: async () => {
+        if (!idpUrl) return { ok: true, detail: 'no IdP URL to probe' };
+        try {
+          const res = await fetch(idpUrl, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(2000) });
+          await res.body?.cancel();
+          if (res.status < 500) return { ok: true, detail: `HTTP ${res.status}` };
+          throw new Error(`HTTP ${res.status}`);
+        } catch (err) {
+          if (o.idpCachedStateUsable?.()) return { ok: true, detail: `unreachable (${(err as Error).message}); cached state in use` };
+          return { ok: false, detail: `unreachable: ${(err as Error).message}` };
+        }
+      },
+    },
+  ];
+}
+
+/** The URL whose answer shows the IdP is up: the introspection/userinfo URL, else discovery. */
+export function idpProbeUrl(config: Config): string {
+  if (config.oauth2.url) return config.oauth2.url;
+  const issuer = (config.oauth2 as { issuers?: ReadonlyArray<{ issuer?: string }> }).issuers?.find((i) => i.issuer)?.issuer;
+  return issuer ? `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration` : '';
+}

@@ -1,0 +1,69 @@
+// The operations HTTP listener (LISTEN_HTTP): GET /metrics (Prometheus text format),
+// /healthz (alive) and /readyz (ready for new connections; 503 with the failing checks).
+// Nothing else: no secrets, no configuration, no mail data.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ListenAddress } from '../config/types.js';
+import type { Logger } from './logger.js';
+import type { Health } from './health.js';
+import type { Metrics } from './metrics.js';
+
+export interface HttpListener {
+  readonly server: http.Server;
+  address(): AddressInfo;
+  close(): Promise<void>;
+}
+
+export async function startOpsHttp(at: ListenAddress, deps: { health: Health; metrics: Metrics; log: Logger }): Promise<HttpListener> {
+  deps.metrics.enableDefaultMetrics();
+  const server = http.createServer((req, res) => {
+    void handle(req, res, deps).catch((err: Error) => {
+      deps.log.error({ event: 'internal-error', err: err.message, path: req.url }, 'ops HTTP request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('internal error\n');
+    });
+  });
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: at.host, port: at.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    server,
+    address: () => server.address() as AddressInfo,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: { health: Health; metrics: Metrics }): Promise<void> {
+  const path = new URL(req.url ?? '/', 'http://x').pathname;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+    return;
+  }
+  switch (path) {
+    case '/metrics': {
+      const body = await deps.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': deps.metrics.registry.contentType }).end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    case '/healthz':
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    case '/readyz': {
+      const r = await deps.health.readiness();
+      res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(r)}\n`);
+      return;
+    }
+    default:
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  }
+}

@@ -1,0 +1,115 @@
+// The Prometheus metrics, in one place: every other module records through the named
+// metrics exported here and never imports prom-client itself. One registry per process
+// (`metrics`); createMetrics() makes a fresh one for unit tests.
+//
+// Nothing here runs per spliced chunk: bytes are added once when a splice ends, and the
+// active-session gauge asks the services for their counts at scrape time.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Protocol = 'imap' | 'smtp';
+export type LoginResult = 'ok' | 'failed' | 'unavailable' | 'backend_unavailable';
+
+const PREFIX = 'oauth2_mail_proxy_';
+/** Seconds: IdP and backend logins are tens of milliseconds when healthy, seconds when not. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createMetrics() {
+  const registry = new Registry();
+  const registers = [registry];
+  const sessionSources = new Set<{ protocol: Protocol; count: () => number }>();
+  const certExpiry = new Map<string, number>();
+  let defaultsOn = false;
+  const m = {
+    registry,
+    sessionsActive: new Gauge({
+      name: `${PREFIX}sessions_active`,
+      help: 'Open client sessions (before and after login) by protocol.',
+      labelNames: ['protocol'] as const,
+      registers,
+      collect() {
+        const sums: Record<Protocol, number> = { imap: 0, smtp: 0 };
+        for (const s of sessionSources) sums[s.protocol] += s.count();
+        for (const [protocol, n] of Object.entries(sums)) this.set({ protocol }, n);
+      },
+    }),
+    logins: new Counter({
+      name: `${PREFIX}logins_total`,
+      help: 'Login attempts by protocol, SASL mechanism and result (ok, failed, unavailable, backend_unavailable).',
+      labelNames: ['protocol', 'mechanism', 'result'] as const,
+      registers,
+    }),
+    idpRequestSeconds: new Histogram({
+      name: `${PREFIX}idp_request_duration_seconds`,
+      help: 'IdP HTTP requests (userinfo, introspection, discovery, JWKS) by outcome.',
+      labelNames: ['outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    idpErrors: new Counter({
+      name: `${PREFIX}idp_request_errors_total`,
+      help: 'IdP requests that got no usable answer, by error code (ERR_IDP_TIMEOUT, ERR_IDP_NETWORK, ERR_IDP_TOO_LARGE, http_5xx).',
+      labelNames: ['code'] as const,
+      registers,
+    }),
+    /** For the token cache (src/auth): `metrics.tokenCache.inc({ result: 'hit' })` or `'miss'`. */
+    tokenCache: new Counter({
+      name: `${PREFIX}token_cache_lookups_total`,
+      help: 'Token cache lookups by result (hit, miss).',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    backendLoginSeconds: new Histogram({
+      name: `${PREFIX}backend_login_duration_seconds`,
+      help: 'Time to connect and log in to DMS (Dovecot for IMAP, Postfix for SMTP) for successful logins.',
+      labelNames: ['protocol'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    splicedBytes: new Counter({
+      name: `${PREFIX}spliced_bytes_total`,
+      help: 'Bytes moved after login, by protocol and direction (to_backend, to_client); added when a session ends.',
+      labelNames: ['protocol', 'direction'] as const,
+      registers,
+    }),
+    tlsReloads: new Counter({
+      name: `${PREFIX}tls_reloads_total`,
+      help: 'Certificate reloads by result (ok, error: the old certificate stays in use).',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    tlsCertExpiry: new Gauge({
+      name: `${PREFIX}tls_certificate_expiry_timestamp_seconds`,
+      help: 'notAfter of each client-facing certificate in use, by name (default or the SNI domain).',
+      labelNames: ['name'] as const,
+      registers,
+      collect() {
+        for (const [name, at] of certExpiry) this.set({ name }, at);
+      },
+    }),
+    /** Registers a live session count; returns the function that unregisters it. */
+    trackSessions(protocol: Protocol, count: () => number): () => void {
+      const source = { protocol, count };
+      sessionSources.add(source);
+      return () => sessionSources.delete(source);
+    },
+    setCertExpiry(name: string, notAfterMs: number): void {
+      certExpiry.set(name, Math.floor(notAfterMs / 1000));
+    },
+    /** Node process metrics (CPU, memory, event loop lag); turned on with the HTTP listener. */
+    enableDefaultMetrics(): void {
+      if (defaultsOn) return;
+      defaultsOn = true;
+      collectDefaultMetrics({ register: registry, prefix: PREFIX });
+    },
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export const metrics: Metrics = createMetrics();
+
+/** The protocol a per-connection child logger was made for ('imap' | 'smtp'), from its bindings. */
+export function protocolOf(log: { bindings?: () => Record<string, unknown> }): Protocol {
+  return log.bindings?.().proto === 'smtp' ? 'smtp' : 'imap';
+}

@@ -1,0 +1,39 @@
+// Shutdown for spliced SMTP sessions: follow each one with a SmtpTransactionTracker and,
+// when asked to drain, close it at the first point between transactions: `421 4.3.2` to the
+// client (RFC 5321 §3.8), QUIT to Postfix. A transaction still open at the deadline is cut;
+// Postfix then discards the unfinished message and the client, which got no 250, sends it
+// again: nothing is lost, nothing is sent twice.
+import type { Socket } from 'node:net';
+import type { Splice } from '../net/splice.js';
+import { SmtpTransactionTracker } from './transaction-tracker.js';
+
+export const SHUTDOWN_REPLY = '421 4.3.2 Service shutting down, please reconnect\r\n';
+
+export interface SplicedSmtp {
+  /** Closes now (both sides). */
+  close(): void;
+  /** Closes between transactions, or at `deadline` (epoch ms) at the latest. */
+  drain(deadline: number): void;
+}
+
+export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice): SplicedSmtp {
+  const tracker = new SmtpTransactionTracker();
+  // Registered after splice()'s pipes, so a reply reaches the client before any 421.
+  client.on('data', (chunk: Buffer) => tracker.fromClient(chunk));
+  backend.on('data', (chunk: Buffer) => tracker.fromServer(chunk));
+  return {
+    close: () => splice.close('shutdown'),
+    drain(deadline) {
+      const cut = setTimeout(() => splice.close('shutdown'), Math.max(0, deadline - Date.now()));
+      cut.unref();
+      tracker.whenIdle(() => {
+        clearTimeout(cut);
+        backend.unpipe(client);
+        client.unpipe(backend);
+        client.end(SHUTDOWN_REPLY);
+        backend.end('QUIT\r\n');
+        setTimeout(() => splice.close('shutdown'), 2000).unref();
+      });
+    },
+  };
+}

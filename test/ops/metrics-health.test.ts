@@ -1,0 +1,90 @@
+// The ops HTTP listener against a real proxy: /metrics moves when logins happen (scraped
+// before and after), /healthz and /readyz answer, and readiness flips during shutdown.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { startBackend } from '../harness/backend.js';
+import { startIdp } from '../harness/idp.js';
+import { eventually, startProxy } from '../harness/proxy.js';
+import { RawClient, xoauth2 } from '../harness/raw-imap.js';
+
+const backend = await startBackend();
+t.teardown(() => backend.stop());
+const idp = await startIdp();
+t.teardown(() => idp.stop());
+const proxy = await startProxy({ backend, userinfoUrl: idp.userinfoUrl });
+t.teardown(() => proxy.stop());
+const ca = readFileSync(proxy.certs.caFile, 'utf8');
+const base = `http://127.0.0.1:${proxy.server.port('http')}`;
+const [alice] = backend.users as [typeof backend.users[0]];
+
+async function get(path: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(base + path, { signal: AbortSignal.timeout(5000) });
+  return { status: res.status, text: await res.text() };
+}
+
+/** The value of one sample, e.g. value(text, 'oauth2_mail_proxy_logins_total', {result: 'ok'}); 0 when absent. */
+function value(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z0-9_:]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+async function login(): Promise<RawClient> {
+  const c = await RawClient.connect(proxy.imapsPort, { implicitTls: true, ca });
+  await c.line();
+  const r = await c.command(`a1 AUTHENTICATE XOAUTH2 ${xoauth2(alice.email, await idp.mintToken(alice.email))}`);
+  if (!/^a1 OK/.test(r.tagged)) throw new Error(r.tagged);
+  return c;
+}
+
+t.test('/healthz and /readyz answer; unknown paths are 404', async (t) => {
+  t.equal((await get('/healthz')).status, 200);
+  const ready = await get('/readyz');
+  t.equal(ready.status, 200, ready.text);
+  const body = JSON.parse(ready.text) as { ready: boolean; checks: Array<{ name: string; ok: boolean }> };
+  t.equal(body.ready, true);
+  t.same(body.checks.map((c) => c.name).sort(), ['backend', 'idp', 'listeners']);
+  t.equal((await get('/nope')).status, 404);
+});
+
+t.test('metrics move when logins happen', async (t) => {
+  const before = (await get('/metrics')).text;
+  t.match(before, /# TYPE oauth2_mail_proxy_logins_total counter/);
+  const c = await login();
+  const bad = await RawClient.connect(proxy.imapsPort, { implicitTls: true, ca });
+  await bad.line();
+  t.match((await bad.command(`b1 LOGIN ${alice.email} "wrong-password"`)).tagged, /^b1 NO/);
+  bad.close();
+  const during = (await get('/metrics')).text;
+  const ok = { protocol: 'imap', mechanism: 'XOAUTH2', result: 'ok' };
+  t.equal(value(during, 'oauth2_mail_proxy_logins_total', ok) - value(before, 'oauth2_mail_proxy_logins_total', ok), 1, 'one more XOAUTH2 login ok');
+  t.equal(value(during, 'oauth2_mail_proxy_logins_total', { protocol: 'imap', result: 'failed' }) - value(before, 'oauth2_mail_proxy_logins_total', { protocol: 'imap', result: 'failed' }), 1, 'one more failed login');
+  t.ok(value(during, 'oauth2_mail_proxy_sessions_active', { protocol: 'imap' }) >= 1, 'an active IMAP session');
+  t.ok(value(during, 'oauth2_mail_proxy_idp_request_duration_seconds_count') > value(before, 'oauth2_mail_proxy_idp_request_duration_seconds_count'), 'IdP latency observed');
+  t.ok(value(during, 'oauth2_mail_proxy_backend_login_duration_seconds_count', { protocol: 'imap' }) > value(before, 'oauth2_mail_proxy_backend_login_duration_seconds_count', { protocol: 'imap' }), 'backend login latency observed');
+  t.ok(value(during, 'oauth2_mail_proxy_tls_certificate_expiry_timestamp_seconds', { name: 'default' }) > Date.now() / 1000, 'certificate expiry exported');
+  await c.command('a2 NOOP');
+  await c.command('a3 LOGOUT');
+  c.close();
+  await eventually(async () => value((await get('/metrics')).text, 'oauth2_mail_proxy_spliced_bytes_total', { protocol: 'imap', direction: 'to_client' }) > value(before, 'oauth2_mail_proxy_spliced_bytes_total', { protocol: 'imap', direction: 'to_client' }), 5000, 'spliced bytes counted');
+  t.pass('spliced bytes counted when the session ended');
+});
+
+t.test('readiness flips to 503 as soon as shutdown starts; listeners stop accepting', async (t) => {
+  const c = await login();
+  c.write('i1 IDLE\r\n');
+  t.match(await c.line(), /^\+ /);
+  const shutdown = proxy.server.shutdown(10_000);
+  const ready = await get('/readyz');
+  t.equal(ready.status, 503, 'not ready while draining');
+  t.match(ready.text, /shutting down/);
+  t.equal((await get('/healthz')).status, 200, 'still alive while draining');
+  await t.rejects(RawClient.connect(proxy.imapsPort, { implicitTls: true, ca }), 'no new connections');
+  t.match(await c.line(3000), /^\* BYE /, 'IDLE gets * BYE');
+  await shutdown;
+});
