@@ -59,7 +59,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   }
   const certificates = parts.tlsContext as CertificateStore | null;
   certificates?.watch(config.ops.tlsReloadIntervalMs);
-  const health = new Health(readinessChecks(config, listeners));
+  const health = new Health(readinessChecks(config, listeners, { idpCachedStateUsable: () => parts.authenticator.hasCachedState() }));
   let ops: HttpListener | null = null;
   if (config.ops.listenHttp) {
     ops = await startOpsHttp(config.ops.listenHttp, { health, metrics, log });

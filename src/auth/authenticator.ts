@@ -40,6 +40,11 @@ export class Authenticator {
     return { outcome: 'token', user: d.user, claim: d.claim, issuer: d.issuer, mode: d.mode, cached: d.cached };
   }
 
+  /** True when some logins can be decided without the IdP (cached token decisions). */
+  hasCachedState(): boolean {
+    return ((this.tokens as { cachedEntries?: number }).cachedEntries ?? 0) > 0;
+  }
+
   close(): Promise<void> {
     return this.onClose();
   }

@@ -34,6 +34,11 @@ export class TokenChecker {
     this.cache = new LruTtlCache(opts.maxEntries, now);
   }
 
+  /** Decisions held now (readiness: logins can go on from the cache while the IdP is down). */
+  get cachedEntries(): number {
+    return this.cache.size;
+  }
+
   async check(token: string): Promise<TokenCheck> {
     const key = tokenKey(token);
     const hit = this.cache.get(key);
