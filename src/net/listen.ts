@@ -44,17 +44,22 @@ export async function listen(name: string, at: ListenAddress, onConnection: OnCo
   };
   // allowHalfOpen: a client's FIN must reach the backend as a FIN, not close our side.
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onSocket);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: at.host, port: at.port }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, at);
   return {
     name,
     server,
     address: () => server.address() as net.AddressInfo,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** Binds a server (mail or HTTP) and resolves once it listens, or rejects with the bind error. */
+export function listenOn(server: net.Server, at: ListenAddress): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: at.host, port: at.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

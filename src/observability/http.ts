@@ -7,6 +7,7 @@ import type { ListenAddress } from '../config/types.js';
 import type { Logger } from './logger.js';
 import type { Health } from './health.js';
 import type { Metrics } from './metrics.js';
+import { listenOn } from '../net/listen.js';
 
 export interface HttpListener {
   readonly server: http.Server;
@@ -26,13 +27,7 @@ export async function startOpsHttp(at: ListenAddress, deps: { health: Health; me
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: at.host, port: at.port }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, at);
   return {
     server,
     address: () => server.address() as AddressInfo,

@@ -4,20 +4,10 @@ import t from 'tap';
 import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { startBackend } from '../harness/backend.js';
-import { startIdp } from '../harness/idp.js';
-import { startProxy } from '../harness/proxy.js';
 import { RawClient, b64, xoauth2 } from '../harness/raw-imap.js';
+import { startStack } from '../harness/stack.js';
 
-const backend = await startBackend();
-t.teardown(() => backend.stop());
-const idp = await startIdp();
-t.teardown(() => idp.stop());
-const proxy = await startProxy({ backend, userinfoUrl: idp.userinfoUrl, env: { PREAUTH_TIMEOUT_SECONDS: '3' } });
-t.teardown(() => proxy.stop());
-const ca = readFileSync(proxy.certs.caFile, 'utf8');
-const [alice] = backend.users as [typeof backend.users[0]];
+const { idp, proxy, ca, alice } = await startStack(t, { proxyEnv: { PREAUTH_TIMEOUT_SECONDS: '3' } });
 
 async function imaps(): Promise<RawClient> {
   const c = await RawClient.connect(proxy.imapsPort, { implicitTls: true, ca });

@@ -1,23 +1,12 @@
 // IMAP end to end: real clients → proxy (real TLS) → real Dovecot, tokens from a real
 // OpenID provider. Every mechanism, both TLS forms, SASL-IR and the continuation round trip.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
-import { startBackend } from '../harness/backend.js';
-import { startIdp } from '../harness/idp.js';
-import { startProxy } from '../harness/proxy.js';
 import { RawClient, b64, oauthbearer, xoauth2 } from '../harness/raw-imap.js';
+import { startStack } from '../harness/stack.js';
 
-const backend = await startBackend();
-t.teardown(() => backend.stop());
-const idp = await startIdp();
-t.teardown(() => idp.stop());
-const proxy = await startProxy({ backend, userinfoUrl: idp.userinfoUrl });
-t.teardown(() => proxy.stop());
-const ca = readFileSync(proxy.certs.caFile, 'utf8');
-const [alice, bob] = backend.users as [typeof backend.users[0], typeof backend.users[0]];
-const secrets: string[] = [alice.password, bob.password, backend.master.password];
+const { backend, idp, proxy, ca, alice, bob, secrets } = await startStack(t);
 
 function flow(opts: { secure: boolean; auth: ImapFlowOptions['auth'] }): ImapFlow {
   return new ImapFlow({

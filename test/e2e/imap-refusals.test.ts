@@ -4,20 +4,11 @@ import t from 'tap';
 import http from 'node:http';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
-import { startBackend } from '../harness/backend.js';
-import { startIdp } from '../harness/idp.js';
 import { startProxy, type TestProxy } from '../harness/proxy.js';
 import { RawClient, b64, oauthbearer, xoauth2 } from '../harness/raw-imap.js';
+import { startStack } from '../harness/stack.js';
 
-const backend = await startBackend();
-t.teardown(() => backend.stop());
-const idp = await startIdp();
-t.teardown(() => idp.stop());
-const proxy = await startProxy({ backend, userinfoUrl: idp.userinfoUrl });
-t.teardown(() => proxy.stop());
-const ca = readFileSync(proxy.certs.caFile, 'utf8');
-const [alice, bob] = backend.users as [typeof backend.users[0], typeof backend.users[0]];
-const secrets: string[] = [alice.password, bob.password, backend.master.password];
+const { backend, idp, proxy, ca, alice, bob, secrets } = await startStack(t);
 
 async function tlsClient(p: TestProxy = proxy): Promise<RawClient> {
   const c = await RawClient.connect(p.imapsPort, { implicitTls: true, ca: readFileSync(p.certs.caFile, 'utf8') });

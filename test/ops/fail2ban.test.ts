@@ -7,21 +7,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startBackend } from '../harness/backend.js';
-import { startIdp } from '../harness/idp.js';
-import { startProxy } from '../harness/proxy.js';
 import { RawClient, b64, xoauth2 } from '../harness/raw-imap.js';
+import { startStack } from '../harness/stack.js';
 
 const run = promisify(execFile);
 const filter = new URL('../../deploy/fail2ban/filter.d/oauth2-mail-proxy.conf', import.meta.url).pathname;
 
-const backend = await startBackend();
-t.teardown(() => backend.stop());
-const idp = await startIdp();
-t.teardown(() => idp.stop());
-const proxy = await startProxy({ backend, userinfoUrl: idp.userinfoUrl });
-t.teardown(() => proxy.stop());
-const ca = readFileSync(proxy.certs.caFile, 'utf8');
+const { idp, proxy, ca } = await startStack(t);
 
 async function imapFailure(from: string, user: string): Promise<void> {
   const c = await RawClient.connect(proxy.imapsPort, { implicitTls: true, ca, localAddress: from });

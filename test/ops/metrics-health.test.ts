@@ -1,21 +1,12 @@
 // The ops HTTP listener against a real proxy: /metrics moves when logins happen (scraped
 // before and after), /healthz and /readyz answer, and readiness flips during shutdown.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { startBackend } from '../harness/backend.js';
-import { startIdp } from '../harness/idp.js';
-import { eventually, startProxy } from '../harness/proxy.js';
+import { eventually } from '../harness/proxy.js';
 import { RawClient, xoauth2 } from '../harness/raw-imap.js';
+import { startStack } from '../harness/stack.js';
 
-const backend = await startBackend();
-t.teardown(() => backend.stop());
-const idp = await startIdp();
-t.teardown(() => idp.stop());
-const proxy = await startProxy({ backend, userinfoUrl: idp.userinfoUrl });
-t.teardown(() => proxy.stop());
-const ca = readFileSync(proxy.certs.caFile, 'utf8');
+const { idp, proxy, ca, alice } = await startStack(t);
 const base = `http://127.0.0.1:${proxy.server.port('http')}`;
-const [alice] = backend.users as [typeof backend.users[0]];
 
 async function get(path: string): Promise<{ status: number; text: string }> {
   const res = await fetch(base + path, { signal: AbortSignal.timeout(5000) });

@@ -1,0 +1,36 @@
+// The usual test set-up in one call: a DMS-like backend, the in-process IdP and the proxy
+// in front, each stopped when the calling test ends (teardown registered right away).
+import { readFileSync } from 'node:fs';
+import { startBackend, type Backend, type BackendOptions, type MailUser } from './backend.js';
+import { startIdp, type Idp } from './idp.js';
+import { startProxy, type TestProxy } from './proxy.js';
+
+export interface Stack {
+  readonly backend: Backend;
+  readonly idp: Idp;
+  readonly proxy: TestProxy;
+  /** PEM of the CA that signed the proxy's certificate. */
+  readonly ca: string;
+  readonly alice: MailUser;
+  readonly bob: MailUser;
+  /** Passwords that must never show up in a log line. */
+  readonly secrets: string[];
+}
+
+export async function startStack(
+  t: { teardown(fn: () => unknown): void },
+  opts: { backend?: BackendOptions; proxyEnv?: Record<string, string> } = {},
+): Promise<Stack> {
+  const backend = await startBackend(opts.backend);
+  t.teardown(() => backend.stop());
+  const idp = await startIdp();
+  t.teardown(() => idp.stop());
+  const proxy = await startProxy({ backend, userinfoUrl: idp.userinfoUrl, ...(opts.proxyEnv ? { env: opts.proxyEnv } : {}) });
+  t.teardown(() => proxy.stop());
+  const [alice, bob] = backend.users as [MailUser, MailUser];
+  return {
+    backend, idp, proxy, alice, bob,
+    ca: readFileSync(proxy.certs.caFile, 'utf8'),
+    secrets: [alice.password, bob.password, backend.master.password],
+  };
+}
