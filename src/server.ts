@@ -15,10 +15,12 @@ import { createAuthenticator } from './auth/factory.js';
 import { startImap, type ImapService } from './imap/service.js';
 import { startSmtp, type SmtpService } from './smtp/service.js';
 import type { SharedParts } from './server-parts.js';
+import { openScim } from './scim/service.js';
+import type { ScimListener } from './scim/server.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];
-  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions', 'http'). */
+  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions', 'http', 'scim'). */
   port(name: string): number;
   readonly health: Health;
   /** The client-facing certificates (null without TLS). */
@@ -31,11 +33,13 @@ export interface ProxyServer {
 
 export async function startServer(config: Config, log: Logger): Promise<ProxyServer> {
   const b = config.backend;
+  // SCIM (issue 8): deactivated users must be known before the first login.
+  const scim = config.scim ? await openScim(config.scim, log) : null;
   const parts: SharedParts = {
     config,
     log,
     tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
-    authenticator: createAuthenticator(config, log),
+    authenticator: createAuthenticator(config, log, scim?.disabled),
     backendTls: { verify: b.tlsVerify, ca: b.caFile ? readFileSync(b.caFile) : null, servername: b.servername },
     guard: new LoginGuard({
       windowMs: config.limits.authFailWindowMs, maxPerIp: config.limits.authFailMaxPerIp, maxPerUser: config.limits.authFailMaxPerUser,
@@ -66,6 +70,12 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     const a = ops.address();
     log.info({ event: 'listening', listener: 'http', address: a.address, port: a.port }, 'listening for http (metrics, health)');
   }
+  let scimListener: ScimListener | null = null;
+  if (scim) {
+    scimListener = await scim.start();
+    const a = scimListener.address();
+    log.info({ event: 'listening', listener: 'scim', address: a.address, port: a.port }, 'listening for scim (user provisioning)');
+  }
   let closed: Promise<void> | undefined;
   const server: ProxyServer = {
     listeners,
@@ -73,6 +83,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     certificates,
     port(name) {
       if (name === 'http' && ops) return ops.address().port;
+      if (name === 'scim' && scimListener) return scimListener.address().port;
       const l = listeners.find((x) => x.name === name);
       if (!l) throw new Error(`no listener ${name}`);
       return l.address().port;
@@ -84,6 +95,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
         await Promise.all(services.map((s) => s.close()));
         await parts.authenticator.close();
         await ops?.close();
+        await scim?.close();
       })();
       return closed;
     },

@@ -3,6 +3,7 @@
 import type { SaslCredentials } from './sasl/types.js';
 import { sameUser } from './claims.js';
 import type { TokenCheck } from './token-check.js';
+import type { DisabledUsers } from './disabled-users.js';
 
 export type LoginDecision =
   /** A valid token: log in to the backend as `user` with the master account. */
@@ -24,10 +25,17 @@ export type LoginDecision =
 export interface TokenDecider { check(token: string): Promise<TokenCheck> }
 
 export class Authenticator {
-  constructor(private readonly tokens: TokenDecider, private readonly onClose: () => Promise<void> = () => Promise.resolve()) {}
+  constructor(
+    private readonly tokens: TokenDecider,
+    private readonly onClose: () => Promise<void> = () => Promise.resolve(),
+    /** Users refused before any backend login (SCIM active=false), for tokens and passwords alike. */
+    private readonly disabled?: DisabledUsers,
+  ) {}
 
   async decide(creds: SaslCredentials): Promise<LoginDecision> {
     if (creds.kind === 'password') {
+      const off = this.disabled?.reason(creds.username) ?? this.disabled?.reason(creds.authzid || undefined);
+      if (off) return { outcome: 'rejected', reason: `user disabled: ${off}`, user: creds.username };
       return { outcome: 'password', user: creds.username, password: creds.password, authzid: creds.authzid };
     }
     const d = await this.tokens.check(creds.token);
@@ -37,6 +45,8 @@ export class Authenticator {
     if (!sameUser(creds.authzid, d.user)) {
       return { outcome: 'rejected', reason: `token belongs to ${d.user}, not to the requested user${where}`, user: creds.authzid };
     }
+    const off = this.disabled?.reason(d.user);
+    if (off) return { outcome: 'rejected', reason: `user disabled: ${off}${where}`, user: d.user };
     return { outcome: 'token', user: d.user, claim: d.claim, issuer: d.issuer, mode: d.mode, cached: d.cached };
   }
 

@@ -4,6 +4,7 @@
 import type { Config, IssuerConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { Authenticator } from './authenticator.js';
+import type { DisabledUsers } from './disabled-users.js';
 import { Discovery, type MetadataEndpoint } from './discovery.js';
 import { IdpHttpClient } from './http.js';
 import { Issuer, IssuerRouter } from './issuers.js';
@@ -27,9 +28,9 @@ export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | un
   return { checker, close: () => http.close() };
 }
 
-export function createAuthenticator(config: Config, log: Logger): Authenticator {
+export function createAuthenticator(config: Config, log: Logger, disabled?: DisabledUsers): Authenticator {
   const v = createTokenValidation(config.oauth2, log);
-  return new Authenticator(v.checker, v.close);
+  return new Authenticator(v.checker, v.close, disabled);
 }
 
 function buildIssuer(c: IssuerConfig, http: IdpHttpClient, jwksCooldownMs: number): Issuer {

@@ -104,4 +104,11 @@ export const KEYS: readonly KeySpec[] = [
   k('LISTEN_HTTP', 'listen', '127.0.0.1:9090', 'HTTP listener for /metrics (Prometheus), /healthz and /readyz. Empty disables it (Kubernetes: 0.0.0.0:9090).'),
   k('SHUTDOWN_GRACE_SECONDS', 'int', '30', 'On SIGTERM/SIGINT: time logged-in sessions get to finish (IMAP gets * BYE when quiet, SMTP 421 between transactions) before the rest are closed.', { min: 0, max: 3600 }),
   k('TLS_RELOAD_INTERVAL_SECONDS', 'int', '60', 'How often the certificate and key files are checked for changes (renewals are picked up without a restart). 0: never.', { min: 0, max: 86400 }),
+
+  // SCIM 2.0 user provisioning into DMS (issue 8)
+  k('LISTEN_SCIM', 'listen', '', 'SCIM 2.0 listener (plain HTTP, base path /scim/v2) for user provisioning from the IdP into DMS_CONFIG_DIR. Empty disables it. Keep it on an internal network or behind a TLS reverse proxy.'),
+  k('SCIM_TOKEN', 'secret', '', 'Bearer token SCIM clients must send (at least 16 characters). Required with LISTEN_SCIM.'),
+  k('SCIM_TOKEN_FILE', 'file', '', 'File holding the SCIM token (Docker/Kubernetes secret); used when SCIM_TOKEN is empty.'),
+  k('DMS_CONFIG_DIR', 'string', '/tmp/docker-mailserver', 'DMS config directory the SCIM service writes postfix-accounts.cf and postfix-virtual.cf in (docker-data/dms/config, mounted at /tmp/docker-mailserver in DMS). Must exist and be writable with LISTEN_SCIM.'),
+  k('SCIM_DEACTIVATED_REMOVE_AFTER_DAYS', 'int', '0', 'Days after a SCIM deactivation (active=false) the proxy removes the DMS account it created (mail is then refused; the mail data stays on disk). 0: never, the mailbox keeps receiving mail. Logins are refused from the deactivation on.', { min: 0, max: 36500 }),
 ];

@@ -9,6 +9,7 @@ import { KEYS, type KeySpec } from './keys.js';
 import { CERTIFICATES_KEY, parseSniCertificates } from './certificates.js';
 import type { Config, ListenAddress, BackendTlsMode } from './types.js';
 import { ISSUERS_KEY, loadIssuers, readIssuerItems, type RawIssuer } from './issuers.js';
+import { loadScim } from './scim.js';
 import { parseBool, parseEnum, parseFile, parseInt10, parseListen, parseUrl, type Parsed } from './values.js';
 
 export class ConfigError extends Error {
@@ -172,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, file: RawConfig = {}): Config
       shutdownGraceMs: get<number>('SHUTDOWN_GRACE_SECONDS') * 1000,
       tlsReloadIntervalMs: get<number>('TLS_RELOAD_INTERVAL_SECONDS') * 1000,
     },
+    scim: loadScim(get, problems),
   };
   if (problems.length) throw new ConfigError([...new Set(problems)]);
   return config;

@@ -103,4 +103,15 @@ export interface Config {
     readonly shutdownGraceMs: number;
     readonly tlsReloadIntervalMs: number;
   };
+  /** SCIM 2.0 provisioning into DMS (issue 8); null when LISTEN_SCIM is empty. */
+  readonly scim: ScimConfig | null;
+}
+
+export interface ScimConfig {
+  readonly listen: ListenAddress;
+  readonly token: string;
+  /** DMS's config directory: postfix-accounts.cf, postfix-virtual.cf, the proxy's state file. */
+  readonly dmsConfigDir: string;
+  /** A deactivated user's account is removed this long after deactivation; 0: never. */
+  readonly removeDeactivatedAfterMs: number;
 }

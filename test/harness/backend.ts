@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCerts } from './certs.js';
 import {
-  addDovecotUser, dovecotPaths, startDovecot, stopDovecot, VMAIL_ID, writeDovecotConf, writeMasters,
+  addDovecotUser, addDovecotUserWithHash, dovecotPaths, startDovecot, stopDovecot, VMAIL_ID, writeDovecotConf, writeMasters,
 } from './dovecot.js';
 import {
   addPostfixUser, DOMAIN, postfixPaths, registerConfigDir, startPostfix, stopPostfix,
   unregisterConfigDir, writePostfixConf,
 } from './postfix.js';
-import { freePorts, HOST, tail, waitForGreeting, waitPortsClosed } from './ports.js';
+import { freePorts, HOST, readPid, tail, waitForGreeting, waitPortsClosed } from './ports.js';
 
 export interface BackendOptions {
   /** Add smtpd_authorized_xclient_hosts=127.0.0.0/8 on the submission services. */
@@ -22,6 +22,8 @@ export interface BackendOptions {
   dovecotConf?: string;
   /** Dovecot mail_max_userip_connections; DMS default 10. */
   mailMaxUserIpConnections?: number;
+  /** Extra lines appended to Postfix's main.cf (a later setting overrides an earlier one). */
+  postfixConf?: string;
 }
 
 export interface MailUser { email: string; password: string }
@@ -40,9 +42,17 @@ export interface Backend {
   master: { user: string; password: string };
   users: MailUser[];
   addUser(email: string, password: string): Promise<void>;
+  /**
+   * Imports a DMS postfix-accounts.cf (`user@domain|{SCHEME}hash` lines), as DMS's change
+   * detector does: users missing here are added to Dovecot's passwd-file and Postfix's
+   * mailbox map (one reload). Returns the addresses added.
+   */
+  syncDmsAccounts(accountsFile: string): Promise<string[]>;
   dovecotLog(): Promise<string>;
   postfixLog(): Promise<string>;
   restartPostfix(): Promise<void>;
+  /** Stops Dovecot (every IMAP connection to it drops) and starts it again on the same ports. */
+  restartDovecot(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -75,6 +85,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     { email: `bob@${DOMAIN}`, password: 'bob-secret' },
   ];
 
+  const synced = new Set<string>(); // users imported by syncDmsAccounts (no password known)
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
     running.delete(pidFiles);
@@ -96,7 +107,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     });
     await writePostfixConf(pp, {
       smtpPort, submissionPort, submissionsPort, submissionHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
-      lmtpSocket: dp.lmtpSocket, authSocket: dp.authSocket, xclient: opts.xclient ?? false, logPrefix: dir,
+      lmtpSocket: dp.lmtpSocket, authSocket: dp.authSocket, xclient: opts.xclient ?? false, logPrefix: dir, extra: opts.postfixConf,
     });
     await writeMasters(dp, master.user, master.password);
     for (const u of users) {
@@ -122,6 +133,18 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
         await Promise.all([addDovecotUser(dp, email, password, true), addPostfixUser(pp, email, true)]);
         users.push({ email, password });
       },
+      async syncDmsAccounts(accountsFile) {
+        const text = await readFile(accountsFile, 'utf8').catch(() => '');
+        const fresh = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+          .map((l) => l.split('|') as [string, string?])
+          .filter(([email, hash]) => hash && !users.some((u) => u.email === email.toLowerCase()) && !synced.has(email.toLowerCase()));
+        for (const [i, [email, hash]] of fresh.entries()) {
+          const last = i === fresh.length - 1;
+          await Promise.all([addDovecotUserWithHash(dp, email.toLowerCase(), hash!, last), addPostfixUser(pp, email.toLowerCase(), last)]);
+          synced.add(email.toLowerCase());
+        }
+        return fresh.map(([email]) => email.toLowerCase());
+      },
       dovecotLog: () => readFile(dp.log, 'utf8').catch(() => ''),
       postfixLog: () => readFile(pp.log, 'utf8').catch(() => ''),
       async restartPostfix() {
@@ -129,6 +152,16 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
         await waitPortsClosed([submissionPort, submissionsPort, smtpPort], Date.now() + 5000);
         await startPostfix(pp);
         await waitForGreeting(submissionPort, '220 ', Date.now() + START_TIMEOUT_MS);
+      },
+      async restartDovecot() {
+        // Like a container restart: the master and every process it started go. Stopping
+        // only the master leaves running imap processes serving their sessions.
+        const pid = await readPid(pidFiles[0]!);
+        await stopDovecot(dp);
+        if (pid !== undefined) try { process.kill(-pid, 'SIGKILL'); } catch { /* group gone */ }
+        await waitPortsClosed([imapPort, imapsPort, imapHaproxyPort], Date.now() + 5000);
+        await startDovecot(dp);
+        await waitForGreeting(imapPort, '* OK', Date.now() + START_TIMEOUT_MS);
       },
       stop,
     };

@@ -139,10 +139,16 @@ export async function hashPassword(password: string): Promise<string> {
  * wait until the next wall-clock second so the next login surely sees the new user.
  */
 export async function addDovecotUser(p: DovecotPaths, email: string, password: string, settle = false): Promise<void> {
+  await addDovecotUserWithHash(p, email, await hashPassword(password), settle);
+}
+
+/** The same with a ready hash (`{SHA512-CRYPT}$6$...`, as in DMS's postfix-accounts.cf). */
+export async function addDovecotUserWithHash(p: DovecotPaths, email: string, hash: string, settle = false): Promise<void> {
   if (!/^[^\s:@*]+@[^\s:@*]+$/.test(email)) throw new Error(`bad test address: ${email}`);
+  if (/[:\s]/.test(hash)) throw new Error(`bad password hash for ${email}`);
   const [local, domain] = email.split('@') as [string, string];
   const home = join(p.mailDir, domain, local);
-  const line = `${email}:${await hashPassword(password)}:${VMAIL_ID}:${VMAIL_ID}::${home}::\n`;
+  const line = `${email}:${hash}:${VMAIL_ID}:${VMAIL_ID}::${home}::\n`;
   await appendFile(p.usersFile, line);
   if (settle) await sleep(1000 - (Date.now() % 1000) + 20);
 }

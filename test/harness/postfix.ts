@@ -61,6 +61,8 @@ export interface PostfixConfig {
   authSocket: string;
   xclient: boolean;
   logPrefix: string;     // maillog_file must sit under one of maillog_file_prefixes
+  /** Extra main.cf lines, appended last. */
+  extra?: string;
 }
 
 export async function writePostfixConf(p: PostfixPaths, c: PostfixConfig): Promise<void> {
@@ -103,6 +105,7 @@ smtpd_sasl_type = dovecot
 smtpd_sasl_path = ${c.authSocket}
 smtpd_sasl_security_options = noanonymous
 smtpd_sasl_authenticated_header = no
+${c.extra ?? ''}
 `;
   const xclient = c.xclient ? [`  -o smtpd_authorized_xclient_hosts=127.0.0.0/8`] : [];
   const submission = (port: number, name: string, extra: string[]) => [

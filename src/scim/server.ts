@@ -1,0 +1,122 @@
+// The SCIM listener (LISTEN_SCIM): plain HTTP on node:http, meant for the internal network
+// the IdP reaches the proxy on (or a TLS-terminating reverse proxy in front). Every request
+// needs `Authorization: Bearer <SCIM_TOKEN>`, compared in constant time and never logged.
+// Bodies are bounded (MAX_BODY_BYTES) and so are header and request times.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ListenAddress } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { ScimError, badRequest } from './errors.js';
+import { route } from './router.js';
+import type { DmsUserStore } from './store/user-store.js';
+
+export const BASE_PATH = '/scim/v2';
+export const MAX_BODY_BYTES = 64 * 1024;
+const CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+
+export interface ScimListener {
+  readonly name: 'scim';
+  address(): AddressInfo;
+  close(): Promise<void>;
+}
+
+export interface ScimServerOptions {
+  readonly listen: ListenAddress;
+  readonly token: string;
+  readonly store: DmsUserStore;
+  readonly log: Logger;
+  readonly headersTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+export async function startScim(opts: ScimServerOptions): Promise<ScimListener> {
+  const expected = digest(opts.token);
+  const log = opts.log.child({ listener: 'scim' });
+  const server = http.createServer((req, res) => {
+    const started = performance.now();
+    void handle(req, res, opts.store, expected, log)
+      .catch((err: unknown) => {
+        const e = err instanceof ScimError ? err : new ScimError(500, 'internal error');
+        if (!(err instanceof ScimError)) log.error({ event: 'internal-error', err: (err as Error).message, method: req.method, path: pathOf(req) }, 'SCIM request failed');
+        send(res, e.status, e.body(), e.status === 401 ? { 'www-authenticate': 'Bearer realm="scim"' } : {});
+        if (e.status === 413) res.once('finish', () => req.destroy());
+      })
+      .finally(() => {
+        const entry = { event: 'scim-request', method: req.method, path: pathOf(req), status: res.statusCode, ms: Math.round(performance.now() - started), remote: req.socket.remoteAddress };
+        if (req.method === 'GET' && res.statusCode < 400) log.debug(entry, 'SCIM request');
+        else log.info(entry, 'SCIM request');
+      });
+  });
+  server.headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  server.requestTimeout = opts.requestTimeoutMs ?? 30_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: opts.listen.host, port: opts.listen.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    name: 'scim',
+    address: () => server.address() as AddressInfo,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+const pathOf = (req: http.IncomingMessage): string => new URL(req.url ?? '/', 'http://x').pathname;
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, store: DmsUserStore, expected: Buffer, log: Logger): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://x');
+  if (url.pathname !== BASE_PATH && !url.pathname.startsWith(`${BASE_PATH}/`)) throw new ScimError(404, `not under ${BASE_PATH}`);
+  // Authentication before anything else, including reading the body.
+  const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
+  if (!m || !timingSafeEqual(digest(m[1]!), expected)) {
+    log.warn({ event: 'scim-auth-failed', remote: req.socket.remoteAddress, reason: m ? 'wrong token' : 'no bearer token' }, 'SCIM request refused');
+    throw new ScimError(401, 'a valid bearer token is required');
+  }
+  const body = ['POST', 'PUT', 'PATCH'].includes(req.method ?? '') ? await readJson(req) : undefined;
+  const proto = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
+  const base = `${proto}://${req.headers.host ?? 'localhost'}${BASE_PATH}`;
+  const r = await route(store, { method: req.method ?? 'GET', path: url.pathname.slice(BASE_PATH.length) || '/', query: url.searchParams, body, base });
+  send(res, r.status, r.body, r.location ? { location: r.location } : {});
+}
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type && type !== 'application/scim+json' && type !== 'application/json') {
+    throw new ScimError(415, `Content-Type ${type} is not supported (application/scim+json)`);
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new ScimError(413, `request body over ${MAX_BODY_BYTES} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new ScimError(413, `request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw badRequest('invalidSyntax', 'the request body is empty');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw badRequest('invalidSyntax', 'the request body is not valid JSON');
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body: Record<string, unknown> | undefined, headers: Record<string, string>): void {
+  if (res.headersSent) return;
+  if (body === undefined) {
+    res.writeHead(status, headers).end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text), ...headers }).end(text);
+}

@@ -1,0 +1,39 @@
+// The SCIM service as the server sees it: the store is opened (and the disabled users
+// known) before the IMAP/SMTP listeners start, so a deactivated user is refused from the
+// first connection; the HTTP listener and the grace-removal sweeper start afterwards.
+import { DisabledUsers } from '../auth/disabled-users.js';
+import type { ScimConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { startScim, type ScimListener } from './server.js';
+import { DmsUserStore } from './store/user-store.js';
+
+/** Grace removal is counted in days; an hourly look is plenty. */
+const SWEEP_INTERVAL_MS = 3_600_000;
+
+export interface ScimService {
+  readonly disabled: DisabledUsers;
+  readonly store: DmsUserStore;
+  start(): Promise<ScimListener>;
+  close(): Promise<void>;
+}
+
+export async function openScim(config: ScimConfig, log: Logger): Promise<ScimService> {
+  const disabled = new DisabledUsers();
+  const store = await DmsUserStore.open({
+    dir: config.dmsConfigDir, removeDeactivatedAfterMs: config.removeDeactivatedAfterMs, disabled, log: log.child({ component: 'scim-store' }),
+  });
+  let listener: ScimListener | undefined;
+  return {
+    disabled,
+    store,
+    async start() {
+      listener = await startScim({ listen: config.listen, token: config.token, store, log });
+      store.startSweeper(SWEEP_INTERVAL_MS);
+      return listener;
+    },
+    async close() {
+      await listener?.close();
+      await store.close();
+    },
+  };
+}

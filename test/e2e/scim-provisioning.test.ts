@@ -1,0 +1,149 @@
+// SCIM provisioning end to end: a user created over SCIM lands in DMS's postfix-accounts.cf,
+// the DMS-like backend imports it (as DMS's change detector does), mail sent to it via
+// Postfix is delivered, and the user reads it through the proxy with a token. Deactivation
+// over SCIM then refuses its logins at once, token and password alike.
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
+import { startBackend } from '../harness/backend.js';
+import { startIdp } from '../harness/idp.js';
+import { eventually, startProxy } from '../harness/proxy.js';
+import { RawClient, oauthbearer } from '../harness/raw-imap.js';
+
+const SCIM_TOKEN = randomBytes(24).toString('hex');
+const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+const WAIT_MS = 10_000;
+
+const backend = await startBackend();
+t.teardown(() => backend.stop());
+const idp = await startIdp();
+t.teardown(() => idp.stop());
+const dmsDir = mkdtempSync(join(tmpdir(), 'omp-dms-config-'));
+t.teardown(() => rmSync(dmsDir, { recursive: true, force: true }));
+const proxy = await startProxy({
+  backend, userinfoUrl: idp.userinfoUrl,
+  env: { LISTEN_SCIM: '127.0.0.1:0', SCIM_TOKEN, DMS_CONFIG_DIR: dmsDir },
+});
+t.teardown(() => proxy.stop());
+const ca = readFileSync(proxy.certs.caFile, 'utf8');
+const scimBase = `http://127.0.0.1:${proxy.server.port('scim')}/scim/v2`;
+const accountsFile = join(dmsDir, 'postfix-accounts.cf');
+const secrets: string[] = [SCIM_TOKEN, backend.master.password, ...backend.users.map((u) => u.password)];
+
+async function scim(method: string, path: string, body?: unknown) {
+  const res = await fetch(`${scimBase}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${SCIM_TOKEN}`, 'content-type': 'application/scim+json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(WAIT_MS),
+  });
+  const text = await res.text();
+  return { status: res.status, json: (text ? JSON.parse(text) : {}) as Record<string, any> };
+}
+
+async function token(email: string): Promise<string> {
+  const tok = await idp.mintToken(email);
+  secrets.push(tok);
+  return tok;
+}
+
+async function tokenLogin(email: string): Promise<string> {
+  const c = await RawClient.connect(proxy.imapsPort, { implicitTls: true, ca });
+  try {
+    await c.line();
+    c.write(`a1 AUTHENTICATE OAUTHBEARER ${oauthbearer(email, await token(email))}\r\n`);
+    const first = await c.line();
+    if (first.startsWith('+ ')) {
+      c.write('AQ==\r\n');
+      return (await c.until('a1')).tagged;
+    }
+    return first;
+  } finally {
+    c.close();
+  }
+}
+
+const carol = 'carol@example.test';
+let carolId = '';
+
+t.test('a user created over SCIM receives mail via Postfix and reads it through the proxy with a token', async (t) => {
+  const created = await scim('POST', '/Users', {
+    schemas: [USER], userName: carol, active: true, displayName: 'Carol',
+    emails: [{ value: carol, primary: true, type: 'work' }],
+  });
+  t.equal(created.status, 201);
+  carolId = created.json.id as string;
+  t.match(readFileSync(accountsFile, 'utf8'), /^carol@example\.test\|\{SHA512-CRYPT\}\$6\$/m);
+
+  // DMS's change detector would do this within seconds; the harness does it on demand.
+  t.same(await backend.syncDmsAccounts(accountsFile), [carol]);
+  t.same(await backend.syncDmsAccounts(accountsFile), [], 'a second import adds nothing');
+
+  const subject = `scim ${randomBytes(6).toString('hex')}`;
+  const inbound = nodemailer.createTransport({
+    host: backend.host, port: backend.smtpPort, secure: false, ignoreTLS: true,
+    connectionTimeout: WAIT_MS, greetingTimeout: WAIT_MS, socketTimeout: WAIT_MS,
+  });
+  const info = await inbound.sendMail({ from: 'someone@elsewhere.test', to: carol, subject, text: 'hello carol\n' });
+  t.same(info.rejected, [], 'Postfix accepts mail for the provisioned account');
+
+  idp.addAccount({ email: carol, name: 'Carol' });
+  const client = new ImapFlow({
+    host: '127.0.0.1', port: proxy.imapsPort, secure: true, tls: { ca, servername: 'localhost' },
+    auth: { user: carol, accessToken: await token(carol) }, logger: false, disableAutoIdle: true,
+  });
+  await client.connect();
+  t.teardown(() => client.close());
+  await client.mailboxOpen('INBOX');
+  const uid = await eventually(async () => {
+    await client.noop();
+    const uids = await client.search({ subject }, { uid: true });
+    return uids && uids.length > 0 ? uids[0] : undefined;
+  }, WAIT_MS, `"${subject}" in carol's INBOX`);
+  const msg = await client.fetchOne(String(uid), { envelope: true, source: true }, { uid: true });
+  t.equal(msg && msg.envelope?.subject, subject);
+  t.match(msg && msg.source?.toString(), /hello carol/);
+  await client.logout();
+});
+
+t.test('deactivated over SCIM: the token login is refused at once, with the reason in the log', async (t) => {
+  t.match(await tokenLogin(carol), /^a1 OK /, 'active: logs in');
+  const r = await scim('PATCH', `/Users/${carolId}`, { schemas: [PATCH], Operations: [{ op: 'replace', value: { active: false } }] });
+  t.equal(r.status, 200);
+  t.match(await tokenLogin(carol), /^a1 NO \[AUTHENTICATIONFAILED\]/);
+  const line = proxy.logs().find((l) => l.event === 'auth-failed' && l.user === carol && /user disabled/.test(String(l.reason)));
+  t.ok(line, 'auth-failed says the user is disabled');
+  t.match(readFileSync(accountsFile, 'utf8'), /^carol@example\.test\|/m, 'the mailbox stays (default)');
+
+  await scim('PATCH', `/Users/${carolId}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'active', value: 'True' }] });
+  t.match(await tokenLogin(carol), /^a1 OK /, 'reactivated: logs in again');
+});
+
+t.test('a deactivated user\'s password login is refused too (IMAP LOGIN and SMTP AUTH)', async (t) => {
+  const alice = backend.users[0]!;
+  const created = await scim('POST', '/Users', { schemas: [USER], userName: alice.email, active: false });
+  t.equal(created.status, 201);
+  const c = await RawClient.connect(proxy.imapsPort, { implicitTls: true, ca });
+  t.teardown(() => c.close());
+  await c.line();
+  t.match((await c.command(`b1 LOGIN ${alice.email} ${alice.password}`)).tagged, /^b1 NO \[AUTHENTICATIONFAILED\]/);
+  const submit = nodemailer.createTransport({
+    host: '127.0.0.1', port: proxy.submissionsPort, secure: true, tls: { ca, servername: 'localhost' },
+    auth: { user: alice.email, pass: alice.password },
+    connectionTimeout: WAIT_MS, greetingTimeout: WAIT_MS, socketTimeout: WAIT_MS,
+  });
+  const err: unknown = await submit.sendMail({ from: alice.email, to: alice.email, subject: 'x', text: 'x\n' }).then(() => undefined, (e: unknown) => e);
+  t.match(err, { responseCode: 535 });
+  await scim('DELETE', `/Users/${created.json.id}`);
+  t.match((await c.command(`b2 LOGIN ${alice.email} ${alice.password}`)).tagged, /^b2 OK/, 'no longer managed: logs in');
+});
+
+t.test('no secret in any log line', async (t) => {
+  const text = proxy.rawLogs();
+  for (const s of secrets) t.notOk(text.includes(s), 'secret absent');
+});
