@@ -41,13 +41,20 @@ export interface SmtpBackendSession { socket: net.Socket; reader: LineReader; fe
 
 export async function openSmtpBackend(target: SmtpBackendTarget, client?: ClientAddress): Promise<SmtpBackendSession> {
   let socket = await connectTcp(target.host, target.port, target.timeoutMs);
+  let reader: LineReader | null = null;
+  // The whole opening dialogue is bounded: a backend that accepts but never greets (or
+  // stalls in EHLO/STARTTLS) must not hold the login, or the start-up probe, forever.
+  const timer = setTimeout(() => {
+    reader?.fail(new BackendError('ERR_BACKEND_TIMEOUT', `backend greeting and EHLO took longer than ${target.timeoutMs} ms`));
+    socket.destroy();
+  }, target.timeoutMs);
   try {
     if (target.proxyProtocol) {
       // The feature probe has no client: LOCAL-equivalent, our own address as the source.
       socket.write(proxyHeaderFor(client ?? { address: socket.localAddress ?? '127.0.0.1', port: socket.localPort ?? 0, localAddress: socket.remoteAddress ?? '127.0.0.1', localPort: socket.remotePort ?? 0, tls: false }));
     }
     if (target.tls === 'implicit') socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
-    let reader = new LineReader(socket);
+    reader = new LineReader(socket);
     expect(await readReply(reader), 220, 'greeting');
     let features = ehloFeatures(expect(await send(reader, socket, `EHLO ${target.heloName}`), 250, 'EHLO'));
     if (target.tls === 'starttls') {
@@ -62,6 +69,8 @@ export async function openSmtpBackend(target: SmtpBackendTarget, client?: Client
   } catch (err) {
     socket.destroy();
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -32,6 +32,8 @@ interface ConnectionInternals {
   close(): void;
   handler_AUTH(command: Buffer, callback: () => void): void;
   handler_EHLO(command: Buffer, callback: () => void): void;
+  /** STARTTLS: wraps _socket in TLS, after removeAllListeners() on the plaintext socket. */
+  upgrade(...args: unknown[]): void;
   _nextHandler: ((line: Buffer, callback: () => void) => void) | false;
   _socket: net.Socket;
   _parser: (Writable & { isClosed: boolean }) | false;
@@ -108,6 +110,8 @@ export function createSmtpFront(opts: SmtpFrontOptions): SmtpFront {
     // Before AUTH a client's FIN ends the session (smtp-server never ends its side of a
     // half-open socket); takeOver() turns half-close back on for the splice.
     socket.allowHalfOpen = false;
+    // The 'close' hooks already on the socket are ours (the connection-limit slot).
+    const ownCloseHooks = socket.listeners('close') as Array<() => void>;
     const before = new Set(server.connections);
     refreshTls();
     server.connect(socket, peer ? { remoteAddress: peer.address, remotePort: peer.port, localAddress: peer.localAddress, localPort: peer.localPort } : null);
@@ -121,7 +125,9 @@ export function createSmtpFront(opts: SmtpFrontOptions): SmtpFront {
         conn.send(421, '4.4.2 Login timeout, closing connection', false);
         conn.close();
       }, deadlineMs) : undefined;
-      socket.once('close', () => clearTimeout(timer));
+      const clearDeadline = (): void => clearTimeout(timer);
+      socket.once('close', clearDeadline);
+      keepCloseHooks(conn, socket, [...ownCloseHooks, clearDeadline]);
       const onLogin = (): void => {
         clearTimeout(timer);
         loggedIn?.();
@@ -141,6 +147,21 @@ export function createSmtpFront(opts: SmtpFrontOptions): SmtpFront {
     }
   };
   return { server, accept, setOptions, closeAll };
+}
+
+/**
+ * smtp-server's STARTTLS upgrade() calls removeAllListeners() on the plaintext socket. That
+ * would drop our 'close' hooks with it: the connection-limit slot would never be released
+ * (after MAX_CONNECTIONS_PER_IP STARTTLS sessions the client's IP was refused for good) and
+ * the login deadline timer would outlive the connection. They are put back after it.
+ */
+function keepCloseHooks(c: ConnectionInternals, socket: net.Socket, hooks: ReadonlyArray<() => void>): void {
+  const upgrade = c.upgrade;
+  c.upgrade = function (...args) {
+    upgrade.apply(c, args);
+    const present = socket.listeners('close');
+    for (const h of hooks) if (!present.includes(h)) socket.once('close', h);
+  };
 }
 
 function wire(c: ConnectionInternals, opts: SmtpFrontOptions): void {

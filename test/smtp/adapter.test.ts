@@ -40,7 +40,7 @@ t.test('private members the adapter uses exist on a live connection', async (t) 
   t.type(front.server.secureContext, Map);
   const [conn] = [...front.server.connections] as unknown as Array<Record<string, unknown>>;
   t.ok(conn, 'connection registered in server.connections');
-  for (const fn of ['send', 'close', 'handler_AUTH', 'handler_EHLO']) t.type(conn![fn], 'function', fn);
+  for (const fn of ['send', 'close', 'handler_AUTH', 'handler_EHLO', 'upgrade']) t.type(conn![fn], 'function', fn);
   for (const key of ['_socket', '_parser', '_closed', '_nextHandler', 'hostNameAppearsAs', 'remoteAddress', 'remotePort', 'localAddress', 'localPort', 'secure', 'id', '_server']) {
     t.ok(key in conn!, `connection has ${key}`);
   }
