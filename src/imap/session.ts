@@ -297,7 +297,7 @@ export class ImapSession implements ImapContext {
       return this.reply(tag, 'NO', TEXT.unavailable, 'UNAVAILABLE');
     }
     if (!result.ok) {
-      const why = decision.outcome === 'token' ? `backend refused the master login for ${user} (no such DMS account?): ${result.reason}` : result.reason;
+      const why = decision.outcome === 'token' ? `backend refused the master login for ${user} (no such DMS account, or wrong master credentials?): ${result.reason}` : result.reason;
       return this.authFailed(tag, creds.mechanism, why, user);
     }
     logLogin(this.log, { user, mech: creds.mechanism, via: decision.outcome, backendMs: result.loginMs });

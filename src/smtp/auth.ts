@@ -118,7 +118,7 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
     return answer(REPLY.unavailable);
   }
   if (!result.ok) {
-    return fail(decision.outcome === 'token' ? `backend refused the master login for ${user} (no such DMS account?): ${result.reason}` : result.reason, user);
+    return fail(decision.outcome === 'token' ? `backend refused the master login for ${user} (no such DMS account, or wrong master credentials?): ${result.reason}` : result.reason, user);
   }
   logLogin(log, { user, mech, via: decision.outcome, backendMs: result.loginMs });
   deps.guard?.succeeded(client.remoteAddress);
