@@ -136,6 +136,7 @@ export class ImapFramer {
   takeRemaining(): Buffer {
     const rest = Buffer.from(this.#queue.view(0, this.#queue.length));
     this.#clear();
+    this.#queue.release(); // the framer's work is done; a logged-in session keeps no buffer
     return rest;
   }
 
@@ -325,6 +326,12 @@ class ByteQueue {
 
   clear(): void {
     this.#reset();
+  }
+
+  /** Empties the queue and gives its memory back. */
+  release(): void {
+    this.#reset();
+    this.#data = Buffer.alloc(0);
   }
 
   #reset(): void {

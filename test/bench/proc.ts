@@ -1,0 +1,83 @@
+// What the bench reads from /proc: a process's CPU time and resident memory, and how busy
+// the machine is (other engineers' tests share these 2 cores).
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || 100);
+
+/** utime + stime of every thread of `pid`, in ms (/proc/<pid>/stat fields 14 and 15). */
+export function cpuMs(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+  return (Number(f[11]) + Number(f[12])) * TICK_MS;
+}
+
+/** user and system CPU time of `pid` in ms, separately. */
+export function cpuSplitMs(pid: number): { user: number; sys: number } {
+  const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(f[11]) * TICK_MS, sys: Number(f[12]) * TICK_MS };
+}
+
+/** VmRSS of `pid` in KiB. */
+export function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+  if (!m) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]);
+}
+
+export function loadAvg1(): number {
+  return Number(readFileSync('/proc/loadavg', 'latin1').split(' ')[0]);
+}
+
+function cpuTotals(): { busy: number; all: number } {
+  const f = readFileSync('/proc/stat', 'latin1').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const all = f.reduce((a, b) => a + b, 0);
+  const idle = f[3]! + (f[4] ?? 0); // idle + iowait
+  return { busy: all - idle, all };
+}
+
+/** Fraction of all cores busy over `ms` (0..1). */
+export async function machineBusy(ms = 1000): Promise<number> {
+  const a = cpuTotals();
+  await sleep(ms);
+  const b = cpuTotals();
+  return b.all === a.all ? 0 : (b.busy - a.busy) / (b.all - a.all);
+}
+
+export interface Quiet { load1: number; busy: number; waitedMs: number }
+
+/**
+ * Waits, at most `maxWaitMs`, until the machine is quiet: 1-minute load below `maxLoad`, or
+ * (since our own previous phase keeps the 1-minute average up for a while) less than
+ * `maxBusy` of the cores busy right now. Returns what it saw last.
+ */
+export async function waitQuiet(maxWaitMs: number, maxLoad = 1.0, maxBusy = 0.25): Promise<Quiet> {
+  const start = Date.now();
+  for (;;) {
+    const busy = await machineBusy(500);
+    const load1 = loadAvg1();
+    const waitedMs = Date.now() - start;
+    if (load1 < maxLoad || busy < maxBusy || waitedMs >= maxWaitMs) return { load1, busy, waitedMs };
+    await sleep(1000);
+  }
+}
+
+/** This process's open-files limit (soft, hard), from /proc/self/limits. */
+export function fdLimits(): { soft: number; hard: number } {
+  const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(readFileSync('/proc/self/limits', 'latin1'));
+  const n = (x: string | undefined): number => (x === undefined || x === 'unlimited' ? Infinity : Number(x));
+  return { soft: n(m?.[1]), hard: n(m?.[2]) };
+}
+
+/** Raises the open-files limit of this process (children inherit it) as far as allowed:
+ *  above the hard limit only with CAP_SYS_RESOURCE. Returns the soft limit now in force. */
+export function raiseFdLimit(n: number): number {
+  const { hard } = fdLimits();
+  const want = hard === Infinity || hard >= n ? n : hard;
+  try {
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${want}:${Math.max(want, hard === Infinity ? want : hard)}`], { stdio: 'ignore' });
+  } catch { /* keep what we have */ }
+  return fdLimits().soft;
+}

@@ -1,0 +1,238 @@
+// npm run bench [-- --quick] [-- --proxy=src|dist] [-- --only=login,cpu,fetch,smtp,tokens,idle,idle10k]
+//                [-- --proxy-node-args=--cpu-prof,--cpu-prof-dir=/tmp/prof]
+//
+// Starts the DMS-like backend, the in-process IdP and the proxy (its own process, the
+// compiled dist/ build by default), measures the proxy against a client talking to the backend
+// directly, proxy and direct runs interleaved, and prints one markdown table. Progress goes
+// to stderr. --quick (or BENCH_QUICK=1) is the smoke run CI uses: a few iterations of every
+// row; its numbers mean nothing. Nothing here asserts on times.
+import { arch, cpus, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startWorld, startProxyProcess, LOGIN_USER, BULK_USER, type ProxyBuild, type ProxyProcess, type BenchWorld } from './env.js';
+import { concurrentLogins, directTarget, fetchAll, fetchConnection, idleSessions, loginLatency, proxyTarget } from './imap-phases.js';
+import { messageOf, smtpSession, submitRate } from './smtp-phases.js';
+import { tokenRates } from './token-rates.js';
+import { loadAvg1, raiseFdLimit, waitQuiet, type Quiet } from './proc.js';
+import { formatTable, median, percentile, type Row } from './table.js';
+
+const PHASES = ['login', 'cpu', 'fetch', 'smtp', 'tokens', 'idle', 'idle10k'] as const;
+type Phase = typeof PHASES[number];
+
+interface Params {
+  loginRounds: number; cpuLogins: number; cpuRounds: number; mailboxBytes: number; fetchRounds: number;
+  idleSessions: number; manySessions: number; smtpSmall: number; smtpLarge: number; smtpRounds: number;
+  tokenMs: number; quietWaitMs: number;
+}
+
+const FULL: Params = {
+  loginRounds: 300, cpuLogins: 1600, cpuRounds: 2, mailboxBytes: 64 * 1048576, fetchRounds: 5,
+  idleSessions: 2000, manySessions: 10_000, smtpSmall: 60, smtpLarge: 6, smtpRounds: 3,
+  tokenMs: 2000, quietWaitMs: 90_000,
+};
+const QUICK: Params = {
+  loginRounds: 10, cpuLogins: 64, cpuRounds: 1, mailboxBytes: 4 * 1048576, fetchRounds: 1,
+  idleSessions: 40, manySessions: 100, smtpSmall: 3, smtpLarge: 1, smtpRounds: 1,
+  tokenMs: 200, quietWaitMs: 0,
+};
+
+function parseArgs(argv: string[]): { quick: boolean; build: ProxyBuild; only: Set<Phase>; nodeArgs: string[] } {
+  let quick = process.env.BENCH_QUICK === '1';
+  let nodeArgs: string[] = [];
+  let build: ProxyBuild = 'dist';
+  let only = new Set<Phase>(PHASES);
+  for (const a of argv) {
+    if (a === '--quick') quick = true;
+    else if (a === '--proxy=src' || a === '--proxy=dist') build = a.slice(8) as ProxyBuild;
+    else if (a.startsWith('--proxy-node-args=')) nodeArgs = a.slice(18).split(',').filter(Boolean); // e.g. --cpu-prof,--cpu-prof-dir=/tmp/p
+    else if (a.startsWith('--only=')) {
+      const names = a.slice(7).split(',');
+      for (const n of names) if (!PHASES.includes(n as Phase)) throw new Error(`unknown phase ${n} (${PHASES.join(', ')})`);
+      only = new Set(names as Phase[]);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return { quick, build, only, nodeArgs };
+}
+
+const say = (s: string): void => { process.stderr.write(`bench: ${s}\n`); };
+
+async function main(): Promise<void> {
+  const { quick, build, only, nodeArgs } = parseArgs(process.argv.slice(2));
+  const P = { ...(quick ? QUICK : FULL) };
+  const rows: Row[] = [];
+  const loadSeen: number[] = [];
+  const quiet = async (what: string): Promise<string> => {
+    const q: Quiet = P.quietWaitMs ? await waitQuiet(P.quietWaitMs) : { load1: loadAvg1(), busy: 0, waitedMs: 0 };
+    loadSeen.push(q.load1);
+    say(`${what}: load ${q.load1.toFixed(2)}, ${(q.busy * 100).toFixed(0)}% busy${q.waitedMs > 1000 ? ` (waited ${(q.waitedMs / 1000).toFixed(0)} s)` : ''}`);
+    return q.load1.toFixed(2);
+  };
+  // Every spliced session holds two sockets in the proxy; a container without
+  // CAP_SYS_RESOURCE cannot go past its hard RLIMIT_NOFILE (20,000 here).
+  const fds = raiseFdLimit(P.manySessions * 2 + 1000);
+  if (fds < P.manySessions * 2 + 100) {
+    const fit = Math.floor((fds - 100) / 2 / 100) * 100;
+    say(`open-files limit ${fds}: the many-sessions run opens ${fit}, not ${P.manySessions}`);
+    P.manySessions = fit;
+  }
+  const maxSessions = only.has('idle10k') ? P.manySessions : P.idleSessions;
+  const startLoad = loadAvg1();
+  say(`starting backend (${(P.mailboxBytes / 1048576).toFixed(0)} MiB mailbox), IdP, proxy (${build})`);
+  const world = await startWorld({ maxSessions, mailboxBytes: P.mailboxBytes });
+  const proxies: ProxyProcess[] = [];
+  const newProxy = async (name: string): Promise<ProxyProcess> => {
+    const p = await startProxyProcess(world, { build, name, nodeArgs });
+    proxies.push(p);
+    return p;
+  };
+  try {
+    const proxy = await newProxy('main');
+    if (only.has('login')) await phaseLogin(world, proxy, P, rows, await quiet('login latency'));
+    if (only.has('cpu')) await phaseCpu(world, proxy, P, rows, await quiet('CPU per login'));
+    if (only.has('fetch')) await phaseFetch(world, proxy, P, rows, quiet);
+    if (only.has('smtp')) await phaseSmtp(world, proxy, P, rows, quiet);
+    if (only.has('tokens')) {
+      const load = await quiet('token validation');
+      const t = await tokenRates(world.idp, P.tokenMs);
+      rows.push({ figure: 'Token validation, cached token (checks/s)', proxy: t.cachedPerS, digits: 0, load });
+      rows.push({ figure: 'Token validation, local JWT RS256, cache off (checks/s)', proxy: t.localJwtPerS, digits: 0, load });
+    }
+    // Memory is read from a fresh proxy process per run; the quick smoke reuses this one.
+    const memoryProxy = async (name: string): Promise<ProxyProcess> => (quick ? proxy : newProxy(name));
+    const done = async (p: ProxyProcess): Promise<void> => { if (p !== proxy) await p.stop(); };
+    if (!quick) await proxy.stop();
+    if (only.has('idle')) {
+      for (const tls of [false, true]) {
+        const load = await quiet(`idle sessions (${tls ? 'TLS' : 'plaintext'})`);
+        const p = await memoryProxy(tls ? 'idle-tls' : 'idle-plain');
+        const r = await idleSessions(proxyTarget(world, p, LOGIN_USER, world.token, tls), p.pid, P.idleSessions);
+        if (process.env.BENCH_HEAP_SNAPSHOT) {
+          // With --proxy-node-args=--heapsnapshot-signal=SIGUSR2,--diagnostic-dir=DIR: what an idle session holds.
+          process.kill(p.pid, 'SIGUSR2');
+          await sleep(Number(process.env.BENCH_HEAP_SNAPSHOT) * 1000);
+        }
+        say(`idle ${tls ? 'TLS' : 'plain'}: ${r.sessions} sessions in ${(r.openMs / 1000).toFixed(1)} s, RSS ${r.rssBeforeKiB} -> ${r.rssAfterKiB} KiB, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}`);
+        if (r.errors) say(`dovecot log tail:\n${(await world.backend.dovecotLog()).split('\n').filter((l) => /error|warn|fatal/i.test(l)).slice(-8).join('\n')}`);
+        rows.push({ figure: `Proxy memory per idle session, ${tls ? 'TLS to the client' : 'plaintext'} (KiB, ${P.idleSessions} in IDLE)`, proxy: r.kibPerSession, digits: 1, target: tls ? '≤ 64 KiB' : '≤ 16 KiB', met: r.errors === 0 && r.kibPerSession <= (tls ? 64 : 16), load, note: r.errors ? `${r.errors} errors` : '' });
+        r.close();
+        await done(p);
+        await sleep(quick ? 200 : 3000); // Dovecot's imap processes exit
+      }
+    }
+    if (only.has('idle10k')) {
+      const load = await quiet(`${P.manySessions} idle sessions`);
+      const p = await memoryProxy('idle-many');
+      const r = await idleSessions(proxyTarget(world, p, LOGIN_USER, world.token), p.pid, P.manySessions, 64);
+      say(`idle many: ${r.sessions} sessions in ${(r.openMs / 1000).toFixed(1)} s, RSS ${r.rssBeforeKiB} -> ${r.rssAfterKiB} KiB, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}`);
+      rows.push({ figure: `Idle sessions in one proxy process: ${P.manySessions} opened, errors`, proxy: r.errors, digits: 0, target: '0 errors', met: r.errors === 0, load, note: `${r.kibPerSession.toFixed(1)} KiB each, opened in ${(r.openMs / 1000).toFixed(0)} s` });
+      r.close();
+      await done(p);
+    }
+  } finally {
+    await Promise.allSettled(proxies.map((p) => p.stop()));
+    await world.stop();
+  }
+  const header = [
+    `oauth2-mail-proxy bench${quick ? ' (QUICK smoke run: numbers are meaningless)' : ''}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    `machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? '?'} (${arch()}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, proxy build: ${build}`,
+    `1-minute load average: ${startLoad.toFixed(2)} at start, ${Math.max(...loadSeen, startLoad).toFixed(2)} highest at a phase start, ${loadAvg1().toFixed(2)} at the end`,
+    '',
+  ];
+  process.stdout.write(`${header.join('\n')}\n${formatTable(rows)}\n`);
+}
+
+async function phaseLogin(w: BenchWorld, p: ProxyProcess, P: Params, rows: Row[], load: string): Promise<void> {
+  say(`minting ${P.loginRounds} fresh tokens`);
+  const fresh: string[] = [];
+  for (let i = 0; i < P.loginRounds; i++) fresh.push(await w.idp.mintToken(LOGIN_USER));
+  const cached = proxyTarget(w, p, LOGIN_USER, w.token);
+  const direct = directTarget(w, LOGIN_USER);
+  await loginLatency([direct, cached], Math.min(20, P.loginRounds)); // warm-up
+  const [d, c, f] = await loginLatency([direct, cached, proxyTarget(w, p, LOGIN_USER, fresh)], P.loginRounds) as [number[], number[], number[]];
+  const dp50 = percentile(d, 50);
+  const dp99 = percentile(d, 99);
+  const n = `${P.loginRounds} each`;
+  rows.push({ figure: 'Login p50, OAUTHBEARER, cached token (ms)', proxy: percentile(c, 50), direct: dp50, digits: 2, target: '≤ 1.10× direct', met: percentile(c, 50) <= 1.10 * dp50, load, note: n });
+  rows.push({ figure: 'Login p99, OAUTHBEARER, cached token (ms)', proxy: percentile(c, 99), direct: dp99, digits: 2, load });
+  rows.push({ figure: 'Login p50, OAUTHBEARER, fresh token (IdP userinfo) (ms)', proxy: percentile(f, 50), direct: dp50, digits: 2, load });
+  rows.push({ figure: 'Login p99, OAUTHBEARER, fresh token (ms)', proxy: percentile(f, 99), direct: dp99, digits: 2, load });
+}
+
+async function phaseCpu(w: BenchWorld, p: ProxyProcess, P: Params, rows: Row[], load: string): Promise<void> {
+  const cached = proxyTarget(w, p, LOGIN_USER, w.token);
+  const direct = directTarget(w, LOGIN_USER);
+  const pr: number[] = []; const dr: number[] = []; const cpu: number[] = [];
+  for (let r = 0; r < P.cpuRounds; r++) {
+    dr.push((await concurrentLogins(direct, 32, P.cpuLogins)).loginsPerS);
+    const x = await concurrentLogins(cached, 32, P.cpuLogins, p.pid);
+    pr.push(x.loginsPerS);
+    cpu.push(x.cpuMsPerLogin!);
+  }
+  const cpuPerLogin = cpu.reduce((a, b) => a + b, 0) / cpu.length;
+  rows.push({ figure: 'Proxy CPU per login, 32 concurrent clients, cached token (ms)', proxy: cpuPerLogin, digits: 3, target: '≤ 0.6 ms', met: cpuPerLogin <= 0.6, load, note: `${P.cpuLogins * P.cpuRounds} logins` });
+  rows.push({ figure: 'Logins per second, 32 concurrent clients', proxy: median(pr), direct: median(dr), digits: 0, load });
+}
+
+async function phaseFetch(w: BenchWorld, p: ProxyProcess, P: Params, rows: Row[], quiet: (what: string) => Promise<string>): Promise<void> {
+  for (const tls of [false, true]) {
+    const load = await quiet(`bulk FETCH (${tls ? 'TLS' : 'plaintext'})`);
+    const dc = await fetchConnection(directTarget(w, BULK_USER, tls));
+    const pc = await fetchConnection(proxyTarget(w, p, BULK_USER, w.bulkToken, tls));
+    try {
+      const first = await fetchAll(dc); // warm-up: index, page cache, JIT
+      await fetchAll(pc);
+      const d: number[] = []; const pr: number[] = []; const cpu: number[] = [];
+      const reads = { d: 0, p: 0 };
+      const sys: number[] = [];
+      for (let r = 0; r < P.fetchRounds; r++) {
+        const x = r % 2 ? await fetchAll(pc, p.pid) : null;
+        const z = await fetchAll(dc);
+        d.push(z.mibPerS);
+        reads.d += z.avgReadBytes / P.fetchRounds;
+        const y = x ?? await fetchAll(pc, p.pid);
+        if (Math.abs(y.bytes - first.bytes) > 256) throw new Error(`FETCH through the proxy returned ${y.bytes} bytes, directly ${first.bytes}`);
+        pr.push(y.mibPerS);
+        reads.p += y.avgReadBytes / P.fetchRounds;
+        sys.push(y.sysShare!);
+        cpu.push(y.cpuMsPerMiB!);
+      }
+      say(`FETCH ${tls ? 'TLS' : 'plain'}: direct ${d.map((x) => x.toFixed(0)).join(' ')}, proxy ${pr.map((x) => x.toFixed(0)).join(' ')} MiB/s; client reads average ${(reads.d / 1024).toFixed(1)} KiB direct, ${(reads.p / 1024).toFixed(1)} KiB through the proxy; proxy CPU ${(median(sys) * 100).toFixed(0)}% in the kernel`);
+      const mib = `${(first.bytes / 1048576).toFixed(0)} MiB × ${P.fetchRounds}`;
+      const ratio = median(pr) / median(d);
+      const cpuMib = median(cpu);
+      rows.push({ figure: `FETCH 1:* BODY.PEEK[], ${tls ? 'TLS to the client' : 'plaintext'} (MiB/s)`, proxy: median(pr), direct: median(d), digits: 0, ...(tls ? {} : { target: '≥ 0.95× direct', met: ratio >= 0.95 }), load, note: mib });
+      rows.push({ figure: `Proxy CPU per MiB fetched, ${tls ? 'TLS to the client' : 'plaintext'} (ms)`, proxy: cpuMib, digits: 3, ...(tls ? {} : { target: '≤ 0.3 ms', met: cpuMib <= 0.3 }), load });
+    } finally {
+      dc.close();
+      pc.close();
+    }
+  }
+}
+
+async function phaseSmtp(w: BenchWorld, p: ProxyProcess, P: Params, rows: Row[], quiet: (what: string) => Promise<string>): Promise<void> {
+  for (const [size, perClient, label] of [[1024, P.smtpSmall, '1 KiB'], [1048576, P.smtpLarge, '1 MiB']] as const) {
+    const load = await quiet(`SMTP ${label}`);
+    const message = messageOf(size);
+    const open = async (side: 'proxy' | 'direct') => Promise.all(Array.from({ length: 8 }, () => smtpSession(w, p, side)));
+    const ds = await open('direct');
+    const ps = await open('proxy');
+    try {
+      await submitRate(ds, message, 1); // warm-up
+      await submitRate(ps, message, 1);
+      const d: number[] = []; const pr: number[] = [];
+      for (let r = 0; r < P.smtpRounds; r++) {
+        if (r % 2) pr.push(await submitRate(ps, message, perClient));
+        d.push(await submitRate(ds, message, perClient));
+        if (!(r % 2)) pr.push(await submitRate(ps, message, perClient));
+      }
+      const ratio = median(pr) / median(d);
+      rows.push({ figure: `SMTP submission, ${label} messages, 8 clients (messages/s)`, proxy: median(pr), direct: median(d), digits: 1, target: '≥ 0.9× direct', met: ratio >= 0.9, load, note: `${8 * perClient} × ${P.smtpRounds}` });
+    } finally {
+      [...ds, ...ps].forEach((s) => s.close());
+    }
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+  process.exitCode = 1;
+});
