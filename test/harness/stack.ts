@@ -17,14 +17,23 @@ export interface Stack {
   readonly secrets: string[];
 }
 
-export async function startStack(
+/** Backend and IdP only, for tests that start proxies of their own (each with its own settings). */
+export async function startBackendAndIdp(
   t: { teardown(fn: () => unknown): void },
-  opts: { backend?: BackendOptions; proxyEnv?: Record<string, string> } = {},
-): Promise<Stack> {
+  opts: { backend?: BackendOptions } = {},
+): Promise<{ backend: Backend; idp: Idp }> {
   const backend = await startBackend(opts.backend);
   t.teardown(() => backend.stop());
   const idp = await startIdp();
   t.teardown(() => idp.stop());
+  return { backend, idp };
+}
+
+export async function startStack(
+  t: { teardown(fn: () => unknown): void },
+  opts: { backend?: BackendOptions; proxyEnv?: Record<string, string> } = {},
+): Promise<Stack> {
+  const { backend, idp } = await startBackendAndIdp(t, opts);
   const proxy = await startProxy({ backend, userinfoUrl: idp.userinfoUrl, ...(opts.proxyEnv ? { env: opts.proxyEnv } : {}) });
   t.teardown(() => proxy.stop());
   const [alice, bob] = backend.users as [MailUser, MailUser];

@@ -3,19 +3,15 @@
 // restarted under open sessions. Each case: the reply IMAP and SMTP clients must get, no
 // crash, no unhandled rejection, no descriptor left open once the case's proxy is stopped.
 import t, { type Test } from 'tap';
-import { startBackend } from '../harness/backend.js';
-import { startIdp } from '../harness/idp.js';
 import { eventually, startProxy, type TestProxy } from '../harness/proxy.js';
 import { fdCount, fdSummary, recordCrashes, settleFds } from './fakes/leaks.js';
 import { startFakeBackend, type BackendBehaviour, type FakeBackend } from './fakes/backend.js';
 import { imaps, imapTokenLogin, smtps, smtpTokenLogin } from './fakes/clients.js';
+import { startBackendAndIdp } from '../harness/stack.js';
 
 const crashes = recordCrashes();
 t.teardown(() => crashes.dispose());
-const backend = await startBackend();
-t.teardown(() => backend.stop());
-const idp = await startIdp();
-t.teardown(() => idp.stop());
+const { backend, idp } = await startBackendAndIdp(t);
 const [alice] = backend.users as [typeof backend.users[0]];
 const DMS_TIMEOUT_MS = 1500;
 

@@ -7,8 +7,6 @@
 import t, { type Test } from 'tap';
 import net from 'node:net';
 import tls from 'node:tls';
-import { startBackend } from '../harness/backend.js';
-import { startIdp } from '../harness/idp.js';
 import { eventually, startProxy, type TestProxy } from '../harness/proxy.js';
 import { RawClient, b64 } from '../harness/raw-imap.js';
 import { RawSmtp } from '../harness/raw-smtp.js';
@@ -16,13 +14,11 @@ import { fdCount, fdSummary, recordCrashes, settleConnections, settleFds } from 
 import { startFakeIdp } from './fakes/idp.js';
 import { SLOW_LOGIN_MS, startFakeBackend } from './fakes/backend.js';
 import { caOf, imaps, imapTokenLogin, smtps, smtpTokenLogin } from './fakes/clients.js';
+import { startBackendAndIdp } from '../harness/stack.js';
 
 const crashes = recordCrashes();
 t.teardown(() => crashes.dispose());
-const backend = await startBackend();
-t.teardown(() => backend.stop());
-const idp = await startIdp();
-t.teardown(() => idp.stop());
+const { backend, idp } = await startBackendAndIdp(t);
 const [alice, bob] = backend.users as [typeof backend.users[0], typeof backend.users[0]];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,18 +1,14 @@
 // The socket fuzzer, bounded for CI (FUZZ_CASES, default 300; a fixed seed unless FUZZ_SEED
 // is set, so a failure replays). The long campaign: test/reliability/socket-fuzz.ts.
 import t from 'tap';
-import { startBackend } from '../harness/backend.js';
-import { startIdp } from '../harness/idp.js';
 import { startProxy } from '../harness/proxy.js';
 import { fdCount, fdSummary, recordCrashes, settleFds } from './fakes/leaks.js';
 import { runFuzzCampaign } from './socket-fuzz.js';
+import { startBackendAndIdp } from '../harness/stack.js';
 
 const crashes = recordCrashes();
 t.teardown(() => crashes.dispose());
-const backend = await startBackend();
-t.teardown(() => backend.stop());
-const idp = await startIdp();
-t.teardown(() => idp.stop());
+const { backend, idp } = await startBackendAndIdp(t);
 const user = backend.users[0]!.email;
 const token = await idp.mintToken(user);
 
