@@ -3,6 +3,13 @@
 // earlier attempt of it ended in the duplicate window (final dot written, no reply), which
 // explains one extra copy each. A message never acknowledged may be there only through such
 // an attempt.
+//
+// With `queued` (distinct Postfix queue ids per message, from its log), submissions and
+// deliveries are told apart: every copy beyond the number of queue ids is Postfix handing
+// one queued message to LMTP again because it was restarted before it recorded the first
+// delivery (an MTA's at-least-once delivery, which no front proxy can cause or prevent).
+// Those are counted on their own row; every *submission* must still be explained by the
+// client's attempts, and nothing acknowledged may be missing.
 import type { AttemptEnd, MessageRecord } from './submitter.js';
 
 export interface Accounting {
@@ -14,8 +21,8 @@ export interface Accounting {
   readonly missing: number;
 }
 
-export function account(records: readonly MessageRecord[], delivered: ReadonlyMap<string, number>): Accounting {
-  const c = { ackedOnce: 0, ackedDupExplained: 0, missing: 0, unackedDelivered: 0, unackedAbsent: 0, retried: 0 };
+export function account(records: readonly MessageRecord[], delivered: ReadonlyMap<string, number>, queued?: ReadonlyMap<string, number>): Accounting {
+  const c = { ackedOnce: 0, ackedDupExplained: 0, missing: 0, unackedDelivered: 0, unackedAbsent: 0, retried: 0, redelivered: 0 };
   const violations: string[] = [];
   const attempts = new Map<AttemptEnd, number>();
   const known = new Set<string>();
@@ -23,7 +30,11 @@ export function account(records: readonly MessageRecord[], delivered: ReadonlyMa
     known.add(r.id);
     for (const a of r.attempts) attempts.set(a, (attempts.get(a) ?? 0) + 1);
     if (r.attempts.length > 1) c.retried += 1;
-    const copies = delivered.get(r.id) ?? 0;
+    const inMailbox = delivered.get(r.id) ?? 0;
+    const submissions = queued?.get(r.id);
+    // Copies beyond the queue ids: one queued message delivered again by Postfix itself.
+    const copies = submissions !== undefined && inMailbox > submissions && submissions > 0 ? submissions : inMailbox;
+    if (copies < inMailbox) c.redelivered += inMailbox - copies;
     const uncertain = r.attempts.filter((a) => a === 'dropped-after-dot').length;
     if (r.acked) {
       if (copies === 0) { c.missing += 1; violations.push(`${r.id}: acknowledged but missing (${r.attempts.join(',')})`); }
@@ -43,6 +54,7 @@ export function account(records: readonly MessageRecord[], delivered: ReadonlyMa
       ['  delivered exactly once', c.ackedOnce],
       ['  duplicates explained by an unanswered earlier attempt', c.ackedDupExplained],
       ['  MISSING', c.missing],
+      ['  extra copies from Postfix redelivering one queued message after its restart', c.redelivered],
       ['not acknowledged', records.length - acked],
       ['  delivered anyway (final dot sent, reply lost)', c.unackedDelivered],
       ['  absent (client gave up)', c.unackedAbsent],
