@@ -2,6 +2,7 @@
 // certificate verification on by default.
 import net from 'node:net';
 import tls from 'node:tls';
+import { reusedReads } from '../net/reused-reads.js';
 
 export interface BackendTlsOptions {
   readonly verify: boolean;
@@ -19,9 +20,12 @@ export class BackendError extends Error {
   }
 }
 
-export function connectTcp(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+/** `reuseReads`: read into reused buffers (net/reused-reads.ts); only for a socket that stays plaintext. */
+export function connectTcp(host: string, port: number, timeoutMs: number, opts: { reuseReads?: boolean } = {}): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port, noDelay: true, allowHalfOpen: true });
+    const reads = opts.reuseReads ? reusedReads() : null;
+    const socket = net.connect({ host, port, noDelay: true, allowHalfOpen: true, ...(reads ? { onread: reads.onread } : {}) });
+    reads?.adopt(socket);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new BackendError('ERR_BACKEND_TIMEOUT', `cannot connect to ${host}:${port}: no answer within ${timeoutMs} ms`));

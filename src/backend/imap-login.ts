@@ -44,7 +44,7 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
     socket?.destroy();
   }, target.timeoutMs);
   try {
-    socket = await connectTcp(target.host, target.port, target.timeoutMs);
+    socket = await connectTcp(target.host, target.port, target.timeoutMs, { reuseReads: target.tls === 'none' });
     if (target.proxyProtocol) socket.write(proxyHeaderFor(req.client));
     if (target.tls === 'implicit') socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
     reader = new LineReader(socket);

@@ -4,6 +4,7 @@
 // counters, so nothing is done per chunk.
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
+import { direct } from './reused-reads.js';
 
 export type SpliceEnd = 'client-closed' | 'backend-closed' | 'idle-timeout' | 'client-error' | 'backend-error' | 'shutdown';
 
@@ -30,6 +31,27 @@ function forward(from: Duplex, to: Duplex): void {
     if (!to.write(chunk)) from.pause();
   });
   to.on('drain', () => from.resume());
+}
+
+// The same for a socket made with reusedReads(): a view of its read buffer may be written
+// without a copy, but the socket must not read again until that write is done.
+function forwardReused(from: Socket, to: Duplex): boolean {
+  let waiting = false;
+  const written = (): void => {
+    if (waiting && to.writableLength === 0) {
+      waiting = false;
+      from.resume();
+    }
+  };
+  const taken = direct(from, (chunk, reused) => {
+    const room = reused ? (to.write(chunk, written), to.writableLength === 0) : to.write(chunk);
+    if (room) return true;
+    waiting = true;
+    from.pause(); // pause() as well: resume() does nothing for a stream that never paused
+    return false;
+  });
+  if (taken) to.on('drain', written);
+  return taken;
 }
 
 export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs: number }): Splice {
@@ -82,7 +104,7 @@ export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs:
   backend.setTimeout(0);
 
   forward(client, backend);
-  forward(backend, client);
+  if (!forwardReused(backend as Duplex as Socket, client)) forward(backend, client);
   client.resume();
   backend.resume();
 
