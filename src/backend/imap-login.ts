@@ -60,14 +60,19 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
 
     // With PROXY protocol the header already carries the client address.
     const idFields = target.proxyProtocol ? req.idFields.filter(([k]) => !k.startsWith('x-originating-')) : req.idFields;
-    if (idFields.length) await command(reader, socket, `P2 ID (${idFields.map(([k, v]) => `${quote(k)} ${quote(v)}`).join(' ')})`, 'P2');
+    const idLine = idFields.length ? `P2 ID (${idFields.map(([k, v]) => `${quote(k)} ${quote(v)}`).join(' ')})` : null;
 
     const plain = saslPlain(req.credentials);
     const saslIr = capabilities === null || capabilities.includes('SASL-IR');
     let done: TaggedReply;
     if (saslIr) {
-      done = await command(reader, socket, `P3 AUTHENTICATE PLAIN ${plain}`, 'P3', true);
+      // ID and AUTHENTICATE in one write, one round trip instead of two: commands may be
+      // pipelined (RFC 3501 §5.5), and Dovecot applies the ID before it reads the next line.
+      socket.write(`${idLine ? `${idLine}\r\n` : ''}P3 AUTHENTICATE PLAIN ${plain}\r\n`);
+      if (idLine) await tagged(reader, 'P2');
+      done = await tagged(reader, 'P3', true);
     } else {
+      if (idLine) await command(reader, socket, idLine, 'P2');
       socket.write('P3 AUTHENTICATE PLAIN\r\n');
       const cont = await reader.readLine();
       if (!cont.startsWith('+')) throw new BackendError('ERR_BACKEND_PROTOCOL', 'backend refused AUTHENTICATE PLAIN');
@@ -97,8 +102,13 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
 
 interface TaggedReply { status: 'OK' | 'NO' | 'BAD'; text: string }
 
-async function command(reader: LineReader, socket: net.Socket, line: string, tag: string, acceptNo = false, untagged?: string[]): Promise<TaggedReply> {
+function command(reader: LineReader, socket: net.Socket, line: string, tag: string, acceptNo = false, untagged?: string[]): Promise<TaggedReply> {
   socket.write(`${line}\r\n`);
+  return tagged(reader, tag, acceptNo, untagged);
+}
+
+/** Reads up to the tagged reply for `tag`; untagged lines go to `untagged`. */
+async function tagged(reader: LineReader, tag: string, acceptNo = false, untagged?: string[]): Promise<TaggedReply> {
   for (;;) {
     const reply = await reader.readLine();
     if (reply.startsWith('* ')) {
