@@ -2,7 +2,7 @@
 // Proxy and direct runs are interleaved so that machine noise hits both alike.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuMs, cpuSplitMs, rssKiB } from './proc.js';
+import { cpuPreciseMs, cpuSplitMs, rssKiB } from './proc.js';
 import { oauthbearerIr, plainIr, Wire, type Endpoint } from './wire.js';
 import { BULK_USER, LOGIN_USER, type BenchWorld, type ProxyProcess } from './env.js';
 
@@ -76,11 +76,11 @@ export interface ConcurrentLogins { loginsPerS: number; cpuMsPerLogin: number | 
 
 /** `count` login cycles by `concurrency` clients; with `pid`, that process's CPU per login. */
 export async function concurrentLogins(t: LoginTarget, concurrency: number, count: number, pid?: number): Promise<ConcurrentLogins> {
-  const cpu0 = pid ? cpuMs(pid) : 0;
+  const cpu0 = pid ? cpuPreciseMs(pid) : 0;
   const start = performance.now();
   await pool(concurrency, count, async (i) => { await loginCycle(t, i); });
   const s = (performance.now() - start) / 1000;
-  return { loginsPerS: count / s, cpuMsPerLogin: pid ? (cpuMs(pid) - cpu0) / count : null };
+  return { loginsPerS: count / s, cpuMsPerLogin: pid ? (cpuPreciseMs(pid) - cpu0) / count : null };
 }
 
 export interface FetchRun { mibPerS: number; bytes: number; cpuMsPerMiB: number | null; sysShare: number | null; avgReadBytes: number }
@@ -95,14 +95,16 @@ export async function fetchConnection(t: LoginTarget): Promise<Wire> {
 let fetchTag = 0;
 export async function fetchAll(w: Wire, pid?: number): Promise<FetchRun> {
   const cpu0 = pid ? cpuSplitMs(pid) : { user: 0, sys: 0 };
+  const precise0 = pid ? cpuPreciseMs(pid) : 0;
   const reads0 = w.bulkReads;
   const start = performance.now();
   const bytes = await w.bulkCommand(`f${++fetchTag}`, 'FETCH 1:* BODY.PEEK[]');
   const s = (performance.now() - start) / 1000;
   const mib = bytes / 1048576;
   const cpu1 = pid ? cpuSplitMs(pid) : cpu0;
+  const precise = pid ? cpuPreciseMs(pid) - precise0 : 0;
   const used = cpu1.user - cpu0.user + cpu1.sys - cpu0.sys;
-  return { mibPerS: mib / s, bytes, cpuMsPerMiB: pid ? used / mib : null, sysShare: pid ? (cpu1.sys - cpu0.sys) / used : null, avgReadBytes: bytes / (w.bulkReads - reads0) };
+  return { mibPerS: mib / s, bytes, cpuMsPerMiB: pid ? precise / mib : null, sysShare: pid && used > 0 ? (cpu1.sys - cpu0.sys) / used : null, avgReadBytes: bytes / (w.bulkReads - reads0) };
 }
 
 export { BULK_USER, LOGIN_USER };
