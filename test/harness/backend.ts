@@ -89,7 +89,10 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
     running.delete(pidFiles);
+    const dovecotPid = await readPid(pidFiles[0]!);
     await Promise.all([stopDovecot(dp), stopPostfix(pp)]);
+    // As in restartDovecot: imap processes of sessions still open can outlive the master.
+    if (dovecotPid !== undefined) try { process.kill(-dovecotPid, 'SIGKILL'); } catch { /* group gone */ }
     await waitPortsClosed(ports, Date.now() + 5000).catch(() => {});
     await unregisterConfigDir(pp.configDir).catch(() => {});
     await rm(dir, { recursive: true, force: true });

@@ -31,6 +31,8 @@ export interface CliProxy {
   /** GET /metrics: the sum of every series of that name; NaN if absent. */
   metric(name: string): Promise<number>;
   ready(): Promise<number>;
+  /** With `inspect`: the child's inspector WebSocket URL, once it has printed it. */
+  inspectorUrl(timeoutMs?: number): Promise<string>;
   /** SIGKILL if still running (teardown). */
   kill(): void;
 }
@@ -78,11 +80,16 @@ export interface CliProxyOptions {
   userinfoUrl: string;
   certs: CertSet;
   env?: Record<string, string>;
+  /** Start with --inspect on a free loopback port (see inspector.ts). */
+  inspect?: boolean;
+  /** More node options (V8 flags) for the child. */
+  nodeArgs?: string[];
 }
 
 export async function startCliProxy(opts: CliProxyOptions): Promise<CliProxy> {
   const [imapsPort, submissionsPort, httpPort] = await freePorts(3) as [number, number, number];
-  const child = spawn(process.execPath, [await builtCli()], {
+  const nodeArgs = [...(opts.inspect ? ['--inspect=127.0.0.1:0'] : []), ...(opts.nodeArgs ?? [])];
+  const child = spawn(process.execPath, [...nodeArgs, await builtCli()], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
@@ -119,6 +126,17 @@ export async function startCliProxy(opts: CliProxyOptions): Promise<CliProxy> {
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
+  // Node prints "Debugger listening on ws://127.0.0.1:PORT/UUID" on stderr before the CLI runs.
+  let stderrHead = '';
+  let wsUrl: string | undefined;
+  if (opts.inspect) {
+    const onHead = (d: Buffer): void => {
+      stderrHead += d.toString('utf8');
+      wsUrl = /Debugger listening on (ws:\/\/\S+)/.exec(stderrHead)?.[1];
+      if (wsUrl || stderrHead.length > 16 * 1024) child.stderr!.off('data', onHead);
+    };
+    child.stderr!.on('data', onHead);
+  }
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const http = async (path: string): Promise<{ status: number; text: string }> => {
     try {
@@ -139,6 +157,15 @@ export async function startCliProxy(opts: CliProxyOptions): Promise<CliProxy> {
       return all.length ? all.reduce((sum, m) => sum + Number(m[1]), 0) : NaN;
     },
     ready: async () => (await http('/readyz')).status,
+    async inspectorUrl(timeoutMs = 10_000) {
+      if (!opts.inspect) throw new Error('the CLI was started without inspect');
+      const deadline = Date.now() + timeoutMs;
+      while (!wsUrl) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no inspector URL on stderr: ${stderrHead.slice(0, 500)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return wsUrl;
+    },
     kill: () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); },
   };
 }
