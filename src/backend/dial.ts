@@ -44,6 +44,19 @@ export function connectTcp(host: string, port: number, timeoutMs: number, opts: 
   });
 }
 
+// One SecureContext per set of options, made on first use: passing `ca` to tls.connect()
+// builds a new OpenSSL context and parses the CA bundle for every connection, which costs
+// CPU per login and leaves native memory behind in the allocator.
+const contexts = new WeakMap<BackendTlsOptions, tls.SecureContext>();
+function contextFor(opts: BackendTlsOptions): tls.SecureContext {
+  let c = contexts.get(opts);
+  if (!c) {
+    c = tls.createSecureContext({ minVersion: 'TLSv1.2', ...(opts.ca ? { ca: opts.ca } : {}) });
+    contexts.set(opts, c);
+  }
+  return c;
+}
+
 /** Client-side TLS over an existing socket (implicit TLS right after connect, or after STARTTLS). */
 export function startClientTls(socket: net.Socket, opts: BackendTlsOptions, timeoutMs: number): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
@@ -55,9 +68,8 @@ export function startClientTls(socket: net.Socket, opts: BackendTlsOptions, time
     const secure = tls.connect({
       socket,
       ...(servername ? { servername } : {}),
-      ...(opts.ca ? { ca: opts.ca } : {}),
+      secureContext: contextFor(opts),
       rejectUnauthorized: opts.verify,
-      minVersion: 'TLSv1.2',
       // The name check must use the configured name even for an IP address host.
       checkServerIdentity: (_host, cert) => tls.checkServerIdentity(opts.servername, cert),
     });
