@@ -35,7 +35,8 @@ class ReusedReads {
 
   readonly callback = (n: number, buf: Uint8Array): boolean => {
     if (buf !== this.own) {
-      const copy = Buffer.allocUnsafe(n);
+      // Not from Buffer's shared 8 KiB pool: a slab stays alive while any chunk of it does.
+      const copy = Buffer.allocUnsafeSlow(n);
       (buf as Buffer).copy(copy, 0, 0, n);
       if (this.sink !== null && n >= BULK_READ_BYTES) this.own = Buffer.allocUnsafeSlow(OWN_BYTES);
       return this.deliver(copy, false);
