@@ -35,8 +35,7 @@ export function closeWhenQuiet(t: DrainTarget, farewell: string, deadline: numbe
     } else if (now - quietSince >= quietMs) {
       clearInterval(timer);
       // Nothing more from the backend may follow the BYE.
-      backend.unpipe(client);
-      client.unpipe(backend);
+      splice.stop('shutdown');
       client.end(farewell);
       backend.end();
       setTimeout(() => splice.close('shutdown'), 2000).unref();

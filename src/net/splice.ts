@@ -19,6 +19,10 @@ export interface SpliceResult {
 export interface Splice {
   readonly done: Promise<SpliceResult>;
   close(reason: SpliceEnd): void;
+  /** Moves no more bytes either way and records `reason` as how the session ended; what
+   *  arrives from now on is dropped (the sockets stay open for a last word of our own, e.g.
+   *  `* BYE`, and are closed by the caller). */
+  stop(reason: SpliceEnd): void;
 }
 
 type Counted = Duplex & Pick<Socket, 'bytesWritten' | 'setTimeout'>;
@@ -113,6 +117,12 @@ export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs:
     close(reason) {
       finish(reason);
       closeBoth();
+    },
+    stop(reason) {
+      finish(reason);
+      client.removeAllListeners('data');
+      backend.removeAllListeners('data');
+      direct(backend as Duplex as Socket, () => true);
     },
   };
 }

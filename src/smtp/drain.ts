@@ -28,8 +28,7 @@ export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice
       cut.unref();
       tracker.whenIdle(() => {
         clearTimeout(cut);
-        backend.unpipe(client);
-        client.unpipe(backend);
+        splice.stop('shutdown');
         client.end(SHUTDOWN_REPLY);
         backend.end('QUIT\r\n');
         setTimeout(() => splice.close('shutdown'), 2000).unref();

@@ -99,6 +99,11 @@ t.test('SIGTERM: IDLE gets BYE, DATA completes and is delivered, exit code 0', a
   const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
   t.equal(code, 0, `exit code 0 (output: ${output.slice(-1500)})`);
   t.match(output, /"event":"shutdown"/);
+  // Nothing from the backend followed our last word: Dovecot's and Postfix's replies to the
+  // proxy's own LOGOUT/QUIT were dropped, not written into the ended client sockets.
+  const ends = output.split('\n').filter((l) => l.includes('"event":"session-end"') && l.includes('"user"'));
+  t.equal(ends.length, 2, `two spliced sessions ended (${ends.join(' | ')})`);
+  for (const l of ends) t.match(l, /"end":"shutdown"/, `ended by the shutdown: ${l}`);
 
   // Delivered: read from Dovecot directly (the proxy is gone) with bob's password.
   const client = new ImapFlow({
