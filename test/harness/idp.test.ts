@@ -47,9 +47,11 @@ t.test('in-process IdP', async (t) => {
   });
 
   t.test('expired token fails at userinfo', async (t) => {
-    const token = await idp.mintToken('bob@example.test', { expiresInSeconds: 1 });
+    // Lifetimes are whole seconds from a whole-second iat: a 1 s token minted late in a second
+    // may be expired a few ms later (a CI flake). 2 s leaves at least 1 s for the first check.
+    const token = await idp.mintToken('bob@example.test', { expiresInSeconds: 2 });
     t.equal((await getJson(idp.userinfoUrl, token)).status, 200);
-    await sleep(2100);
+    await sleep(3100);
     t.equal((await getJson(idp.userinfoUrl, token)).status, 401);
   });
 
