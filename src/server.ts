@@ -2,7 +2,6 @@
 // validator, the IMAP and SMTP services. close() stops listening and ends every session.
 import { LoginGuard } from './auth/login-guard.js';
 import { ConnectionLimiter } from './net/connection-limits.js';
-import { readFileSync } from 'node:fs';
 import type { Config } from './config/types.js';
 import type { Logger } from './observability/logger.js';
 import { CertificateStore } from './net/tls-reload.js';
@@ -17,6 +16,7 @@ import { startSmtp, type SmtpService } from './smtp/service.js';
 import type { SharedParts } from './server-parts.js';
 import { openScim } from './scim/service.js';
 import type { ScimListener } from './scim/server.js';
+import { backendTlsOptions } from './backend/dial.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];
@@ -32,7 +32,6 @@ export interface ProxyServer {
 }
 
 export async function startServer(config: Config, log: Logger): Promise<ProxyServer> {
-  const b = config.backend;
   // SCIM (issue 8): deactivated users must be known before the first login.
   const scim = config.scim ? await openScim(config.scim, log) : null;
   const parts: SharedParts = {
@@ -40,7 +39,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     log,
     tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
     authenticator: createAuthenticator(config, log, scim?.disabled),
-    backendTls: { verify: b.tlsVerify, ca: b.caFile ? readFileSync(b.caFile) : null, servername: b.servername },
+    backendTls: backendTlsOptions(config.backend),
     guard: new LoginGuard({
       windowMs: config.limits.authFailWindowMs, maxPerIp: config.limits.authFailMaxPerIp, maxPerUser: config.limits.authFailMaxPerUser,
       blockMs: config.limits.authFailBlockMs, delayMs: config.limits.authFailDelayMs, delayMaxMs: config.limits.authFailDelayMaxMs,

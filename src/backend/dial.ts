@@ -1,13 +1,25 @@
 // Connections to DMS: TCP with a deadline, then TLS (implicit, or after STARTTLS) with
 // certificate verification on by default.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { reusedReads } from '../net/reused-reads.js';
 
 export interface BackendTlsOptions {
   readonly verify: boolean;
-  readonly ca: Buffer | null;
   readonly servername: string;
+  /** Built once (CA bundle parsed once): tls.connect({ ca }) would build one per connection. */
+  readonly context: tls.SecureContext;
+}
+
+/** The TLS settings for every connection to DMS, read once at start-up. */
+export function backendTlsOptions(b: { readonly tlsVerify: boolean; readonly caFile: string | null; readonly servername: string }): BackendTlsOptions {
+  const ca = b.caFile ? readFileSync(b.caFile) : null;
+  return {
+    verify: b.tlsVerify,
+    servername: b.servername,
+    context: tls.createSecureContext({ minVersion: 'TLSv1.2', ...(ca ? { ca } : {}) }),
+  };
 }
 
 export class BackendError extends Error {
@@ -44,19 +56,6 @@ export function connectTcp(host: string, port: number, timeoutMs: number, opts: 
   });
 }
 
-// One SecureContext per set of options, made on first use: passing `ca` to tls.connect()
-// builds a new OpenSSL context and parses the CA bundle for every connection, which costs
-// CPU per login and leaves native memory behind in the allocator.
-const contexts = new WeakMap<BackendTlsOptions, tls.SecureContext>();
-function contextFor(opts: BackendTlsOptions): tls.SecureContext {
-  let c = contexts.get(opts);
-  if (!c) {
-    c = tls.createSecureContext({ minVersion: 'TLSv1.2', ...(opts.ca ? { ca: opts.ca } : {}) });
-    contexts.set(opts, c);
-  }
-  return c;
-}
-
 /** Client-side TLS over an existing socket (implicit TLS right after connect, or after STARTTLS). */
 export function startClientTls(socket: net.Socket, opts: BackendTlsOptions, timeoutMs: number): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
@@ -68,7 +67,7 @@ export function startClientTls(socket: net.Socket, opts: BackendTlsOptions, time
     const secure = tls.connect({
       socket,
       ...(servername ? { servername } : {}),
-      secureContext: contextFor(opts),
+      secureContext: opts.context,
       rejectUnauthorized: opts.verify,
       // The name check must use the configured name even for an IP address host.
       checkServerIdentity: (_host, cert) => tls.checkServerIdentity(opts.servername, cert),

@@ -1,10 +1,10 @@
 // `oauth2-mail-proxy doctor [--config FILE] [--user USER]`: checks an installation the way
 // an operator would by hand and prints a checklist, with a fix for every failure. Exit code
 // 0 when nothing failed (warnings allowed), 1 otherwise, 78 when the configuration is invalid.
-import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type RawConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { checkBackendReachable, checkCertificates, checkIdp, checkMasterLogins, type CheckLine } from './checks.js';
+import { backendTlsOptions } from '../backend/dial.js';
 
 export interface DoctorOptions {
   readonly env: NodeJS.ProcessEnv;
@@ -42,9 +42,7 @@ export async function runDoctor(o: DoctorOptions, print: (line: string) => void)
   const reach = await checkBackendReachable(config);
   emit(reach);
   if (o.user) {
-    const b = config.backend;
-    const backendTls = { verify: b.tlsVerify, ca: b.caFile ? readFileSync(b.caFile) : null, servername: b.servername };
-    emit(await checkMasterLogins(config, o.user, backendTls));
+    emit(await checkMasterLogins(config, o.user, backendTlsOptions(config.backend)));
   } else {
     print(formatLine({ status: 'warn', title: 'master login', detail: 'not checked', fix: 'run doctor --user someone@your-domain to log in as a DMS account with the master user' }));
   }
