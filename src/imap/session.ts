@@ -12,6 +12,7 @@ import { startServerTls } from '../net/tls-context.js';
 import { handOver } from '../net/handover.js';
 import { closeWhenQuiet } from '../net/drain.js';
 import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } from '../observability/events.js';
+import { sessionLogger } from '../observability/metrics.js';
 import { newSessionId, peerOf, type Peer } from '../net/peer.js';
 import { ImapFramer, type FramerEvent } from './framer.js';
 import { ImapParseError, parseCommand } from './parser.js';
@@ -68,7 +69,7 @@ export class ImapSession implements ImapContext {
   constructor(socket: net.Socket, private readonly implicitTls: boolean, private readonly deps: ImapSessionDeps, peer?: Peer) {
     this.socket = socket;
     this.peer = peer ?? peerOf(socket);
-    this.log = deps.log.child({ cid: this.id, proto: 'imap', client: this.peer.address });
+    this.log = sessionLogger(deps.log, 'imap', this.id, this.peer.address);
     this.framer = new ImapFramer({ maxLineBytes: deps.limits.maxLineBytes, maxLiteralBytes: deps.limits.maxLiteralBytes });
     this.timer = setTimeout(() => this.close(TEXT.timeout, 'preauth-timeout'), deps.limits.preauthTimeoutMs);
   }

@@ -109,7 +109,18 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 export const metrics: Metrics = createMetrics();
 
-/** The protocol a per-connection child logger was made for ('imap' | 'smtp'), from its bindings. */
-export function protocolOf(log: { bindings?: () => Record<string, unknown> }): Protocol {
-  return log.bindings?.().proto === 'smtp' ? 'smtp' : 'imap';
+// Which protocol each per-connection logger belongs to. Read from a WeakMap, not from the
+// logger's bindings(): pino parses its serialized bindings back for that, twice per login.
+const protocols = new WeakMap<object, Protocol>();
+
+/** The per-connection child logger: its lines carry cid, proto and client; protocolOf() knows it. */
+export function sessionLogger<L extends { child(b: Record<string, unknown>): L }>(parent: L, proto: Protocol, cid: string, client: string): L {
+  const log = parent.child({ cid, proto, client });
+  protocols.set(log, proto);
+  return log;
+}
+
+/** The protocol a per-connection logger was made for by sessionLogger() ('imap' otherwise). */
+export function protocolOf(log: object): Protocol {
+  return protocols.get(log) ?? 'imap';
 }

@@ -12,6 +12,7 @@ import type { SmtpLoginRequest, SmtpLoginResult } from '../backend/smtp-login.js
 import { handOver } from '../net/handover.js';
 import type { Logger } from '../observability/logger.js';
 import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } from '../observability/events.js';
+import { sessionLogger } from '../observability/metrics.js';
 import type { SmtpClient } from './smtp-server-adapter.js';
 import { REPLY } from './replies.js';
 import { trackSplicedSmtp, type SplicedSmtp } from './drain.js';
@@ -32,7 +33,7 @@ const MAX_AUTH_FAILURES = 3;
 
 export function createAuthHandler(deps: SmtpAuthDeps) {
   return (client: SmtpClient, command: string): void => {
-    const log = deps.log.child({ cid: client.id, proto: 'smtp', client: client.remoteAddress });
+    const log = sessionLogger(deps.log, 'smtp', client.id, client.remoteAddress);
     authenticate(client, command, deps, log).catch((err: Error) => {
       log.error({ event: 'internal-error', err: err.message }, 'AUTH failed');
       if (!client.gone) {
