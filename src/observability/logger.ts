@@ -1,22 +1,17 @@
-// The one root logger. Redaction is configured here only: pino replaces the parent's
-// redact list when a child is given its own, so children never get one (shared REFERENCE).
+// The one root logger. Every object logged goes through censor() (censor.ts), the safety
+// net against a secret in a log line. pino applies formatters.log to children's lines too,
+// but not to their bindings: children are made with fixed keys only (sessionLogger() in
+// metrics.ts, the SCIM listener's).
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { censor } from './censor.js';
 
 export type { Logger };
-
-// Field names that may carry a secret anywhere in a log object. Code never logs these on
-// purpose; this is the safety net.
-export const REDACT_PATHS = [
-  'token', 'accessToken', 'password', 'pass', 'masterPassword', 'secret', 'authorization', 'auth',
-  '*.token', '*.accessToken', '*.password', '*.pass', '*.masterPassword', '*.secret', '*.authorization', '*.auth',
-  'headers.authorization', '*.headers.authorization',
-];
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options = {
     level,
     base: { svc: 'oauth2-mail-proxy' },
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    formatters: { log: censor },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (destination) return pino(options, destination);

@@ -1,9 +1,10 @@
-// The root logger's redaction is the safety net against a secret reaching a log line: code
-// never logs credentials on purpose, but a field named like one is censored wherever
-// REDACT_PATHS says, top level and one object down, and the caller's object is left as it was.
+// The root logger's censor is the safety net against a secret reaching a log line: code
+// never logs credentials on purpose, but a field named like one is censored at the top level
+// and in nested objects and arrays, and the caller's object is left as it was.
 import t from 'tap';
 import { Writable } from 'node:stream';
-import { createLogger, REDACT_PATHS } from '../../src/observability/logger.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { SECRET_KEYS as CENSORED_KEYS } from '../../src/observability/censor.js';
 
 const SECRET_KEYS = ['token', 'accessToken', 'password', 'pass', 'masterPassword', 'secret', 'authorization', 'auth'];
 
@@ -45,9 +46,45 @@ t.test('children keep the redaction of the root', async (t) => {
   t.match(raw(), /"cid":"c1"/);
 });
 
-t.test('the path list covers each secret key at both depths', async (t) => {
-  for (const k of SECRET_KEYS) {
-    t.ok(REDACT_PATHS.includes(k), `${k}`);
-    t.ok(REDACT_PATHS.includes(`*.${k}`), `*.${k}`);
-  }
+t.test('the censor knows every secret key', async (t) => {
+  for (const k of SECRET_KEYS) t.ok(CENSORED_KEYS.has(k), k);
+});
+
+t.test('deeper objects, arrays and errors are censored; buffers and the rest are kept', async (t) => {
+  const { log, raw, lines } = capture();
+  const err = Object.assign(new Error('upstream said no'), { code: 'E_UP', token: 'SECRET-IN-ERROR' });
+  const deep = { a: { b: { password: 'SECRET-THREE-DOWN', keep: 1 } } };
+  const list = [{ secret: 'SECRET-IN-ARRAY' }, 'plain'];
+  log.info({ event: 'probe', deep, list, err, buf: Buffer.from('abc'), n: 7, nil: null }, 'probe');
+  t.notMatch(raw(), /SECRET-/, 'no secret value in the output');
+  const line = lines()[0]!;
+  t.same(line.deep, { a: { b: { password: '[redacted]', keep: 1 } } });
+  t.same(line.list, [{ secret: '[redacted]' }, 'plain']);
+  const e = line.err as Record<string, unknown>;
+  t.equal(e.message, 'upstream said no', "the error's message is kept");
+  t.equal(e.code, 'E_UP');
+  t.equal(e.token, '[redacted]');
+  t.equal(line.n, 7);
+  t.equal(line.nil, null);
+  t.ok(line.buf, 'buffer logged');
+  t.equal(deep.a.b.password, 'SECRET-THREE-DOWN', 'caller objects unchanged');
+  t.equal((list[0] as { secret: string }).secret, 'SECRET-IN-ARRAY');
+  t.equal(err.token, 'SECRET-IN-ERROR');
+});
+
+t.test('an object without secrets is logged as it is, not copied', async (t) => {
+  const { censor } = await import('../../src/observability/censor.js');
+  const o = { event: 'login', user: 'alice@example.test', nested: { x: 1 } };
+  t.equal(censor(o), o);
+});
+
+t.test('a session logger carries cid, proto and client, and knows its protocol', async (t) => {
+  const { sessionLogger, protocolOf } = await import('../../src/observability/metrics.js');
+  const { log, lines } = capture();
+  const smtp = sessionLogger(log, 'smtp', 'cid-1', '192.0.2.1');
+  const imap = sessionLogger(log, 'imap', 'cid-2', '192.0.2.2');
+  t.equal(protocolOf(smtp), 'smtp');
+  t.equal(protocolOf(imap), 'imap');
+  smtp.info({ event: 'login' }, 'x');
+  t.match(lines()[0], { cid: 'cid-1', proto: 'smtp', client: '192.0.2.1', event: 'login' });
 });
