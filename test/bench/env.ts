@@ -117,7 +117,7 @@ export interface ProxyProcess {
 export type ProxyBuild = 'dist' | 'src';
 
 /** Starts `oauth2-mail-proxy` as its own process (the compiled dist/src/cli.js unless `build` is 'src'). */
-export async function startProxyProcess(w: BenchWorld, o: { build: ProxyBuild; name: string; nodeArgs?: string[]; env?: Record<string, string> }): Promise<ProxyProcess> {
+export async function startProxyProcess(w: BenchWorld, o: { build: ProxyBuild; name: string; nodeArgs?: string[]; env?: Record<string, string>; /** Another compiled cli.js, e.g. an older build to compare with. */ cli?: string }): Promise<ProxyProcess> {
   const [imapPort, imapsPort, submissionPort] = await freePorts(3) as [number, number, number];
   const logFile = join(w.backend.dir, `proxy-${o.name}.log`);
   const env: Record<string, string> = {
@@ -155,7 +155,7 @@ export async function startProxyProcess(w: BenchWorld, o: { build: ProxyBuild; n
     ...o.env,
   };
   const root = join(import.meta.dirname, '..', '..');
-  const dist = join(root, 'dist', 'src', 'cli.js');
+  const dist = o.cli ?? join(root, 'dist', 'src', 'cli.js');
   const args = o.build === 'dist'
     ? [...(o.nodeArgs ?? []), dist]
     : ['--import', join(root, 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs'), ...(o.nodeArgs ?? []), join(root, 'src', 'cli.ts')];

@@ -12,7 +12,7 @@ import { startWorld, startProxyProcess, LOGIN_USER, BULK_USER, type ProxyBuild, 
 import { concurrentLogins, directTarget, fetchAll, fetchConnection, idleSessions, loginLatency, proxyTarget, type LoginTarget } from './imap-phases.js';
 import { messageOf, smtpSession, submitRate } from './smtp-phases.js';
 import { tokenRates } from './token-rates.js';
-import { startForwarder, type Forwarder } from './forwarder.js';
+import { haproxyVersion, startForwarder, startHaproxyForwarder, type Forwarder } from './forwarder.js';
 import { cpuPreciseMs, loadAvg1, raiseFdLimit, waitQuiet, type Quiet } from './proc.js';
 import { formatTable, median, percentile, type Row } from './table.js';
 
@@ -80,7 +80,12 @@ async function main(): Promise<void> {
   say(`starting backend (${(P.mailboxBytes / 1048576).toFixed(0)} MiB mailbox), IdP, proxy (${build})`);
   const world = await startWorld({ maxSessions, mailboxBytes: P.mailboxBytes });
   const proxies: ProxyProcess[] = [];
-  const floor = await startForwarder(world.backend.imapPort, world.backend.dir);
+  // What a forwarder costs with nothing of the proxy's work: the Node floor, and HAProxy as the
+  // reference for a C event loop on the same kernel.
+  const refs: Reference[] = [{ kind: 'Floor', what: 'a bare Node forwarder', f: await startForwarder(world.backend.imapPort, world.backend.dir), note: 'stream.pipe, no TLS/auth/logs' }];
+  const hv = haproxyVersion();
+  if (hv) refs.push({ kind: 'Reference', what: `HAProxy ${hv} (TCP mode, 1 thread)`, f: await startHaproxyForwarder(world.backend.imapPort, world.backend.dir), note: 'C event loop, default 16 KiB buffers' });
+  else say('haproxy not installed: no HAProxy reference rows');
   const newProxy = async (name: string): Promise<ProxyProcess> => {
     const p = await startProxyProcess(world, { build, name, nodeArgs });
     proxies.push(p);
@@ -88,9 +93,9 @@ async function main(): Promise<void> {
   };
   try {
     const proxy = await newProxy('main');
-    if (only.has('login')) await phaseLogin(world, proxy, floor, P, rows, await quiet('login latency'));
-    if (only.has('cpu')) await phaseCpu(world, proxy, floor, P, rows, await quiet('CPU per login'));
-    if (only.has('fetch')) await phaseFetch(world, proxy, floor, P, rows, quiet);
+    if (only.has('login')) await phaseLogin(world, proxy, refs, P, rows, await quiet('login latency'));
+    if (only.has('cpu')) await phaseCpu(world, proxy, refs, P, rows, await quiet('CPU per login'));
+    if (only.has('fetch')) await phaseFetch(world, proxy, refs, P, rows, quiet);
     if (only.has('smtp')) await phaseSmtp(world, proxy, P, rows, quiet);
     if (only.has('tokens')) {
       const load = await quiet('token validation');
@@ -130,7 +135,7 @@ async function main(): Promise<void> {
       await done(p);
     }
   } finally {
-    floor.stop();
+    for (const r of refs) r.f.stop();
     await Promise.allSettled(proxies.map((p) => p.stop()));
     await world.stop();
   }
@@ -143,19 +148,22 @@ async function main(): Promise<void> {
   process.stdout.write(`${header.join('\n')}\n${formatTable(rows)}\n`);
 }
 
-/** Direct master login, through the bare forwarder: what any Node proxy adds at the least. */
-function floorTarget(w: BenchWorld, f: Forwarder, user: string): LoginTarget {
-  return { ...directTarget(w, user), ep: { port: f.port } };
+/** A forwarder measured beside the proxy; its rows read "<kind>: ... <what> ...". */
+interface Reference { readonly kind: 'Floor' | 'Reference'; readonly what: string; readonly f: Forwarder; readonly note: string }
+
+/** Direct master login, through a forwarder. */
+function refTarget(w: BenchWorld, r: Reference, user: string): LoginTarget {
+  return { ...directTarget(w, user), ep: { port: r.f.port } };
 }
 
-async function phaseLogin(w: BenchWorld, p: ProxyProcess, f: Forwarder, P: Params, rows: Row[], load: string): Promise<void> {
+async function phaseLogin(w: BenchWorld, p: ProxyProcess, refs: readonly Reference[], P: Params, rows: Row[], load: string): Promise<void> {
   say(`minting ${P.loginRounds} fresh tokens`);
   const fresh: string[] = [];
   for (let i = 0; i < P.loginRounds; i++) fresh.push(await w.idp.mintToken(LOGIN_USER));
   const cached = proxyTarget(w, p, LOGIN_USER, w.token);
   const direct = directTarget(w, LOGIN_USER);
   await loginLatency([direct, cached], Math.min(20, P.loginRounds)); // warm-up
-  const [d, c, fr, fl] = await loginLatency([direct, cached, proxyTarget(w, p, LOGIN_USER, fresh), floorTarget(w, f, LOGIN_USER)], P.loginRounds) as [number[], number[], number[], number[]];
+  const [d, c, fr, ...viaRefs] = await loginLatency([direct, cached, proxyTarget(w, p, LOGIN_USER, fresh), ...refs.map((r) => refTarget(w, r, LOGIN_USER))], P.loginRounds) as [number[], number[], number[], ...number[][]];
   const dp50 = percentile(d, 50);
   const dp99 = percentile(d, 99);
   const n = `${P.loginRounds} each`;
@@ -163,38 +171,38 @@ async function phaseLogin(w: BenchWorld, p: ProxyProcess, f: Forwarder, P: Param
   rows.push({ figure: 'Login p99, OAUTHBEARER, cached token (ms)', proxy: percentile(c, 99), direct: dp99, digits: 2, load });
   rows.push({ figure: 'Login p50, OAUTHBEARER, fresh token (IdP userinfo) (ms)', proxy: percentile(fr, 50), direct: dp50, digits: 2, load });
   rows.push({ figure: 'Login p99, OAUTHBEARER, fresh token (ms)', proxy: percentile(fr, 99), direct: dp99, digits: 2, load });
-  rows.push({ figure: 'Floor: login p50 through a bare Node forwarder (ms)', proxy: percentile(fl, 50), direct: dp50, digits: 2, load, note: 'master login piped, no TLS/auth/logs' });
+  refs.forEach((r, i) => rows.push({ figure: `${r.kind}: login p50 through ${r.what} (ms)`, proxy: percentile(viaRefs[i]!, 50), direct: dp50, digits: 2, load, note: `master login; ${r.note}` }));
 }
 
-async function phaseCpu(w: BenchWorld, p: ProxyProcess, f: Forwarder, P: Params, rows: Row[], load: string): Promise<void> {
+async function phaseCpu(w: BenchWorld, p: ProxyProcess, refs: readonly Reference[], P: Params, rows: Row[], load: string): Promise<void> {
   const cached = proxyTarget(w, p, LOGIN_USER, w.token);
   const direct = directTarget(w, LOGIN_USER);
-  const pr: number[] = []; const dr: number[] = []; const cpu: number[] = []; const floorCpu: number[] = [];
+  const pr: number[] = []; const dr: number[] = []; const cpu: number[] = []; const refCpu = refs.map(() => [] as number[]);
   for (let r = 0; r < P.cpuRounds; r++) {
     dr.push((await concurrentLogins(direct, 32, P.cpuLogins)).loginsPerS);
     const x = await concurrentLogins(cached, 32, P.cpuLogins, p.pid);
     pr.push(x.loginsPerS);
     cpu.push(x.cpuMsPerLogin!);
-    floorCpu.push((await concurrentLogins(floorTarget(w, f, LOGIN_USER), 32, P.cpuLogins, f.pid)).cpuMsPerLogin!);
+    for (const [i, ref] of refs.entries()) refCpu[i]!.push((await concurrentLogins(refTarget(w, ref, LOGIN_USER), 32, P.cpuLogins, ref.f.pid)).cpuMsPerLogin!);
   }
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   const cpuPerLogin = mean(cpu);
   rows.push({ figure: 'Proxy CPU per login, 32 concurrent clients, cached token (ms)', proxy: cpuPerLogin, digits: 3, target: '≤ 0.6 ms', met: cpuPerLogin <= 0.6, load, note: `${P.cpuLogins * P.cpuRounds} logins` });
   rows.push({ figure: 'Logins per second, 32 concurrent clients', proxy: median(pr), direct: median(dr), digits: 0, load });
-  rows.push({ figure: 'Floor: bare Node forwarder CPU per login, 32 concurrent clients (ms)', proxy: mean(floorCpu), digits: 3, load, note: 'accept, dial, pipe, close' });
+  refs.forEach((r, i) => rows.push({ figure: `${r.kind}: CPU per login of ${r.what}, 32 concurrent clients (ms)`, proxy: mean(refCpu[i]!), digits: 3, load, note: 'accept, dial, forward, close' }));
 }
 
-async function phaseFetch(w: BenchWorld, p: ProxyProcess, f: Forwarder, P: Params, rows: Row[], quiet: (what: string) => Promise<string>): Promise<void> {
+async function phaseFetch(w: BenchWorld, p: ProxyProcess, refs: readonly Reference[], P: Params, rows: Row[], quiet: (what: string) => Promise<string>): Promise<void> {
   for (const tls of [false, true]) {
     const load = await quiet(`bulk FETCH (${tls ? 'TLS' : 'plaintext'})`);
     const dc = await fetchConnection(directTarget(w, BULK_USER, tls));
     const pc = await fetchConnection(proxyTarget(w, p, BULK_USER, w.bulkToken, tls));
-    const fc = tls ? null : await fetchConnection(floorTarget(w, f, BULK_USER));
+    const viaRefs = tls ? [] : await Promise.all(refs.map((r) => fetchConnection(refTarget(w, r, BULK_USER))));
     try {
       const first = await fetchAll(dc); // warm-up: index, page cache, JIT
       await fetchAll(pc);
-      if (fc) await fetchAll(fc);
-      const fl: number[] = []; const flCpu: number[] = [];
+      for (const c of viaRefs) await fetchAll(c);
+      const fl = viaRefs.map(() => [] as number[]); const flCpu = viaRefs.map(() => [] as number[]);
       const d: number[] = []; const pr: number[] = []; const cpu: number[] = [];
       const reads = { d: 0, p: 0 };
       const sys: number[] = [];
@@ -209,10 +217,10 @@ async function phaseFetch(w: BenchWorld, p: ProxyProcess, f: Forwarder, P: Param
         reads.p += y.avgReadBytes / P.fetchRounds;
         sys.push(y.sysShare!);
         cpu.push(y.cpuMsPerMiB!);
-        if (fc) {
-          const z2 = await fetchAll(fc, f.pid);
-          fl.push(z2.mibPerS);
-          flCpu.push(z2.cpuMsPerMiB!);
+        for (const [i, c] of viaRefs.entries()) {
+          const z2 = await fetchAll(c, refs[i]!.f.pid);
+          fl[i]!.push(z2.mibPerS);
+          flCpu[i]!.push(z2.cpuMsPerMiB!);
         }
       }
       say(`FETCH ${tls ? 'TLS' : 'plain'}: direct ${d.map((x) => x.toFixed(0)).join(' ')}, proxy ${pr.map((x) => x.toFixed(0)).join(' ')} MiB/s; client reads average ${(reads.d / 1024).toFixed(1)} KiB direct, ${(reads.p / 1024).toFixed(1)} KiB through the proxy; proxy CPU ${(median(sys) * 100).toFixed(0)}% in the kernel`);
@@ -221,14 +229,15 @@ async function phaseFetch(w: BenchWorld, p: ProxyProcess, f: Forwarder, P: Param
       const cpuMib = median(cpu);
       rows.push({ figure: `FETCH 1:* BODY.PEEK[], ${tls ? 'TLS to the client' : 'plaintext'} (MiB/s)`, proxy: median(pr), direct: median(d), digits: 0, ...(tls ? {} : { target: '≥ 0.95× direct', met: ratio >= 0.95 }), load, note: mib });
       rows.push({ figure: `Proxy CPU per MiB fetched, ${tls ? 'TLS to the client' : 'plaintext'} (ms)`, proxy: cpuMib, digits: 3, ...(tls ? {} : { target: '≤ 0.3 ms', met: cpuMib <= 0.3 }), load });
-      if (fc) {
-        rows.push({ figure: 'Floor: FETCH through a bare Node forwarder, plaintext (MiB/s)', proxy: median(fl), direct: median(d), digits: 0, load, note: 'stream.pipe, default buffers' });
-        rows.push({ figure: 'Floor: bare Node forwarder CPU per MiB fetched (ms)', proxy: median(flCpu), digits: 3, load });
-      }
+      viaRefs.forEach((_, i) => {
+        const r = refs[i]!;
+        rows.push({ figure: `${r.kind}: FETCH through ${r.what}, plaintext (MiB/s)`, proxy: median(fl[i]!), direct: median(d), digits: 0, load, note: r.note });
+        rows.push({ figure: `${r.kind}: CPU per MiB fetched of ${r.what} (ms)`, proxy: median(flCpu[i]!), digits: 3, load });
+      });
     } finally {
       dc.close();
       pc.close();
-      fc?.close();
+      for (const c of viaRefs) c.close();
     }
   }
 }
