@@ -5,7 +5,7 @@ import { listen, type Listener } from '../net/listen.js';
 import type { Peer } from '../net/peer.js';
 import { admit } from '../net/admit.js';
 import type { SharedParts } from '../server-parts.js';
-import { ImapSession, type ImapSessionDeps } from './session.js';
+import { ImapSession, type ImapSessionDeps, type SessionHandle } from './session.js';
 import { metrics } from '../observability/metrics.js';
 import { bounded, until } from '../shutdown.js';
 
@@ -22,7 +22,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
   const { config } = p;
   const b = config.backend;
   const target = imapTarget(config, p.backendTls);
-  const sessions = new Set<ImapSession>();
+  const sessions = new Set<SessionHandle>();
   const deps: ImapSessionDeps = {
     guard: p.guard,
     limits: config.imap,
@@ -33,6 +33,9 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     master: { user: b.masterUser, password: b.masterPassword },
     log: p.log,
     onEnd: (s) => sessions.delete(s),
+    onSpliced: (session, handle) => {
+      if (sessions.delete(session)) sessions.add(handle);
+    },
   };
   const proxyIn = config.proxyProtocol.trusted ? { trusted: config.proxyProtocol.trusted, timeoutMs: config.proxyProtocol.timeoutMs, log: p.log } : null;
   const accept = (implicitTls: boolean) => (socket: import('node:net').Socket, peer: Peer): void => {
@@ -57,10 +60,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     listeners,
     async drain(deadline) {
       const closing = Promise.all(listeners.map((l) => l.close())); // stop accepting
-      for (const s of sessions) {
-        s.close(SHUTDOWN_TEXT, 'shutdown'); // before login (a no-op once spliced)
-        s.drainSplice?.(`* BYE ${SHUTDOWN_TEXT}\r\n`, deadline);
-      }
+      for (const s of sessions) s.drain(SHUTDOWN_TEXT, deadline);
       await until(() => sessions.size === 0, deadline + 500);
       await service.close();
       await closing;
@@ -68,10 +68,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     async close() {
       untrack();
       const closing = Promise.all(listeners.map((l) => l.close()));
-      for (const s of sessions) {
-        s.close(SHUTDOWN_TEXT, 'shutdown');
-        s.closeSplice?.('shutdown');
-      }
+      for (const s of sessions) s.cut(SHUTDOWN_TEXT);
       await bounded(closing);
     },
   };

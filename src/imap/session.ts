@@ -37,7 +37,10 @@ export interface ImapSessionDeps {
   readonly backendLogin: (req: ImapLoginRequest) => Promise<ImapLoginResult>;
   readonly master: { readonly user: string; readonly password: string };
   readonly log: Logger;
-  readonly onEnd?: (session: ImapSession) => void;
+  /** The connection ended; `session` is the session, or its handle once spliced. */
+  readonly onEnd?: (session: SessionHandle) => void;
+  /** Logged in and spliced: from now on `handle` stands for `session`, which is dropped. */
+  readonly onSpliced?: (session: ImapSession, handle: SessionHandle) => void;
   readonly guard?: LoginGuard;
   /** Tells the connection limits this connection is no longer pre-login. */
   readonly loggedIn?: () => void;
@@ -50,7 +53,15 @@ const MAX_AUTH_FAILURES = 3;
 
 type State = 'starting' | 'preauth' | 'spliced' | 'closed';
 
-export class ImapSession implements ImapContext {
+/** What the service keeps of a connection, to end it at shutdown. */
+export interface SessionHandle {
+  /** Graceful: BYE before login; once spliced, `* BYE` when the session is quiet, cut at `deadline`. */
+  drain(text: string, deadline: number): void;
+  /** At once. */
+  cut(text: string): void;
+}
+
+export class ImapSession implements ImapContext, SessionHandle {
   readonly id = newSessionId();
   readonly peer: Peer;
   private socket: net.Socket;
@@ -93,19 +104,24 @@ export class ImapSession implements ImapContext {
     this.log.debug({ event: 'client-error', err: (err as NodeJS.ErrnoException).code ?? err.message }, 'client connection error');
   };
   private readonly onClose = (): void => this.finish('client-closed');
+  // A client that half-closes before login has nothing more to say; finish politely.
+  private readonly onEnd = (): void => {
+    if (this.state === 'preauth' || this.state === 'starting') this.socket.end();
+  };
 
   private attach(socket: net.Socket): void {
     socket.on('data', this.onData);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
-    // A client that half-closes before login has nothing more to say; finish politely.
-    socket.on('end', () => { if (this.state === 'preauth' || this.state === 'starting') socket.end(); });
+    socket.on('end', this.onEnd);
   }
 
+  // After detach() nothing on the socket refers to this session any more.
   private detach(socket: net.Socket): void {
     socket.off('data', this.onData);
     socket.off('error', this.onError);
     socket.off('close', this.onClose);
+    socket.off('end', this.onEnd);
   }
 
   private upgrade(then: () => void): void {
@@ -324,6 +340,13 @@ export class ImapSession implements ImapContext {
     const client = this.socket;
     this.detach(client);
     client.write(tagged(tag, 'OK', TEXT.loggedIn, `CAPABILITY ${capabilities}`));
+    // What stays alive of a session in IDLE for hours is the two sockets, the splice and
+    // this small handle: the session (framer, SASL state, timers) is left to the GC.
+    const { onEnd, onSpliced } = this.deps;
+    const handle: SessionHandle = {
+      drain: (text, deadline) => closeWhenQuiet({ client, backend, splice: s }, untagged(`BYE ${text}`), deadline),
+      cut: () => s.close('shutdown'),
+    };
     const s = handOver(client, backend, {
       fromBackend: leftover,
       fromClient: this.framer.takeRemaining(),
@@ -332,18 +355,18 @@ export class ImapSession implements ImapContext {
       user,
       mech,
       startedAt: this.startedAt,
-      onEnd: () => {
-        this.state = 'closed';
-        this.deps.onEnd?.(this);
-      },
+      onEnd: () => onEnd?.(handle),
     });
-    this.closeSplice = (why) => s.close(why);
-    this.drainSplice = (farewell, deadline) => closeWhenQuiet({ client, backend, splice: s }, farewell, deadline);
+    onSpliced?.(this, handle);
   }
 
-  closeSplice: ((why: 'shutdown') => void) | null = null;
-  /** Shutdown: `farewell` (a `* BYE`) once the spliced session is quiet, or cut at `deadline`. */
-  drainSplice: ((farewell: string, deadline: number) => void) | null = null;
+  drain(text: string): void {
+    this.close(text, 'shutdown');
+  }
+
+  cut(text: string): void {
+    this.close(text, 'shutdown');
+  }
 
   /** Polite close before login: `* BYE` then FIN. */
   close(text: string, why: string): void {
