@@ -116,6 +116,8 @@ export interface IdleResult {
   rssBeforeKiB: number;
   rssAfterKiB: number;
   kibPerSession: number;
+  /** The same without collecting garbage first (when `collect` was given): GC timing included. */
+  rawKibPerSession: number;
   openMs: number;
 }
 
@@ -124,12 +126,14 @@ export interface IdleResult {
  * memory before and after. Client addresses are spread over 127.1.x.y, so per-IP limits see
  * many clients (the proxy passes each address to Dovecot with ID).
  */
-export async function idleSessions(t: LoginTarget, pid: number, n: number, concurrency = 32): Promise<IdleResult & { close: () => void }> {
+export async function idleSessions(t: LoginTarget, pid: number, n: number, concurrency = 32, collect?: () => Promise<void>): Promise<IdleResult & { close: () => void }> {
   // Warm-up, at the same concurrency, before the baseline is read: code compiled, and V8's
   // young generation grown to what a login burst needs (up to 3 × 16 MiB semi-spaces), so
   // that growth, a per-process cost, is not counted per session.
   await pool(concurrency, Math.min(n, 500), async (i) => { await loginCycle(t, i); });
   await sleep(1500);
+  const rawBeforeKiB = rssKiB(pid);
+  await collect?.();
   const rssBeforeKiB = rssKiB(pid);
   const open: Wire[] = [];
   let errors = 0;
@@ -152,11 +156,14 @@ export async function idleSessions(t: LoginTarget, pid: number, n: number, concu
   await sleep(3000); // let the proxy settle (timers, GC)
   const stillOpen = open.filter((w) => !w.socket.destroyed).length;
   errors += open.length - stillOpen;
+  const rawAfterKiB = rssKiB(pid);
+  await collect?.();
   const rssAfterKiB = rssKiB(pid);
   const sessions = n - errors;
   return {
     sessions, errors, ...(firstError ? { firstError } : {}), rssBeforeKiB, rssAfterKiB, openMs,
     kibPerSession: (rssAfterKiB - rssBeforeKiB) / Math.max(1, sessions),
+    rawKibPerSession: (rawAfterKiB - rawBeforeKiB) / Math.max(1, sessions),
     close: () => open.forEach((w) => w.close()),
   };
 }
