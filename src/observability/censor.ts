@@ -5,7 +5,8 @@
 //
 // This replaced pino's path-based redaction (fast-redact with '*.x' wildcards), which cost
 // ~30 µs per session, about 2 % of the proxy's CPU per login; this walk costs well under
-// 1 µs for the flat objects the proxy logs (test/observability/logger.test.ts pins both).
+// 1 µs for the flat objects the proxy logs. test/observability/logger.test.ts pins what it
+// censors and what it keeps.
 import { stdSerializers } from 'pino';
 
 export const SECRET_KEYS: ReadonlySet<string> = new Set([
