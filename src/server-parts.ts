@@ -6,6 +6,7 @@ import type { Authenticator } from './auth/authenticator.js';
 import type { BackendTlsOptions } from './backend/dial.js';
 import type { LoginGuard } from './auth/login-guard.js';
 import type { ConnectionLimiter } from './net/connection-limits.js';
+import type { DisabledUsers } from './auth/disabled-users.js';
 
 export interface SharedParts {
   readonly config: Config;
@@ -18,4 +19,6 @@ export interface SharedParts {
   readonly guard: LoginGuard;
   /** Open connections in total, per IP, and before login, across all listeners. */
   readonly connections: ConnectionLimiter;
+  /** Users disabled over SCIM (when SCIM is on): their open sessions are ended too. */
+  readonly disabled?: DisabledUsers;
 }

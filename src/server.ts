@@ -45,6 +45,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
       blockMs: config.limits.authFailBlockMs, delayMs: config.limits.authFailDelayMs, delayMaxMs: config.limits.authFailDelayMaxMs,
     }),
     connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions }),
+    ...(scim ? { disabled: scim.disabled } : {}),
   };
   const services: Array<ImapService | SmtpService> = [];
   try {

@@ -1,12 +1,23 @@
 // Mailboxes whose login through the proxy is refused at once, whatever the credential
 // (token or password): users a SCIM client deactivated (src/scim). The SCIM store keeps
-// the set; the Authenticator consults it before anything reaches the backend.
+// the set; the Authenticator consults it before anything reaches the backend, and the IMAP
+// and SMTP services end the sessions such a user already has open (onDisabled).
 export class DisabledUsers {
   private readonly users = new Map<string, string>();
+  private readonly watchers = new Set<(user: string, reason: string) => void>();
 
   /** `reason` goes to the log line of a refused login. */
   disable(user: string, reason: string): void {
-    this.users.set(user.toLowerCase(), reason);
+    const key = user.toLowerCase();
+    const was = this.users.has(key);
+    this.users.set(key, reason);
+    if (!was) for (const w of this.watchers) w(key, reason);
+  }
+
+  /** Calls `fn` with each user (lower case) as it becomes disabled; returns the unsubscribe. */
+  onDisabled(fn: (user: string, reason: string) => void): () => void {
+    this.watchers.add(fn);
+    return () => { this.watchers.delete(fn); };
   }
 
   enable(user: string): void {

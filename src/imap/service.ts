@@ -8,8 +8,11 @@ import type { SharedParts } from '../server-parts.js';
 import { ImapSession, type ImapSessionDeps, type SessionHandle } from './session.js';
 import { metrics } from '../observability/metrics.js';
 import { bounded, until } from '../shutdown.js';
+import { UserSessions } from '../net/user-sessions.js';
+import { REVOKE_GRACE_MS } from '../net/revoke.js';
 
 const SHUTDOWN_TEXT = 'Server shutting down.';
+const REVOKED_TEXT = 'Account disabled.';
 
 export interface ImapService {
   readonly listeners: Listener[];
@@ -23,6 +26,8 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
   const b = config.backend;
   const target = imapTarget(config, p.backendTls);
   const sessions = new Set<SessionHandle>();
+  const byUser = new UserSessions<SessionHandle>();
+  const forget = new WeakMap<SessionHandle, () => void>();
   const deps: ImapSessionDeps = {
     guard: p.guard,
     limits: config.imap,
@@ -32,9 +37,16 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     backendLogin: (req) => imapBackendLogin(target, req),
     master: { user: b.masterUser, password: b.masterPassword },
     log: p.log,
-    onEnd: (s) => sessions.delete(s),
-    onSpliced: (session, handle) => {
-      if (sessions.delete(session)) sessions.add(handle);
+    onEnd: (s) => {
+      sessions.delete(s);
+      forget.get(s)?.();
+    },
+    onSpliced: (session, handle, user) => {
+      if (!sessions.delete(session)) return;
+      sessions.add(handle);
+      forget.set(handle, byUser.add(user, handle));
+      // Disabled while its login was under way (decided before, spliced after).
+      if (p.disabled?.reason(user)) handle.drain(REVOKED_TEXT, Date.now() + REVOKE_GRACE_MS, 'revoked');
     },
   };
   const proxyIn = config.proxyProtocol.trusted ? { trusted: config.proxyProtocol.trusted, timeoutMs: config.proxyProtocol.timeoutMs, log: p.log } : null;
@@ -55,6 +67,13 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
   const listeners: Listener[] = [];
   if (config.listen.imap) listeners.push(await listen('imap', config.listen.imap, accept(false), proxyIn));
   if (config.listen.imaps) listeners.push(await listen('imaps', config.listen.imaps, accept(true), proxyIn));
+  // A user disabled over SCIM: each open session gets `* BYE` between two responses, or is
+  // cut after REVOKE_GRACE_MS.
+  const unwatch = p.disabled?.onDisabled((user) => {
+    const open = byUser.of(user);
+    if (open.length) p.log.warn({ event: 'sessions-revoked', proto: 'imap', user, sessions: open.length }, 'user disabled: closing their open sessions');
+    for (const s of open) s.drain(REVOKED_TEXT, Date.now() + REVOKE_GRACE_MS, 'revoked');
+  });
   const untrack = metrics.trackSessions('imap', () => sessions.size);
   const service: ImapService = {
     listeners,
@@ -67,6 +86,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     },
     async close() {
       untrack();
+      unwatch?.();
       const closing = Promise.all(listeners.map((l) => l.close()));
       for (const s of sessions) s.cut(SHUTDOWN_TEXT);
       await bounded(closing);

@@ -10,6 +10,7 @@ import { oauthbearerFailure, xoauth2Failure } from '../auth/sasl/challenge.js';
 import type { ImapLoginRequest, ImapLoginResult } from '../backend/imap-login.js';
 import { startServerTls } from '../net/tls-context.js';
 import { handOver } from '../net/handover.js';
+import type { SpliceEnd } from '../net/splice.js';
 import { closeWhenQuiet } from '../net/drain.js';
 import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } from '../observability/events.js';
 import { sessionLogger } from '../observability/metrics.js';
@@ -39,8 +40,8 @@ export interface ImapSessionDeps {
   readonly log: Logger;
   /** The connection ended; `session` is the session, or its handle once spliced. */
   readonly onEnd?: (session: SessionHandle) => void;
-  /** Logged in and spliced: from now on `handle` stands for `session`, which is dropped. */
-  readonly onSpliced?: (session: ImapSession, handle: SessionHandle) => void;
+  /** Logged in as `user` and spliced: from now on `handle` stands for `session`, which is dropped. */
+  readonly onSpliced?: (session: ImapSession, handle: SessionHandle, user: string) => void;
   readonly guard?: LoginGuard;
   /** Tells the connection limits this connection is no longer pre-login. */
   readonly loggedIn?: () => void;
@@ -55,8 +56,8 @@ type State = 'starting' | 'preauth' | 'spliced' | 'closed';
 
 /** What the service keeps of a connection, to end it at shutdown. */
 export interface SessionHandle {
-  /** Graceful: BYE before login; once spliced, `* BYE` when the session is quiet, cut at `deadline`. */
-  drain(text: string, deadline: number): void;
+  /** Graceful: BYE before login; once spliced, `* BYE` when the session is quiet, cut at `deadline`; `why` is logged. */
+  drain(text: string, deadline: number, why?: SpliceEnd): void;
   /** At once. */
   cut(text: string): void;
 }
@@ -344,7 +345,7 @@ export class ImapSession implements ImapContext, SessionHandle {
     // this small handle: the session (framer, SASL state, timers) is left to the GC.
     const { onEnd, onSpliced } = this.deps;
     const handle: SessionHandle = {
-      drain: (text, deadline) => closeWhenQuiet({ client, backend, splice: s }, untagged(`BYE ${text}`), deadline),
+      drain: (text, deadline, why) => closeWhenQuiet({ client, backend, splice: s }, untagged(`BYE ${text}`), deadline, why),
       cut: () => s.close('shutdown'),
     };
     const s = handOver(client, backend, {
@@ -357,7 +358,7 @@ export class ImapSession implements ImapContext, SessionHandle {
       startedAt: this.startedAt,
       onEnd: () => onEnd?.(handle),
     });
-    onSpliced?.(this, handle);
+    onSpliced?.(this, handle, user);
   }
 
   drain(text: string): void {

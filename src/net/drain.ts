@@ -8,7 +8,7 @@
 //
 // The socket byte counters are sampled on a timer only while draining.
 import type { Socket } from 'node:net';
-import type { Splice } from './splice.js';
+import type { Splice, SpliceEnd } from './splice.js';
 
 export const DRAIN_QUIET_MS = 1000;
 const SAMPLE_MS = 100;
@@ -19,8 +19,8 @@ export interface DrainTarget {
   readonly splice: Splice;
 }
 
-/** Sends `farewell` and closes both sides once the session is quiet, or cuts it at `deadline` (epoch ms). */
-export function closeWhenQuiet(t: DrainTarget, farewell: string, deadline: number, quietMs = DRAIN_QUIET_MS): void {
+/** Sends `farewell` and closes both sides once the session is quiet, or cuts it at `deadline` (epoch ms); `why` is logged as how it ended. */
+export function closeWhenQuiet(t: DrainTarget, farewell: string, deadline: number, why: SpliceEnd = 'shutdown', quietMs = DRAIN_QUIET_MS): void {
   const { client, backend, splice } = t;
   const moved = (): number => client.bytesRead + client.bytesWritten + backend.bytesRead + backend.bytesWritten;
   let last = moved();
@@ -35,15 +35,15 @@ export function closeWhenQuiet(t: DrainTarget, farewell: string, deadline: numbe
     } else if (now - quietSince >= quietMs) {
       clearInterval(timer);
       // Nothing more from the backend may follow the BYE.
-      splice.stop('shutdown');
+      splice.stop(why);
       client.end(farewell);
       backend.end();
-      setTimeout(() => splice.close('shutdown'), 2000).unref();
+      setTimeout(() => splice.close(why), 2000).unref();
       return;
     }
     if (now >= deadline) {
       clearInterval(timer);
-      splice.close('shutdown');
+      splice.close(why);
     }
   }, SAMPLE_MS);
   timer.unref();

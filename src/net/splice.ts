@@ -6,7 +6,8 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { direct } from './reused-reads.js';
 
-export type SpliceEnd = 'client-closed' | 'backend-closed' | 'idle-timeout' | 'client-error' | 'backend-error' | 'shutdown';
+/** How a spliced session ended; 'revoked': its user was disabled (SCIM) while it was open. */
+export type SpliceEnd = 'client-closed' | 'backend-closed' | 'idle-timeout' | 'client-error' | 'backend-error' | 'shutdown' | 'revoked';
 
 export interface SpliceResult {
   readonly end: SpliceEnd;

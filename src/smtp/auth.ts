@@ -25,8 +25,8 @@ export interface SmtpAuthDeps {
   readonly idleTimeoutMs: number;
   readonly log: Logger;
   readonly guard?: LoginGuard;
-  /** Registers a spliced session for shutdown; returns the function that unregisters it. */
-  readonly onSpliced?: (session: SplicedSmtp) => () => void;
+  /** Registers a spliced session of `user` (shutdown, revocation); returns the function that unregisters it. */
+  readonly onSpliced?: (session: SplicedSmtp, user: string) => () => void;
 }
 
 const MAX_AUTH_FAILURES = 3;
@@ -137,7 +137,7 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
     startedAt,
     onEnd: () => unregister?.(),
   });
-  unregister = deps.onSpliced?.(trackSplicedSmtp(socket, result.socket, s));
+  unregister = deps.onSpliced?.(trackSplicedSmtp(socket, result.socket, s), user);
 }
 
 async function readCredentials(client: SmtpClient, mech: NonNullable<ReturnType<typeof parseSaslMechanism>>, ir: string | undefined): Promise<SaslCredentials | null> {

@@ -4,16 +4,18 @@
 // Postfix then discards the unfinished message and the client, which got no 250, sends it
 // again: nothing is lost, nothing is sent twice.
 import type { Socket } from 'node:net';
-import type { Splice } from '../net/splice.js';
+import type { Splice, SpliceEnd } from '../net/splice.js';
 import { SmtpTransactionTracker } from './transaction-tracker.js';
 
 export const SHUTDOWN_REPLY = '421 4.3.2 Service shutting down, please reconnect\r\n';
+/** To a user disabled (SCIM) while connected: no retry will succeed. */
+export const REVOKED_REPLY = '421 4.7.0 Account disabled, closing connection\r\n';
 
 export interface SplicedSmtp {
   /** Closes now (both sides). */
   close(): void;
-  /** Closes between transactions, or at `deadline` (epoch ms) at the latest. */
-  drain(deadline: number): void;
+  /** Closes between transactions with `reply` (421), or at `deadline` (epoch ms) at the latest. */
+  drain(deadline: number, reply?: string, why?: SpliceEnd): void;
 }
 
 export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice): SplicedSmtp {
@@ -23,15 +25,15 @@ export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice
   backend.on('data', (chunk: Buffer) => tracker.fromServer(chunk));
   return {
     close: () => splice.close('shutdown'),
-    drain(deadline) {
-      const cut = setTimeout(() => splice.close('shutdown'), Math.max(0, deadline - Date.now()));
+    drain(deadline, reply = SHUTDOWN_REPLY, why = 'shutdown') {
+      const cut = setTimeout(() => splice.close(why), Math.max(0, deadline - Date.now()));
       cut.unref();
       tracker.whenIdle(() => {
         clearTimeout(cut);
-        splice.stop('shutdown');
-        client.end(SHUTDOWN_REPLY);
+        splice.stop(why);
+        client.end(reply);
         backend.end('QUIT\r\n');
-        setTimeout(() => splice.close('shutdown'), 2000).unref();
+        setTimeout(() => splice.close(why), 2000).unref();
       });
     },
   };

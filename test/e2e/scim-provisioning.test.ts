@@ -1,7 +1,8 @@
 // SCIM provisioning end to end: a user created over SCIM lands in DMS's postfix-accounts.cf,
 // the DMS-like backend imports it (as DMS's change detector does), mail sent to it via
 // Postfix is delivered, and the user reads it through the proxy with a token. Deactivation
-// over SCIM then refuses its logins at once, token and password alike.
+// over SCIM then refuses its logins at once, token and password alike, and ends the
+// sessions the user already has open.
 import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,7 @@ import { startBackend } from '../harness/backend.js';
 import { startIdp } from '../harness/idp.js';
 import { eventually, startProxy } from '../harness/proxy.js';
 import { RawClient, oauthbearer } from '../harness/raw-imap.js';
+import { RawSmtp } from '../harness/raw-smtp.js';
 
 const SCIM_TOKEN = randomBytes(24).toString('hex');
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -119,6 +121,53 @@ t.test('deactivated over SCIM: the token login is refused at once, with the reas
   const line = proxy.logs().find((l) => l.event === 'auth-failed' && l.user === carol && /user disabled/.test(String(l.reason)));
   t.ok(line, 'auth-failed says the user is disabled');
   t.match(readFileSync(accountsFile, 'utf8'), /^carol@example\.test\|/m, 'the mailbox stays (default)');
+
+  await scim('PATCH', `/Users/${carolId}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'active', value: 'True' }] });
+  t.match(await tokenLogin(carol), /^a1 OK /, 'reactivated: logs in again');
+});
+
+t.test('deactivated over SCIM: open IMAP and SMTP sessions of the user end; other users keep theirs', async (t) => {
+  const bob = backend.users[1]!;
+  const imap = async (login: string): Promise<RawClient> => {
+    const c = await RawClient.connect(proxy.imapsPort, { implicitTls: true, ca });
+    t.teardown(() => c.close());
+    await c.line();
+    t.match((await c.command(login)).tagged, /^a1 OK/, 'logged in');
+    t.match((await c.command('s1 SELECT INBOX')).tagged, /^s1 OK/);
+    c.write('i1 IDLE\r\n');
+    t.match(await c.line(), /^\+ /, 'in IDLE');
+    return c;
+  };
+  const carolImap = await imap(`a1 AUTHENTICATE OAUTHBEARER ${oauthbearer(carol, await token(carol))}`);
+  const bobImap = await imap(`a1 LOGIN ${bob.email} ${bob.password}`);
+  const carolSmtp = await RawSmtp.connect(proxy.submissionsPort, { implicitTls: true, ca });
+  t.teardown(() => carolSmtp.close());
+  t.equal((await carolSmtp.reply()).code, 220);
+  await carolSmtp.ehlo();
+  t.equal((await carolSmtp.command(`AUTH OAUTHBEARER ${oauthbearer(carol, await token(carol))}`)).code, 235, 'SMTP logged in');
+  t.equal((await carolSmtp.command(`MAIL FROM:<${carol}>`)).code, 250, 'a transaction open');
+
+  const started = Date.now();
+  const r = await scim('PATCH', `/Users/${carolId}`, { schemas: [PATCH], Operations: [{ op: 'replace', value: { active: false } }] });
+  t.equal(r.status, 200);
+  t.equal(await carolImap.line(8000), '* BYE Account disabled.', "carol's IMAP session gets BYE");
+  t.ok(await carolImap.waitClosed(8000), 'and is closed');
+  // The open transaction is finished first: RSET ends it, then the 421 comes.
+  t.equal((await carolSmtp.command('RSET')).code, 250, 'the transaction may still end');
+  const bye = await carolSmtp.reply(8000);
+  t.equal(bye.code, 421, "carol's SMTP session gets 421");
+  t.match(bye.text, /Account disabled/);
+  t.ok(await carolSmtp.waitClosed(8000), 'and is closed');
+  t.ok(Date.now() - started < 8000, 'within the grace period');
+
+  bobImap.write('DONE\r\n');
+  t.match((await bobImap.until('i1')).tagged, /^i1 OK/, "bob's session goes on");
+  t.match((await bobImap.command('n1 NOOP')).tagged, /^n1 OK/);
+
+  const revoked = proxy.logs().filter((l) => l.event === 'sessions-revoked' && l.user === carol);
+  t.same(revoked.map((l) => l.proto).sort(), ['imap', 'smtp'], 'one sessions-revoked line per protocol');
+  await eventually(() => proxy.logs().filter((l) => l.event === 'session-end' && l.user === carol && l.end === 'revoked').length === 2, WAIT_MS, 'session-end lines say revoked');
+  t.notOk(proxy.logs().some((l) => l.event === 'session-end' && l.user === bob.email && l.end === 'revoked'), 'nothing revoked for bob');
 
   await scim('PATCH', `/Users/${carolId}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'active', value: 'True' }] });
   t.match(await tokenLogin(carol), /^a1 OK /, 'reactivated: logs in again');

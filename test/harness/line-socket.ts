@@ -72,6 +72,16 @@ export class LineSocket {
     w.forEach((f) => f());
   }
 
+  /** Resolves true once the server has closed the connection, false if it is still open after timeoutMs. */
+  async waitClosed(timeoutMs = 5000): Promise<boolean> {
+    if (this.closed) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((r) => { timer = setTimeout(() => r(false), timeoutMs); });
+    const res = await Promise.race([this.closedPromise.then(() => true as const), timedOut]);
+    clearTimeout(timer);
+    return res;
+  }
+
   /** The next CRLF-terminated line (without CRLF); rejects on close or time-out. */
   async line(timeoutMs = 5000): Promise<string> {
     const deadline = Date.now() + timeoutMs;

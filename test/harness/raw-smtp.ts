@@ -65,16 +65,6 @@ export class RawSmtp extends LineSocket {
     return r;
   }
 
-  /** Resolves true once the server has closed the connection, false if it is still open after timeoutMs. */
-  async waitClosed(timeoutMs = 5000): Promise<boolean> {
-    if (this.closed) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((r) => { timer = setTimeout(() => r(false), timeoutMs); });
-    const res = await Promise.race([this.closedPromise.then(() => true as const), timedOut]);
-    clearTimeout(timer);
-    return res;
-  }
-
   /** Ends politely: QUIT, a bounded wait for the server to close, then the socket is destroyed. */
   async quit(timeoutMs = 1000): Promise<void> {
     if (!this.closed && !this.socket.destroyed) {
