@@ -150,7 +150,7 @@ t.test('deactivated over SCIM: open IMAP and SMTP sessions of the user end; othe
   const started = Date.now();
   const r = await scim('PATCH', `/Users/${carolId}`, { schemas: [PATCH], Operations: [{ op: 'replace', value: { active: false } }] });
   t.equal(r.status, 200);
-  t.equal(await carolImap.line(8000), '* BYE Account disabled.', "carol's IMAP session gets BYE");
+  t.equal(await carolImap.lineAfterKeepalives(8000), '* BYE Account disabled.', "carol's IMAP session gets BYE");
   t.ok(await carolImap.waitClosed(8000), 'and is closed');
   // The open transaction is finished first: RSET ends it, then the 421 comes.
   t.equal((await carolSmtp.command('RSET')).code, 250, 'the transaction may still end');

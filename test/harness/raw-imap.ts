@@ -18,6 +18,19 @@ export class RawClient extends LineSocket {
     return this.until(tag, timeoutMs);
   }
 
+  /**
+   * The next line that is not an IDLE keepalive. Dovecot sends `* OK Still here` during IDLE at
+   * a moment it derives from the client's IP (so one IP's connections wake up together): it can
+   * come at any point, also just before the line a test waits for.
+   */
+  async lineAfterKeepalives(timeoutMs = 5000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const l = await this.line(Math.max(1, deadline - Date.now()));
+      if (!/^\* OK Still here/i.test(l)) return l;
+    }
+  }
+
   async until(tag: string, timeoutMs = 5000): Promise<{ untagged: string[]; tagged: string }> {
     const untagged: string[] = [];
     for (;;) {

@@ -76,6 +76,6 @@ t.test('readiness flips to 503 as soon as shutdown starts; listeners stop accept
   t.match(ready.text, /shutting down/);
   t.equal((await get('/healthz')).status, 200, 'still alive while draining');
   await t.rejects(RawClient.connect(proxy.imapsPort, { implicitTls: true, ca }), 'no new connections');
-  t.match(await c.line(3000), /^\* BYE /, 'IDLE gets * BYE');
+  t.match(await c.lineAfterKeepalives(3000), /^\* BYE /, 'IDLE gets * BYE');
   await shutdown;
 });

@@ -82,7 +82,7 @@ t.test('SIGTERM: IDLE gets BYE, DATA completes and is delivered, exit code 0', a
   child.kill('SIGTERM');
   await eventually(async () => (await ready()) !== 200, 5000, 'readiness to go false');
   t.pass('readiness went false');
-  t.match(await imap.line(5000), /^\* BYE /, 'IDLE got * BYE');
+  t.match(await imap.lineAfterKeepalives(5000), /^\* BYE /, 'IDLE got * BYE');
   await imap.closedPromise;
   t.pass('IMAP session closed');
   await t.rejects(RawClient.connect(imaps, { implicitTls: true, ca }), 'new connections are refused');
