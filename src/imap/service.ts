@@ -8,8 +8,7 @@ import type { SharedParts } from '../server-parts.js';
 import { ImapSession, type ImapSessionDeps, type SessionHandle } from './session.js';
 import { metrics } from '../observability/metrics.js';
 import { bounded, until } from '../shutdown.js';
-import { UserSessions } from '../net/user-sessions.js';
-import { REVOKE_GRACE_MS } from '../net/revoke.js';
+import { revocation } from '../net/revocation.js';
 
 const SHUTDOWN_TEXT = 'Server shutting down.';
 const REVOKED_TEXT = 'Account disabled.';
@@ -26,7 +25,8 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
   const b = config.backend;
   const target = imapTarget(config, p.backendTls);
   const sessions = new Set<SessionHandle>();
-  const byUser = new UserSessions<SessionHandle>();
+  // A user disabled over SCIM: each open session gets `* BYE` between two responses, or is cut.
+  const revoked = revocation<SessionHandle>(p.disabled, p.log, 'imap', (h, deadline) => h.drain(REVOKED_TEXT, deadline, 'revoked'));
   const forget = new WeakMap<SessionHandle, () => void>();
   const deps: ImapSessionDeps = {
     guard: p.guard,
@@ -44,9 +44,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     onSpliced: (session, handle, user) => {
       if (!sessions.delete(session)) return;
       sessions.add(handle);
-      forget.set(handle, byUser.add(user, handle));
-      // Disabled while its login was under way (decided before, spliced after).
-      if (p.disabled?.reason(user)) handle.drain(REVOKED_TEXT, Date.now() + REVOKE_GRACE_MS, 'revoked');
+      forget.set(handle, revoked.track(user, handle));
     },
   };
   const proxyIn = config.proxyProtocol.trusted ? { trusted: config.proxyProtocol.trusted, timeoutMs: config.proxyProtocol.timeoutMs, log: p.log } : null;
@@ -67,13 +65,6 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
   const listeners: Listener[] = [];
   if (config.listen.imap) listeners.push(await listen('imap', config.listen.imap, accept(false), proxyIn));
   if (config.listen.imaps) listeners.push(await listen('imaps', config.listen.imaps, accept(true), proxyIn));
-  // A user disabled over SCIM: each open session gets `* BYE` between two responses, or is
-  // cut after REVOKE_GRACE_MS.
-  const unwatch = p.disabled?.onDisabled((user) => {
-    const open = byUser.of(user);
-    if (open.length) p.log.warn({ event: 'sessions-revoked', proto: 'imap', user, sessions: open.length }, 'user disabled: closing their open sessions');
-    for (const s of open) s.drain(REVOKED_TEXT, Date.now() + REVOKE_GRACE_MS, 'revoked');
-  });
   const untrack = metrics.trackSessions('imap', () => sessions.size);
   const service: ImapService = {
     listeners,
@@ -86,7 +77,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     },
     async close() {
       untrack();
-      unwatch?.();
+      revoked.close();
       const closing = Promise.all(listeners.map((l) => l.close()));
       for (const s of sessions) s.cut(SHUTDOWN_TEXT);
       await bounded(closing);

@@ -14,8 +14,7 @@ import { createAuthHandler } from './auth.js';
 import { DMS_DEFAULT_FEATURES, ehloOptions, probeFeatures } from './features.js';
 import { createSmtpFront, type SmtpFront } from './smtp-server-adapter.js';
 import { REVOKED_REPLY, type SplicedSmtp } from './drain.js';
-import { UserSessions } from '../net/user-sessions.js';
-import { REVOKE_GRACE_MS } from '../net/revoke.js';
+import { revocation } from '../net/revocation.js';
 import { metrics } from '../observability/metrics.js';
 import { bounded, until } from '../shutdown.js';
 
@@ -42,7 +41,9 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
     proxyProtocol: config.proxyProtocol.toSubmission,
   };
   const spliced = new Set<SplicedSmtp>();
-  const byUser = new UserSessions<SplicedSmtp>();
+  // A user disabled over SCIM: each open session ends at its next point between
+  // transactions (a message being sent is finished first), or is cut at the deadline.
+  const revoked = revocation<SplicedSmtp>(p.disabled, log, 'smtp', (s, deadline) => s.drain(deadline, REVOKED_REPLY, 'revoked'));
   const handshaking = new Set<net.Socket>(); // 465 connections before their TLS handshake is done
   const fronts: SmtpFront[] = [];
   const updateFeatures = (features: ReadonlyMap<string, string>): void => {
@@ -71,9 +72,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
     log,
     onSpliced: (session, user) => {
       spliced.add(session);
-      const forget = byUser.add(user, session);
-      // Disabled while its login was under way (decided before, spliced after).
-      if (p.disabled?.reason(user)) session.drain(Date.now() + REVOKE_GRACE_MS, REVOKED_REPLY, 'revoked');
+      const forget = revoked.track(user, session);
       return () => { spliced.delete(session); forget(); };
     },
   });
@@ -139,20 +138,13 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
     }, proxyIn));
   }
   void probeFeatures(target, log).then((f) => f && updateFeatures(f));
-  // A user disabled over SCIM: each open session ends at its next point between
-  // transactions (a message being sent is finished first), or after REVOKE_GRACE_MS.
-  const unwatch = p.disabled?.onDisabled((user) => {
-    const open = byUser.of(user);
-    if (open.length) log.warn({ event: 'sessions-revoked', proto: 'smtp', user, sessions: open.length }, 'user disabled: closing their open sessions');
-    for (const s of open) s.drain(Date.now() + REVOKE_GRACE_MS, REVOKED_REPLY, 'revoked');
-  });
   const untrack = metrics.trackSessions('smtp', () => spliced.size + fronts.reduce((n, f) => n + f.server.connections.size, 0));
 
   const service: SmtpService = {
     listeners,
     async close() {
       untrack();
-      unwatch?.();
+      revoked.close();
       const closing = Promise.all(listeners.map((l) => l.close()));
       for (const f of fronts) {
         f.server.close(() => undefined);

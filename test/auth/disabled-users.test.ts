@@ -1,8 +1,10 @@
 // Disabling a user tells the services once, whatever the case of the address, so their open
-// sessions are ended once; the per-user index of sessions forgets what ended.
+// sessions are ended once (net/revocation.ts); sessions that ended are forgotten.
 import t from 'tap';
 import { DisabledUsers } from '../../src/auth/disabled-users.js';
-import { UserSessions } from '../../src/net/user-sessions.js';
+import { revocation } from '../../src/net/revocation.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { Writable } from 'node:stream';
 
 t.test('onDisabled fires once per transition to disabled, with the lower-case address', async (t) => {
   const d = new DisabledUsers();
@@ -21,16 +23,29 @@ t.test('onDisabled fires once per transition to disabled, with the lower-case ad
   t.equal(seen.length, 2, 'unsubscribed');
 });
 
-t.test('UserSessions indexes sessions by user, case-insensitively, and forgets removed ones', async (t) => {
-  const s = new UserSessions<string>();
-  const r1 = s.add('Carol@example.test', 'imap-1');
-  const r2 = s.add('carol@example.test', 'smtp-1');
-  s.add('bob@example.test', 'imap-2');
-  t.same(s.of('CAROL@EXAMPLE.TEST').sort(), ['imap-1', 'smtp-1']);
-  r1();
-  t.same(s.of('carol@example.test'), ['smtp-1']);
-  r2();
-  r2(); // twice is harmless
-  t.same(s.of('carol@example.test'), []);
-  t.same(s.of('bob@example.test'), ['imap-2']);
+t.test('revocation ends the sessions of the disabled user only, case-insensitively, not forgotten ones', async (t) => {
+  const d = new DisabledUsers();
+  const log = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
+  const ended: string[] = [];
+  const r = revocation<string>(d, log, 'imap', (h, deadline) => {
+    t.ok(deadline > Date.now(), 'a deadline in the future');
+    ended.push(h);
+  });
+  const f1 = r.track('Carol@example.test', 'imap-1');
+  const f2 = r.track('carol@example.test', 'imap-2');
+  r.track('bob@example.test', 'imap-3');
+  f1();
+  f1(); // twice is harmless
+  d.disable('CAROL@EXAMPLE.TEST', 'scim');
+  t.same(ended, ['imap-2'], "only carol's session still open is ended");
+  f2();
+  d.enable('carol@example.test');
+  d.disable('carol@example.test', 'again');
+  t.same(ended, ['imap-2'], 'a forgotten session is not ended again');
+  r.track('carol@example.test', 'imap-4');
+  t.same(ended, ['imap-2', 'imap-4'], 'tracked while already disabled: ended at once');
+  r.close();
+  d.enable('bob@example.test');
+  d.disable('bob@example.test', 'after close');
+  t.same(ended, ['imap-2', 'imap-4'], 'closed: bob untouched');
 });

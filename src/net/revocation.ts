@@ -1,0 +1,41 @@
+// Ending the open sessions of a user disabled over SCIM (active=false), for IMAP and SMTP
+// alike: spliced sessions are indexed by user, and when DisabledUsers reports a user each of
+// theirs is ended the protocol's clean way (IMAP: `* BYE` between two responses; SMTP: 421
+// between transactions), cut after REVOKE_GRACE_MS at the latest. A login decided just
+// before the deactivation and spliced just after it is ended as soon as it is tracked.
+import type { DisabledUsers } from '../auth/disabled-users.js';
+import type { Logger } from '../observability/logger.js';
+
+export const REVOKE_GRACE_MS = 5000;
+
+export interface Revocation<H> {
+  /** Registers the spliced session `h` of `user` (case-insensitive); returns the function that forgets it. */
+  track(user: string, h: H): () => void;
+  /** Stops listening for deactivations (service close). */
+  close(): void;
+}
+
+/** `end(h, deadline)` ends one session cleanly, cutting it at `deadline` (epoch ms). */
+export function revocation<H>(disabled: DisabledUsers | undefined, log: Logger, proto: 'imap' | 'smtp', end: (h: H, deadline: number) => void): Revocation<H> {
+  const byUser = new Map<string, Set<H>>();
+  const unwatch = disabled?.onDisabled((user) => {
+    const open = [...(byUser.get(user) ?? [])];
+    if (open.length === 0) return;
+    log.warn({ event: 'sessions-revoked', proto, user, sessions: open.length }, 'user disabled: closing their open sessions');
+    for (const h of open) end(h, Date.now() + REVOKE_GRACE_MS);
+  });
+  return {
+    track(user, h) {
+      const key = user.toLowerCase();
+      let set = byUser.get(key);
+      if (!set) byUser.set(key, (set = new Set()));
+      set.add(h);
+      if (disabled?.reason(key)) end(h, Date.now() + REVOKE_GRACE_MS);
+      return () => {
+        set.delete(h);
+        if (set.size === 0 && byUser.get(key) === set) byUser.delete(key);
+      };
+    },
+    close: () => unwatch?.(),
+  };
+}
