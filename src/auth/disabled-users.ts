@@ -1,7 +1,8 @@
 // Mailboxes whose login through the proxy is refused at once, whatever the credential
 // (token or password): users a SCIM client deactivated (src/scim). The SCIM store keeps
 // the set; the Authenticator consults it before anything reaches the backend, and the IMAP
-// and SMTP services end the sessions such a user already has open (onDisabled).
+// and SMTP services end the sessions such a user already has open (onDisabled), as they do
+// for a user the SCIM client deleted (removed()).
 export class DisabledUsers {
   private readonly users = new Map<string, string>();
   private readonly watchers = new Set<(user: string, reason: string) => void>();
@@ -14,7 +15,17 @@ export class DisabledUsers {
     if (!was) for (const w of this.watchers) w(key, reason);
   }
 
-  /** Calls `fn` with each user (lower case) as it becomes disabled; returns the unsubscribe. */
+  /**
+   * The SCIM client deleted `user`: no longer refused here (what stays of the account in DMS
+   * decides), but the sessions they have open are ended like a disabled user's.
+   */
+  removed(user: string, reason: string): void {
+    const key = user.toLowerCase();
+    this.users.delete(key);
+    for (const w of this.watchers) w(key, reason);
+  }
+
+  /** Calls `fn` with each user (lower case) as it becomes disabled or is removed; returns the unsubscribe. */
   onDisabled(fn: (user: string, reason: string) => void): () => void {
     this.watchers.add(fn);
     return () => { this.watchers.delete(fn); };

@@ -1,5 +1,5 @@
-// Ending the open sessions of a user disabled over SCIM (active=false), for IMAP and SMTP
-// alike: spliced sessions are indexed by user, and when DisabledUsers reports a user each of
+// Ending the open sessions of a user disabled (active=false) or deleted over SCIM, for IMAP
+// and SMTP alike: spliced sessions are indexed by user, and when DisabledUsers reports a user each of
 // theirs is ended the protocol's clean way (IMAP: `* BYE` between two responses; SMTP: 421
 // between transactions), cut after REVOKE_GRACE_MS at the latest. A login decided just
 // before the deactivation and spliced just after it is ended as soon as it is tracked.
@@ -18,10 +18,10 @@ export interface Revocation<H> {
 /** `end(h, deadline)` ends one session cleanly, cutting it at `deadline` (epoch ms). */
 export function revocation<H>(disabled: DisabledUsers | undefined, log: Logger, proto: 'imap' | 'smtp', end: (h: H, deadline: number) => void): Revocation<H> {
   const byUser = new Map<string, Set<H>>();
-  const unwatch = disabled?.onDisabled((user) => {
+  const unwatch = disabled?.onDisabled((user, reason) => {
     const open = [...(byUser.get(user) ?? [])];
     if (open.length === 0) return;
-    log.warn({ event: 'sessions-revoked', proto, user, sessions: open.length }, 'user disabled: closing their open sessions');
+    log.warn({ event: 'sessions-revoked', proto, user, sessions: open.length, reason }, 'user disabled or deleted: closing their open sessions');
     for (const h of open) end(h, Date.now() + REVOKE_GRACE_MS);
   });
   return {

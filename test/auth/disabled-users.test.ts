@@ -49,3 +49,24 @@ t.test('revocation ends the sessions of the disabled user only, case-insensitive
   d.disable('bob@example.test', 'after close');
   t.same(ended, ['imap-2', 'imap-4'], 'closed: bob untouched');
 });
+
+t.test('a user deleted over SCIM: no longer refused here, and their sessions are ended each time', async (t) => {
+  const d = new DisabledUsers();
+  const seen: string[] = [];
+  d.onDisabled((u, why) => seen.push(`${u} ${why}`));
+  d.disable('dave@example.test', 'scim');
+  d.removed('Dave@Example.test', 'deleted');
+  t.equal(d.reason('dave@example.test'), undefined, 'what stays of the account in DMS decides from now on');
+  t.same(seen, ['dave@example.test scim', 'dave@example.test deleted'], 'told again, though already disabled');
+  d.removed('erin@example.test', 'deleted');
+  t.same(seen.at(-1), 'erin@example.test deleted', 'an active user deleted: told too');
+
+  const log = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
+  const ended: string[] = [];
+  const r = revocation<string>(d, log, 'smtp', (h) => ended.push(h));
+  r.track('erin@example.test', 'smtp-1');
+  t.same(ended, [], 'tracking a removed (not disabled) user ends nothing');
+  d.removed('erin@example.test', 'deleted');
+  t.same(ended, ['smtp-1'], 'deleting ends the open session');
+  r.close();
+});

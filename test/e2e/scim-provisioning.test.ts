@@ -2,7 +2,7 @@
 // the DMS-like backend imports it (as DMS's change detector does), mail sent to it via
 // Postfix is delivered, and the user reads it through the proxy with a token. Deactivation
 // over SCIM then refuses its logins at once, token and password alike, and ends the
-// sessions the user already has open.
+// sessions the user already has open; so does deleting a user.
 import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -171,6 +171,29 @@ t.test('deactivated over SCIM: open IMAP and SMTP sessions of the user end; othe
 
   await scim('PATCH', `/Users/${carolId}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'active', value: 'True' }] });
   t.match(await tokenLogin(carol), /^a1 OK /, 'reactivated: logs in again');
+});
+
+t.test('deleted over SCIM: the open IMAP session of the user ends', async (t) => {
+  const dave = 'dave@example.test';
+  const created = await scim('POST', '/Users', { schemas: [USER], userName: dave, active: true, emails: [{ value: dave, primary: true }] });
+  t.equal(created.status, 201);
+  t.same(await backend.syncDmsAccounts(accountsFile), [dave], 'imported into DMS');
+  idp.addAccount({ email: dave, name: 'Dave' });
+  const c = await RawClient.connect(proxy.imapsPort, { implicitTls: true, ca });
+  t.teardown(() => c.close());
+  await c.line();
+  t.match((await c.command(`a1 AUTHENTICATE OAUTHBEARER ${oauthbearer(dave, await token(dave))}`)).tagged, /^a1 OK/, 'logged in');
+  t.match((await c.command('s1 SELECT INBOX')).tagged, /^s1 OK/);
+  c.write('i1 IDLE\r\n');
+  t.match(await c.line(), /^\+ /, 'in IDLE');
+
+  const r = await scim('DELETE', `/Users/${created.json.id}`);
+  t.equal(r.status, 204);
+  t.notMatch(readFileSync(accountsFile, 'utf8'), /^dave@example\.test\|/m, 'the account line the proxy wrote is gone');
+  t.equal(await c.lineAfterKeepalives(8000), '* BYE Account disabled.', 'the IDLE session gets BYE');
+  t.ok(await c.waitClosed(8000), 'and is closed');
+  const line = proxy.logs().find((l) => l.event === 'sessions-revoked' && l.user === dave);
+  t.match(line, { proto: 'imap', sessions: 1, reason: /deleted/ }, 'logged, with the reason');
 });
 
 t.test('a deactivated user\'s password login is refused too (IMAP LOGIN and SMTP AUTH)', async (t) => {

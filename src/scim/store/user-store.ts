@@ -39,6 +39,7 @@ export interface UserStoreOptions {
 }
 
 const DISABLED_REASON = 'deactivated by the SCIM client (active=false)';
+const DELETED_REASON = 'deleted by the SCIM client';
 
 export class DmsUserStore {
   private readonly serial = new Serial();
@@ -200,7 +201,7 @@ export class DmsUserStore {
     if (record) this.records.set(record.id, record);
     else this.records.delete(prev!.id);
     if (record) this.syncDisabled(record);
-    else this.opts.disabled.enable(mailbox);
+    else this.opts.disabled.removed(mailbox, DELETED_REASON); // its open sessions end
     this.opts.log?.info({
       event: 'scim-change', user: mailbox, action: !prev ? 'create' : !next ? 'delete' : 'update',
       active: record?.active ?? null, accountsFile: accounts !== accountsBefore, virtualFile: virtual !== virtualBefore,
