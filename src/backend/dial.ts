@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { reusedReads } from '../net/reused-reads.js';
+import { backendHosts } from './host-lookup.js';
 
 export interface BackendTlsOptions {
   readonly verify: boolean;
@@ -36,14 +37,17 @@ export class BackendError extends Error {
 export function connectTcp(host: string, port: number, timeoutMs: number, opts: { reuseReads?: boolean } = {}): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const reads = opts.reuseReads ? reusedReads() : null;
-    const socket = net.connect({ host, port, noDelay: true, allowHalfOpen: true, ...(reads ? { onread: reads.onread } : {}) });
+    // A name is resolved through the shared cache (host-lookup.ts), an address is used as is.
+    const socket = net.connect({ host, port, noDelay: true, allowHalfOpen: true, lookup: backendHosts.lookup, ...(reads ? { onread: reads.onread } : {}) });
     reads?.adopt(socket);
     const timer = setTimeout(() => {
+      backendHosts.forget(host);
       socket.destroy();
       reject(new BackendError('ERR_BACKEND_TIMEOUT', `cannot connect to ${host}:${port}: no answer within ${timeoutMs} ms`));
     }, timeoutMs);
     const onError = (err: Error): void => {
       clearTimeout(timer);
+      backendHosts.forget(host); // the next connect resolves the name again
       socket.destroy();
       reject(new BackendError('ERR_BACKEND_CONNECT', `cannot connect to ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
     };

@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { RawClient, b64, oauthbearer, xoauth2 } from '../harness/raw-imap.js';
 import { startStack } from '../harness/stack.js';
+import { startProxy } from '../harness/proxy.js';
+import { readFileSync } from 'node:fs';
 
 const { backend, idp, proxy, ca, alice, bob, secrets } = await startStack(t);
 
@@ -70,6 +72,18 @@ t.test('XOAUTH2 with SASL-IR over implicit TLS (raw client)', async (t) => {
   const sel = await c.command('a2 SELECT INBOX');
   t.match(sel.tagged, /^a2 OK \[READ-WRITE\]/);
   t.match((await c.command('a3 LOGOUT')).untagged.join('\n'), /BYE/);
+});
+
+t.test('DMS_HOST as a name, as DMS users set it (`mailserver`): resolved, and the login works', async (t) => {
+  const named = await startProxy({ backend, userinfoUrl: idp.userinfoUrl, env: { DMS_HOST: 'localhost', DMS_TLS_SERVERNAME: 'localhost' } });
+  t.teardown(() => named.stop());
+  for (const user of [alice, bob]) {
+    const c = await RawClient.connect(named.imapsPort, { implicitTls: true, ca: readFileSync(named.certs.caFile, 'utf8') });
+    t.teardown(() => c.close());
+    await c.line();
+    t.match((await c.command(`a1 AUTHENTICATE XOAUTH2 ${xoauth2(user.email, await token(user.email))}`)).tagged, /^a1 OK /, `${user.email} logged in through localhost`);
+    t.match((await c.command('a2 SELECT INBOX')).tagged, /^a2 OK /);
+  }
 });
 
 t.test('XOAUTH2 and OAUTHBEARER with the continuation round trip over STARTTLS', async (t) => {
