@@ -1,10 +1,11 @@
 // Resolving DMS_HOST (default `mailserver`, a compose service name) once per login meant a
 // getaddrinfo call in libuv's thread pool, and in Docker two DNS queries (A and AAAA) to
 // the embedded resolver, on the critical path of every login and every health probe.
-// hostLookup() is a dns.lookup() for net.connect()'s `lookup` option that keeps each name's
-// answer for LOOKUP_TTL_MS (Node still picks the address family and races IPv4/IPv6 itself).
-// A failed connect forgets the name (a recreated DMS container has a new address), and
-// while the resolver fails, an answer up to LOOKUP_STALE_MS old is still used.
+// HostLookupCache.lookup is a dns.lookup() for net.connect()'s `lookup` option that keeps
+// each name's answer for LOOKUP_TTL_MS (Node still picks the address family and races
+// IPv4/IPv6 itself). A failed connect forgets the name (a recreated DMS container has a new
+// address), and while the resolver fails, an answer up to LOOKUP_STALE_MS old is still used.
+// A lookup that hangs is bounded by the connect's own deadline (DMS_TIMEOUT_MS).
 import dns, { type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 
