@@ -9,7 +9,7 @@ import { shutdownOnSignal } from './shutdown.js';
 import { runDoctor } from './doctor/run.js';
 
 const USAGE = `usage: oauth2-mail-proxy [--config FILE]
-       oauth2-mail-proxy check-token [--json] [--config FILE] TOKEN|-
+       oauth2-mail-proxy check-token [--json] [--config FILE] [--] TOKEN|-
        oauth2-mail-proxy doctor [--config FILE] [--user USER]
 
 Starts the IMAP and SMTP submission front proxy. Settings come from environment variables

@@ -6,11 +6,15 @@ import { ConfigError, loadConfig, readConfigFile } from '../config/load.js';
 import { createTokenValidation } from '../auth/factory.js';
 import type { TokenCheck } from '../auth/token-check.js';
 
-export const CHECK_TOKEN_USAGE = `usage: oauth2-mail-proxy check-token [--json] [--config FILE] TOKEN|-
+export const CHECK_TOKEN_USAGE = `usage: oauth2-mail-proxy check-token [--json] [--config FILE] [--] TOKEN|-
 
 Validates TOKEN (or one read from stdin with -) exactly as a login would, with the same
-configuration, and prints the decision. Exit code 0 valid, 1 rejected, 2 unavailable,
-78 configuration error.`;
+configuration, and prints the decision. An opaque token may start with "-": put it after
+--, or read it from stdin. Exit code 0 valid, 1 rejected, 2 unavailable, 78 configuration
+error.`;
+
+/** Options are short words; anything else starting with "-" may be a token, never echoed. */
+const OPTION_LIKE = /^--?[a-z][a-z-]{0,20}(=.*)?$/i;
 
 export interface CheckTokenIo {
   readonly env: NodeJS.ProcessEnv;
@@ -25,12 +29,21 @@ export async function checkTokenCommand(argv: readonly string[], io: CheckTokenI
   let tokenArg: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    if (a === '--') { // ends the options: exactly one token follows
+      if (tokenArg !== undefined || argv.length !== i + 2) { io.err(`one token after --\n${CHECK_TOKEN_USAGE}\n`); return 64; }
+      tokenArg = argv[i + 1];
+      break;
+    }
     if (a === '--json') json = true;
     else if (a === '--config' || a === '-c') configPath = argv[++i];
     else if (a.startsWith('--config=')) configPath = a.slice('--config='.length);
     else if (a === '--help' || a === '-h') { io.out(`${CHECK_TOKEN_USAGE}\n`); return 0; }
     else if (tokenArg === undefined && (a === '-' || !a.startsWith('-'))) tokenArg = a;
-    else { io.err(`unknown argument: ${a.startsWith('-') ? a : '(a second token)'}\n${CHECK_TOKEN_USAGE}\n`); return 64; }
+    else {
+      const what = !a.startsWith('-') ? '(a second token)' : OPTION_LIKE.test(a) ? a.split('=')[0] : '(starts with "-"; a token goes after --)';
+      io.err(`unknown argument: ${what}\n${CHECK_TOKEN_USAGE}\n`);
+      return 64;
+    }
   }
   if (tokenArg === undefined) { io.err(`${CHECK_TOKEN_USAGE}\n`); return 64; }
   let config;

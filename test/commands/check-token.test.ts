@@ -52,13 +52,29 @@ t.test('--json and stdin (-); rejected exits 1', async (t) => {
 
 t.test('opaque token in post mode, JSON', async (t) => {
   const tok = await idp.mintToken('alice@example.test');
-  const r = await run(['--json', tok], {
+  // An opaque token starts with "-" one time in 64: after --, as the usage says.
+  const r = await run(['--json', '--', tok], {
     OAUTH2_INTROSPECTION_MODE: 'post', OAUTH2_INTROSPECTION_URL: idp.introspectionUrl,
     OAUTH2_CLIENT_ID: idp.introspectionClient.clientId, OAUTH2_CLIENT_SECRET: idp.introspectionClient.clientSecret,
   });
   t.equal(r.code, 0, r.err);
   t.match(JSON.parse(r.out), { decision: 'valid', mode: 'post', user: 'alice@example.test', claims: { sub: String, exp: Number }, cacheTtlSeconds: 300 });
   t.notOk(r.out.includes(tok));
+});
+
+t.test('a token starting with "-": validated after --, refused as an option before it, never echoed', async (t) => {
+  const tok = `-${'x'.repeat(7)}Q3VzAcSHeLvrr4YNP7pJLFvdMG4gXPjCuTDfUkxOg-I`;
+  const after = await run(['--json', '--', tok], local);
+  t.equal(after.code, 1, 'after --: checked (and rejected: not a JWT)');
+  t.match(JSON.parse(after.out), { decision: 'rejected' });
+  const before = await run([tok], local);
+  t.equal(before.code, 64, 'before --: a usage error');
+  t.match(before.err, /a token goes after --/);
+  const typo = await run(['--jsno', 'abc'], local);
+  t.match(typo.err, /unknown argument: --jsno\n/, 'a mistyped option is named');
+  const twice = await run(['--', 'abc', 'def'], local);
+  t.equal(twice.code, 64, 'one token after --');
+  for (const r of [after, before]) t.notOk(r.out.includes(tok) || r.err.includes(tok), 'the token is never printed');
 });
 
 t.test('IdP unreachable exits 2; bad config exits 78; no token exits 64', async (t) => {
