@@ -12,6 +12,7 @@ import { revocation } from '../net/revocation.js';
 
 const SHUTDOWN_TEXT = 'Server shutting down.';
 const REVOKED_TEXT = 'Account disabled.';
+const notTracked = (): void => undefined; // a session before login is not indexed by user
 
 export interface ImapService {
   readonly listeners: Listener[];
@@ -24,10 +25,10 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
   const { config } = p;
   const b = config.backend;
   const target = imapTarget(config, p.backendTls);
-  const sessions = new Set<SessionHandle>();
+  // Every open connection, with what unregisters it from revocation once spliced.
+  const sessions = new Map<SessionHandle, () => void>();
   // A user disabled over SCIM: each open session gets `* BYE` between two responses, or is cut.
   const revoked = revocation<SessionHandle>(p.disabled, p.log, 'imap', (h, deadline) => h.drain(REVOKED_TEXT, deadline, 'revoked'));
-  const forget = new WeakMap<SessionHandle, () => void>();
   const deps: ImapSessionDeps = {
     guard: p.guard,
     limits: config.imap,
@@ -38,13 +39,12 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     master: { user: b.masterUser, password: b.masterPassword },
     log: p.log,
     onEnd: (s) => {
+      sessions.get(s)?.();
       sessions.delete(s);
-      forget.get(s)?.();
     },
     onSpliced: (session, handle, user) => {
       if (!sessions.delete(session)) return;
-      sessions.add(handle);
-      forget.set(handle, revoked.track(user, handle));
+      sessions.set(handle, revoked.track(user, handle));
     },
   };
   const proxyIn = config.proxyProtocol.trusted ? { trusted: config.proxyProtocol.trusted, timeoutMs: config.proxyProtocol.timeoutMs, log: p.log } : null;
@@ -59,7 +59,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
       return;
     }
     const session = new ImapSession(socket, implicitTls, { ...deps, loggedIn: refusal.loggedIn }, peer);
-    sessions.add(session);
+    sessions.set(session, notTracked);
     session.start();
   };
   const listeners: Listener[] = [];
@@ -70,7 +70,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     listeners,
     async drain(deadline) {
       const closing = Promise.all(listeners.map((l) => l.close())); // stop accepting
-      for (const s of sessions) s.drain(SHUTDOWN_TEXT, deadline);
+      for (const s of sessions.keys()) s.drain(SHUTDOWN_TEXT, deadline);
       await until(() => sessions.size === 0, deadline + 500);
       await service.close();
       await closing;
@@ -79,7 +79,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
       untrack();
       revoked.close();
       const closing = Promise.all(listeners.map((l) => l.close()));
-      for (const s of sessions) s.cut(SHUTDOWN_TEXT);
+      for (const s of sessions.keys()) s.cut(SHUTDOWN_TEXT);
       await bounded(closing);
     },
   };

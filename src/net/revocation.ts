@@ -8,6 +8,8 @@ import type { Logger } from '../observability/logger.js';
 
 export const REVOKE_GRACE_MS = 5000;
 
+const untracked = (): void => undefined;
+
 export interface Revocation<H> {
   /** Registers the spliced session `h` of `user` (case-insensitive); returns the function that forgets it. */
   track(user: string, h: H): () => void;
@@ -17,8 +19,11 @@ export interface Revocation<H> {
 
 /** `end(h, deadline)` ends one session cleanly, cutting it at `deadline` (epoch ms). */
 export function revocation<H>(disabled: DisabledUsers | undefined, log: Logger, proto: 'imap' | 'smtp', end: (h: H, deadline: number) => void): Revocation<H> {
+  // Without SCIM no user is ever disabled: no session is indexed (the default, and the
+  // per-user index costs ~0.15 KiB per idle session).
+  if (!disabled) return { track: () => untracked, close: untracked };
   const byUser = new Map<string, Set<H>>();
-  const unwatch = disabled?.onDisabled((user, reason) => {
+  const unwatch = disabled.onDisabled((user, reason) => {
     const open = [...(byUser.get(user) ?? [])];
     if (open.length === 0) return;
     log.warn({ event: 'sessions-revoked', proto, user, sessions: open.length, reason }, 'user disabled or deleted: closing their open sessions');
@@ -30,12 +35,12 @@ export function revocation<H>(disabled: DisabledUsers | undefined, log: Logger, 
       let set = byUser.get(key);
       if (!set) byUser.set(key, (set = new Set()));
       set.add(h);
-      if (disabled?.reason(key)) end(h, Date.now() + REVOKE_GRACE_MS);
+      if (disabled.reason(key)) end(h, Date.now() + REVOKE_GRACE_MS);
       return () => {
         set.delete(h);
         if (set.size === 0 && byUser.get(key) === set) byUser.delete(key);
       };
     },
-    close: () => unwatch?.(),
+    close: unwatch,
   };
 }

@@ -70,3 +70,15 @@ t.test('a user deleted over SCIM: no longer refused here, and their sessions are
   t.same(ended, ['smtp-1'], 'deleting ends the open session');
   r.close();
 });
+
+t.test('without SCIM (no DisabledUsers) revocation indexes nothing and ends nothing', async (t) => {
+  const log = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
+  const ended: string[] = [];
+  const r = revocation<string>(undefined, log, 'imap', (h) => ended.push(h));
+  const forgetA = r.track('carol@example.test', 'imap-1');
+  const forgetB = r.track('bob@example.test', 'imap-2');
+  t.equal(forgetA, forgetB, 'one shared no-op: no per-session state');
+  forgetA();
+  r.close();
+  t.same(ended, []);
+});
