@@ -10,8 +10,7 @@ import {
   addDovecotUser, addDovecotUserWithHash, dovecotPaths, startDovecot, stopDovecot, VMAIL_ID, writeDovecotConf, writeMasters,
 } from './dovecot.js';
 import {
-  addPostfixUser, DOMAIN, postfixPaths, registerConfigDir, startPostfix, stopPostfix,
-  unregisterConfigDir, writePostfixConf,
+  addPostfixUser, DOMAIN, postfixPaths, startPostfix, stopPostfix, writePostfixConf,
 } from './postfix.js';
 import { freePorts, HOST, readPid, tail, waitForGreeting, waitPortsClosed } from './ports.js';
 
@@ -94,7 +93,6 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     // As in restartDovecot: imap processes of sessions still open can outlive the master.
     if (dovecotPid !== undefined) try { process.kill(-dovecotPid, 'SIGKILL'); } catch { /* group gone */ }
     await waitPortsClosed(ports, Date.now() + 5000).catch(() => {});
-    await unregisterConfigDir(pp.configDir).catch(() => {});
     await rm(dir, { recursive: true, force: true });
   })());
 
@@ -117,7 +115,6 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
       await addDovecotUser(dp, u.email, u.password);
       await addPostfixUser(pp, u.email, false);
     }
-    await registerConfigDir(pp.configDir);
 
     running.add(pidFiles);
     // allSettled: if one fails, the other must have finished starting before stop()

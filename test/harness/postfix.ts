@@ -3,7 +3,7 @@
 // plus an inbound smtpd (DMS 25) that delivers to Dovecot over LMTP. Everything
 // (config, queue, data, log) lives in the backend's temp dir.
 import { execFile } from 'node:child_process';
-import { appendFile, mkdir, readFile, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -182,54 +182,6 @@ async function reloadPostfix(p: PostfixPaths): Promise<void> {
   while ((await count()) <= before && Date.now() < deadline) await sleep(20);
   await sleep(100);
 }
-
-// --- alternate_config_directories in the default /etc/postfix/main.cf ---------------
-// Root can run `postfix -c DIR` without it, but the set-gid tools (sendmail -C,
-// postqueue -c, postdrop) refuse an unlisted DIR. Several test processes may edit the
-// list at once, so the read-modify-write runs under a mkdir lock.
-
-const DEFAULT_MAIN_CF = '/etc/postfix/main.cf';
-const LOCK = '/etc/postfix/.oauth2-mail-proxy-test.lock';
-
-async function withMainCfLock<T>(fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await mkdir(LOCK);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      // A lock older than 10 s was left by a crashed process.
-      const st = await stat(LOCK).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > 10_000) await rmdir(LOCK).catch(() => {});
-      if (Date.now() > deadline) throw new Error(`timeout waiting for ${LOCK}`);
-      await sleep(20);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rmdir(LOCK).catch(() => {});
-  }
-}
-
-async function editAlternateDirs(edit: (dirs: string[]) => string[]): Promise<void> {
-  await withMainCfLock(async () => {
-    const { stdout } = await run('postconf', ['-h', 'alternate_config_directories']);
-    const dirs = stdout.split(/[\s,]+/).filter(Boolean);
-    const next = edit(dirs);
-    if (next.join(' ') !== dirs.join(' ')) {
-      await run('postconf', ['-e', `alternate_config_directories = ${next.join(' ')}`]);
-      await backdate(DEFAULT_MAIN_CF); // or the next `postfix start` stalls ~2 s
-    }
-  });
-}
-
-export const registerConfigDir = (dir: string) =>
-  editAlternateDirs((dirs) => (dirs.includes(dir) ? dirs : [...dirs, dir]));
-
-/** Removes our entry again so the list does not grow with every test run. */
-export const unregisterConfigDir = (dir: string) => editAlternateDirs((dirs) => dirs.filter((d) => d !== dir));
 
 export async function startPostfix(p: PostfixPaths): Promise<void> {
   // `postfix start` runs the checks, creates queue subdirs and waits (master -w)
