@@ -90,9 +90,12 @@ export class ImapSession implements ImapContext, SessionHandle {
   get allowPlaintextAuth(): boolean { return this.deps.allowPlaintextAuth; }
 
   start(): void {
+    // Implicit TLS: TLS reads the socket (and any bytes already read after a PROXY header)
+    // itself. Resuming the plain socket first would hand those bytes to nobody.
+    if (this.implicitTls) return this.upgrade(() => this.greet());
     this.attach(this.socket);
-    if (!this.implicitTls) return this.greet();
-    this.upgrade(() => this.greet());
+    this.socket.resume(); // the listener hands sockets on paused (src/net/listen.ts)
+    this.greet();
   }
 
   // ---- socket plumbing -------------------------------------------------------------

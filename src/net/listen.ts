@@ -3,6 +3,13 @@
 // with a PROXY header, whose source address is then the client address everywhere (logs,
 // limits, backend). Implicit TLS is started by the session (same path as STARTTLS), so
 // this stage can read before TLS.
+//
+// Every socket is handed on paused, whether or not a PROXY header was read from it: a
+// stream paused by pause() does not start flowing when a 'data' listener is added, so a
+// session that relied on that worked without a balancer and heard nothing behind one (143
+// with PROXY protocol got its greeting and no reply to any command). With one state for
+// both paths, the session starts reading explicitly (resume(), pipe(), or TLS, which reads
+// the handle and the bytes put back itself), and a session that forgets fails every test.
 import net from 'node:net';
 import type { ListenAddress } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -23,6 +30,7 @@ export interface ProxyProtocolIn {
   readonly log: Logger;
 }
 
+/** `socket` is paused; bytes read after a PROXY header are in its buffer. The callee starts reading. */
 export type OnConnection = (socket: net.Socket, peer: Peer) => void;
 
 export async function listen(name: string, at: ListenAddress, onConnection: OnConnection, proxy?: ProxyProtocolIn | null): Promise<Listener> {
@@ -43,7 +51,8 @@ export async function listen(name: string, at: ListenAddress, onConnection: OnCo
     );
   };
   // allowHalfOpen: a client's FIN must reach the backend as a FIN, not close our side.
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onSocket);
+  // pauseOnConnect: nothing is read until a stage asks (see the top of this file).
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, onSocket);
   await listenOn(server, at);
   return {
     name,

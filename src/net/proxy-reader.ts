@@ -1,5 +1,7 @@
 // Reads the PROXY protocol header a trusted load balancer sends before anything else, then
 // puts back whatever followed it (a TLS ClientHello, an early command) for the next stage.
+// Takes the socket paused (as the listener accepts it) and leaves it paused, with those
+// bytes at the front of its buffer: the next stage starts reading when it is ready.
 import type net from 'node:net';
 import { MAX_PROXY_HEADER_BYTES, parseProxyHeader, type ProxyHeader } from './proxy-protocol.js';
 
@@ -16,7 +18,7 @@ export function readProxyHeader(socket: net.Socket, timeoutMs: number): Promise<
       socket.off('end', onEnd);
       socket.off('error', onEnd);
       if (err) return reject(err);
-      socket.pause();
+      socket.pause(); // before returning from 'data': no later chunk is emitted to nobody
       if (rest && rest.length) socket.unshift(rest);
       resolve(header!);
     };
@@ -33,5 +35,6 @@ export function readProxyHeader(socket: net.Socket, timeoutMs: number): Promise<
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('error', onEnd);
+    socket.resume(); // a paused socket stays paused when a 'data' listener is added
   });
 }

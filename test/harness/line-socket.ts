@@ -2,6 +2,8 @@
 // connect (optionally sending a PROXY header first, optionally with implicit TLS), read
 // CRLF lines with a bound on every wait, upgrade to TLS in place after STARTTLS.
 import net from 'node:net';
+import { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 
 export interface LineSocketOptions {
@@ -12,6 +14,14 @@ export interface LineSocketOptions {
   localAddress?: string;
   /** Written right after the TCP connect, before TLS (a PROXY protocol header). */
   preamble?: Buffer;
+  /**
+   * How the preamble reaches the server with implicitTls. By default it is written and TLS
+   * starts at once (the kernel may or may not send them in one segment); 'own-write' waits
+   * 30 ms after it, so it arrives in a read of its own; 'with-client-hello' sends it in one
+   * write together with the TLS ClientHello, as a balancer that connects once the client
+   * has spoken does.
+   */
+  preambleTiming?: 'own-write' | 'with-client-hello';
   /** Time allowed for the TCP connect and, with implicitTls, the handshake. */
   timeoutMs?: number;
 }
@@ -21,12 +31,35 @@ export async function connectSocket(port: number, opts: LineSocketOptions = {}):
   const timeoutMs = opts.timeoutMs ?? 5000;
   let socket: net.Socket = net.connect({ host, port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   await settle(socket, 'connect', timeoutMs, `connect to ${host}:${port}`);
-  if (opts.preamble) socket.write(opts.preamble);
+  const joined = opts.implicitTls && opts.preamble && opts.preambleTiming === 'with-client-hello';
+  if (opts.preamble && !joined) socket.write(opts.preamble);
   if (opts.implicitTls) {
-    socket = tls.connect({ socket, ca: opts.ca, servername: 'localhost' });
+    if (opts.preamble && opts.preambleTiming === 'own-write') await sleep(30);
+    const under = joined ? prefixFirstWrite(socket, opts.preamble!) : socket;
+    socket = tls.connect({ socket: under as net.Socket, ca: opts.ca, servername: 'localhost' });
     await settle(socket, 'secureConnect', timeoutMs, `TLS handshake with ${host}:${port}`);
   }
   return socket;
+}
+
+/** A stream over `socket` whose first write goes out as one write of `prefix` + that chunk. */
+function prefixFirstWrite(socket: net.Socket, prefix: Buffer): Duplex {
+  let pending: Buffer | null = prefix;
+  const d = new Duplex({
+    write(chunk: Buffer, _enc, cb) {
+      const out = pending ? Buffer.concat([pending, chunk]) : chunk;
+      pending = null;
+      socket.write(out, (err) => cb(err ?? null));
+    },
+    final(cb) { socket.end(() => cb()); },
+    read() { socket.resume(); },
+    destroy(err, cb) { socket.destroy(); cb(err); },
+  });
+  socket.on('data', (b: Buffer) => { if (!d.push(b)) socket.pause(); });
+  socket.on('end', () => d.push(null));
+  socket.on('error', (e) => d.destroy(e));
+  socket.on('close', () => d.destroy());
+  return d;
 }
 
 function settle(socket: net.Socket, event: string, timeoutMs: number, what: string): Promise<void> {

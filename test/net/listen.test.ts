@@ -1,0 +1,74 @@
+// The listener's hand-over contract (src/net/listen.ts): every socket reaches the session
+// paused, whether a PROXY header was read from it or not, with the bytes that followed the
+// header first in line. Before, a direct socket was handed on fresh (it flowed as soon as a
+// 'data' listener came) and a PROXY one paused (it never did): the IMAP session on 143
+// heard nothing behind a balancer.
+import t from 'tap';
+import net from 'node:net';
+import { listen, type Listener } from '../../src/net/listen.js';
+import type { Peer } from '../../src/net/peer.js';
+import { parseNetworks } from '../../src/net/trusted-networks.js';
+import { encodeProxyV2 } from '../../src/net/proxy-protocol.js';
+import { createLogger } from '../../src/observability/logger.js';
+
+const parsed = parseNetworks('127.0.0.2/32');
+if (!parsed.ok) throw new Error('bad test networks');
+const accepted: Array<{ socket: net.Socket; peer: Peer; pausedAtHandOver: boolean }> = [];
+let arrived: () => void = () => undefined;
+const listener: Listener = await listen('test', { host: '127.0.0.1', port: 0 }, (socket, peer) => {
+  accepted.push({ socket, peer, pausedAtHandOver: socket.isPaused() });
+  arrived();
+}, { trusted: parsed.list, timeoutMs: 2000, log: createLogger('silent') });
+t.teardown(() => listener.close());
+
+async function connectAndSend(from: string, bytes: Buffer): Promise<{ socket: net.Socket; peer: Peer; pausedAtHandOver: boolean; client: net.Socket }> {
+  const got = new Promise<void>((resolve) => { arrived = resolve; });
+  const client = net.connect({ host: '127.0.0.1', port: listener.address().port, localAddress: from });
+  t.teardown(() => client.destroy());
+  client.write(bytes);
+  await Promise.race([got, new Promise((_, reject) => setTimeout(() => reject(new Error('not handed on within 2 s')), 2000))]);
+  const a = accepted.at(-1)!;
+  t.teardown(() => a.socket.destroy());
+  return { ...a, client };
+}
+
+/** What a session reads once it starts: a 'data' listener and resume(), bounded. */
+function readAfterStart(socket: net.Socket, want: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const timer = setTimeout(() => reject(new Error(`read ${JSON.stringify(got)} only`)), 2000);
+    socket.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.length >= want) { clearTimeout(timer); resolve(got); }
+    });
+    socket.resume();
+  });
+}
+
+t.test('direct client: handed on paused, nothing lost', async (t) => {
+  const a = await connectAndSend('127.0.0.1', Buffer.from('a CAPABILITY\r\n'));
+  t.ok(a.pausedAtHandOver, 'paused at hand-over');
+  t.equal(a.peer.address, '127.0.0.1');
+  await new Promise((r) => setTimeout(r, 50)); // the bytes are there, and nothing reads them
+  t.equal(await readAfterStart(a.socket, 14), 'a CAPABILITY\r\n');
+});
+
+for (const [name, header] of [
+  ['v1', Buffer.from('PROXY TCP4 203.0.113.7 127.0.0.1 40000 143\r\n')],
+  ['v2', encodeProxyV2({ address: '203.0.113.7', port: 40000 }, { address: '127.0.0.1', port: 143 })],
+] as const) {
+  t.test(`PROXY ${name}, header and command in one write: handed on paused, the command first in line`, async (t) => {
+    const a = await connectAndSend('127.0.0.2', Buffer.concat([header, Buffer.from('a CAPABILITY\r\n')]));
+    t.ok(a.pausedAtHandOver, 'paused at hand-over, as a direct socket');
+    t.equal(a.peer.address, '203.0.113.7', 'the announced client');
+    t.equal(await readAfterStart(a.socket, 14), 'a CAPABILITY\r\n');
+  });
+
+  t.test(`PROXY ${name}, header alone, command later: read once the session starts`, async (t) => {
+    const a = await connectAndSend('127.0.0.2', header);
+    t.ok(a.pausedAtHandOver);
+    const reading = readAfterStart(a.socket, 14);
+    a.client.write('a CAPABILITY\r\n');
+    t.equal(await reading, 'a CAPABILITY\r\n');
+  });
+}
