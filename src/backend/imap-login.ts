@@ -34,7 +34,7 @@ export interface ImapLoginRequest {
 
 export type ImapLoginResult =
   | { readonly ok: true; readonly socket: net.Socket; readonly capabilities: string; readonly leftover: Buffer; readonly loginMs: number }
-  /** `undecided`: the backend had the credentials and gave no verdict in time. */
+  /** `undecided`: the backend had the credentials and gave no verdict (timed out, or a temporary failure). */
   | { readonly ok: false; readonly kind: 'rejected' | 'unavailable'; readonly reason: string; readonly undecided?: boolean };
 
 export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLoginRequest): Promise<ImapLoginResult> {
@@ -84,7 +84,8 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
     if (done.status !== 'OK') {
       const unavailable = /\[(UNAVAILABLE|SERVERBUG|INUSE|LIMIT)\]/i.test(done.text);
       socket.destroy();
-      return { ok: false, kind: unavailable ? 'unavailable' : 'rejected', reason: `backend answered ${done.status} ${done.text}` };
+      const reason = `backend answered ${done.status} ${done.text}`;
+      return unavailable ? { ok: false, kind: 'unavailable', reason, undecided: true } : { ok: false, kind: 'rejected', reason };
     }
     let caps = parseCapabilityCode(done.text);
     if (!caps) {

@@ -35,7 +35,7 @@ export interface SmtpLoginRequest {
 
 export type SmtpLoginResult =
   | { readonly ok: true; readonly socket: net.Socket; readonly features: Map<string, string>; readonly leftover: Buffer; readonly loginMs: number }
-  /** `undecided`: the backend had the credentials and gave no verdict in time. */
+  /** `undecided`: the backend had the credentials and gave no verdict (timed out, or a temporary failure). */
   | { readonly ok: false; readonly kind: 'rejected' | 'unavailable'; readonly reason: string; readonly undecided?: boolean };
 
 /** A connected, greeted and EHLO'd backend session (TLS done), used by login and by the feature probe. */
@@ -112,7 +112,11 @@ export async function smtpBackendLogin(target: SmtpBackendTarget, req: SmtpLogin
       socket.destroy();
       timer.clear();
       // 535: credentials refused (e.g. the token's user has no DMS account); 4xx: try later.
-      return { ok: false, kind: final.code >= 500 ? 'rejected' : 'unavailable', reason: `backend answered ${replyText(final)}` };
+      // Postfix gives up on Dovecot's auth server after 10 s ("454 4.7.0 Temporary authentication
+      // failure: Connection lost to authentication server"), e.g. during Dovecot's auth penalty.
+      const reason = `backend answered ${replyText(final)}`;
+      if (final.code >= 500) return { ok: false, kind: 'rejected', reason };
+      return timer.authSent ? { ok: false, kind: 'unavailable', reason, undecided: true } : { ok: false, kind: 'unavailable', reason };
     }
     const leftover = reader.detach();
     timer.clear();

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RawClient, b64, xoauth2 } from '../harness/raw-imap.js';
+import { RawSmtp } from '../harness/raw-smtp.js';
 import { startStack } from '../harness/stack.js';
 import { startProxy } from '../harness/proxy.js';
 
@@ -118,4 +119,23 @@ t.test('issue 16 item 10: twelve wrong passwords from one address, through Dovec
   const ours = p.logs().filter((l) => l.event === 'auth-failed' && l.client === '127.0.3.20');
   t.equal(ours.length, 4, 'one auth-failed line per password tried');
   t.same(await fail2banIps(logFile(p.rawLogs())), ['127.0.3.20', '127.0.3.20', '127.0.3.20', '127.0.3.20'], 'fail2ban-regex counts every one');
+});
+
+t.test('issue 16 item 10, SMTP: a wrong password Postfix gives up on during Dovecot\'s auth penalty (454) is a failure too', { timeout: 120_000 }, async (t) => {
+  // Postfix waits 10 s for Dovecot's auth server, then answers 454: the third wrong password
+  // from one address was a temporary failure with no auth-failed line.
+  const codes: number[] = [];
+  for (let i = 1; i <= 3; i++) {
+    const c = await RawSmtp.connect(proxy.submissionsPort, { implicitTls: true, ca, localAddress: '127.0.3.30' });
+    try {
+      await c.reply();
+      await c.ehlo();
+      codes.push((await c.command(`AUTH PLAIN ${b64(`\0${alice.email}\0wrong-${i}`)}`, 40_000)).code);
+    } finally {
+      c.close();
+    }
+  }
+  t.same(codes, [535, 535, 535]);
+  t.equal(proxy.logs().filter((l) => l.event === 'auth-failed' && l.client === '127.0.3.30').length, 3, 'one auth-failed line each');
+  t.same(await fail2banIps(logFile(proxy.rawLogs())).then((ips) => ips.filter((ip) => ip === '127.0.3.30')), ['127.0.3.30', '127.0.3.30', '127.0.3.30']);
 });
