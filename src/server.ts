@@ -43,8 +43,9 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     guard: new LoginGuard({
       windowMs: config.limits.authFailWindowMs, maxPerIp: config.limits.authFailMaxPerIp, maxPerUser: config.limits.authFailMaxPerUser,
       blockMs: config.limits.authFailBlockMs, delayMs: config.limits.authFailDelayMs, delayMaxMs: config.limits.authFailDelayMaxMs,
+      ipv6PrefixBits: config.limits.ipv6ClientPrefix,
     }),
-    connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions }),
+    connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions, ipv6PrefixBits: config.limits.ipv6ClientPrefix }),
     ...(scim ? { disabled: scim.disabled } : {}),
   };
   const services: Array<ImapService | SmtpService> = [];

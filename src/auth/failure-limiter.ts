@@ -1,8 +1,13 @@
-// Failed logins, counted per client IP and per target user in a sliding window. Every
-// failure earns a growing delay before its reply (like Dovecot's auth_failure_delay, so
-// guessing gets slow), and past a threshold the IP or user is blocked for a while (clients
-// then get a temporary failure, and their credentials are not even tried). Pure: the
-// clock is injected; memory is bounded by MAX_KEYS (oldest keys dropped first).
+// Failed logins, counted per client and per target user in a sliding window. Every failure
+// earns a growing delay before its reply (like Dovecot's auth_failure_delay, so guessing gets
+// slow), and past a threshold the client or user is blocked for a while (clients then get a
+// temporary failure, and their credentials are not even tried). Pure: the clock is injected;
+// memory is bounded by MAX_KEYS (oldest keys dropped first).
+//
+// A client is its IP, an IPv6 client its prefix (net/client-key.ts). Only passwords count
+// against a user name: a bearer token cannot be guessed, and the name a client sends with a
+// bad token is unverified, so counting it would let anyone block a mailbox.
+import { clientKey } from '../net/client-key.js';
 
 export interface FailureLimits {
   readonly windowMs: number;
@@ -11,23 +16,30 @@ export interface FailureLimits {
   readonly blockMs: number;
   readonly delayMs: number;
   readonly delayMaxMs: number;
+  /** IPv6 clients are counted by this prefix length (128: per address). */
+  readonly ipv6PrefixBits: number;
 }
+
+/** What a login attempt named: the user, and whether its secret was a password (guessable). */
+export interface Attempt { readonly user?: string | undefined; readonly password: boolean }
 
 export type Verdict = { readonly blocked: false } | { readonly blocked: true; readonly scope: 'ip' | 'user'; readonly retryAfterMs: number };
 
 const MAX_KEYS = 100_000;
 
-interface Entry { failures: number[]; blockedUntil: number }
+/** One failure: when, and the user it named (lower case; '' for none), so a success forgets only its own. */
+interface Failure { readonly at: number; readonly user: string }
+interface Entry { failures: Failure[]; blockedUntil: number }
 
 export class FailureLimiter {
   private readonly entries = new Map<string, Entry>();
 
   constructor(private readonly limits: FailureLimits, private readonly now: () => number = Date.now) {}
 
-  /** Before credentials are tried. */
-  check(ip: string, user?: string): Verdict {
+  /** Before credentials are tried. The user's block applies to password attempts only. */
+  check(ip: string, attempt?: Attempt): Verdict {
     const t = this.now();
-    for (const [scope, key] of this.keys(ip, user)) {
+    for (const [scope, key] of this.keys(ip, attempt)) {
       const e = this.entries.get(key);
       if (e && e.blockedUntil > t) return { blocked: true, scope, retryAfterMs: e.blockedUntil - t };
     }
@@ -35,13 +47,14 @@ export class FailureLimiter {
   }
 
   /** After a failed login: the delay to wait before replying. */
-  fail(ip: string, user?: string): { readonly delayMs: number; readonly blocked: boolean } {
+  fail(ip: string, attempt?: Attempt): { readonly delayMs: number; readonly blocked: boolean } {
     const t = this.now();
+    const user = attempt?.user?.toLowerCase() ?? '';
     let ipFailures = 0;
     let blocked = false;
-    for (const [scope, key] of this.keys(ip, user)) {
+    for (const [scope, key] of this.keys(ip, attempt)) {
       const e = this.touch(key, t);
-      e.failures.push(t);
+      e.failures.push({ at: t, user });
       const max = scope === 'ip' ? this.limits.maxPerIp : this.limits.maxPerUser;
       if (e.failures.length > max) e.failures.shift(); // bounded: only the last `max` matter
       if (e.failures.length >= max) {
@@ -54,19 +67,38 @@ export class FailureLimiter {
     return { delayMs: delay, blocked };
   }
 
-  /** A successful login forgets the IP's failures (as Dovecot's auth penalty does); the user's stay. */
-  succeed(ip: string): void {
-    const e = this.entries.get(`ip:${ip}`);
-    if (e && e.blockedUntil <= this.now()) this.entries.delete(`ip:${ip}`);
+  /**
+   * A successful login as `user` forgets the client's failures in that user's name (a typo
+   * then the right password); failures naming anyone else stay, and so does a block:
+   * otherwise an attacker's own good login would reset the count of his guesses.
+   */
+  succeed(ip: string, user: string): void {
+    const key = this.ipKey(ip);
+    const e = this.entries.get(key);
+    if (!e || e.blockedUntil > this.now()) return;
+    const name = user.toLowerCase();
+    e.failures = e.failures.filter((f) => f.user !== name);
+    if (!e.failures.length) this.entries.delete(key);
+  }
+
+  /** Failures counted against the client within the window (0 when none). */
+  recentFailures(ip: string): number {
+    const e = this.entries.get(this.ipKey(ip));
+    const since = this.now() - this.limits.windowMs;
+    return e ? e.failures.filter((f) => f.at > since).length : 0;
   }
 
   get size(): number {
     return this.entries.size;
   }
 
-  private *keys(ip: string, user?: string): Generator<['ip' | 'user', string]> {
-    yield ['ip', `ip:${ip}`];
-    if (user) yield ['user', `user:${user.toLowerCase()}`];
+  private ipKey(ip: string): string {
+    return `ip:${clientKey(ip, this.limits.ipv6PrefixBits)}`;
+  }
+
+  private *keys(ip: string, attempt?: Attempt): Generator<['ip' | 'user', string]> {
+    yield ['ip', this.ipKey(ip)];
+    if (attempt?.password && attempt.user) yield ['user', `user:${attempt.user.toLowerCase()}`];
   }
 
   private touch(key: string, t: number): Entry {
@@ -74,7 +106,7 @@ export class FailureLimiter {
     if (e) {
       this.entries.delete(key); // re-insert: Map order is our recency order
       const since = t - this.limits.windowMs;
-      e.failures = e.failures.filter((x) => x > since);
+      e.failures = e.failures.filter((f) => f.at > since);
     } else {
       e = { failures: [], blockedUntil: 0 };
     }

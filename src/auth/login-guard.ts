@@ -1,7 +1,16 @@
-// What both protocols do around a login attempt: refuse blocked IPs and users before any
-// credential is tried, delay every failure reply (growing), and forget an IP's failures
-// after a success. One copy for IMAP and SMTP.
-import { FailureLimiter, type FailureLimits, type Verdict } from './failure-limiter.js';
+// What both protocols do around a login attempt: refuse blocked clients (and, for passwords,
+// blocked users) before any credential is tried, delay every failure reply (growing), and
+// forget a client's failures in a user's name after that user's success. One copy for IMAP
+// and SMTP.
+import { FailureLimiter, type Attempt, type FailureLimits, type Verdict } from './failure-limiter.js';
+import type { SaslCredentials } from './sasl/types.js';
+
+export type { Attempt };
+
+/** The user a login names (unverified until the credentials are checked) and whether it is a password. */
+export function attemptOf(creds: SaslCredentials): Attempt {
+  return creds.kind === 'password' ? { user: creds.username, password: true } : { user: creds.authzid, password: false };
+}
 
 export class LoginGuard {
   readonly limiter: FailureLimiter;
@@ -10,17 +19,21 @@ export class LoginGuard {
     this.limiter = new FailureLimiter(limits, now);
   }
 
-  blocked(ip: string, user?: string): Verdict {
-    return this.limiter.check(ip, user);
+  blocked(ip: string, attempt?: Attempt): Verdict {
+    return this.limiter.check(ip, attempt);
   }
 
   /** Records a failure and resolves when its reply may be sent. */
-  async failed(ip: string, user?: string): Promise<void> {
-    const { delayMs } = this.limiter.fail(ip, user);
+  async failed(ip: string, attempt?: Attempt): Promise<void> {
+    const { delayMs } = this.limiter.fail(ip, attempt);
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
   }
 
-  succeeded(ip: string): void {
-    this.limiter.succeed(ip);
+  succeeded(ip: string, user: string): void {
+    this.limiter.succeed(ip, user);
+  }
+
+  recentFailures(ip: string): number {
+    return this.limiter.recentFailures(ip);
   }
 }

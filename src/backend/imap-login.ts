@@ -11,6 +11,7 @@ import { BackendError, connectTcp, startClientTls, type BackendTlsOptions } from
 import { LineReader } from './line-reader.js';
 import { saslPlain, type BackendCredentials } from './credentials.js';
 import { proxyHeaderFor, type ClientAddress } from './client-address.js';
+import { LoginTimer } from './login-timer.js';
 
 export type { BackendCredentials };
 
@@ -33,16 +34,17 @@ export interface ImapLoginRequest {
 
 export type ImapLoginResult =
   | { readonly ok: true; readonly socket: net.Socket; readonly capabilities: string; readonly leftover: Buffer; readonly loginMs: number }
-  | { readonly ok: false; readonly kind: 'rejected' | 'unavailable'; readonly reason: string };
+  /** `undecided`: the backend had the credentials and gave no verdict (timed out, or a temporary failure). */
+  | { readonly ok: false; readonly kind: 'rejected' | 'unavailable'; readonly reason: string; readonly undecided?: boolean };
 
 export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLoginRequest): Promise<ImapLoginResult> {
   const started = performance.now();
   let socket: net.Socket | null = null;
   let reader: LineReader | null = null;
-  const timer = setTimeout(() => {
-    reader?.fail(new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms`));
+  const timer = new LoginTimer(target.timeoutMs, () => {
+    reader?.fail(new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms${timer.authSent ? ' (plus Dovecot\'s auth penalty)' : ''}`));
     socket?.destroy();
-  }, target.timeoutMs);
+  });
   try {
     socket = await connectTcp(target.host, target.port, target.timeoutMs, { reuseReads: target.tls === 'none' });
     if (target.proxyProtocol) socket.write(proxyHeaderFor(req.client));
@@ -65,6 +67,7 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
     const plain = saslPlain(req.credentials);
     const saslIr = capabilities === null || capabilities.includes('SASL-IR');
     let done: TaggedReply;
+    timer.authenticating();
     if (saslIr) {
       // ID and AUTHENTICATE in one write, one round trip instead of two: commands may be
       // pipelined (RFC 3501 §5.5), and Dovecot applies the ID before it reads the next line.
@@ -81,7 +84,8 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
     if (done.status !== 'OK') {
       const unavailable = /\[(UNAVAILABLE|SERVERBUG|INUSE|LIMIT)\]/i.test(done.text);
       socket.destroy();
-      return { ok: false, kind: unavailable ? 'unavailable' : 'rejected', reason: `backend answered ${done.status} ${done.text}` };
+      const reason = `backend answered ${done.status} ${done.text}`;
+      return unavailable ? { ok: false, kind: 'unavailable', reason, undecided: true } : { ok: false, kind: 'rejected', reason };
     }
     let caps = parseCapabilityCode(done.text);
     if (!caps) {
@@ -90,13 +94,14 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
       caps = untagged.map((l) => /^\* CAPABILITY (.*)$/i.exec(l)?.[1]).find(Boolean) ?? 'IMAP4rev1';
     }
     const leftover = reader.detach();
-    clearTimeout(timer);
+    timer.clear();
     return { ok: true, socket, capabilities: caps, leftover, loginMs: performance.now() - started };
   } catch (err) {
-    clearTimeout(timer);
+    timer.clear();
     socket?.destroy();
     const reason = err instanceof BackendError ? err.message : `backend login failed: ${(err as Error).message}`;
-    return { ok: false, kind: 'unavailable', reason };
+    const undecided = timer.authSent && err instanceof BackendError && err.code === 'ERR_BACKEND_TIMEOUT';
+    return undecided ? { ok: false, kind: 'unavailable', reason, undecided } : { ok: false, kind: 'unavailable', reason };
   }
 }
 

@@ -13,6 +13,7 @@ import { proxyHeaderFor, type ClientAddress } from './client-address.js';
 import { LineReader } from './line-reader.js';
 import { ehloFeatures, readReply, replyText, type SmtpReply } from './smtp-reply.js';
 import { xtext } from './xtext.js';
+import { LoginTimer } from './login-timer.js';
 
 export interface SmtpBackendTarget {
   readonly host: string;
@@ -34,7 +35,8 @@ export interface SmtpLoginRequest {
 
 export type SmtpLoginResult =
   | { readonly ok: true; readonly socket: net.Socket; readonly features: Map<string, string>; readonly leftover: Buffer; readonly loginMs: number }
-  | { readonly ok: false; readonly kind: 'rejected' | 'unavailable'; readonly reason: string };
+  /** `undecided`: the backend had the credentials and gave no verdict (timed out, or a temporary failure). */
+  | { readonly ok: false; readonly kind: 'rejected' | 'unavailable'; readonly reason: string; readonly undecided?: boolean };
 
 /** A connected, greeted and EHLO'd backend session (TLS done), used by login and by the feature probe. */
 export interface SmtpBackendSession { socket: net.Socket; reader: LineReader; features: Map<string, string> }
@@ -78,11 +80,11 @@ export async function smtpBackendLogin(target: SmtpBackendTarget, req: SmtpLogin
   const started = performance.now();
   let session: SmtpBackendSession | null = null;
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const timer = new LoginTimer(target.timeoutMs, () => {
     timedOut = true;
-    session?.reader.fail(new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms`));
+    session?.reader.fail(new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms${timer.authSent ? ' (plus Dovecot\'s auth penalty)' : ''}`));
     session?.socket.destroy();
-  }, target.timeoutMs);
+  });
   try {
     session = await openSmtpBackend(target, req.client);
     if (timedOut) throw new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms`);
@@ -98,23 +100,33 @@ export async function smtpBackendLogin(target: SmtpBackendTarget, req: SmtpLogin
       if (x.code !== 220) throw new BackendError('ERR_BACKEND_PROTOCOL', `backend refused XCLIENT (is the proxy in smtpd_authorized_xclient_hosts?): ${replyText(x)}`);
       final = expect(await send(reader, socket, `EHLO ${target.heloName}`), 250, 'EHLO after XCLIENT');
       session.features = ehloFeatures(final);
-      if (c.kind === 'password') final = await send(reader, socket, `AUTH PLAIN ${saslPlain(c)}`);
+      if (c.kind === 'password') {
+        timer.authenticating();
+        final = await send(reader, socket, `AUTH PLAIN ${saslPlain(c)}`);
+      }
     } else {
+      timer.authenticating(); // Postfix asks Dovecot: its auth penalty applies
       final = await send(reader, socket, `AUTH PLAIN ${saslPlain(c)}`);
     }
     if (final.code !== 235 && final.code !== 250) {
       socket.destroy();
-      clearTimeout(timer);
+      timer.clear();
       // 535: credentials refused (e.g. the token's user has no DMS account); 4xx: try later.
-      return { ok: false, kind: final.code >= 500 ? 'rejected' : 'unavailable', reason: `backend answered ${replyText(final)}` };
+      // Postfix gives up on Dovecot's auth server after 10 s ("454 4.7.0 Temporary authentication
+      // failure: Connection lost to authentication server"), e.g. during Dovecot's auth penalty.
+      const reason = `backend answered ${replyText(final)}`;
+      if (final.code >= 500) return { ok: false, kind: 'rejected', reason };
+      return timer.authSent ? { ok: false, kind: 'unavailable', reason, undecided: true } : { ok: false, kind: 'unavailable', reason };
     }
     const leftover = reader.detach();
-    clearTimeout(timer);
+    timer.clear();
     return { ok: true, socket, features: session.features, leftover, loginMs: performance.now() - started };
   } catch (err) {
-    clearTimeout(timer);
+    timer.clear();
     session?.socket.destroy();
-    return { ok: false, kind: 'unavailable', reason: err instanceof BackendError ? err.message : `backend login failed: ${(err as Error).message}` };
+    const reason = err instanceof BackendError ? err.message : `backend login failed: ${(err as Error).message}`;
+    const undecided = timer.authSent && err instanceof BackendError && err.code === 'ERR_BACKEND_TIMEOUT';
+    return undecided ? { ok: false, kind: 'unavailable', reason, undecided } : { ok: false, kind: 'unavailable', reason };
   }
 }
 

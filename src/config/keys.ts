@@ -74,7 +74,7 @@ export const KEYS: readonly KeySpec[] = [
   k('DMS_SUBMISSION_PORT', 'int', '587', 'DMS submission port (Postfix).', { min: 1, max: 65535 }),
   k('DMS_SUBMISSION_TLS', 'enum', 'starttls', 'TLS to DMS submission: starttls (587), implicit (465) or none.', { values: ['starttls', 'implicit', 'none'] }),
   k('DMS_SUBMISSION_LOGIN', 'enum', 'master', 'How the proxy logs in to Postfix for a token user: master (AUTH PLAIN as the master user for the token\'s user; stock DMS) or xclient (XCLIENT ADDR PORT LOGIN; needs smtpd_authorized_xclient_hosts).', { values: ['master', 'xclient'] }),
-  k('DMS_TIMEOUT_MS', 'int', '10000', 'Time allowed to connect and log in to DMS.', { min: 100, max: 120000 }),
+  k('DMS_TIMEOUT_MS', 'int', '10000', 'Time allowed to connect and log in to DMS; the authentication step may take up to 15 s longer (Dovecot\'s auth penalty for a client with recent failures).', { min: 100, max: 120000 }),
 
   // IMAP session limits
   k('IMAP_MAX_LINE_BYTES', 'int', '32768', 'Longest pre-auth command line (fits a 12 KiB SASL response, base64 encoded).', { min: 1024, max: 1048576 }),
@@ -98,6 +98,7 @@ export const KEYS: readonly KeySpec[] = [
   k('MAX_CONNECTIONS', 'int', '20000', 'Open client connections in total (all listeners); more are refused with * BYE / 421.', { min: 1, max: 1000000 }),
   k('MAX_CONNECTIONS_PER_IP', 'int', '100', 'Open client connections from one IP.', { min: 1, max: 1000000 }),
   k('MAX_PREAUTH_SESSIONS', 'int', '2000', 'Connections not yet logged in, in total.', { min: 1, max: 1000000 }),
+  k('IPV6_CLIENT_PREFIX', 'int', '64', 'Prefix length by which IPv6 clients are counted in every per-IP limit (AUTH_FAIL_*, MAX_CONNECTIONS_PER_IP): a host usually has a whole /64 and could rotate through it. 128: per address. IPv4 (also IPv4-mapped IPv6) is counted per address.', { min: 16, max: 128 }),
 
   // Operations
   k('LOG_LEVEL', 'enum', 'info', 'pino log level.', { values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),

@@ -165,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, file: RawConfig = {}): Config
       authFailDelayMaxMs: get<number>('AUTH_FAIL_DELAY_MAX_MS'),
       maxConnections: get<number>('MAX_CONNECTIONS'),
       maxConnectionsPerIp: get<number>('MAX_CONNECTIONS_PER_IP'),
+      ipv6ClientPrefix: get<number>('IPV6_CLIENT_PREFIX'),
       maxPreauthSessions: get<number>('MAX_PREAUTH_SESSIONS'),
     },
     sniCertificates: parseSniCertificates(file[CERTIFICATES_KEY] === undefined ? undefined : JSON.parse(file[CERTIFICATES_KEY]), problems),

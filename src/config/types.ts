@@ -94,6 +94,8 @@ export interface Config {
     readonly authFailDelayMaxMs: number;
     readonly maxConnections: number;
     readonly maxConnectionsPerIp: number;
+    /** IPv6 clients are counted by this prefix length in per-IP limits. */
+    readonly ipv6ClientPrefix: number;
     readonly maxPreauthSessions: number;
   };
   /** Extra certificates chosen by SNI (YAML `certificates:`), besides SSL_CERT_PATH/SSL_KEY_PATH. */

@@ -4,7 +4,8 @@ import type net from 'node:net';
 import type { ServerTlsSource } from '../net/tls-reload.js';
 import type { Logger } from '../observability/logger.js';
 import type { Authenticator } from '../auth/authenticator.js';
-import type { LoginGuard } from '../auth/login-guard.js';
+import { attemptOf, type Attempt, type LoginGuard } from '../auth/login-guard.js';
+import { backendVerdict } from '../auth/backend-verdict.js';
 import { SaslError, type SaslCredentials } from '../auth/sasl/index.js';
 import { oauthbearerFailure, xoauth2Failure } from '../auth/sasl/challenge.js';
 import type { ImapLoginRequest, ImapLoginResult } from '../backend/imap-login.js';
@@ -249,11 +250,14 @@ export class ImapSession implements ImapContext, SessionHandle {
     });
   }
 
-  async authFailed(tag: string, mechanism: string, reason: string, user?: string): Promise<void> {
+  async authFailed(tag: string, mechanism: string, reason: string, attempt?: Attempt): Promise<void> {
     this.authFailures += 1;
-    // One stable event per failed login, never with a credential in it (Fail2Ban reads it).
-    logAuthFailed(this.log, { mech: mechanism, user, reason });
-    await this.deps.guard?.failed(this.peer.address, user); // growing delay before the reply
+    // One stable event per failed login, never with a credential in it (Fail2Ban reads it);
+    // also when the client has left meanwhile: the attempt was made all the same.
+    logAuthFailed(this.log, { mech: mechanism, user: attempt?.user, reason });
+    const delay = this.deps.guard?.failed(this.peer.address, attempt);
+    if (this.state !== 'preauth') return;
+    await delay; // growing delay before the reply
     if (this.state !== 'preauth') return;
     this.reply(tag, 'NO', TEXT.authFailed, 'AUTHENTICATIONFAILED');
     if (this.authFailures >= MAX_AUTH_FAILURES) this.close(TEXT.tooManyFailures, 'too-many-auth-failures');
@@ -278,29 +282,29 @@ export class ImapSession implements ImapContext, SessionHandle {
   }
 
   async login(tag: string, creds: SaslCredentials, opts: { challenge: boolean }): Promise<void> {
-    const named = creds.kind === 'password' ? creds.username : creds.authzid;
-    const verdict = this.deps.guard?.blocked(this.peer.address, named);
+    const attempt = attemptOf(creds);
+    const verdict = this.deps.guard?.blocked(this.peer.address, attempt);
     if (verdict?.blocked) {
-      // Credentials of a blocked IP or user are not even tried.
-      logAuthFailed(this.log, { mech: creds.mechanism, user: named, reason: `${verdict.scope} blocked after repeated failures` });
+      // Credentials of a blocked client (or a password for a blocked user) are not even tried.
+      logAuthFailed(this.log, { mech: creds.mechanism, user: attempt.user, reason: `${verdict.scope} blocked after repeated failures` });
       return this.close(TEXT.blocked, 'blocked');
     }
     const decision = await this.deps.authenticator.decide(creds);
-    if (this.state !== 'preauth') return;
     if (decision.outcome === 'unavailable') {
+      if (this.state !== 'preauth') return;
       logAuthUnavailable(this.log, { mech: creds.mechanism, user: decision.user, reason: decision.reason });
       return this.reply(tag, 'NO', TEXT.unavailable, 'UNAVAILABLE');
     }
     if (decision.outcome === 'rejected') {
-      if (opts.challenge) {
+      if (opts.challenge && this.state === 'preauth') {
         // RFC 7628 §3.2.2: an error challenge, then the client's dummy response (\x01, an
         // empty line, or * from most real clients: IDP-NOTES §8); its content is ignored.
         const json = creds.mechanism === 'XOAUTH2' ? xoauth2Failure({}) : oauthbearerFailure({});
         await this.continuation(json).catch(() => null);
-        if (this.state !== 'preauth') return;
       }
-      return this.authFailed(tag, creds.mechanism, decision.reason, decision.user);
+      return this.authFailed(tag, creds.mechanism, decision.reason, { ...attempt, user: decision.user });
     }
+    if (this.state !== 'preauth') return;
     const user = decision.user;
     const result = await this.deps.backendLogin({
       credentials: decision.outcome === 'token'
@@ -309,20 +313,16 @@ export class ImapSession implements ImapContext, SessionHandle {
       client: { address: this.peer.address, port: this.peer.port, localAddress: this.peer.localAddress, localPort: this.peer.localPort, tls: this.secure },
       idFields: this.idFields(),
     });
-    if (this.state !== 'preauth') {
-      if (result.ok) result.socket.destroy();
-      return;
-    }
-    if (!result.ok && result.kind === 'unavailable') {
-      logBackendUnavailable(this.log, user, result.reason, creds.mechanism);
+    if (!result.ok) {
+      const v = backendVerdict(decision.outcome, user, result, this.deps.guard?.recentFailures(this.peer.address) ?? 0);
+      if (v.kind === 'failed') return this.authFailed(tag, creds.mechanism, v.reason, { ...attempt, user });
+      if (this.state !== 'preauth') return;
+      logBackendUnavailable(this.log, user, v.reason, creds.mechanism);
       return this.reply(tag, 'NO', TEXT.unavailable, 'UNAVAILABLE');
     }
-    if (!result.ok) {
-      const why = decision.outcome === 'token' ? `backend refused the master login for ${user} (no such DMS account, or wrong master credentials?): ${result.reason}` : result.reason;
-      return this.authFailed(tag, creds.mechanism, why, user);
-    }
+    if (this.state !== 'preauth') return void result.socket.destroy();
     logLogin(this.log, { user, mech: creds.mechanism, via: decision.outcome, backendMs: result.loginMs });
-    this.deps.guard?.succeeded(this.peer.address);
+    this.deps.guard?.succeeded(this.peer.address, user);
     this.deps.loggedIn?.();
     this.spliceTo(tag, result.socket, result.capabilities, result.leftover, user, creds.mechanism);
   }

@@ -1,9 +1,16 @@
-// Open connections: in total, per client IP, and not yet logged in. A connection is
-// counted from accept until its socket closes; release is tied to the socket's 'close'
-// event so no code path can leak a slot.
+// Open connections: in total, per client IP (an IPv6 client by its prefix: client-key.ts),
+// and not yet logged in. A connection is counted from accept until its socket closes;
+// release is tied to the socket's 'close' event so no code path can leak a slot.
 import type net from 'node:net';
+import { clientKey } from './client-key.js';
 
-export interface ConnectionLimits { readonly maxTotal: number; readonly maxPerIp: number; readonly maxPreauth: number }
+export interface ConnectionLimits {
+  readonly maxTotal: number;
+  readonly maxPerIp: number;
+  readonly maxPreauth: number;
+  /** IPv6 clients are counted by this prefix length (128: per address). */
+  readonly ipv6PrefixBits: number;
+}
 
 export type Admission = { readonly ok: true; readonly loggedIn: () => void } | { readonly ok: false; readonly reason: 'total' | 'per-ip' | 'preauth' };
 
@@ -14,7 +21,8 @@ export class ConnectionLimiter {
 
   constructor(private readonly limits: ConnectionLimits) {}
 
-  admit(socket: net.Socket, ip: string): Admission {
+  admit(socket: net.Socket, address: string): Admission {
+    const ip = clientKey(address, this.limits.ipv6PrefixBits);
     if (this.total >= this.limits.maxTotal) return { ok: false, reason: 'total' };
     if (this.preauth >= this.limits.maxPreauth) return { ok: false, reason: 'preauth' };
     const n = this.perIp.get(ip) ?? 0;

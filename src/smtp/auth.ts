@@ -2,7 +2,8 @@
 // same SASL decoders and Authenticator as IMAP. The client gets 235 only after Postfix has
 // accepted our login for it; then the connection is spliced to Postfix.
 import type { Authenticator } from '../auth/authenticator.js';
-import type { LoginGuard } from '../auth/login-guard.js';
+import { attemptOf, type Attempt, type LoginGuard } from '../auth/login-guard.js';
+import { backendVerdict } from '../auth/backend-verdict.js';
 import {
   decodeBase64Response, decodeLoginStep, decodeSaslResponse, LOGIN_PASSWORD_PROMPT, LOGIN_USERNAME_PROMPT,
   parseSaslMechanism, SaslError, type SaslCredentials,
@@ -56,9 +57,12 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
   if (!rawMech || extra.length) return answer(REPLY.syntax);
   if (!mech) return answer(REPLY.unknownMechanism);
 
-  const fail = async (reason: string, user?: string): Promise<void> => {
-    logAuthFailed(log, { mech, user, reason });
-    await deps.guard?.failed(client.remoteAddress, user); // growing delay before the reply
+  const fail = async (reason: string, attempt?: Attempt): Promise<void> => {
+    // Logged and counted also when the client has left meanwhile: the attempt was made.
+    logAuthFailed(log, { mech, user: attempt?.user, reason });
+    const delay = deps.guard?.failed(client.remoteAddress, attempt);
+    if (client.gone) return;
+    await delay; // growing delay before the reply
     if (client.gone) return;
     client.state.authFailures += 1;
     if (client.state.authFailures >= MAX_AUTH_FAILURES) {
@@ -79,29 +83,29 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
   }
   if (creds === null) return answer(REPLY.aborted);
 
-  const named = creds.kind === 'password' ? creds.username : creds.authzid;
-  const verdict = deps.guard?.blocked(client.remoteAddress, named);
+  const attempt = attemptOf(creds);
+  const verdict = deps.guard?.blocked(client.remoteAddress, attempt);
   if (verdict?.blocked) {
-    // Credentials of a blocked IP or user are not even tried.
-    logAuthFailed(log, { mech, user: named, reason: `${verdict.scope} blocked after repeated failures` });
+    // Credentials of a blocked client (or a password for a blocked user) are not even tried.
+    logAuthFailed(log, { mech, user: attempt.user, reason: `${verdict.scope} blocked after repeated failures` });
     client.reply(...REPLY.blocked);
     return client.close();
   }
   const decision = await deps.authenticator.decide(creds);
-  if (client.gone) return;
   if (decision.outcome === 'unavailable') {
+    if (client.gone) return;
     logAuthUnavailable(log, { mech, user: decision.user, reason: decision.reason });
     return answer(REPLY.unavailable);
   }
   if (decision.outcome === 'rejected') {
-    if (creds.kind === 'token') {
+    if (creds.kind === 'token' && !client.gone) {
       // RFC 7628 §3.2.2 / XOAUTH2: an error challenge first; the client's reply (AQ==,
       // an empty line or *) only ends the exchange.
       await client.continuation(creds.mechanism === 'XOAUTH2' ? xoauth2Failure({}) : oauthbearerFailure({}));
-      if (client.gone) return;
     }
-    return fail(decision.reason, decision.user);
+    return fail(decision.reason, { ...attempt, user: decision.user });
   }
+  if (client.gone) return;
 
   const user = decision.user;
   const result = await deps.backendLogin({
@@ -110,19 +114,16 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
       : { kind: 'password', authzid: decision.authzid, username: user, password: decision.password },
     client: { address: client.remoteAddress, port: client.remotePort, localAddress: client.localAddress, localPort: client.localPort, tls: client.secure, helo: client.helo },
   });
-  if (client.gone) {
-    if (result.ok) result.socket.destroy();
-    return;
-  }
-  if (!result.ok && result.kind === 'unavailable') {
-    logBackendUnavailable(log, user, result.reason, mech);
+  if (!result.ok) {
+    const v = backendVerdict(decision.outcome, user, result, deps.guard?.recentFailures(client.remoteAddress) ?? 0);
+    if (v.kind === 'failed') return fail(v.reason, { ...attempt, user });
+    if (client.gone) return;
+    logBackendUnavailable(log, user, v.reason, mech);
     return answer(REPLY.unavailable);
   }
-  if (!result.ok) {
-    return fail(decision.outcome === 'token' ? `backend refused the master login for ${user} (no such DMS account, or wrong master credentials?): ${result.reason}` : result.reason, user);
-  }
+  if (client.gone) return void result.socket.destroy();
   logLogin(log, { user, mech, via: decision.outcome, backendMs: result.loginMs });
-  deps.guard?.succeeded(client.remoteAddress);
+  deps.guard?.succeeded(client.remoteAddress, user);
   client.state.loggedIn?.();
   client.reply(...REPLY.authOk);
   const socket = client.takeOver();

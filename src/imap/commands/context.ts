@@ -1,6 +1,7 @@
 // What a command handler may do. Handlers never touch the socket: the session writes,
 // reads continuations, upgrades TLS and logs in (STYLE: wildduck imap-core).
 import type { SaslCredentials } from '../../auth/sasl/types.js';
+import type { Attempt } from '../../auth/failure-limiter.js';
 import type { ImapCommand } from '../parser.js';
 
 export interface ImapContext {
@@ -13,7 +14,7 @@ export interface ImapContext {
   continuation(prompt: string): Promise<Buffer | null>;
   /** Counts an invalid command toward the bad-command budget. */
   bad(tag: string, text: string, code?: string): void;
-  authFailed(tag: string, mechanism: string, reason: string, user?: string): Promise<void>;
+  authFailed(tag: string, mechanism: string, reason: string, attempt?: Attempt): Promise<void>;
   startTls(tag: string): void;
   logout(tag: string): void;
   setClientId(fields: ReadonlyArray<readonly [string, string]>): void;

@@ -1,0 +1,31 @@
+// The time one backend login may take. Dovecot holds an authentication from a client IP with
+// recent failures for up to 15 s before it even checks it (auth penalty, per remote IP: the
+// client address we pass with ID x-originating-ip, XCLIENT or PROXY; in SMTP master mode,
+// Postfix passes the proxy's own address; Dovecot 2.3 src/auth/auth-penalty.h,
+// AUTH_PENALTY_MAX_SECS). That is deliberate waiting, not a slow backend: the authentication
+// step gets it on top of DMS_TIMEOUT_MS. Cut short, every password failure after the second
+// from one client became a timeout (NO [UNAVAILABLE]) that Fail2Ban never saw.
+export const DOVECOT_PENALTY_MAX_MS = 15_000;
+
+export class LoginTimer {
+  private readonly startedAt = performance.now();
+  private timer: NodeJS.Timeout;
+  /** True once the credentials were sent: a timeout from then on left the login undecided. */
+  authSent = false;
+
+  constructor(private readonly timeoutMs: number, private readonly onExpire: () => void) {
+    this.timer = setTimeout(onExpire, timeoutMs);
+  }
+
+  /** The credentials go out now: what is left of the budget, plus Dovecot's penalty. */
+  authenticating(): void {
+    this.authSent = true;
+    clearTimeout(this.timer);
+    const left = Math.max(0, this.timeoutMs - (performance.now() - this.startedAt));
+    this.timer = setTimeout(this.onExpire, left + DOVECOT_PENALTY_MAX_MS);
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+}
