@@ -143,7 +143,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
       });
     }, listenOpts));
   }
-  void probeFeatures(target, log).then((f) => f && updateFeatures(f));
+  void probeFeatures(target, log).then((f) => f && updateFeatures(f)).catch((err: unknown) => reportFault(log, 'smtp', 'feature probe', err));
   const untrack = metrics.trackSessions('smtp', () => spliced.size + fronts.reduce((n, f) => n + f.server.connections.size, 0));
 
   const service: SmtpService = {
