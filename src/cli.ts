@@ -7,6 +7,7 @@ import { startServer } from './server.js';
 import { checkTokenCommand } from './commands/check-token.js';
 import { shutdownOnSignal } from './shutdown.js';
 import { runDoctor } from './doctor/run.js';
+import { guardProcess } from './observability/faults.js';
 
 const USAGE = `usage: oauth2-mail-proxy [--config FILE]
        oauth2-mail-proxy check-token [--json] [--config FILE] [--] TOKEN|-
@@ -63,6 +64,10 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  // Each listener ends the one connection whose code threw; this catches what escapes them
+  // all (logged, counted as internal_errors_total{listener="process"}), so one bug in one
+  // session never ends every IMAP, SMTP, SCIM and ops connection at once.
+  guardProcess(log);
   const server = await startServer(config, log);
   const code = await shutdownOnSignal(server, config.ops.shutdownGraceMs, log);
   log.flush?.();

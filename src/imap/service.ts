@@ -63,8 +63,9 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     session.start();
   };
   const listeners: Listener[] = [];
-  if (config.listen.imap) listeners.push(await listen('imap', config.listen.imap, accept(false), proxyIn));
-  if (config.listen.imaps) listeners.push(await listen('imaps', config.listen.imaps, accept(true), proxyIn));
+  const opts = { proxy: proxyIn, faults: { log: p.log, site: 'imap' as const } };
+  if (config.listen.imap) listeners.push(await listen('imap', config.listen.imap, accept(false), opts));
+  if (config.listen.imaps) listeners.push(await listen('imaps', config.listen.imaps, accept(true), opts));
   const untrack = metrics.trackSessions('imap', () => sessions.size);
   const service: ImapService = {
     listeners,

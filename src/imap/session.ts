@@ -15,6 +15,7 @@ import type { SpliceEnd } from '../net/splice.js';
 import { closeWhenQuiet } from '../net/drain.js';
 import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } from '../observability/events.js';
 import { sessionLogger } from '../observability/metrics.js';
+import { contained, reportFault } from '../observability/faults.js';
 import { newSessionId, peerOf, type Peer } from '../net/peer.js';
 import { ImapFramer, type FramerEvent } from './framer.js';
 import { ImapParseError, parseCommand } from './parser.js';
@@ -74,6 +75,7 @@ export class ImapSession implements ImapContext, SessionHandle {
   private waiter: { resolve: (line: Buffer | null) => void; reject: (err: Error) => void } | null = null;
   private badCommands = 0;
   private authFailures = 0;
+  private faulted = false;
   private clientId: ReadonlyArray<readonly [string, string]> = [];
   private readonly timer: NodeJS.Timeout;
   private readonly startedAt = Date.now();
@@ -84,7 +86,7 @@ export class ImapSession implements ImapContext, SessionHandle {
     this.peer = peer ?? peerOf(socket);
     this.log = sessionLogger(deps.log, 'imap', this.id, this.peer.address);
     this.framer = new ImapFramer({ maxLineBytes: deps.limits.maxLineBytes, maxLiteralBytes: deps.limits.maxLiteralBytes });
-    this.timer = setTimeout(() => this.close(TEXT.timeout, 'preauth-timeout'), deps.limits.preauthTimeoutMs);
+    this.timer = setTimeout(contained(() => this.close(TEXT.timeout, 'preauth-timeout'), (err) => this.fault('timer', err)), deps.limits.preauthTimeoutMs);
   }
 
   get canStartTls(): boolean { return this.deps.tlsContext !== null; }
@@ -101,10 +103,12 @@ export class ImapSession implements ImapContext, SessionHandle {
 
   // ---- socket plumbing -------------------------------------------------------------
 
-  private readonly onData = (chunk: Buffer): void => {
+  // Every callback an emitter or timer calls goes through contained(): a throw in this
+  // session's code ends this session (fault()), never the process.
+  private readonly onData = contained((chunk: Buffer): void => {
     this.framer.push(chunk);
     this.pump();
-  };
+  }, (err) => this.fault('data', err));
   private readonly onError = (err: Error): void => {
     this.log.debug({ event: 'client-error', err: (err as NodeJS.ErrnoException).code ?? err.message }, 'client connection error');
   };
@@ -135,10 +139,10 @@ export class ImapSession implements ImapContext, SessionHandle {
     const secure = startServerTls(plain, this.deps.tlsContext!);
     this.socket = secure;
     this.attach(secure);
-    secure.once('secure', () => {
+    secure.once('secure', contained(() => {
       this.secure = true;
       then();
-    });
+    }, (err) => this.fault('tls', err)));
   }
 
   private greet(): void {
@@ -197,16 +201,18 @@ export class ImapSession implements ImapContext, SessionHandle {
     if (!(result instanceof Promise)) return;
     this.busy = true;
     result
-      .catch((err: Error) => {
-        this.log.error({ event: 'internal-error', err: err.message }, 'command failed');
+      .catch(contained((err: unknown) => {
+        // A command's promise failed: a bug, not an IdP or backend outage (those are
+        // answered inside). The command gets NO [SERVERBUG], then the session ends.
         this.reply(cmd.tag, 'NO', TEXT.unavailable, 'SERVERBUG');
-      })
-      .finally(() => {
+        this.fault(cmd.name, err);
+      }, (err) => this.fault(cmd.name, err)))
+      .finally(contained(() => {
         this.busy = false;
         if (this.state !== 'preauth') return;
         this.socket.resume();
         this.pump();
-      });
+      }, (err) => this.fault('data', err)));
   }
 
   private deliverContinuation(ev: FramerEvent): void {
@@ -246,7 +252,7 @@ export class ImapSession implements ImapContext, SessionHandle {
       this.framer.mode = 'line';
       this.send(`+ ${prompt}\r\n`);
       this.socket.resume();
-      setImmediate(() => this.pump()); // lines may already be buffered
+      setImmediate(contained(() => this.pump(), (err) => this.fault('data', err))); // lines may already be buffered
     });
   }
 
@@ -370,6 +376,18 @@ export class ImapSession implements ImapContext, SessionHandle {
 
   cut(text: string): void {
     this.close(text, 'shutdown');
+  }
+
+  /** A throw in this session's code: reported once, `* BYE [SERVERBUG]`, the connection ends. */
+  private fault(where: string, err: unknown): void {
+    if (this.faulted) return;
+    this.faulted = true;
+    reportFault(this.log, 'imap', where, err);
+    try {
+      this.close(TEXT.internalError, 'internal-error');
+    } finally {
+      if (this.state !== 'closed' && this.state !== 'spliced') this.socket.destroy();
+    }
   }
 
   /** Polite close before login: `* BYE` then FIN. */

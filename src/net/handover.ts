@@ -4,6 +4,7 @@ import type net from 'node:net';
 import type { Logger } from '../observability/logger.js';
 import { splice, type Splice } from './splice.js';
 import { metrics, protocolOf } from '../observability/metrics.js';
+import { reportFault } from '../observability/faults.js';
 
 export interface HandoverOptions {
   /** Bytes the backend sent after its login reply (kept in order for the client). */
@@ -30,6 +31,6 @@ export function handOver(client: net.Socket, backend: net.Socket, o: HandoverOpt
     metrics.splicedBytes.inc({ protocol, direction: 'to_client' }, r.bytesToClient);
     log.info({ event: 'session-end', user, mech, end: r.end, bytesIn: r.bytesToBackend, bytesOut: r.bytesToClient, durationMs: Date.now() - startedAt, ...err }, 'session ended');
     onEnd?.();
-  });
+  }).catch((err: unknown) => reportFault(log, protocolOf(log), 'session end', err)); // the sockets are closed already
   return s;
 }

@@ -16,6 +16,7 @@ import type { Logger } from '../observability/logger.js';
 import { peerOf, type Peer } from './peer.js';
 import { readProxyHeader } from './proxy-reader.js';
 import { isTrusted } from './trusted-networks.js';
+import { reportFault, type FaultSite } from '../observability/faults.js';
 
 export interface Listener {
   readonly name: string;
@@ -33,7 +34,22 @@ export interface ProxyProtocolIn {
 /** `socket` is paused; bytes read after a PROXY header are in its buffer. The callee starts reading. */
 export type OnConnection = (socket: net.Socket, peer: Peer) => void;
 
-export async function listen(name: string, at: ListenAddress, onConnection: OnConnection, proxy?: ProxyProtocolIn | null): Promise<Listener> {
+export interface ListenOptions {
+  readonly proxy?: ProxyProtocolIn | null;
+  /** Where a fault in `onConnection` is reported (it ends that connection, never the process). */
+  readonly faults: { readonly log: Logger; readonly site: FaultSite };
+}
+
+export async function listen(name: string, at: ListenAddress, handler: OnConnection, opts: ListenOptions): Promise<Listener> {
+  const { proxy } = opts;
+  const onConnection = (socket: net.Socket, peer: Peer): void => {
+    try {
+      handler(socket, peer);
+    } catch (err) {
+      reportFault(opts.faults.log, opts.faults.site, `${name} accept`, err);
+      socket.destroy();
+    }
+  };
   const onSocket = (socket: net.Socket): void => {
     // A peer's RST on a socket nobody listens to would be an unhandled 'error' and end the
     // process; sessions add their own handlers, this one keeps refused sockets harmless.

@@ -6,8 +6,8 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { direct } from './reused-reads.js';
 
-/** How a spliced session ended; 'revoked': its user was disabled (SCIM) while it was open. */
-export type SpliceEnd = 'client-closed' | 'backend-closed' | 'idle-timeout' | 'client-error' | 'backend-error' | 'shutdown' | 'revoked';
+/** How a spliced session ended; 'revoked': its user was disabled (SCIM) while it was open; 'internal-error': a bug of ours ended it. */
+export type SpliceEnd = 'client-closed' | 'backend-closed' | 'idle-timeout' | 'client-error' | 'backend-error' | 'shutdown' | 'revoked' | 'internal-error';
 
 export interface SpliceResult {
   readonly end: SpliceEnd;

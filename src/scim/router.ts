@@ -1,5 +1,6 @@
 // Maps a SCIM request (method, path below /scim/v2, query, parsed body) to a response.
 // No sockets here: src/scim/server.ts reads and writes HTTP, this decides.
+import { decodeSegment } from '../net/request-target.js';
 import { ScimError, badRequest } from './errors.js';
 import { MAX_RESULTS, listResponse, serviceProviderConfig, userResourceType, userSchema } from './discovery.js';
 import { parseUserNameFilter } from './filter.js';
@@ -36,7 +37,12 @@ export async function route(store: DmsUserStore, req: ScimRequest): Promise<Scim
 }
 
 async function dispatch(store: DmsUserStore, req: ScimRequest): Promise<ScimResponse> {
-  const parts = req.path.split('/').filter(Boolean).map(decodeURIComponent);
+  const parts: string[] = [];
+  for (const raw of req.path.split('/').filter(Boolean)) {
+    const part = decodeSegment(raw);
+    if (part === null) throw badRequest('invalidSyntax', `malformed percent-encoding in ${req.path}`);
+    parts.push(part);
+  }
   const [collection, id, more] = parts;
   const allow = (...methods: string[]) => {
     if (!methods.includes(req.method)) throw new ScimError(405, `${req.method} is not allowed on ${req.path}`);

@@ -14,6 +14,7 @@ import { handOver } from '../net/handover.js';
 import type { Logger } from '../observability/logger.js';
 import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } from '../observability/events.js';
 import { sessionLogger } from '../observability/metrics.js';
+import { reportFault } from '../observability/faults.js';
 import type { SmtpClient } from './smtp-server-adapter.js';
 import { REPLY } from './replies.js';
 import { trackSplicedSmtp, type SplicedSmtp } from './drain.js';
@@ -35,11 +36,16 @@ const MAX_AUTH_FAILURES = 3;
 export function createAuthHandler(deps: SmtpAuthDeps) {
   return (client: SmtpClient, command: string): void => {
     const log = sessionLogger(deps.log, 'smtp', client.id, client.remoteAddress);
-    authenticate(client, command, deps, log).catch((err: Error) => {
-      log.error({ event: 'internal-error', err: err.message }, 'AUTH failed');
-      if (!client.gone) {
-        client.reply(...REPLY.unavailable);
-        client.done();
+    authenticate(client, command, deps, log).catch((err: unknown) => {
+      // A bug in AUTH (not an IdP or backend failure: those are answered inside): this
+      // connection ends, with a temporary error the client may retry (RFC 5321 §4.2.1).
+      try {
+        reportFault(log, 'smtp', 'AUTH', err);
+        if (client.gone) return;
+        client.reply(...REPLY.internalError);
+        client.close();
+      } catch {
+        client.abort();
       }
     });
   };
@@ -138,7 +144,7 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
     startedAt,
     onEnd: () => unregister?.(),
   });
-  unregister = deps.onSpliced?.(trackSplicedSmtp(socket, result.socket, s), user);
+  unregister = deps.onSpliced?.(trackSplicedSmtp(socket, result.socket, s, (err) => reportFault(log, 'smtp', 'transaction tracker', err)), user);
 }
 
 async function readCredentials(client: SmtpClient, mech: NonNullable<ReturnType<typeof parseSaslMechanism>>, ir: string | undefined): Promise<SaslCredentials | null> {

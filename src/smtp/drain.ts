@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { Splice, SpliceEnd } from '../net/splice.js';
 import { SmtpTransactionTracker } from './transaction-tracker.js';
+import { contained } from '../observability/faults.js';
 
 export const SHUTDOWN_REPLY = '421 4.3.2 Service shutting down, please reconnect\r\n';
 /** To a user disabled (SCIM) while connected: no retry will succeed. */
@@ -18,11 +19,19 @@ export interface SplicedSmtp {
   drain(deadline: number, reply?: string, why?: SpliceEnd): void;
 }
 
-export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice): SplicedSmtp {
+/** `onFault`: the tracker threw (a bug); the session is closed and the fault reported once. */
+export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice, onFault: (err: unknown) => void): SplicedSmtp {
   const tracker = new SmtpTransactionTracker();
+  let faulted = false;
+  const fault = (err: unknown): void => {
+    if (faulted) return;
+    faulted = true;
+    onFault(err);
+    splice.close('internal-error');
+  };
   // Registered after splice()'s pipes, so a reply reaches the client before any 421.
-  client.on('data', (chunk: Buffer) => tracker.fromClient(chunk));
-  backend.on('data', (chunk: Buffer) => tracker.fromServer(chunk));
+  client.on('data', contained((chunk: Buffer) => tracker.fromClient(chunk), fault));
+  backend.on('data', contained((chunk: Buffer) => tracker.fromServer(chunk), fault));
   return {
     close: () => splice.close('shutdown'),
     drain(deadline, reply = SHUTDOWN_REPLY, why = 'shutdown') {
