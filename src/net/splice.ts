@@ -59,7 +59,11 @@ function forwardReused(from: Socket, to: Duplex): boolean {
   return taken;
 }
 
-export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs: number }): Splice {
+/** Moves bytes both ways with backpressure, in place of the plain forwarding (the SMTP
+ *  command guard); reads with 'data' listeners, which stop() removes. */
+export type Forwarder = (client: Duplex, backend: Duplex) => void;
+
+export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs: number; forward?: Forwarder }): Splice {
   const started = Date.now();
   const clientWritten0 = client.bytesWritten;
   const backendWritten0 = backend.bytesWritten;
@@ -113,8 +117,12 @@ export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs:
   client.setTimeout(opts.idleTimeoutMs, onIdle);
   backend.setTimeout(0);
 
-  forward(client, backend);
-  if (!forwardReused(backend as Duplex as Socket, client)) forward(backend, client);
+  if (opts.forward) {
+    opts.forward(client, backend);
+  } else {
+    forward(client, backend);
+    if (!forwardReused(backend as Duplex as Socket, client)) forward(backend, client);
+  }
   client.resume();
   backend.resume();
 

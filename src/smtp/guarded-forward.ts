@@ -1,0 +1,57 @@
+// The SMTP splice's forwarding: every byte each way goes through the command guard
+// (command-guard.ts), with backpressure as in net/splice.ts. The client is read only while
+// the guard is not holding its bytes, Postfix has room for them and the client has taken
+// what it was sent (replies of ours included: a client that pipelines refused commands and
+// never reads must not grow our buffers).
+import type { Duplex } from 'node:stream';
+import type { Forwarder } from '../net/splice.js';
+import { SmtpCommandGuard } from './command-guard.js';
+
+/** Sees what the guard passed on: commands and content to Postfix, Postfix's replies to the client. */
+export interface GuardObserver {
+  fromClient(chunk: Buffer): void;
+  fromServer(chunk: Buffer): void;
+}
+
+export function guardedForward(observer: GuardObserver, onRefused: (verb: string) => void): Forwarder {
+  return (client: Duplex, backend: Duplex): void => {
+    let backendFull = false;
+    let clientFull = false;
+    const open = (s: Duplex): boolean => !s.writableEnded && !s.destroyed;
+    const guard = new SmtpCommandGuard({
+      toBackend(chunk) {
+        if (!open(backend)) return;
+        if (!backend.write(chunk)) backendFull = true;
+        observer.fromClient(chunk);
+      },
+      toClient(chunk, own) {
+        if (!open(client)) return;
+        if (!client.write(chunk)) clientFull = true;
+        if (!own) observer.fromServer(chunk);
+      },
+      refused: onRefused,
+    });
+    const gate = (): void => {
+      if (clientFull) backend.pause();
+      if (guard.holding || backendFull || clientFull) client.pause();
+      else client.resume();
+    };
+    client.on('data', (chunk: Buffer) => {
+      guard.fromClient(chunk);
+      gate();
+    });
+    backend.on('data', (chunk: Buffer) => {
+      guard.fromBackend(chunk);
+      gate();
+    });
+    backend.on('drain', () => {
+      backendFull = false;
+      gate();
+    });
+    client.on('drain', () => {
+      clientFull = false;
+      backend.resume();
+      gate();
+    });
+  };
+}
