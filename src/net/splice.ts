@@ -60,8 +60,9 @@ function forwardReused(from: Socket, to: Duplex): boolean {
 }
 
 /** Moves bytes both ways with backpressure, in place of the plain forwarding (the SMTP
- *  command guard); reads with 'data' listeners, which stop() removes. */
-export type Forwarder = (client: Duplex, backend: Duplex) => void;
+ *  command guard); reads with 'data' listeners, which stop() removes. `passEnd` is given the
+ *  client's FIN to pass on once every byte before it has been (the guard may hold some). */
+export type Forwarder = (client: Duplex, backend: Duplex) => { passEnd(end: () => void): void };
 
 export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs: number; forward?: Forwarder }): Splice {
   const started = Date.now();
@@ -103,7 +104,8 @@ export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs:
   client.on('error', (err) => { finish('client-error', err); closeBoth(); });
   backend.on('error', (err) => { finish('backend-error', err); closeBoth(); });
   // A FIN from one side is passed on as a FIN (half-close).
-  client.on('end', () => { finish('client-closed'); endIfOpen(backend); });
+  let passClientEnd = (end: () => void): void => end();
+  client.on('end', () => { finish('client-closed'); passClientEnd(() => endIfOpen(backend)); });
   backend.on('end', () => { finish('backend-closed'); endIfOpen(client); });
   // When one side is fully closed the session is over. The other side gets end(), not
   // destroy(), so what is already queued for it (a backend's BYE) is still delivered; the
@@ -118,7 +120,7 @@ export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs:
   backend.setTimeout(0);
 
   if (opts.forward) {
-    opts.forward(client, backend);
+    passClientEnd = opts.forward(client, backend).passEnd;
   } else {
     forward(client, backend);
     if (!forwardReused(backend as Duplex as Socket, client)) forward(backend, client);

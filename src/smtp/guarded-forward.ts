@@ -14,7 +14,7 @@ export interface GuardObserver {
 }
 
 export function guardedForward(observer: GuardObserver, onRefused: (verb: string) => void): Forwarder {
-  return (client: Duplex, backend: Duplex): void => {
+  return (client: Duplex, backend: Duplex) => {
     let backendFull = false;
     let clientFull = false;
     const open = (s: Duplex): boolean => !s.writableEnded && !s.destroyed;
@@ -40,9 +40,19 @@ export function guardedForward(observer: GuardObserver, onRefused: (verb: string
       guard.fromClient(chunk);
       gate();
     });
+    // A client's FIN after bytes the guard still holds (a pipelined message after DATA)
+    // waits for them; they go once Postfix has answered.
+    let end: (() => void) | null = null;
+    const passEnd = (): void => {
+      if (!end || guard.holding) return;
+      const e = end;
+      end = null;
+      e();
+    };
     backend.on('data', (chunk: Buffer) => {
       guard.fromBackend(chunk);
       gate();
+      passEnd();
     });
     backend.on('drain', () => {
       backendFull = false;
@@ -53,5 +63,11 @@ export function guardedForward(observer: GuardObserver, onRefused: (verb: string
       backend.resume();
       gate();
     });
+    return {
+      passEnd(e) {
+        end = e;
+        passEnd();
+      },
+    };
   };
 }

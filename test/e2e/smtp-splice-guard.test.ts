@@ -115,3 +115,14 @@ t.test('mail whose content has a line "XCLIENT LOGIN=bob" goes through unchanged
   const src = msg && msg.source ? msg.source.toString('latin1') : '';
   t.ok(src.endsWith(raw), 'the message arrived byte for byte (Postfix only prepends headers)', { tail: src.slice(-400) });
 });
+
+t.test('a client that pipelines a whole message and half-closes: its FIN waits for the held bytes', async (t) => {
+  const c = await loggedIn(t, alice);
+  const m = `m${randomBytes(8).toString('hex')}`;
+  // Not RFC 2920 (the content should wait for 354), but nothing may be lost or reordered.
+  await c.write(`MAIL FROM:<${alice.email}>\r\nRCPT TO:<${bob.email}>\r\nDATA\r\nSubject: fin ${m}\r\n\r\nbody\r\n.\r\nQUIT\r\n`);
+  c.socket.end();
+  const codes = [];
+  for (let i = 0; i < 5; i++) codes.push((await c.reply(10_000)).code);
+  t.same(codes, [250, 250, 354, 250, 221], 'the message queued, then QUIT');
+});
