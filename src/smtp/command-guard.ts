@@ -41,8 +41,8 @@ const BDAT_ARGS = /^[ \t]+(\d{1,15})([ \t]+LAST)?[ \t]*$/i;
 
 export interface GuardIo {
   toBackend(chunk: Buffer): void;
-  /** `own`: a reply of the guard's, not Postfix's. */
-  toClient(chunk: Buffer, own: boolean): void;
+  /** `own`: a reply of the guard's, not Postfix's. False: the client has no room now (resume() later). */
+  toClient(chunk: Buffer, own: boolean): boolean;
   /** A command was refused (its verb, upper case). */
   refused?(verb: string): void;
 }
@@ -64,7 +64,10 @@ export class SmtpCommandGuard {
   /** Our own replies that wait for `pending` to empty, then client bytes that came after. */
   private readonly queued: string[] = [];
   private held: Buffer[] = [];
+  /** Held until Postfix has answered what was passed on. */
   private waiting = false;
+  /** Held until the client has read our own replies (it pipelines refused commands, unread). */
+  private stalled = false;
   private dataAccepted = false;
   private serverLine = '';
   /** The last continuation line of a multi-line reply, kept until the next line shows whether it ends the reply. */
@@ -74,13 +77,19 @@ export class SmtpCommandGuard {
 
   /** Client bytes are held (the splice stops reading the client meanwhile). */
   get holding(): boolean {
-    return this.waiting;
+    return this.waiting || this.stalled;
+  }
+
+  /** The client has room again for our replies. */
+  resume(): void {
+    this.stalled = false;
+    this.release();
   }
 
   fromClient(chunk: Buffer): void {
     let i = 0;
     while (i < chunk.length) {
-      if (this.waiting) {
+      if (this.waiting || this.stalled) {
         this.held.push(chunk.subarray(i));
         return;
       }
@@ -236,9 +245,14 @@ export class SmtpCommandGuard {
       this.dotLine = false;
     }
     for (const r of this.queued.splice(0)) this.sendClient(r, true);
+    this.release();
+  }
+
+  private release(): void {
+    if (this.holding) return;
     const held = this.held;
     this.held = [];
-    for (const b of held) this.fromClient(b);
+    for (const b of held) this.fromClient(b); // in order: a later one is held again if need be
   }
 
   /** One reply line in; what to send on (EHLO keywords taken out, the last line's dash fixed). */
@@ -266,6 +280,8 @@ export class SmtpCommandGuard {
   }
 
   private sendClient(text: string, own: boolean): void {
-    if (text) this.io.toClient(Buffer.from(text, 'latin1'), own);
+    if (!text) return;
+    // Postfix's replies are paced by the splice (it stops reading Postfix); ours by this.
+    if (!this.io.toClient(Buffer.from(text, 'latin1'), own) && own) this.stalled = true;
   }
 }

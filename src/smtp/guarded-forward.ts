@@ -25,9 +25,11 @@ export function guardedForward(observer: GuardObserver, onRefused: (verb: string
         observer.fromClient(chunk);
       },
       toClient(chunk, own) {
-        if (!open(client)) return;
-        if (!client.write(chunk)) clientFull = true;
+        if (!open(client)) return true;
+        const room = client.write(chunk);
+        if (!room) clientFull = true;
         if (!own) observer.fromServer(chunk);
+        return room;
       },
       refused: onRefused,
     });
@@ -60,8 +62,10 @@ export function guardedForward(observer: GuardObserver, onRefused: (verb: string
     });
     client.on('drain', () => {
       clientFull = false;
+      guard.resume();
       backend.resume();
       gate();
+      passEnd();
     });
     return {
       passEnd(e) {

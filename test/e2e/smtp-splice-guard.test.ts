@@ -119,10 +119,11 @@ t.test('mail whose content has a line "XCLIENT LOGIN=bob" goes through unchanged
 t.test('a client that pipelines a whole message and half-closes: its FIN waits for the held bytes', async (t) => {
   const c = await loggedIn(t, alice);
   const m = `m${randomBytes(8).toString('hex')}`;
-  // Not RFC 2920 (the content should wait for 354), but nothing may be lost or reordered.
-  await c.write(`MAIL FROM:<${alice.email}>\r\nRCPT TO:<${bob.email}>\r\nDATA\r\nSubject: fin ${m}\r\n\r\nbody\r\n.\r\nQUIT\r\n`);
+  // Not RFC 2920 (the content should wait for 354), but nothing may be lost: the content,
+  // held until Postfix's 354, must reach Postfix before the client's FIN does.
+  await c.write(`MAIL FROM:<${alice.email}>\r\nRCPT TO:<${bob.email}>\r\nDATA\r\nMessage-ID: <${m}@client.example.test>\r\n\r\nbody\r\n.\r\nQUIT\r\n`);
   c.socket.end();
-  const codes = [];
-  for (let i = 0; i < 5; i++) codes.push((await c.reply(10_000)).code);
-  t.same(codes, [250, 250, 354, 250, 221], 'the message queued, then QUIT');
+  // Asserted on Postfix's side: a TLS half-close may end the client's reading early.
+  const logged = await eventually(async () => (await s.backend.postfixLog()).includes(`message-id=<${m}@client.example.test>`), 5000, 'message in Postfix').catch(() => false);
+  t.ok(logged, 'Postfix received the whole message');
 });

@@ -1,7 +1,8 @@
 // A client that pipelines commands before login and never reads the replies must not make
 // the proxy buffer them: past the socket's high-water mark (16 KiB) the proxy stops reading
 // it, and goes on once the client has read. Every pre-login writer: IMAP 143 (plain and
-// after STARTTLS) and 993, SMTP 587 (plain and after STARTTLS) and 465.
+// after STARTTLS) and 993, SMTP 587 (plain and after STARTTLS) and 465; and the SMTP
+// command guard after login, which answers some commands itself.
 //
 // Measured in-process: every socket the proxy writes to a client is collected (accepted
 // TCP sockets, and the TLS sockets made on them) and its writableLength sampled while the
@@ -11,7 +12,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { startStack } from '../harness/stack.js';
 import { RawClient } from '../harness/raw-imap.js';
-import { RawSmtp } from '../harness/raw-smtp.js';
+import { RawSmtp, xoauth2Ir } from '../harness/raw-smtp.js';
 import type { LineSocket } from '../harness/line-socket.js';
 
 const s = await startStack(t);
@@ -96,7 +97,7 @@ const imap = async (t: Test, port: number, opts: { implicitTls?: boolean; startT
   }
   return c;
 };
-const smtp = async (t: Test, port: number, opts: { implicitTls?: boolean; startTls?: boolean } = {}): Promise<RawSmtp> => {
+const smtp = async (t: Test, port: number, opts: { implicitTls?: boolean; startTls?: boolean; login?: boolean } = {}): Promise<RawSmtp> => {
   const c = await RawSmtp.connect(port, opts.implicitTls ? { implicitTls: true, ca: s.ca } : {});
   t.teardown(() => c.close());
   t.equal((await c.reply()).code, 220);
@@ -105,6 +106,7 @@ const smtp = async (t: Test, port: number, opts: { implicitTls?: boolean; startT
     t.equal((await c.startTls(s.ca)).code, 220);
     t.equal((await c.ehlo()).code, 250);
   }
+  if (opts.login) t.equal((await c.command(`AUTH XOAUTH2 ${xoauth2Ir(s.alice.email, await s.idp.mintToken(s.alice.email))}`, 10_000)).code, 235);
   return c;
 };
 
@@ -115,6 +117,8 @@ const cases: Case[] = [
   { name: 'SMTP 587 before STARTTLS', open: (t) => smtp(t, s.proxy.submissionPort), line: smtpFlood, reply: SMTP_REFUSED },
   { name: 'SMTP 587 after STARTTLS', open: (t) => smtp(t, s.proxy.submissionPort, { startTls: true }), line: smtpFlood, reply: SMTP_REFUSED },
   { name: 'SMTP 465 (implicit TLS)', open: (t) => smtp(t, s.proxy.submissionsPort, { implicitTls: true }), line: smtpFlood, reply: SMTP_REFUSED },
+  // After login the command guard answers XCLIENT itself (550): its replies are bounded too.
+  { name: 'SMTP 465 after login', open: (t) => smtp(t, s.proxy.submissionsPort, { implicitTls: true, login: true }), line: 'XCLIENT LOGIN=x\r\n', reply: '550 ' },
 ];
 
 for (const c of cases) {

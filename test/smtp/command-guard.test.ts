@@ -6,10 +6,10 @@ import { GUARD_REPLY, MAX_COMMAND_LINE_BYTES, SmtpCommandGuard } from '../../src
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 function harness() {
-  const out = { backend: '', client: '', own: '', refused: [] as string[] };
+  const out = { backend: '', client: '', own: '', refused: [] as string[], full: false };
   const guard = new SmtpCommandGuard({
     toBackend: (c) => { out.backend += c.toString('latin1'); },
-    toClient: (c, own) => { out.client += c.toString('latin1'); if (own) out.own += c.toString('latin1'); },
+    toClient: (c, own) => { out.client += c.toString('latin1'); if (own) out.own += c.toString('latin1'); return !out.full; },
     refused: (v) => out.refused.push(v),
   });
   const client = (s: string, size = s.length): void => {
@@ -118,4 +118,18 @@ t.test(`command lines: ${MAX_COMMAND_LINE_BYTES} bytes pass, one more is refused
     huge.client(`${'x'.repeat(10_000)}XCLIENT LOGIN=bob\r\nNOOP\r\n`, size);
     t.equal(huge.out.backend, 'NOOP\r\n', 'a very long line is skipped to its end');
   }
+});
+
+t.test('a client with no room for our replies: the rest of its bytes wait, in order, until resume()', async (t) => {
+  const h = harness();
+  h.out.full = true;
+  h.client('XCLIENT a\r\nXCLIENT b\r\nNOOP\r\n');
+  t.equal(h.out.client, GUARD_REPLY.forbidden, 'one reply, then nothing more is read');
+  t.ok(h.guard.holding);
+  t.equal(h.out.backend, '');
+  h.out.full = false;
+  h.guard.resume();
+  t.equal(h.out.client, GUARD_REPLY.forbidden.repeat(2));
+  t.equal(h.out.backend, 'NOOP\r\n');
+  t.notOk(h.guard.holding);
 });
