@@ -72,6 +72,8 @@ export class ImapSession implements ImapContext, SessionHandle {
   private readonly log: Logger;
   private state: State = 'starting';
   private busy = false;
+  /** Reading is paused until the client has read what it was sent (see pump()). */
+  private awaitingDrain = false;
   private waiter: { resolve: (line: Buffer | null) => void; reject: (err: Error) => void } | null = null;
   private badCommands = 0;
   private authFailures = 0;
@@ -160,11 +162,28 @@ export class ImapSession implements ImapContext, SessionHandle {
         this.socket.pause(); // bounded: nothing more is read until the handler is done
         return;
       }
+      // A client that pipelines commands and never reads its replies would make us buffer
+      // them without end. Past the socket's high-water mark (16 KiB), no command is run and
+      // nothing is read until it has taken what it was sent (smtp-server does the same).
+      if (this.socket.writableNeedDrain) return this.awaitDrain();
       const ev = this.framer.next();
       if (!ev) return;
       if (this.waiter) this.deliverContinuation(ev);
       else this.dispatch(ev);
     }
+  }
+
+  private awaitDrain(): void {
+    const socket = this.socket;
+    socket.pause(); // again if a finished handler resumed it meanwhile
+    if (this.awaitingDrain) return;
+    this.awaitingDrain = true;
+    socket.once('drain', () => {
+      this.awaitingDrain = false;
+      if (this.state !== 'preauth' || this.socket !== socket) return;
+      if (!this.busy || this.waiter) socket.resume();
+      this.pump();
+    });
   }
 
   private dispatch(ev: FramerEvent): void {

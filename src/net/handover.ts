@@ -2,7 +2,7 @@
 // early, splice, and log one summary line when the session ends.
 import type net from 'node:net';
 import type { Logger } from '../observability/logger.js';
-import { splice, type Splice } from './splice.js';
+import { splice, type Forwarder, type Splice } from './splice.js';
 import { metrics, protocolOf } from '../observability/metrics.js';
 import { reportFault } from '../observability/faults.js';
 
@@ -17,12 +17,14 @@ export interface HandoverOptions {
   readonly mech: string;
   readonly startedAt: number;
   readonly onEnd?: () => void;
+  /** In place of plain forwarding (SMTP: the command guard). */
+  readonly forward?: Forwarder;
 }
 
 export function handOver(client: net.Socket, backend: net.Socket, o: HandoverOptions): Splice {
   if (o.fromBackend.length) client.write(o.fromBackend);
   if (o.fromClient.length) backend.write(o.fromClient);
-  const s = splice(client, backend, { idleTimeoutMs: o.idleTimeoutMs });
+  const s = splice(client, backend, { idleTimeoutMs: o.idleTimeoutMs, ...(o.forward ? { forward: o.forward } : {}) });
   const { log, user, mech, startedAt, onEnd } = o;
   void s.done.then((r) => {
     const err = r.error ? { err: (r.error as NodeJS.ErrnoException).code ?? r.error.message } : {};

@@ -18,6 +18,8 @@ import { reportFault } from '../observability/faults.js';
 import type { SmtpClient } from './smtp-server-adapter.js';
 import { REPLY } from './replies.js';
 import { trackSplicedSmtp, type SplicedSmtp } from './drain.js';
+import { guardedForward } from './guarded-forward.js';
+import { SmtpTransactionTracker } from './transaction-tracker.js';
 
 export interface SmtpAuthDeps {
   readonly authenticator: Authenticator;
@@ -134,6 +136,8 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
   client.reply(...REPLY.authOk);
   const socket = client.takeOver();
   let unregister: (() => void) | undefined;
+  const tracker = new SmtpTransactionTracker();
+  const refused = (command: string): void => log.warn({ event: 'command-refused', user, command }, 'client command refused after login');
   const s = handOver(socket, result.socket, {
     fromBackend: result.leftover,
     fromClient: Buffer.alloc(0),
@@ -143,8 +147,9 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
     mech,
     startedAt,
     onEnd: () => unregister?.(),
+    forward: guardedForward(tracker, refused, (err) => reportFault(log, 'smtp', 'command guard', err)),
   });
-  unregister = deps.onSpliced?.(trackSplicedSmtp(socket, result.socket, s, (err) => reportFault(log, 'smtp', 'transaction tracker', err)), user);
+  unregister = deps.onSpliced?.(trackSplicedSmtp(socket, result.socket, s, tracker), user);
 }
 
 async function readCredentials(client: SmtpClient, mech: NonNullable<ReturnType<typeof parseSaslMechanism>>, ir: string | undefined): Promise<SaslCredentials | null> {

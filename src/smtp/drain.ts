@@ -5,8 +5,7 @@
 // again: nothing is lost, nothing is sent twice.
 import type { Socket } from 'node:net';
 import type { Splice, SpliceEnd } from '../net/splice.js';
-import { SmtpTransactionTracker } from './transaction-tracker.js';
-import { contained } from '../observability/faults.js';
+import type { SmtpTransactionTracker } from './transaction-tracker.js';
 
 export const SHUTDOWN_REPLY = '421 4.3.2 Service shutting down, please reconnect\r\n';
 /** To a user disabled (SCIM) while connected: no retry will succeed. */
@@ -19,19 +18,9 @@ export interface SplicedSmtp {
   drain(deadline: number, reply?: string, why?: SpliceEnd): void;
 }
 
-/** `onFault`: the tracker threw (a bug); the session is closed and the fault reported once. */
-export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice, onFault: (err: unknown) => void): SplicedSmtp {
-  const tracker = new SmtpTransactionTracker();
-  let faulted = false;
-  const fault = (err: unknown): void => {
-    if (faulted) return;
-    faulted = true;
-    onFault(err);
-    splice.close('internal-error');
-  };
-  // Registered after splice()'s pipes, so a reply reaches the client before any 421.
-  client.on('data', contained((chunk: Buffer) => tracker.fromClient(chunk), fault));
-  backend.on('data', contained((chunk: Buffer) => tracker.fromServer(chunk), fault));
+/** `tracker` is fed by the splice's command guard (guarded-forward.ts) with what it passed on,
+ *  each reply after it was written to the client, so a reply reaches the client before any 421. */
+export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice, tracker: SmtpTransactionTracker): SplicedSmtp {
   return {
     close: () => splice.close('shutdown'),
     drain(deadline, reply = SHUTDOWN_REPLY, why = 'shutdown') {
