@@ -7,8 +7,10 @@ import { startServer } from './server.js';
 import { checkTokenCommand } from './commands/check-token.js';
 import { shutdownOnSignal } from './shutdown.js';
 import { runDoctor } from './doctor/run.js';
+import { PACKAGE_NAME, readPackageInfo } from './package-info.js';
 
 const USAGE = `usage: oauth2-mail-proxy [--config FILE]
+       oauth2-mail-proxy --version
        oauth2-mail-proxy check-token [--json] [--config FILE] [--] TOKEN|-
        oauth2-mail-proxy doctor [--config FILE] [--user USER]
 
@@ -31,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
     else if (doctor && a.startsWith('--user=')) user = a.slice('--user='.length);
     else if (a === '--config' || a === '-c') configPath = argv[++i];
     else if (a.startsWith('--config=')) configPath = a.slice('--config='.length);
+    else if (a === '--version' || a === '-V') return printVersion();
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
       return 0;
@@ -69,6 +72,16 @@ async function main(argv: string[]): Promise<number> {
   // Everything is closed; a handle someone forgot must not keep a stopping pod alive.
   setTimeout(() => process.exit(code), 3000).unref();
   return code;
+}
+
+function printVersion(): number {
+  const info = readPackageInfo();
+  if (!info) {
+    process.stderr.write(`oauth2-mail-proxy: version unknown (no package.json of ${PACKAGE_NAME} above ${import.meta.url})\n`);
+    return 1;
+  }
+  process.stdout.write(`${PACKAGE_NAME} ${info.version}\n`);
+  return 0;
 }
 
 async function readStdin(): Promise<string> {
