@@ -1,12 +1,9 @@
 #!/usr/bin/env node
 // oauth2-mail-proxy [--config FILE]: load and validate the config (all problems at once),
 // start the listeners, stop cleanly on SIGTERM/SIGINT.
-import { ConfigError, loadConfig, readConfigFile } from './config/load.js';
-import { createLogger } from './observability/logger.js';
-import { startServer } from './server.js';
-import { checkTokenCommand } from './commands/check-token.js';
-import { shutdownOnSignal } from './shutdown.js';
-import { runDoctor } from './doctor/run.js';
+//
+// Everything but the version is imported when a command needs it: --version and --help answer
+// without loading (or, under a TypeScript loader, compiling) the whole proxy.
 import { PACKAGE_NAME, readPackageInfo } from './package-info.js';
 
 const USAGE = `usage: oauth2-mail-proxy [--config FILE]
@@ -21,6 +18,7 @@ doctor checks the configuration, certificates, IdP and DMS and prints a checklis
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'check-token') {
+    const { checkTokenCommand } = await import('./commands/check-token.js');
     return checkTokenCommand(argv.slice(1), { env: process.env, stdin: readStdin, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
   }
   let configPath: string | undefined;
@@ -42,7 +40,9 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  const { ConfigError, loadConfig, readConfigFile } = await import('./config/load.js');
   if (doctor) {
+    const { runDoctor } = await import('./doctor/run.js');
     let file = {};
     try {
       if (configPath) file = readConfigFile(configPath);
@@ -65,6 +65,9 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  const [{ createLogger }, { startServer }, { shutdownOnSignal }] = await Promise.all([
+    import('./observability/logger.js'), import('./server.js'), import('./shutdown.js'),
+  ]);
   const log = createLogger(config.logLevel);
   const server = await startServer(config, log);
   const code = await shutdownOnSignal(server, config.ops.shutdownGraceMs, log);
