@@ -2,10 +2,9 @@
 // implicit issuer); a YAML `issuers:` list configures several, each item taking the same
 // settings in lower-case snake form without the OAUTH2_ prefix (`introspection_mode`,
 // `audience`, ...). The flat keys are the defaults of every item. Every problem is collected.
-import { readFileSync } from 'node:fs';
 import { KEYS, type KeySpec } from './keys.js';
 import type { IntrospectionMode, IssuerConfig } from './types.js';
-import type { Parsed } from './values.js';
+import { secretOrFile, type Parsed } from './values.js';
 
 /** The YAML key of the issuer list (carried through RawConfig as JSON, like certificates). */
 export const ISSUERS_KEY = 'issuers';
@@ -120,15 +119,7 @@ function loadIssuer(
   const jwtTypes = list(get<string>('OAUTH2_JWT_TYP')).map(normaliseTyp);
 
   const clientId = get<string>('OAUTH2_CLIENT_ID').trim();
-  let clientSecret = get<string>('OAUTH2_CLIENT_SECRET');
-  const secretFile = get<string>('OAUTH2_CLIENT_SECRET_FILE');
-  if (!clientSecret && secretFile) {
-    try {
-      clientSecret = readFileSync(secretFile, 'utf8').replace(/\r?\n$/, '');
-    } catch (err) {
-      problem('OAUTH2_CLIENT_SECRET_FILE', (err as NodeJS.ErrnoException).code ?? 'unreadable');
-    }
-  }
+  const clientSecret = secretOrFile(get<string>('OAUTH2_CLIENT_SECRET'), get<string>('OAUTH2_CLIENT_SECRET_FILE'), (e) => problem('OAUTH2_CLIENT_SECRET_FILE', e));
   const clientAuth = get<'basic' | 'post'>('OAUTH2_CLIENT_AUTH');
 
   const usernameAttribute = get<string>('OAUTH2_USERNAME_ATTRIBUTE').trim();
