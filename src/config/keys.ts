@@ -102,7 +102,7 @@ export const KEYS: readonly KeySpec[] = [
   // Operations
   k('LOG_LEVEL', 'enum', 'info', 'pino log level.', { values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
   k('LISTEN_HTTP', 'listen', '127.0.0.1:9090', 'HTTP listener for /metrics (Prometheus), /healthz and /readyz. Empty disables it (Kubernetes: 0.0.0.0:9090).'),
-  k('SHUTDOWN_GRACE_SECONDS', 'int', '30', 'On SIGTERM/SIGINT: time logged-in sessions get to finish (IMAP gets * BYE when quiet, SMTP 421 between transactions) before the rest are closed.', { min: 0, max: 3600 }),
+  k('SHUTDOWN_GRACE_SECONDS', 'int', '30', 'On SIGTERM/SIGINT: time logged-in sessions get to finish (IMAP gets * BYE when quiet, SMTP 421 between transactions); the rest are closed and the process exits within it.', { min: 0, max: 3600 }),
   k('TLS_RELOAD_INTERVAL_SECONDS', 'int', '60', 'How often the certificate and key files are checked for changes (renewals are picked up without a restart). 0: never.', { min: 0, max: 86400 }),
 
   // SCIM 2.0 user provisioning into DMS (issue 8)

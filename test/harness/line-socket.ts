@@ -14,16 +14,20 @@ export interface LineSocketOptions {
   preamble?: Buffer;
   /** Time allowed for the TCP connect and, with implicitTls, the handshake. */
   timeoutMs?: number;
+  /** Keep our side open after the server's FIN (a client that never closes: shutdown tests). */
+  allowHalfOpen?: boolean;
 }
 
 export async function connectSocket(port: number, opts: LineSocketOptions = {}): Promise<net.Socket> {
   const host = opts.host ?? '127.0.0.1';
   const timeoutMs = opts.timeoutMs ?? 5000;
-  let socket: net.Socket = net.connect({ host, port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+  const halfOpen = opts.allowHalfOpen === true;
+  let socket: net.Socket = net.connect({ host, port, allowHalfOpen: halfOpen, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   await settle(socket, 'connect', timeoutMs, `connect to ${host}:${port}`);
   if (opts.preamble) socket.write(opts.preamble);
   if (opts.implicitTls) {
     socket = tls.connect({ socket, ca: opts.ca, servername: 'localhost' });
+    socket.allowHalfOpen = halfOpen; // not in tls.connect's options type; net reads the property at the peer's FIN
     await settle(socket, 'secureConnect', timeoutMs, `TLS handshake with ${host}:${port}`);
   }
   return socket;
