@@ -60,26 +60,27 @@ export function shutdownOnSignal(server: Drainable, graceMs: number, log: Logger
       log.info({ event: 'shutdown', signal, graceMs }, 'shutting down');
       const started = Date.now();
       const graceEndMs = started + graceMs;
-      const done = (code: number): void => {
+      let finished = false;
+      const done = (code: number): boolean => {
+        if (finished) return false;
+        finished = true;
         clearTimeout(overtime);
         resolve({ code, graceEndMs });
+        return true;
       };
       // Every step of server.shutdown() is bounded by the grace; this is the net under them.
       const overtime = setTimeout(() => {
-        log.warn({ event: 'shutdown-complete', durationMs: Date.now() - started, forced: true }, 'grace over: exiting with connections still closing');
-        done(0);
+        if (done(0)) log.warn({ event: 'shutdown-complete', durationMs: Date.now() - started, forced: true }, 'grace over: exiting with connections still closing');
       }, graceMs);
       overtime.unref();
       server.shutdown(graceMs).then(
         () => {
-          log.info({ event: 'shutdown-complete', durationMs: Date.now() - started }, 'shut down');
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);
-          done(0);
+          if (done(0)) log.info({ event: 'shutdown-complete', durationMs: Date.now() - started }, 'shut down');
         },
         (err: Error) => {
-          log.error({ event: 'internal-error', err: err.message }, 'shutdown failed');
-          done(1);
+          if (done(1)) log.error({ event: 'internal-error', err: err.message }, 'shutdown failed');
         },
       );
     };
