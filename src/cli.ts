@@ -74,10 +74,11 @@ async function main(argv: string[]): Promise<number> {
   // session never ends every IMAP, SMTP, SCIM and ops connection at once.
   guardProcess(log);
   const server = await startServer(config, log);
-  const code = await shutdownOnSignal(server, config.ops.shutdownGraceMs, log);
+  const { code, graceEndMs } = await shutdownOnSignal(server, config.ops.shutdownGraceMs, log);
   log.flush?.();
-  // Everything is closed; a handle someone forgot must not keep a stopping pod alive.
-  setTimeout(() => process.exit(code), 3000).unref();
+  // Everything is closed and the process ends by itself; a handle someone forgot (or a
+  // connection still closing when the grace ran out) must not keep it past its grace.
+  setTimeout(() => process.exit(code), Math.max(0, graceEndMs - Date.now())).unref();
   return code;
 }
 

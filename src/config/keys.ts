@@ -37,7 +37,7 @@ export const KEYS: readonly KeySpec[] = [
   k('OAUTH2_INTROSPECTION_URL', 'url', '', 'Token validation URL. Mode auth: the OIDC userinfo endpoint (as in DMS); get: the tokeninfo endpoint; post: the RFC 7662 introspection endpoint. Empty with OAUTH2_ISSUER set: taken from discovery.', { perIssuer: true }),
   k('OAUTH2_INTROSPECTION_MODE', 'enum', 'auth', 'How tokens are validated: auth = GET with Authorization: Bearer (OIDC userinfo, as DMS does); get = GET with ?access_token= (Google tokeninfo); post = RFC 7662 introspection with the proxy\'s client credentials; local = verify a JWT access token against the issuer\'s JWKS; auto = local for JWTs of OAUTH2_ISSUER, anything else introspected (post with client credentials, else userinfo).', { values: ['auth', 'get', 'post', 'local', 'auto'], perIssuer: true }),
   k('OAUTH2_USERNAME_ATTRIBUTE', 'string', 'email', 'Claim path holding the mailbox address (wild-wild-path syntax; space-separated alternatives tried in order).', { perIssuer: true }),
-  k('OAUTH2_TIMEOUT_MS', 'int', '5000', 'Total time allowed for one IdP request; past it the login fails with UNAVAILABLE.', { min: 100, max: 60000 }),
+  k('OAUTH2_TIMEOUT_MS', 'int', '5000', 'Total time allowed for one IdP request (and the longest a login waits for a JWKS refetch); past it the login fails with UNAVAILABLE.', { min: 100, max: 60000 }),
   k('OAUTH2_MAX_RESPONSE_BYTES', 'int', '65536', 'Largest IdP response body read; a larger one is an IdP error.', { min: 1024, max: 10485760 }),
   // Token validation (issue 4). perIssuer keys are also the defaults of every YAML issuers: item.
   k('OAUTH2_ISSUER', 'string', '', 'Issuer identifier, exactly as in the tokens\' iss; enables OIDC discovery (ISSUER/.well-known/openid-configuration). Required for local and auto.', { perIssuer: true }),
@@ -59,7 +59,7 @@ export const KEYS: readonly KeySpec[] = [
   k('OAUTH2_CACHE_TTL_SECONDS', 'int', '300', 'Longest time a valid token\'s decision is reused without asking the IdP (never past the token\'s exp). 0: no positive caching.', { min: 0, max: 86400 }),
   k('OAUTH2_NEGATIVE_CACHE_SECONDS', 'int', '10', 'Time a rejected token\'s decision is reused. 0: not cached.', { min: 0, max: 3600 }),
   k('OAUTH2_CACHE_MAX_ENTRIES', 'int', '10000', 'Most token decisions kept (least recently used evicted first). 0 disables the cache.', { min: 0, max: 1000000 }),
-  k('OAUTH2_JWKS_COOLDOWN_SECONDS', 'int', '30', 'Least time between two JWKS fetches caused by an unknown kid (key rotation).', { min: 0, max: 3600 }),
+  k('OAUTH2_JWKS_COOLDOWN_SECONDS', 'int', '30', 'Least time between two JWKS fetches caused by an unknown kid (key rotation). Meanwhile such a login waits for the refetch (if due within OAUTH2_TIMEOUT_MS) or gets UNAVAILABLE, never AUTHENTICATIONFAILED.', { min: 0, max: 3600 }),
 
   // Backend (DMS)
   k('DMS_HOST', 'string', 'mailserver', 'Host name or address of the DMS container. A name is resolved at most every 10 s (again after a failed connect).'),
@@ -103,7 +103,7 @@ export const KEYS: readonly KeySpec[] = [
   // Operations
   k('LOG_LEVEL', 'enum', 'info', 'pino log level.', { values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
   k('LISTEN_HTTP', 'listen', '127.0.0.1:9090', 'HTTP listener for /metrics (Prometheus), /healthz and /readyz. Empty disables it (Kubernetes: 0.0.0.0:9090).'),
-  k('SHUTDOWN_GRACE_SECONDS', 'int', '30', 'On SIGTERM/SIGINT: time logged-in sessions get to finish (IMAP gets * BYE when quiet, SMTP 421 between transactions) before the rest are closed.', { min: 0, max: 3600 }),
+  k('SHUTDOWN_GRACE_SECONDS', 'int', '30', 'On SIGTERM/SIGINT: time logged-in sessions get to finish (IMAP gets * BYE when quiet, SMTP 421 between transactions); the rest are closed and the process exits within it.', { min: 0, max: 3600 }),
   k('TLS_RELOAD_INTERVAL_SECONDS', 'int', '60', 'How often the certificate and key files are checked for changes (renewals are picked up without a restart). 0: never.', { min: 0, max: 86400 }),
 
   // SCIM 2.0 user provisioning into DMS (issue 8)

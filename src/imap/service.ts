@@ -72,7 +72,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     async drain(deadline) {
       const closing = Promise.all(listeners.map((l) => l.close())); // stop accepting
       for (const s of sessions.keys()) s.drain(SHUTDOWN_TEXT, deadline);
-      await until(() => sessions.size === 0, deadline + 500);
+      await until(() => sessions.size === 0, deadline);
       await service.close();
       await closing;
     },
@@ -81,6 +81,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
       revoked.close();
       const closing = Promise.all(listeners.map((l) => l.close()));
       for (const s of sessions.keys()) s.cut(SHUTDOWN_TEXT);
+      for (const l of listeners) l.destroyConnections(); // clients that did not close after their BYE
       await bounded(closing);
     },
   };

@@ -22,7 +22,10 @@ export interface Listener {
   readonly name: string;
   readonly server: net.Server;
   address(): net.AddressInfo;
+  /** Stops accepting; resolves once every connection it accepted has closed. */
   close(): Promise<void>;
+  /** Destroys every connection still open (the end of a shutdown: clients that never closed after our last word). */
+  destroyConnections(): void;
 }
 
 export interface ProxyProtocolIn {
@@ -50,7 +53,15 @@ export async function listen(name: string, at: ListenAddress, handler: OnConnect
       socket.destroy();
     }
   };
+  // Every accepted socket until it closes, so a shutdown can end the ones that outstay it
+  // (net.Server keeps no list): a Set entry and one shared listener per connection.
+  const open = new Set<net.Socket>();
+  function forget(this: net.Socket): void {
+    open.delete(this);
+  }
   const onSocket = (socket: net.Socket): void => {
+    open.add(socket);
+    socket.on('close', forget);
     // A peer's RST on a socket nobody listens to would be an unhandled 'error' and end the
     // process; sessions add their own handlers, this one keeps refused sockets harmless.
     socket.on('error', () => undefined);
@@ -75,6 +86,9 @@ export async function listen(name: string, at: ListenAddress, handler: OnConnect
     server,
     address: () => server.address() as net.AddressInfo,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    destroyConnections: () => {
+      for (const s of open) s.destroy();
+    },
   };
 }
 

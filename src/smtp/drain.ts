@@ -4,6 +4,7 @@
 // Postfix then discards the unfinished message and the client, which got no 250, sends it
 // again: nothing is lost, nothing is sent twice.
 import type { Socket } from 'node:net';
+import { closeAfterFarewell } from '../net/drain.js';
 import type { Splice, SpliceEnd } from '../net/splice.js';
 import type { SmtpTransactionTracker } from './transaction-tracker.js';
 
@@ -31,7 +32,7 @@ export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice
         splice.stop(why);
         client.end(reply);
         backend.end('QUIT\r\n');
-        setTimeout(() => splice.close(why), 2000).unref();
+        closeAfterFarewell(splice, deadline, why);
       });
     },
   };

@@ -158,6 +158,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
       }
       for (const s of spliced) s.close();
       for (const s of handshaking) s.destroy();
+      for (const l of listeners) l.destroyConnections(); // clients that did not close after their 421
       await bounded(closing);
     },
     async drain(deadline) {

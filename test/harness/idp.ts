@@ -26,6 +26,12 @@ export interface Idp {
    * provider's own keys (which keep signing what mintJwt returns).
    */
   addJwk(jwk: Record<string, unknown>): void;
+  /**
+   * Key rotation as an operator does it: the provider restarts (same issuer and port) with a
+   * fresh RS256 and ES256 key first, which sign every token from now on, and the old keys
+   * after them, still published so tokens already out stay valid. Returns the new kids.
+   */
+  rotateKeys(): Promise<string[]>;
   counts: { userinfo: number; introspection: number; jwks: number };
   stop(): Promise<void>;
 }
@@ -90,7 +96,7 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
   const counts = { userinfo: 0, introspection: 0, jwks: 0 };
   const paths = new Map<string, keyof typeof counts>();
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  const keys = signingKeys();
+  let keys = signingKeys();
   const extraJwks: Array<Record<string, unknown>> = [];
   const server = createServer((req, res) => {
     const which = paths.get(new URL(req.url ?? '/', 'http://x').pathname);
@@ -126,10 +132,15 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
     realm_access: { roles: a.roles ?? [] },
   });
 
-  const provider = await quietly(async () => {
+  // Tokens, grants and sessions live in one store for this IdP, so they outlive a rebuilt
+  // provider (rotateKeys) as they would a restart with a real database.
+  const { createMemoryAdapter } = await import('oidc-provider/lib/adapters/memory_adapter.js');
+  const adapter = createMemoryAdapter(0);
+  const build = (jwks: typeof keys): Promise<Provider> => quietly(async () => {
     const { default: Provider, errors } = await import('oidc-provider');
     const p: Provider = new Provider(issuer, {
-      jwks: keys,
+      jwks,
+      adapter,
       // Same clock in-process: without this, expired tokens stay valid for 15 s more.
       clockTolerance: 0,
       cookies: { keys: [randomBytes(32).toString('hex')] },
@@ -218,6 +229,7 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
     }, ['email', 'scope', 'expires_in', 'resource', 'alg']);
     return p;
   });
+  let provider = await build(keys);
   handler = provider.callback();
 
   const pathOf = (name: string) => new URL(provider.urlFor(name)).pathname;
@@ -259,6 +271,13 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
       mint({ email, scope: o.scope, expires_in: o.expiresInSeconds?.toString(), resource: o.audience ?? DEFAULT_AUDIENCE, alg: o.alg }),
     addJwk(jwk) {
       extraJwks.push(jwk);
+    },
+    async rotateKeys() {
+      const fresh = signingKeys();
+      keys = { keys: [...fresh.keys, ...keys.keys] };
+      provider = await build(keys);
+      handler = provider.callback();
+      return fresh.keys.map((k) => k.kid);
     },
     // Opaque tokens only: deleting the token and its grant makes /me and introspection fail.
     // A JWT access token is never stored, so it stays valid until it expires.

@@ -6,7 +6,7 @@
 import { decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { normaliseTyp } from '../../config/issuers.js';
 import { IdpHttpError } from '../http.js';
-import type { JwksStore } from '../jwks.js';
+import { JwksCoolingDownError, type JwksStore } from '../jwks.js';
 import { invalid, unavailable, type TokenResult, type TokenValidator } from '../token-result.js';
 
 export interface JwtValidatorOptions {
@@ -44,6 +44,7 @@ export class JwtValidator implements TokenValidator {
       return { status: 'valid', claims: payload as Record<string, unknown>, expiresAt: payload.exp! };
     } catch (err) {
       if (err instanceof IdpHttpError) return unavailable(err.message, err.code === 'ERR_IDP_DISCOVERY');
+      if (err instanceof JwksCoolingDownError) return unavailable(err.message);
       if (err instanceof errors.JOSEError) return invalid(describe(err));
       throw err;
     }
