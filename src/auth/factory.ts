@@ -30,7 +30,7 @@ export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | un
 
 export function createAuthenticator(config: Config, log: Logger, disabled?: DisabledUsers): Authenticator {
   const v = createTokenValidation(config.oauth2, log);
-  return new Authenticator(v.checker, v.close, disabled);
+  return new Authenticator(v.checker, v.close, { disabled, allowClientMasterLogin: config.allowClientMasterLogin });
 }
 
 function buildIssuer(c: IssuerConfig, http: IdpHttpClient, jwksCooldownMs: number): Issuer {

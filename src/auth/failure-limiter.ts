@@ -4,6 +4,8 @@
 // then get a temporary failure, and their credentials are not even tried). Pure: the
 // clock is injected; memory is bounded by MAX_KEYS (oldest keys dropped first).
 
+import { asciiLower } from './address.js';
+
 export interface FailureLimits {
   readonly windowMs: number;
   readonly maxPerIp: number;
@@ -66,7 +68,7 @@ export class FailureLimiter {
 
   private *keys(ip: string, user?: string): Generator<['ip' | 'user', string]> {
     yield ['ip', `ip:${ip}`];
-    if (user) yield ['user', `user:${user.toLowerCase()}`];
+    if (user) yield ['user', `user:${asciiLower(user)}`];
   }
 
   private touch(key: string, t: number): Entry {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { KEYS, type KeySpec } from './keys.js';
 import type { IntrospectionMode, IssuerConfig } from './types.js';
 import type { Parsed } from './values.js';
+import { asciiLower } from '../auth/address.js';
 
 /** The YAML key of the issuer list (carried through RawConfig as JSON, like certificates). */
 export const ISSUERS_KEY = 'issuers';
@@ -133,9 +134,9 @@ function loadIssuer(
 
   const usernameAttribute = get<string>('OAUTH2_USERNAME_ATTRIBUTE').trim();
   if (!usernameAttribute) problem('OAUTH2_USERNAME_ATTRIBUTE', 'must not be empty');
-  const defaultDomain = get<string>('OAUTH2_DEFAULT_DOMAIN').trim().toLowerCase().replace(/^@/, '');
+  const defaultDomain = asciiLower(get<string>('OAUTH2_DEFAULT_DOMAIN').trim()).replace(/^@/, '');
   if (defaultDomain && !DOMAIN.test(defaultDomain)) problem('OAUTH2_DEFAULT_DOMAIN', 'expected a domain name such as example.com');
-  const allowedDomains = list(get<string>('OAUTH2_ALLOWED_DOMAINS')).map((d) => d.toLowerCase().replace(/^@/, ''));
+  const allowedDomains = list(get<string>('OAUTH2_ALLOWED_DOMAINS')).map((d) => asciiLower(d).replace(/^@/, ''));
   for (const d of allowedDomains) if (!DOMAIN.test(d)) problem('OAUTH2_ALLOWED_DOMAINS', `${d} is not a domain name`);
   const requiredScopes = list(get<string>('OAUTH2_REQUIRED_SCOPES'));
   const requiredGroups = list(get<string>('OAUTH2_REQUIRED_GROUPS'));

@@ -110,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, file: RawConfig = {}): Config
     listen,
     tls,
     allowPlaintextAuth,
+    allowClientMasterLogin: get<boolean>('ALLOW_CLIENT_MASTER_LOGIN'),
     oauth2: {
       url: firstIssuer.introspectionUrl,
       mode: firstIssuer.mode,

@@ -40,6 +40,8 @@ export interface Config {
   };
   readonly tls: { readonly certPath: string; readonly keyPath: string } | null;
   readonly allowPlaintextAuth: boolean;
+  /** ALLOW_CLIENT_MASTER_LOGIN: clients may use Dovecot master logins (impersonation) through the proxy. */
+  readonly allowClientMasterLogin: boolean;
   readonly oauth2: {
     /** The first issuer's URL, mode and username attribute (the DMS-compatible env keys). */
     readonly url: string;
