@@ -51,7 +51,8 @@ function buildIssuer(c: IssuerConfig, http: IdpHttpClient, jwksCooldownMs: numbe
     case 'auth': remote = userinfo(); break;
     case 'get': remote = new TokeninfoValidator(c.introspectionUrl, http); break;
     case 'post': remote = introspect(); break;
-    case 'auto': remote = c.client ? introspect() : userinfo(); break;
+    // auto: opaque tokens are introspected; config requires a client (userinfo proves no audience).
+    case 'auto': remote = c.client ? introspect() : undefined; break;
     case 'local': break;
   }
   return new Issuer(c, local, remote);
