@@ -31,7 +31,7 @@ export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | un
 
 export function createAuthenticator(config: Config, log: Logger, disabled?: DisabledUsers): Authenticator {
   const v = createTokenValidation(config.oauth2, log);
-  return new Authenticator(v.checker, v.close, disabled);
+  return new Authenticator(v.checker, v.close, { disabled, allowClientMasterLogin: config.allowClientMasterLogin });
 }
 
 function buildIssuer(c: IssuerConfig, http: IdpHttpClient, jwksLimits: JwksLimits): Issuer {
@@ -52,7 +52,8 @@ function buildIssuer(c: IssuerConfig, http: IdpHttpClient, jwksLimits: JwksLimit
     case 'auth': remote = userinfo(); break;
     case 'get': remote = new TokeninfoValidator(c.introspectionUrl, http); break;
     case 'post': remote = introspect(); break;
-    case 'auto': remote = c.client ? introspect() : userinfo(); break;
+    // auto: opaque tokens are introspected; config requires a client (userinfo proves no audience).
+    case 'auto': remote = c.client ? introspect() : undefined; break;
     case 'local': break;
   }
   return new Issuer(c, local, remote);

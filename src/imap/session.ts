@@ -334,7 +334,7 @@ export class ImapSession implements ImapContext, SessionHandle {
     const result = await this.deps.backendLogin({
       credentials: decision.outcome === 'token'
         ? { kind: 'master', user, masterUser: this.deps.master.user, masterPassword: this.deps.master.password }
-        : { kind: 'password', authzid: decision.authzid, username: user, password: decision.password },
+        : { kind: 'password', authzid: decision.authzid, username: decision.username, password: decision.password },
       client: { address: this.peer.address, port: this.peer.port, localAddress: this.peer.localAddress, localPort: this.peer.localPort, tls: this.secure },
       idFields: this.idFields(),
     });

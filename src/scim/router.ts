@@ -7,6 +7,7 @@ import { parseUserNameFilter } from './filter.js';
 import { applyPatch } from './patch.js';
 import { StoreError, type DmsUserStore } from './store/user-store.js';
 import { USER_SCHEMA, inputOf, userInput, userResource } from './user-resource.js';
+import { asciiLower, asciiTrim } from '../auth/address.js';
 
 export interface ScimRequest {
   readonly method: string;
@@ -79,8 +80,9 @@ async function users(store: DmsUserStore, req: ScimRequest): Promise<ScimRespons
   const filter = req.query.get('filter');
   let all = store.list();
   if (filter !== null) {
-    const wanted = parseUserNameFilter(filter).trim().toLowerCase();
-    all = all.filter((r) => r.mailbox === wanted || r.userName.toLowerCase() === wanted);
+    // userName is caseExact false (RFC 7643 §4.1.1), compared in ASCII case only as Dovecot does.
+    const wanted = asciiLower(asciiTrim(parseUserNameFilter(filter)));
+    all = all.filter((r) => r.mailbox === wanted || asciiLower(r.userName) === wanted);
   }
   // RFC 7644 §3.4.2.4: 1-based startIndex (below 1 means 1), count below 0 means 0.
   const startIndex = Math.max(1, intParam(req.query, 'startIndex') ?? 1);

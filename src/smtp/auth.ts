@@ -119,7 +119,7 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
   const result = await deps.backendLogin({
     credentials: decision.outcome === 'token'
       ? { kind: 'master', user, masterUser: deps.master.user, masterPassword: deps.master.password }
-      : { kind: 'password', authzid: decision.authzid, username: user, password: decision.password },
+      : { kind: 'password', authzid: decision.authzid, username: decision.username, password: decision.password },
     client: { address: client.remoteAddress, port: client.remotePort, localAddress: client.localAddress, localPort: client.localPort, tls: client.secure, helo: client.helo },
   });
   if (!result.ok) {

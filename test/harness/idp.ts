@@ -9,7 +9,12 @@ import { request } from 'undici';
 import type { Provider, ProviderContext } from 'oidc-provider';
 
 export interface IdpAccount { email: string; emailVerified?: boolean; groups?: string[]; roles?: string[]; name?: string }
-export interface MintOptions { scope?: string; expiresInSeconds?: number }
+export interface MintOptions {
+  scope?: string;
+  expiresInSeconds?: number;
+  /** mintToken: an opaque token bound to this resource (introspection reports it as `aud`). */
+  audience?: string;
+}
 export interface Idp {
   issuer: string;
   discoveryUrl: string;
@@ -118,11 +123,11 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
   const introspectionClient = { clientId: 'oauth2-mail-proxy', clientSecret: randomBytes(24).toString('hex') };
   const mintClient = { clientId: 'test-mail-client', clientSecret: randomBytes(24).toString('hex') };
 
-  const resourceServerInfo = (audience: string, alg = 'RS256') => ({
+  const resourceServerInfo = (audience: string, alg = 'RS256', format: 'jwt' | 'opaque' = 'jwt') => ({
     audience,
     scope: 'openid email profile groups',
-    accessTokenFormat: 'jwt',
-    jwt: { sign: { alg } },
+    accessTokenFormat: format,
+    ...(format === 'jwt' ? { jwt: { sign: { alg } } } : {}),
   });
 
   const claimsOf = (a: IdpAccount & { sub: string }) => ({
@@ -224,9 +229,9 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
 
       const at = new p.AccessToken({ accountId: account.sub, client, grantId, scope, gty: MINT_GRANT, expiresIn });
       // A resource server makes it an RFC 9068 JWT with that audience (formats.jwt).
-      if (resource) at.resourceServer = new p.ResourceServer(resource, resourceServerInfo(resource, params.alg || 'RS256'));
+      if (resource) at.resourceServer = new p.ResourceServer(resource, resourceServerInfo(resource, params.alg || 'RS256', params.format === 'opaque' ? 'opaque' : 'jwt'));
       ctx.body = { access_token: await at.save(), token_type: 'Bearer', expires_in: at.expiration, scope };
-    }, ['email', 'scope', 'expires_in', 'resource', 'alg']);
+    }, ['email', 'scope', 'expires_in', 'resource', 'alg', 'format']);
     return p;
   });
   let provider = await build(keys);
@@ -266,7 +271,7 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
     addAccount,
     counts,
     mintToken: (email, o = {}) =>
-      mint({ email, scope: o.scope, expires_in: o.expiresInSeconds?.toString() }),
+      mint({ email, scope: o.scope, expires_in: o.expiresInSeconds?.toString(), ...(o.audience ? { resource: o.audience, format: 'opaque' } : {}) }),
     mintJwt: (email, o = {}) =>
       mint({ email, scope: o.scope, expires_in: o.expiresInSeconds?.toString(), resource: o.audience ?? DEFAULT_AUDIENCE, alg: o.alg }),
     addJwk(jwk) {

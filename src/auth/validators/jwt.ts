@@ -9,6 +9,10 @@ import { IdpHttpError } from '../http.js';
 import { JwksCoolingDownError, type JwksStore } from '../jwks.js';
 import { invalid, unavailable, type TokenResult, type TokenValidator } from '../token-result.js';
 
+// RFC 7515 §7.1: three base64url parts, no padding, nothing else. A JWT "repaired" with "=",
+// blanks or a trailing dot is routed here by jwt-peek.ts and refused here (issue 16).
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
 export interface JwtValidatorOptions {
   readonly issuer: string;
   readonly audiences: readonly string[];
@@ -24,6 +28,7 @@ export class JwtValidator implements TokenValidator {
   constructor(private readonly jwks: JwksStore, private readonly opts: JwtValidatorOptions, private readonly now: () => number = Date.now) {}
 
   async validate(token: string): Promise<TokenResult> {
+    if (!COMPACT_JWS.test(token)) return invalid('not a compact JWS (RFC 7515 §7.1: three base64url parts, no padding)');
     try {
       // typ first: an ID token (or anything not an access token) is refused before any key fetch.
       const header = decodeProtectedHeader(token);
