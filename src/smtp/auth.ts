@@ -125,11 +125,11 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
   deps.guard?.succeeded(client.remoteAddress);
   client.state.loggedIn?.();
   client.reply(...REPLY.authOk);
-  const socket = client.takeOver();
+  const { socket, early } = client.takeOver();
   let unregister: (() => void) | undefined;
   const s = handOver(socket, result.socket, {
     fromBackend: result.leftover,
-    fromClient: Buffer.alloc(0),
+    fromClient: early,
     idleTimeoutMs: deps.idleTimeoutMs,
     log,
     user,
