@@ -137,7 +137,7 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
     startedAt,
     onEnd: () => unregister?.(),
   });
-  unregister = deps.onSpliced?.(trackSplicedSmtp(socket, result.socket, s), user);
+  unregister = deps.onSpliced?.(trackSplicedSmtp(socket, result.socket, s, early), user);
 }
 
 async function readCredentials(client: SmtpClient, mech: NonNullable<ReturnType<typeof parseSaslMechanism>>, ir: string | undefined): Promise<SaslCredentials | null> {

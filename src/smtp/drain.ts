@@ -18,8 +18,10 @@ export interface SplicedSmtp {
   drain(deadline: number, reply?: string, why?: SpliceEnd): void;
 }
 
-export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice): SplicedSmtp {
+/** `early`: what the client pipelined behind AUTH, already written to the backend. */
+export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice, early: Buffer = Buffer.alloc(0)): SplicedSmtp {
   const tracker = new SmtpTransactionTracker();
+  if (early.length) tracker.fromClient(early); // MAIL or DATA may be open already
   // Registered after splice()'s pipes, so a reply reaches the client before any 421.
   client.on('data', (chunk: Buffer) => tracker.fromClient(chunk));
   backend.on('data', (chunk: Buffer) => tracker.fromServer(chunk));

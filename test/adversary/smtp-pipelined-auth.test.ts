@@ -39,3 +39,27 @@ t.test('AUTH PLAIN with a password, then MAIL/RCPT/DATA pipelined in the same pa
 t.test('AUTH XOAUTH2 with a token, then MAIL/RCPT/DATA pipelined in the same packet', async (t) => {
   await pipelined(t, `XOAUTH2 ${xoauth2Ir(alice.email, await idp.mintToken(alice.email))}`);
 });
+
+// Last: it shuts the proxy down. The shutdown drain follows each spliced session's
+// transactions from the bytes passing by; the commands pipelined behind AUTH never passed
+// by it (they were handed over with the socket), so it took the session as idle inside
+// DATA and said 421 in the middle of the message.
+t.test('shutdown waits for a transaction that was pipelined behind AUTH', async (t) => {
+  const s = await RawSmtp.connect(proxy.submissionsPort, { implicitTls: true, ca });
+  t.teardown(() => s.close());
+  t.equal((await s.reply()).code, 220);
+  t.equal((await s.ehlo()).code, 250);
+  await s.write([`AUTH PLAIN ${plainIr(alice.email, alice.password)}`, `MAIL FROM:<${alice.email}>`, `RCPT TO:<${alice.email}>`, 'DATA', ''].join('\r\n'));
+  t.equal((await s.reply()).code, 235);
+  t.equal((await s.reply()).code, 250);
+  t.equal((await s.reply()).code, 250);
+  t.equal((await s.reply()).code, 354);
+  await s.write('Subject: drained\r\n\r\nfirst half\r\n');
+  const stopping = proxy.server.shutdown(15_000);
+  await new Promise((r) => setTimeout(r, 1500));
+  t.notOk(s.closed, 'still open inside DATA');
+  await s.write('second half\r\n.\r\n');
+  t.equal((await s.reply(10_000)).code, 250, 'end of data accepted');
+  t.equal((await s.reply(5000)).code, 421, 'then 421 between transactions');
+  await stopping;
+});
