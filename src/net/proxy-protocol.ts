@@ -56,8 +56,8 @@ function parseV1(buf: Buffer): ProxyParse {
   const sp = port(sport);
   const dp = port(dport);
   if (sp === null || dp === null) return error('malformed v1 port');
-  // One spelling per address (the per-IP limits, Fail2Ban and DMS key on it): v2's.
-  const text = (a: string): string => (family === 'TCP4' ? a : ipv6(ipv6Bytes(a)));
+  // An IPv4 client of a dual-stack balancer: its plain IPv4 address, as v2 gives it.
+  const text = (a: string): string => (family === 'TCP4' ? a : mappedIpv4(ipv6Bytes(a)) ?? a);
   return { status: 'ok', header: { version: 1, local: false, source: { address: text(src), port: sp }, destination: { address: text(dst), port: dp } }, length: end + 2 };
 }
 
@@ -107,10 +107,15 @@ function ipv4(b: Buffer): string {
  * (src/net/peer.ts plainAddress), not as ::ffff:cb00:7107.
  */
 function ipv6(b: Buffer): string {
-  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return ipv4(b.subarray(12, 16));
+  const v4 = mappedIpv4(b);
+  if (v4) return v4;
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
   return canonicalIpv6(groups.join(':'));
+}
+
+function mappedIpv4(b: Buffer): string | undefined {
+  return b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff ? ipv4(b.subarray(12, 16)) : undefined;
 }
 
 /** RFC 5952 text form (the WHATWG URL serializer implements it), e.g. 2001:db8::1. */
