@@ -13,12 +13,16 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startBackendAndIdp } from '../harness/stack.js';
 import { makeCerts } from '../harness/certs.js';
 import { eventually } from '../harness/proxy.js';
 import { RawClient, oauthbearer, xoauth2 } from '../harness/raw-imap.js';
 import { RawSmtp, xoauth2Ir } from '../harness/raw-smtp.js';
-import { buildImage, composeProxyService, isolationFlags, noEngine, podman, podmanCode } from '../harness/container.js';
+import { buildImage, composeProxyService, isolationFlags, noEngine, podman, podmanCode, root } from '../harness/container.js';
+
+const execFileP = promisify(execFile);
 
 const HOST_LOOPBACK = '10.0.2.2'; // slirp4netns: the host's 127.0.0.1, with allow_host_loopback
 const why = await noEngine();
@@ -65,9 +69,10 @@ async function main(): Promise<void> {
   };
   const name = `omp-e2e-${randomBytes(4).toString('hex')}`;
   const ports = ['143', '993', '587', '465', '9090'];
+  const isolation = isolationFlags(service);
   await podman([
     'run', '-d', '--name', name,
-    ...isolationFlags(service),
+    ...isolation.flat(),
     '--network', 'slirp4netns:allow_host_loopback=true',
     '--add-host', `${env.DMS_HOST}:${HOST_LOOPBACK}`, '--add-host', `idp.test:${HOST_LOOPBACK}`,
     ...ports.flatMap((p) => ['-p', `127.0.0.1::${p}`]),
@@ -148,5 +153,25 @@ async function main(): Promise<void> {
     const code = (await podman(['wait', name], 45_000)).stdout.trim();
     t.equal(code, '0', code === '0' ? 'exit code 0' : `exit code 0 (logs: ${await logs()})`);
     t.match(await logs(), /"event":"shutdown"/);
+  });
+
+  t.test('podman-compose renders compose.yaml\'s proxy service with the flags and environment run here', async (t) => {
+    // podman-compose 1.0 (Debian 12) has no `config`; --dry-run prints the podman commands
+    // `up` would run (it still creates the project network: removed below).
+    const project = `omp${randomBytes(3).toString('hex')}`;
+    t.teardown(async () => { await podmanCode(['network', 'rm', '-f', `${project}_mail`]); });
+    const { stdout } = await execFileP('podman-compose', ['-p', project, '--dry-run', '-f', `${root}deploy/compose.yaml`, 'up', '-d', 'oauth2-mail-proxy'],
+      { env: { ...process.env, CONTAINERS_CONF: `${root}scripts/containers.conf` }, timeout: 60_000 });
+    const line = stdout.split('\n').find((l) => l.startsWith(`podman run --name=${project}_oauth2-mail-proxy_1 `));
+    if (!line) return t.fail(`no podman run line for the proxy in:\n${stdout}`);
+    const args = line.split(' ');
+    const hasSeq = (seq: string[]) => args.some((_, i) => seq.every((a, j) => args[i + j] === a));
+    for (const flag of isolation) t.ok(hasSeq(flag), `rendered with ${flag.join(' ')}`);
+    const rendered = Object.fromEntries(args.flatMap((a, i) => (args[i - 1] === '-e' ? [a.split(/=(.*)/s).slice(0, 2)] : [])));
+    t.same(rendered, service.environment, 'the environment the test started from');
+    t.ok(args.some((a) => a.endsWith(':/run/secrets/dms_master_password:ro,rprivate,rbind')), 'the master password as a secret file');
+    t.ok(args.some((a) => a.endsWith(':/etc/letsencrypt/:ro')), 'the certificates read-only at /etc/letsencrypt');
+    for (const p of ['143', '993', '587', '465']) t.ok(hasSeq(['-p', `${p}:${p}`]), `publishes ${p}`);
+    t.match(line, / ghcr\.io\/example\/oauth2-mail-proxy:latest$/, 'the image compose builds from deploy/Dockerfile');
   });
 }

@@ -60,14 +60,15 @@ export function composeProxyService(): ComposeService {
 }
 
 /**
- * The isolation flags compose gives the proxy service, as podman run flags: a read-only root,
- * no capabilities, no-new-privileges, unprivileged ports from 0 (the image runs as `node`).
+ * The isolation flags compose gives the proxy service, as podman run flags (one group per
+ * setting): a read-only root, no capabilities, no-new-privileges, unprivileged ports from 0
+ * (the image runs as `node`).
  */
-export function isolationFlags(s: ComposeService): string[] {
+export function isolationFlags(s: ComposeService): string[][] {
   return [
-    ...(s.read_only ? ['--read-only'] : []),
-    ...s.cap_drop.flatMap((c) => ['--cap-drop', c]),
-    ...s.security_opt.flatMap((o) => ['--security-opt', o]),
-    ...s.sysctls.flatMap((v) => ['--sysctl', v]),
+    ...(s.read_only ? [['--read-only']] : []),
+    ...s.cap_drop.map((c) => ['--cap-drop', c]),
+    ...s.security_opt.map((o) => ['--security-opt', o]),
+    ...s.sysctls.map((v) => ['--sysctl', v]),
   ];
 }
