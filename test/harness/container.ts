@@ -48,7 +48,7 @@ export interface ComposeService {
   ports: string[];
   volumes: string[];
   secrets: string[];
-  sysctls: string[];
+  sysctls: string[] | Record<string, string | number>;
   read_only: boolean;
   cap_drop: string[];
   security_opt: string[];
@@ -69,6 +69,6 @@ export function isolationFlags(s: ComposeService): string[][] {
     ...(s.read_only ? [['--read-only']] : []),
     ...s.cap_drop.map((c) => ['--cap-drop', c]),
     ...s.security_opt.map((o) => ['--security-opt', o]),
-    ...s.sysctls.map((v) => ['--sysctl', v]),
+    ...(Array.isArray(s.sysctls) ? s.sysctls : Object.entries(s.sysctls).map(([k, v]) => `${k}=${v}`)).map((v) => ['--sysctl', v]),
   ];
 }
