@@ -44,6 +44,7 @@ export async function buildImage(timeoutMs: number): Promise<string> {
 }
 
 export interface ComposeService {
+  image: string;
   environment: Record<string, string>;
   ports: string[];
   volumes: string[];
