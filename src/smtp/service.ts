@@ -53,6 +53,9 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
   };
   const imap = imapTarget(config, p.backendTls);
   const accounts = new AccountCheck((req) => imapBackendLogin(imap, req), { user: b.masterUser, password: b.masterPassword });
+  // A user the SCIM client deleted must not keep sending through XCLIENT for the cache's
+  // five minutes on a token that is still valid: its 'exists' answer goes with the account.
+  p.disabled?.onDisabled((user) => accounts.forget(user));
   const onAuth = createAuthHandler({
     authenticator: p.authenticator,
     guard: p.guard,
