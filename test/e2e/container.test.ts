@@ -163,7 +163,14 @@ async function main(): Promise<void> {
     // `up` would run (it still creates the project network: removed below).
     const project = `omp${randomBytes(3).toString('hex')}`;
     t.teardown(async () => { await podmanCode(['network', 'rm', '-f', `${project}_mail`]); });
-    const { stdout } = await execFileP('podman-compose', ['-p', project, '--dry-run', '-f', `${root}deploy/compose.yaml`, 'up', '-d', 'oauth2-mail-proxy'],
+    // podman-compose 1.0 cannot read a service's map-form networks (the fixed addresses DMS's
+    // overrides trust): render a copy, beside the original for its relative paths, with only
+    // those rewritten to list form; every other line is compose.yaml's own.
+    const copy = `${root}deploy/.compose-${project}.yaml`;
+    writeFileSync(copy, readFileSync(`${root}deploy/compose.yaml`, 'utf8')
+      .replace(/^( {4})networks:\n(?:\1 {2}mail:\n(?:\1 {4}.*\n)+)/gm, '$1networks: [mail]\n'));
+    t.teardown(() => rmSync(copy, { force: true }));
+    const { stdout } = await execFileP('podman-compose', ['-p', project, '--dry-run', '-f', copy, 'up', '-d', 'oauth2-mail-proxy'],
       { env: { ...process.env, CONTAINERS_CONF: `${root}scripts/containers.conf` }, timeout: 60_000 });
     const line = stdout.split('\n').find((l) => l.startsWith(`podman run --name=${project}_oauth2-mail-proxy_1 `));
     if (!line) return t.fail(`no podman run line for the proxy in:\n${stdout}`);
