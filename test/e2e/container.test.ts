@@ -9,7 +9,7 @@
 // on the host's loopback as 10.0.2.2 (names `mailserver` and `idp.test` map there), and its
 // ports are published on 127.0.0.1 only. Skips where no container engine can run.
 import t from 'tap';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -170,6 +170,9 @@ async function main(): Promise<void> {
     writeFileSync(copy, readFileSync(`${root}deploy/compose.yaml`, 'utf8')
       .replace(/^( {4})networks:\n(?:\1 {2}mail:\n(?:\1 {4}.*\n)+)/gm, '$1networks: [mail]\n'));
     t.teardown(() => rmSync(copy, { force: true }));
+    // Even with --dry-run it creates the bind-mount sources (./docker-data/...): not ours to keep.
+    const dataDir = `${root}deploy/docker-data`;
+    if (!existsSync(dataDir)) t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
     const { stdout } = await execFileP('podman-compose', ['-p', project, '--dry-run', '-f', copy, 'up', '-d', 'oauth2-mail-proxy'],
       { env: { ...process.env, CONTAINERS_CONF: `${root}scripts/containers.conf` }, timeout: 60_000 });
     const line = stdout.split('\n').find((l) => l.startsWith(`podman run --name=${project}_oauth2-mail-proxy_1 `));
