@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 // oauth2-mail-proxy [--config FILE]: load and validate the config (all problems at once),
 // start the listeners, stop cleanly on SIGTERM/SIGINT.
-import { ConfigError, loadConfig, readConfigFile } from './config/load.js';
-import { createLogger } from './observability/logger.js';
-import { startServer } from './server.js';
-import { checkTokenCommand } from './commands/check-token.js';
-import { shutdownOnSignal } from './shutdown.js';
-import { runDoctor } from './doctor/run.js';
+//
+// Everything but the version is imported when a command needs it: --version and --help answer
+// without loading (or, under a TypeScript loader, compiling) the whole proxy.
+import { PACKAGE_NAME, readPackageInfo } from './package-info.js';
 
 const USAGE = `usage: oauth2-mail-proxy [--config FILE]
+       oauth2-mail-proxy --version
        oauth2-mail-proxy check-token [--json] [--config FILE] [--] TOKEN|-
        oauth2-mail-proxy doctor [--config FILE] [--user USER]
 
@@ -19,6 +18,7 @@ doctor checks the configuration, certificates, IdP and DMS and prints a checklis
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'check-token') {
+    const { checkTokenCommand } = await import('./commands/check-token.js');
     return checkTokenCommand(argv.slice(1), { env: process.env, stdin: readStdin, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
   }
   let configPath: string | undefined;
@@ -31,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
     else if (doctor && a.startsWith('--user=')) user = a.slice('--user='.length);
     else if (a === '--config' || a === '-c') configPath = argv[++i];
     else if (a.startsWith('--config=')) configPath = a.slice('--config='.length);
+    else if (a === '--version' || a === '-V') return printVersion();
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
       return 0;
@@ -39,7 +40,9 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  const { ConfigError, loadConfig, readConfigFile } = await import('./config/load.js');
   if (doctor) {
+    const { runDoctor } = await import('./doctor/run.js');
     let file = {};
     try {
       if (configPath) file = readConfigFile(configPath);
@@ -62,13 +65,31 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  const [{ createLogger }, { startServer }, { shutdownOnSignal }, { guardProcess }] = await Promise.all([
+    import('./observability/logger.js'), import('./server.js'), import('./shutdown.js'), import('./observability/faults.js'),
+  ]);
   const log = createLogger(config.logLevel);
+  // Each listener ends the one connection whose code threw; this catches what escapes them
+  // all (logged, counted as internal_errors_total{listener="process"}), so one bug in one
+  // session never ends every IMAP, SMTP, SCIM and ops connection at once.
+  guardProcess(log);
   const server = await startServer(config, log);
-  const code = await shutdownOnSignal(server, config.ops.shutdownGraceMs, log);
+  const { code, graceEndMs } = await shutdownOnSignal(server, config.ops.shutdownGraceMs, log);
   log.flush?.();
-  // Everything is closed; a handle someone forgot must not keep a stopping pod alive.
-  setTimeout(() => process.exit(code), 3000).unref();
+  // Everything is closed and the process ends by itself; a handle someone forgot (or a
+  // connection still closing when the grace ran out) must not keep it past its grace.
+  setTimeout(() => process.exit(code), Math.max(0, graceEndMs - Date.now())).unref();
   return code;
+}
+
+function printVersion(): number {
+  const info = readPackageInfo();
+  if (!info) {
+    process.stderr.write(`oauth2-mail-proxy: version unknown (no package.json of ${PACKAGE_NAME} above ${import.meta.url})\n`);
+    return 1;
+  }
+  process.stdout.write(`${PACKAGE_NAME} ${info.version}\n`);
+  return 0;
 }
 
 async function readStdin(): Promise<string> {

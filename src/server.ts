@@ -17,6 +17,7 @@ import type { SharedParts } from './server-parts.js';
 import { openScim } from './scim/service.js';
 import type { ScimListener } from './scim/server.js';
 import { backendTlsOptions } from './backend/dial.js';
+import { bounded, sessionDeadline } from './shutdown.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];
@@ -102,9 +103,9 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     },
     async shutdown(graceMs) {
       health.setShuttingDown(); // readiness first: the load balancer stops sending new clients
-      const deadline = Date.now() + graceMs;
-      await Promise.all(services.map((s) => s.drain(deadline)));
-      await server.close();
+      const end = Date.now() + graceMs;
+      await Promise.all(services.map((s) => s.drain(sessionDeadline(end, graceMs))));
+      await bounded(server.close(), end - Date.now());
     },
   };
   return server;

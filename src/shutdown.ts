@@ -3,13 +3,32 @@
 // sessions before login are closed politely, logged-in sessions get SHUTDOWN_GRACE_SECONDS
 // to reach a safe point (IMAP: `* BYE` once quiet; SMTP: 421 between transactions, never
 // inside DATA), then whatever is left is closed. A second signal closes everything now.
+//
+// The grace is a bound on the whole process, not on the sessions alone: Kubernetes'
+// SIGKILL comes terminationGracePeriodSeconds after SIGTERM whatever we are doing. Sessions
+// are cut CLOSE_RESERVE_MS before the grace ends, every wait after that is bounded by its
+// end, and at its end the process exits whatever is still open.
 import type { Logger } from './observability/logger.js';
 
+/** Time kept at the end of the grace for closing what is left and exiting (at most a quarter of the grace). */
+export const CLOSE_RESERVE_MS = 250;
+
+/** When sessions still open are cut (epoch ms), for a grace of `graceMs` ending at `endMs`. */
+export function sessionDeadline(endMs: number, graceMs: number): number {
+  return endMs - Math.min(CLOSE_RESERVE_MS, graceMs / 4);
+}
+
 export interface Drainable {
-  /** Graceful: returns once every session has ended (at the latest shortly after `graceMs`). */
+  /** Graceful: returns once every session has ended, by the end of `graceMs`. */
   shutdown(graceMs: number): Promise<void>;
   /** Immediate. */
   close(): Promise<void>;
+}
+
+export interface ShutdownDone {
+  readonly code: number;
+  /** The end of the grace (epoch ms): the process must be gone by then. */
+  readonly graceEndMs: number;
 }
 
 /** Resolves once `done()` is true or at `deadline` (epoch ms), polling every 100 ms. */
@@ -24,8 +43,11 @@ export async function bounded(p: Promise<unknown>, ms = 3000): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Waits for the first SIGTERM/SIGINT, shuts down, and resolves with the exit code (0). */
-export function shutdownOnSignal(server: Drainable, graceMs: number, log: Logger): Promise<number> {
+/**
+ * Waits for the first SIGTERM/SIGINT, shuts down, and resolves with the exit code (0) once
+ * the shutdown is done or, at the latest, when the grace is over.
+ */
+export function shutdownOnSignal(server: Drainable, graceMs: number, log: Logger): Promise<ShutdownDone> {
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -37,16 +59,28 @@ export function shutdownOnSignal(server: Drainable, graceMs: number, log: Logger
       stopping = true;
       log.info({ event: 'shutdown', signal, graceMs }, 'shutting down');
       const started = Date.now();
+      const graceEndMs = started + graceMs;
+      let finished = false;
+      const done = (code: number): boolean => {
+        if (finished) return false;
+        finished = true;
+        clearTimeout(overtime);
+        resolve({ code, graceEndMs });
+        return true;
+      };
+      // Every step of server.shutdown() is bounded by the grace; this is the net under them.
+      const overtime = setTimeout(() => {
+        if (done(0)) log.warn({ event: 'shutdown-complete', durationMs: Date.now() - started, forced: true }, 'grace over: exiting with connections still closing');
+      }, graceMs);
+      overtime.unref();
       server.shutdown(graceMs).then(
         () => {
-          log.info({ event: 'shutdown-complete', durationMs: Date.now() - started }, 'shut down');
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);
-          resolve(0);
+          if (done(0)) log.info({ event: 'shutdown-complete', durationMs: Date.now() - started }, 'shut down');
         },
         (err: Error) => {
-          log.error({ event: 'internal-error', err: err.message }, 'shutdown failed');
-          resolve(1);
+          if (done(1)) log.error({ event: 'internal-error', err: err.message }, 'shutdown failed');
         },
       );
     };

@@ -2,6 +2,7 @@
 // credentials, who may log in to the backend, and how.
 import type { SaslCredentials } from './sasl/types.js';
 import { sameUser } from './claims.js';
+import { impersonation } from './master-login.js';
 import type { TokenCheck } from './token-check.js';
 import type { DisabledUsers } from './disabled-users.js';
 
@@ -15,8 +16,11 @@ export type LoginDecision =
       readonly mode?: string;
       readonly cached?: boolean;
     }
-  /** A password: the backend checks it, as the user's own login (pass-through). */
-  | { readonly outcome: 'password'; readonly user: string; readonly password: string; readonly authzid: string | undefined }
+  /**
+   * A password: the backend checks it (pass-through). `username`/`authzid` go to the backend
+   * as sent; `user` is the mailbox the session acts as (the target of an allowed master login).
+   */
+  | { readonly outcome: 'password'; readonly user: string; readonly username: string; readonly password: string; readonly authzid: string | undefined }
   /** A bad credential: AUTHENTICATIONFAILED / 535. `reason` is for the log, never the client. */
   | { readonly outcome: 'rejected'; readonly reason: string; readonly user: string | undefined }
   /** We could not decide (IdP down): UNAVAILABLE / 454. */
@@ -24,19 +28,34 @@ export type LoginDecision =
 
 export interface TokenDecider { check(token: string): Promise<TokenCheck> }
 
+export interface AuthenticatorOptions {
+  /** Users refused before any backend login (SCIM active=false), for tokens and passwords alike. */
+  readonly disabled?: DisabledUsers;
+  /** ALLOW_CLIENT_MASTER_LOGIN: pass `user*master` and PLAIN authzid != authcid through to Dovecot. */
+  readonly allowClientMasterLogin?: boolean;
+}
+
 export class Authenticator {
   constructor(
     private readonly tokens: TokenDecider,
     private readonly onClose: () => Promise<void> = () => Promise.resolve(),
-    /** Users refused before any backend login (SCIM active=false), for tokens and passwords alike. */
-    private readonly disabled?: DisabledUsers,
+    private readonly opts: AuthenticatorOptions = {},
   ) {}
 
   async decide(creds: SaslCredentials): Promise<LoginDecision> {
     if (creds.kind === 'password') {
-      const off = this.disabled?.reason(creds.username) ?? this.disabled?.reason(creds.authzid || undefined);
-      if (off) return { outcome: 'rejected', reason: `user disabled: ${off}`, user: creds.username };
-      return { outcome: 'password', user: creds.username, password: creds.password, authzid: creds.authzid };
+      const other = impersonation(creds.username, creds.authzid);
+      if (other && !this.opts.allowClientMasterLogin) {
+        const how = other.via === 'authzid' ? 'an authzid other than the user name' : 'the master-user separator';
+        return { outcome: 'rejected', reason: `login as another user (${how}) is off: ALLOW_CLIENT_MASTER_LOGIN`, user: other.target };
+      }
+      const user = other?.target ?? creds.username;
+      // Every name Dovecot may act as: the target of a master login as well as the name itself.
+      for (const name of [user, creds.username, creds.authzid]) {
+        const off = this.opts.disabled?.reason(name || undefined);
+        if (off) return { outcome: 'rejected', reason: `user disabled: ${off}`, user };
+      }
+      return { outcome: 'password', user, username: creds.username, password: creds.password, authzid: creds.authzid };
     }
     const d = await this.tokens.check(creds.token);
     const where = d.issuer ? ` [issuer ${d.issuer}${d.mode ? `, mode ${d.mode}` : ''}]` : '';
@@ -45,7 +64,7 @@ export class Authenticator {
     if (!sameUser(creds.authzid, d.user)) {
       return { outcome: 'rejected', reason: `token belongs to ${d.user}, not to the requested user${where}`, user: creds.authzid };
     }
-    const off = this.disabled?.reason(d.user);
+    const off = this.opts.disabled?.reason(d.user);
     if (off) return { outcome: 'rejected', reason: `user disabled: ${off}${where}`, user: d.user };
     return { outcome: 'token', user: d.user, claim: d.claim, issuer: d.issuer, mode: d.mode, cached: d.cached };
   }

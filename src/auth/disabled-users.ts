@@ -2,14 +2,16 @@
 // (token or password): users a SCIM client deactivated (src/scim). The SCIM store keeps
 // the set; the Authenticator consults it before anything reaches the backend, and the IMAP
 // and SMTP services end the sessions such a user already has open (onDisabled), as they do
-// for a user the SCIM client deleted (removed()).
+// for a user the SCIM client deleted (removed()). Names compare as Dovecot compares them
+// (ASCII case only: auth/address.ts).
+import { asciiLower } from './address.js';
 export class DisabledUsers {
   private readonly users = new Map<string, string>();
   private readonly watchers = new Set<(user: string, reason: string) => void>();
 
   /** `reason` goes to the log line of a refused login. */
   disable(user: string, reason: string): void {
-    const key = user.toLowerCase();
+    const key = asciiLower(user);
     const was = this.users.has(key);
     this.users.set(key, reason);
     if (!was) for (const w of this.watchers) w(key, reason);
@@ -20,7 +22,7 @@ export class DisabledUsers {
    * decides), but the sessions they have open are ended like a disabled user's.
    */
   removed(user: string, reason: string): void {
-    const key = user.toLowerCase();
+    const key = asciiLower(user);
     this.users.delete(key);
     for (const w of this.watchers) w(key, reason);
   }
@@ -32,12 +34,12 @@ export class DisabledUsers {
   }
 
   enable(user: string): void {
-    this.users.delete(user.toLowerCase());
+    this.users.delete(asciiLower(user));
   }
 
   /** Why `user` may not log in, or undefined when it may. */
   reason(user: string | undefined): string | undefined {
-    return user === undefined ? undefined : this.users.get(user.toLowerCase());
+    return user === undefined ? undefined : this.users.get(asciiLower(user));
   }
 
   get size(): number {

@@ -8,7 +8,7 @@ import type { DisabledUsers } from './disabled-users.js';
 import { Discovery, type MetadataEndpoint } from './discovery.js';
 import { IdpHttpClient } from './http.js';
 import { Issuer, IssuerRouter } from './issuers.js';
-import { JwksStore } from './jwks.js';
+import { JwksStore, type JwksLimits } from './jwks.js';
 import { TokenChecker } from './token-check.js';
 import type { TokenValidator } from './token-result.js';
 import { IntrospectionValidator } from './validators/introspection.js';
@@ -23,17 +23,18 @@ export interface TokenValidation {
 
 export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | undefined): TokenValidation {
   const http = new IdpHttpClient({ timeoutMs: oauth2.timeoutMs, maxResponseBytes: oauth2.maxResponseBytes });
-  const issuers = oauth2.issuers.map((c) => buildIssuer(c, http, oauth2.jwksCooldownSeconds * 1000));
+  const jwks: JwksLimits = { cooldownMs: oauth2.jwksCooldownSeconds * 1000, maxWaitMs: oauth2.timeoutMs };
+  const issuers = oauth2.issuers.map((c) => buildIssuer(c, http, jwks));
   const checker = new TokenChecker(new IssuerRouter(issuers), oauth2.cache, log);
   return { checker, close: () => http.close() };
 }
 
 export function createAuthenticator(config: Config, log: Logger, disabled?: DisabledUsers): Authenticator {
   const v = createTokenValidation(config.oauth2, log);
-  return new Authenticator(v.checker, v.close, disabled);
+  return new Authenticator(v.checker, v.close, { disabled, allowClientMasterLogin: config.allowClientMasterLogin });
 }
 
-function buildIssuer(c: IssuerConfig, http: IdpHttpClient, jwksCooldownMs: number): Issuer {
+function buildIssuer(c: IssuerConfig, http: IdpHttpClient, jwksLimits: JwksLimits): Issuer {
   const discovery = c.issuer ? new Discovery(c.issuer, http) : undefined;
   // An explicit URL wins; otherwise the endpoint comes from discovery (config guarantees one of them).
   const endpoint = (explicit: string, name: MetadataEndpoint) => (): Promise<string> =>
@@ -41,7 +42,7 @@ function buildIssuer(c: IssuerConfig, http: IdpHttpClient, jwksCooldownMs: numbe
 
   let local: TokenValidator | undefined;
   if (c.mode === 'local' || c.mode === 'auto') {
-    const jwks = new JwksStore(endpoint(c.jwksUrl, 'jwks_uri'), http, jwksCooldownMs);
+    const jwks = new JwksStore(endpoint(c.jwksUrl, 'jwks_uri'), http, jwksLimits);
     local = new JwtValidator(jwks, c);
   }
   let remote: TokenValidator | undefined;
@@ -51,7 +52,8 @@ function buildIssuer(c: IssuerConfig, http: IdpHttpClient, jwksCooldownMs: numbe
     case 'auth': remote = userinfo(); break;
     case 'get': remote = new TokeninfoValidator(c.introspectionUrl, http); break;
     case 'post': remote = introspect(); break;
-    case 'auto': remote = c.client ? introspect() : userinfo(); break;
+    // auto: opaque tokens are introspected; config requires a client (userinfo proves no audience).
+    case 'auto': remote = c.client ? introspect() : undefined; break;
     case 'local': break;
   }
   return new Issuer(c, local, remote);

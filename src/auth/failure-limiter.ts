@@ -9,6 +9,8 @@
 // bad token is unverified, so counting it would let anyone block a mailbox.
 import { clientKey } from '../net/client-key.js';
 
+import { asciiLower } from './address.js';
+
 export interface FailureLimits {
   readonly windowMs: number;
   readonly maxPerIp: number;
@@ -49,7 +51,7 @@ export class FailureLimiter {
   /** After a failed login: the delay to wait before replying. */
   fail(ip: string, attempt?: Attempt): { readonly delayMs: number; readonly blocked: boolean } {
     const t = this.now();
-    const user = attempt?.user?.toLowerCase() ?? '';
+    const user = asciiLower(attempt?.user ?? '');
     let ipFailures = 0;
     let blocked = false;
     for (const [scope, key] of this.keys(ip, attempt)) {
@@ -76,7 +78,7 @@ export class FailureLimiter {
     const key = this.ipKey(ip);
     const e = this.entries.get(key);
     if (!e || e.blockedUntil > this.now()) return;
-    const name = user.toLowerCase();
+    const name = asciiLower(user);
     e.failures = e.failures.filter((f) => f.user !== name);
     if (!e.failures.length) this.entries.delete(key);
   }
@@ -98,7 +100,7 @@ export class FailureLimiter {
 
   private *keys(ip: string, attempt?: Attempt): Generator<['ip' | 'user', string]> {
     yield ['ip', this.ipKey(ip)];
-    if (attempt?.password && attempt.user) yield ['user', `user:${attempt.user.toLowerCase()}`];
+    if (attempt?.password && attempt.user) yield ['user', `user:${asciiLower(attempt.user)}`];
   }
 
   private touch(key: string, t: number): Entry {

@@ -44,12 +44,12 @@ export class Issuer {
     if (r.status !== 'valid') return { ...where, ...r };
     const c = this.config;
     // RFC 7662 §2.2 / tokeninfo: the endpoint says a token is live, not that it is meant for
-    // us. In post and get the audience is checked here when configured (local: by jose). In
-    // auto the audience is the JWTs'; an introspected opaque token is refused only when the
-    // IdP names another audience (many IdPs report none for opaque tokens).
-    const checkAud = c.mode === 'auto' ? r.claims.aud !== undefined : where.mode === 'post' || where.mode === 'get';
-    if (checkAud && c.audiences.length && !audienceMatches(r.claims, c.audiences)) {
-      return { ...where, status: 'invalid', reason: `audience ${describeAudience(r.claims)} not accepted (expected ${c.audiences.join(' or ')})` };
+    // us. Where an audience is configured (always in local and auto), every path must prove it
+    // (issue 16): jose checked a JWT's aud already, and an introspected or tokeninfo answer
+    // must name it too. An answer without any audience (many IdPs report none for opaque
+    // tokens, userinfo never does) is refused, not waved through.
+    if (c.audiences.length && !audienceMatches(r.claims, c.audiences)) {
+      return { ...where, status: 'invalid', reason: `audience ${describeAudience(r.claims)} not accepted (expected ${c.audiences.join(' or ')}${where.mode === 'auth' ? '; userinfo proves no audience' : ''})` };
     }
     const mapped = mapUsername(r.claims, c.usernameAttribute, c.defaultDomain);
     if (!mapped.ok) return { ...where, status: 'invalid', reason: mapped.reason };
@@ -74,35 +74,35 @@ function describeAudience(claims: Claims): string {
 }
 
 /**
- * Routing (issue 4, mode auto): a JWT whose (unverified) `iss` is an issuer that verifies
- * locally goes there and nowhere else. A token naming an issuer that validates remotely goes
- * to that one. Anything else is offered to the remote issuers in configured order until one
- * accepts it; if none does and one was unreachable, the answer is unavailable (retry), not
- * "bad token".
+ * Routing: a JWT whose (unverified) `iss` is a configured issuer goes to that issuer and
+ * nowhere else: its local validator when it has one (modes local, auto), else its endpoint.
+ * Any other token (opaque, or a JWT of no configured issuer) goes to the one issuer whose
+ * OAUTH2_OPAQUE_TOKENS takes it (a matching prefix first, then the catch-all `all`), or is
+ * refused: a bearer token of one IdP is never shown to another (issue 16).
  */
 export class IssuerRouter {
   constructor(private readonly issuers: readonly Issuer[]) {}
 
   async check(token: string): Promise<IssuerDecision> {
-    const iss = peekJwt(token)?.iss;
+    const peek = peekJwt(token);
+    const iss = peek?.iss;
     if (iss !== undefined) {
       const own = this.issuers.find((i) => i.config.issuer === iss);
       if (own?.local) return own.check(token, 'local');
       if (own?.remote) return own.check(token, 'remote');
     }
-    const remote = this.issuers.filter((i) => i.remote);
-    if (!remote.length) {
-      return { status: 'invalid', reason: iss === undefined ? 'not a JWT, and no issuer validates opaque tokens' : `JWT issuer ${iss.slice(0, 200)} is not configured` };
-    }
-    const failures: IssuerDecision[] = [];
-    for (const i of remote) {
-      const d = await i.check(token, 'remote');
-      if (d.status === 'valid') return d;
-      failures.push(d);
-    }
-    if (failures.length === 1) return failures[0]!;
-    const down = failures.find((f) => f.status === 'unavailable');
-    const reason = failures.map((f) => `${f.issuer}: ${f.status === 'valid' ? '' : f.reason}`).join('; ');
-    return down ? { status: 'unavailable', reason, misconfigured: failures.some((f) => f.status === 'unavailable' && f.misconfigured) } : { status: 'invalid', reason };
+    const target = this.opaqueTarget(token);
+    if (target) return target.check(token, 'remote');
+    const what = iss !== undefined ? `JWT issuer ${iss.slice(0, 200)} is not configured` : peek ? 'a JWT without a readable iss' : 'not a JWT';
+    return { status: 'invalid', reason: `${what}, and no issuer is configured to receive such tokens (OAUTH2_OPAQUE_TOKENS)` };
+  }
+
+  private opaqueTarget(token: string): Issuer | undefined {
+    const withRemote = this.issuers.filter((i) => i.remote);
+    const byPrefix = withRemote.find((i) => {
+      const route = i.config.opaqueTokens;
+      return typeof route === 'object' && route.prefixes.some((p) => token.startsWith(p));
+    });
+    return byPrefix ?? withRemote.find((i) => i.config.opaqueTokens === 'all');
   }
 }

@@ -1,40 +1,85 @@
 // The issuer's signing keys, fetched through our bounded IdP client (not jose's own fetch, so
-// one timeout and size cap apply everywhere). An unknown `kid` triggers one refetch (key
-// rotation), at most once per cooldown, so tokens with random kids cannot hammer the IdP.
-// Keys older than MAX_AGE are refreshed before use, but kept if the IdP is down: cached keys
-// keep local validation working through an IdP outage.
+// one timeout and size cap apply everywhere). Keys older than MAX_AGE are refreshed before
+// use, but kept if the IdP is down: cached keys keep local validation working through an
+// IdP outage.
+//
+// An unknown `kid` is a key the IdP may have published after our last fetch (rotation), or
+// a forged token. It is only a bad credential once a fetch that started after the token
+// came in has been answered without that key. Fetches for unknown kids are at most one per
+// cooldown, so tokens with random kids cannot make the proxy hammer the IdP. Inside the
+// cooldown a login waits for its end when that is at most `maxWaitMs` away (the fetch is
+// then shared by every login waiting); otherwise it is answered "retry later"
+// (JwksCoolingDownError: UNAVAILABLE, SMTP 454), never "bad credential": a rotated key must
+// not cost a user a password prompt. (jose's createRemoteJWKSet refuses the token instead.)
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { IdpHttpError, type IdpHttpClient } from './http.js';
 import { jsonObject } from './validators/json.js';
 
 const MAX_AGE_MS = 10 * 60_000; // jose's createRemoteJWKSet default cacheMaxAge
 
+/** An unknown kid while the JWKS may not be fetched again yet: a temporary failure. */
+export class JwksCoolingDownError extends Error {
+  readonly code = 'ERR_JWKS_COOLDOWN';
+}
+
+export interface JwksLimits {
+  /** Least time between two fetches caused by an unknown kid (OAUTH2_JWKS_COOLDOWN_SECONDS). */
+  readonly cooldownMs: number;
+  /** Longest a login waits for the cooldown to end (OAUTH2_TIMEOUT_MS). */
+  readonly maxWaitMs: number;
+}
+
 export class JwksStore {
   private keys: ReturnType<typeof createLocalJWKSet> | undefined;
   private fetchedAtMs = 0;
   private lastAttemptMs = -Infinity;
+  /** Fetches started so far, and the one whose answer `keys` is. */
+  private attempts = 0;
+  private keysFrom = 0;
   private inflight: Promise<void> | undefined;
 
   constructor(
     private readonly url: () => Promise<string>,
     private readonly http: IdpHttpClient,
-    private readonly cooldownMs: number,
+    private readonly limits: JwksLimits,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** A jose key resolver: throws IdpHttpError when the keys cannot be had (unavailable). */
+  /**
+   * A jose key resolver: throws IdpHttpError when the keys cannot be had and
+   * JwksCoolingDownError for a kid it cannot look up yet (both: unavailable).
+   */
   readonly resolve: JWTVerifyGetKey = async (header, token) => {
+    const seen = this.attempts; // a fetch numbered above this started after the token came in
+    const waitUntil = this.now() + this.limits.maxWaitMs;
     if (!this.keys) await this.refresh();
     else if (this.now() - this.fetchedAtMs > MAX_AGE_MS) await this.refresh().catch(() => undefined);
-    try {
-      return await this.keys!(header, token);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY') throw err;
-      if (this.now() - this.lastAttemptMs < this.cooldownMs) throw err;
-      await this.refresh();
-      return this.keys!(header, token);
+    for (;;) {
+      try {
+        return await this.keys!(header, token);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY' || this.keysFrom > seen) throw err;
+        await this.newerKeys(waitUntil);
+      }
     }
   };
+
+  /** Returns once a fetch has been answered (after the cooldown), or throws when that is past `waitUntil`. */
+  private async newerKeys(waitUntil: number): Promise<void> {
+    // A fetch in flight may bring the key; if it started before the token came in and does
+    // not, the caller comes back here for one of its own.
+    if (this.inflight) return this.inflight;
+    const readyAt = this.lastAttemptMs + this.limits.cooldownMs;
+    if (readyAt > waitUntil) {
+      const inS = Math.ceil((readyAt - this.now()) / 1000);
+      throw new JwksCoolingDownError(`JWT kid not in the issuer's JWKS, which is fetched again in ${inS} s at the earliest (OAUTH2_JWKS_COOLDOWN_SECONDS): retry later`);
+    }
+    const waitMs = readyAt - this.now();
+    // Unref'd: a login waiting here must not keep a stopping process alive.
+    if (waitMs > 0) return sleep(waitMs, undefined, { ref: false });
+    return this.refresh();
+  }
 
   private refresh(): Promise<void> {
     this.inflight ??= this.load().finally(() => { this.inflight = undefined; });
@@ -43,6 +88,7 @@ export class JwksStore {
 
   private async load(): Promise<void> {
     this.lastAttemptMs = this.now();
+    const attempt = ++this.attempts;
     const url = await this.url();
     let res;
     try {
@@ -56,5 +102,6 @@ export class JwksStore {
     if (!doc || !Array.isArray(doc.keys)) throw new IdpHttpError('ERR_IDP_DISCOVERY', `JWKS ${url} is not a JWK Set (RFC 7517 §5)`);
     this.keys = createLocalJWKSet(doc as unknown as JSONWebKeySet);
     this.fetchedAtMs = this.now();
+    this.keysFrom = attempt;
   }
 }

@@ -8,6 +8,7 @@
 import type { BackendCredentials } from './credentials.js';
 import { logoutAndClose, type ImapLoginRequest, type ImapLoginResult } from './imap-login.js';
 import { originatingIdFields, type ClientAddress } from './client-address.js';
+import { asciiLower } from '../auth/address.js';
 
 export type AccountAnswer = 'exists' | 'missing' | 'unknown';
 
@@ -24,7 +25,7 @@ export class AccountCheck {
   ) {}
 
   async exists(user: string, client: ClientAddress): Promise<AccountAnswer> {
-    const key = user.toLowerCase();
+    const key = asciiLower(user);
     const hit = this.cache.get(key);
     if (hit && hit.until > this.now()) return hit.answer;
     const credentials: BackendCredentials = { kind: 'master', user, masterUser: this.master.user, masterPassword: this.master.password };

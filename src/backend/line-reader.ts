@@ -3,6 +3,7 @@
 // splice, so no byte from the backend is lost or reordered.
 import type { Socket } from 'node:net';
 import { BackendError } from './dial.js';
+import { contained } from '../observability/faults.js';
 
 export const MAX_BACKEND_LINE_BYTES = 65536;
 
@@ -10,10 +11,12 @@ export class LineReader {
   private buffer: Buffer = Buffer.alloc(0);
   private waiter: { resolve: (line: string) => void; reject: (err: Error) => void } | null = null;
   private failure: Error | null = null;
-  private readonly onData = (chunk: Buffer): void => {
+  // A throw here would escape the socket's 'data' event (and end the process): it fails
+  // this login instead.
+  private readonly onData = contained((chunk: Buffer): void => {
     this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
     this.pump();
-  };
+  }, (err) => this.fail(new BackendError('ERR_BACKEND_PROTOCOL', `reading the backend failed: ${(err as Error).message}`, { cause: err })));
   private readonly onEnd = (): void => this.fail(new BackendError('ERR_BACKEND_CLOSED', 'backend closed the connection during login'));
   private readonly onError = (err: Error): void => this.fail(new BackendError('ERR_BACKEND_CLOSED', `backend connection failed during login: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
 

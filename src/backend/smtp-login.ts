@@ -92,7 +92,9 @@ export async function smtpBackendLogin(target: SmtpBackendTarget, req: SmtpLogin
     const c = req.credentials;
     let final: SmtpReply;
     if (target.login === 'xclient') {
-      // One XCLIENT command: once ADDR is set Postfix refuses further XCLIENT (REFERENCE).
+      // One XCLIENT command with every attribute. Postfix 3.7 takes XCLIENT again later on
+      // the same connection (it trusts our address, not the session): after the hand-over
+      // the client's commands pass smtp/command-guard.ts, which never lets one through.
       const attrs = [`ADDR=${isIPv6(req.client.address) ? `IPV6:${req.client.address}` : req.client.address}`, `PORT=${req.client.port}`];
       if (c.kind === 'master') attrs.push(`LOGIN=${xtext(c.user)}`);
       if (req.client.helo) attrs.push(`HELO=${xtext(req.client.helo)}`);

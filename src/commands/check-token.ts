@@ -2,7 +2,7 @@
 // prints the decision: mode, issuer, mapped user, the claims that decided, the cache TTL.
 // It never prints the token: every printed value that looks like a credential is redacted.
 // Exit codes: 0 valid, 1 rejected, 2 unavailable, 64 usage, 78 configuration error.
-import { ConfigError, loadConfig, readConfigFile } from '../config/load.js';
+import { ConfigError, loadSections, readConfigFile } from '../config/load.js';
 import { createTokenValidation } from '../auth/factory.js';
 import type { TokenCheck } from '../auth/token-check.js';
 
@@ -48,7 +48,8 @@ export async function checkTokenCommand(argv: readonly string[], io: CheckTokenI
   if (tokenArg === undefined) { io.err(`${CHECK_TOKEN_USAGE}\n`); return 64; }
   let config;
   try {
-    config = loadConfig(io.env, configPath ? readConfigFile(configPath) : {});
+    // Only the token settings: a token check needs no listener certificate or DMS account.
+    ({ tokens: config } = loadSections(io.env, configPath ? readConfigFile(configPath) : {}, ['tokens']));
   } catch (err) {
     if (err instanceof ConfigError) { io.err(`oauth2-mail-proxy: ${err.message}\n`); return 78; }
     throw err;

@@ -2,10 +2,10 @@
 // implicit issuer); a YAML `issuers:` list configures several, each item taking the same
 // settings in lower-case snake form without the OAUTH2_ prefix (`introspection_mode`,
 // `audience`, ...). The flat keys are the defaults of every item. Every problem is collected.
-import { readFileSync } from 'node:fs';
 import { KEYS, type KeySpec } from './keys.js';
-import type { IntrospectionMode, IssuerConfig } from './types.js';
-import type { Parsed } from './values.js';
+import type { IntrospectionMode, IssuerConfig, OpaqueTokenRoute } from './types.js';
+import { secretOrFile, type Parsed } from './values.js';
+import { asciiLower } from '../auth/address.js';
 
 /** The YAML key of the issuer list (carried through RawConfig as JSON, like certificates). */
 export const ISSUERS_KEY = 'issuers';
@@ -62,9 +62,11 @@ export function loadIssuers(
   parse: (spec: KeySpec, raw: string) => Parsed<unknown>,
   problems: string[],
 ): IssuerConfig[] {
+  const alone = (items?.length ?? 0) <= 1;
   const issuers = items?.length
-    ? items.map((item, i) => loadIssuer(raw, item, `issuers[${i}]${item.NAME ? ` (${item.NAME})` : ''}`, item.NAME || `issuer-${i + 1}`, parse, problems))
-    : [loadIssuer(raw, undefined, '', 'default', parse, problems)];
+    ? items.map((item, i) => loadIssuer(raw, item, `issuers[${i}]${item.NAME ? ` (${item.NAME})` : ''}`, item.NAME || `issuer-${i + 1}`, alone, parse, problems))
+    : [loadIssuer(raw, undefined, '', 'default', alone, parse, problems)];
+  checkOpaqueRoutes(issuers, problems);
   const seen = new Map<string, string>();
   for (const is of issuers) {
     if (seen.has(`name:${is.name}`)) problems.push(`issuers: name ${is.name} is used twice`);
@@ -81,6 +83,8 @@ function loadIssuer(
   item: RawIssuer | undefined,
   where: string,
   name: string,
+  /** The only issuer: by default it is sent every opaque token, as a DMS env-only setup expects. */
+  alone: boolean,
   parse: (spec: KeySpec, raw: string) => Parsed<unknown>,
   problems: string[],
 ): IssuerConfig {
@@ -120,22 +124,14 @@ function loadIssuer(
   const jwtTypes = list(get<string>('OAUTH2_JWT_TYP')).map(normaliseTyp);
 
   const clientId = get<string>('OAUTH2_CLIENT_ID').trim();
-  let clientSecret = get<string>('OAUTH2_CLIENT_SECRET');
-  const secretFile = get<string>('OAUTH2_CLIENT_SECRET_FILE');
-  if (!clientSecret && secretFile) {
-    try {
-      clientSecret = readFileSync(secretFile, 'utf8').replace(/\r?\n$/, '');
-    } catch (err) {
-      problem('OAUTH2_CLIENT_SECRET_FILE', (err as NodeJS.ErrnoException).code ?? 'unreadable');
-    }
-  }
+  const clientSecret = secretOrFile(get<string>('OAUTH2_CLIENT_SECRET'), get<string>('OAUTH2_CLIENT_SECRET_FILE'), (e) => problem('OAUTH2_CLIENT_SECRET_FILE', e));
   const clientAuth = get<'basic' | 'post'>('OAUTH2_CLIENT_AUTH');
 
   const usernameAttribute = get<string>('OAUTH2_USERNAME_ATTRIBUTE').trim();
   if (!usernameAttribute) problem('OAUTH2_USERNAME_ATTRIBUTE', 'must not be empty');
-  const defaultDomain = get<string>('OAUTH2_DEFAULT_DOMAIN').trim().toLowerCase().replace(/^@/, '');
+  const defaultDomain = asciiLower(get<string>('OAUTH2_DEFAULT_DOMAIN').trim()).replace(/^@/, '');
   if (defaultDomain && !DOMAIN.test(defaultDomain)) problem('OAUTH2_DEFAULT_DOMAIN', 'expected a domain name such as example.com');
-  const allowedDomains = list(get<string>('OAUTH2_ALLOWED_DOMAINS')).map((d) => d.toLowerCase().replace(/^@/, ''));
+  const allowedDomains = list(get<string>('OAUTH2_ALLOWED_DOMAINS')).map((d) => asciiLower(d).replace(/^@/, ''));
   for (const d of allowedDomains) if (!DOMAIN.test(d)) problem('OAUTH2_ALLOWED_DOMAINS', `${d} is not a domain name`);
   const requiredScopes = list(get<string>('OAUTH2_REQUIRED_SCOPES'));
   const requiredGroups = list(get<string>('OAUTH2_REQUIRED_GROUPS'));
@@ -155,6 +151,10 @@ function loadIssuer(
   if (mode === 'auth' && audiences.length) problem('OAUTH2_AUDIENCE', 'cannot be checked in mode auth: a userinfo answer carries no audience (use post, local or auto)');
   if (mode === 'auth' && requiredScopes.length) problem('OAUTH2_REQUIRED_SCOPES', 'cannot be checked in mode auth: a userinfo answer carries no scope (use post, get, local or auto)');
   if (mode === 'post' && !clientId) problem('OAUTH2_CLIENT_ID', 'required for mode post (RFC 7662 §2.1: the introspection caller authenticates)');
+  // auto requires an audience; only introspection can show one for an opaque token (userinfo
+  // cannot), so without a client it could never accept one: say so now, not at every login.
+  if (mode === 'auto' && !clientId) problem('OAUTH2_CLIENT_ID', 'required for mode auto (opaque tokens are introspected: userinfo proves no audience); for JWTs only, use mode local');
+  const opaqueTokens = parseOpaqueRoute(get<string>('OAUTH2_OPAQUE_TOKENS'), mode, alone, (text) => problem('OAUTH2_OPAQUE_TOKENS', text));
   if (clientId && !clientSecret && (mode === 'post' || mode === 'auto')) problem('OAUTH2_CLIENT_SECRET', `required with OAUTH2_CLIENT_ID (or OAUTH2_CLIENT_SECRET_FILE)`);
 
   return {
@@ -175,7 +175,37 @@ function loadIssuer(
     groupsClaim,
     allowedDomains,
     requireEmailVerified: get<boolean>('OAUTH2_REQUIRE_EMAIL_VERIFIED'),
+    opaqueTokens,
   };
+}
+
+/**
+ * OAUTH2_OPAQUE_TOKENS (issue 16): an opaque token says nothing about its issuer, and sending
+ * it to an IdP discloses it there (that IdP's operator could replay it). So each issuer names
+ * the opaque tokens it is sent: all, none, or those with given prefixes (Google's `ya29.`).
+ */
+function parseOpaqueRoute(value: string, mode: IntrospectionMode, alone: boolean, problem: (text: string) => void): OpaqueTokenRoute {
+  const words = list(value);
+  if (words.length === 0) return alone && mode !== 'local' ? 'all' : 'none';
+  if (words.length === 1 && (words[0] === 'all' || words[0] === 'none')) {
+    if (words[0] === 'all' && mode === 'local') problem('mode local validates JWTs only: use none');
+    return words[0] === 'none' || mode === 'local' ? 'none' : 'all';
+  }
+  if (words.some((w) => w === 'all' || w === 'none')) problem('all or none stand alone, not in a list of prefixes');
+  if (mode === 'local') problem('mode local validates JWTs only: use none');
+  return { prefixes: words.filter((w) => w !== 'all' && w !== 'none') };
+}
+
+/** A token goes to one issuer at most: one catch-all, and no prefix that another one's covers. */
+function checkOpaqueRoutes(issuers: readonly IssuerConfig[], problems: string[]): void {
+  const all = issuers.filter((i) => i.opaqueTokens === 'all');
+  if (all.length > 1) problems.push(`issuers: opaque_tokens: all is set for ${all.map((i) => i.name).join(', ')}: an opaque token would be sent to each of them (set prefixes, or all for one issuer only)`);
+  const prefixes = issuers.flatMap((i) => (typeof i.opaqueTokens === 'object' ? i.opaqueTokens.prefixes.map((p) => ({ p, name: i.name })) : []));
+  prefixes.forEach((a, i) => {
+    for (const b of prefixes.slice(i + 1)) {
+      if (a.name !== b.name && (a.p.startsWith(b.p) || b.p.startsWith(a.p))) problems.push(`issuers: opaque token prefix ${a.p} (${a.name}) overlaps ${b.p} (${b.name})`);
+    }
+  });
 }
 
 const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;

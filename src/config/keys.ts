@@ -32,21 +32,22 @@ export const KEYS: readonly KeySpec[] = [
   k('SSL_CERT_PATH', 'file', '', 'PEM certificate chain for the client-facing TLS (same name as in DMS).'),
   k('SSL_KEY_PATH', 'file', '', 'PEM private key for SSL_CERT_PATH.'),
   k('ALLOW_PLAINTEXT_AUTH', 'bool', '0', 'Allow authentication before TLS (1) or advertise LOGINDISABLED and refuse it (0).'),
+  k('ALLOW_CLIENT_MASTER_LOGIN', 'bool', '0', 'Let clients log in through the proxy as another user with a Dovecot master account (user*master, or SASL PLAIN with an authzid other than the user name), passed through to DMS. 0: refused. With 1, SCIM deactivation and revocation apply to the target user.'),
 
   // Identity provider
   k('OAUTH2_INTROSPECTION_URL', 'url', '', 'Token validation URL. Mode auth: the OIDC userinfo endpoint (as in DMS); get: the tokeninfo endpoint; post: the RFC 7662 introspection endpoint. Empty with OAUTH2_ISSUER set: taken from discovery.', { perIssuer: true }),
-  k('OAUTH2_INTROSPECTION_MODE', 'enum', 'auth', 'How tokens are validated: auth = GET with Authorization: Bearer (OIDC userinfo, as DMS does); get = GET with ?access_token= (Google tokeninfo); post = RFC 7662 introspection with the proxy\'s client credentials; local = verify a JWT access token against the issuer\'s JWKS; auto = local for JWTs of OAUTH2_ISSUER, anything else introspected (post with client credentials, else userinfo).', { values: ['auth', 'get', 'post', 'local', 'auto'], perIssuer: true }),
+  k('OAUTH2_INTROSPECTION_MODE', 'enum', 'auth', 'How tokens are validated: auth = GET with Authorization: Bearer (OIDC userinfo, as DMS does); get = GET with ?access_token= (Google tokeninfo); post = RFC 7662 introspection with the proxy\'s client credentials; local = verify a JWT access token against the issuer\'s JWKS; auto = local for JWTs of OAUTH2_ISSUER, anything else introspected (post; needs OAUTH2_CLIENT_ID).', { values: ['auth', 'get', 'post', 'local', 'auto'], perIssuer: true }),
   k('OAUTH2_USERNAME_ATTRIBUTE', 'string', 'email', 'Claim path holding the mailbox address (wild-wild-path syntax; space-separated alternatives tried in order).', { perIssuer: true }),
-  k('OAUTH2_TIMEOUT_MS', 'int', '5000', 'Total time allowed for one IdP request; past it the login fails with UNAVAILABLE.', { min: 100, max: 60000 }),
+  k('OAUTH2_TIMEOUT_MS', 'int', '5000', 'Total time allowed for one IdP request (and the longest a login waits for a JWKS refetch); past it the login fails with UNAVAILABLE.', { min: 100, max: 60000 }),
   k('OAUTH2_MAX_RESPONSE_BYTES', 'int', '65536', 'Largest IdP response body read; a larger one is an IdP error.', { min: 1024, max: 10485760 }),
   // Token validation (issue 4). perIssuer keys are also the defaults of every YAML issuers: item.
   k('OAUTH2_ISSUER', 'string', '', 'Issuer identifier, exactly as in the tokens\' iss; enables OIDC discovery (ISSUER/.well-known/openid-configuration). Required for local and auto.', { perIssuer: true }),
   k('OAUTH2_JWKS_URL', 'url', '', 'JWKS URL for local/auto (default: jwks_uri from discovery).', { perIssuer: true }),
-  k('OAUTH2_AUDIENCE', 'string', '', 'Accepted audience(s), space-separated: one must be in the token\'s aud (or azp). Required for local and auto; checked in post and get when set.', { perIssuer: true }),
+  k('OAUTH2_AUDIENCE', 'string', '', 'Accepted audience(s), space-separated: one must be in the token\'s aud (or azp); an introspection or tokeninfo answer without one is refused. Required for local and auto; checked in post and get when set.', { perIssuer: true }),
   k('OAUTH2_ALGORITHMS', 'string', 'RS256 PS256 ES256 ES384 EdDSA', 'JWS algorithms accepted in local/auto (asymmetric only: none and HS* are refused).', { perIssuer: true }),
   k('OAUTH2_JWT_TYP', 'string', 'at+jwt', 'Accepted JWT header typ values in local/auto (RFC 9068 §2.1: at+jwt). Keycloak, Authentik and Entra send JWT: set JWT. Empty: not checked.', { perIssuer: true }),
   k('OAUTH2_CLOCK_TOLERANCE_SECONDS', 'int', '30', 'Clock skew allowed when checking exp and nbf.', { min: 0, max: 300, perIssuer: true }),
-  k('OAUTH2_CLIENT_ID', 'string', '', 'The proxy\'s own client at the IdP, for mode post (RFC 7662 client authentication).', { perIssuer: true }),
+  k('OAUTH2_CLIENT_ID', 'string', '', 'The proxy\'s own client at the IdP, for modes post and auto (RFC 7662 client authentication).', { perIssuer: true }),
   k('OAUTH2_CLIENT_SECRET', 'secret', '', 'Secret of OAUTH2_CLIENT_ID.', { perIssuer: true }),
   k('OAUTH2_CLIENT_SECRET_FILE', 'file', '', 'File holding the client secret (Docker/Kubernetes secret); used when OAUTH2_CLIENT_SECRET is empty.', { perIssuer: true }),
   k('OAUTH2_CLIENT_AUTH', 'enum', 'basic', 'Client authentication at the introspection endpoint: basic (client_secret_basic) or post (client_secret_post).', { values: ['basic', 'post'], perIssuer: true }),
@@ -55,11 +56,12 @@ export const KEYS: readonly KeySpec[] = [
   k('OAUTH2_REQUIRED_GROUPS', 'string', '', 'The user must have at least one of these values (space-separated) at OAUTH2_GROUPS_CLAIM.', { perIssuer: true }),
   k('OAUTH2_GROUPS_CLAIM', 'string', 'groups', 'Claim path of the groups/roles list for OAUTH2_REQUIRED_GROUPS (Keycloak: realm_access.roles).', { perIssuer: true }),
   k('OAUTH2_ALLOWED_DOMAINS', 'string', '', 'Mailbox domains accepted, space-separated. Empty: any.', { perIssuer: true }),
+  k('OAUTH2_OPAQUE_TOKENS', 'string', '', 'Which tokens that are not a JWT of a configured issuer (opaque ones) this issuer is sent: all, none, or space-separated prefixes (Google: ya29.). Empty: all when it is the only issuer, none in a list of several. A token goes to one issuer at most.', { perIssuer: true }),
   k('OAUTH2_REQUIRE_EMAIL_VERIFIED', 'bool', '0', 'Require email_verified to be true (off by default: Authelia always says true, Entra never sends it).', { perIssuer: true }),
   k('OAUTH2_CACHE_TTL_SECONDS', 'int', '300', 'Longest time a valid token\'s decision is reused without asking the IdP (never past the token\'s exp). 0: no positive caching.', { min: 0, max: 86400 }),
   k('OAUTH2_NEGATIVE_CACHE_SECONDS', 'int', '10', 'Time a rejected token\'s decision is reused. 0: not cached.', { min: 0, max: 3600 }),
   k('OAUTH2_CACHE_MAX_ENTRIES', 'int', '10000', 'Most token decisions kept (least recently used evicted first). 0 disables the cache.', { min: 0, max: 1000000 }),
-  k('OAUTH2_JWKS_COOLDOWN_SECONDS', 'int', '30', 'Least time between two JWKS fetches caused by an unknown kid (key rotation).', { min: 0, max: 3600 }),
+  k('OAUTH2_JWKS_COOLDOWN_SECONDS', 'int', '30', 'Least time between two JWKS fetches caused by an unknown kid (key rotation). Meanwhile such a login waits for the refetch (if due within OAUTH2_TIMEOUT_MS) or gets UNAVAILABLE, never AUTHENTICATIONFAILED.', { min: 0, max: 3600 }),
 
   // Backend (DMS)
   k('DMS_HOST', 'string', 'mailserver', 'Host name or address of the DMS container. A name is resolved at most every 10 s (again after a failed connect).'),
@@ -103,7 +105,7 @@ export const KEYS: readonly KeySpec[] = [
   // Operations
   k('LOG_LEVEL', 'enum', 'info', 'pino log level.', { values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
   k('LISTEN_HTTP', 'listen', '127.0.0.1:9090', 'HTTP listener for /metrics (Prometheus), /healthz and /readyz. Empty disables it (Kubernetes: 0.0.0.0:9090).'),
-  k('SHUTDOWN_GRACE_SECONDS', 'int', '30', 'On SIGTERM/SIGINT: time logged-in sessions get to finish (IMAP gets * BYE when quiet, SMTP 421 between transactions) before the rest are closed.', { min: 0, max: 3600 }),
+  k('SHUTDOWN_GRACE_SECONDS', 'int', '30', 'On SIGTERM/SIGINT: time logged-in sessions get to finish (IMAP gets * BYE when quiet, SMTP 421 between transactions); the rest are closed and the process exits within it.', { min: 0, max: 3600 }),
   k('TLS_RELOAD_INTERVAL_SECONDS', 'int', '60', 'How often the certificate and key files are checked for changes (renewals are picked up without a restart). 0: never.', { min: 0, max: 86400 }),
 
   // SCIM 2.0 user provisioning into DMS (issue 8)

@@ -1,6 +1,7 @@
 // The SCIM keys (issue 8), validated together: a SCIM listener needs a token and a DMS
 // config directory the proxy can write in. Off (null) when LISTEN_SCIM is empty.
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
+import { secretOrFile } from './values.js';
 import type { ListenAddress, ScimConfig } from './types.js';
 
 const MIN_TOKEN_CHARS = 16;
@@ -8,18 +9,12 @@ const DAY_MS = 86_400_000;
 
 export function loadScim(get: <T>(name: string) => T, problems: string[]): ScimConfig | null {
   const listen = get<ListenAddress | null>('LISTEN_SCIM');
-  let token = get<string>('SCIM_TOKEN');
+  const tokenValue = get<string>('SCIM_TOKEN');
   const tokenFile = get<string>('SCIM_TOKEN_FILE');
   const dir = get<string>('DMS_CONFIG_DIR').trim();
   const days = get<number>('SCIM_DEACTIVATED_REMOVE_AFTER_DAYS');
   if (!listen) return null;
-  if (!token && tokenFile) {
-    try {
-      token = readFileSync(tokenFile, 'utf8').replace(/\r?\n$/, '');
-    } catch (err) {
-      problems.push(`SCIM_TOKEN_FILE: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
-    }
-  }
+  const token = secretOrFile(tokenValue, tokenFile, (e) => problems.push(`SCIM_TOKEN_FILE: ${e}`));
   if (!token) problems.push('SCIM_TOKEN or SCIM_TOKEN_FILE: required with LISTEN_SCIM');
   else if (token.length < MIN_TOKEN_CHARS || /\s/.test(token)) problems.push(`SCIM_TOKEN: must be at least ${MIN_TOKEN_CHARS} characters without blanks (e.g. openssl rand -hex 32)`);
   if (!dir) problems.push('DMS_CONFIG_DIR: required with LISTEN_SCIM');

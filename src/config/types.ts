@@ -7,6 +7,9 @@ export interface SniCertificate { readonly names: readonly string[]; readonly ce
 
 export type IntrospectionMode = 'auth' | 'get' | 'post' | 'local' | 'auto';
 
+/** Which opaque tokens (not a JWT of a configured issuer) an issuer is sent (issue 16). */
+export type OpaqueTokenRoute = 'all' | 'none' | { readonly prefixes: readonly string[] };
+
 /** One token issuer (issue 4): how its tokens are validated, mapped to a mailbox and authorized. */
 export interface IssuerConfig {
   readonly name: string;
@@ -29,6 +32,7 @@ export interface IssuerConfig {
   readonly groupsClaim: string;
   readonly allowedDomains: readonly string[];
   readonly requireEmailVerified: boolean;
+  readonly opaqueTokens: OpaqueTokenRoute;
 }
 
 export interface Config {
@@ -40,6 +44,8 @@ export interface Config {
   };
   readonly tls: { readonly certPath: string; readonly keyPath: string } | null;
   readonly allowPlaintextAuth: boolean;
+  /** ALLOW_CLIENT_MASTER_LOGIN: clients may use Dovecot master logins (impersonation) through the proxy. */
+  readonly allowClientMasterLogin: boolean;
   readonly oauth2: {
     /** The first issuer's URL, mode and username attribute (the DMS-compatible env keys). */
     readonly url: string;

@@ -1,6 +1,6 @@
 // Parsers for single configuration values. Each returns the value or an error text that
 // names what was expected; the loader collects every error before it gives up.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { KeySpec } from './keys.js';
 import type { ListenAddress } from './types.js';
@@ -58,4 +58,32 @@ export function parseFile(raw: string): Parsed<string> {
 export function parseEnum(raw: string, values: readonly string[]): Parsed<string> {
   const v = raw.trim().toLowerCase();
   return values.includes(v) ? ok(v) : fail(`expected one of ${values.join(', ')}`);
+}
+
+/** One value of a key from the table, parsed by its kind. */
+export function parseValue(spec: KeySpec, raw: string): Parsed<unknown> {
+  switch (spec.kind) {
+    case 'bool': return parseBool(raw);
+    case 'int': return parseInt10(raw, spec);
+    case 'listen': return parseListen(raw);
+    case 'url': return raw.trim() === '' ? { ok: true, value: '' } : parseUrl(raw);
+    case 'file': return parseFile(raw);
+    case 'enum': return parseEnum(raw, spec.values ?? []);
+    case 'string':
+    case 'secret': return { ok: true, value: raw };
+  }
+}
+
+/**
+ * A secret given inline or, when that is empty, in a file (a Docker/Kubernetes secret);
+ * one trailing newline is dropped. An unreadable file is a problem, never the secret text.
+ */
+export function secretOrFile(value: string, file: string, problem: (text: string) => void): string {
+  if (value || !file) return value;
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    problem((err as NodeJS.ErrnoException).code ?? 'unreadable');
+    return '';
+  }
 }

@@ -8,15 +8,25 @@ import { connectTcp } from '../backend/dial.js';
 import { imapBackendLogin, type ImapBackendTarget } from '../backend/imap-login.js';
 import { smtpBackendLogin, type SmtpBackendTarget } from '../backend/smtp-login.js';
 import { idpProbeUrl } from '../observability/health-checks.js';
+import { meetsNodeEngine, PACKAGE_NAME, type PackageInfo } from '../package-info.js';
 
-export type Status = 'ok' | 'warn' | 'fail';
+/** skip: not run, because a setting it needs is invalid (reported as a configuration failure). */
+export type Status = 'ok' | 'warn' | 'fail' | 'skip';
 export interface CheckLine { readonly status: Status; readonly title: string; readonly detail: string; readonly fix?: string }
 
 const DAY_MS = 86_400_000;
 export const EXPIRY_WARN_DAYS = 14;
 const HTTP_TIMEOUT_MS = 5000;
 
-export function checkCertificates(config: Config, now = Date.now()): CheckLine[] {
+export function checkVersion(info: PackageInfo | null, nodeVersion = process.version): CheckLine {
+  const title = 'version';
+  if (!info) return { status: 'warn', title, detail: `${PACKAGE_NAME} unknown (its package.json was not found), Node ${nodeVersion}`, fix: 'run the proxy from its package (dist/src/cli.js next to package.json)' };
+  const detail = `${PACKAGE_NAME} ${info.version}, Node ${nodeVersion}`;
+  if (!meetsNodeEngine(nodeVersion, info.nodeEngine)) return { status: 'fail', title, detail: `${detail}, but the package needs Node ${info.nodeEngine}`, fix: `install Node ${info.nodeEngine} (or use the container image)` };
+  return { status: 'ok', title, detail };
+}
+
+export function checkCertificates(config: Pick<Config, 'tls' | 'sniCertificates'>, now = Date.now()): CheckLine[] {
   if (!config.tls) return [{ status: 'warn', title: 'TLS certificate', detail: 'none configured (no STARTTLS, no implicit TLS)', fix: 'set SSL_CERT_PATH and SSL_KEY_PATH (DMS\'s certificate files)' }];
   const pairs: Array<{ name: string; files: CertificateFiles; names: readonly string[] }> = [
     { name: 'default', files: config.tls, names: [] },
@@ -48,7 +58,7 @@ async function get(url: string): Promise<{ status: number; json: unknown }> {
   return { status: res.status, json };
 }
 
-export async function checkIdp(config: Config): Promise<CheckLine[]> {
+export async function checkIdp(config: Pick<Config, 'oauth2'>): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
   const url = idpProbeUrl(config);
   if (!url) return [{ status: 'fail', title: 'IdP reachable', detail: 'no IdP URL configured', fix: 'set OAUTH2_INTROSPECTION_URL (the userinfo endpoint, as in DMS) or OAUTH2_ISSUER' }];
@@ -93,13 +103,14 @@ function discoveryCandidates(url: string): string[] {
   return [...new Set(out)].slice(0, 4);
 }
 
-export function submissionOn(config: Config): boolean {
-  return Boolean(config.listen.submission || config.listen.submissions);
+/** Whether submission is proxied; unknown (listener settings invalid): assume the default, on. */
+export function submissionOn(listen: Config['listen'] | undefined): boolean {
+  return listen ? Boolean(listen.submission || listen.submissions) : true;
 }
 
-export async function checkBackendReachable(config: Config): Promise<CheckLine[]> {
+export async function checkBackendReachable(config: Pick<Config, 'backend'>, submission: boolean): Promise<CheckLine[]> {
   const b = config.backend;
-  const ports: Array<[string, number]> = [['IMAP', b.imapPort], ...(submissionOn(config) ? [['submission', b.submissionPort] as [string, number]] : [])];
+  const ports: Array<[string, number]> = [['IMAP', b.imapPort], ...(submission ? [['submission', b.submissionPort] as [string, number]] : [])];
   return Promise.all(ports.map(async ([what, port]): Promise<CheckLine> => {
     const title = `DMS ${what} reachable`;
     try {
@@ -113,12 +124,14 @@ export async function checkBackendReachable(config: Config): Promise<CheckLine[]
 
 const DOCTOR_CLIENT = { address: '127.0.0.1', port: 0, localAddress: '127.0.0.1', localPort: 0, tls: true } as const;
 
-export async function checkMasterLogins(config: Config, user: string, backendTls: ImapBackendTarget['tlsOptions']): Promise<CheckLine[]> {
+export async function checkMasterLogins(
+  config: Pick<Config, 'backend' | 'smtp' | 'proxyProtocol'>, submission: boolean, user: string, backendTls: ImapBackendTarget['tlsOptions'],
+): Promise<CheckLine[]> {
   const b = config.backend;
-  const pp = (config as { proxyProtocol?: { toImap?: boolean; toSubmission?: boolean } }).proxyProtocol;
+  const pp = config.proxyProtocol;
   const credentials = { kind: 'master', user, masterUser: b.masterUser, masterPassword: b.masterPassword } as const;
   const lines: CheckLine[] = [];
-  const imap: ImapBackendTarget = { host: b.host, port: b.imapPort, tls: b.tls, tlsOptions: backendTls, timeoutMs: b.timeoutMs, proxyProtocol: pp?.toImap ?? false };
+  const imap: ImapBackendTarget = { host: b.host, port: b.imapPort, tls: b.tls, tlsOptions: backendTls, timeoutMs: b.timeoutMs, proxyProtocol: pp.toImap };
   const r = await imapBackendLogin(imap, { credentials, client: DOCTOR_CLIENT, idFields: [] });
   const masterFix = `check DMS_MASTER_USER/DMS_MASTER_PASSWORD against DMS (setup dovecot-master add ${b.masterUser || 'NAME'} PASSWORD), and that ${user} is a DMS account (setup email list)`;
   if (r.ok) {
@@ -128,10 +141,10 @@ export async function checkMasterLogins(config: Config, user: string, backendTls
   } else {
     lines.push({ status: 'fail', title: `IMAP master login as ${user}`, detail: r.reason, fix: r.kind === 'rejected' ? masterFix : 'DMS did not answer the login: check DMS_TLS, DMS_TLS_CA_FILE/DMS_TLS_SERVERNAME (certificate) and reachability' });
   }
-  if (!submissionOn(config)) return lines;
+  if (!submission) return lines;
   const smtp: SmtpBackendTarget = {
     host: b.host, port: b.submissionPort, tls: b.submissionTls, tlsOptions: backendTls, timeoutMs: b.timeoutMs,
-    heloName: config.smtp.hostname, login: b.submissionLogin, proxyProtocol: pp?.toSubmission ?? false,
+    heloName: config.smtp.hostname, login: b.submissionLogin, proxyProtocol: pp.toSubmission,
   };
   const s = await smtpBackendLogin(smtp, { credentials, client: { ...DOCTOR_CLIENT, helo: undefined } });
   const title = `submission ${b.submissionLogin} login as ${user}`;

@@ -6,6 +6,7 @@
 // literals ({n} and RFC 7888 {n+}), NIL and parenthesized lists (RFC 2971 ID).
 // Error messages are fixed strings: argument values may be passwords and must
 // never reach a log line or a reply.
+import { asciiUpper } from '../auth/address.js';
 
 export type ImapArg =
   | { type: 'atom'; value: string }
@@ -163,7 +164,7 @@ function parseTagged(r: Reader): ImapCommand {
   const nameStart = r.pos;
   while (r.pos < r.text.length && isAtomChar(r.text[r.pos]!)) r.pos++;
   if (r.pos === nameStart) r.fail('Missing or invalid command name');
-  const name = r.text.toString('latin1', nameStart, r.pos).toUpperCase();
+  const name = asciiUpper(r.text.toString('latin1', nameStart, r.pos));
 
   // RFC 9051 §9 separates arguments with a single SP; extra (and trailing)
   // spaces are tolerated, as Dovecot does.
@@ -202,7 +203,7 @@ function parseAtom(r: Reader): ImapArg {
   while (r.pos < r.text.length && isAstringChar(r.text[r.pos]!)) r.pos++;
   if (r.pos === start) r.fail('Unexpected character in arguments');
   const value = r.text.toString('latin1', start, r.pos);
-  return value.toUpperCase() === 'NIL' ? { type: 'nil' } : { type: 'atom', value };
+  return asciiUpper(value) === 'NIL' ? { type: 'nil' } : { type: 'atom', value };
 }
 
 /**

@@ -25,6 +25,7 @@ export const TEXT = {
   blocked: '[UNAVAILABLE] Too many failed logins, try again later.',
   http: 'HTTP requests are not allowed on a mail port.',
   timeout: 'Disconnected for inactivity.',
+  internalError: '[SERVERBUG] Internal error, closing connection.',
   bufferFull: 'Too much data before login.',
   shutdown: 'Server shutting down.',
   loggedIn: 'Logged in',

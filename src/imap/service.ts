@@ -63,15 +63,16 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     session.start();
   };
   const listeners: Listener[] = [];
-  if (config.listen.imap) listeners.push(await listen('imap', config.listen.imap, accept(false), proxyIn));
-  if (config.listen.imaps) listeners.push(await listen('imaps', config.listen.imaps, accept(true), proxyIn));
+  const opts = { proxy: proxyIn, faults: { log: p.log, site: 'imap' as const } };
+  if (config.listen.imap) listeners.push(await listen('imap', config.listen.imap, accept(false), opts));
+  if (config.listen.imaps) listeners.push(await listen('imaps', config.listen.imaps, accept(true), opts));
   const untrack = metrics.trackSessions('imap', () => sessions.size);
   const service: ImapService = {
     listeners,
     async drain(deadline) {
       const closing = Promise.all(listeners.map((l) => l.close())); // stop accepting
       for (const s of sessions.keys()) s.drain(SHUTDOWN_TEXT, deadline);
-      await until(() => sessions.size === 0, deadline + 500);
+      await until(() => sessions.size === 0, deadline);
       await service.close();
       await closing;
     },
@@ -80,6 +81,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
       revoked.close();
       const closing = Promise.all(listeners.map((l) => l.close()));
       for (const s of sessions.keys()) s.cut(SHUTDOWN_TEXT);
+      for (const l of listeners) l.destroyConnections(); // clients that did not close after their BYE
       await bounded(closing);
     },
   };

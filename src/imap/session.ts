@@ -16,6 +16,7 @@ import type { SpliceEnd } from '../net/splice.js';
 import { closeWhenQuiet } from '../net/drain.js';
 import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } from '../observability/events.js';
 import { sessionLogger } from '../observability/metrics.js';
+import { contained, reportFault } from '../observability/faults.js';
 import { newSessionId, peerOf, type Peer } from '../net/peer.js';
 import { ImapFramer, type FramerEvent } from './framer.js';
 import { ImapParseError, parseCommand } from './parser.js';
@@ -72,9 +73,12 @@ export class ImapSession implements ImapContext, SessionHandle {
   private readonly log: Logger;
   private state: State = 'starting';
   private busy = false;
+  /** Reading is paused until the client has read what it was sent (see pump()). */
+  private awaitingDrain = false;
   private waiter: { resolve: (line: Buffer | null) => void; reject: (err: Error) => void } | null = null;
   private badCommands = 0;
   private authFailures = 0;
+  private faulted = false;
   private clientId: ReadonlyArray<readonly [string, string]> = [];
   private readonly timer: NodeJS.Timeout;
   private readonly startedAt = Date.now();
@@ -85,7 +89,7 @@ export class ImapSession implements ImapContext, SessionHandle {
     this.peer = peer ?? peerOf(socket);
     this.log = sessionLogger(deps.log, 'imap', this.id, this.peer.address);
     this.framer = new ImapFramer({ maxLineBytes: deps.limits.maxLineBytes, maxLiteralBytes: deps.limits.maxLiteralBytes });
-    this.timer = setTimeout(() => this.close(TEXT.timeout, 'preauth-timeout'), deps.limits.preauthTimeoutMs);
+    this.timer = setTimeout(contained(() => this.close(TEXT.timeout, 'preauth-timeout'), (err) => this.fault('timer', err)), deps.limits.preauthTimeoutMs);
   }
 
   get canStartTls(): boolean { return this.deps.tlsContext !== null; }
@@ -102,10 +106,12 @@ export class ImapSession implements ImapContext, SessionHandle {
 
   // ---- socket plumbing -------------------------------------------------------------
 
-  private readonly onData = (chunk: Buffer): void => {
+  // Every callback an emitter or timer calls goes through contained(): a throw in this
+  // session's code ends this session (fault()), never the process.
+  private readonly onData = contained((chunk: Buffer): void => {
     this.framer.push(chunk);
     this.pump();
-  };
+  }, (err) => this.fault('data', err));
   private readonly onError = (err: Error): void => {
     this.log.debug({ event: 'client-error', err: (err as NodeJS.ErrnoException).code ?? err.message }, 'client connection error');
   };
@@ -136,10 +142,10 @@ export class ImapSession implements ImapContext, SessionHandle {
     const secure = startServerTls(plain, this.deps.tlsContext!);
     this.socket = secure;
     this.attach(secure);
-    secure.once('secure', () => {
+    secure.once('secure', contained(() => {
       this.secure = true;
       then();
-    });
+    }, (err) => this.fault('tls', err)));
   }
 
   private greet(): void {
@@ -157,11 +163,28 @@ export class ImapSession implements ImapContext, SessionHandle {
         this.socket.pause(); // bounded: nothing more is read until the handler is done
         return;
       }
+      // A client that pipelines commands and never reads its replies would make us buffer
+      // them without end. Past the socket's high-water mark (16 KiB), no command is run and
+      // nothing is read until it has taken what it was sent (smtp-server does the same).
+      if (this.socket.writableNeedDrain) return this.awaitDrain();
       const ev = this.framer.next();
       if (!ev) return;
       if (this.waiter) this.deliverContinuation(ev);
       else this.dispatch(ev);
     }
+  }
+
+  private awaitDrain(): void {
+    const socket = this.socket;
+    socket.pause(); // again if a finished handler resumed it meanwhile
+    if (this.awaitingDrain) return;
+    this.awaitingDrain = true;
+    socket.once('drain', () => {
+      this.awaitingDrain = false;
+      if (this.state !== 'preauth' || this.socket !== socket) return;
+      if (!this.busy || this.waiter) socket.resume();
+      this.pump();
+    });
   }
 
   private dispatch(ev: FramerEvent): void {
@@ -198,16 +221,18 @@ export class ImapSession implements ImapContext, SessionHandle {
     if (!(result instanceof Promise)) return;
     this.busy = true;
     result
-      .catch((err: Error) => {
-        this.log.error({ event: 'internal-error', err: err.message }, 'command failed');
+      .catch(contained((err: unknown) => {
+        // A command's promise failed: a bug, not an IdP or backend outage (those are
+        // answered inside). The command gets NO [SERVERBUG], then the session ends.
         this.reply(cmd.tag, 'NO', TEXT.unavailable, 'SERVERBUG');
-      })
-      .finally(() => {
+        this.fault(cmd.name, err);
+      }, (err) => this.fault(cmd.name, err)))
+      .finally(contained(() => {
         this.busy = false;
         if (this.state !== 'preauth') return;
         this.socket.resume();
         this.pump();
-      });
+      }, (err) => this.fault('data', err)));
   }
 
   private deliverContinuation(ev: FramerEvent): void {
@@ -247,7 +272,7 @@ export class ImapSession implements ImapContext, SessionHandle {
       this.framer.mode = 'line';
       this.send(`+ ${prompt}\r\n`);
       this.socket.resume();
-      setImmediate(() => this.pump()); // lines may already be buffered
+      setImmediate(contained(() => this.pump(), (err) => this.fault('data', err))); // lines may already be buffered
     });
   }
 
@@ -310,7 +335,7 @@ export class ImapSession implements ImapContext, SessionHandle {
     const result = await this.deps.backendLogin({
       credentials: decision.outcome === 'token'
         ? { kind: 'master', user, masterUser: this.deps.master.user, masterPassword: this.deps.master.password }
-        : { kind: 'password', authzid: decision.authzid, username: user, password: decision.password },
+        : { kind: 'password', authzid: decision.authzid, username: decision.username, password: decision.password },
       client: { address: this.peer.address, port: this.peer.port, localAddress: this.peer.localAddress, localPort: this.peer.localPort, tls: this.secure },
       idFields: this.idFields(),
     });
@@ -368,6 +393,18 @@ export class ImapSession implements ImapContext, SessionHandle {
 
   cut(text: string): void {
     this.close(text, 'shutdown');
+  }
+
+  /** A throw in this session's code: reported once, `* BYE [SERVERBUG]`, the connection ends. */
+  private fault(where: string, err: unknown): void {
+    if (this.faulted) return;
+    this.faulted = true;
+    reportFault(this.log, 'imap', where, err);
+    try {
+      this.close(TEXT.internalError, 'internal-error');
+    } finally {
+      if (this.state !== 'closed' && this.state !== 'spliced') this.socket.destroy();
+    }
   }
 
   /** Polite close before login: `* BYE` then FIN. */

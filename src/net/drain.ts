@@ -11,6 +11,8 @@ import type { Socket } from 'node:net';
 import type { Splice, SpliceEnd } from './splice.js';
 
 export const DRAIN_QUIET_MS = 1000;
+/** After our last word (`* BYE`, 421), how long the client has to close before we do. */
+export const FAREWELL_MS = 2000;
 const SAMPLE_MS = 100;
 
 export interface DrainTarget {
@@ -19,31 +21,45 @@ export interface DrainTarget {
   readonly splice: Splice;
 }
 
+/**
+ * Our last word is written: the client gets FAREWELL_MS to close its side, but never past
+ * `deadline` (epoch ms), which is what the operator's grace allows; then both sides are closed.
+ */
+export function closeAfterFarewell(splice: Splice, deadline: number, why: SpliceEnd): void {
+  setTimeout(() => splice.close(why), Math.min(FAREWELL_MS, Math.max(0, deadline - Date.now()))).unref();
+}
+
 /** Sends `farewell` and closes both sides once the session is quiet, or cuts it at `deadline` (epoch ms); `why` is logged as how it ended. */
 export function closeWhenQuiet(t: DrainTarget, farewell: string, deadline: number, why: SpliceEnd = 'shutdown', quietMs = DRAIN_QUIET_MS): void {
   const { client, backend, splice } = t;
   const moved = (): number => client.bytesRead + client.bytesWritten + backend.bytesRead + backend.bytesWritten;
   let last = moved();
   let quietSince = Date.now();
+  // The cut is its own timer, not a sample: it lands on the deadline, not up to SAMPLE_MS after.
+  const cut = setTimeout(() => {
+    clearInterval(timer);
+    splice.close(why);
+  }, Math.max(0, deadline - Date.now()));
+  cut.unref();
   const timer = setInterval(() => {
-    if (client.destroyed && backend.destroyed) return clearInterval(timer);
+    if (client.destroyed && backend.destroyed) {
+      clearTimeout(cut);
+      clearInterval(timer);
+      return;
+    }
     const now = Date.now();
     const m = moved();
     if (m !== last || client.writableLength > 0 || backend.writableLength > 0) {
       last = m;
       quietSince = now;
     } else if (now - quietSince >= quietMs) {
+      clearTimeout(cut);
       clearInterval(timer);
       // Nothing more from the backend may follow the BYE.
       splice.stop(why);
       client.end(farewell);
       backend.end();
-      setTimeout(() => splice.close(why), 2000).unref();
-      return;
-    }
-    if (now >= deadline) {
-      clearInterval(timer);
-      splice.close(why);
+      closeAfterFarewell(splice, deadline, why);
     }
   }, SAMPLE_MS);
   timer.unref();

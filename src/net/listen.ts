@@ -16,12 +16,16 @@ import type { Logger } from '../observability/logger.js';
 import { peerOf, type Peer } from './peer.js';
 import { readProxyHeader } from './proxy-reader.js';
 import { isTrusted } from './trusted-networks.js';
+import { reportFault, type FaultSite } from '../observability/faults.js';
 
 export interface Listener {
   readonly name: string;
   readonly server: net.Server;
   address(): net.AddressInfo;
+  /** Stops accepting; resolves once every connection it accepted has closed. */
   close(): Promise<void>;
+  /** Destroys every connection still open (the end of a shutdown: clients that never closed after our last word). */
+  destroyConnections(): void;
 }
 
 export interface ProxyProtocolIn {
@@ -33,8 +37,31 @@ export interface ProxyProtocolIn {
 /** `socket` is paused; bytes read after a PROXY header are in its buffer. The callee starts reading. */
 export type OnConnection = (socket: net.Socket, peer: Peer) => void;
 
-export async function listen(name: string, at: ListenAddress, onConnection: OnConnection, proxy?: ProxyProtocolIn | null): Promise<Listener> {
+export interface ListenOptions {
+  readonly proxy?: ProxyProtocolIn | null;
+  /** Where a fault in `onConnection` is reported (it ends that connection, never the process). */
+  readonly faults: { readonly log: Logger; readonly site: FaultSite };
+}
+
+export async function listen(name: string, at: ListenAddress, handler: OnConnection, opts: ListenOptions): Promise<Listener> {
+  const { proxy } = opts;
+  const onConnection = (socket: net.Socket, peer: Peer): void => {
+    try {
+      handler(socket, peer);
+    } catch (err) {
+      reportFault(opts.faults.log, opts.faults.site, `${name} accept`, err);
+      socket.destroy();
+    }
+  };
+  // Every accepted socket until it closes, so a shutdown can end the ones that outstay it
+  // (net.Server keeps no list): a Set entry and one shared listener per connection.
+  const open = new Set<net.Socket>();
+  function forget(this: net.Socket): void {
+    open.delete(this);
+  }
   const onSocket = (socket: net.Socket): void => {
+    open.add(socket);
+    socket.on('close', forget);
     // A peer's RST on a socket nobody listens to would be an unhandled 'error' and end the
     // process; sessions add their own handlers, this one keeps refused sockets harmless.
     socket.on('error', () => undefined);
@@ -59,6 +86,9 @@ export async function listen(name: string, at: ListenAddress, onConnection: OnCo
     server,
     address: () => server.address() as net.AddressInfo,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    destroyConnections: () => {
+      for (const s of open) s.destroy();
+    },
   };
 }
 

@@ -5,6 +5,7 @@
 // before the deactivation and spliced just after it is ended as soon as it is tracked.
 import type { DisabledUsers } from '../auth/disabled-users.js';
 import type { Logger } from '../observability/logger.js';
+import { asciiLower } from '../auth/address.js';
 
 export const REVOKE_GRACE_MS = 5000;
 
@@ -31,7 +32,7 @@ export function revocation<H>(disabled: DisabledUsers | undefined, log: Logger, 
   });
   return {
     track(user, h) {
-      const key = user.toLowerCase();
+      const key = asciiLower(user);
       let set = byUser.get(key);
       if (!set) byUser.set(key, (set = new Set()));
       set.add(h);

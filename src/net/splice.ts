@@ -6,8 +6,8 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { direct } from './reused-reads.js';
 
-/** How a spliced session ended; 'revoked': its user was disabled (SCIM) while it was open. */
-export type SpliceEnd = 'client-closed' | 'backend-closed' | 'idle-timeout' | 'client-error' | 'backend-error' | 'shutdown' | 'revoked';
+/** How a spliced session ended; 'revoked': its user was disabled (SCIM) while it was open; 'internal-error': a bug of ours ended it. */
+export type SpliceEnd = 'client-closed' | 'backend-closed' | 'idle-timeout' | 'client-error' | 'backend-error' | 'shutdown' | 'revoked' | 'internal-error';
 
 export interface SpliceResult {
   readonly end: SpliceEnd;
@@ -59,7 +59,12 @@ function forwardReused(from: Socket, to: Duplex): boolean {
   return taken;
 }
 
-export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs: number }): Splice {
+/** Moves bytes both ways with backpressure, in place of the plain forwarding (the SMTP
+ *  command guard); reads with 'data' listeners, which stop() removes. `passEnd` is given the
+ *  client's FIN to pass on once every byte before it has been (the guard may hold some). */
+export type Forwarder = (client: Duplex, backend: Duplex) => { passEnd(end: () => void): void };
+
+export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs: number; forward?: Forwarder }): Splice {
   const started = Date.now();
   const clientWritten0 = client.bytesWritten;
   const backendWritten0 = backend.bytesWritten;
@@ -99,7 +104,8 @@ export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs:
   client.on('error', (err) => { finish('client-error', err); closeBoth(); });
   backend.on('error', (err) => { finish('backend-error', err); closeBoth(); });
   // A FIN from one side is passed on as a FIN (half-close).
-  client.on('end', () => { finish('client-closed'); endIfOpen(backend); });
+  let passClientEnd = (end: () => void): void => end();
+  client.on('end', () => { finish('client-closed'); passClientEnd(() => endIfOpen(backend)); });
   backend.on('end', () => { finish('backend-closed'); endIfOpen(client); });
   // When one side is fully closed the session is over. The other side gets end(), not
   // destroy(), so what is already queued for it (a backend's BYE) is still delivered; the
@@ -113,8 +119,12 @@ export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs:
   client.setTimeout(opts.idleTimeoutMs, onIdle);
   backend.setTimeout(0);
 
-  forward(client, backend);
-  if (!forwardReused(backend as Duplex as Socket, client)) forward(backend, client);
+  if (opts.forward) {
+    passClientEnd = opts.forward(client, backend).passEnd;
+  } else {
+    forward(client, backend);
+    if (!forwardReused(backend as Duplex as Socket, client)) forward(backend, client);
+  }
   client.resume();
   backend.resume();
 

@@ -53,7 +53,7 @@ export function readinessChecks(config: Config, listeners: readonly Listener[], 
 }
 
 /** The URL whose answer shows the IdP is up: the introspection/userinfo URL, else discovery. */
-export function idpProbeUrl(config: Config): string {
+export function idpProbeUrl(config: Pick<Config, 'oauth2'>): string {
   if (config.oauth2.url) return config.oauth2.url;
   const issuer = (config.oauth2 as { issuers?: ReadonlyArray<{ issuer?: string }> }).issuers?.find((i) => i.issuer)?.issuer;
   return issuer ? `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration` : '';

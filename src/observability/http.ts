@@ -8,6 +8,9 @@ import type { Logger } from './logger.js';
 import type { Health } from './health.js';
 import type { Metrics } from './metrics.js';
 import { listenOn } from '../net/listen.js';
+import { refuseTunnels } from '../net/http-tunnels.js';
+import { parseRequestTarget, targetForLog } from '../net/request-target.js';
+import { reportFault } from './faults.js';
 
 export interface HttpListener {
   readonly server: http.Server;
@@ -18,12 +21,17 @@ export interface HttpListener {
 export async function startOpsHttp(at: ListenAddress, deps: { health: Health; metrics: Metrics; log: Logger }): Promise<HttpListener> {
   deps.metrics.enableDefaultMetrics();
   const server = http.createServer((req, res) => {
-    void handle(req, res, deps).catch((err: Error) => {
-      deps.log.error({ event: 'internal-error', err: err.message, path: req.url }, 'ops HTTP request failed');
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end('internal error\n');
+    void handle(req, res, deps).catch((err: unknown) => {
+      try {
+        reportFault(deps.log, 'http', `${req.method ?? '?'} ${targetForLog(req.url)}`, err);
+        if (res.headersSent) return void res.destroy();
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error\n');
+      } catch {
+        res.destroy();
+      }
     });
   });
+  refuseTunnels(server, 'GET, HEAD');
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;
@@ -38,8 +46,15 @@ export async function startOpsHttp(at: ListenAddress, deps: { health: Health; me
   };
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: { health: Health; metrics: Metrics }): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://x').pathname;
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: { health: Health; metrics: Metrics; log: Logger }): Promise<void> {
+  const target = parseRequestTarget(req.url);
+  if (!target) {
+    // Anyone who can reach the port can send this: a 400, and nothing above debug.
+    deps.log.debug({ event: 'http-bad-request', path: targetForLog(req.url) }, 'malformed request target');
+    res.writeHead(400, { 'content-type': 'text/plain' }).end('bad request\n');
+    return;
+  }
+  const { path } = target;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
     return;

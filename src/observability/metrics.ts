@@ -86,6 +86,12 @@ export function createMetrics() {
         for (const [name, at] of certExpiry) this.set({ name }, at);
       },
     }),
+    internalErrors: new Counter({
+      name: `${PREFIX}internal_errors_total`,
+      help: 'Faults in the proxy itself (a bug, not a client mistake) by where they were caught: imap, smtp, scim, http (that connection or request was ended), process (outside any connection; the process keeps running).',
+      labelNames: ['listener'] as const,
+      registers,
+    }),
     /** Registers a live session count; returns the function that unregisters it. */
     trackSessions(protocol: Protocol, count: () => number): () => void {
       const source = { protocol, count };

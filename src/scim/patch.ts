@@ -8,6 +8,7 @@ import { badRequest } from './errors.js';
 import { parseEqFilter, type EqFilter } from './filter.js';
 import type { EmailValue, NameValue, UserInput } from './store/state-file.js';
 import { NAME_PARTS, USER_SCHEMA, bool, emailList, emailValue, field, isObject, nameValue, str } from './user-resource.js';
+import { asciiLower } from '../auth/address.js';
 
 type Op = 'add' | 'replace' | 'remove';
 type Draft = { -readonly [K in keyof UserInput]: UserInput[K] };
@@ -118,7 +119,7 @@ function patchName(name: NameValue | undefined, op: Op, sub: string | undefined,
 
 const matches = (e: EmailValue, f: EqFilter): boolean => {
   const v = field(e as unknown as Record<string, unknown>, f.attribute);
-  if (typeof v === 'string' && typeof f.value === 'string') return f.attribute.toLowerCase() === 'value' ? v.toLowerCase() === f.value.toLowerCase() : v === f.value;
+  if (typeof v === 'string' && typeof f.value === 'string') return f.attribute.toLowerCase() === 'value' ? asciiLower(v) === asciiLower(f.value) : v === f.value;
   return (v ?? null) === f.value || (f.attribute.toLowerCase() === 'primary' && f.value === false && v === undefined);
 };
 
@@ -133,8 +134,8 @@ function patchEmails(emails: readonly EmailValue[], op: Op, p: Path, value: unkn
     if (op === 'remove' || value === null) return [];
     const added = emailList(value);
     if (op === 'replace') return added;
-    const have = new Set(emails.map((e) => e.value.toLowerCase()));
-    return [...emails, ...added.filter((e) => !have.has(e.value.toLowerCase()))];
+    const have = new Set(emails.map((e) => asciiLower(e.value)));
+    return [...emails, ...added.filter((e) => !have.has(asciiLower(e.value)))];
   }
   const f = p.filter;
   const hit = emails.filter((e) => matches(e, f));

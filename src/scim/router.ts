@@ -1,11 +1,13 @@
 // Maps a SCIM request (method, path below /scim/v2, query, parsed body) to a response.
 // No sockets here: src/scim/server.ts reads and writes HTTP, this decides.
+import { decodeSegment } from '../net/request-target.js';
 import { ScimError, badRequest } from './errors.js';
 import { MAX_RESULTS, listResponse, serviceProviderConfig, userResourceType, userSchema } from './discovery.js';
 import { parseUserNameFilter } from './filter.js';
 import { applyPatch } from './patch.js';
 import { StoreError, type DmsUserStore } from './store/user-store.js';
 import { USER_SCHEMA, inputOf, userInput, userResource } from './user-resource.js';
+import { asciiLower, asciiTrim } from '../auth/address.js';
 
 export interface ScimRequest {
   readonly method: string;
@@ -36,7 +38,12 @@ export async function route(store: DmsUserStore, req: ScimRequest): Promise<Scim
 }
 
 async function dispatch(store: DmsUserStore, req: ScimRequest): Promise<ScimResponse> {
-  const parts = req.path.split('/').filter(Boolean).map(decodeURIComponent);
+  const parts: string[] = [];
+  for (const raw of req.path.split('/').filter(Boolean)) {
+    const part = decodeSegment(raw);
+    if (part === null) throw badRequest('invalidSyntax', `malformed percent-encoding in ${req.path}`);
+    parts.push(part);
+  }
   const [collection, id, more] = parts;
   const allow = (...methods: string[]) => {
     if (!methods.includes(req.method)) throw new ScimError(405, `${req.method} is not allowed on ${req.path}`);
@@ -73,8 +80,9 @@ async function users(store: DmsUserStore, req: ScimRequest): Promise<ScimRespons
   const filter = req.query.get('filter');
   let all = store.list();
   if (filter !== null) {
-    const wanted = parseUserNameFilter(filter).trim().toLowerCase();
-    all = all.filter((r) => r.mailbox === wanted || r.userName.toLowerCase() === wanted);
+    // userName is caseExact false (RFC 7643 §4.1.1), compared in ASCII case only as Dovecot does.
+    const wanted = asciiLower(asciiTrim(parseUserNameFilter(filter)));
+    all = all.filter((r) => r.mailbox === wanted || asciiLower(r.userName) === wanted);
   }
   // RFC 7644 §3.4.2.4: 1-based startIndex (below 1 means 1), count below 0 means 0.
   const startIndex = Math.max(1, intParam(req.query, 'startIndex') ?? 1);

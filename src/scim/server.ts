@@ -7,6 +7,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
+import { parseRequestTarget, targetForLog } from '../net/request-target.js';
+import { refuseTunnels } from '../net/http-tunnels.js';
+import { reportFault } from '../observability/faults.js';
 import { ScimError, badRequest } from './errors.js';
 import { route } from './router.js';
 import type { DmsUserStore } from './store/user-store.js';
@@ -36,20 +39,9 @@ export async function startScim(opts: ScimServerOptions): Promise<ScimListener> 
   const expected = digest(opts.token);
   const log = opts.log.child({ listener: 'scim' });
   const server = http.createServer((req, res) => {
-    const started = performance.now();
-    void handle(req, res, opts.store, expected, log)
-      .catch((err: unknown) => {
-        const e = err instanceof ScimError ? err : new ScimError(500, 'internal error');
-        if (!(err instanceof ScimError)) log.error({ event: 'internal-error', err: (err as Error).message, method: req.method, path: pathOf(req) }, 'SCIM request failed');
-        send(res, e.status, e.body(), e.status === 401 ? { 'www-authenticate': 'Bearer realm="scim"' } : {});
-        if (e.status === 413) res.once('finish', () => req.destroy());
-      })
-      .finally(() => {
-        const entry = { event: 'scim-request', method: req.method, path: pathOf(req), status: res.statusCode, ms: Math.round(performance.now() - started), remote: req.socket.remoteAddress };
-        if (req.method === 'GET' && res.statusCode < 400) log.debug(entry, 'SCIM request');
-        else log.info(entry, 'SCIM request');
-      });
+    void respond(req, res, opts.store, expected, log).catch((err: unknown) => internalError(req, res, log, err));
   });
+  refuseTunnels(server, 'GET, POST, PUT, PATCH, DELETE');
   server.headersTimeout = opts.headersTimeoutMs ?? 10_000;
   server.requestTimeout = opts.requestTimeoutMs ?? 30_000;
   server.keepAliveTimeout = 5_000;
@@ -70,21 +62,50 @@ export async function startScim(opts: ScimServerOptions): Promise<ScimListener> 
   };
 }
 
-const pathOf = (req: http.IncomingMessage): string => new URL(req.url ?? '/', 'http://x').pathname;
+/** One request: a client's mistake is a SCIM error response; anything else rejects (internalError). */
+async function respond(req: http.IncomingMessage, res: http.ServerResponse, store: DmsUserStore, expected: Buffer, log: Logger): Promise<void> {
+  const started = performance.now();
+  const seen = { authenticated: false };
+  try {
+    await handle(req, res, store, expected, log, seen);
+  } catch (err) {
+    if (!(err instanceof ScimError)) throw err;
+    send(res, err.status, err.body(), err.status === 401 ? { 'www-authenticate': 'Bearer realm="scim"' } : {});
+    if (err.status === 413 || req.readableAborted) res.once('finish', () => req.destroy());
+  }
+  const entry = { event: 'scim-request', method: req.method, path: targetForLog(req.url), status: res.statusCode, ms: Math.round(performance.now() - started), remote: req.socket.remoteAddress };
+  // Only an authenticated client's changes and refusals are worth info: what anyone on the
+  // network can send (malformed targets, wrong paths, no token) stays at debug, so it cannot
+  // flood the log (a refused token has its own scim-auth-failed line).
+  if (seen.authenticated && !(req.method === 'GET' && res.statusCode < 400)) log.info(entry, 'SCIM request');
+  else log.debug(entry, 'SCIM request');
+}
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, store: DmsUserStore, expected: Buffer, log: Logger): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://x');
-  if (url.pathname !== BASE_PATH && !url.pathname.startsWith(`${BASE_PATH}/`)) throw new ScimError(404, `not under ${BASE_PATH}`);
+function internalError(req: http.IncomingMessage, res: http.ServerResponse, log: Logger, err: unknown): void {
+  try {
+    reportFault(log, 'scim', `${req.method ?? '?'} ${targetForLog(req.url)}`, err);
+    if (res.headersSent) res.destroy();
+    else send(res, 500, new ScimError(500, 'internal error').body(), {});
+  } catch {
+    res.destroy();
+  }
+}
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, store: DmsUserStore, expected: Buffer, log: Logger, seen: { authenticated: boolean }): Promise<void> {
+  const target = parseRequestTarget(req.url);
+  if (!target) throw badRequest('invalidSyntax', 'malformed request target');
+  if (target.path !== BASE_PATH && !target.path.startsWith(`${BASE_PATH}/`)) throw new ScimError(404, `not under ${BASE_PATH}`);
   // Authentication before anything else, including reading the body.
   const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
   if (!m || !timingSafeEqual(digest(m[1]!), expected)) {
     log.warn({ event: 'scim-auth-failed', remote: req.socket.remoteAddress, reason: m ? 'wrong token' : 'no bearer token' }, 'SCIM request refused');
     throw new ScimError(401, 'a valid bearer token is required');
   }
+  seen.authenticated = true;
   const body = ['POST', 'PUT', 'PATCH'].includes(req.method ?? '') ? await readJson(req) : undefined;
   const proto = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
   const base = `${proto}://${req.headers.host ?? 'localhost'}${BASE_PATH}`;
-  const r = await route(store, { method: req.method ?? 'GET', path: url.pathname.slice(BASE_PATH.length) || '/', query: url.searchParams, body, base });
+  const r = await route(store, { method: req.method ?? 'GET', path: target.path.slice(BASE_PATH.length) || '/', query: target.query, body, base });
   send(res, r.status, r.body, r.location ? { location: r.location } : {});
 }
 
@@ -97,10 +118,16 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   if (declared > MAX_BODY_BYTES) throw new ScimError(413, `request body over ${MAX_BODY_BYTES} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new ScimError(413, `request body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY_BYTES) throw new ScimError(413, `request body over ${MAX_BODY_BYTES} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (err instanceof ScimError) throw err;
+    // The client went away mid-body ("aborted", ECONNRESET): its doing, not ours.
+    throw badRequest('invalidSyntax', 'the request body ended early');
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') throw badRequest('invalidSyntax', 'the request body is empty');

@@ -14,9 +14,12 @@ import { handOver } from '../net/handover.js';
 import type { Logger } from '../observability/logger.js';
 import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } from '../observability/events.js';
 import { sessionLogger } from '../observability/metrics.js';
+import { reportFault } from '../observability/faults.js';
 import type { SmtpClient } from './smtp-server-adapter.js';
 import { REPLY } from './replies.js';
 import { trackSplicedSmtp, type SplicedSmtp } from './drain.js';
+import { guardedForward } from './guarded-forward.js';
+import { SmtpTransactionTracker } from './transaction-tracker.js';
 
 export interface SmtpAuthDeps {
   readonly authenticator: Authenticator;
@@ -35,11 +38,16 @@ const MAX_AUTH_FAILURES = 3;
 export function createAuthHandler(deps: SmtpAuthDeps) {
   return (client: SmtpClient, command: string): void => {
     const log = sessionLogger(deps.log, 'smtp', client.id, client.remoteAddress);
-    authenticate(client, command, deps, log).catch((err: Error) => {
-      log.error({ event: 'internal-error', err: err.message }, 'AUTH failed');
-      if (!client.gone) {
-        client.reply(...REPLY.unavailable);
-        client.done();
+    authenticate(client, command, deps, log).catch((err: unknown) => {
+      // A bug in AUTH (not an IdP or backend failure: those are answered inside): this
+      // connection ends, with a temporary error the client may retry (RFC 5321 §4.2.1).
+      try {
+        reportFault(log, 'smtp', 'AUTH', err);
+        if (client.gone) return;
+        client.reply(...REPLY.internalError);
+        client.close();
+      } catch {
+        client.abort();
       }
     });
   };
@@ -111,7 +119,7 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
   const result = await deps.backendLogin({
     credentials: decision.outcome === 'token'
       ? { kind: 'master', user, masterUser: deps.master.user, masterPassword: deps.master.password }
-      : { kind: 'password', authzid: decision.authzid, username: user, password: decision.password },
+      : { kind: 'password', authzid: decision.authzid, username: decision.username, password: decision.password },
     client: { address: client.remoteAddress, port: client.remotePort, localAddress: client.localAddress, localPort: client.localPort, tls: client.secure, helo: client.helo },
   });
   if (!result.ok) {
@@ -128,6 +136,8 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
   client.reply(...REPLY.authOk);
   const socket = client.takeOver();
   let unregister: (() => void) | undefined;
+  const tracker = new SmtpTransactionTracker();
+  const refused = (command: string): void => log.warn({ event: 'command-refused', user, command }, 'client command refused after login');
   const s = handOver(socket, result.socket, {
     fromBackend: result.leftover,
     fromClient: Buffer.alloc(0),
@@ -137,8 +147,9 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
     mech,
     startedAt,
     onEnd: () => unregister?.(),
+    forward: guardedForward(tracker, refused, (err) => reportFault(log, 'smtp', 'command guard', err)),
   });
-  unregister = deps.onSpliced?.(trackSplicedSmtp(socket, result.socket, s), user);
+  unregister = deps.onSpliced?.(trackSplicedSmtp(socket, result.socket, s, tracker), user);
 }
 
 async function readCredentials(client: SmtpClient, mech: NonNullable<ReturnType<typeof parseSaslMechanism>>, ir: string | undefined): Promise<SaslCredentials | null> {

@@ -4,8 +4,9 @@
 // Postfix then discards the unfinished message and the client, which got no 250, sends it
 // again: nothing is lost, nothing is sent twice.
 import type { Socket } from 'node:net';
+import { closeAfterFarewell } from '../net/drain.js';
 import type { Splice, SpliceEnd } from '../net/splice.js';
-import { SmtpTransactionTracker } from './transaction-tracker.js';
+import type { SmtpTransactionTracker } from './transaction-tracker.js';
 
 export const SHUTDOWN_REPLY = '421 4.3.2 Service shutting down, please reconnect\r\n';
 /** To a user disabled (SCIM) while connected: no retry will succeed. */
@@ -18,11 +19,9 @@ export interface SplicedSmtp {
   drain(deadline: number, reply?: string, why?: SpliceEnd): void;
 }
 
-export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice): SplicedSmtp {
-  const tracker = new SmtpTransactionTracker();
-  // Registered after splice()'s pipes, so a reply reaches the client before any 421.
-  client.on('data', (chunk: Buffer) => tracker.fromClient(chunk));
-  backend.on('data', (chunk: Buffer) => tracker.fromServer(chunk));
+/** `tracker` is fed by the splice's command guard (guarded-forward.ts) with what it passed on,
+ *  each reply after it was written to the client, so a reply reaches the client before any 421. */
+export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice, tracker: SmtpTransactionTracker): SplicedSmtp {
   return {
     close: () => splice.close('shutdown'),
     drain(deadline, reply = SHUTDOWN_REPLY, why = 'shutdown') {
@@ -33,7 +32,7 @@ export function trackSplicedSmtp(client: Socket, backend: Socket, splice: Splice
         splice.stop(why);
         client.end(reply);
         backend.end('QUIT\r\n');
-        setTimeout(() => splice.close(why), 2000).unref();
+        closeAfterFarewell(splice, deadline, why);
       });
     },
   };

@@ -11,4 +11,5 @@ export const REPLY = {
   unavailable: [454, '4.7.0 Temporary authentication failure, try again later'],
   tooManyFailures: [421, '4.7.0 Too many authentication failures'],
   blocked: [421, '4.7.0 Too many failed logins, try again later'],
+  internalError: [421, '4.3.0 Internal error, closing connection'],
 } as const satisfies Record<string, readonly [number, string]>;

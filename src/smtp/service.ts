@@ -16,6 +16,7 @@ import { REVOKED_REPLY, type SplicedSmtp } from './drain.js';
 import { revocation } from '../net/revocation.js';
 import { metrics } from '../observability/metrics.js';
 import { bounded, until } from '../shutdown.js';
+import { contained, reportFault } from '../observability/faults.js';
 
 export interface SmtpService {
   readonly listeners: Listener[];
@@ -74,6 +75,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
       tlsContext: p.tlsContext,
       allowPlaintextAuth: config.allowPlaintextAuth,
       onAuth,
+      onFault: (err, where) => reportFault(log, 'smtp', where, err),
       serverOptions: {
         name: config.smtp.hostname,
         banner: 'oauth2-mail-proxy',
@@ -91,6 +93,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
   };
 
   const proxyIn = config.proxyProtocol.trusted ? { trusted: config.proxyProtocol.trusted, timeoutMs: config.proxyProtocol.timeoutMs, log } : null;
+  const listenOpts = { proxy: proxyIn, faults: { log, site: 'smtp' as const } };
   const listeners: Listener[] = [];
   if (config.listen.submission) {
     const front = make(false);
@@ -102,7 +105,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
         return;
       }
       front.accept(socket, peer, a.loggedIn, config.imap.preauthTimeoutMs);
-    }, proxyIn));
+    }, listenOpts));
   }
   if (config.listen.submissions) {
     const front = make(true);
@@ -117,19 +120,22 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
       secure.once('close', () => handshaking.delete(secure));
       // A client gone during the handshake (half-open listener sockets) must not wait for the timer.
       secure.once('end', () => { if (handshaking.has(secure)) secure.destroy(); });
-      secure.once('secure', () => {
+      secure.once('secure', contained(() => {
         clearTimeout(timer);
         handshaking.delete(secure);
         front.accept(secure, peer, a.loggedIn, config.imap.preauthTimeoutMs);
-      });
+      }, (err) => {
+        reportFault(log, 'smtp', 'submissions accept', err);
+        secure.destroy();
+      }));
       secure.on('error', (err) => {
         clearTimeout(timer);
         log.debug({ event: 'tls-error', listener: 'submissions', client: peer.address, err: (err as NodeJS.ErrnoException).code ?? err.message }, 'TLS handshake failed');
         secure.destroy();
       });
-    }, proxyIn));
+    }, listenOpts));
   }
-  void probeFeatures(target, log).then((f) => f && updateFeatures(f));
+  void probeFeatures(target, log).then((f) => f && updateFeatures(f)).catch((err: unknown) => reportFault(log, 'smtp', 'feature probe', err));
   const untrack = metrics.trackSessions('smtp', () => spliced.size + fronts.reduce((n, f) => n + f.server.connections.size, 0));
 
   const service: SmtpService = {
@@ -144,6 +150,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
       }
       for (const s of spliced) s.close();
       for (const s of handshaking) s.destroy();
+      for (const l of listeners) l.destroyConnections(); // clients that did not close after their 421
       await bounded(closing);
     },
     async drain(deadline) {

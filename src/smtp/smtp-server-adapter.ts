@@ -15,6 +15,7 @@ import type net from 'node:net';
 import type { ServerTlsSource } from '../net/tls-reload.js';
 import type { Writable } from 'node:stream';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { contained } from '../observability/faults.js';
 
 export const SMTP_SERVER_VERSION = '3.21.6';
 
@@ -32,6 +33,8 @@ interface ConnectionInternals {
   close(): void;
   handler_AUTH(command: Buffer, callback: () => void): void;
   handler_EHLO(command: Buffer, callback: () => void): void;
+  /** Every command line from the parser (its stream's _write) goes through this. */
+  _onCommand(command: Buffer, callback: () => void): void;
   /** STARTTLS: wraps _socket in TLS, after removeAllListeners() on the plaintext socket. */
   upgrade(...args: unknown[]): void;
   _nextHandler: ((line: Buffer, callback: () => void) => void) | false;
@@ -62,6 +65,8 @@ export interface SmtpClient {
   done(): void;
   /** Closes politely (after a final reply). */
   close(): void;
+  /** Closes at once, without a reply (when even a reply failed). */
+  abort(): void;
   /** Takes the socket away from smtp-server for the splice. Call after the 235 reply. */
   takeOver(): net.Socket;
 }
@@ -75,6 +80,8 @@ export interface SmtpFrontOptions {
   readonly allowPlaintextAuth: boolean;
   readonly serverOptions: SMTPServerOptions;
   readonly onAuth: AuthHandler;
+  /** A fault (a throw in our hooks or in smtp-server's command dispatch) ends that connection and is reported here. */
+  readonly onFault: (err: unknown, where: string) => void;
 }
 
 export interface SmtpFront {
@@ -164,9 +171,22 @@ function keepCloseHooks(c: ConnectionInternals, socket: net.Socket, hooks: Reado
   };
 }
 
+/** `fn` with a throw turned into the end of this connection: reported once, `421 4.3.0`, closed. */
+function guard<A extends unknown[]>(c: ConnectionInternals, opts: SmtpFrontOptions, where: string, fn: (...args: A) => void): (...args: A) => void {
+  return contained(fn, (err) => {
+    opts.onFault(err, where);
+    if (c._closed) return c._socket.destroy();
+    c.send(421, '4.3.0 Internal error, closing connection', false);
+    c.close();
+  });
+}
+
 function wire(c: ConnectionInternals, opts: SmtpFrontOptions): void {
+  // smtp-server catches a throw in a command handler itself (451, connection kept); what it
+  // does before the handler runs would escape into the socket's data pipe and end the process.
+  c._onCommand = guard(c, opts, 'command', c._onCommand.bind(c));
   const ehlo = c.handler_EHLO;
-  c.handler_EHLO = function (command, callback) {
+  c.handler_EHLO = guard(c, opts, 'EHLO', function (command: Buffer, callback: () => void) {
     if (!c.secure && !opts.allowPlaintextAuth) {
       // RFC 3207 §4 / Postfix smtpd_tls_auth_only: no AUTH offered before TLS.
       const send = c.send;
@@ -176,10 +196,10 @@ function wire(c: ConnectionInternals, opts: SmtpFrontOptions): void {
       };
     }
     ehlo.call(c, command, callback);
-  };
-  c.handler_AUTH = function (command, callback) {
+  });
+  c.handler_AUTH = guard(c, opts, 'AUTH', (command: Buffer, callback: () => void) => {
     opts.onAuth(client(c, callback), command.toString('latin1'));
-  };
+  });
 }
 
 /** Lives as long as the connection: failures so far, and the connection-limit login hook. */
@@ -223,6 +243,9 @@ function client(c: ConnectionInternals, firstCallback: () => void): SmtpClient {
     close() {
       release();
       c.close();
+    },
+    abort() {
+      c._socket.destroy();
     },
     takeOver() {
       const socket = c._socket;

@@ -7,6 +7,8 @@
 // IMAP splices are not parsed. Replies are matched to commands in order, which is what
 // PIPELINING (RFC 2920) guarantees. Anything the tracker cannot follow (an over-long line)
 // makes it give up: the session then counts as busy until the deadline.
+import { asciiUpper } from '../auth/address.js';
+
 const CRLF_DOT_CRLF = Buffer.from('\r\n.\r\n');
 const MAX_LINE_BYTES = 65536;
 
@@ -80,7 +82,7 @@ export class SmtpTransactionTracker {
   }
 
   private command(line: string): void {
-    const verb = /^\s*(\S+)/.exec(line)?.[1]?.toUpperCase() ?? '';
+    const verb = asciiUpper(/^\s*(\S+)/.exec(line)?.[1] ?? '');
     if (verb === 'MAIL') {
       this.inTransaction = true;
       this.pending.push('MAIL');

@@ -20,8 +20,7 @@ t.test('each mode accepts a valid token', async (t) => {
     ['local, RS256 JWT', modeEnv(idp, 'local'), () => idp.mintJwt(alice), 'local'],
     ['local, ES256 JWT, explicit JWKS URL', modeEnv(idp, 'local', { OAUTH2_JWKS_URL: idp.jwksUrl }), () => idp.mintJwt(alice, { alg: 'ES256' }), 'local'],
     ['auto, JWT verified locally', modeEnv(idp, 'auto'), () => idp.mintJwt(alice), 'local'],
-    ['auto, opaque token introspected', modeEnv(idp, 'auto'), () => idp.mintToken(alice), 'post'],
-    ['auto without client: opaque token to userinfo', modeEnv(idp, 'auto', { OAUTH2_CLIENT_ID: '', OAUTH2_CLIENT_SECRET: '' }), () => idp.mintToken(alice), 'auth'],
+    ['auto, opaque token introspected, its aud ours', modeEnv(idp, 'auto'), () => idp.mintToken(alice, { audience: DEFAULT_AUDIENCE }), 'post'],
   ];
   for (const [name, env, mint, mode] of cases) {
     const v = validation(env);
@@ -29,6 +28,20 @@ t.test('each mode accepts a valid token', async (t) => {
     await v.close();
     t.match(d, { status: 'valid', user: alice, mode, cached: false }, name);
   }
+});
+
+t.test('auto: no token is accepted without proving the audience (issue 16)', async (t) => {
+  const v = validation(modeEnv(idp, 'auto', { OAUTH2_NEGATIVE_CACHE_SECONDS: '0' }));
+  t.teardown(() => v.close());
+  const before = idp.counts.introspection;
+  t.match(await v.checker.check(await idp.mintToken(alice)), { status: 'invalid', mode: 'post', reason: /audience \(none\) not accepted/ }, 'opaque, introspection names no aud');
+  t.match(await v.checker.check(await idp.mintToken(alice, { audience: 'https://other.example' })), { status: 'invalid', reason: /audience "https:\/\/other\.example" not accepted/ }, 'opaque, another aud');
+  t.equal(idp.counts.introspection, before + 2);
+  const wrong = await idp.mintJwt(alice, { audience: 'https://other.example' });
+  for (const form of [wrong, `${wrong}=`, `${wrong}.`, `${wrong}==`]) {
+    t.match(await v.checker.check(form), { status: 'invalid', mode: 'local' }, `JWT with another aud, ${JSON.stringify(form.slice(-2))}: verified locally`);
+  }
+  t.equal(idp.counts.introspection, before + 2, 'no mangled JWT was sent to introspection');
 });
 
 t.test('get (Google tokeninfo style): strings normalised, audience checked', async (t) => {
@@ -96,14 +109,14 @@ t.test('unknown kid: refused, then accepted once the IdP publishes the key (refr
   t.match(await v.checker.check(await key.sign(atClaims(idp, alice, { jti: 'second' }))), { status: 'valid', user: alice }, 'rotated key accepted');
 });
 
-t.test('unknown kids within the cooldown do not refetch the JWKS', async (t) => {
+t.test('unknown kids within the cooldown: retry later (not yet known to be bad), no JWKS refetch', async (t) => {
   const v = validation(modeEnv(idp, 'local', { OAUTH2_JWKS_COOLDOWN_SECONDS: '60' }));
   t.teardown(() => v.close());
   t.match(await v.checker.check(await idp.mintJwt(alice)), { status: 'valid' });
   const before = idp.counts.jwks;
   for (let i = 0; i < 5; i++) {
     const key = await foreignKey();
-    t.match(await v.checker.check(await key.sign(atClaims(idp, alice))), { status: 'invalid' });
+    t.match(await v.checker.check(await key.sign(atClaims(idp, alice))), { status: 'unavailable', reason: /retry later/ });
   }
   t.equal(idp.counts.jwks, before, 'no JWKS fetch');
 });
@@ -182,8 +195,9 @@ t.test('IdP stopped: cached tokens keep working, new ones are unavailable', asyn
     const other = await startIdp();
     const v = validation(modeEnv(other, mode));
     t.teardown(() => v.close());
-    const first = await other.mintToken(alice);
-    const fresh = await other.mintToken('bob@example.test');
+    const aud = mode === 'auto' ? { audience: DEFAULT_AUDIENCE } : {};
+    const first = await other.mintToken(alice, aud);
+    const fresh = await other.mintToken('bob@example.test', aud);
     t.match(await v.checker.check(first), { status: 'valid', cached: false }, `${mode}: first login asks the IdP`);
     await other.stop();
     t.match(await v.checker.check(first), { status: 'valid', cached: true }, `${mode}: cached user still logs in`);

@@ -2,8 +2,12 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startIdp, DEFAULT_AUDIENCE } from '../harness/idp.js';
 import { BASE_ENV } from '../auth/helpers.js';
+import { checkTokenCommand } from '../../src/commands/check-token.js';
 
 const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 const loader = fileURLToPath(new URL('../../node_modules/@tapjs/typescript/dist/esm/import.mjs', import.meta.url));
@@ -27,6 +31,8 @@ function run(args: string[], env: Record<string, string>, stdin = ''): Promise<{
 
 const idp = await startIdp();
 t.teardown(() => idp.stop());
+const dir = mkdtempSync(join(tmpdir(), 'omp-check-token-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const local = { OAUTH2_INTROSPECTION_MODE: 'local', OAUTH2_ISSUER: idp.issuer, OAUTH2_AUDIENCE: DEFAULT_AUDIENCE };
 
 t.test('valid JWT: human output with mode, user, deciding claims, cache TTL; exit 0', async (t) => {
@@ -85,4 +91,31 @@ t.test('IdP unreachable exits 2; bad config exits 78; no token exits 64', async 
   t.equal(bad.code, 78);
   t.match(bad.err, /OAUTH2_ISSUER/);
   t.equal((await run([], local)).code, 64);
+});
+
+/** In-process (no child start-up: cheap on a loaded machine), with exactly `env`. */
+async function command(args: string[], env: Record<string, string>): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await checkTokenCommand(args, { env, stdin: async () => '', out: (s) => { out += s; }, err: (s) => { err += s; } });
+  return { code, out, err };
+}
+
+t.test('only the token settings are needed: no certificate, master account or valid DMS keys (issue 15)', async (t) => {
+  const tok = await idp.mintJwt('alice@example.test');
+  // A fresh machine: the listener defaults want SSL_CERT_PATH, DMS_MASTER_USER is unset, and
+  // keys of other sections are even invalid. None of it concerns a token check.
+  const r = await command([tok], { ...local, DMS_IMAP_PORT: 'not-a-port', LISTEN_IMAP: 'nonsense' });
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /^valid: alice@example\.test/);
+  t.equal(r.err, '');
+  const f = join(dir, 'issuers.yaml');
+  writeFileSync(f, `issuers:\n  - name: test\n    introspection_mode: local\n    issuer: ${idp.issuer}\n    audience: ${DEFAULT_AUDIENCE}\n`);
+  const yaml = await command(['--json', '--config', f, tok], {});
+  t.equal(yaml.code, 0, yaml.err);
+  t.match(JSON.parse(yaml.out || '{}'), { decision: 'valid', issuer: 'test' });
+  const bad = await command([tok], { OAUTH2_INTROSPECTION_MODE: 'local', OAUTH2_ISSUER: idp.issuer });
+  t.equal(bad.code, 78, 'a token setting that is wrong still stops it');
+  t.match(bad.err, /OAUTH2_AUDIENCE: required/);
+  t.notMatch(bad.err, /LISTEN_IMAPS|DMS_MASTER_USER/, 'and only token problems are listed');
 });

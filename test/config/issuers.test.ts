@@ -112,3 +112,28 @@ issuers:
   writeFileSync(f, `issuers: {}\n`);
   t.throws(() => readConfigFile(f), /issuers must be a non-empty list/);
 });
+
+t.test('OAUTH2_OPAQUE_TOKENS: the only issuer takes them; in a list, none unless configured; never two', async (t) => {
+  t.equal(loadConfig({ ...base, OAUTH2_INTROSPECTION_URL: 'https://i/u' }).oauth2.issuers[0]!.opaqueTokens, 'all', 'DMS env-only: as before');
+  t.equal(loadConfig({ ...base, OAUTH2_INTROSPECTION_MODE: 'local', OAUTH2_ISSUER: 'https://i', OAUTH2_AUDIENCE: 'a' }).oauth2.issuers[0]!.opaqueTokens, 'none', 'local: JWTs only');
+  t.same(loadConfig({ ...base, OAUTH2_INTROSPECTION_URL: 'https://i/u', OAUTH2_OPAQUE_TOKENS: 'ya29. other_' }).oauth2.issuers[0]!.opaqueTokens, { prefixes: ['ya29.', 'other_'] });
+  const f = join(dir, 'opaque.yaml');
+  const two = (a: string, b: string) => `issuers:\n  - name: a\n    introspection_url: https://a/u\n${a}  - name: b\n    introspection_url: https://b/u\n${b}`;
+  writeFileSync(f, two('', ''));
+  t.same(loadConfig(base, readConfigFile(f)).oauth2.issuers.map((i) => i.opaqueTokens), ['none', 'none'], 'several issuers: none by default');
+  writeFileSync(f, `issuers:\n  - name: a\n    introspection_url: https://a/u\n`);
+  t.same(loadConfig(base, readConfigFile(f)).oauth2.issuers.map((i) => i.opaqueTokens), ['all'], 'a list of one is the only issuer');
+  writeFileSync(f, two('', '    opaque_tokens: all\n'));
+  t.same(loadConfig(base, readConfigFile(f)).oauth2.issuers.map((i) => i.opaqueTokens), ['none', 'all']);
+  writeFileSync(f, two('    opaque_tokens: all\n', '    opaque_tokens: all\n'));
+  t.match(problems({}, readConfigFile(f)), /opaque_tokens: all is set for a, b/);
+  t.match(problems({ OAUTH2_OPAQUE_TOKENS: 'all' }, readConfigFile(f)), /all is set for a, b/, 'the flat key as every item\'s default: still refused');
+  writeFileSync(f, two('    opaque_tokens: [ya29.]\n', '    opaque_tokens: [ya2]\n'));
+  t.match(problems({}, readConfigFile(f)), /prefix ya29\. \(a\) overlaps ya2 \(b\)/);
+  t.match(problems({ OAUTH2_INTROSPECTION_MODE: 'local', OAUTH2_ISSUER: 'https://i', OAUTH2_AUDIENCE: 'a', OAUTH2_OPAQUE_TOKENS: 'all' }), /OAUTH2_OPAQUE_TOKENS: mode local validates JWTs only/);
+  t.match(problems({ OAUTH2_INTROSPECTION_URL: 'https://i/u', OAUTH2_OPAQUE_TOKENS: 'all ya29.' }), /stand alone/);
+});
+
+t.test('mode auto needs introspection client credentials: userinfo proves no audience', async (t) => {
+  t.match(problems({ OAUTH2_INTROSPECTION_MODE: 'auto', OAUTH2_ISSUER: 'https://i', OAUTH2_AUDIENCE: 'a' }), /OAUTH2_CLIENT_ID: required for mode auto/);
+});

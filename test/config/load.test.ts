@@ -2,7 +2,9 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, readConfigFile } from '../../src/config/load.js';
+import { ConfigError, loadConfig, loadSections, readConfigFile } from '../../src/config/load.js';
+import { readSections, SECTION_NAMES } from '../../src/config/sections.js';
+import { KEYS } from '../../src/config/keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'o2mp-config-'));
 const cert = join(dir, 'cert.pem');
@@ -76,4 +78,27 @@ t.test('YAML file: same keys, environment wins, unknown keys refused', async (t)
   t.equal(c.backend.imapPort, 10143);
   writeFileSync(f, `DMS_HOTS: typo\n`);
   t.throws(() => readConfigFile(f), /unknown key DMS_HOTS/);
+});
+
+t.test('a command loads only its sections; run still lists every problem at once (issue 15)', async (t) => {
+  const tokenOnly = { OAUTH2_INTROSPECTION_URL: 'https://idp.example/userinfo', DMS_IMAP_PORT: 'x' };
+  const { tokens } = loadSections(tokenOnly, {}, ['tokens']);
+  t.equal(tokens.oauth2.url, 'https://idp.example/userinfo', 'no certificate, master account or valid DMS port needed');
+  const err = t.throws(() => loadConfig(tokenOnly)) as unknown as ConfigError;
+  const all = err.problems.join('\n');
+  for (const p of [/LISTEN_IMAPS needs SSL_CERT_PATH/, /DMS_MASTER_USER: required/, /DMS_IMAP_PORT: expected a whole number/]) t.match(all, p);
+  t.throws(() => loadSections({}, {}, ['tokens']), /OAUTH2_INTROSPECTION_URL: required/);
+});
+
+// A key no section reads would be accepted and silently ignored; one read twice would block
+// two commands. Every key whose value can be wrong is refused by exactly one section.
+const INVALID: Record<string, string> = { int: 'x', bool: 'maybe', listen: 'nonsense', enum: 'zzz', url: 'not a url', file: '/nonexistent/o2mp' };
+t.test('every key belongs to exactly one section', async (t) => {
+  for (const key of KEYS) {
+    const bad = INVALID[key.kind];
+    if (bad === undefined) continue;
+    const read = readSections({ [key.name]: bad }, {}, SECTION_NAMES);
+    const owners = SECTION_NAMES.filter((n) => { const r = read[n]; return !r.ok && r.problems.some((p) => p.startsWith(`${key.name}: `)); });
+    t.equal(owners.length, 1, `${key.name}: ${owners.join(', ') || 'no section'}`);
+  }
 });

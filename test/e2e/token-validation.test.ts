@@ -6,7 +6,7 @@ import { ImapFlow } from 'imapflow';
 import { startBackend } from '../harness/backend.js';
 import { startIdp, DEFAULT_AUDIENCE, type Idp } from '../harness/idp.js';
 import { startProxy, type TestProxy } from '../harness/proxy.js';
-import { RawClient, xoauth2 } from '../harness/raw-imap.js';
+import { xoauth2Login } from '../harness/raw-imap.js';
 
 const backend = await startBackend();
 t.teardown(() => backend.stop());
@@ -19,20 +19,8 @@ async function proxyFor(idp: Idp, env: Record<string, string>): Promise<TestProx
   return p;
 }
 
-async function rawLogin(p: TestProxy, email: string, token: string): Promise<string> {
-  const c = await RawClient.connect(p.imapsPort, { implicitTls: true, ca: readFileSync(p.certs.caFile, 'utf8') });
-  try {
-    await c.line();
-    c.write(`a1 AUTHENTICATE XOAUTH2 ${xoauth2(email, token)}\r\n`);
-    let line = await c.line();
-    if (line.startsWith('+ ')) {
-      c.write('\r\n');
-      line = (await c.until('a1')).tagged;
-    }
-    return line;
-  } finally {
-    c.close();
-  }
+function rawLogin(p: TestProxy, email: string, token: string): Promise<string> {
+  return xoauth2Login(p.imapsPort, readFileSync(p.certs.caFile, 'utf8'), email, token);
 }
 
 const idp = await startIdp();

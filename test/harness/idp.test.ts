@@ -107,6 +107,22 @@ t.test('in-process IdP', async (t) => {
     t.ok(idp.counts.jwks > before, 'JWKS fetched over HTTP');
   });
 
+  t.test('key rotation: new kids sign, old keys stay published, opaque tokens survive', async (t) => {
+    const header = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString()) as { kid: string; alg: string };
+    const kidsOf = async () => ((await getJson(idp.jwksUrl)).json.keys as Array<{ kid: string }>).map((k) => k.kid);
+    const oldJwt = await idp.mintJwt('alice@example.test');
+    const opaque = await idp.mintToken('alice@example.test');
+    const before = await kidsOf();
+    const fresh = await idp.rotateKeys();
+    t.equal(fresh.length, 2, 'a new RS256 and ES256 key');
+    t.same(await kidsOf(), [...fresh, ...before], 'new keys first, old ones still published');
+    t.equal(header(await idp.mintJwt('alice@example.test')).kid, fresh[0], 'RS256 tokens now signed with the new key');
+    t.equal(header(await idp.mintJwt('alice@example.test', { alg: 'ES256' })).kid, fresh[1], 'ES256 too');
+    t.ok(before.includes(header(oldJwt).kid), 'the token from before carries an old kid');
+    t.match((await introspect(idp, opaque)).json, { active: true }, 'an opaque token from before is still active');
+    t.match((await getJson(idp.userinfoUrl, opaque)).json, { email: 'alice@example.test' }, 'and still works at userinfo');
+  });
+
   t.test('stop is idempotent', async () => {
     const other = await startIdp({ accounts: [] });
     await other.stop();

@@ -9,7 +9,12 @@ import { request } from 'undici';
 import type { Provider, ProviderContext } from 'oidc-provider';
 
 export interface IdpAccount { email: string; emailVerified?: boolean; groups?: string[]; roles?: string[]; name?: string }
-export interface MintOptions { scope?: string; expiresInSeconds?: number }
+export interface MintOptions {
+  scope?: string;
+  expiresInSeconds?: number;
+  /** mintToken: an opaque token bound to this resource (introspection reports it as `aud`). */
+  audience?: string;
+}
 export interface Idp {
   issuer: string;
   discoveryUrl: string;
@@ -26,6 +31,12 @@ export interface Idp {
    * provider's own keys (which keep signing what mintJwt returns).
    */
   addJwk(jwk: Record<string, unknown>): void;
+  /**
+   * Key rotation as an operator does it: the provider restarts (same issuer and port) with a
+   * fresh RS256 and ES256 key first, which sign every token from now on, and the old keys
+   * after them, still published so tokens already out stay valid. Returns the new kids.
+   */
+  rotateKeys(): Promise<string[]>;
   counts: { userinfo: number; introspection: number; jwks: number };
   stop(): Promise<void>;
 }
@@ -90,7 +101,7 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
   const counts = { userinfo: 0, introspection: 0, jwks: 0 };
   const paths = new Map<string, keyof typeof counts>();
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  const keys = signingKeys();
+  let keys = signingKeys();
   const extraJwks: Array<Record<string, unknown>> = [];
   const server = createServer((req, res) => {
     const which = paths.get(new URL(req.url ?? '/', 'http://x').pathname);
@@ -112,11 +123,11 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
   const introspectionClient = { clientId: 'oauth2-mail-proxy', clientSecret: randomBytes(24).toString('hex') };
   const mintClient = { clientId: 'test-mail-client', clientSecret: randomBytes(24).toString('hex') };
 
-  const resourceServerInfo = (audience: string, alg = 'RS256') => ({
+  const resourceServerInfo = (audience: string, alg = 'RS256', format: 'jwt' | 'opaque' = 'jwt') => ({
     audience,
     scope: 'openid email profile groups',
-    accessTokenFormat: 'jwt',
-    jwt: { sign: { alg } },
+    accessTokenFormat: format,
+    ...(format === 'jwt' ? { jwt: { sign: { alg } } } : {}),
   });
 
   const claimsOf = (a: IdpAccount & { sub: string }) => ({
@@ -126,10 +137,15 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
     realm_access: { roles: a.roles ?? [] },
   });
 
-  const provider = await quietly(async () => {
+  // Tokens, grants and sessions live in one store for this IdP, so they outlive a rebuilt
+  // provider (rotateKeys) as they would a restart with a real database.
+  const { createMemoryAdapter } = await import('oidc-provider/lib/adapters/memory_adapter.js');
+  const adapter = createMemoryAdapter(0);
+  const build = (jwks: typeof keys): Promise<Provider> => quietly(async () => {
     const { default: Provider, errors } = await import('oidc-provider');
     const p: Provider = new Provider(issuer, {
-      jwks: keys,
+      jwks,
+      adapter,
       // Same clock in-process: without this, expired tokens stay valid for 15 s more.
       clockTolerance: 0,
       cookies: { keys: [randomBytes(32).toString('hex')] },
@@ -213,11 +229,12 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
 
       const at = new p.AccessToken({ accountId: account.sub, client, grantId, scope, gty: MINT_GRANT, expiresIn });
       // A resource server makes it an RFC 9068 JWT with that audience (formats.jwt).
-      if (resource) at.resourceServer = new p.ResourceServer(resource, resourceServerInfo(resource, params.alg || 'RS256'));
+      if (resource) at.resourceServer = new p.ResourceServer(resource, resourceServerInfo(resource, params.alg || 'RS256', params.format === 'opaque' ? 'opaque' : 'jwt'));
       ctx.body = { access_token: await at.save(), token_type: 'Bearer', expires_in: at.expiration, scope };
-    }, ['email', 'scope', 'expires_in', 'resource', 'alg']);
+    }, ['email', 'scope', 'expires_in', 'resource', 'alg', 'format']);
     return p;
   });
+  let provider = await build(keys);
   handler = provider.callback();
 
   const pathOf = (name: string) => new URL(provider.urlFor(name)).pathname;
@@ -254,11 +271,18 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
     addAccount,
     counts,
     mintToken: (email, o = {}) =>
-      mint({ email, scope: o.scope, expires_in: o.expiresInSeconds?.toString() }),
+      mint({ email, scope: o.scope, expires_in: o.expiresInSeconds?.toString(), ...(o.audience ? { resource: o.audience, format: 'opaque' } : {}) }),
     mintJwt: (email, o = {}) =>
       mint({ email, scope: o.scope, expires_in: o.expiresInSeconds?.toString(), resource: o.audience ?? DEFAULT_AUDIENCE, alg: o.alg }),
     addJwk(jwk) {
       extraJwks.push(jwk);
+    },
+    async rotateKeys() {
+      const fresh = signingKeys();
+      keys = { keys: [...fresh.keys, ...keys.keys] };
+      provider = await build(keys);
+      handler = provider.callback();
+      return fresh.keys.map((k) => k.kid);
     },
     // Opaque tokens only: deleting the token and its grant makes /me and introspection fail.
     // A JWT access token is never stored, so it stays valid until it expires.

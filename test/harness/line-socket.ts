@@ -24,12 +24,15 @@ export interface LineSocketOptions {
   preambleTiming?: 'own-write' | 'with-client-hello';
   /** Time allowed for the TCP connect and, with implicitTls, the handshake. */
   timeoutMs?: number;
+  /** Keep our side open after the server's FIN (a client that never closes: shutdown tests). */
+  allowHalfOpen?: boolean;
 }
 
 export async function connectSocket(port: number, opts: LineSocketOptions = {}): Promise<net.Socket> {
   const host = opts.host ?? '127.0.0.1';
   const timeoutMs = opts.timeoutMs ?? 5000;
-  let socket: net.Socket = net.connect({ host, port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+  const halfOpen = opts.allowHalfOpen === true;
+  let socket: net.Socket = net.connect({ host, port, allowHalfOpen: halfOpen, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   await settle(socket, 'connect', timeoutMs, `connect to ${host}:${port}`);
   const joined = opts.implicitTls && opts.preamble && opts.preambleTiming === 'with-client-hello';
   if (opts.preamble && !joined) socket.write(opts.preamble);
@@ -37,6 +40,7 @@ export async function connectSocket(port: number, opts: LineSocketOptions = {}):
     if (opts.preamble && opts.preambleTiming === 'own-write') await sleep(30);
     const under = joined ? prefixFirstWrite(socket, opts.preamble!) : socket;
     socket = tls.connect({ socket: under as net.Socket, ca: opts.ca, servername: 'localhost' });
+    socket.allowHalfOpen = halfOpen; // not in tls.connect's options type; net reads the property at the peer's FIN
     await settle(socket, 'secureConnect', timeoutMs, `TLS handshake with ${host}:${port}`);
   }
   return socket;

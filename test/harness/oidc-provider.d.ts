@@ -32,3 +32,9 @@ declare module 'oidc-provider' {
 
   export default Provider;
 }
+
+// The in-memory adapter's factory: one store for every provider built with it, so tokens
+// outlive a rebuilt provider (the test IdP's key rotation).
+declare module 'oidc-provider/lib/adapters/memory_adapter.js' {
+  export function createMemoryAdapter(clockTolerance?: number): (model: string) => unknown;
+}

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, type RawConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startServer, type ProxyServer } from '../../src/server.js';
 import { makeCerts, type CertSet } from './certs.js';
@@ -28,6 +28,8 @@ export interface ProxyTestOptions {
   backend: Pick<Backend, 'host' | 'imapPort' | 'submissionPort' | 'caFile' | 'master'>;
   userinfoUrl: string;
   env?: Record<string, string>;
+  /** What a --config YAML file gives (readConfigFile), e.g. an issuers: list. */
+  file?: RawConfig;
 }
 
 export async function startProxy(opts: ProxyTestOptions): Promise<TestProxy> {
@@ -60,7 +62,7 @@ export async function startProxy(opts: ProxyTestOptions): Promise<TestProxy> {
     AUTH_FAIL_MAX_PER_USER: '100000',
     ...opts.env,
   };
-  const config = loadConfig(env);
+  const config = loadConfig(env, opts.file);
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {

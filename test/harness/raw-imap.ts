@@ -51,3 +51,23 @@ export class RawClient extends LineSocket {
 export { b64 };
 export const oauthbearer = (user: string, token: string): string => b64(`n,a=${user},\x01auth=Bearer ${token}\x01\x01`);
 export const xoauth2 = (user: string, token: string): string => b64(`user=${user}\x01auth=Bearer ${token}\x01\x01`);
+
+/**
+ * One AUTHENTICATE XOAUTH2 on a fresh implicit-TLS connection, closed afterwards: the tagged
+ * reply (after a refusal's error challenge is answered with an empty line).
+ */
+export async function xoauth2Login(port: number, ca: string, email: string, token: string, timeoutMs = 10_000): Promise<string> {
+  const c = await RawClient.connect(port, { implicitTls: true, ca });
+  try {
+    await c.line();
+    c.write(`a1 AUTHENTICATE XOAUTH2 ${xoauth2(email, token)}\r\n`);
+    let line = await c.line(timeoutMs);
+    if (line.startsWith('+ ')) {
+      c.write('\r\n');
+      line = (await c.until('a1', timeoutMs)).tagged;
+    }
+    return line;
+  } finally {
+    c.close();
+  }
+}

@@ -3,6 +3,8 @@
 // header first in line. Before, a direct socket was handed on fresh (it flowed as soon as a
 // 'data' listener came) and a PROXY one paused (it never did): the IMAP session on 143
 // heard nothing behind a balancer.
+// And a listener whose connection handler throws (issue 16): that connection is closed and
+// the fault counted; the listener keeps accepting and nothing reaches the process.
 import t from 'tap';
 import net from 'node:net';
 import { listen, type Listener } from '../../src/net/listen.js';
@@ -10,6 +12,8 @@ import type { Peer } from '../../src/net/peer.js';
 import { parseNetworks } from '../../src/net/trusted-networks.js';
 import { encodeProxyV2 } from '../../src/net/proxy-protocol.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { metrics } from '../../src/observability/metrics.js';
+import { recordCrashes } from '../reliability/fakes/leaks.js';
 
 const parsed = parseNetworks('127.0.0.2/32');
 if (!parsed.ok) throw new Error('bad test networks');
@@ -18,7 +22,7 @@ let arrived: () => void = () => undefined;
 const listener: Listener = await listen('test', { host: '127.0.0.1', port: 0 }, (socket, peer) => {
   accepted.push({ socket, peer, pausedAtHandOver: socket.isPaused() });
   arrived();
-}, { trusted: parsed.list, timeoutMs: 2000, log: createLogger('silent') });
+}, { proxy: { trusted: parsed.list, timeoutMs: 2000, log: createLogger('silent') }, faults: { log: createLogger('silent'), site: 'imap' } });
 t.teardown(() => listener.close());
 
 async function connectAndSend(from: string, bytes: Buffer): Promise<{ socket: net.Socket; peer: Peer; pausedAtHandOver: boolean; client: net.Socket }> {
@@ -72,3 +76,31 @@ for (const [name, header] of [
     t.equal(await reading, 'a CAPABILITY\r\n');
   });
 }
+
+const crashes = recordCrashes();
+t.teardown(() => crashes.dispose());
+const faults = async (): Promise<number> => (await metrics.internalErrors?.get())?.values.find((v) => v.labels.listener === 'imap')?.value ?? 0;
+
+t.test('a throw in the connection handler closes that connection only', async (t) => {
+  let n = 0;
+  const l = await listen('test', { host: '127.0.0.1', port: 0 }, (socket) => {
+    n += 1;
+    if (n === 1) throw new Error('injected: accept');
+    socket.resume(); // handed on paused: the callee starts reading (and so sees the client's FIN)
+    socket.end('hello\r\n');
+  }, { faults: { log: createLogger('silent'), site: 'imap' } });
+  t.teardown(() => l.close());
+  const before = await faults();
+  const talk = () => new Promise<string>((resolve) => {
+    const c = net.connect(l.address().port, '127.0.0.1');
+    let got = '';
+    c.on('data', (d: Buffer) => { got += d.toString(); });
+    c.on('error', () => undefined);
+    c.on('close', () => resolve(got));
+    setTimeout(() => { c.destroy(); resolve(`${got}(still open)`); }, 3000).unref();
+  });
+  t.equal(await talk(), '', 'the faulty connection is closed without a word');
+  t.equal(await faults(), before + 1, 'counted');
+  t.equal(await talk(), 'hello\r\n', 'the next connection is served');
+  t.equal(crashes.describe(), '', 'nothing reached the process');
+});

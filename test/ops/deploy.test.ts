@@ -47,8 +47,15 @@ t.test('compose.yaml parses, the proxy sets only known keys, the DMS override fi
     if (src.startsWith('./dms-config/')) t.ok(existsSync(`${root}deploy/${src.slice(2)}`), `override file shipped: ${src}`);
   }
   t.ok(existsSync(`${root}deploy/${dms.env_file}`), 'env_file exists');
-  t.match(read('deploy/dms-config/dovecot.cf'), /^login_trusted_networks = /m);
-  t.match(read('deploy/dms-config/postfix-master.cf'), /^submission\/inet\/smtpd_authorized_xclient_hosts=/m);
+  // Trust for the proxy's address only: a host allowed XCLIENT sends mail as anyone, a
+  // trusted Dovecot client claims any client address. Exactly the address compose pins.
+  const proxyIp = (proxy as { networks?: Record<string, { ipv4_address?: string }> }).networks?.mail?.ipv4_address;
+  t.match(proxyIp, /^\d+\.\d+\.\d+\.\d+$/, 'the proxy has a fixed address');
+  t.match(read('deploy/dms-config/dovecot.cf'), new RegExp(`^login_trusted_networks = ${proxyIp}$`, 'm'));
+  for (const service of ['submission', 'submissions']) {
+    const lines = read('deploy/dms-config/postfix-master.cf').split('\n').filter((l) => l.startsWith(`${service}/inet/smtpd_authorized_`));
+    t.same(lines, [`${service}/inet/smtpd_authorized_xclient_hosts=${proxyIp}`], `${service}: XCLIENT for the proxy only, no XFORWARD`);
+  }
 });
 
 t.test('Kubernetes manifests parse and reference keys and objects that exist', async (t) => {

@@ -2,7 +2,6 @@
 // is in DATA: IDLE gets `* BYE`, new connections are refused, the transaction completes
 // (250) and the message is delivered, then the SMTP client gets 421 and the process exits 0.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { startBackend } from '../harness/backend.js';
 import { startIdp } from '../harness/idp.js';
 import { makeCerts } from '../harness/certs.js';
 import { freePorts } from '../harness/ports.js';
+import { spawnCli } from '../harness/cli-process.js';
 import { eventually } from '../harness/proxy.js';
 import { RawClient, xoauth2 } from '../harness/raw-imap.js';
 import { RawSmtp, xoauth2Ir } from '../harness/raw-smtp.js';
@@ -27,38 +27,21 @@ const ca = readFileSync(certs.caFile, 'utf8');
 const [alice, bob] = backend.users as [typeof backend.users[0], typeof backend.users[0]];
 
 const [imaps, submissions, httpPort] = await freePorts(3) as [number, number, number];
-const root = new URL('../../', import.meta.url).pathname;
-const child = spawn(process.execPath, ['--import', './node_modules/@tapjs/typescript/dist/esm/import.mjs', 'src/cli.ts'], {
-  cwd: root,
-  env: {
-    PATH: process.env.PATH,
-    LISTEN_IMAP: '', LISTEN_SUBMISSION: '',
-    LISTEN_IMAPS: `127.0.0.1:${imaps}`, LISTEN_SUBMISSIONS: `127.0.0.1:${submissions}`, LISTEN_HTTP: `127.0.0.1:${httpPort}`,
-    SSL_CERT_PATH: certs.certFile, SSL_KEY_PATH: certs.keyFile, SMTP_HOSTNAME: 'proxy.example.test',
-    OAUTH2_INTROSPECTION_URL: idp.userinfoUrl,
-    DMS_HOST: backend.host, DMS_IMAP_PORT: String(backend.imapPort), DMS_SUBMISSION_PORT: String(backend.submissionPort),
-    DMS_TLS_CA_FILE: backend.caFile, DMS_TLS_SERVERNAME: 'localhost',
-    DMS_MASTER_USER: backend.master.user, DMS_MASTER_PASSWORD: backend.master.password,
-    SHUTDOWN_GRACE_SECONDS: '20', LOG_LEVEL: 'info', CI: '1',
-  },
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-let output = '';
-child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
-
-async function ready(): Promise<number> {
-  try {
-    return (await fetch(`http://127.0.0.1:${httpPort}/readyz`, { signal: AbortSignal.timeout(2000) })).status;
-  } catch {
-    return 0;
-  }
-}
+const cli = spawnCli({
+  LISTEN_IMAP: '', LISTEN_SUBMISSION: '',
+  LISTEN_IMAPS: `127.0.0.1:${imaps}`, LISTEN_SUBMISSIONS: `127.0.0.1:${submissions}`,
+  SSL_CERT_PATH: certs.certFile, SSL_KEY_PATH: certs.keyFile, SMTP_HOSTNAME: 'proxy.example.test',
+  OAUTH2_INTROSPECTION_URL: idp.userinfoUrl,
+  DMS_HOST: backend.host, DMS_IMAP_PORT: String(backend.imapPort), DMS_SUBMISSION_PORT: String(backend.submissionPort),
+  DMS_TLS_CA_FILE: backend.caFile, DMS_TLS_SERVERNAME: 'localhost',
+  DMS_MASTER_USER: backend.master.user, DMS_MASTER_PASSWORD: backend.master.password,
+  SHUTDOWN_GRACE_SECONDS: '20', LOG_LEVEL: 'info',
+}, httpPort);
+t.teardown(() => cli.kill());
+const { child, ready } = cli;
 
 t.test('SIGTERM: IDLE gets BYE, DATA completes and is delivered, exit code 0', async (t) => {
-  await eventually(async () => (await ready()) === 200, 30_000, `the CLI to be ready (output: ${output.slice(-2000)})`);
+  await eventually(async () => (await ready()) === 200, 30_000, `the CLI to be ready (output: ${cli.output().slice(-2000)})`);
 
   const imap = await RawClient.connect(imaps, { implicitTls: true, ca });
   t.teardown(() => imap.close());
@@ -96,8 +79,9 @@ t.test('SIGTERM: IDLE gets BYE, DATA completes and is delivered, exit code 0', a
   t.equal(bye.code, 421, 'then 421 between transactions');
   t.ok(await smtp.waitClosed(5000), 'and the connection is closed');
 
-  const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
-  t.equal(code, 0, `exit code 0 (output: ${output.slice(-1500)})`);
+  const exit = await Promise.race([cli.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
+  const output = cli.output();
+  t.equal(exit === 'timeout' ? exit : exit.code, 0, `exit code 0 (output: ${output.slice(-1500)})`);
   t.match(output, /"event":"shutdown"/);
   // Nothing from the backend followed our last word: Dovecot's and Postfix's replies to the
   // proxy's own LOGOUT/QUIT were dropped, not written into the ended client sockets.

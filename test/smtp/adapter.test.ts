@@ -14,7 +14,7 @@ t.equal(installed.version, SMTP_SERVER_VERSION, 'the installed smtp-server is th
 t.equal(pkg.dependencies['smtp-server'], SMTP_SERVER_VERSION, 'package.json pins that exact version');
 
 async function withFront(onAuth: (c: SmtpClient, command: string) => void, allowPlaintextAuth = true) {
-  const front = createSmtpFront({ implicitTls: false, tlsContext: null, allowPlaintextAuth, onAuth, serverOptions: { authMethods: ['PLAIN'], hideSTARTTLS: true, allowInsecureAuth: allowPlaintextAuth, disableReverseLookup: true, name: 'test' } });
+  const front = createSmtpFront({ implicitTls: false, tlsContext: null, allowPlaintextAuth, onAuth, onFault: () => undefined, serverOptions: { authMethods: ['PLAIN'], hideSTARTTLS: true, allowInsecureAuth: allowPlaintextAuth, disableReverseLookup: true, name: 'test' } });
   const server = net.createServer((s) => front.accept(s));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => { server.close(); front.server.close(() => undefined); });
@@ -40,11 +40,12 @@ t.test('private members the adapter uses exist on a live connection', async (t) 
   t.type(front.server.secureContext, Map);
   const [conn] = [...front.server.connections] as unknown as Array<Record<string, unknown>>;
   t.ok(conn, 'connection registered in server.connections');
-  for (const fn of ['send', 'close', 'handler_AUTH', 'handler_EHLO', 'upgrade']) t.type(conn![fn], 'function', fn);
+  for (const fn of ['send', 'close', 'handler_AUTH', 'handler_EHLO', 'upgrade', '_onCommand']) t.type(conn![fn], 'function', fn);
   for (const key of ['_socket', '_parser', '_closed', '_nextHandler', 'hostNameAppearsAs', 'remoteAddress', 'remotePort', 'localAddress', 'localPort', 'secure', 'id', '_server']) {
     t.ok(key in conn!, `connection has ${key}`);
   }
   t.type((conn!._parser as { isClosed: unknown }).isClosed, 'boolean', 'parser.isClosed');
+  t.type((Object.getPrototypeOf(conn) as Record<string, unknown>)._onCommand, 'function', 'smtp-server dispatches each command line through _onCommand');
   t.equal(conn!._socket instanceof net.Socket, true);
   sock.write('EHLO client.test\r\n');
   await waitFor(/250 /);

@@ -6,8 +6,12 @@
 import { decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { normaliseTyp } from '../../config/issuers.js';
 import { IdpHttpError } from '../http.js';
-import type { JwksStore } from '../jwks.js';
+import { JwksCoolingDownError, type JwksStore } from '../jwks.js';
 import { invalid, unavailable, type TokenResult, type TokenValidator } from '../token-result.js';
+
+// RFC 7515 §7.1: three base64url parts, no padding, nothing else. A JWT "repaired" with "=",
+// blanks or a trailing dot is routed here by jwt-peek.ts and refused here (issue 16).
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 export interface JwtValidatorOptions {
   readonly issuer: string;
@@ -24,6 +28,7 @@ export class JwtValidator implements TokenValidator {
   constructor(private readonly jwks: JwksStore, private readonly opts: JwtValidatorOptions, private readonly now: () => number = Date.now) {}
 
   async validate(token: string): Promise<TokenResult> {
+    if (!COMPACT_JWS.test(token)) return invalid('not a compact JWS (RFC 7515 §7.1: three base64url parts, no padding)');
     try {
       // typ first: an ID token (or anything not an access token) is refused before any key fetch.
       const header = decodeProtectedHeader(token);
@@ -44,6 +49,7 @@ export class JwtValidator implements TokenValidator {
       return { status: 'valid', claims: payload as Record<string, unknown>, expiresAt: payload.exp! };
     } catch (err) {
       if (err instanceof IdpHttpError) return unavailable(err.message, err.code === 'ERR_IDP_DISCOVERY');
+      if (err instanceof JwksCoolingDownError) return unavailable(err.message);
       if (err instanceof errors.JOSEError) return invalid(describe(err));
       throw err;
     }

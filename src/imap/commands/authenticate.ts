@@ -1,6 +1,7 @@
 // AUTHENTICATE (RFC 9051 §6.2.2, SASL-IR RFC 4959): OAUTHBEARER, XOAUTH2, PLAIN, LOGIN.
 import {
-  decodeBase64Response, decodeLoginStep, decodeSaslResponse, LOGIN_PASSWORD_PROMPT, LOGIN_USERNAME_PROMPT, SaslError, type SaslCredentials,
+  decodeBase64Response, decodeLoginStep, decodeSaslResponse, LOGIN_PASSWORD_PROMPT, LOGIN_USERNAME_PROMPT, parseSaslMechanism, SaslError,
+  type SaslCredentials,
 } from '../../auth/sasl/index.js';
 import { SASL_MECHANISMS } from '../capabilities.js';
 import { argToString } from '../parser.js';
@@ -10,11 +11,13 @@ import type { CommandHandler, ImapContext } from './context.js';
 type Mechanism = (typeof SASL_MECHANISMS)[number];
 
 export const authenticate: CommandHandler = async (ctx, cmd) => {
-  const mechanism = (cmd.args[0] && argToString(cmd.args[0]))?.toUpperCase();
+  const name = cmd.args[0] && argToString(cmd.args[0]);
   const ir = cmd.args[1];
-  if (!mechanism || cmd.args.length > 2 || (ir && ir.type !== 'atom')) return ctx.bad(cmd.tag, TEXT.syntax);
+  if (!name || cmd.args.length > 2 || (ir && ir.type !== 'atom')) return ctx.bad(cmd.tag, TEXT.syntax);
   if (!ctx.secure && !ctx.allowPlaintextAuth) return ctx.reply(cmd.tag, 'NO', TEXT.privacyRequired, 'PRIVACYREQUIRED');
-  if (!(SASL_MECHANISMS as readonly string[]).includes(mechanism)) return ctx.reply(cmd.tag, 'NO', TEXT.unknownMechanism);
+  // ASCII case only (parseSaslMechanism): "plaın" must not become PLAIN.
+  const mechanism = parseSaslMechanism(name);
+  if (!mechanism || !(SASL_MECHANISMS as readonly string[]).includes(mechanism)) return ctx.reply(cmd.tag, 'NO', TEXT.unknownMechanism);
 
   let creds: SaslCredentials | null;
   try {

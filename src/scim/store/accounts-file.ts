@@ -1,11 +1,12 @@
 // postfix-accounts.cf: one `user@domain|{SCHEME}hash` per line (DMS's setup email add).
 // The proxy appends lines for the accounts it creates and removes only those.
 import { appendLine, content, isComment, splitLines } from './lines.js';
+import { asciiLower, asciiTrim } from '../../auth/address.js';
 
 export const ACCOUNTS_FILE = 'postfix-accounts.cf';
 
 const addressOf = (line: string): string | null =>
-  (isComment(line) ? null : content(line).split('|', 1)[0]!.trim().toLowerCase());
+  (isComment(line) ? null : asciiLower(asciiTrim(content(line).split('|', 1)[0]!)));
 
 /** Lower-cased addresses of every account line. */
 export function accountAddresses(text: string): Set<string> {

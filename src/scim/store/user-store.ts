@@ -66,8 +66,8 @@ export class DmsUserStore {
   }
 
   findByUserName(userName: string): UserRecord | undefined {
-    const m = userName.trim().toLowerCase();
-    return this.list().find((r) => r.mailbox === m);
+    const m = mailAddress(userName);
+    return m === null ? undefined : this.list().find((r) => r.mailbox === m);
   }
 
   create(input: UserInput): Promise<UserRecord> {

@@ -2,11 +2,12 @@
 // add). The proxy writes exactly `alias mailbox` for a user's extra addresses and removes
 // only such lines it wrote.
 import { appendLine, content, isComment, splitLines } from './lines.js';
+import { asciiLower } from '../../auth/address.js';
 
 export const VIRTUAL_FILE = 'postfix-virtual.cf';
 
 const sourceOf = (line: string): string | null =>
-  (isComment(line) ? null : content(line).split(/\s+/, 1)[0]!.toLowerCase());
+  (isComment(line) ? null : asciiLower(content(line).split(/\s+/, 1)[0]!));
 
 const ownLine = (alias: string, mailbox: string): string => `${alias} ${mailbox}`;
 

@@ -1,0 +1,287 @@
+// What a logged-in SMTP client may say to Postfix through the splice. Postfix trusts the
+// proxy's address for XCLIENT (xclient mode: smtpd_authorized_xclient_hosts) and answers it
+// again and again, so `XCLIENT LOGIN=bob` from a client logged in as alice would make it bob.
+// The guard reads the client's command stream the way Postfix does and never passes on:
+//   XCLIENT, XFORWARD  the proxy's privilege, not the client's (550 5.7.0, Postfix's words)
+//   STARTTLS           TLS to Postfix through the splice would hide the stream from the guard
+//   AUTH               already authenticated (503, what Postfix says too)
+//   BDAT               CHUNKING was never offered to the client (our EHLO before login has
+//                      none, and it is taken out of Postfix's EHLO after login); its chunk is
+//                      dropped, so the guard never has to agree with Postfix on chunk lengths
+// and takes XCLIENT, XFORWARD and CHUNKING out of Postfix's EHLO replies.
+//
+// Framing follows Postfix 3.7 (smtpd_forbid_bare_newline=no): a line ends at LF, with or
+// without CR; a command's verb may follow blanks; DATA content ends at a line that is "."
+// (RFC 5321 §4.1.1.4), and only at a line start. Bytes after DATA are held until Postfix has
+// answered it (RFC 2920 §3.1: the content follows 354 only; after a refusal the same bytes
+// are commands). A refused command is answered in order: once every reply it follows is in.
+// Pure: bytes in, bytes out through `io`; the splice does the socket work.
+
+/** Longest command line passed on, without its line end; below Postfix's line_length_limit
+ * (2048), so Postfix never cuts a line the guard read whole. RFC 5321 §4.5.3.1.4: 512. */
+export const MAX_COMMAND_LINE_BYTES = 2000;
+/** A reply line from Postfix is passed on as it is once this long without a line end. */
+const MAX_REPLY_LINE_BYTES = 4096;
+const LF = 0x0a;
+const CR = 0x0d;
+const DOT = 0x2e;
+
+export const GUARD_REPLY = {
+  forbidden: '550 5.7.0 Error: insufficient authorization\r\n',
+  startTls: '503 5.5.1 Error: STARTTLS is not available after login\r\n',
+  auth: '503 5.5.1 Error: already authenticated\r\n',
+  bdat: '502 5.5.1 Error: BDAT is not available, use DATA\r\n',
+  tooLong: '500 5.5.2 Error: command line too long\r\n',
+} as const;
+
+/** EHLO keywords a client never sees after login. */
+const HIDDEN_EHLO = /^(XCLIENT|XFORWARD|CHUNKING)(\s|$)/i;
+const REPLY_LINE = /^(\d{3})([ -]|\r?\n|$)/;
+const BDAT_ARGS = /^[ \t]+(\d{1,15})([ \t]+LAST)?[ \t]*$/i;
+
+export interface GuardIo {
+  toBackend(chunk: Buffer): void;
+  /** `own`: a reply of the guard's, not Postfix's. False: the client has no room now (resume() later). */
+  toClient(chunk: Buffer, own: boolean): boolean;
+  /** A command was refused (its verb, upper case). */
+  refused?(verb: string): void;
+}
+
+type Pending = 'DATA' | 'OTHER';
+
+export class SmtpCommandGuard {
+  private mode: 'command' | 'data' | 'skip-line' | 'skip-bytes' = 'command';
+  /** The command line being read (command mode), at most MAX_COMMAND_LINE_BYTES. */
+  private line: Buffer[] = [];
+  private lineBytes = 0;
+  /** skip-bytes: how many are left (an unwanted BDAT chunk). */
+  private skipLeft = 0;
+  /** data mode: length of the content line being passed on, and whether it is "." and CRs so far. */
+  private dataLineBytes = 0;
+  private dotLine = false;
+  /** Replies Postfix still owes for what was passed on, in order. */
+  private readonly pending: Pending[] = [];
+  /** Our own replies that wait for `pending` to empty, then client bytes that came after. */
+  private readonly queued: string[] = [];
+  private held: Buffer[] = [];
+  /** Held until Postfix has answered what was passed on. */
+  private waiting = false;
+  /** Held until the client has read our own replies (it pipelines refused commands, unread). */
+  private stalled = false;
+  private dataAccepted = false;
+  private serverLine = '';
+  /** The last continuation line of a multi-line reply, kept until the next line shows whether it ends the reply. */
+  private heldContinuation: string | null = null;
+
+  constructor(private readonly io: GuardIo) {}
+
+  /** Client bytes are held (the splice stops reading the client meanwhile). */
+  get holding(): boolean {
+    return this.waiting || this.stalled;
+  }
+
+  /** The client has room again for our replies. */
+  resume(): void {
+    this.stalled = false;
+    this.release();
+  }
+
+  fromClient(chunk: Buffer): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.waiting || this.stalled) {
+        this.held.push(chunk.subarray(i));
+        return;
+      }
+      switch (this.mode) {
+        case 'data': i = this.passData(chunk, i); break;
+        case 'skip-bytes': i = this.skipBytes(chunk, i); break;
+        case 'skip-line': i = this.skipLine(chunk, i); break;
+        case 'command': i = this.readCommand(chunk, i); break;
+      }
+    }
+  }
+
+  fromBackend(chunk: Buffer): void {
+    const text = this.serverLine + chunk.toString('latin1');
+    let start = 0;
+    let out = '';
+    for (let lf = text.indexOf('\n'); lf >= 0; lf = text.indexOf('\n', start)) {
+      const line = text.slice(start, lf + 1);
+      start = lf + 1;
+      out += this.replyLine(line);
+      const m = REPLY_LINE.exec(line);
+      if (m && m[2] !== '-') {
+        // A final reply line: what it answers is done; our replies that waited may follow.
+        this.sendClient(out, false);
+        out = '';
+        this.answered(Number(m[1]));
+      }
+    }
+    this.serverLine = text.slice(start);
+    if (this.serverLine.length > MAX_REPLY_LINE_BYTES) {
+      out += this.flushContinuation() + this.serverLine;
+      this.serverLine = '';
+    }
+    this.sendClient(out, false);
+  }
+
+  // ---- client → Postfix ----------------------------------------------------------
+
+  private readCommand(chunk: Buffer, from: number): number {
+    const lf = chunk.indexOf(LF, from);
+    const end = lf < 0 ? chunk.length : lf + 1;
+    this.line.push(chunk.subarray(from, end));
+    this.lineBytes += end - from;
+    if (lf < 0) {
+      // Not even the line end in sight: drop the rest of the line, then refuse it.
+      if (this.lineBytes > MAX_COMMAND_LINE_BYTES + 1) this.startSkip();
+      return end;
+    }
+    const line = this.line.length === 1 ? this.line[0]! : Buffer.concat(this.line);
+    this.line = [];
+    this.lineBytes = 0;
+    let content = line.length - 1;
+    while (content > 0 && line[content - 1] === CR) content -= 1;
+    // Postfix would cut a longer line and run its start: refuse it whole instead.
+    if (content > MAX_COMMAND_LINE_BYTES) this.refuse(GUARD_REPLY.tooLong);
+    else this.command(line);
+    return end;
+  }
+
+  private startSkip(): void {
+    this.line = [];
+    this.lineBytes = 0;
+    this.mode = 'skip-line';
+  }
+
+  private command(line: Buffer): void {
+    const text = line.toString('latin1');
+    // Postfix skips blanks before the verb; anything up to a space counts as one here.
+    const m = /^[\x00-\x20]*([^\x00-\x20]*)([\s\S]*)$/.exec(text)!;
+    const verb = m[1]!.toUpperCase();
+    if (verb.startsWith('XCLIENT') || verb.startsWith('XFORWARD')) return this.refuse(GUARD_REPLY.forbidden, verb);
+    if (verb.startsWith('STARTTLS')) return this.refuse(GUARD_REPLY.startTls, verb);
+    if (verb === 'AUTH') return this.refuse(GUARD_REPLY.auth);
+    if (verb === 'BDAT') {
+      // RFC 3030 §2: the chunk follows the command whatever the answer; drop it unread.
+      const args = BDAT_ARGS.exec(m[2]!.replace(/[\r\n]+$/, ''));
+      this.refuse(GUARD_REPLY.bdat);
+      if (args && Number(args[1]) > 0) {
+        this.mode = 'skip-bytes';
+        this.skipLeft = Number(args[1]);
+      }
+      return;
+    }
+    this.io.toBackend(line);
+    if (verb === 'DATA') {
+      this.pending.push('DATA');
+      this.waiting = true; // until Postfix says whether content (354) or commands follow
+    } else {
+      this.pending.push('OTHER');
+    }
+  }
+
+  /** `verb`: worth telling (an attempt at something the proxy forbids), not a client's slip. */
+  private refuse(reply: string, verb?: string): void {
+    if (verb) this.io.refused?.(verb);
+    if (this.pending.length === 0) return this.sendClient(reply, true);
+    this.queued.push(reply);
+    this.waiting = true;
+  }
+
+  private skipLine(chunk: Buffer, from: number): number {
+    const lf = chunk.indexOf(LF, from);
+    if (lf < 0) return chunk.length;
+    this.mode = 'command';
+    this.refuse(GUARD_REPLY.tooLong);
+    return lf + 1;
+  }
+
+  private skipBytes(chunk: Buffer, from: number): number {
+    const take = Math.min(this.skipLeft, chunk.length - from);
+    this.skipLeft -= take;
+    if (this.skipLeft === 0) this.mode = 'command';
+    return from + take;
+  }
+
+  /** Passes DATA content on up to and including the line "."; returns where commands resume. */
+  private passData(chunk: Buffer, from: number): number {
+    let i = from;
+    while (i < chunk.length) {
+      const lf = chunk.indexOf(LF, i);
+      const stop = lf < 0 ? chunk.length : lf;
+      if (this.dataLineBytes === 0 && stop > i) this.dotLine = chunk[i] === DOT;
+      // Postfix strips every CR before the LF: ".\r\r\n" ends the content as ".\r\n" does.
+      for (let j = this.dataLineBytes === 0 ? i + 1 : i; this.dotLine && j < stop; j++) this.dotLine = chunk[j] === CR;
+      this.dataLineBytes += stop - i;
+      if (lf < 0) break;
+      const isEnd = this.dataLineBytes > 0 && this.dotLine;
+      this.dataLineBytes = 0;
+      this.dotLine = false;
+      i = lf + 1;
+      if (isEnd) {
+        this.io.toBackend(chunk.subarray(from, i));
+        this.mode = 'command';
+        this.pending.push('OTHER'); // the reply to the whole message
+        return i;
+      }
+    }
+    this.io.toBackend(chunk.subarray(from));
+    return chunk.length;
+  }
+
+  // ---- Postfix → client ----------------------------------------------------------
+
+  private answered(code: number): void {
+    const what = this.pending.shift();
+    if (what === 'DATA') this.dataAccepted = code === 354;
+    if (!this.waiting || this.pending.length > 0) return;
+    this.waiting = false;
+    if (this.dataAccepted) {
+      this.dataAccepted = false;
+      this.mode = 'data';
+      this.dataLineBytes = 0;
+      this.dotLine = false;
+    }
+    for (const r of this.queued.splice(0)) this.sendClient(r, true);
+    this.release();
+  }
+
+  private release(): void {
+    if (this.holding) return;
+    const held = this.held;
+    this.held = [];
+    for (const b of held) this.fromClient(b); // in order: a later one is held again if need be
+  }
+
+  /** One reply line in; what to send on (EHLO keywords taken out, the last line's dash fixed). */
+  private replyLine(line: string): string {
+    const m = REPLY_LINE.exec(line);
+    if (!m) return this.flushContinuation() + line;
+    const final = m[2] !== '-';
+    const hidden = m[1] === '250' && (this.heldContinuation !== null || !final) && HIDDEN_EHLO.test(line.slice(4));
+    if (hidden) {
+      if (!final || this.heldContinuation === null) return '';
+      const last = this.heldContinuation;
+      this.heldContinuation = null;
+      return `${last.slice(0, 3)} ${last.slice(4)}`; // that line ends the reply now
+    }
+    const before = this.flushContinuation();
+    if (final) return before + line;
+    this.heldContinuation = line;
+    return before;
+  }
+
+  private flushContinuation(): string {
+    const h = this.heldContinuation ?? '';
+    this.heldContinuation = null;
+    return h;
+  }
+
+  private sendClient(text: string, own: boolean): void {
+    if (!text) return;
+    // Postfix's replies are paced by the splice (it stops reading Postfix); ours by this.
+    if (!this.io.toClient(Buffer.from(text, 'latin1'), own) && own) this.stalled = true;
+  }
+}

@@ -1,0 +1,38 @@
+// HTTP over a raw socket, for requests fetch() and curl would refuse or normalise
+// (`//a:99999`, a bad `%` escape, broken headers): the bytes go out as given, then a FIN;
+// what comes back is read until the server closes or `timeoutMs` passes.
+import net from 'node:net';
+
+export interface RawHttpAnswer {
+  /** The status code of every response in the reply stream (pipelined requests get several). */
+  readonly statuses: number[];
+  /** The server closed the connection (false: still open at the timeout). */
+  readonly closed: boolean;
+  readonly text: string;
+}
+
+export function rawHttp(port: number, request: string | Buffer, timeoutMs = 5000): Promise<RawHttpAnswer> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const done = (closed: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const text = Buffer.concat(chunks).toString('latin1');
+      const statuses = [...text.matchAll(/(?:^|\r\n)HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
+      resolve({ statuses, closed, text });
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => done(true));
+    socket.on('close', () => done(true));
+    socket.end(request);
+  });
+}
+
+/** A GET with the given target, a Host header and `Connection: close`. */
+export const rawGet = (target: string, headers: Record<string, string> = {}): string =>
+  `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
