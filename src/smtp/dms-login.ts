@@ -13,6 +13,7 @@ import { smtpBackendLogin, type SmtpBackendTarget, type SmtpLoginRequest, type S
 import { originatingIdFields } from '../backend/client-address.js';
 import { AccountCheck } from '../backend/account-check.js';
 import type { BackendCredentials } from '../backend/credentials.js';
+import { impersonation } from '../auth/master-login.js';
 
 export type DmsLogin = (req: SmtpLoginRequest) => Promise<SmtpLoginResult>;
 
@@ -29,8 +30,8 @@ export function dmsLogin(target: SmtpBackendTarget, imap: ImapBackendTarget, mas
       if (checked.ok) {
         logoutAndClose(checked.socket);
         checkMs = checked.loginMs;
-        // Dovecot logged in the authorization identity (RFC 4616 §2): the authzid, else the user.
-        credentials = asMaster(credentials.authzid || credentials.username);
+        // The user Dovecot logged in: a client's own master login (ALLOW_CLIENT_MASTER_LOGIN) acts as its target.
+        credentials = asMaster(impersonation(credentials.username, credentials.authzid)?.target ?? credentials.username);
       } else if (checked.code !== 'LIMIT') {
         return checked; // the same verdicts as a Postfix login: rejected, unavailable, undecided
       }

@@ -102,3 +102,12 @@ t.test('a password (master mode) or token (xclient mode) from an address where t
     t.equal((await smtpAuth(p, ca, from, `AUTH PLAIN ${plainIr(user.email, 'wrong')}`)).code, 535, `${name}: a wrong password there is still refused`);
   }
 });
+
+t.test('master mode, ALLOW_CLIENT_MASTER_LOGIN=1: a client\'s own master login (separator or authzid) is checked, then Postfix acts as its target', async (t) => {
+  const { p, ca } = await proxyWith(t, { ALLOW_CLIENT_MASTER_LOGIN: '1' });
+  const m = backend.master;
+  for (const [what, ir] of [['separator', plainIr(`${bob.email}*${m.user}`, m.password)], ['authzid', Buffer.from(`${bob.email}\0${m.user}\0${m.password}`).toString('base64')]] as const) {
+    t.equal((await smtpAuth(p, ca, '127.0.13.1', `AUTH PLAIN ${ir}`)).code, 235, what);
+  }
+  t.equal((await smtpAuth(p, ca, '127.0.13.1', `AUTH PLAIN ${plainIr(`${bob.email}*${m.user}`, 'wrong')}`)).code, 535, 'a wrong master password is refused');
+});
