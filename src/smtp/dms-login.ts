@@ -8,6 +8,7 @@
 // included) until Postfix gave up with 454. There a password is first checked over IMAP with
 // ID x-originating-ip (the penalty lands on the client, as on the IMAP port), and Postfix
 // gets the master login for the verified user: no client's password reaches Postfix's SASL.
+// A token user's account is checked the same way (cached) before the master login.
 import { imapBackendLogin, logoutAndClose, type ImapBackendTarget } from '../backend/imap-login.js';
 import { smtpBackendLogin, type SmtpBackendTarget, type SmtpLoginRequest, type SmtpLoginResult } from '../backend/smtp-login.js';
 import { originatingIdFields } from '../backend/client-address.js';
@@ -39,9 +40,9 @@ export function dmsLogin(target: SmtpBackendTarget, imap: ImapBackendTarget, mas
       // address (Dovecot 2.3 login-common/sasl-server.c counts them only after a successful
       // authentication). SMTP opens no IMAP session, so the client must not be refused for it;
       // failing closed, Postfix's SASL checks the password itself, as without this check.
-    }
-    if (target.login === 'xclient' && credentials.kind === 'master') {
-      // XCLIENT LOGIN would let Postfix accept any name: check the account exists first.
+    } else if (credentials.kind === 'master' && (target.login === 'xclient' || !postfixSeesClient)) {
+      // XCLIENT LOGIN would let Postfix accept any name; a master login Postfix refuses (no
+      // such account) would be a failure from the proxy's address. Check the account first.
       const answer = await accounts.exists(credentials.user, req.client);
       if (answer === 'missing') return { ok: false, kind: 'rejected', reason: `no DMS account ${credentials.user} (master login to Dovecot refused)` };
       if (answer === 'unknown') return { ok: false, kind: 'unavailable', reason: 'cannot check the DMS account: Dovecot unreachable' };
