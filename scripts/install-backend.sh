@@ -11,7 +11,8 @@ missing=()
 # fail2ban-regex: the CI test of deploy/fail2ban runs the real filter over our log lines.
 # haproxy: test/reliability/load/ runs two proxy instances behind it (PROXY protocol v2).
 # gdb: the soak asks glibc in the proxy process to return free memory (malloc_trim) before reading RSS.
-for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb; do
+# promtool (package prometheus, its daemon not started): the CI test of deploy/monitoring checks the PromQL.
+for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
 done
 # dovecot-lmtpd has no command of its own: check its binary (Postfix delivers through it).
@@ -20,7 +21,7 @@ need_user=0
 getent passwd "$MAIL_USER" >/dev/null 2>&1 || need_user=1
 
 if [ "${#missing[@]}" -eq 0 ] && [ "$need_user" -eq 0 ]; then
-  echo "install-backend: dovecot, postfix, openssl, curl, fail2ban, haproxy, gdb and user $MAIL_USER already present"
+  echo "install-backend: dovecot, postfix, openssl, curl, fail2ban, haproxy, gdb, promtool and user $MAIL_USER already present"
   exit 0
 fi
 
@@ -45,7 +46,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   trap 'if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi' EXIT
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    dovecot-imapd dovecot-lmtpd postfix openssl curl ca-certificates fail2ban haproxy gdb
+    dovecot-imapd dovecot-lmtpd postfix openssl curl ca-certificates fail2ban haproxy gdb prometheus
 fi
 
 if [ "$need_user" -eq 1 ]; then

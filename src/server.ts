@@ -66,6 +66,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   const certificates = parts.tlsContext as CertificateStore | null;
   certificates?.watch(config.ops.tlsReloadIntervalMs);
   const health = new Health(readinessChecks(config, listeners, { idpCachedStateUsable: () => parts.authenticator.hasCachedState() }));
+  const untrackReadiness = metrics.trackReadiness(async () => (await health.readiness()).ready);
   let ops: HttpListener | null = null;
   if (config.ops.listenHttp) {
     ops = await startOpsHttp(config.ops.listenHttp, { health, metrics, log });
@@ -93,6 +94,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     close() {
       closed ??= (async () => {
         health.setShuttingDown();
+        untrackReadiness();
         certificates?.stop();
         await Promise.all(services.map((s) => s.close()));
         await parts.authenticator.close();

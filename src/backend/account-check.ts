@@ -45,4 +45,9 @@ export class AccountCheck {
     if (this.cache.size > MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
     return answer;
   }
+
+  /** Drops what is known of `user` (SCIM deleted or deactivated it): the next login asks Dovecot again. */
+  forget(user: string): void {
+    this.cache.delete(asciiLower(user));
+  }
 }

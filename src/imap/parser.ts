@@ -212,22 +212,35 @@ function parseAtom(r: Reader): ImapArg {
  */
 function parseQuoted(r: Reader): ImapArg {
   const text = r.text;
-  r.pos++; // opening DQUOTE
-  const out = Buffer.alloc(text.length - r.pos);
-  let n = 0;
-  while (r.pos < text.length) {
-    const c = text[r.pos++]!;
-    if (c === DQUOTE) return { type: 'string', value: Buffer.from(out.subarray(0, n)), literal: false };
+  const start = r.pos + 1; // after the opening DQUOTE
+  // First find the closing DQUOTE and count the escapes, then copy once: a buffer sized
+  // to the rest of the line per string made a line of many short strings ("" "" ...)
+  // quadratic (~170 ms of event loop per 32 KiB line, for every client of the proxy).
+  let i = start;
+  let escapes = 0;
+  for (;;) {
+    if (i >= text.length) return r.fail('Unterminated quoted string');
+    const c = text[i]!;
+    if (c === DQUOTE) break;
     if (c === BACKSLASH) {
-      const escaped = text[r.pos++];
+      const escaped = text[i + 1];
       if (escaped !== DQUOTE && escaped !== BACKSLASH) r.fail('Invalid escape in quoted string');
-      out[n++] = escaped;
+      escapes++;
+      i += 2;
       continue;
     }
     if (c === NUL || c === CR || c === LF) r.fail('Invalid character in quoted string');
-    out[n++] = c;
+    i++;
   }
-  return r.fail('Unterminated quoted string');
+  r.pos = i + 1;
+  if (escapes === 0) return { type: 'string', value: Buffer.from(text.subarray(start, i)), literal: false };
+  const out = Buffer.alloc(i - start - escapes);
+  let n = 0;
+  for (let j = start; j < i; j++) {
+    if (text[j] === BACKSLASH) j++;
+    out[n++] = text[j]!;
+  }
+  return { type: 'string', value: out, literal: false };
 }
 
 /**

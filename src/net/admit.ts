@@ -3,16 +3,19 @@
 import type net from 'node:net';
 import type { SharedParts } from '../server-parts.js';
 import type { Peer } from './peer.js';
+import { metrics } from '../observability/metrics.js';
 
 /** A refusal text for the client, or the admitted connection's login hook. */
 export function admit(p: Pick<SharedParts, 'guard' | 'connections' | 'log'>, socket: net.Socket, peer: Peer): string | { loggedIn: () => void } {
   const verdict = p.guard.blocked(peer.address);
   if (verdict.blocked) {
+    metrics.connectionsRefused.inc({ reason: 'ip-blocked' });
     p.log.warn({ event: 'connection-refused', client: peer.address, reason: 'ip-blocked', retryAfterMs: verdict.retryAfterMs }, 'connection from a blocked IP');
     return 'Too many failed logins, try again later.';
   }
   const a = p.connections.admit(socket, peer.address);
   if (!a.ok) {
+    metrics.connectionsRefused.inc({ reason: a.reason });
     p.log.warn({ event: 'connection-refused', client: peer.address, reason: a.reason }, 'connection limit reached');
     return 'Too many connections, try again later.';
   }

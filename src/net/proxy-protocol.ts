@@ -50,12 +50,15 @@ function parseV1(buf: Buffer): ProxyParse {
   if (parts[1] === 'UNKNOWN') return { status: 'ok', header: { version: 1, local: true }, length: end + 2 };
   if (parts.length !== 6 || (parts[1] !== 'TCP4' && parts[1] !== 'TCP6')) return error('malformed v1 header');
   const [, family, src, dst, sport, dport] = parts as [string, string, string, string, string, string];
-  const valid = family === 'TCP4' ? isIPv4 : isIPv6;
+  // A zone id ("fe80::1%eth0") names an interface of the balancer, not a client.
+  const valid = family === 'TCP4' ? isIPv4 : (a: string) => isIPv6(a) && !a.includes('%');
   if (!valid(src) || !valid(dst)) return error('malformed v1 address');
   const sp = port(sport);
   const dp = port(dport);
   if (sp === null || dp === null) return error('malformed v1 port');
-  return { status: 'ok', header: { version: 1, local: false, source: { address: src, port: sp }, destination: { address: dst, port: dp } }, length: end + 2 };
+  // An IPv4 client of a dual-stack balancer: its plain IPv4 address, as v2 gives it.
+  const text = (a: string): string => (family === 'TCP4' ? a : mappedIpv4(ipv6Bytes(a)) ?? a);
+  return { status: 'ok', header: { version: 1, local: false, source: { address: text(src), port: sp }, destination: { address: text(dst), port: dp } }, length: end + 2 };
 }
 
 function port(s: string): number | null {
@@ -98,10 +101,21 @@ function ipv4(b: Buffer): string {
   return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
 }
 
+/**
+ * RFC 5952 text; an IPv4-mapped address (::ffff:a.b.c.d, RFC 4291 §2.5.5.2: an IPv4 client
+ * of a dual-stack balancer) as the plain IPv4 address a direct connection shows
+ * (src/net/peer.ts plainAddress), not as ::ffff:cb00:7107.
+ */
 function ipv6(b: Buffer): string {
+  const v4 = mappedIpv4(b);
+  if (v4) return v4;
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
   return canonicalIpv6(groups.join(':'));
+}
+
+function mappedIpv4(b: Buffer): string | undefined {
+  return b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff ? ipv4(b.subarray(12, 16)) : undefined;
 }
 
 /** RFC 5952 text form (the WHATWG URL serializer implements it), e.g. 2001:db8::1. */

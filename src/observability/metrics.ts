@@ -18,6 +18,7 @@ export function createMetrics() {
   const registers = [registry];
   const sessionSources = new Set<{ protocol: Protocol; count: () => number }>();
   const certExpiry = new Map<string, number>();
+  const readinessSources = new Set<() => Promise<boolean>>();
   let defaultsOn = false;
   const m = {
     registry,
@@ -71,6 +72,21 @@ export function createMetrics() {
       labelNames: ['protocol', 'direction'] as const,
       registers,
     }),
+    connectionsRefused: new Counter({
+      name: `${PREFIX}connections_refused_total`,
+      help: 'Connections refused before any session state, by reason (ip-blocked: too many failed logins; total, per-ip, preauth: the connection limits).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    ready: new Gauge({
+      name: `${PREFIX}ready`,
+      help: 'Readiness as /readyz answers it: 1 ready, 0 not (shutting down, a listener down, DMS or the IdP unreachable). Checked at scrape time; check results are cached for 10 s.',
+      registers,
+      async collect() {
+        const answers = await Promise.all([...readinessSources].map((ready) => ready()));
+        this.set(answers.length > 0 && answers.every(Boolean) ? 1 : 0);
+      },
+    }),
     tlsReloads: new Counter({
       name: `${PREFIX}tls_reloads_total`,
       help: 'Certificate reloads by result (ok, error: the old certificate stays in use).',
@@ -97,6 +113,11 @@ export function createMetrics() {
       const source = { protocol, count };
       sessionSources.add(source);
       return () => sessionSources.delete(source);
+    },
+    /** Registers the server's readiness (read at scrape time); returns the function that unregisters it. */
+    trackReadiness(ready: () => Promise<boolean>): () => void {
+      readinessSources.add(ready);
+      return () => readinessSources.delete(ready);
     },
     setCertExpiry(name: string, notAfterMs: number): void {
       certExpiry.set(name, Math.floor(notAfterMs / 1000));

@@ -134,20 +134,20 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
   deps.guard?.succeeded(client.remoteAddress, user);
   client.state.loggedIn?.();
   client.reply(...REPLY.authOk);
-  const socket = client.takeOver();
+  const { socket, early } = client.takeOver();
   let unregister: (() => void) | undefined;
   const tracker = new SmtpTransactionTracker();
   const refused = (command: string): void => log.warn({ event: 'command-refused', user, command }, 'client command refused after login');
   const s = handOver(socket, result.socket, {
     fromBackend: result.leftover,
-    fromClient: Buffer.alloc(0),
+    fromClient: Buffer.alloc(0), // `early` goes through the command guard, like every later byte
     idleTimeoutMs: deps.idleTimeoutMs,
     log,
     user,
     mech,
     startedAt,
     onEnd: () => unregister?.(),
-    forward: guardedForward(tracker, refused, (err) => reportFault(log, 'smtp', 'command guard', err)),
+    forward: guardedForward(tracker, refused, (err) => reportFault(log, 'smtp', 'command guard', err), early),
   });
   unregister = deps.onSpliced?.(trackSplicedSmtp(socket, result.socket, s, tracker), user);
 }

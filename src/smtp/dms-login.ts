@@ -12,15 +12,19 @@
 import { imapBackendLogin, logoutAndClose, type ImapBackendTarget } from '../backend/imap-login.js';
 import { smtpBackendLogin, type SmtpBackendTarget, type SmtpLoginRequest, type SmtpLoginResult } from '../backend/smtp-login.js';
 import { originatingIdFields } from '../backend/client-address.js';
-import { AccountCheck } from '../backend/account-check.js';
+import type { AccountCheck } from '../backend/account-check.js';
 import type { BackendCredentials } from '../backend/credentials.js';
 import { impersonation } from '../auth/master-login.js';
 
 export type DmsLogin = (req: SmtpLoginRequest) => Promise<SmtpLoginResult>;
 
-export function dmsLogin(target: SmtpBackendTarget, imap: ImapBackendTarget, master: { readonly user: string; readonly password: string }): DmsLogin {
+export function dmsLogin(
+  target: SmtpBackendTarget,
+  imap: ImapBackendTarget,
+  master: { readonly user: string; readonly password: string },
+  accounts: AccountCheck,
+): DmsLogin {
   const postfixSeesClient = target.login === 'xclient' || target.proxyProtocol === true;
-  const accounts = new AccountCheck((req) => imapBackendLogin(imap, req), { user: master.user, password: master.password });
   const asMaster = (user: string): BackendCredentials => ({ kind: 'master', user, masterUser: master.user, masterPassword: master.password });
 
   return async (req) => {

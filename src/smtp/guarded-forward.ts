@@ -15,8 +15,9 @@ export interface GuardObserver {
 }
 
 /** `onFault`: the guard or the observer threw (a bug); both sockets are closed, which ends the
- *  splice, and the fault is reported once. */
-export function guardedForward(observer: GuardObserver, onRefused: (verb: string) => void, onFault: (err: unknown) => void): Forwarder {
+ *  splice, and the fault is reported once. `early`: what the client pipelined behind AUTH
+ *  (RFC 4954 §4 allows it); it is checked like every later byte, and before any of them. */
+export function guardedForward(observer: GuardObserver, onRefused: (verb: string) => void, onFault: (err: unknown) => void, early: Buffer = Buffer.alloc(0)): Forwarder {
   return (client: Duplex, backend: Duplex) => {
     let faulted = false;
     const fault = (err: unknown): void => {
@@ -78,6 +79,7 @@ export function guardedForward(observer: GuardObserver, onRefused: (verb: string
       gate();
       passEnd();
     }, fault));
+    if (early.length) contained(() => { guard.fromClient(early); gate(); }, fault)();
     return {
       passEnd(e) {
         end = e;

@@ -4,6 +4,8 @@ import type net from 'node:net';
 import type { SharedParts } from '../server-parts.js';
 import type { SmtpBackendTarget } from '../backend/smtp-login.js';
 import { imapTarget } from '../backend/targets.js';
+import { imapBackendLogin } from '../backend/imap-login.js';
+import { AccountCheck } from '../backend/account-check.js';
 import { dmsLogin } from './dms-login.js';
 import { listen, type Listener } from '../net/listen.js';
 import type { Peer } from '../net/peer.js';
@@ -50,7 +52,12 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
     const o = ehloOptions(features);
     for (const f of fronts) f.setOptions(o);
   };
-  const login = dmsLogin(target, imapTarget(config, p.backendTls), { user: b.masterUser, password: b.masterPassword });
+  const imap = imapTarget(config, p.backendTls);
+  const accounts = new AccountCheck((req) => imapBackendLogin(imap, req), { user: b.masterUser, password: b.masterPassword });
+  // A user the SCIM client deleted must not keep sending through XCLIENT for the cache's
+  // five minutes on a token that is still valid: its 'exists' answer goes with the account.
+  p.disabled?.onDisabled((user) => accounts.forget(user));
+  const login = dmsLogin(target, imap, { user: b.masterUser, password: b.masterPassword }, accounts);
   const onAuth = createAuthHandler({
     authenticator: p.authenticator,
     guard: p.guard,

@@ -39,7 +39,7 @@ interface ConnectionInternals {
   upgrade(...args: unknown[]): void;
   _nextHandler: ((line: Buffer, callback: () => void) => void) | false;
   _socket: net.Socket;
-  _parser: (Writable & { isClosed: boolean }) | false;
+  _parser: (Writable & { isClosed: boolean; _remainder: string; oncommand(line: Buffer, next: () => void): void }) | false;
   _closed: boolean;
   _closeTimer?: NodeJS.Timeout;
 }
@@ -67,9 +67,15 @@ export interface SmtpClient {
   close(): void;
   /** Closes at once, without a reply (when even a reply failed). */
   abort(): void;
-  /** Takes the socket away from smtp-server for the splice. Call after the 235 reply. */
-  takeOver(): net.Socket;
+  /**
+   * Takes the socket away from smtp-server for the splice. Call after the 235 reply.
+   * `early`: what the client pipelined behind AUTH, still unread by smtp-server; it is the
+   * backend's now, in order before anything read from `socket` later.
+   */
+  takeOver(): { socket: net.Socket; early: Buffer };
 }
+
+const CRLF = Buffer.from('\r\n');
 
 export type AuthHandler = (client: SmtpClient, command: string) => void;
 
@@ -250,11 +256,19 @@ function client(c: ConnectionInternals, firstCallback: () => void): SmtpClient {
     takeOver() {
       const socket = c._socket;
       const parser = c._parser;
+      const early: Buffer[] = [];
       if (parser) {
-        // A closed parser drops what it still holds; RFC 4954 §4 forbids pipelining
-        // past AUTH, so a conforming client has sent nothing more.
-        parser.isClosed = true;
-        socket.unpipe(parser);
+        socket.unpipe(parser); // bytes that arrive from now on go to the splice
+        // RFC 4954 §4 allows commands pipelined behind an AUTH whose initial response
+        // completes it in one round trip (PLAIN, a good bearer token), and we advertise
+        // PIPELINING: MAIL, RCPT, DATA may already sit in the parser. Releasing AUTH below
+        // makes the parser hand them on, to us instead of to smtp-server.
+        parser.oncommand = (line, next) => {
+          early.push(line, CRLF);
+          next();
+        };
+        parser.removeAllListeners('error'); // an over-long line must not become a 421 inside the splice
+        parser.on('error', () => undefined);
       }
       c._closed = true; // smtp-server's own close and error handling becomes a no-op
       clearTimeout(c._closeTimer);
@@ -262,8 +276,14 @@ function client(c: ConnectionInternals, firstCallback: () => void): SmtpClient {
       socket.setTimeout(0);
       socket.removeAllListeners('timeout');
       socket.allowHalfOpen = true; // the splice passes a FIN on as a FIN
-      release();
-      return socket;
+      release(); // the parser goes on with the lines after AUTH, synchronously
+      if (parser) {
+        // The partial last line, and nothing more to smtp-server ever after.
+        if (parser._remainder) early.push(Buffer.from(parser._remainder, 'latin1'));
+        parser._remainder = '';
+        parser.isClosed = true;
+      }
+      return { socket, early: Buffer.concat(early) };
     },
   };
 }

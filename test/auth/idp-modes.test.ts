@@ -26,7 +26,7 @@ t.test('each mode accepts a valid token', async (t) => {
     const v = validation(env);
     const d = await v.checker.check(await mint());
     await v.close();
-    t.match(d, { status: 'valid', user: alice, mode, cached: false }, name);
+    t.match(d, { status: /^valid$/, user: alice, mode, cached: false }, name);
   }
 });
 
@@ -51,7 +51,7 @@ t.test('get (Google tokeninfo style): strings normalised, audience checked', asy
   const v = validation(env);
   t.teardown(() => v.close());
   const d = await v.checker.check(await idp.mintToken(alice));
-  t.match(d, { status: 'valid', mode: 'get', user: alice, evidence: { email_verified: true, exp: Number } });
+  t.match(d, { status: /^valid$/, mode: 'get', user: alice, evidence: { email_verified: true, exp: Number } });
   t.ok(d.cacheTtlSeconds > 0 && d.cacheTtlSeconds <= 300);
   t.match(await v.checker.check('not-a-real-token'), { status: 'invalid', reason: /tokeninfo answered 400/ });
   const strict = validation({ ...env, OAUTH2_AUDIENCE: 'roundcube' });
@@ -59,7 +59,7 @@ t.test('get (Google tokeninfo style): strings normalised, audience checked', asy
   t.match(await strict.checker.check(await idp.mintToken(alice)), { status: 'invalid', reason: /audience/ });
   const right = validation({ ...env, OAUTH2_AUDIENCE: 'test-mail-client' });
   t.teardown(() => right.close());
-  t.match(await right.checker.check(await idp.mintToken(alice)), { status: 'valid' });
+  t.match(await right.checker.check(await idp.mintToken(alice)), { status: /^valid$/ });
 });
 
 t.test('local mode refuses bad JWTs', async (t) => {
@@ -69,7 +69,7 @@ t.test('local mode refuses bad JWTs', async (t) => {
   idp.addJwk(key.jwk); // a key the IdP publishes, so each case below fails for its own reason
   const check = (tok: string) => v.checker.check(tok);
 
-  t.match(await check(await key.sign(atClaims(idp, alice))), { status: 'valid' }, 'control: a good self-signed token passes');
+  t.match(await check(await key.sign(atClaims(idp, alice))), { status: /^valid$/ }, 'control: a good self-signed token passes');
   t.match(await check(await idp.mintJwt(alice, { audience: 'https://other.example' })), { status: 'invalid', reason: /claim aud/ }, 'wrong aud');
   t.match(await check(await key.sign(atClaims(idp, alice, { aud: undefined }))), { status: 'invalid', reason: /aud/ }, 'no aud');
   t.match(await check(await key.sign(atClaims(idp, alice, { iss: 'https://evil.example' }))), { status: 'invalid', reason: /issuer https:\/\/evil\.example is not configured/ }, 'wrong iss');
@@ -77,11 +77,11 @@ t.test('local mode refuses bad JWTs', async (t) => {
   const past = Math.floor(Date.now() / 1000) - 120;
   t.match(await check(await key.sign(atClaims(idp, alice, { exp: past }))), { status: 'invalid', reason: /expired/ }, 'expired');
   const soon = Math.floor(Date.now() / 1000) - 10;
-  t.match(await check(await key.sign(atClaims(idp, alice, { exp: soon }))), { status: 'valid' }, 'expired 10 s ago: inside the 30 s leeway');
+  t.match(await check(await key.sign(atClaims(idp, alice, { exp: soon }))), { status: /^valid$/ }, 'expired 10 s ago: inside the 30 s leeway');
   t.match(await check(await key.sign(atClaims(idp, alice, { nbf: Math.floor(Date.now() / 1000) + 300 }))), { status: 'invalid', reason: /nbf/ }, 'not yet valid');
   t.match(await check(await key.sign(atClaims(idp, alice, { exp: undefined }))), { status: 'invalid', reason: /exp/ }, 'no exp');
   t.match(await check(await key.sign(atClaims(idp, alice), { typ: 'JWT' })), { status: 'invalid', reason: /typ JWT not accepted/ }, 'typ JWT refused by default');
-  t.match(await check(await key.sign(atClaims(idp, alice), { typ: 'application/at+jwt' })), { status: 'valid' }, 'typ application/at+jwt is at+jwt');
+  t.match(await check(await key.sign(atClaims(idp, alice), { typ: 'application/at+jwt' })), { status: /^valid$/ }, 'typ application/at+jwt is at+jwt');
   t.match(await check(await key.sign(atClaims(idp, alice, { typ: 'ID' }))), { status: 'invalid', reason: /payload typ ID/ }, 'Keycloak ID token');
 
   // alg none, hand-built (RFC 7519 §6): header, payload, empty signature.
@@ -100,19 +100,19 @@ t.test('local mode refuses bad JWTs', async (t) => {
 t.test('unknown kid: refused, then accepted once the IdP publishes the key (refresh)', async (t) => {
   const v = validation(modeEnv(idp, 'local', { OAUTH2_JWKS_COOLDOWN_SECONDS: '0', OAUTH2_NEGATIVE_CACHE_SECONDS: '0' }));
   t.teardown(() => v.close());
-  t.match(await v.checker.check(await idp.mintJwt(alice)), { status: 'valid' });
+  t.match(await v.checker.check(await idp.mintJwt(alice)), { status: /^valid$/ });
   const key = await foreignKey('RS256');
   const before = idp.counts.jwks;
   t.match(await v.checker.check(await key.sign(atClaims(idp, alice))), { status: 'invalid', reason: /kid/ });
   t.equal(idp.counts.jwks, before + 1, 'one JWKS refetch for the unknown kid');
   idp.addJwk(key.jwk);
-  t.match(await v.checker.check(await key.sign(atClaims(idp, alice, { jti: 'second' }))), { status: 'valid', user: alice }, 'rotated key accepted');
+  t.match(await v.checker.check(await key.sign(atClaims(idp, alice, { jti: 'second' }))), { status: /^valid$/, user: alice }, 'rotated key accepted');
 });
 
 t.test('unknown kids within the cooldown: retry later (not yet known to be bad), no JWKS refetch', async (t) => {
   const v = validation(modeEnv(idp, 'local', { OAUTH2_JWKS_COOLDOWN_SECONDS: '60' }));
   t.teardown(() => v.close());
-  t.match(await v.checker.check(await idp.mintJwt(alice)), { status: 'valid' });
+  t.match(await v.checker.check(await idp.mintJwt(alice)), { status: /^valid$/ });
   const before = idp.counts.jwks;
   for (let i = 0; i < 5; i++) {
     const key = await foreignKey();
@@ -167,7 +167,7 @@ t.test('cache: N logins with one token make one IdP call; concurrent first login
   t.teardown(() => v.close());
   const tok = await idp.mintToken(alice);
   const before = idp.counts.introspection;
-  for (let i = 0; i < 10; i++) t.match(await v.checker.check(tok), { status: 'valid', cached: i > 0 });
+  for (let i = 0; i < 10; i++) t.match(await v.checker.check(tok), { status: /^valid$/, cached: i > 0 });
   t.equal(idp.counts.introspection, before + 1, 'sequential: one call');
 
   const tok2 = await idp.mintToken(alice);
@@ -198,9 +198,9 @@ t.test('IdP stopped: cached tokens keep working, new ones are unavailable', asyn
     const aud = mode === 'auto' ? { audience: DEFAULT_AUDIENCE } : {};
     const first = await other.mintToken(alice, aud);
     const fresh = await other.mintToken('bob@example.test', aud);
-    t.match(await v.checker.check(first), { status: 'valid', cached: false }, `${mode}: first login asks the IdP`);
+    t.match(await v.checker.check(first), { status: /^valid$/, cached: false }, `${mode}: first login asks the IdP`);
     await other.stop();
-    t.match(await v.checker.check(first), { status: 'valid', cached: true }, `${mode}: cached user still logs in`);
+    t.match(await v.checker.check(first), { status: /^valid$/, cached: true }, `${mode}: cached user still logs in`);
     t.match(await v.checker.check(fresh), { status: 'unavailable', cacheTtlSeconds: 0 }, `${mode}: new token is unavailable`);
   }
   // Local validation needs no IdP once the keys are in: a new JWT still verifies.
@@ -209,10 +209,10 @@ t.test('IdP stopped: cached tokens keep working, new ones are unavailable', asyn
   t.teardown(() => v.close());
   const first = await other.mintJwt(alice);
   const fresh = await other.mintJwt('bob@example.test');
-  t.match(await v.checker.check(first), { status: 'valid' });
+  t.match(await v.checker.check(first), { status: /^valid$/ });
   await other.stop();
-  t.match(await v.checker.check(first), { status: 'valid', cached: true }, 'local: cached user');
-  t.match(await v.checker.check(fresh), { status: 'valid', cached: false }, 'local: a new JWT verifies with the keys already fetched');
+  t.match(await v.checker.check(first), { status: /^valid$/, cached: true }, 'local: cached user');
+  t.match(await v.checker.check(fresh), { status: /^valid$/, cached: false }, 'local: a new JWT verifies with the keys already fetched');
 });
 
 t.test('local mode with the IdP down before any key was fetched: unavailable, not rejected', async (t) => {

@@ -75,7 +75,7 @@ t.test('an audience is required: introspection and tokeninfo answers must prove 
     answer.current = { active: true, ...ALICE, aud: 'roundcube' };
     t.match(await router.check('opaque-2'), { status: 'invalid', reason: /audience/ }, `${mode}: another aud`);
     answer.current = { active: true, ...ALICE, aud: ['roundcube', 'mail-proxy'] };
-    t.match(await router.check('opaque-3'), { status: 'valid', user: ALICE.email }, `${mode}: ours`);
+    t.match(await router.check('opaque-3'), { status: /^valid$/, user: ALICE.email }, `${mode}: ours`);
   }
 });
 
@@ -88,9 +88,9 @@ t.test('opaque tokens go to the one issuer configured for them, or to none', asy
   const a = issuer('a', 'none', A);
   const b = issuer('b', 'all', B);
   const router = new IssuerRouter([a.issuer, b.issuer]);
-  t.match(await router.check('opaque-of-b'), { status: 'valid', issuer: 'b' });
+  t.match(await router.check('opaque-of-b'), { status: /^valid$/, issuer: 'b' });
   t.same(a.remote.seen, [], 'the first issuer in the list never saw it');
-  t.match(await router.check(jwt({ iss: A, ...ALICE })), { status: 'valid', issuer: 'a' }, "a JWT of A goes to A's endpoint");
+  t.match(await router.check(jwt({ iss: A, ...ALICE })), { status: /^valid$/, issuer: 'a' }, "a JWT of A goes to A's endpoint");
   t.equal(b.remote.seen.length, 1, 'and not to B');
 
   const none = [issuer('a', 'none'), issuer('b', 'none')];

@@ -29,7 +29,7 @@ t.test('positive: at most the TTL, at most the token lifetime', async (t) => {
   t.equal(short.calls(), 2, 'not reused past exp');
 
   const expired = setup(() => valid(expired.nowS() - 5));
-  t.match(await expired.checker.check('tok-3'), { status: 'valid', cacheTtlSeconds: 0 });
+  t.match(await expired.checker.check('tok-3'), { status: /^valid$/, cacheTtlSeconds: 0 });
 });
 
 t.test('negative briefly, unavailable never', async (t) => {

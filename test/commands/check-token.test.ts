@@ -64,7 +64,7 @@ t.test('opaque token in post mode, JSON', async (t) => {
     OAUTH2_CLIENT_ID: idp.introspectionClient.clientId, OAUTH2_CLIENT_SECRET: idp.introspectionClient.clientSecret,
   });
   t.equal(r.code, 0, r.err);
-  t.match(JSON.parse(r.out), { decision: 'valid', mode: 'post', user: 'alice@example.test', claims: { sub: String, exp: Number }, cacheTtlSeconds: 300 });
+  t.match(JSON.parse(r.out), { decision: /^valid$/, mode: 'post', user: 'alice@example.test', claims: { sub: String, exp: Number }, cacheTtlSeconds: 300 });
   t.notOk(r.out.includes(tok));
 });
 
@@ -113,7 +113,7 @@ t.test('only the token settings are needed: no certificate, master account or va
   writeFileSync(f, `issuers:\n  - name: test\n    introspection_mode: local\n    issuer: ${idp.issuer}\n    audience: ${DEFAULT_AUDIENCE}\n`);
   const yaml = await command(['--json', '--config', f, tok], {});
   t.equal(yaml.code, 0, yaml.err);
-  t.match(JSON.parse(yaml.out || '{}'), { decision: 'valid', issuer: 'test' });
+  t.match(JSON.parse(yaml.out || '{}'), { decision: /^valid$/, issuer: 'test' });
   const bad = await command([tok], { OAUTH2_INTROSPECTION_MODE: 'local', OAUTH2_ISSUER: idp.issuer });
   t.equal(bad.code, 78, 'a token setting that is wrong still stops it');
   t.match(bad.err, /OAUTH2_AUDIENCE: required/);

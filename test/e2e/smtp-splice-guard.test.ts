@@ -66,6 +66,23 @@ t.test('pipelined, and hidden behind a refused DATA: XCLIENT is still refused, i
   t.same(await queuedAsBob(), [], 'nothing queued as bob');
 });
 
+t.test('pipelined in the same packet as AUTH (RFC 4954 §4): XCLIENT is refused, the rest reaches Postfix', async (t) => {
+  const c = await RawSmtp.connect(s.proxy.submissionPort, {});
+  t.teardown(() => c.quit());
+  t.equal((await c.reply()).code, 220);
+  await c.ehlo();
+  t.equal((await c.startTls(s.ca)).code, 220);
+  await c.ehlo();
+  const ir = xoauth2Ir(alice.email, await s.idp.mintToken(alice.email));
+  // The lines behind AUTH are read by smtp-server before the hand-over; they must pass the
+  // command guard like any later byte, not go to Postfix as they are.
+  await c.write(`AUTH XOAUTH2 ${ir}\r\nXCLIENT LOGIN=${bob.email}\r\nMAIL FROM:<${bob.email}>\r\nRCPT TO:<${bob.email}>\r\n`);
+  const codes = [];
+  for (let i = 0; i < 4; i++) codes.push((await c.reply(10_000)).code);
+  t.same(codes, [235, 550, 250, 553], 'logged in, XCLIENT refused, MAIL ok, RCPT refused: still alice');
+  t.same(await queuedAsBob(), [], 'nothing queued as bob');
+});
+
 t.test("the EHLO a client sees after login offers no XCLIENT, XFORWARD or CHUNKING; BDAT and STARTTLS are refused", async (t) => {
   const c = await loggedIn(t, alice);
   const e = await c.ehlo();

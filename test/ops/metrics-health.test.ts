@@ -1,11 +1,11 @@
 // The ops HTTP listener against a real proxy: /metrics moves when logins happen (scraped
 // before and after), /healthz and /readyz answer, and readiness flips during shutdown.
 import t from 'tap';
-import { eventually } from '../harness/proxy.js';
+import { eventually, startProxy } from '../harness/proxy.js';
 import { RawClient, xoauth2 } from '../harness/raw-imap.js';
 import { startStack } from '../harness/stack.js';
 
-const { idp, proxy, ca, alice } = await startStack(t);
+const { backend, idp, proxy, ca, alice } = await startStack(t);
 const base = `http://127.0.0.1:${proxy.server.port('http')}`;
 
 async function get(path: string): Promise<{ status: number; text: string }> {
@@ -40,7 +40,22 @@ t.test('/healthz and /readyz answer; unknown paths are 404', async (t) => {
   const body = JSON.parse(ready.text) as { ready: boolean; checks: Array<{ name: string; ok: boolean }> };
   t.equal(body.ready, true);
   t.same(body.checks.map((c) => c.name).sort(), ['backend', 'idp', 'listeners']);
+  t.equal(value((await get('/metrics')).text, 'oauth2_mail_proxy_ready'), 1, 'the ready gauge says so too');
   t.equal((await get('/nope')).status, 404);
+});
+
+t.test('refused connections are counted by reason', async (t) => {
+  const tight = await startProxy({ backend, userinfoUrl: idp.userinfoUrl, env: { MAX_CONNECTIONS_PER_IP: '1' } });
+  t.teardown(() => tight.stop());
+  const refused = async () => value((await get('/metrics')).text, 'oauth2_mail_proxy_connections_refused_total', { reason: 'per-ip' });
+  const before = await refused();
+  const first = await RawClient.connect(tight.imapPort);
+  t.teardown(() => first.close());
+  t.match(await first.line(), /^\* OK /);
+  const second = await RawClient.connect(tight.imapPort);
+  t.teardown(() => second.close());
+  t.match(await second.line(), /^\* BYE /, 'the second connection from the IP is refused');
+  t.equal(await refused() - before, 1, 'counted as per-ip');
 });
 
 t.test('metrics move when logins happen', async (t) => {
@@ -74,6 +89,7 @@ t.test('readiness flips to 503 as soon as shutdown starts; listeners stop accept
   const ready = await get('/readyz');
   t.equal(ready.status, 503, 'not ready while draining');
   t.match(ready.text, /shutting down/);
+  t.equal(value((await get('/metrics')).text, 'oauth2_mail_proxy_ready'), 0, 'the ready gauge is 0');
   t.equal((await get('/healthz')).status, 200, 'still alive while draining');
   await t.rejects(RawClient.connect(proxy.imapsPort, { implicitTls: true, ca }), 'no new connections');
   t.match(await c.lineAfterKeepalives(3000), /^\* BYE /, 'IDLE gets * BYE');

@@ -46,6 +46,8 @@ t.test('private members the adapter uses exist on a live connection', async (t) 
   }
   t.type((conn!._parser as { isClosed: unknown }).isClosed, 'boolean', 'parser.isClosed');
   t.type((Object.getPrototypeOf(conn) as Record<string, unknown>)._onCommand, 'function', 'smtp-server dispatches each command line through _onCommand');
+  t.type((conn!._parser as { _remainder: unknown })._remainder, 'string', 'parser._remainder (the partial line takeOver hands on)');
+  t.type((conn!._parser as { oncommand: unknown }).oncommand, 'function', 'parser.oncommand (how takeOver collects pipelined lines)');
   t.equal(conn!._socket instanceof net.Socket, true);
   sock.write('EHLO client.test\r\n');
   await waitFor(/250 /);
@@ -58,7 +60,7 @@ t.test('continuation, then takeOver: smtp-server lets go of the socket', async (
     void c.continuation('cHJvbXB0').then((line) => {
       t.equal(line, 'response-line', 'continuation line delivered to us');
       c.reply(235, '2.7.0 ok');
-      taken = c.takeOver();
+      taken = c.takeOver().socket;
       taken.on('data', (d) => taken!.write(`echo:${d.toString()}`));
       taken.resume();
     });
