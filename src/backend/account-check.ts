@@ -2,10 +2,12 @@
 // itself: XCLIENT LOGIN=<user> makes Postfix trust any name, while a master login to
 // Dovecot fails for a user without an account. So the check is a master login to Dovecot
 // (then LOGOUT), cached briefly: a positive answer for a few minutes, a negative one for
-// less, so a newly provisioned account works soon.
+// less, so a newly provisioned account works soon. The login names the client (ID
+// x-originating-ip): a missing account is an auth failure, and Dovecot's penalty for it
+// must hold that client, not the proxy every client shares.
 import type { BackendCredentials } from './credentials.js';
-import type { ImapLoginRequest, ImapLoginResult } from './imap-login.js';
-import type { ClientAddress } from './client-address.js';
+import { logoutAndClose, type ImapLoginRequest, type ImapLoginResult } from './imap-login.js';
+import { originatingIdFields, type ClientAddress } from './client-address.js';
 import { asciiLower } from '../auth/address.js';
 
 export type AccountAnswer = 'exists' | 'missing' | 'unknown';
@@ -27,11 +29,13 @@ export class AccountCheck {
     const hit = this.cache.get(key);
     if (hit && hit.until > this.now()) return hit.answer;
     const credentials: BackendCredentials = { kind: 'master', user, masterUser: this.master.user, masterPassword: this.master.password };
-    const r = await this.login({ credentials, client, idFields: [] });
+    const r = await this.login({ credentials, client, idFields: originatingIdFields(client) });
+    // NO [LIMIT]: the user has mail_max_userip_connections IMAP sessions from this client's
+    // address, counted only after a successful authentication (Dovecot 2.3
+    // login-common/sasl-server.c): the account exists. Not cached: an unusual answer.
+    if (!r.ok && r.code === 'LIMIT') return 'exists';
     if (r.ok) {
-      r.socket.end('L1 LOGOUT\r\n');
-      r.socket.on('error', () => undefined);
-      setTimeout(() => r.socket.destroy(), 1000).unref();
+      logoutAndClose(r.socket);
     } else if (r.kind === 'unavailable') {
       return 'unknown';
     }

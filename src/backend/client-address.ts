@@ -14,6 +14,20 @@ export interface ClientAddress {
   readonly tls: boolean;
 }
 
+/**
+ * ID fields (RFC 2971) naming the real client, which Dovecot trusts from
+ * login_trusted_networks. Its rip= (logs, Fail2Ban) and its auth penalty, per remote IP,
+ * then land on the client, not on the proxy that every client shares.
+ */
+export function originatingIdFields(c: Omit<ClientAddress, 'tls'>): Array<[string, string]> {
+  return [
+    ['x-originating-ip', c.address],
+    ['x-originating-port', String(c.port)],
+    ['x-connected-ip', c.localAddress],
+    ['x-connected-port', String(c.localPort)],
+  ];
+}
+
 export function proxyHeaderFor(c: ClientAddress): Buffer {
   const v4 = isIPv4(c.address);
   // Both addresses must be of one family; a dual-stack listener can mix them.

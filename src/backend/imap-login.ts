@@ -34,8 +34,11 @@ export interface ImapLoginRequest {
 
 export type ImapLoginResult =
   | { readonly ok: true; readonly socket: net.Socket; readonly capabilities: string; readonly leftover: Buffer; readonly loginMs: number }
-  /** `undecided`: the backend had the credentials and gave no verdict (timed out, or a temporary failure). */
-  | { readonly ok: false; readonly kind: 'rejected' | 'unavailable'; readonly reason: string; readonly undecided?: boolean };
+  /**
+   * `undecided`: the backend had the credentials and gave no verdict (timed out, or a temporary
+   * failure). `code`: the response code of Dovecot's tagged NO (RFC 5530), e.g. LIMIT.
+   */
+  | { readonly ok: false; readonly kind: 'rejected' | 'unavailable'; readonly reason: string; readonly undecided?: boolean; readonly code?: string };
 
 export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLoginRequest): Promise<ImapLoginResult> {
   const started = performance.now();
@@ -82,10 +85,11 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
       done = await command(reader, socket, plain, 'P3', true);
     }
     if (done.status !== 'OK') {
-      const unavailable = /\[(UNAVAILABLE|SERVERBUG|INUSE|LIMIT)\]/i.test(done.text);
+      const code = /^\[([^\]\s]+)/.exec(done.text)?.[1]?.toUpperCase();
+      const unavailable = code !== undefined && ['UNAVAILABLE', 'SERVERBUG', 'INUSE', 'LIMIT'].includes(code);
       socket.destroy();
       const reason = `backend answered ${done.status} ${done.text}`;
-      return unavailable ? { ok: false, kind: 'unavailable', reason, undecided: true } : { ok: false, kind: 'rejected', reason };
+      return unavailable ? { ok: false, kind: 'unavailable', reason, undecided: true, code } : { ok: false, kind: 'rejected', reason, ...(code ? { code } : {}) };
     }
     let caps = parseCapabilityCode(done.text);
     if (!caps) {
@@ -103,6 +107,13 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
     const undecided = timer.authSent && err instanceof BackendError && err.code === 'ERR_BACKEND_TIMEOUT';
     return undecided ? { ok: false, kind: 'unavailable', reason, undecided } : { ok: false, kind: 'unavailable', reason };
   }
+}
+
+/** Ends a login made only to check something (an account, a password): LOGOUT, closed within a second. */
+export function logoutAndClose(socket: net.Socket): void {
+  socket.on('error', () => undefined);
+  socket.end('L1 LOGOUT\r\n');
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 interface TaggedReply { status: 'OK' | 'NO' | 'BAD'; text: string }

@@ -1,7 +1,7 @@
 // The time one backend login may take. Dovecot holds an authentication from a client IP with
 // recent failures for up to 15 s before it even checks it (auth penalty, per remote IP: the
-// client address we pass with ID x-originating-ip, XCLIENT or PROXY; in SMTP master mode,
-// Postfix passes the proxy's own address; Dovecot 2.3 src/auth/auth-penalty.h,
+// client address we pass with ID x-originating-ip, XCLIENT or PROXY; SMTP master mode checks
+// passwords over IMAP first, smtp/dms-login.ts; Dovecot 2.3 src/auth/auth-penalty.h,
 // AUTH_PENALTY_MAX_SECS). That is deliberate waiting, not a slow backend: the authentication
 // step gets it on top of DMS_TIMEOUT_MS. Cut short, every password failure after the second
 // from one client became a timeout (NO [UNAVAILABLE]) that Fail2Ban never saw.

@@ -9,6 +9,7 @@ import { backendVerdict } from '../auth/backend-verdict.js';
 import { SaslError, type SaslCredentials } from '../auth/sasl/index.js';
 import { oauthbearerFailure, xoauth2Failure } from '../auth/sasl/challenge.js';
 import type { ImapLoginRequest, ImapLoginResult } from '../backend/imap-login.js';
+import { originatingIdFields } from '../backend/client-address.js';
 import { startServerTls } from '../net/tls-context.js';
 import { handOver } from '../net/handover.js';
 import type { SpliceEnd } from '../net/splice.js';
@@ -354,10 +355,7 @@ export class ImapSession implements ImapContext, SessionHandle {
 
   private idFields(): Array<[string, string]> {
     return [
-      ['x-originating-ip', this.peer.address],
-      ['x-originating-port', String(this.peer.port)],
-      ['x-connected-ip', this.peer.localAddress],
-      ['x-connected-port', String(this.peer.localPort)],
+      ...originatingIdFields(this.peer),
       ['x-session-ext-id', this.id],
       ...this.clientId.map(([k, v]) => [k, v] as [string, string]),
     ];

@@ -2,10 +2,11 @@
 // and the hand-over to DMS's Postfix.
 import type net from 'node:net';
 import type { SharedParts } from '../server-parts.js';
-import { smtpBackendLogin, type SmtpBackendTarget } from '../backend/smtp-login.js';
-import { imapBackendLogin } from '../backend/imap-login.js';
+import type { SmtpBackendTarget } from '../backend/smtp-login.js';
 import { imapTarget } from '../backend/targets.js';
+import { imapBackendLogin } from '../backend/imap-login.js';
 import { AccountCheck } from '../backend/account-check.js';
+import { dmsLogin } from './dms-login.js';
 import { listen, type Listener } from '../net/listen.js';
 import type { Peer } from '../net/peer.js';
 import { admit } from '../net/admit.js';
@@ -56,17 +57,12 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
   // A user the SCIM client deleted must not keep sending through XCLIENT for the cache's
   // five minutes on a token that is still valid: its 'exists' answer goes with the account.
   p.disabled?.onDisabled((user) => accounts.forget(user));
+  const login = dmsLogin(target, imap, { user: b.masterUser, password: b.masterPassword }, accounts);
   const onAuth = createAuthHandler({
     authenticator: p.authenticator,
     guard: p.guard,
     backendLogin: async (req) => {
-      if (target.login === 'xclient' && req.credentials.kind === 'master') {
-        // XCLIENT LOGIN would let Postfix accept any name: check the account exists first.
-        const answer = await accounts.exists(req.credentials.user, req.client);
-        if (answer === 'missing') return { ok: false, kind: 'rejected', reason: `no DMS account ${req.credentials.user} (master login to Dovecot refused)` };
-        if (answer === 'unknown') return { ok: false, kind: 'unavailable', reason: 'cannot check the DMS account: Dovecot unreachable' };
-      }
-      const r = await smtpBackendLogin(target, req);
+      const r = await login(req);
       if (r.ok) updateFeatures(r.features); // keep EHLO in step with the backend
       return r;
     },

@@ -39,3 +39,15 @@ t.test('a cached "exists" is forgotten when the user is disabled or removed', as
   t.equal(await check.exists('alice@example.test', client), 'missing', 'asked again: no account');
   t.equal(dovecot.asked.length, 2);
 });
+
+t.test('the check names the client to Dovecot (its auth penalty is per remote IP); NO [LIMIT] means the account exists, uncached', async (t) => {
+  const seen: ImapLoginRequest[] = [];
+  const check = new AccountCheck(async (req) => {
+    seen.push(req);
+    return { ok: false, kind: 'unavailable', reason: 'backend answered NO [LIMIT] Maximum number of connections', undecided: true, code: 'LIMIT' };
+  }, { user: 'master', password: 'pw' });
+  t.equal(await check.exists('bob@example.test', client), 'exists');
+  t.same(Object.fromEntries(seen[0]!.idFields), { 'x-originating-ip': '192.0.2.1', 'x-originating-port': '40000', 'x-connected-ip': '127.0.0.1', 'x-connected-port': '587' });
+  t.equal(await check.exists('bob@example.test', client), 'exists');
+  t.equal(seen.length, 2, 'not cached');
+});
