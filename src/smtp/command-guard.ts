@@ -17,6 +17,8 @@
 // are commands). A refused command is answered in order: once every reply it follows is in.
 // Pure: bytes in, bytes out through `io`; the splice does the socket work.
 
+import { REPLY } from './replies.js';
+
 /** Longest command line passed on, without its line end; below Postfix's line_length_limit
  * (2048), so Postfix never cuts a line the guard read whole. RFC 5321 §4.5.3.1.4: 512. */
 export const MAX_COMMAND_LINE_BYTES = 2000;
@@ -29,7 +31,7 @@ const DOT = 0x2e;
 export const GUARD_REPLY = {
   forbidden: '550 5.7.0 Error: insufficient authorization\r\n',
   startTls: '503 5.5.1 Error: STARTTLS is not available after login\r\n',
-  auth: '503 5.5.1 Error: already authenticated\r\n',
+  auth: `${REPLY.alreadyAuthenticated.join(' ')}\r\n`,
   bdat: '502 5.5.1 Error: BDAT is not available, use DATA\r\n',
   tooLong: '500 5.5.2 Error: command line too long\r\n',
 } as const;

@@ -16,6 +16,7 @@ import type { ServerTlsSource } from '../net/tls-reload.js';
 import type { Writable } from 'node:stream';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { contained } from '../observability/faults.js';
+import { REPLY } from './replies.js';
 
 export const SMTP_SERVER_VERSION = '3.21.6';
 
@@ -182,7 +183,7 @@ function guard<A extends unknown[]>(c: ConnectionInternals, opts: SmtpFrontOptio
   return contained(fn, (err) => {
     opts.onFault(err, where);
     if (c._closed) return c._socket.destroy();
-    c.send(421, '4.3.0 Internal error, closing connection', false);
+    c.send(...REPLY.internalError, false);
     c.close();
   });
 }
