@@ -12,16 +12,20 @@ missing=()
 # haproxy: test/reliability/load/ runs two proxy instances behind it (PROXY protocol v2).
 # gdb: the soak asks glibc in the proxy process to return free memory (malloc_trim) before reading RSS.
 # promtool (package prometheus, its daemon not started): the CI test of deploy/monitoring checks the PromQL.
-for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool; do
+# sieve-connect: the ManageSieve e2e test uploads a script with Debian's real client.
+for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool sieve-connect; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
 done
 # dovecot-lmtpd has no command of its own: check its binary (Postfix delivers through it).
 [ -x /usr/lib/dovecot/lmtp ] || missing+=("dovecot-lmtpd")
+# ManageSieve (4190) and the Sieve plugin that runs the scripts at LMTP delivery, as DMS with ENABLE_MANAGESIEVE=1.
+[ -x /usr/lib/dovecot/managesieve ] || missing+=("dovecot-managesieved")
+[ -e /usr/lib/dovecot/modules/lib90_sieve_plugin.so ] || missing+=("dovecot-sieve")
 need_user=0
 getent passwd "$MAIL_USER" >/dev/null 2>&1 || need_user=1
 
 if [ "${#missing[@]}" -eq 0 ] && [ "$need_user" -eq 0 ]; then
-  echo "install-backend: dovecot, postfix, openssl, curl, fail2ban, haproxy, gdb, promtool and user $MAIL_USER already present"
+  echo "install-backend: dovecot (imap, lmtp, managesieve, sieve), postfix, openssl, curl, fail2ban, haproxy, gdb, promtool, sieve-connect and user $MAIL_USER already present"
   exit 0
 fi
 
@@ -46,7 +50,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   trap 'if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi' EXIT
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    dovecot-imapd dovecot-lmtpd postfix openssl curl ca-certificates fail2ban haproxy gdb prometheus
+    dovecot-imapd dovecot-lmtpd dovecot-managesieved dovecot-sieve sieve-connect \
+    postfix openssl curl ca-certificates fail2ban haproxy gdb prometheus
 fi
 
 if [ "$need_user" -eq 1 ]; then

@@ -31,6 +31,7 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
     imaps: get<ListenAddress | null>('LISTEN_IMAPS'),
     submission: get<ListenAddress | null>('LISTEN_SUBMISSION'),
     submissions: get<ListenAddress | null>('LISTEN_SUBMISSIONS'),
+    managesieve: get<ListenAddress | null>('LISTEN_MANAGESIEVE'),
   };
   const certPath = get<string>('SSL_CERT_PATH');
   const keyPath = get<string>('SSL_KEY_PATH');
@@ -42,7 +43,7 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
     const key = `LISTEN_${name.toUpperCase()}`;
     if (!tls && listen[name]) problems.push(`${key} needs SSL_CERT_PATH and SSL_KEY_PATH (or set ${key}= to disable it)`);
   }
-  for (const name of ['imap', 'submission'] as const) {
+  for (const name of ['imap', 'submission', 'managesieve'] as const) {
     const key = `LISTEN_${name.toUpperCase()}`;
     if (!tls && listen[name] && !allowPlaintextAuth) {
       problems.push(`${key} without SSL_CERT_PATH/SSL_KEY_PATH offers no STARTTLS: set the certificate, or ALLOW_PLAINTEXT_AUTH=1 for a trusted network`);
@@ -104,6 +105,8 @@ function backend(c: SectionInput): Pick<Config, 'backend'> {
       submissionPort: get<number>('DMS_SUBMISSION_PORT'),
       submissionTls: get<BackendTlsMode>('DMS_SUBMISSION_TLS'),
       submissionLogin: get<'master' | 'xclient'>('DMS_SUBMISSION_LOGIN'),
+      managesievePort: get<number>('DMS_MANAGESIEVE_PORT'),
+      managesieveTls: get<BackendTlsMode>('DMS_MANAGESIEVE_TLS'),
     },
   };
 }
@@ -128,6 +131,7 @@ function sessions(c: SectionInput): Pick<Config, 'smtp' | 'imap' | 'proxyProtoco
       timeoutMs: get<number>('PROXY_PROTOCOL_TIMEOUT_SECONDS') * 1000,
       toImap: get<boolean>('DMS_IMAP_PROXY_PROTOCOL'),
       toSubmission: get<boolean>('DMS_SUBMISSION_PROXY_PROTOCOL'),
+      toManagesieve: get<boolean>('DMS_MANAGESIEVE_PROXY_PROTOCOL'),
     },
     limits: {
       authFailWindowMs: get<number>('AUTH_FAIL_WINDOW_SECONDS') * 1000,

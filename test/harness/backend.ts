@@ -37,6 +37,8 @@ export interface Backend {
   submissionPort: number;    // DMS 587: STARTTLS required
   submissionsPort: number;   // DMS 465: wrapper mode
   smtpPort: number;          // DMS 25: inbound, no auth
+  managesievePort: number;   // DMS 4190: ManageSieve, STARTTLS
+  managesieveHaproxyPort: number; // ManageSieve with PROXY protocol required (haproxy = yes)
   caFile: string;
   master: { user: string; password: string };
   users: MailUser[];
@@ -75,9 +77,9 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
   const dp = dovecotPaths(dir);
   const pp = postfixPaths(dir);
   const pidFiles = [join(dp.baseDir, 'master.pid'), join(pp.queueDir, 'pid', 'master.pid')];
-  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort] = await freePorts(7) as
-    [number, number, number, number, number, number, number];
-  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort];
+  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, managesievePort, managesieveHaproxyPort] = await freePorts(9) as
+    [number, number, number, number, number, number, number, number, number];
+  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, managesievePort, managesieveHaproxyPort];
   const master = { user: 'master', password: 'master-secret' };
   const users: MailUser[] = [
     { email: `alice@${DOMAIN}`, password: 'alice-secret' },
@@ -103,7 +105,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     await mkdir(dp.mailDir, { recursive: true });
     await chown(dp.mailDir, VMAIL_ID, VMAIL_ID);
     await writeDovecotConf(dp, {
-      imapPort, imapsPort, imapHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
+      imapPort, imapsPort, imapHaproxyPort, managesievePort, managesieveHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
       mailMaxUserIpConnections: opts.mailMaxUserIpConnections ?? 10, extra: opts.dovecotConf,
     });
     await writePostfixConf(pp, {
@@ -126,6 +128,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
 
     return {
       dir, host: HOST, imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort,
+      managesievePort, managesieveHaproxyPort,
       caFile: certs.caFile, master, users,
       async addUser(email, password) {
         // Dovecot would silently use the first of two passwd-file entries.
@@ -159,7 +162,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
         const pid = await readPid(pidFiles[0]!);
         await stopDovecot(dp);
         if (pid !== undefined) try { process.kill(-pid, 'SIGKILL'); } catch { /* group gone */ }
-        await waitPortsClosed([imapPort, imapsPort, imapHaproxyPort], Date.now() + 5000);
+        await waitPortsClosed([imapPort, imapsPort, imapHaproxyPort, managesievePort, managesieveHaproxyPort], Date.now() + 5000);
         await startDovecot(dp);
         await waitForGreeting(imapPort, '* OK', Date.now() + START_TIMEOUT_MS);
       },
