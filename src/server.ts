@@ -13,6 +13,7 @@ import type { Listener } from './net/listen.js';
 import { createAuthenticator } from './auth/factory.js';
 import { startImap, type ImapService } from './imap/service.js';
 import { startSmtp, type SmtpService } from './smtp/service.js';
+import { startManageSieve } from './managesieve/service.js';
 import type { SharedParts } from './session/parts.js';
 import { openScim } from './scim/service.js';
 import type { ScimListener } from './scim/server.js';
@@ -22,7 +23,7 @@ import { bounded, sessionDeadline } from './shutdown.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];
-  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions', 'http', 'scim'). */
+  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions', 'managesieve', 'http', 'scim'). */
   port(name: string): number;
   readonly health: Health;
   /** The client-facing certificates (null without TLS). */
@@ -54,6 +55,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   try {
     services.push(await startImap(parts));
     services.push(await startSmtp(parts));
+    services.push(await startManageSieve(parts));
   } catch (err) {
     await Promise.all(services.map((s) => s.close()));
     await parts.authenticator.close();

@@ -11,6 +11,7 @@ import { imapBackendLogin, type ImapBackendTarget } from './imap-login.js';
 import { smtpBackendLogin, type SmtpBackendTarget } from './smtp-login.js';
 import { AccountCheck } from './account-check.js';
 import { submissionLogin } from './submission-login.js';
+import { manageSieveBackendLogin, type ManageSieveBackendTarget, type SieveCapabilities } from './managesieve-login.js';
 
 export interface BackendTargets {
   /** Dovecot IMAP: the login answers with the capabilities Dovecot sends after it. */
@@ -23,6 +24,10 @@ export interface BackendTargets {
   readonly accounts: AccountCheck;
   /** Where Postfix is, for the EHLO feature probe (no login). */
   readonly submissionEndpoint: SmtpBackendTarget;
+  /** Dovecot ManageSieve: the login answers with the capabilities its greeting listed. */
+  readonly managesieve: BackendTarget<{ readonly capabilities: SieveCapabilities }>;
+  /** Where Dovecot ManageSieve is, for the capability probe (no login). */
+  readonly managesieveEndpoint: ManageSieveBackendTarget;
 }
 
 type Master = { readonly user: string; readonly password: string };
@@ -50,6 +55,9 @@ export function backendTargets(config: Pick<Config, 'backend' | 'smtp' | 'proxyP
     host: b.host, port: b.submissionPort, tls: b.submissionTls, tlsOptions, timeoutMs: b.timeoutMs,
     heloName: config.smtp.hostname, login: b.submissionLogin, proxyProtocol: config.proxyProtocol.toSubmission,
   };
+  const sieveAt: ManageSieveBackendTarget = {
+    host: b.host, port: b.managesievePort, tls: b.managesieveTls, tlsOptions, timeoutMs: b.timeoutMs, proxyProtocol: config.proxyProtocol.toManagesieve,
+  };
   const imap: BackendTargets['imap'] = (who, client) =>
     imapBackendLogin(imapAt, { credentials: credentialsFor(who, master), client, idFields: idFieldsFor(client) });
   const submissionDirect: BackendTargets['submissionDirect'] = (who, client) =>
@@ -61,5 +69,7 @@ export function backendTargets(config: Pick<Config, 'backend' | 'smtp' | 'proxyP
     submissionDirect,
     accounts,
     submissionEndpoint: smtpAt,
+    managesieve: (who, client) => manageSieveBackendLogin(sieveAt, { credentials: credentialsFor(who, master), client }),
+    managesieveEndpoint: sieveAt,
   };
 }

@@ -130,6 +130,9 @@ service managesieve-login {
 protocol lmtp {
   mail_plugins = $mail_plugins sieve
 }
+# DMS (15-lda.conf): fileinto creates the folder a script names.
+lda_mailbox_autocreate = yes
+lda_mailbox_autosubscribe = yes
 plugin {
   sieve = file:~/sieve;active=~/.dovecot.sieve
 }
