@@ -3,7 +3,10 @@
 // managesieve; the uploaded script then acts on a message delivered through Postfix.
 import t from 'tap';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
@@ -176,4 +179,31 @@ t.test('hostile input: HTTP request closed at once; bad commands end the session
 t.test('no secret in any log line', async (t) => {
   const raw = proxy.rawLogs();
   for (const s of secrets) t.notOk(raw.includes(s), 'secret not logged');
+});
+
+// sieve-connect (Debian) authenticates through Authen::SASL::Perl, which has no XOAUTH2 or
+// OAUTHBEARER: it is tested with a password (the token path is the raw client's, above).
+t.test('sieve-connect uploads and activates a script with a password (STARTTLS, PLAIN)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sieve-connect-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const local = join(dir, 'vacation.sieve');
+  writeFileSync(local, script('FromSieveConnect'));
+  const commands = join(dir, 'commands');
+  writeFileSync(commands, `put ${local} fromcli\nactivate fromcli\nlist\nquit\n`);
+  const run = (): Promise<{ code: number | null; out: string }> => new Promise((resolve) => {
+    const child = spawn('sieve-connect', [
+      '--server', '127.0.0.1', '--port', String(port), '--user', bob.email, '--passwordfd', '3',
+      '--tlscafile', proxy.certs.caFile, '--tlshostname', 'localhost', '--authmech', 'PLAIN', '--exec', commands,
+    ], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    (child.stdio[3] as NodeJS.WritableStream).end(`${bob.password}\n`);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, out }); });
+  });
+  const r = await run();
+  t.equal(r.code, 0, `sieve-connect succeeded: ${r.out.slice(0, 500)}`);
+  t.match(r.out, /"fromcli" ACTIVE/, 'listed as the active script');
+  await deliverAndFind(bob, 'FromSieveConnect');
 });
