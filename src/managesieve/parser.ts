@@ -17,6 +17,7 @@ export interface SieveCommand {
 
 export class SieveParseError extends Error {
   readonly code = 'ERR_SIEVE_SYNTAX' as const;
+  override readonly name = 'SieveParseError';
 }
 
 const SP = 0x20;

@@ -148,12 +148,26 @@ t.test('refusals: bad token → NO after the error challenge; cancel → NO; pla
   t.ok(failures.length >= 2, 'auth-failed events (Fail2Ban) carry proto managesieve');
 });
 
-t.test('IdP down → NO (TRYLATER)', async (t) => {
+async function deadPort(): Promise<number> {
   const closed = net.createServer();
   await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
   const dead = (closed.address() as net.AddressInfo).port;
   await new Promise<void>((r) => closed.close(() => r()));
-  const p = await startProxy({ backend, userinfoUrl: `http://127.0.0.1:${dead}/userinfo`, env: SIEVE_ENV });
+  return dead;
+}
+
+t.test('Dovecot managesieve down → NO (TRYLATER); the greeting still lists SIEVE (defaults)', async (t) => {
+  const p = await startProxy({ backend: { ...backend, managesievePort: await deadPort() }, userinfoUrl: idp.userinfoUrl, env: SIEVE_ENV });
+  t.teardown(() => p.stop());
+  const { c, greeting } = await secured(p.managesievePort, readFileSync(p.certs.caFile, 'utf8'));
+  t.teardown(() => c.close());
+  t.ok(greeting.some((l) => l.startsWith('"SIEVE" "fileinto')), 'Dovecot 2.3 defaults until the backend answers');
+  const r = await c.command(`AUTHENTICATE "XOAUTH2" "${xoauth2(alice.email, await token(alice.email))}"`, 15_000);
+  t.match(r.response, /^NO \(TRYLATER\)/);
+});
+
+t.test('IdP down → NO (TRYLATER)', async (t) => {
+  const p = await startProxy({ backend, userinfoUrl: `http://127.0.0.1:${await deadPort()}/userinfo`, env: SIEVE_ENV });
   t.teardown(() => p.stop());
   const { c } = await secured(p.managesievePort, readFileSync(p.certs.caFile, 'utf8'));
   t.teardown(() => c.close());
