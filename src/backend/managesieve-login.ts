@@ -85,7 +85,7 @@ export async function manageSieveBackendLogin(target: ManageSieveBackendTarget, 
   let socket: net.Socket | null = null;
   let reader: LineReader | null = null;
   const timer = new LoginTimer(target.timeoutMs, () => {
-    reader?.fail(new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms${timer.authSent ? ' (plus Dovecot\'s auth penalty)' : ''}`));
+    reader?.fail(timer.expired());
     socket?.destroy();
   });
   try {
@@ -111,11 +111,8 @@ export async function manageSieveBackendLogin(target: ManageSieveBackendTarget, 
     timer.clear();
     return { ok: true, socket: s, leftover, capabilities: open.capabilities, loginMs: performance.now() - started };
   } catch (err) {
-    timer.clear();
     (socket as net.Socket | null)?.destroy();
-    const reason = err instanceof BackendError ? err.message : `backend login failed: ${(err as Error).message}`;
-    const undecided = timer.authSent && err instanceof BackendError && err.code === 'ERR_BACKEND_TIMEOUT';
-    return undecided ? { ok: false, kind: 'unavailable', reason, undecided } : { ok: false, kind: 'unavailable', reason };
+    return timer.failure(err);
   }
 }
 
