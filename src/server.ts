@@ -18,6 +18,7 @@ import { openScim } from './scim/service.js';
 import type { ScimListener } from './scim/server.js';
 import { backendTlsOptions } from './backend/dial.js';
 import { bounded, sessionDeadline } from './shutdown.js';
+import { blockListOf } from './net/trusted-networks.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];
@@ -47,6 +48,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
       ipv6PrefixBits: config.limits.ipv6ClientPrefix,
     }),
     connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions, ipv6PrefixBits: config.limits.ipv6ClientPrefix }),
+    proxyIn: proxyProtocolIn(config.proxyProtocol, log),
     ...(scim ? { disabled: scim.disabled } : {}),
   };
   const services: Array<ImapService | SmtpService> = [];
@@ -111,4 +113,8 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     },
   };
   return server;
+}
+
+function proxyProtocolIn(pp: Config['proxyProtocol'], log: Logger): SharedParts['proxyIn'] {
+  return pp.trustedNetworks.length ? { trusted: blockListOf(pp.trustedNetworks), timeoutMs: pp.timeoutMs, log } : null;
 }

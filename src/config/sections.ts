@@ -3,12 +3,11 @@
 // less loads less: `check-token` only the token settings, so a machine without listener
 // certificates can still check a token, and `doctor` runs each check whose sections load.
 import { hostname } from 'node:os';
-import type { BlockList } from 'node:net';
-import { parseNetworks } from '../net/trusted-networks.js';
 import { KEYS, type KeySpec, type KeyValues } from './keys.js';
 import { CERTIFICATES_KEY, parseSniCertificates } from './certificates.js';
 import type { Config } from './types.js';
 import { ISSUERS_KEY, loadIssuers, type RawIssuer } from './issuers.js';
+import { parseCidrs, type Cidr } from './networks.js';
 import { loadScim } from './scim.js';
 import { parseValue, secretOrFile, typedValues } from './values.js';
 
@@ -125,7 +124,7 @@ function sessions(c: SectionInput): Pick<Config, 'smtp' | 'imap' | 'proxyProtoco
       idleTimeoutMs: v.IDLE_TIMEOUT_SECONDS * 1000,
     },
     proxyProtocol: {
-      trusted: trustedNetworks(v.PROXY_PROTOCOL_TRUSTED_NETWORKS, c.problems),
+      trustedNetworks: trustedNetworks(v.PROXY_PROTOCOL_TRUSTED_NETWORKS, c.problems),
       timeoutMs: v.PROXY_PROTOCOL_TIMEOUT_SECONDS * 1000,
       toImap: v.DMS_IMAP_PROXY_PROTOCOL,
       toSubmission: v.DMS_SUBMISSION_PROXY_PROTOCOL,
@@ -192,12 +191,9 @@ export function readSections<K extends SectionName>(env: NodeJS.ProcessEnv, file
   return out;
 }
 
-function trustedNetworks(raw: string, problems: string[]): BlockList | null {
-  if (!raw.trim()) return null;
-  const r = parseNetworks(raw);
-  if (!r.ok) {
-    problems.push(...r.errors.map((e) => `PROXY_PROTOCOL_TRUSTED_NETWORKS: ${e}`));
-    return null;
-  }
-  return r.list;
+function trustedNetworks(raw: string, problems: string[]): Cidr[] {
+  const r = parseCidrs(raw);
+  if (r.ok) return r.cidrs;
+  problems.push(...r.errors.map((e) => `PROXY_PROTOCOL_TRUSTED_NETWORKS: ${e}`));
+  return [];
 }

@@ -1,3 +1,5 @@
+import type { Cidr } from './networks.js';
+
 export interface ListenAddress { readonly host: string; readonly port: number }
 
 export type BackendTlsMode = 'starttls' | 'implicit' | 'none';
@@ -85,8 +87,8 @@ export interface Config {
   };
   readonly logLevel: string;
   readonly proxyProtocol: {
-    /** Networks whose connections must start with a PROXY header; null when off. */
-    readonly trusted: import('node:net').BlockList | null;
+    /** Networks whose connections must start with a PROXY header; empty when off. */
+    readonly trustedNetworks: readonly Cidr[];
     readonly timeoutMs: number;
     readonly toImap: boolean;
     readonly toSubmission: boolean;

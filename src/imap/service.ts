@@ -47,7 +47,6 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
       sessions.set(handle, revoked.track(user, handle));
     },
   };
-  const proxyIn = config.proxyProtocol.trusted ? { trusted: config.proxyProtocol.trusted, timeoutMs: config.proxyProtocol.timeoutMs, log: p.log } : null;
   const accept = (implicitTls: boolean) => (socket: import('node:net').Socket, peer: Peer): void => {
     const refusal = admit(p, socket, peer);
     if (typeof refusal === 'string') {
@@ -63,7 +62,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     session.start();
   };
   const listeners: Listener[] = [];
-  const opts = { proxy: proxyIn, faults: { log: p.log, site: 'imap' as const } };
+  const opts = { proxy: p.proxyIn, faults: { log: p.log, site: 'imap' as const } };
   if (config.listen.imap) listeners.push(await listen('imap', config.listen.imap, accept(false), opts));
   if (config.listen.imaps) listeners.push(await listen('imaps', config.listen.imaps, accept(true), opts));
   const untrack = metrics.trackSessions('imap', () => sessions.size);

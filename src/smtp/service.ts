@@ -99,8 +99,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
     return front;
   };
 
-  const proxyIn = config.proxyProtocol.trusted ? { trusted: config.proxyProtocol.trusted, timeoutMs: config.proxyProtocol.timeoutMs, log } : null;
-  const listenOpts = { proxy: proxyIn, faults: { log, site: 'smtp' as const } };
+  const listenOpts = { proxy: p.proxyIn, faults: { log, site: 'smtp' as const } };
   const listeners: Listener[] = [];
   if (config.listen.submission) {
     const front = make(false);

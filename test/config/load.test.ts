@@ -102,3 +102,25 @@ t.test('every key belongs to exactly one section', async (t) => {
     t.equal(owners.length, 1, `${key.name}: ${owners.join(', ') || 'no section'}`);
   }
 });
+
+// Config is plain data (issue 17): validated once, then only read. Objects with behaviour
+// (a BlockList, a class instance) are built from it where they are used, at start-up.
+function nonPlain(value: unknown, path: string): string[] {
+  if (value === null || typeof value !== 'object') return typeof value === 'function' ? [path] : [];
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== Array.prototype && proto !== null) return [`${path} (${proto?.constructor?.name})`];
+  return Object.entries(value).flatMap(([k, v]) => nonPlain(v, `${path}.${k}`));
+}
+
+t.test('the loaded config is plain data, and JSON round-trips it', async (t) => {
+  const c = loadConfig({ ...minimal, PROXY_PROTOCOL_TRUSTED_NETWORKS: '10.0.0.0/8, 2001:db8::/32 192.0.2.7', LISTEN_SCIM: '' });
+  t.same(nonPlain(c, 'config'), [], 'only objects, arrays and primitives');
+  t.strictSame(JSON.parse(JSON.stringify(c)), c);
+  t.strictSame(c.proxyProtocol.trustedNetworks, [
+    { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+    { address: '2001:db8::', prefix: 32, family: 'ipv6' },
+    { address: '192.0.2.7', prefix: 32, family: 'ipv4' },
+  ]);
+  t.strictSame(loadConfig(minimal).proxyProtocol.trustedNetworks, [], 'empty: PROXY protocol off');
+  t.throws(() => loadConfig({ ...minimal, PROXY_PROTOCOL_TRUSTED_NETWORKS: '10.0.0.0/33 nonsense' }), /10\.0\.0\.0\/33[\s\S]*nonsense/, 'every bad entry named');
+});
