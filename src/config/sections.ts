@@ -58,12 +58,8 @@ function tokens(c: SectionInput): Pick<Config, 'oauth2'> {
   const { v, file } = c;
   const issuerItems = file[ISSUERS_KEY] === undefined ? undefined : (JSON.parse(file[ISSUERS_KEY]) as RawIssuer[]);
   const issuers = loadIssuers(c.raw, issuerItems, parseValue, c.problems);
-  const firstIssuer = issuers[0]!;
   return {
     oauth2: {
-      url: firstIssuer.introspectionUrl,
-      mode: firstIssuer.mode,
-      usernameAttribute: firstIssuer.usernameAttribute,
       timeoutMs: v.OAUTH2_TIMEOUT_MS,
       maxResponseBytes: v.OAUTH2_MAX_RESPONSE_BYTES,
       issuers,
@@ -108,8 +104,8 @@ function backend(c: SectionInput): Pick<Config, 'backend'> {
   };
 }
 
-/** Client sessions: protocol limits, client addresses (PROXY protocol both ways), abuse limits. */
-function sessions(c: SectionInput): Pick<Config, 'smtp' | 'imap' | 'proxyProtocol' | 'limits'> {
+/** Client sessions: their timers, protocol limits, client addresses (PROXY protocol both ways), abuse limits. */
+function sessions(c: SectionInput): Pick<Config, 'smtp' | 'imap' | 'sessions' | 'proxyProtocol' | 'limits'> {
   const { v } = c;
   return {
     smtp: {
@@ -120,6 +116,8 @@ function sessions(c: SectionInput): Pick<Config, 'smtp' | 'imap' | 'proxyProtoco
       maxLineBytes: v.IMAP_MAX_LINE_BYTES,
       maxLiteralBytes: v.IMAP_MAX_LITERAL_BYTES,
       maxBadCommands: v.IMAP_MAX_BAD_COMMANDS,
+    },
+    sessions: {
       preauthTimeoutMs: v.PREAUTH_TIMEOUT_SECONDS * 1000,
       idleTimeoutMs: v.IDLE_TIMEOUT_SECONDS * 1000,
     },

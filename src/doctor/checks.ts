@@ -73,8 +73,8 @@ export async function checkIdp(config: Pick<Config, 'oauth2'>): Promise<CheckLin
   }
   // Discovery: the issuer's document if one is configured, else where the userinfo URL's
   // origin would publish it. Needed for modes local/auto; informative for auth.
-  const issuer = (config.oauth2 as { issuers?: ReadonlyArray<{ issuer?: string }> }).issuers?.find((i) => i.issuer)?.issuer;
-  const candidates = issuer ? [`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`] : discoveryCandidates(config.oauth2.url);
+  const issuer = config.oauth2.issuers.find((i) => i.issuer)?.issuer;
+  const candidates = issuer ? [`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`] : discoveryCandidates(config.oauth2.issuers[0]?.introspectionUrl ?? '');
   for (const d of candidates) {
     try {
       const r = await get(d);

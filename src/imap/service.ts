@@ -31,7 +31,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
   const revoked = revocation<SessionHandle>(p.disabled, p.log, 'imap', (h, deadline) => h.drain(REVOKED_TEXT, deadline, 'revoked'));
   const deps: ImapSessionDeps = {
     guard: p.guard,
-    limits: config.imap,
+    limits: { ...config.imap, ...config.sessions },
     allowPlaintextAuth: config.allowPlaintextAuth,
     tlsContext: p.tlsContext,
     authenticator: p.authenticator,

@@ -53,8 +53,9 @@ export function readinessChecks(config: Config, listeners: readonly Listener[], 
 }
 
 /** The URL whose answer shows the IdP is up: the introspection/userinfo URL, else discovery. */
-export function idpProbeUrl(config: Pick<Config, 'oauth2'>): string {
-  if (config.oauth2.url) return config.oauth2.url;
-  const issuer = (config.oauth2 as { issuers?: ReadonlyArray<{ issuer?: string }> }).issuers?.find((i) => i.issuer)?.issuer;
+export function idpProbeUrl(config: { readonly oauth2: Pick<Config['oauth2'], 'issuers'> }): string {
+  const first = config.oauth2.issuers[0]?.introspectionUrl;
+  if (first) return first;
+  const issuer = config.oauth2.issuers.find((i) => i.issuer)?.issuer;
   return issuer ? `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration` : '';
 }

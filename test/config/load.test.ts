@@ -23,15 +23,17 @@ t.test('defaults are the documented DMS-compatible ones', async (t) => {
   const c = loadConfig(minimal);
   t.same(c.listen.imap, { host: '0.0.0.0', port: 143 });
   t.same(c.listen.imaps, { host: '0.0.0.0', port: 993 });
-  t.equal(c.oauth2.mode, 'auth');
-  t.equal(c.oauth2.usernameAttribute, 'email');
+  t.equal(c.oauth2.issuers.length, 1);
+  t.equal(c.oauth2.issuers[0]!.mode, 'auth');
+  t.equal(c.oauth2.issuers[0]!.usernameAttribute, 'email');
   t.equal(c.backend.host, 'mailserver');
   t.equal(c.backend.imapPort, 143);
   t.equal(c.backend.tls, 'starttls');
   t.equal(c.backend.tlsVerify, true);
   t.equal(c.backend.servername, 'mailserver');
   t.equal(c.allowPlaintextAuth, false);
-  t.equal(c.imap.idleTimeoutMs, 30 * 60 * 1000);
+  t.equal(c.sessions.idleTimeoutMs, 30 * 60 * 1000);
+  t.equal(c.sessions.preauthTimeoutMs, 60 * 1000);
 });
 
 t.test('every problem is reported at once', async (t) => {
@@ -83,7 +85,7 @@ t.test('YAML file: same keys, environment wins, unknown keys refused', async (t)
 t.test('a command loads only its sections; run still lists every problem at once (issue 15)', async (t) => {
   const tokenOnly = { OAUTH2_INTROSPECTION_URL: 'https://idp.example/userinfo', DMS_IMAP_PORT: 'x' };
   const { tokens } = loadSections(tokenOnly, {}, ['tokens']);
-  t.equal(tokens.oauth2.url, 'https://idp.example/userinfo', 'no certificate, master account or valid DMS port needed');
+  t.equal(tokens.oauth2.issuers[0]!.introspectionUrl, 'https://idp.example/userinfo', 'no certificate, master account or valid DMS port needed');
   const err = t.throws(() => loadConfig(tokenOnly)) as unknown as ConfigError;
   const all = err.problems.join('\n');
   for (const p of [/LISTEN_IMAPS needs SSL_CERT_PATH/, /DMS_MASTER_USER: required/, /DMS_IMAP_PORT: expected a whole number/]) t.match(all, p);
