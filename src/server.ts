@@ -10,7 +10,7 @@ import { readinessChecks } from './observability/health-checks.js';
 import { startOpsHttp, type HttpListener } from './observability/http.js';
 import { metrics } from './observability/metrics.js';
 import type { Listener } from './net/listen.js';
-import { createAuthenticator } from './auth/factory.js';
+import { createAuthenticator, createIdpHttpClient } from './auth/factory.js';
 import { startImap, type ImapService } from './imap/service.js';
 import { startSmtp, type SmtpService } from './smtp/service.js';
 import type { SharedParts } from './server-parts.js';
@@ -36,11 +36,12 @@ export interface ProxyServer {
 export async function startServer(config: Config, log: Logger): Promise<ProxyServer> {
   // SCIM (issue 8): deactivated users must be known before the first login.
   const scim = config.scim ? await openScim(config.scim, log) : null;
+  const idpHttp = createIdpHttpClient(config.oauth2);
   const parts: SharedParts = {
     config,
     log,
     tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
-    authenticator: createAuthenticator(config, log, scim?.disabled),
+    authenticator: createAuthenticator(config, log, scim?.disabled, idpHttp),
     backendTls: backendTlsOptions(config.backend),
     guard: new LoginGuard({
       windowMs: config.limits.authFailWindowMs, maxPerIp: config.limits.authFailMaxPerIp, maxPerUser: config.limits.authFailMaxPerUser,
@@ -67,7 +68,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   }
   const certificates = parts.tlsContext as CertificateStore | null;
   certificates?.watch(config.ops.tlsReloadIntervalMs);
-  const health = new Health(readinessChecks(config, listeners, { idpCachedStateUsable: () => parts.authenticator.hasCachedState() }));
+  const health = new Health(readinessChecks(config, listeners, { idp: idpHttp, idpCachedStateUsable: () => parts.authenticator.hasCachedState() }));
   const untrackReadiness = metrics.trackReadiness(async () => (await health.readiness()).ready);
   let ops: HttpListener | null = null;
   if (config.ops.listenHttp) {

@@ -11,11 +11,20 @@ import type { Listener } from '../net/listen.js';
 import { connectTcp } from '../backend/dial.js';
 import type { ReadinessCheck } from './health.js';
 
+/** The IdP HTTP client (src/auth/http.ts): the probe shares its agent, timeouts and size cap. */
+export interface IdpProbe {
+  probe(url: string, timeoutMs: number): Promise<number>;
+}
+
 export interface ReadinessOptions {
+  readonly idp: IdpProbe;
   readonly idpCachedStateUsable?: () => boolean;
 }
 
-export function readinessChecks(config: Config, listeners: readonly Listener[], o: ReadinessOptions = {}): ReadinessCheck[] {
+/** Below CHECK_TIMEOUT_MS, so a silent IdP is reported as such (and cached state consulted). */
+const IDP_PROBE_TIMEOUT_MS = 2000;
+
+export function readinessChecks(config: Config, listeners: readonly Listener[], o: ReadinessOptions): ReadinessCheck[] {
   const b = config.backend;
   const ports = [b.imapPort, ...(config.listen.submission || config.listen.submissions ? [b.submissionPort] : [])];
   const idpUrl = idpProbeUrl(config);
@@ -39,10 +48,9 @@ export function readinessChecks(config: Config, listeners: readonly Listener[], 
       run: async () => {
         if (!idpUrl) return { ok: true, detail: 'no IdP URL to probe' };
         try {
-          const res = await fetch(idpUrl, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(2000) });
-          await res.body?.cancel();
-          if (res.status < 500) return { ok: true, detail: `HTTP ${res.status}` };
-          throw new Error(`HTTP ${res.status}`);
+          const status = await o.idp.probe(idpUrl, IDP_PROBE_TIMEOUT_MS);
+          if (status < 500) return { ok: true, detail: `HTTP ${status}` };
+          throw new Error(`HTTP ${status}`);
         } catch (err) {
           if (o.idpCachedStateUsable?.()) return { ok: true, detail: `unreachable (${(err as Error).message}); cached state in use` };
           return { ok: false, detail: `unreachable: ${(err as Error).message}` };
