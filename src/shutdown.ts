@@ -9,9 +9,8 @@
 // are cut CLOSE_RESERVE_MS before the grace ends, every wait after that is bounded by its
 // end, and at its end the process exits whatever is still open.
 import type { Logger } from './observability/logger.js';
+import { CLOSE_RESERVE_MS, CLOSE_STEP_MAX_MS, SHUTDOWN_POLL_MS } from './limits.js';
 
-/** Time kept at the end of the grace for closing what is left and exiting (at most a quarter of the grace). */
-export const CLOSE_RESERVE_MS = 250;
 
 /** When sessions still open are cut (epoch ms), for a grace of `graceMs` ending at `endMs`. */
 export function sessionDeadline(endMs: number, graceMs: number): number {
@@ -31,13 +30,13 @@ export interface ShutdownDone {
   readonly graceEndMs: number;
 }
 
-/** Resolves once `done()` is true or at `deadline` (epoch ms), polling every 100 ms. */
+/** Resolves once `done()` is true or at `deadline` (epoch ms), polling every SHUTDOWN_POLL_MS. */
 export async function until(done: () => boolean, deadline: number): Promise<void> {
-  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(SHUTDOWN_POLL_MS, Math.max(1, deadline - Date.now()))));
 }
 
 /** Waits for `p`, but no longer than `ms`: a peer that never closes must not hold a shutdown. */
-export async function bounded(p: Promise<unknown>, ms = 3000): Promise<void> {
+export async function bounded(p: Promise<unknown>, ms = CLOSE_STEP_MAX_MS): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([p, new Promise((r) => { timer = setTimeout(r, ms); timer.unref(); })]);
   clearTimeout(timer);

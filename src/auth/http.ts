@@ -2,6 +2,7 @@
 // a response size cap (undici's own defaults are 300 s and unbounded: shared REFERENCE).
 import { Agent, request } from 'undici';
 import { metrics } from '../observability/metrics.js';
+import { IDP_KEEPALIVE_MS, IDP_MAX_CONNECTIONS } from '../limits.js';
 
 export interface HttpLimits { timeoutMs: number; maxResponseBytes: number }
 
@@ -26,8 +27,8 @@ export class IdpHttpClient {
       connect: { timeout: limits.timeoutMs },
       headersTimeout: limits.timeoutMs,
       bodyTimeout: limits.timeoutMs,
-      keepAliveTimeout: 30_000,
-      connections: 64,
+      keepAliveTimeout: IDP_KEEPALIVE_MS,
+      connections: IDP_MAX_CONNECTIONS,
     });
   }
 

@@ -9,6 +9,7 @@ import { ImapSession, type ImapSessionDeps, type SessionHandle } from './session
 import { metrics } from '../observability/metrics.js';
 import { bounded, until } from '../shutdown.js';
 import { revocation } from '../net/revocation.js';
+import { REFUSAL_CLOSE_MS } from '../limits.js';
 
 const SHUTDOWN_TEXT = 'Server shutting down.';
 const REVOKED_TEXT = 'Account disabled.';
@@ -54,7 +55,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
       // spent on a refused client, the connection just closes.
       if (!implicitTls) socket.end(`* BYE [UNAVAILABLE] ${refusal}\r\n`);
       else socket.destroy();
-      setTimeout(() => socket.destroy(), 1000).unref();
+      setTimeout(() => socket.destroy(), REFUSAL_CLOSE_MS).unref();
       return;
     }
     const session = new ImapSession(socket, implicitTls, { ...deps, loggedIn: refusal.loggedIn }, peer);

@@ -24,6 +24,7 @@ import { preauthCapabilities } from './capabilities.js';
 import { PREAUTH_COMMANDS, POSTAUTH_COMMANDS } from './commands/index.js';
 import type { ImapContext } from './commands/context.js';
 import { TEXT, tagged, untagged } from './replies.js';
+import { FAREWELL_MS } from '../limits.js';
 
 export interface ImapSessionLimits {
   readonly maxLineBytes: number;
@@ -414,7 +415,7 @@ export class ImapSession implements ImapContext, SessionHandle {
     this.state = 'closed';
     this.waiter?.reject(new SaslError('ERR_SASL_SYNTAX', 'session closed'));
     this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    setTimeout(() => this.socket.destroy(), FAREWELL_MS).unref();
     this.finish(why);
   }
 

@@ -9,11 +9,8 @@
 // The socket byte counters are sampled on a timer only while draining.
 import type { Socket } from 'node:net';
 import type { Splice, SpliceEnd } from './splice.js';
+import { DRAIN_QUIET_MS, DRAIN_SAMPLE_MS, FAREWELL_MS } from '../limits.js';
 
-export const DRAIN_QUIET_MS = 1000;
-/** After our last word (`* BYE`, 421), how long the client has to close before we do. */
-export const FAREWELL_MS = 2000;
-const SAMPLE_MS = 100;
 
 export interface DrainTarget {
   readonly client: Socket;
@@ -35,7 +32,7 @@ export function closeWhenQuiet(t: DrainTarget, farewell: string, deadline: numbe
   const moved = (): number => client.bytesRead + client.bytesWritten + backend.bytesRead + backend.bytesWritten;
   let last = moved();
   let quietSince = Date.now();
-  // The cut is its own timer, not a sample: it lands on the deadline, not up to SAMPLE_MS after.
+  // The cut is its own timer, not a sample: it lands on the deadline, not up to DRAIN_SAMPLE_MS after.
   const cut = setTimeout(() => {
     clearInterval(timer);
     splice.close(why);
@@ -61,6 +58,6 @@ export function closeWhenQuiet(t: DrainTarget, farewell: string, deadline: numbe
       backend.end();
       closeAfterFarewell(splice, deadline, why);
     }
-  }, SAMPLE_MS);
+  }, DRAIN_SAMPLE_MS);
   timer.unref();
 }

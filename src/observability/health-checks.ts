@@ -10,6 +10,7 @@ import type { Config } from '../config/types.js';
 import type { Listener } from '../net/listen.js';
 import { connectTcp } from '../backend/dial.js';
 import type { ReadinessCheck } from './health.js';
+import { BACKEND_PROBE_TIMEOUT_MS, IDP_PROBE_TIMEOUT_MS } from '../limits.js';
 
 /** The IdP HTTP client (src/auth/http.ts): the probe shares its agent, timeouts and size cap. */
 export interface IdpProbe {
@@ -20,9 +21,6 @@ export interface ReadinessOptions {
   readonly idp: IdpProbe;
   readonly idpCachedStateUsable?: () => boolean;
 }
-
-/** Below CHECK_TIMEOUT_MS, so a silent IdP is reported as such (and cached state consulted). */
-const IDP_PROBE_TIMEOUT_MS = 2000;
 
 export function readinessChecks(config: Config, listeners: readonly Listener[], o: ReadinessOptions): ReadinessCheck[] {
   const b = config.backend;
@@ -39,7 +37,7 @@ export function readinessChecks(config: Config, listeners: readonly Listener[], 
     {
       name: 'backend',
       run: async () => {
-        await Promise.all(ports.map(async (port) => (await connectTcp(b.host, port, 2000)).destroy()));
+        await Promise.all(ports.map(async (port) => (await connectTcp(b.host, port, BACKEND_PROBE_TIMEOUT_MS)).destroy()));
         return { ok: true, detail: `${b.host}:${ports.join(',')} reachable` };
       },
     },

@@ -19,6 +19,7 @@ import { revocation } from '../net/revocation.js';
 import { metrics } from '../observability/metrics.js';
 import { bounded, until } from '../shutdown.js';
 import { contained, reportFault } from '../observability/faults.js';
+import { REFUSAL_CLOSE_MS } from '../limits.js';
 
 export interface SmtpService {
   readonly listeners: Listener[];
@@ -107,7 +108,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
       const a = admit(p, socket, peer);
       if (typeof a === 'string') {
         socket.end(`421 4.7.0 ${a}\r\n`);
-        setTimeout(() => socket.destroy(), 1000).unref();
+        setTimeout(() => socket.destroy(), REFUSAL_CLOSE_MS).unref();
         return;
       }
       front.accept(socket, peer, a.loggedIn, config.sessions.preauthTimeoutMs);
