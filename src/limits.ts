@@ -6,9 +6,9 @@
 
 // ---- Closing connections ---------------------------------------------------------------
 
-/** After our last word (`* BYE`, 421), how long the client has to close before we do. */
-export const FAREWELL_MS = 2000;
-/** After a refusal (connection limits, an HTTP tunnel request): long enough to read one line. */
+/** After a polite close (BYE, 421, -ERR; a drain's last word) the client has this long to close its side before the socket is destroyed. */
+export const POLITE_CLOSE_MS = 2000;
+/** A connection refused at the door (blocked IP, connection limits, an HTTP tunnel request) is destroyed this long after its refusal line. */
 export const REFUSAL_CLOSE_MS = 1000;
 /** After LOGOUT/QUIT on a backend connection used only to check something: Dovecot/Postfix answer at once. */
 export const BACKEND_QUIT_CLOSE_MS = 1000;
@@ -34,6 +34,11 @@ export const CLI_EXIT_DELAY_MS = 200;
 
 /** Our cap on an inbound v2 header with its TLVs (the addresses alone are at most 216 bytes). */
 export const MAX_PROXY_HEADER_BYTES = 1024;
+
+// ---- Logins ----------------------------------------------------------------------------
+
+/** Failed logins on one connection before it is closed. RFC 9051 and RFC 4954 set none; Dovecot closes after a few too. */
+export const MAX_AUTH_FAILURES = 3;
 
 // ---- SASL and IMAP pre-auth parsing ----------------------------------------------------
 

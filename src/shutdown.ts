@@ -9,8 +9,7 @@
 // are cut CLOSE_RESERVE_MS before the grace ends, every wait after that is bounded by its
 // end, and at its end the process exits whatever is still open.
 import type { Logger } from './observability/logger.js';
-import { CLOSE_RESERVE_MS, CLOSE_STEP_MAX_MS, SHUTDOWN_POLL_MS } from './limits.js';
-
+import { CLOSE_RESERVE_MS } from './limits.js';
 
 /** When sessions still open are cut (epoch ms), for a grace of `graceMs` ending at `endMs`. */
 export function sessionDeadline(endMs: number, graceMs: number): number {
@@ -30,17 +29,7 @@ export interface ShutdownDone {
   readonly graceEndMs: number;
 }
 
-/** Resolves once `done()` is true or at `deadline` (epoch ms), polling every SHUTDOWN_POLL_MS. */
-export async function until(done: () => boolean, deadline: number): Promise<void> {
-  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(SHUTDOWN_POLL_MS, Math.max(1, deadline - Date.now()))));
-}
-
-/** Waits for `p`, but no longer than `ms`: a peer that never closes must not hold a shutdown. */
-export async function bounded(p: Promise<unknown>, ms = CLOSE_STEP_MAX_MS): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise((r) => { timer = setTimeout(r, ms); timer.unref(); })]);
-  clearTimeout(timer);
-}
+export { bounded, until } from './session/waits.js';
 
 /**
  * Waits for the first SIGTERM/SIGINT, shuts down, and resolves with the exit code (0) once

@@ -8,9 +8,8 @@
 //
 // The socket byte counters are sampled on a timer only while draining.
 import type { Socket } from 'node:net';
-import type { Splice, SpliceEnd } from './splice.js';
-import { DRAIN_QUIET_MS, DRAIN_SAMPLE_MS, FAREWELL_MS } from '../limits.js';
-
+import type { Splice, SpliceEnd } from '../net/splice.js';
+import { DRAIN_QUIET_MS, DRAIN_SAMPLE_MS, POLITE_CLOSE_MS } from '../limits.js';
 
 export interface DrainTarget {
   readonly client: Socket;
@@ -19,11 +18,11 @@ export interface DrainTarget {
 }
 
 /**
- * Our last word is written: the client gets FAREWELL_MS to close its side, but never past
+ * Our last word is written: the client gets POLITE_CLOSE_MS to close its side, but never past
  * `deadline` (epoch ms), which is what the operator's grace allows; then both sides are closed.
  */
 export function closeAfterFarewell(splice: Splice, deadline: number, why: SpliceEnd): void {
-  setTimeout(() => splice.close(why), Math.min(FAREWELL_MS, Math.max(0, deadline - Date.now()))).unref();
+  setTimeout(() => splice.close(why), Math.min(POLITE_CLOSE_MS, Math.max(0, deadline - Date.now()))).unref();
 }
 
 /** Sends `farewell` and closes both sides once the session is quiet, or cuts it at `deadline` (epoch ms); `why` is logged as how it ended. */
