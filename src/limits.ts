@@ -10,3 +10,12 @@ export const POLITE_CLOSE_MS = 2000;
 
 /** A connection refused at the door (blocked IP, connection limits) is destroyed this long after its refusal line. */
 export const REFUSAL_CLOSE_MS = 1000;
+
+/** App passwords one user may have: bounds the file and the checks a password login makes (all of them, for equal timing). */
+export const MAX_APP_PASSWORDS_PER_USER = 10;
+
+/** An app password's label ("Phone", "Laptop Thunderbird"), in characters. */
+export const MAX_APP_PASSWORD_LABEL_CHARS = 64;
+
+/** How often app passwords' last-used data is written (it is batched: no write per login). */
+export const LAST_USED_FLUSH_MS = 60_000;
