@@ -7,8 +7,7 @@
 // from one client became a timeout (NO [UNAVAILABLE]) that Fail2Ban never saw.
 import { BackendError } from './dial.js';
 import type { BackendLoginFailure } from './login-result.js';
-
-export const DOVECOT_PENALTY_MAX_MS = 15_000;
+import { DOVECOT_PENALTY_MAX_MS } from '../limits.js';
 
 export class LoginTimer {
   private readonly startedAt = performance.now();

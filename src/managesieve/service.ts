@@ -14,7 +14,7 @@ export async function startManageSieve(p: SharedParts): Promise<Service> {
   const { config } = p;
   const capabilities = new SieveCapabilitySource();
   const deps: SieveSessionDeps = {
-    limits: config.imap, // the same pre-login line, literal and bad-command limits as IMAP
+    limits: { ...config.imap, ...config.sessions }, // the same pre-login line, literal and bad-command limits as IMAP
     allowPlaintextAuth: config.allowPlaintextAuth,
     tlsContext: p.tlsContext,
     login: { authenticator: p.authenticator, guard: p.guard, backend: p.backend.managesieve },
