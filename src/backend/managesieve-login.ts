@@ -16,6 +16,7 @@ import { saslPlain, type BackendCredentials } from './credentials.js';
 import { proxyHeaderFor } from './client-address.js';
 import { LoginTimer } from './login-timer.js';
 import type { BackendClient, BackendLoginResult } from './login-result.js';
+import { BACKEND_QUIT_CLOSE_MS, MAX_BACKEND_REPLY_LINES } from '../limits.js';
 
 export interface ManageSieveBackendTarget {
   readonly host: string;
@@ -123,7 +124,7 @@ export async function probeManageSieve(target: ManageSieveBackendTarget): Promis
     open.reader.detach();
     open.socket.on('error', () => undefined); // a reset after LOGOUT must not become an unhandled error
     open.socket.end('LOGOUT\r\n');
-    setTimeout(() => open.socket.destroy(), 1000).unref();
+    setTimeout(() => open.socket.destroy(), BACKEND_QUIT_CLOSE_MS).unref();
     return open.capabilities;
   } catch {
     return null;
@@ -138,7 +139,7 @@ function xclientLine(c: BackendClient): string {
 
 async function readCapabilities(reader: LineReader): Promise<SieveCapabilities> {
   const caps: SieveCapabilities = new Map();
-  for (let n = 0; n < 64; n++) {
+  for (let n = 0; n < MAX_BACKEND_REPLY_LINES; n++) {
     const line = await reader.readLine();
     const p = parseServerLine(line);
     if (!p) throw new BackendError('ERR_BACKEND_PROTOCOL', `unexpected ManageSieve line: ${line.slice(0, 200)}`);

@@ -6,6 +6,7 @@ import { parseSaslMechanism, type SaslMechanism } from '../auth/sasl/index.js';
 import { SASL_MECHANISMS, type CapabilityState } from './capabilities.js';
 import { argText, quote, type SieveCommand } from './parser.js';
 import { TEXT, type SieveCode } from './replies.js';
+import { MAX_SIEVE_NOOP_TAG_BYTES } from '../limits.js';
 
 export interface SieveContext extends CapabilityState {
   /** The capability lines, without the closing OK. */
@@ -33,7 +34,7 @@ const noop: Handler = (ctx, cmd) => {
   const tag = cmd.args[0];
   if (cmd.args.length > 1 || (tag && tag.type !== 'string')) return ctx.bad(TEXT.syntax);
   const text = argText(tag);
-  if (text !== undefined && !/^[\x20-\x7e]{0,256}$/.test(text)) return ctx.bad(TEXT.syntax);
+  if (text !== undefined && (text.length > MAX_SIEVE_NOOP_TAG_BYTES || !/^[\x20-\x7e]*$/.test(text))) return ctx.bad(TEXT.syntax);
   ctx.reply('OK', TEXT.noop, text !== undefined ? `TAG ${quote(text)}` as SieveCode : undefined);
 };
 

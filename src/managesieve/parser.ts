@@ -3,6 +3,8 @@
 // `{n+}` literals are the same as RFC 5804's literal-c2s; this only reads what it framed.
 // Errors carry fixed texts: an argument may be a SASL response and must never reach a log.
 
+import { MAX_IMAP_LITERAL_DIGITS } from '../limits.js';
+
 export type SieveArg =
   /** A quoted string or a literal (RFC 5804 §4 string). */
   | { readonly type: 'string'; readonly value: Buffer; readonly literal: boolean }
@@ -25,7 +27,7 @@ const DQUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 /** A literal marker at the end of a text segment: `{n+}` or `{n}` (RFC 5804 §4 literal-c2s). */
-const LITERAL_MARKER = /\{(\d{1,10})\+?\}$/;
+const LITERAL_MARKER = new RegExp(`\\{(\\d{1,${MAX_IMAP_LITERAL_DIGITS}})\\+?\\}$`);
 
 /**
  * Reads one framed command: `segments` alternate text parts (ending in a literal marker
