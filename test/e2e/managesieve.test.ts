@@ -221,3 +221,19 @@ t.test('sieve-connect uploads and activates a script with a password (STARTTLS, 
   t.match(r.out, /"fromcli" ACTIVE/, 'listed as the active script');
   await deliverAndFind(bob, 'FromSieveConnect');
 });
+
+t.test('graceful shutdown: a logged-in session gets BYE when quiet, one before login at once', async (t) => {
+  const p = await startProxy({ backend, userinfoUrl: idp.userinfoUrl, env: SIEVE_ENV });
+  t.teardown(() => p.stop());
+  const pca = readFileSync(p.certs.caFile, 'utf8');
+  const { c: spliced } = await secured(p.managesievePort, pca);
+  t.teardown(() => spliced.close());
+  t.match((await spliced.command(`AUTHENTICATE "XOAUTH2" "${xoauth2(bob.email, await token(bob.email))}"`, 15_000)).response, /^OK /);
+  const { c: waiting } = await secured(p.managesievePort, pca);
+  t.teardown(() => waiting.close());
+  const done = p.server.shutdown(10_000);
+  t.match((await waiting.response()).response, /^BYE "Server shutting down\."/, 'before login: BYE');
+  t.match((await spliced.response(5000)).response, /^BYE "Server shutting down\."/, 'spliced: BYE once quiet');
+  t.ok(await spliced.waitClosed(5000), 'then closed');
+  await done;
+});
