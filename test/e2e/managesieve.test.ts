@@ -166,6 +166,15 @@ t.test('Dovecot managesieve down → NO (TRYLATER); the greeting still lists SIE
   t.match(r.response, /^NO \(TRYLATER\)/);
 });
 
+t.test('DMS_MANAGESIEVE_TLS=none: plaintext leg to Dovecot (trusted network), the client still on TLS', async (t) => {
+  const p = await startProxy({ backend, userinfoUrl: idp.userinfoUrl, env: { ...SIEVE_ENV, DMS_MANAGESIEVE_TLS: 'none' } });
+  t.teardown(() => p.stop());
+  const { c } = await secured(p.managesievePort, readFileSync(p.certs.caFile, 'utf8'));
+  t.teardown(() => c.close());
+  t.match((await c.command(`AUTHENTICATE "OAUTHBEARER" "${oauthbearer(bob.email, await token(bob.email))}"`, 15_000)).response, /^OK /);
+  t.match((await c.command('LISTSCRIPTS')).response, /^OK/);
+});
+
 t.test('IdP down → NO (TRYLATER)', async (t) => {
   const p = await startProxy({ backend, userinfoUrl: `http://127.0.0.1:${await deadPort()}/userinfo`, env: SIEVE_ENV });
   t.teardown(() => p.stop());
