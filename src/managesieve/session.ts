@@ -6,9 +6,8 @@ import type net from 'node:net';
 import type { ServerTlsSource } from '../net/tls-reload.js';
 import type { Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
-import { contained } from '../observability/faults.js';
 import { SaslError, type SaslMechanism } from '../auth/sasl/index.js';
-import { PreauthConnection } from '../session/connection.js';
+import { FramedConnection, HTTP_REQUEST } from '../session/framed-connection.js';
 import { SessionLogin, type LoginParts } from '../session/login.js';
 import type { LoginOutcome } from '../session/login-outcome.js';
 import type { SaslWire } from '../session/sasl-exchange.js';
@@ -46,13 +45,8 @@ export interface SieveSessionDeps {
   readonly loggedIn?: () => void;
 }
 
-const HTTP_REQUEST = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|TRACE|CONNECT|PATCH) \S+ HTTP\/\d\.\d$/i;
-
-export class ManageSieveSession extends PreauthConnection implements SieveContext, LiveSession {
-  private readonly framer: ImapFramer;
-  private busy = false;
-  private waiter: { resolve: (response: Buffer | null) => void; reject: (err: Error) => void } | null = null;
-  private badCommands = 0;
+export class ManageSieveSession extends FramedConnection implements SieveContext, LiveSession {
+  protected readonly framer: ImapFramer;
   private readonly logins: SessionLogin<Backend>;
 
   constructor(socket: net.Socket, implicitTls: boolean, private readonly deps: SieveSessionDeps, peer?: Peer) {
@@ -81,11 +75,6 @@ export class ManageSieveSession extends PreauthConnection implements SieveContex
     this.pump();
   }
 
-  protected received(chunk: Buffer): void {
-    this.framer.push(chunk);
-    this.pump();
-  }
-
   protected farewell(text: string): string {
     return farewell(text);
   }
@@ -94,32 +83,12 @@ export class ManageSieveSession extends PreauthConnection implements SieveContex
     this.deps.onEnd?.(this);
   }
 
-  protected override abandon(): void {
-    this.waiter?.reject(new SaslError('ERR_SASL_SYNTAX', 'session closed'));
-  }
+  // ---- the command loop (session/framed-connection.ts) -------------------------------
 
-  // ---- the command loop ------------------------------------------------------------
+  /** ManageSieve has no `+` step: a `{n}` literal is read like `{n+}` (its body follows at once). */
+  protected literalAccepted(): void {}
 
-  private pump(): void {
-    while (this.state === 'preauth') {
-      if (this.busy && !this.waiter) {
-        this.socket.pause(); // bounded: nothing more is read until the handler is done
-        return;
-      }
-      const waitingForClient = this.mustWaitForDrain((socket) => {
-        if (!this.busy || this.waiter) socket.resume();
-        this.pump();
-      });
-      if (waitingForClient) return;
-      const ev = this.framer.next();
-      if (!ev) return;
-      if (ev.type === 'literal-continue') continue; // ManageSieve has no "+": a {n} literal is read like {n+}
-      if (this.waiter) this.deliverResponse(ev);
-      else this.dispatch(ev);
-    }
-  }
-
-  private dispatch(ev: FramerEvent): void {
+  protected dispatch(ev: FramerEvent): void {
     switch (ev.type) {
       case 'literal-continue':
       case 'line':
@@ -146,26 +115,12 @@ export class ManageSieveSession extends PreauthConnection implements SieveContex
     const handler = PREAUTH_COMMANDS.get(cmd.name);
     if (!handler) return this.bad(POSTAUTH_COMMANDS.has(cmd.name) ? TEXT.notAuthenticated : TEXT.unknownCommand);
     const result = handler(this, cmd);
-    if (!(result instanceof Promise)) return;
-    this.busy = true;
-    result
-      .catch(contained((err: unknown) => {
-        // A bug, not an IdP or backend outage (those are answered inside): NO, then the session ends.
-        this.reply('NO', TEXT.internalError, 'TRYLATER');
-        this.fault(cmd.name, err);
-      }, (err) => this.fault(cmd.name, err)))
-      .finally(contained(() => {
-        this.busy = false;
-        if (this.state !== 'preauth') return;
-        this.socket.resume();
-        this.pump();
-      }, (err) => this.fault('data', err)));
+    // A bug in a command's promise: NO (TRYLATER), then the session ends.
+    if (result instanceof Promise) this.runHandler(cmd.name, result, () => this.reply('NO', TEXT.internalError, 'TRYLATER'));
   }
 
   /** The client's answer to a SASL challenge: one string (RFC 5804 §2.1); `"*"` cancels. */
-  private deliverResponse(ev: FramerEvent): void {
-    const waiter = this.waiter!;
-    this.waiter = null;
+  protected deliverResponse(ev: FramerEvent, waiter: { resolve: (r: Buffer | null) => void; reject: (err: Error) => void }): void {
     if (ev.type === 'command') {
       let value: Buffer;
       try {
@@ -185,12 +140,7 @@ export class ManageSieveSession extends PreauthConnection implements SieveContex
 
   /** Sends a server challenge as a string and waits for the client's string. */
   private challenge(base64: string): Promise<Buffer | null> {
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-      this.send(`${quote(base64)}\r\n`);
-      this.socket.resume();
-      setImmediate(contained(() => this.pump(), (err) => this.fault('data', err))); // responses may already be buffered
-    });
+    return this.awaitResponse(`${quote(base64)}\r\n`);
   }
 
   // ---- SieveContext ----------------------------------------------------------------
@@ -201,8 +151,7 @@ export class ManageSieveSession extends PreauthConnection implements SieveContex
 
   bad(text: string): void {
     this.reply('NO', text);
-    this.badCommands += 1;
-    if (this.badCommands >= this.deps.limits.maxBadCommands) this.close(TEXT.tooManyBad, 'too-many-bad-commands');
+    this.countBad(this.deps.limits.maxBadCommands, TEXT.tooManyBad);
   }
 
   startTls(): void {
