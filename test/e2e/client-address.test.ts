@@ -9,6 +9,7 @@ import { startIdp } from '../harness/idp.js';
 import { startProxy, eventually, type TestProxy } from '../harness/proxy.js';
 import { RawClient, xoauth2 } from '../harness/raw-imap.js';
 import { encodeProxyV2 } from '../../src/net/proxy-protocol.js';
+import { dovecotLoginLine } from '../harness/flavour.js';
 
 const backend = await startBackend();
 t.teardown(() => backend.stop());
@@ -35,7 +36,7 @@ async function imapLogin(p: TestProxy, opts: Parameters<typeof RawClient.connect
 }
 
 async function lastDovecotLogin(): Promise<string | undefined> {
-  return (await backend.dovecotLog()).split('\n').filter((l) => l.includes(`Login: user=<${alice.email}>`)).at(-1);
+  return (await backend.dovecotLog()).split('\n').filter((l) => new RegExp(dovecotLoginLine(alice.email)).test(l)).at(-1);
 }
 
 t.test('PROXY v1 and v2 from a trusted balancer: the announced address is the client everywhere', async (t) => {
