@@ -8,6 +8,7 @@ import { connectTcp } from '../backend/dial.js';
 import { imapBackendLogin, type ImapBackendTarget } from '../backend/imap-login.js';
 import { smtpBackendLogin, type SmtpBackendTarget } from '../backend/smtp-login.js';
 import { idpProbeUrl } from '../observability/health-checks.js';
+import { checkDovecotGeneration, dovecotGeneration } from './dovecot-version.js';
 import { meetsNodeEngine, PACKAGE_NAME, type PackageInfo } from '../package-info.js';
 
 /** skip: not run, because a setting it needs is invalid (reported as a configuration failure). */
@@ -141,6 +142,9 @@ export async function checkMasterLogins(
   } else {
     lines.push({ status: 'fail', title: `IMAP master login as ${user}`, detail: r.reason, fix: r.kind === 'rejected' ? masterFix : 'DMS did not answer the login: check DMS_TLS, DMS_TLS_CA_FILE/DMS_TLS_SERVERNAME (certificate) and reachability' });
   }
+  lines.push(checkDovecotGeneration({
+    generation: r.ok ? dovecotGeneration(r.capabilities) : undefined, tls: b.tls, proxyProtocol: pp.toImap, ...(r.ok ? {} : { loginRefusal: r.reason }),
+  }));
   if (!submission) return lines;
   const smtp: SmtpBackendTarget = {
     host: b.host, port: b.submissionPort, tls: b.submissionTls, tlsOptions: backendTls, timeoutMs: b.timeoutMs,
