@@ -87,7 +87,9 @@ mydomain = ${DOMAIN}
 myorigin = ${DOMAIN}
 mydestination =
 mynetworks = 127.0.0.0/8
-inet_interfaces = ${c.host}
+# Postfix accepts only interface addresses here; lo carries just 127.0.0.1, but every
+# 127/8 address binds. The services below name their address anyway.
+inet_interfaces = ${c.host === '127.0.0.1' ? c.host : 'all'}
 inet_protocols = ipv4
 # No DNS in a sandbox: no MX lookups, no client hostname lookups (they would stall).
 smtp_dns_support_level = disabled
