@@ -6,6 +6,8 @@
 /** A checks.ts CheckLine (structurally: checks.ts imports this file, not the other way round). */
 export interface VersionLine { readonly status: 'ok' | 'warn' | 'fail'; readonly title: string; readonly detail: string; readonly fix?: string }
 
+import { STARTTLS_AFTER_PROXY_SSL } from '../backend/imap-login.js';
+
 export type DovecotGeneration = '2.3' | '2.4';
 
 /** From post-login capabilities (reliable), else pre-login ones (the order heuristic), else undefined. */
@@ -47,6 +49,9 @@ const TLS_FIX = 'set DMS_TLS=starttls (or DMS_TLS=implicit with DMS_IMAP_PORT=99
 export function checkDovecotGeneration(f: DovecotFacts): VersionLine {
   const title = 'DMS Dovecot version';
   const found = f.generation === '2.4' ? 'Dovecot 2.4 (DMS on Debian 13)' : f.generation === '2.3' ? 'Dovecot 2.3 (DMS v15, Debian 12)' : 'not recognized';
+  if (f.loginRefusal?.includes(STARTTLS_AFTER_PROXY_SSL)) {
+    return { status: 'fail', title, detail: 'Dovecot 2.4 (DMS on Debian 13): with DMS_IMAP_PROXY_PROTOCOL=1 it takes the header\'s TLS flag as TLS already active and refuses STARTTLS', fix: 'set DMS_TLS=implicit with DMS_IMAP_PORT = DMS\'s haproxy + ssl listener (10993), or DMS_TLS=none with 10143' };
+  }
   if (f.loginRefusal && isCleartextRefusal(f.loginRefusal)) {
     return { status: 'fail', title, detail: `${found}; it refuses authentication without TLS on the proxy's connection (${f.tls === 'none' ? 'DMS_TLS=none' : `DMS_TLS=${f.tls}`})${f.generation !== '2.3' ? `: ${SECURED_24}` : ''}`, fix: TLS_FIX };
   }

@@ -1,6 +1,7 @@
 // doctor's Dovecot generation guess and the setting it names, from the capabilities the real
 // backends send (captured from the harness's Dovecot 2.3.19 and 2.4.1, DMS_FLAVOUR=debian12/13).
 import t from 'tap';
+import { STARTTLS_AFTER_PROXY_SSL } from '../../src/backend/imap-login.js';
 import { checkDovecotGeneration, dovecotGeneration, isCleartextRefusal } from '../../src/doctor/dovecot-version.js';
 
 const POST_23 = 'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY';
@@ -33,5 +34,7 @@ t.test('names the setting that bites on 2.4: TLS on the backend leg', async (t) 
   t.match(checkDovecotGeneration({ generation: '2.3', tls: 'none', proxyProtocol: false }), { status: 'ok', detail: /Dovecot 2\.3/ });
   t.match(checkDovecotGeneration({ generation: undefined, tls: 'starttls', proxyProtocol: false, loginRefusal: 'backend answered NO [AUTHENTICATIONFAILED] Authentication failed.' }),
     { status: 'warn', detail: /master login failed/ });
+  t.match(checkDovecotGeneration({ generation: undefined, tls: 'starttls', proxyProtocol: true, loginRefusal: STARTTLS_AFTER_PROXY_SSL }),
+    { status: 'fail', detail: /refuses STARTTLS/, fix: /DMS_TLS=implicit .*10993/ }, 'PROXY v2 + STARTTLS on 2.4');
   t.notOk(isCleartextRefusal('NO [AUTHENTICATIONFAILED] Authentication failed.'));
 });

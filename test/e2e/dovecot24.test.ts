@@ -117,6 +117,10 @@ async function suite(): Promise<void> {
     const viaHeader = await proxyWith({ DMS_TLS: 'none', DMS_IMAP_PROXY_PROTOCOL: '1', DMS_IMAP_PORT: String(backend.imapHaproxyPort) });
     t.match(await tokenLogin(viaHeader, alice.email), /^a1 OK /, 'DMS_TLS=none with PROXY v2: the SSL TLV tells Dovecot the client used TLS');
     t.match(await tokenLogin(proxy, alice.email), /^a1 OK /, 'DMS_TLS=starttls works');
+    const startTlsAfterHeader = await proxyWith({ DMS_IMAP_PROXY_PROTOCOL: '1', DMS_IMAP_PORT: String(backend.imapHaproxyPort) });
+    t.match(await tokenLogin(startTlsAfterHeader, alice.email), /^a1 NO \[UNAVAILABLE\]/, 'PROXY v2 + STARTTLS: 2.4 offers no STARTTLS after the TLS flag, the proxy fails closed');
+    const implicitAfterHeader = await proxyWith({ DMS_TLS: 'implicit', DMS_IMAP_PROXY_PROTOCOL: '1', DMS_IMAP_PORT: String(backend.imapsHaproxyPort) });
+    t.match(await tokenLogin(implicitAfterHeader, alice.email), /^a1 OK /, 'PROXY v2 + implicit TLS (DMS 10993) works');
   });
 
   t.test('doctor names Dovecot 2.4 and, with DMS_TLS=none, the setting that bites', async (t) => {
@@ -137,6 +141,9 @@ async function suite(): Promise<void> {
     const bad = await doctor({ DMS_TLS: 'none' });
     t.equal(bad.code, 1);
     t.match(bad.out, /^\[FAIL\] DMS Dovecot version: .*login_trusted_networks as secured.*\n\s+fix: set DMS_TLS=starttls/m);
+    const header = await doctor({ DMS_IMAP_PROXY_PROTOCOL: '1', DMS_IMAP_PORT: String(backend.imapHaproxyPort) });
+    t.equal(header.code, 1);
+    t.match(header.out, /^\[FAIL\] DMS Dovecot version: .*refuses STARTTLS\n\s+fix: set DMS_TLS=implicit/m);
     t.notMatch(bad.out, backend.master.password, 'the master password is never printed');
   });
 }

@@ -55,8 +55,11 @@ const OUTBOUND: readonly Outbound[] = [
   { name: 'id-xclient', env: () => ({ DMS_SUBMISSION_LOGIN: 'xclient' }) },
   {
     name: 'proxy-v2',
+    // Dovecot 2.4 takes the header's TLS flag as TLS already active and refuses STARTTLS:
+    // there the leg is implicit TLS to the haproxy + ssl listener (DMS 10993).
     env: (b) => ({
-      DMS_IMAP_PROXY_PROTOCOL: '1', DMS_IMAP_PORT: String(b.imapHaproxyPort),
+      DMS_IMAP_PROXY_PROTOCOL: '1',
+      ...(b.flavour === 'debian13' ? { DMS_TLS: 'implicit', DMS_IMAP_PORT: String(b.imapsHaproxyPort) } : { DMS_IMAP_PORT: String(b.imapHaproxyPort) }),
       DMS_SUBMISSION_PROXY_PROTOCOL: '1', DMS_SUBMISSION_PORT: String(b.submissionHaproxyPort),
     }),
   },

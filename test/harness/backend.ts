@@ -43,6 +43,7 @@ export interface Backend {
   imapPort: number;          // DMS 143: plain + STARTTLS
   imapsPort: number;         // DMS 993: implicit TLS
   imapHaproxyPort: number;   // DMS 10143: PROXY protocol required (haproxy = yes)
+  imapsHaproxyPort: number;  // DMS 10993: PROXY protocol, then implicit TLS (haproxy = yes, ssl = yes)
   submissionHaproxyPort: number; // DMS 10587: PROXY protocol required (smtpd_upstream_proxy_protocol)
   submissionPort: number;    // DMS 587: STARTTLS required
   submissionsPort: number;   // DMS 465: wrapper mode
@@ -91,9 +92,9 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
   const dp = dovecotPaths(dir, flavour);
   const pp = postfixPaths(dir, flavour);
   const pidFiles = [join(dp.baseDir, 'master.pid'), join(pp.queueDir, 'pid', 'master.pid')];
-  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort] = await freePorts(7) as
-    [number, number, number, number, number, number, number];
-  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort];
+  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort] = await freePorts(8) as
+    [number, number, number, number, number, number, number, number];
+  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort];
   const master = { user: 'master', password: 'master-secret' };
   const users: MailUser[] = [
     { email: `alice@${DOMAIN}`, password: 'alice-secret' },
@@ -119,7 +120,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     await mkdir(dp.mailDir, { recursive: true });
     await chown(dp.mailDir, VMAIL_ID, VMAIL_ID);
     await writeDovecotConf(dp, {
-      host, imapPort, imapsPort, imapHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
+      host, imapPort, imapsPort, imapHaproxyPort, imapsHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
       mailMaxUserIpConnections: opts.mailMaxUserIpConnections ?? 10, extra: opts.dovecotConf,
     });
     await writePostfixConf(pp, {
@@ -141,7 +142,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     await Promise.all([waitForGreeting(imapPort, '* OK', deadline, host), waitForGreeting(submissionPort, '220 ', deadline, host)]);
 
     return {
-      flavour, dir, host, imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort,
+      flavour, dir, host, imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, imapsHaproxyPort, submissionHaproxyPort,
       caFile: certs.caFile, master, users,
       async addUser(email, password) {
         // Dovecot would silently use the first of two passwd-file entries.
@@ -175,7 +176,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
         const pid = await readPid(pidFiles[0]!);
         await stopDovecot(dp);
         if (pid !== undefined) try { process.kill(-pid, 'SIGKILL'); } catch { /* group gone */ }
-        await waitPortsClosed([imapPort, imapsPort, imapHaproxyPort], Date.now() + 5000, host);
+        await waitPortsClosed([imapPort, imapsPort, imapHaproxyPort, imapsHaproxyPort], Date.now() + 5000, host);
         await startDovecot(dp);
         await waitForGreeting(imapPort, '* OK', Date.now() + START_TIMEOUT_MS, host);
       },

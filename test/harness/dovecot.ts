@@ -55,6 +55,8 @@ export interface DovecotConfig {
   imapsPort: number;
   /** DMS's documented PROXY-protocol IMAP port (10143): haproxy = yes. */
   imapHaproxyPort: number;
+  /** DMS's PROXY-protocol IMAPS port (10993): haproxy = yes, ssl = yes. */
+  imapsHaproxyPort: number;
   certFile: string;
   keyFile: string;
   mailMaxUserIpConnections: number;

@@ -81,6 +81,11 @@ export function dovecotServices(c: DovecotConfig): string {
     port = ${c.imapHaproxyPort}
     haproxy = yes
   }
+  inet_listener imaps_haproxy {
+    port = ${c.imapsHaproxyPort}
+    ssl = yes
+    haproxy = yes
+  }
 }
 service lmtp {
   unix_listener lmtp {
