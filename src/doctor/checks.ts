@@ -142,7 +142,7 @@ export async function checkMasterLogins(
     lines.push({ status: 'fail', title: `IMAP master login as ${user}`, detail: r.reason, fix: r.kind === 'rejected' ? masterFix : 'DMS did not answer the login: check DMS_TLS, DMS_TLS_CA_FILE/DMS_TLS_SERVERNAME (certificate) and reachability' });
   }
   lines.push(checkDovecotGeneration({
-    generation: r.ok ? dovecotGeneration(r.capabilities) : undefined, tls: b.tls, proxyProtocol: pp.toImap, ...(r.ok ? {} : { loginRefusal: r.reason }),
+    generation: r.ok ? dovecotGeneration(r.capabilities) : undefined, tls: b.tls, proxyProtocol: config.proxyProtocol.toImap, ...(r.ok ? {} : { loginRefusal: r.reason }),
   }));
   if (!submission) return lines;
   const s = await targets.submissionDirect({ kind: 'vouched', user }, DOCTOR_CLIENT);
