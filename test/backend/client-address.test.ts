@@ -2,7 +2,7 @@
 // a plaintext leg from login_trusted_networks as insecure (ssl = required refuses it) unless
 // the header's PP2_TYPE_SSL TLV has PP2_CLIENT_SSL set (HAProxy proxy-protocol.txt §2.2.5).
 import t from 'tap';
-import { proxyHeaderFor } from '../../src/backend/client-address.js';
+import { originatingIdFields, proxyHeaderFor } from '../../src/backend/client-address.js';
 import { parseProxyHeader } from '../../src/net/proxy-protocol.js';
 
 const client = { address: '203.0.113.7', port: 40001, localAddress: '127.0.0.1', localPort: 993 };
@@ -26,4 +26,11 @@ t.test('an IPv6 client of an IPv4 listener: the destination falls back to ::, th
   t.equal(h[13], 0x21, 'TCP over IPv6');
   t.equal(h.readUInt16BE(14), 36 + 8);
   t.equal(h[16 + 36], 0x20);
+});
+
+t.test('ID fields: a port of 0 (unknown) is left out, since Dovecot 2.4 refuses the whole ID for it', async (t) => {
+  t.same(originatingIdFields(client), [
+    ['x-originating-ip', '203.0.113.7'], ['x-originating-port', '40001'], ['x-connected-ip', '127.0.0.1'], ['x-connected-port', '993'],
+  ]);
+  t.same(originatingIdFields({ ...client, port: 0, localPort: 0 }), [['x-originating-ip', '203.0.113.7'], ['x-connected-ip', '127.0.0.1']]);
 });
