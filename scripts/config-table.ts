@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { KEYS, type KeySpec } from '../src/config/keys.js';
+import { itemKeyOf } from '../src/config/issuers.js';
 
 export const BEGIN = '<!-- keys:begin -->';
 export const END = '<!-- keys:end -->';
@@ -22,7 +23,11 @@ function row(key: KeySpec): string {
 }
 
 export function renderKeyTable(keys: readonly KeySpec[] = KEYS): string {
-  return [NOTICE, '', '| Key | Default | Meaning |', '|---|---|---|', ...keys.map(row)].join('\n');
+  const perIssuer = keys.filter((k) => k.perIssuer).map((k) => `\`${itemKeyOf(k)}\``);
+  return [
+    NOTICE, '', '| Key | Default | Meaning |', '|---|---|---|', ...keys.map(row), '',
+    `Settable per issuer, in an item of the YAML \`issuers:\` list (the flat key is the default of every item): ${perIssuer.join(', ')}.`,
+  ].join('\n');
 }
 
 /** The text between the markers (without them), or undefined when the page lacks a marker pair. */
