@@ -1,7 +1,7 @@
 // The configuration reference stays true to src/config/keys.ts: docs/configuration.md has a row
 // with its default for every key, its generated block is what `npm run docs:config` writes today
 // (a key added to keys.ts without regenerating fails here), and the README's short table of the
-// most used settings shows the same defaults.
+// most used settings shows the same defaults; .ci/run runs the README's test command.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { KEYS } from '../../src/config/keys.js';
@@ -38,4 +38,15 @@ t.test('every key row in README.md shows the keys.ts default', async (t) => {
     const cells = row.split(' | ');
     t.equal(cells[1], shownDefault(key), `README row ${name} shows the default ${shownDefault(key)}`);
   }
+});
+
+t.test('.ci/run runs exactly the test command of the README quick start', async (t) => {
+  const quickStart = readme.split('\n## Quick start')[1]?.split('\n## ')[0] ?? '';
+  const block = /```sh\n([\s\S]*?)```/.exec(quickStart)?.[1] ?? '';
+  const commands = block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean);
+  t.ok(commands.includes('npm run demo'), 'the quick start runs the demo');
+  const testCommand = commands.find((c) => c.startsWith('npm test'));
+  t.ok(testCommand, 'the quick start gives a test command');
+  const ci = readFileSync(new URL('../../.ci/run', import.meta.url), 'utf8').split('\n').map((l) => l.trim());
+  t.ok(testCommand && ci.includes(testCommand), `.ci/run has the line \`${testCommand}\``);
 });
