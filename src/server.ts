@@ -13,10 +13,11 @@ import type { Listener } from './net/listen.js';
 import { createAuthenticator } from './auth/factory.js';
 import { startImap, type ImapService } from './imap/service.js';
 import { startSmtp, type SmtpService } from './smtp/service.js';
-import type { SharedParts } from './server-parts.js';
+import type { SharedParts } from './session/parts.js';
 import { openScim } from './scim/service.js';
 import type { ScimListener } from './scim/server.js';
 import { backendTlsOptions } from './backend/dial.js';
+import { backendTargets } from './backend/targets.js';
 import { bounded, sessionDeadline } from './shutdown.js';
 
 export interface ProxyServer {
@@ -40,7 +41,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     log,
     tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
     authenticator: createAuthenticator(config, log, scim?.disabled),
-    backendTls: backendTlsOptions(config.backend),
+    backend: backendTargets(config, backendTlsOptions(config.backend)),
     guard: new LoginGuard({
       windowMs: config.limits.authFailWindowMs, maxPerIp: config.limits.authFailMaxPerIp, maxPerUser: config.limits.authFailMaxPerUser,
       blockMs: config.limits.authFailBlockMs, delayMs: config.limits.authFailDelayMs, delayMaxMs: config.limits.authFailDelayMaxMs,

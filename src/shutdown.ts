@@ -31,17 +31,7 @@ export interface ShutdownDone {
   readonly graceEndMs: number;
 }
 
-/** Resolves once `done()` is true or at `deadline` (epoch ms), polling every 100 ms. */
-export async function until(done: () => boolean, deadline: number): Promise<void> {
-  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
-}
-
-/** Waits for `p`, but no longer than `ms`: a peer that never closes must not hold a shutdown. */
-export async function bounded(p: Promise<unknown>, ms = 3000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise((r) => { timer = setTimeout(r, ms); timer.unref(); })]);
-  clearTimeout(timer);
-}
+export { bounded, until } from './session/waits.js';
 
 /**
  * Waits for the first SIGTERM/SIGINT, shuts down, and resolves with the exit code (0) once

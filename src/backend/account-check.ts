@@ -5,9 +5,8 @@
 // less, so a newly provisioned account works soon. The login names the client (ID
 // x-originating-ip): a missing account is an auth failure, and Dovecot's penalty for it
 // must hold that client, not the proxy every client shares.
-import type { BackendCredentials } from './credentials.js';
-import { logoutAndClose, type ImapLoginRequest, type ImapLoginResult } from './imap-login.js';
-import { originatingIdFields, type ClientAddress } from './client-address.js';
+import { logoutAndClose } from './imap-login.js';
+import type { BackendClient, BackendTarget } from './login-result.js';
 import { asciiLower } from '../auth/address.js';
 
 export type AccountAnswer = 'exists' | 'missing' | 'unknown';
@@ -18,18 +17,17 @@ export class AccountCheck {
   private readonly cache = new Map<string, { answer: 'exists' | 'missing'; until: number }>();
 
   constructor(
-    private readonly login: (req: ImapLoginRequest) => Promise<ImapLoginResult>,
-    private readonly master: { user: string; password: string },
+    /** A Dovecot IMAP target (master credentials bound in). */
+    private readonly login: BackendTarget<unknown>,
     private readonly ttl = { existsMs: 300_000, missingMs: 30_000 },
     private readonly now: () => number = Date.now,
   ) {}
 
-  async exists(user: string, client: ClientAddress): Promise<AccountAnswer> {
+  async exists(user: string, client: BackendClient): Promise<AccountAnswer> {
     const key = asciiLower(user);
     const hit = this.cache.get(key);
     if (hit && hit.until > this.now()) return hit.answer;
-    const credentials: BackendCredentials = { kind: 'master', user, masterUser: this.master.user, masterPassword: this.master.password };
-    const r = await this.login({ credentials, client, idFields: originatingIdFields(client) });
+    const r = await this.login({ kind: 'vouched', user }, client);
     // NO [LIMIT]: the user has mail_max_userip_connections IMAP sessions from this client's
     // address, counted only after a successful authentication (Dovecot 2.3
     // login-common/sasl-server.c): the account exists. Not cached: an unusual answer.

@@ -12,6 +12,7 @@ import { LineReader } from './line-reader.js';
 import { saslPlain, type BackendCredentials } from './credentials.js';
 import { proxyHeaderFor, type ClientAddress } from './client-address.js';
 import { LoginTimer } from './login-timer.js';
+import type { BackendLoginResult } from './login-result.js';
 
 export type { BackendCredentials };
 
@@ -32,13 +33,7 @@ export interface ImapLoginRequest {
   readonly idFields: ReadonlyArray<readonly [string, string]>;
 }
 
-export type ImapLoginResult =
-  | { readonly ok: true; readonly socket: net.Socket; readonly capabilities: string; readonly leftover: Buffer; readonly loginMs: number }
-  /**
-   * `undecided`: the backend had the credentials and gave no verdict (timed out, or a temporary
-   * failure). `code`: the response code of Dovecot's tagged NO (RFC 5530), e.g. LIMIT.
-   */
-  | { readonly ok: false; readonly kind: 'rejected' | 'unavailable'; readonly reason: string; readonly undecided?: boolean; readonly code?: string };
+export type ImapLoginResult = BackendLoginResult<{ readonly capabilities: string }>;
 
 export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLoginRequest): Promise<ImapLoginResult> {
   const started = performance.now();

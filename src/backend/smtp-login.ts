@@ -14,6 +14,7 @@ import { LineReader } from './line-reader.js';
 import { ehloFeatures, readReply, replyText, type SmtpReply } from './smtp-reply.js';
 import { xtext } from './xtext.js';
 import { LoginTimer } from './login-timer.js';
+import type { BackendLoginResult } from './login-result.js';
 
 export interface SmtpBackendTarget {
   readonly host: string;
@@ -33,10 +34,7 @@ export interface SmtpLoginRequest {
   readonly client: ClientAddress & { readonly helo: string | undefined };
 }
 
-export type SmtpLoginResult =
-  | { readonly ok: true; readonly socket: net.Socket; readonly features: Map<string, string>; readonly leftover: Buffer; readonly loginMs: number }
-  /** `undecided`: the backend had the credentials and gave no verdict (timed out, or a temporary failure). */
-  | { readonly ok: false; readonly kind: 'rejected' | 'unavailable'; readonly reason: string; readonly undecided?: boolean };
+export type SmtpLoginResult = BackendLoginResult<{ readonly features: Map<string, string> }>;
 
 /** A connected, greeted and EHLO'd backend session (TLS done), used by login and by the feature probe. */
 export interface SmtpBackendSession { socket: net.Socket; reader: LineReader; features: Map<string, string> }

@@ -1,9 +1,65 @@
-// Where and how to reach DMS, from the config, in one place for every user of it.
+// Where and how to reach DMS, built once at start-up with the master credentials bound in.
+// Every login to DMS goes through one of these: the IMAP and SMTP sessions, the submission
+// account check and doctor. A session passes only who logs in and from where; the master
+// password never travels through a client-facing session.
 import type { Config } from '../config/types.js';
 import type { BackendTlsOptions } from './dial.js';
-import type { ImapBackendTarget } from './imap-login.js';
+import type { BackendCredentials } from './credentials.js';
+import type { BackendClient, BackendTarget, BackendUser } from './login-result.js';
+import { originatingIdFields } from './client-address.js';
+import { imapBackendLogin, type ImapBackendTarget } from './imap-login.js';
+import { smtpBackendLogin, type SmtpBackendTarget } from './smtp-login.js';
+import { AccountCheck } from './account-check.js';
+import { submissionLogin } from './submission-login.js';
 
-export function imapTarget(config: Config, tlsOptions: BackendTlsOptions): ImapBackendTarget {
+export interface BackendTargets {
+  /** Dovecot IMAP: the login answers with the capabilities Dovecot sends after it. */
+  readonly imap: BackendTarget<{ readonly capabilities: string }>;
+  /** Postfix submission as DMS needs it (see submission-login.ts): the login answers with its EHLO features. */
+  readonly submission: BackendTarget<{ readonly features: Map<string, string> }>;
+  /** Postfix submission with no account check first (doctor checks exactly what Postfix says). */
+  readonly submissionDirect: BackendTarget<{ readonly features: Map<string, string> }>;
+  /** Does a DMS account exist (a cached master login to Dovecot)? */
+  readonly accounts: AccountCheck;
+  /** Where Postfix is, for the EHLO feature probe (no login). */
+  readonly submissionEndpoint: SmtpBackendTarget;
+}
+
+type Master = { readonly user: string; readonly password: string };
+
+export function credentialsFor(who: BackendUser, master: Master): BackendCredentials {
+  return who.kind === 'vouched'
+    ? { kind: 'master', user: who.user, masterUser: master.user, masterPassword: master.password }
+    : { kind: 'password', authzid: who.authzid, username: who.username, password: who.password };
+}
+
+/** IMAP ID fields (RFC 2971) for a login: the client's address, our session id, then what the client said in its own ID. */
+export function idFieldsFor(client: BackendClient): Array<[string, string]> {
+  return [
+    ...originatingIdFields(client),
+    ...(client.sessionId ? [['x-session-ext-id', client.sessionId] as [string, string]] : []),
+    ...(client.idFields ?? []).map(([k, v]) => [k, v] as [string, string]),
+  ];
+}
+
+export function backendTargets(config: Pick<Config, 'backend' | 'smtp' | 'proxyProtocol'>, tlsOptions: BackendTlsOptions): BackendTargets {
   const b = config.backend;
-  return { host: b.host, port: b.imapPort, tls: b.tls, tlsOptions, timeoutMs: b.timeoutMs, proxyProtocol: config.proxyProtocol.toImap };
+  const master: Master = { user: b.masterUser, password: b.masterPassword };
+  const imapAt: ImapBackendTarget = { host: b.host, port: b.imapPort, tls: b.tls, tlsOptions, timeoutMs: b.timeoutMs, proxyProtocol: config.proxyProtocol.toImap };
+  const smtpAt: SmtpBackendTarget = {
+    host: b.host, port: b.submissionPort, tls: b.submissionTls, tlsOptions, timeoutMs: b.timeoutMs,
+    heloName: config.smtp.hostname, login: b.submissionLogin, proxyProtocol: config.proxyProtocol.toSubmission,
+  };
+  const imap: BackendTargets['imap'] = (who, client) =>
+    imapBackendLogin(imapAt, { credentials: credentialsFor(who, master), client, idFields: idFieldsFor(client) });
+  const submissionDirect: BackendTargets['submissionDirect'] = (who, client) =>
+    smtpBackendLogin(smtpAt, { credentials: credentialsFor(who, master), client: { ...client, helo: client.helo } });
+  const accounts = new AccountCheck(imap);
+  return {
+    imap,
+    submission: submissionLogin(smtpAt, submissionDirect, imap, accounts),
+    submissionDirect,
+    accounts,
+    submissionEndpoint: smtpAt,
+  };
 }

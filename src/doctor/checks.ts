@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../config/types.js';
 import { loadCertificatePair, type CertificateFiles } from '../net/tls-reload.js';
 import { connectTcp } from '../backend/dial.js';
-import { imapBackendLogin, type ImapBackendTarget } from '../backend/imap-login.js';
-import { smtpBackendLogin, type SmtpBackendTarget } from '../backend/smtp-login.js';
+import { backendTargets } from '../backend/targets.js';
+import type { BackendTlsOptions } from '../backend/dial.js';
 import { idpProbeUrl } from '../observability/health-checks.js';
 import { meetsNodeEngine, PACKAGE_NAME, type PackageInfo } from '../package-info.js';
 
@@ -125,14 +125,13 @@ export async function checkBackendReachable(config: Pick<Config, 'backend'>, sub
 const DOCTOR_CLIENT = { address: '127.0.0.1', port: 0, localAddress: '127.0.0.1', localPort: 0, tls: true } as const;
 
 export async function checkMasterLogins(
-  config: Pick<Config, 'backend' | 'smtp' | 'proxyProtocol'>, submission: boolean, user: string, backendTls: ImapBackendTarget['tlsOptions'],
+  config: Pick<Config, 'backend' | 'smtp' | 'proxyProtocol'>, submission: boolean, user: string, backendTls: BackendTlsOptions,
 ): Promise<CheckLine[]> {
   const b = config.backend;
-  const pp = config.proxyProtocol;
-  const credentials = { kind: 'master', user, masterUser: b.masterUser, masterPassword: b.masterPassword } as const;
+  // The same targets the proxy logs in with: what doctor checks is what sessions will do.
+  const targets = backendTargets(config, backendTls);
   const lines: CheckLine[] = [];
-  const imap: ImapBackendTarget = { host: b.host, port: b.imapPort, tls: b.tls, tlsOptions: backendTls, timeoutMs: b.timeoutMs, proxyProtocol: pp.toImap };
-  const r = await imapBackendLogin(imap, { credentials, client: DOCTOR_CLIENT, idFields: [] });
+  const r = await targets.imap({ kind: 'vouched', user }, DOCTOR_CLIENT);
   const masterFix = `check DMS_MASTER_USER/DMS_MASTER_PASSWORD against DMS (setup dovecot-master add ${b.masterUser || 'NAME'} PASSWORD), and that ${user} is a DMS account (setup email list)`;
   if (r.ok) {
     r.socket.end('Z LOGOUT\r\n');
@@ -142,11 +141,7 @@ export async function checkMasterLogins(
     lines.push({ status: 'fail', title: `IMAP master login as ${user}`, detail: r.reason, fix: r.kind === 'rejected' ? masterFix : 'DMS did not answer the login: check DMS_TLS, DMS_TLS_CA_FILE/DMS_TLS_SERVERNAME (certificate) and reachability' });
   }
   if (!submission) return lines;
-  const smtp: SmtpBackendTarget = {
-    host: b.host, port: b.submissionPort, tls: b.submissionTls, tlsOptions: backendTls, timeoutMs: b.timeoutMs,
-    heloName: config.smtp.hostname, login: b.submissionLogin, proxyProtocol: pp.toSubmission,
-  };
-  const s = await smtpBackendLogin(smtp, { credentials, client: { ...DOCTOR_CLIENT, helo: undefined } });
+  const s = await targets.submissionDirect({ kind: 'vouched', user }, DOCTOR_CLIENT);
   const title = `submission ${b.submissionLogin} login as ${user}`;
   if (s.ok) {
     s.socket.end('QUIT\r\n');

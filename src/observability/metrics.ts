@@ -6,7 +6,9 @@
 // active-session gauge asks the services for their counts at scrape time.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type Protocol = 'imap' | 'smtp';
+/** The client-facing protocols, as metric labels and in the `proto` field of log lines. */
+export const PROTOCOLS = ['imap', 'smtp', 'pop3', 'managesieve'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
 export type LoginResult = 'ok' | 'failed' | 'unavailable' | 'backend_unavailable';
 
 const PREFIX = 'oauth2_mail_proxy_';
@@ -28,7 +30,7 @@ export function createMetrics() {
       labelNames: ['protocol'] as const,
       registers,
       collect() {
-        const sums: Record<Protocol, number> = { imap: 0, smtp: 0 };
+        const sums = Object.fromEntries(PROTOCOLS.map((p) => [p, 0])) as Record<Protocol, number>;
         for (const s of sessionSources) sums[s.protocol] += s.count();
         for (const [protocol, n] of Object.entries(sums)) this.set({ protocol }, n);
       },

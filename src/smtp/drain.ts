@@ -4,7 +4,7 @@
 // Postfix then discards the unfinished message and the client, which got no 250, sends it
 // again: nothing is lost, nothing is sent twice.
 import type { Socket } from 'node:net';
-import { closeAfterFarewell } from '../net/drain.js';
+import { closeAfterFarewell } from '../session/drain.js';
 import type { Splice, SpliceEnd } from '../net/splice.js';
 import type { SmtpTransactionTracker } from './transaction-tracker.js';
 

@@ -1,79 +1,58 @@
 // The submission listeners (587 STARTTLS, 465 implicit TLS) on smtp-server, with our AUTH
 // and the hand-over to DMS's Postfix.
 import type net from 'node:net';
-import type { SharedParts } from '../server-parts.js';
-import type { SmtpBackendTarget } from '../backend/smtp-login.js';
-import { imapTarget } from '../backend/targets.js';
-import { imapBackendLogin } from '../backend/imap-login.js';
-import { AccountCheck } from '../backend/account-check.js';
-import { dmsLogin } from './dms-login.js';
+import type { Service, SharedParts } from '../session/parts.js';
 import { listen, type Listener } from '../net/listen.js';
 import type { Peer } from '../net/peer.js';
-import { admit } from '../net/admit.js';
+import { admit } from '../session/admission.js';
 import { startServerTls } from '../net/tls-context.js';
 import { createAuthHandler } from './auth.js';
 import { DMS_DEFAULT_FEATURES, ehloOptions, probeFeatures } from './features.js';
 import { createSmtpFront, type SmtpFront } from './smtp-server-adapter.js';
 import { REVOKED_REPLY, type SplicedSmtp } from './drain.js';
-import { revocation } from '../net/revocation.js';
+import { SessionRegistry } from '../session/registry.js';
+import { REFUSAL_CLOSE_MS } from '../limits.js';
 import { metrics } from '../observability/metrics.js';
-import { bounded, until } from '../shutdown.js';
+import { bounded, until } from '../session/waits.js';
 import { contained, reportFault } from '../observability/faults.js';
 
-export interface SmtpService {
-  readonly listeners: Listener[];
-  close(): Promise<void>;
-  /** Graceful shutdown: stop accepting, 421 to sessions before login, spliced sessions closed between transactions by `deadline` (epoch ms). */
-  drain(deadline: number): Promise<void>;
-}
+/** Graceful shutdown: stop accepting, 421 to sessions before login, spliced sessions closed between transactions by `deadline`. */
+export type SmtpService = Service;
 
 
 export async function startSmtp(p: SharedParts): Promise<SmtpService> {
   const { config, log } = p;
-  const b = config.backend;
   if (!config.listen.submission && !config.listen.submissions) return { listeners: [], close: async () => undefined, drain: async () => undefined };
-  const target: SmtpBackendTarget = {
-    host: b.host,
-    port: b.submissionPort,
-    tls: b.submissionTls,
-    tlsOptions: p.backendTls,
-    timeoutMs: b.timeoutMs,
-    heloName: config.smtp.hostname,
-    login: b.submissionLogin,
-    proxyProtocol: config.proxyProtocol.toSubmission,
-  };
-  const spliced = new Set<SplicedSmtp>();
-  // A user disabled over SCIM: each open session ends at its next point between
-  // transactions (a message being sent is finished first), or is cut at the deadline.
-  const revoked = revocation<SplicedSmtp>(p.disabled, log, 'smtp', (s, deadline) => s.drain(deadline, REVOKED_REPLY, 'revoked'));
+  // Spliced sessions (before login, smtp-server keeps its own connections). A user disabled
+  // over SCIM: each open session ends at its next point between transactions (a message
+  // being sent is finished first), or is cut at the deadline.
+  const spliced = new SessionRegistry<SplicedSmtp>('smtp', p.disabled, log, (s, deadline) => s.drain(deadline, REVOKED_REPLY, 'revoked'));
   const handshaking = new Set<net.Socket>(); // 465 connections before their TLS handshake is done
   const fronts: SmtpFront[] = [];
   const updateFeatures = (features: ReadonlyMap<string, string>): void => {
     const o = ehloOptions(features);
     for (const f of fronts) f.setOptions(o);
   };
-  const imap = imapTarget(config, p.backendTls);
-  const accounts = new AccountCheck((req) => imapBackendLogin(imap, req), { user: b.masterUser, password: b.masterPassword });
   // A user the SCIM client deleted must not keep sending through XCLIENT for the cache's
   // five minutes on a token that is still valid: its 'exists' answer goes with the account.
-  p.disabled?.onDisabled((user) => accounts.forget(user));
-  const login = dmsLogin(target, imap, { user: b.masterUser, password: b.masterPassword }, accounts);
+  p.disabled?.onDisabled((user) => p.backend.accounts.forget(user));
   const onAuth = createAuthHandler({
-    authenticator: p.authenticator,
-    guard: p.guard,
-    backendLogin: async (req) => {
-      const r = await login(req);
-      if (r.ok) updateFeatures(r.features); // keep EHLO in step with the backend
-      return r;
+    login: {
+      authenticator: p.authenticator,
+      guard: p.guard,
+      backend: async (who, client) => {
+        const r = await p.backend.submission(who, client);
+        if (r.ok) updateFeatures(r.features); // keep EHLO in step with the backend
+        return r;
+      },
     },
-    master: { user: b.masterUser, password: b.masterPassword },
     allowPlaintextAuth: config.allowPlaintextAuth,
     idleTimeoutMs: config.imap.idleTimeoutMs,
     log,
     onSpliced: (session, user) => {
       spliced.add(session);
-      const forget = revoked.track(user, session);
-      return () => { spliced.delete(session); forget(); };
+      spliced.spliced(session, session, user);
+      return () => spliced.ended(session);
     },
   });
   const make = (implicitTls: boolean): SmtpFront => {
@@ -108,7 +87,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
       const a = admit(p, socket, peer);
       if (typeof a === 'string') {
         socket.end(`421 4.7.0 ${a}\r\n`);
-        setTimeout(() => socket.destroy(), 1000).unref();
+        setTimeout(() => socket.destroy(), REFUSAL_CLOSE_MS).unref();
         return;
       }
       front.accept(socket, peer, a.loggedIn, config.imap.preauthTimeoutMs);
@@ -142,20 +121,20 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
       });
     }, listenOpts));
   }
-  void probeFeatures(target, log).then((f) => f && updateFeatures(f)).catch((err: unknown) => reportFault(log, 'smtp', 'feature probe', err));
+  void probeFeatures(p.backend.submissionEndpoint, log).then((f) => f && updateFeatures(f)).catch((err: unknown) => reportFault(log, 'smtp', 'feature probe', err));
   const untrack = metrics.trackSessions('smtp', () => spliced.size + fronts.reduce((n, f) => n + f.server.connections.size, 0));
 
   const service: SmtpService = {
     listeners,
     async close() {
       untrack();
-      revoked.close();
+      spliced.close();
       const closing = Promise.all(listeners.map((l) => l.close()));
       for (const f of fronts) {
         f.server.close(() => undefined);
         f.closeAll(); // smtp-server's own close would wait for its closeTimeout
       }
-      for (const s of spliced) s.close();
+      for (const s of spliced.all()) s.close();
       for (const s of handshaking) s.destroy();
       for (const l of listeners) l.destroyConnections(); // clients that did not close after their 421
       await bounded(closing);
@@ -163,7 +142,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
     async drain(deadline) {
       const closing = Promise.all(listeners.map((l) => l.close())); // stop accepting
       for (const f of fronts) f.closeAll(); // before login: no transaction can be open
-      for (const s of spliced) s.drain(deadline);
+      for (const s of spliced.all()) s.drain(deadline);
       await until(() => spliced.size === 0 && fronts.every((f) => f.server.connections.size === 0), deadline);
       await service.close();
       await closing;

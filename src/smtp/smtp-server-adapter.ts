@@ -146,7 +146,7 @@ export function createSmtpFront(opts: SmtpFrontOptions): SmtpFront {
         clearTimeout(timer);
         loggedIn?.();
       };
-      states.set(conn, { authFailures: 0, loggedIn: onLogin });
+      states.set(conn, { failures: 0, loggedIn: onLogin });
       wire(conn, opts);
     }
   };
@@ -209,14 +209,14 @@ function wire(c: ConnectionInternals, opts: SmtpFrontOptions): void {
   });
 }
 
-/** Lives as long as the connection: failures so far, and the connection-limit login hook. */
-export interface ConnectionState { authFailures: number; readonly loggedIn?: () => void }
+/** Lives as long as the connection: failed logins so far (the login flow's budget), and the connection-limit login hook. */
+export interface ConnectionState { failures: number; readonly loggedIn?: () => void }
 
 const states = new WeakMap<ConnectionInternals, ConnectionState>();
 
 function client(c: ConnectionInternals, firstCallback: () => void): SmtpClient {
   let state = states.get(c);
-  if (!state) states.set(c, (state = { authFailures: 0 }));
+  if (!state) states.set(c, (state = { failures: 0 }));
   let pending: (() => void) | null = firstCallback;
   const release = (): void => {
     const cb = pending;

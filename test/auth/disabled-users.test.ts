@@ -1,8 +1,8 @@
 // Disabling a user tells the services once, whatever the case of the address, so their open
-// sessions are ended once (net/revocation.ts); sessions that ended are forgotten.
+// sessions are ended once (session/revocation.ts); sessions that ended are forgotten.
 import t from 'tap';
 import { DisabledUsers } from '../../src/auth/disabled-users.js';
-import { revocation } from '../../src/net/revocation.js';
+import { revocation } from '../../src/session/revocation.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Writable } from 'node:stream';
 

@@ -5,16 +5,18 @@ import t from 'tap';
 import { Duplex } from 'node:stream';
 import { AccountCheck } from '../../src/backend/account-check.js';
 import { DisabledUsers } from '../../src/auth/disabled-users.js';
-import type { ImapLoginRequest, ImapLoginResult } from '../../src/backend/imap-login.js';
+import type { ImapLoginResult } from '../../src/backend/imap-login.js';
+import type { BackendClient, BackendTarget, BackendUser } from '../../src/backend/login-result.js';
+import { idFieldsFor } from '../../src/backend/targets.js';
 
 const client = { address: '192.0.2.1', port: 40000, localAddress: '127.0.0.1', localPort: 587, tls: true };
 
-function fakeDovecot(accounts: Set<string>): { login: (r: ImapLoginRequest) => Promise<ImapLoginResult>; asked: string[] } {
+function fakeDovecot(accounts: Set<string>): { login: BackendTarget<{ capabilities: string }>; asked: string[] } {
   const asked: string[] = [];
   return {
     asked,
-    login: async (req) => {
-      const user = req.credentials.kind === 'master' ? req.credentials.user : '';
+    login: async (who) => {
+      const user = who.kind === 'vouched' ? who.user : '';
       asked.push(user);
       if (!accounts.has(user)) return { ok: false, kind: 'rejected', reason: 'no such user' } as ImapLoginResult;
       const socket = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
@@ -26,7 +28,7 @@ function fakeDovecot(accounts: Set<string>): { login: (r: ImapLoginRequest) => P
 t.test('a cached "exists" is forgotten when the user is disabled or removed', async (t) => {
   const accounts = new Set(['alice@example.test']);
   const dovecot = fakeDovecot(accounts);
-  const check = new AccountCheck(dovecot.login, { user: 'master', password: 'pw' });
+  const check = new AccountCheck(dovecot.login);
   const disabled = new DisabledUsers();
   disabled.onDisabled((user) => check.forget(user));
 
@@ -41,13 +43,16 @@ t.test('a cached "exists" is forgotten when the user is disabled or removed', as
 });
 
 t.test('the check names the client to Dovecot (its auth penalty is per remote IP); NO [LIMIT] means the account exists, uncached', async (t) => {
-  const seen: ImapLoginRequest[] = [];
-  const check = new AccountCheck(async (req) => {
-    seen.push(req);
+  const seen: Array<{ who: BackendUser; client: BackendClient }> = [];
+  const check = new AccountCheck(async (who, c) => {
+    seen.push({ who, client: c });
     return { ok: false, kind: 'unavailable', reason: 'backend answered NO [LIMIT] Maximum number of connections', undecided: true, code: 'LIMIT' };
-  }, { user: 'master', password: 'pw' });
+  });
   t.equal(await check.exists('bob@example.test', client), 'exists');
-  t.same(Object.fromEntries(seen[0]!.idFields), { 'x-originating-ip': '192.0.2.1', 'x-originating-port': '40000', 'x-connected-ip': '127.0.0.1', 'x-connected-port': '587' });
+  t.same(seen[0]!.who, { kind: 'vouched', user: 'bob@example.test' }, 'a master login for the user');
+  t.equal(seen[0]!.client, client, 'for this client');
+  // What the IMAP target sends Dovecot in ID for that client (src/backend/targets.ts):
+  t.same(Object.fromEntries(idFieldsFor(seen[0]!.client)), { 'x-originating-ip': '192.0.2.1', 'x-originating-port': '40000', 'x-connected-ip': '127.0.0.1', 'x-connected-port': '587' });
   t.equal(await check.exists('bob@example.test', client), 'exists');
   t.equal(seen.length, 2, 'not cached');
 });

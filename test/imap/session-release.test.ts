@@ -48,9 +48,10 @@ t.test('a spliced session is garbage once logged in; its handle still ends the c
     limits: { maxLineBytes: 8192, maxLiteralBytes: 65536, maxBadCommands: 10, preauthTimeoutMs: 60_000, idleTimeoutMs: 60_000 },
     allowPlaintextAuth: true,
     tlsContext: null,
-    authenticator: auth,
-    backendLogin: async () => ({ ok: true, socket: backendNear, capabilities: 'IMAP4rev1 IDLE', leftover: Buffer.alloc(0), loginMs: 1 }),
-    master: { user: 'master', password: 'master-secret' },
+    login: {
+      authenticator: auth,
+      backend: async () => ({ ok: true, socket: backendNear, capabilities: 'IMAP4rev1 IDLE', leftover: Buffer.alloc(0), loginMs: 1 }),
+    },
     log: createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() })),
     onEnd: (s) => sessions.delete(s),
     onSpliced: (session, handle) => { if (sessions.delete(session)) sessions.add(handle); },

@@ -1,7 +1,6 @@
 // What a command handler may do. Handlers never touch the socket: the session writes,
 // reads continuations, upgrades TLS and logs in (STYLE: wildduck imap-core).
-import type { SaslCredentials } from '../../auth/sasl/types.js';
-import type { Attempt } from '../../auth/failure-limiter.js';
+import type { SaslCredentials, SaslMechanism } from '../../auth/sasl/types.js';
 import type { ImapCommand } from '../parser.js';
 
 export interface ImapContext {
@@ -14,12 +13,15 @@ export interface ImapContext {
   continuation(prompt: string): Promise<Buffer | null>;
   /** Counts an invalid command toward the bad-command budget. */
   bad(tag: string, text: string, code?: string): void;
-  authFailed(tag: string, mechanism: string, reason: string, attempt?: Attempt): Promise<void>;
+  /** A login the handler found malformed: counted, logged and answered as a failed login. */
+  authFailed(tag: string, mechanism: string, reason: string): Promise<void>;
   startTls(tag: string): void;
   logout(tag: string): void;
   setClientId(fields: ReadonlyArray<readonly [string, string]>): void;
+  /** The SASL exchange (`initial`: the SASL-IR response), then as login(). */
+  authenticate(tag: string, mechanism: SaslMechanism, initial: string | undefined): Promise<void>;
   /** Decides on the credentials, logs in to the backend, and replies (or splices). */
-  login(tag: string, creds: SaslCredentials, opts: { challenge: boolean }): Promise<void>;
+  login(tag: string, creds: SaslCredentials): Promise<void>;
 }
 
 export type CommandHandler = (ctx: ImapContext, cmd: ImapCommand) => void | Promise<void>;

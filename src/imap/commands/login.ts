@@ -15,5 +15,5 @@ export const login: CommandHandler = async (ctx, cmd) => {
   if (valid instanceof SaslError || !username || !password || /[\x00\r\n]/.test(password) || Buffer.byteLength(password) > MAX_FIELD_BYTES) {
     return ctx.authFailed(cmd.tag, 'LOGIN', 'malformed LOGIN arguments');
   }
-  await ctx.login(cmd.tag, { kind: 'password', mechanism: 'LOGIN', authzid: undefined, username, password }, { challenge: false });
+  await ctx.login(cmd.tag, { kind: 'password', mechanism: 'LOGIN', authzid: undefined, username, password });
 };

@@ -2,7 +2,7 @@
 // early, splice, and log one summary line when the session ends.
 import type net from 'node:net';
 import type { Logger } from '../observability/logger.js';
-import { splice, type Forwarder, type Splice } from './splice.js';
+import { splice, type Forwarder, type Splice } from '../net/splice.js';
 import { metrics, protocolOf } from '../observability/metrics.js';
 import { reportFault } from '../observability/faults.js';
 

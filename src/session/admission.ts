@@ -1,12 +1,22 @@
 // The door for every new connection, any protocol: a blocked IP (too many failed logins)
 // or a connection over the limits is refused before any session state is built.
 import type net from 'node:net';
-import type { SharedParts } from '../server-parts.js';
-import type { Peer } from './peer.js';
+import type { Peer } from '../net/peer.js';
+import type { ConnectionLimiter } from '../net/connection-limits.js';
+import type { LoginGuard } from '../auth/login-guard.js';
+import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 
+export interface Admission {
+  /** Failed-login counting and blocks, per IP and user, across every protocol. */
+  readonly guard: LoginGuard;
+  /** Open connections in total, per IP, and before login, across all listeners. */
+  readonly connections: ConnectionLimiter;
+  readonly log: Logger;
+}
+
 /** A refusal text for the client, or the admitted connection's login hook. */
-export function admit(p: Pick<SharedParts, 'guard' | 'connections' | 'log'>, socket: net.Socket, peer: Peer): string | { loggedIn: () => void } {
+export function admit(p: Admission, socket: net.Socket, peer: Peer): string | { loggedIn: () => void } {
   const verdict = p.guard.blocked(peer.address);
   if (verdict.blocked) {
     metrics.connectionsRefused.inc({ reason: 'ip-blocked' });

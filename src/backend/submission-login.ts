@@ -1,5 +1,5 @@
 // How an SMTP client whose credentials the proxy has decided on is logged in to DMS: what
-// Dovecot must be asked first, then the Postfix login (backend/smtp-login.ts).
+// Dovecot must be asked first, then the Postfix login (smtp-login.ts).
 //
 // Dovecot's auth penalty (2 s, 4 s, 8 s, up to 15 s before it even checks a login) is kept
 // per remote IP, and Postfix asks Dovecot's auth with the address Postfix sees. With XCLIENT
@@ -9,34 +9,31 @@
 // ID x-originating-ip (the penalty lands on the client, as on the IMAP port), and Postfix
 // gets the master login for the verified user: no client's password reaches Postfix's SASL.
 // A token user's account is checked the same way (cached) before the master login.
-import { imapBackendLogin, logoutAndClose, type ImapBackendTarget } from '../backend/imap-login.js';
-import { smtpBackendLogin, type SmtpBackendTarget, type SmtpLoginRequest, type SmtpLoginResult } from '../backend/smtp-login.js';
-import { originatingIdFields } from '../backend/client-address.js';
-import type { AccountCheck } from '../backend/account-check.js';
-import type { BackendCredentials } from '../backend/credentials.js';
+import { logoutAndClose } from './imap-login.js';
+import type { SmtpBackendTarget } from './smtp-login.js';
+import type { AccountCheck } from './account-check.js';
+import type { BackendTarget } from './login-result.js';
 import { impersonation } from '../auth/master-login.js';
 
-export type DmsLogin = (req: SmtpLoginRequest) => Promise<SmtpLoginResult>;
+type Submission = BackendTarget<{ readonly features: Map<string, string> }>;
 
-export function dmsLogin(
-  target: SmtpBackendTarget,
-  imap: ImapBackendTarget,
-  master: { readonly user: string; readonly password: string },
+export function submissionLogin(
+  at: Pick<SmtpBackendTarget, 'login' | 'proxyProtocol'>,
+  postfix: Submission,
+  imap: BackendTarget<unknown>,
   accounts: AccountCheck,
-): DmsLogin {
-  const postfixSeesClient = target.login === 'xclient' || target.proxyProtocol === true;
-  const asMaster = (user: string): BackendCredentials => ({ kind: 'master', user, masterUser: master.user, masterPassword: master.password });
+): Submission {
+  const postfixSeesClient = at.login === 'xclient' || at.proxyProtocol === true;
 
-  return async (req) => {
-    let credentials = req.credentials;
+  return async (who, client) => {
     let checkMs = 0;
-    if (credentials.kind === 'password' && !postfixSeesClient) {
-      const checked = await imapBackendLogin(imap, { credentials, client: req.client, idFields: originatingIdFields(req.client) });
+    if (who.kind === 'password' && !postfixSeesClient) {
+      const checked = await imap(who, client);
       if (checked.ok) {
         logoutAndClose(checked.socket);
         checkMs = checked.loginMs;
         // The user Dovecot logged in: a client's own master login (ALLOW_CLIENT_MASTER_LOGIN) acts as its target.
-        credentials = asMaster(impersonation(credentials.username, credentials.authzid)?.target ?? credentials.username);
+        who = { kind: 'vouched', user: impersonation(who.username, who.authzid)?.target ?? who.username };
       } else if (checked.code !== 'LIMIT') {
         return checked; // the same verdicts as a Postfix login: rejected, unavailable, undecided
       }
@@ -44,14 +41,14 @@ export function dmsLogin(
       // address (Dovecot 2.3 login-common/sasl-server.c counts them only after a successful
       // authentication). SMTP opens no IMAP session, so the client must not be refused for it;
       // failing closed, Postfix's SASL checks the password itself, as without this check.
-    } else if (credentials.kind === 'master' && (target.login === 'xclient' || !postfixSeesClient)) {
+    } else if (who.kind === 'vouched' && (at.login === 'xclient' || !postfixSeesClient)) {
       // XCLIENT LOGIN would let Postfix accept any name; a master login Postfix refuses (no
       // such account) would be a failure from the proxy's address. Check the account first.
-      const answer = await accounts.exists(credentials.user, req.client);
-      if (answer === 'missing') return { ok: false, kind: 'rejected', reason: `no DMS account ${credentials.user} (master login to Dovecot refused)` };
+      const answer = await accounts.exists(who.user, client);
+      if (answer === 'missing') return { ok: false, kind: 'rejected', reason: `no DMS account ${who.user} (master login to Dovecot refused)` };
       if (answer === 'unknown') return { ok: false, kind: 'unavailable', reason: 'cannot check the DMS account: Dovecot unreachable' };
     }
-    const r = await smtpBackendLogin(target, { ...req, credentials });
+    const r = await postfix(who, client);
     return r.ok ? { ...r, loginMs: r.loginMs + checkMs } : r;
   };
 }

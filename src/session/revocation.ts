@@ -5,6 +5,7 @@
 // before the deactivation and spliced just after it is ended as soon as it is tracked.
 import type { DisabledUsers } from '../auth/disabled-users.js';
 import type { Logger } from '../observability/logger.js';
+import type { Protocol } from '../observability/metrics.js';
 import { asciiLower } from '../auth/address.js';
 
 export const REVOKE_GRACE_MS = 5000;
@@ -19,7 +20,7 @@ export interface Revocation<H> {
 }
 
 /** `end(h, deadline)` ends one session cleanly, cutting it at `deadline` (epoch ms). */
-export function revocation<H>(disabled: DisabledUsers | undefined, log: Logger, proto: 'imap' | 'smtp', end: (h: H, deadline: number) => void): Revocation<H> {
+export function revocation<H>(disabled: DisabledUsers | undefined, log: Logger, proto: Protocol, end: (h: H, deadline: number) => void): Revocation<H> {
   // Without SCIM no user is ever disabled: no session is indexed (the default, and the
   // per-user index costs ~0.15 KiB per idle session).
   if (!disabled) return { track: () => untracked, close: untracked };

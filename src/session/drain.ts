@@ -8,7 +8,7 @@
 //
 // The socket byte counters are sampled on a timer only while draining.
 import type { Socket } from 'node:net';
-import type { Splice, SpliceEnd } from './splice.js';
+import type { Splice, SpliceEnd } from '../net/splice.js';
 
 export const DRAIN_QUIET_MS = 1000;
 /** After our last word (`* BYE`, 421), how long the client has to close before we do. */

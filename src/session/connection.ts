@@ -1,0 +1,181 @@
+// One client connection before login, for the line protocols the proxy frames itself (IMAP,
+// POP3, ManageSieve; SMTP's is smtp-server's): the socket, STARTTLS or implicit TLS, the
+// pre-login timer, back-pressure, a polite close, containment of our own bugs, and the hand-off
+// of the socket once logged in. The protocol module adds framing, commands and words.
+import type net from 'node:net';
+import type { ServerTlsSource } from '../net/tls-reload.js';
+import { startServerTls } from '../net/tls-context.js';
+import { newSessionId, peerOf, type Peer } from '../net/peer.js';
+import type { Logger } from '../observability/logger.js';
+import { sessionLogger, type Protocol } from '../observability/metrics.js';
+import { contained, reportFault } from '../observability/faults.js';
+import { POLITE_CLOSE_MS } from '../limits.js';
+
+export type ConnectionState = 'starting' | 'preauth' | 'spliced' | 'closed';
+
+export interface ConnectionOptions {
+  readonly protocol: Protocol;
+  readonly log: Logger;
+  readonly tlsContext: ServerTlsSource | null;
+  readonly preauthTimeoutMs: number;
+  /** What the client is told when the pre-login timer ends it, and when our own code failed. */
+  readonly texts: { readonly timeout: string; readonly internalError: string };
+}
+
+export abstract class PreauthConnection {
+  readonly id = newSessionId();
+  readonly peer: Peer;
+  secure = false;
+  protected socket: net.Socket;
+  protected readonly log: Logger;
+  protected state: ConnectionState = 'starting';
+  protected readonly startedAt = Date.now();
+  private faulted = false;
+  private awaitingDrain = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(socket: net.Socket, private readonly implicitTls: boolean, private readonly opts: ConnectionOptions, peer?: Peer) {
+    this.socket = socket;
+    this.peer = peer ?? peerOf(socket);
+    this.log = sessionLogger(opts.log, opts.protocol, this.id, this.peer.address);
+    this.timer = setTimeout(contained(() => this.close(opts.texts.timeout, 'preauth-timeout'), (err) => this.fault('timer', err)), opts.preauthTimeoutMs);
+  }
+
+  get canStartTls(): boolean { return this.opts.tlsContext !== null; }
+
+  start(): void {
+    // Implicit TLS: TLS reads the socket (and any bytes already read after a PROXY header)
+    // itself. Resuming the plain socket first would hand those bytes to nobody.
+    if (this.implicitTls) return this.upgrade(() => this.begin());
+    this.attach(this.socket);
+    this.socket.resume(); // the listener hands sockets on paused (src/net/listen.ts)
+    this.begin();
+  }
+
+  /** The greeting; called once, in state 'preauth'. */
+  protected abstract greet(): void;
+  /** Bytes from the client before login. */
+  protected abstract received(chunk: Buffer): void;
+  /** The line a polite close sends (IMAP `* BYE text`, POP3 `-ERR text`, ...). */
+  protected abstract farewell(text: string): string;
+  /** The connection is over before login (closed, or ended by us): the service forgets it. */
+  protected abstract ended(): void;
+  /** Called when the session closes before login, to fail what waits for the client (a continuation). */
+  protected abandon(): void {}
+
+  // Every callback an emitter or timer calls goes through contained(): a throw in this
+  // session's code ends this session (fault()), never the process.
+  private readonly onData = contained((chunk: Buffer): void => this.received(chunk), (err) => this.fault('data', err));
+  private readonly onError = (err: Error): void => {
+    this.log.debug({ event: 'client-error', err: (err as NodeJS.ErrnoException).code ?? err.message }, 'client connection error');
+  };
+  private readonly onClose = (): void => this.finish('client-closed');
+  // A client that half-closes before login has nothing more to say; finish politely.
+  private readonly onEnd = (): void => {
+    if (this.state === 'preauth' || this.state === 'starting') this.socket.end();
+  };
+
+  private attach(socket: net.Socket): void {
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    socket.on('end', this.onEnd);
+  }
+
+  // After detach() nothing on the socket refers to this session any more.
+  private detach(socket: net.Socket): void {
+    socket.off('data', this.onData);
+    socket.off('error', this.onError);
+    socket.off('close', this.onClose);
+    socket.off('end', this.onEnd);
+  }
+
+  private begin(): void {
+    if (this.state !== 'starting') return;
+    this.state = 'preauth';
+    this.greet();
+  }
+
+  /** TLS on this connection (STARTTLS / STLS, or implicit); `then` runs once it is up. */
+  protected upgrade(then: () => void): void {
+    const plain = this.socket;
+    this.detach(plain);
+    const secure = startServerTls(plain, this.opts.tlsContext!);
+    this.socket = secure;
+    this.attach(secure);
+    secure.once('secure', contained(() => {
+      this.secure = true;
+      then();
+    }, (err) => this.fault('tls', err)));
+  }
+
+  send(line: string): void {
+    if (this.state !== 'closed' && !this.socket.destroyed) this.socket.write(line);
+  }
+
+  /**
+   * A client that pipelines commands and never reads its replies would make us buffer them
+   * without end. Past the socket's high-water mark (16 KiB) nothing is read until it has
+   * taken what it was sent (smtp-server does the same); then `resume` runs.
+   */
+  protected mustWaitForDrain(resume: (socket: net.Socket) => void): boolean {
+    const socket = this.socket;
+    if (!socket.writableNeedDrain) return false;
+    socket.pause(); // again if a finished handler resumed it meanwhile
+    if (this.awaitingDrain) return true;
+    this.awaitingDrain = true;
+    socket.once('drain', () => {
+      this.awaitingDrain = false;
+      if (this.state !== 'preauth' || this.socket !== socket) return;
+      resume(socket);
+    });
+    return true;
+  }
+
+  /** Logged in: no more pre-login handling; the caller splices the returned socket. */
+  protected handOff(): net.Socket {
+    this.state = 'spliced';
+    clearTimeout(this.timer);
+    this.detach(this.socket);
+    return this.socket;
+  }
+
+  /** A throw in this session's code: reported once, the internal-error farewell, the connection ends. */
+  protected fault(where: string, err: unknown): void {
+    if (this.faulted) return;
+    this.faulted = true;
+    reportFault(this.log, this.opts.protocol, where, err);
+    try {
+      this.close(this.opts.texts.internalError, 'internal-error');
+    } finally {
+      if (this.state !== 'closed' && this.state !== 'spliced') this.socket.destroy();
+    }
+  }
+
+  /** Polite close before login: the farewell, then FIN. */
+  close(text: string, why: string): void {
+    if (this.state === 'closed' || this.state === 'spliced') return;
+    this.send(this.farewell(text));
+    this.state = 'closed';
+    this.abandon();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), POLITE_CLOSE_MS).unref();
+    this.finish(why);
+  }
+
+  /** The client logged out: the protocol has written its last words already. */
+  protected loggedOut(): void {
+    this.state = 'closed';
+    this.socket.end();
+    this.finish('logout');
+  }
+
+  private finish(why: string): void {
+    clearTimeout(this.timer);
+    if (this.state === 'spliced') return;
+    const wasOpen = this.state !== 'closed' || why !== 'client-closed';
+    this.state = 'closed';
+    if (wasOpen && why !== 'client-closed') this.log.info({ event: 'session-end', end: why, durationMs: Date.now() - this.startedAt }, 'session ended before login');
+    if (why === 'client-closed' || !this.socket.destroyed) this.ended();
+  }
+}
