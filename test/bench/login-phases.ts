@@ -64,9 +64,13 @@ async function markedLogin(t: LoginTarget, i: number): Promise<ClientMarks> {
 /** The tag of the first line in `head` that is an IMAP login command (AUTHENTICATE or LOGIN). */
 const loginTag = (head: string): string | undefined => /(?:^|\r\n)(\S+) (?:AUTHENTICATE|LOGIN)\b/i.exec(head)?.[1];
 
-/** The backend leg's exchange in short, verbs and replies only (no arguments: they hold credentials). */
+/**
+ * The backend leg's exchange in short: tags and verbs of commands, tags and status of replies,
+ * never arguments or literals (they hold the master login and tokens).
+ */
 function transcript(ev: readonly TapEvent[]): string {
-  return ev.map((e) => `${e.dir === 'up' ? '>' : '<'}${e.head.split('\r\n').filter(Boolean).map((l) => l.split(' ').slice(0, 2).join(' ').slice(0, 24)).join('|')}`).join('  ');
+  const short = (l: string): string => /^(\S{1,12}) (ID|AUTHENTICATE|LOGIN|LOGOUT|CAPABILITY|STARTTLS|OK|NO|BAD|BYE)\b/.exec(l)?.slice(1, 3).join(' ') ?? `(${l.length} bytes)`;
+  return ev.map((e) => `${e.dir === 'up' ? '>' : '<'}${e.head.split('\r\n').filter(Boolean).map(short).join('|')}`).join('  ');
 }
 
 function backendPhases(m: ClientMarks, tap: TapRelay, s: Sample, shape?: (t: string) => void): void {
