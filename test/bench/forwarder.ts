@@ -60,7 +60,7 @@ export async function startForwarder(backendPort: number, dir: string): Promise<
   const portFile = join(dir, `forwarder-${process.pid}-${Date.now()}.port`);
   const loader = join(import.meta.dirname, '..', '..', 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs');
   const child = spawn(process.execPath, ['--import', loader, import.meta.filename, portFile, String(backendPort)], { stdio: 'ignore' });
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000; // the TypeScript loader: slow on 2 loaded cores
   for (;;) {
     const port = Number(await readFile(portFile, 'utf8').catch(() => ''));
     if (port) return { pid: child.pid!, port, pids: () => [child.pid!], stop: () => child.kill('SIGKILL') };

@@ -13,15 +13,13 @@
 // `tag LOGIN {n}` + literal user + `{n}` + literal password, waiting for each `+`: three round
 // trips to Dovecot where our proxy sends one AUTHENTICATE PLAIN with an initial response.
 //
-// As a child process: node nginx.ts auth PORT_FILE BACKEND_PORT MASTER_USER (tokens in the
-// environment, BENCH_AUTH_TOKENS: JSON {token: email}; master password in BENCH_MASTER_PASSWORD).
+// The auth server is auth-http-server.mjs, a child process of its own.
 import http from 'node:http';
 import net from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePorts } from '../harness/ports.js';
 import type { Forwarder } from './forwarder.js';
@@ -137,8 +135,7 @@ function httpGet(port: number, path: string): Promise<string> {
 
 async function startAuthServer(o: NginxOptions, prefix: string): Promise<{ child: ChildProcess; port: number }> {
   const portFile = join(prefix, 'auth.port');
-  const loader = join(import.meta.dirname, '..', '..', 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs');
-  const child = spawn(process.execPath, ['--import', loader, import.meta.filename, 'auth', portFile, String(o.backendPort), o.master.user], {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'auth-http-server.mjs'), portFile, String(o.backendPort), o.master.user], {
     stdio: 'ignore',
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BENCH_AUTH_TOKENS: JSON.stringify(o.tokens), BENCH_MASTER_PASSWORD: o.master.password },
   });
@@ -150,46 +147,3 @@ async function startAuthServer(o: NginxOptions, prefix: string): Promise<{ child
     await sleep(50);
   }
 }
-
-/**
- * The auth_http server (http://nginx.org/en/docs/mail/ngx_mail_auth_http_module.html): nginx
- * sends Auth-Method, Auth-User, Auth-Pass (URL-escaped), Auth-Protocol, Client-IP; a 200 with
- * Auth-Status: OK, Auth-Server (an address) and Auth-Port sends the session there, with
- * Auth-User/Auth-Pass replacing the client's credentials for the backend login.
- */
-function serveAuth(portFile: string, backendPort: number, masterUser: string): void {
-  const tokens = new Map(Object.entries(JSON.parse(process.env.BENCH_AUTH_TOKENS ?? '{}') as Record<string, string>));
-  const masterPassword = process.env.BENCH_MASTER_PASSWORD ?? '';
-  const now = (): number => performance.timeOrigin + performance.now();
-  const timings: Array<{ at: number; done: number }> = [];
-  let port = backendPort;
-  const server = http.createServer((req, res) => {
-    const at = now();
-    if (req.url === '/timings') {
-      res.end(JSON.stringify(timings.splice(0)));
-      return;
-    }
-    if (req.url?.startsWith('/backend?port=')) {
-      port = Number(req.url.slice(14)) || backendPort;
-      res.end('ok');
-      return;
-    }
-    const user = decodeURIComponent(String(req.headers['auth-user'] ?? ''));
-    const pass = decodeURIComponent(String(req.headers['auth-pass'] ?? ''));
-    const email = tokens.get(pass);
-    if (email !== undefined && email === user) {
-      res.writeHead(200, {
-        'Auth-Status': 'OK', 'Auth-Server': '127.0.0.1', 'Auth-Port': String(port),
-        'Auth-User': `${user}*${masterUser}`, 'Auth-Pass': masterPassword,
-      });
-    } else {
-      res.writeHead(200, { 'Auth-Status': 'Invalid login or password', 'Auth-Wait': '0' });
-    }
-    res.end();
-    timings.push({ at, done: now() });
-    if (timings.length > 100_000) timings.splice(0, 50_000); // bounded when nobody reads them
-  });
-  server.listen(0, '127.0.0.1', () => { void writeFile(portFile, String((server.address() as net.AddressInfo).port)); });
-}
-
-if (process.argv[1] === import.meta.filename && process.argv[2] === 'auth') serveAuth(process.argv[3]!, Number(process.argv[4]), process.argv[5]!);
