@@ -93,21 +93,29 @@ async function main(): Promise<void> {
   const proxies: ProxyProcess[] = [];
   // What a forwarder costs with nothing of the proxy's work: the Node floor, and HAProxy as the
   // reference for a C event loop on the same kernel.
-  const refs: Reference[] = [{ kind: 'Floor', what: 'a bare Node forwarder', f: await startForwarder(world.backend.imapPort, world.backend.dir), note: 'stream.pipe, no TLS/auth/logs' }];
-  const hv = haproxyVersion();
-  if (hv) refs.push({ kind: 'Reference', what: `HAProxy ${hv} (TCP mode, 1 thread)`, f: await startHaproxyForwarder(world.backend.imapPort, world.backend.dir), note: 'C event loop, default 16 KiB buffers' });
-  else say('haproxy not installed: no HAProxy reference rows');
-  // nginx's mail proxy with an auth_http server doing the master login: the peer DMS operators
-  // would pick instead of this proxy. Its default proxy_buffer is one page (4 KiB).
-  const nv = nginxMailVersion();
+  const refs: Reference[] = [];
   const nginxes: NginxMail[] = [];
-  if (nv) {
-    for (const buffer of [undefined, '64k']) {
-      const f = await startNginxMail({ backendPort: world.backend.imapPort, dir: world.backend.dir, master: world.backend.master, tokens: { [world.token]: LOGIN_USER, [world.bulkToken]: BULK_USER }, ...(buffer ? { proxyBuffer: buffer } : {}) });
-      nginxes.push(f);
-      refs.push({ kind: 'Peer', what: `nginx ${nv} mail + auth_http (proxy_buffer ${buffer ?? '4k'})`, f, note: 'PLAIN with the token; Node auth_http map lookup; LOGIN to Dovecot as master; CPU of nginx + auth server', plain: true });
-    }
-  } else say('nginx or libnginx-mod-mail not installed (run scripts/install-backend.sh as root): no nginx rows');
+  try {
+    refs.push({ kind: 'Floor', what: 'a bare Node forwarder', f: await startForwarder(world.backend.imapPort, world.backend.dir), note: 'stream.pipe, no TLS/auth/logs' });
+    const hv = haproxyVersion();
+    if (hv) refs.push({ kind: 'Reference', what: `HAProxy ${hv} (TCP mode, 1 thread)`, f: await startHaproxyForwarder(world.backend.imapPort, world.backend.dir), note: 'C event loop, default 16 KiB buffers' });
+    else say('haproxy not installed: no HAProxy reference rows');
+    // nginx's mail proxy with an auth_http server doing the master login: the peer DMS operators
+    // would pick instead of this proxy. Its default proxy_buffer is one page (4 KiB).
+    const nv = nginxMailVersion();
+    if (nv) {
+      for (const buffer of [undefined, '64k']) {
+        const f = await startNginxMail({ backendPort: world.backend.imapPort, dir: world.backend.dir, master: world.backend.master, tokens: { [world.token]: LOGIN_USER, [world.bulkToken]: BULK_USER }, ...(buffer ? { proxyBuffer: buffer } : {}) });
+        nginxes.push(f);
+        refs.push({ kind: 'Peer', what: `nginx ${nv} mail + auth_http (proxy_buffer ${buffer ?? '4k'})`, f, note: 'PLAIN with the token; Node auth_http map lookup; LOGIN to Dovecot as master; CPU of nginx + auth server', plain: true });
+      }
+    } else say('nginx or libnginx-mod-mail not installed (run scripts/install-backend.sh as root): no nginx rows');
+  } catch (e) {
+    // A reference that did not start: stop what did, and the backend, before failing.
+    for (const r of refs) r.f.stop();
+    await world.stop();
+    throw e;
+  }
   const newProxy = async (name: string, extraArgs: string[] = [], env?: Record<string, string>): Promise<ProxyProcess> => {
     const p = await startProxyProcess(world, { build, name, nodeArgs: [...nodeArgs, ...extraArgs], ...(env ? { env } : {}) });
     proxies.push(p);
