@@ -12,7 +12,8 @@ missing=()
 # haproxy: test/reliability/load/ runs two proxy instances behind it (PROXY protocol v2).
 # gdb: the soak asks glibc in the proxy process to return free memory (malloc_trim) before reading RSS.
 # promtool (package prometheus, its daemon not started): the CI test of deploy/monitoring checks the PromQL.
-for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool; do
+# redis-server: test/state/ starts one per test file as the replicas' shared store (issue 20).
+for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool redis-server; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
 done
 # dovecot-lmtpd has no command of its own: check its binary (Postfix delivers through it).
@@ -21,7 +22,7 @@ need_user=0
 getent passwd "$MAIL_USER" >/dev/null 2>&1 || need_user=1
 
 if [ "${#missing[@]}" -eq 0 ] && [ "$need_user" -eq 0 ]; then
-  echo "install-backend: dovecot, postfix, openssl, curl, fail2ban, haproxy, gdb, promtool and user $MAIL_USER already present"
+  echo "install-backend: dovecot, postfix, openssl, curl, fail2ban, haproxy, gdb, promtool, redis-server and user $MAIL_USER already present"
   exit 0
 fi
 
@@ -46,7 +47,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   trap 'if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi' EXIT
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    dovecot-imapd dovecot-lmtpd postfix openssl curl ca-certificates fail2ban haproxy gdb prometheus
+    dovecot-imapd dovecot-lmtpd postfix openssl curl ca-certificates fail2ban haproxy gdb prometheus redis-server
+  # The tests start their own redis-server per test file: the package's system-wide one
+  # (started by the maintainer script where policy-rc.d did not stop it) must not keep
+  # port 6379 or start at boot.
+  if command -v systemctl >/dev/null 2>&1; then
+    # disable works on the unit symlinks even without a running systemd (containers).
+    systemctl disable redis-server >/dev/null 2>&1 || true
+    [ -d /run/systemd/system ] && { systemctl stop redis-server >/dev/null 2>&1 || true; }
+  fi
+  pid=$(cat /run/redis/redis-server.pid 2>/dev/null || true)
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
 fi
 
 if [ "$need_user" -eq 1 ]; then
