@@ -10,6 +10,7 @@ import { CERTIFICATES_KEY, parseSniCertificates } from './certificates.js';
 import type { Config, ListenAddress, BackendTlsMode } from './types.js';
 import { ISSUERS_KEY, loadIssuers, type RawIssuer } from './issuers.js';
 import { loadScim } from './scim.js';
+import { loadSharedState } from './shared-state.js';
 import { parseValue, secretOrFile } from './values.js';
 
 /** KEY -> value text from the YAML file; `issuers` and `certificates` hold JSON. */
@@ -162,8 +163,13 @@ function scim(c: SectionInput): Pick<Config, 'scim'> {
   return { scim: loadScim(c.get, c.problems) };
 }
 
+/** The store replicas share (issue 20). */
+function sharedState(c: SectionInput): Pick<Config, 'sharedState'> {
+  return { sharedState: loadSharedState(c.get, c.problems) };
+}
+
 /** In the order `run` reports their problems. Together they make up Config (see loadConfig). */
-export const SECTIONS = { listeners, tokens, backend, sessions, ops, scim } as const;
+export const SECTIONS = { listeners, tokens, backend, sessions, ops, scim, sharedState } as const;
 
 export type SectionName = keyof typeof SECTIONS;
 export type SectionValue<K extends SectionName> = ReturnType<(typeof SECTIONS)[K]>;
