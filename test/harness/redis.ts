@@ -16,6 +16,9 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port (empty). */
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: connections stay open but nothing is answered (a store that hangs). */
+  pause(): void;
+  resume(): void;
   /** One command over RESP (inline form), its raw reply; for assertions on what is stored. */
   command(line: string): Promise<string>;
   stop(): Promise<void>;
@@ -46,6 +49,7 @@ export async function startRedis(opts: { password?: string } = {}): Promise<Test
   const end = async (signal: NodeJS.Signals): Promise<void> => {
     const c = child;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    c.kill('SIGCONT'); // a paused one could not act on SIGTERM
     const exited = new Promise<void>((r) => c.once('exit', () => r()));
     c.kill(signal);
     await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
@@ -57,6 +61,8 @@ export async function startRedis(opts: { password?: string } = {}): Promise<Test
     url: `redis://${HOST}:${port}/0`,
     kill: () => end('SIGKILL'),
     restart: launch,
+    pause: () => { child?.kill('SIGSTOP'); },
+    resume: () => { child?.kill('SIGCONT'); },
     command: (line) => send(port, line, opts.password),
     async stop() {
       await end('SIGTERM');
