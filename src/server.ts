@@ -9,7 +9,7 @@ import { readinessChecks } from './observability/health-checks.js';
 import { startOpsHttp, type HttpListener } from './observability/http.js';
 import { metrics } from './observability/metrics.js';
 import type { Listener } from './net/listen.js';
-import { createAuthenticator } from './auth/factory.js';
+import { createAuthenticator, createIdpHttpClient } from './auth/factory.js';
 import { startImap, type ImapService } from './imap/service.js';
 import { startSmtp, type SmtpService } from './smtp/service.js';
 import type { SharedParts } from './session/parts.js';
@@ -17,7 +17,9 @@ import { openScim } from './scim/service.js';
 import type { ScimListener } from './scim/server.js';
 import { backendTlsOptions } from './backend/dial.js';
 import { backendTargets } from './backend/targets.js';
+import { AppPasswordFile } from './state/app-password-file.js';
 import { bounded, sessionDeadline } from './shutdown.js';
+import { blockListOf } from './net/trusted-networks.js';
 import { openSharedState, sharedStateCheck } from './state/index.js';
 
 export interface ProxyServer {
@@ -38,14 +40,24 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   const scim = config.scim ? await openScim(config.scim, log) : null;
   // Issue 20: counters, blocks and deactivations shared by replicas (in process without SHARED_STATE_URL).
   const shared = openSharedState(config, log, scim?.disabled);
+  const idpHttp = createIdpHttpClient(config.oauth2);
+  const appPasswords = config.appPasswordsFile ? await AppPasswordFile.open(config.appPasswordsFile) : undefined;
+  // A user the SCIM client deleted loses their app passwords (a deactivated one keeps them,
+  // refused while deactivated, like their tokens).
+  scim?.disabled.onDisabled((user) => {
+    if (appPasswords && !scim.disabled.reason(user)) {
+      appPasswords.revoke(user, 'all').catch((err: unknown) => log.error({ event: 'internal-error', where: 'app-password revoke', err: (err as Error).message }, 'could not revoke a deleted user\'s app passwords'));
+    }
+  });
   const parts: SharedParts = {
     config,
     log,
     tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
-    authenticator: createAuthenticator(config, log, shared.disabled),
+    authenticator: createAuthenticator(config, log, { disabled: shared.disabled, http: idpHttp, appPasswords }),
     backend: backendTargets(config, backendTlsOptions(config.backend)),
     guard: shared.guard,
     connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions, ipv6PrefixBits: config.limits.ipv6ClientPrefix }),
+    proxyIn: proxyProtocolIn(config.proxyProtocol, log),
     ...(shared.disabled ? { disabled: shared.disabled } : {}),
   };
   const services: Array<ImapService | SmtpService> = [];
@@ -65,7 +77,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   }
   const certificates = parts.tlsContext as CertificateStore | null;
   certificates?.watch(config.ops.tlsReloadIntervalMs);
-  const checks = readinessChecks(config, listeners, { idpCachedStateUsable: () => parts.authenticator.hasCachedState() });
+  const checks = readinessChecks(config, listeners, { idp: idpHttp, idpCachedStateUsable: () => parts.authenticator.hasCachedState() });
   const health = new Health(config.sharedState ? [...checks, sharedStateCheck(shared.store)] : checks);
   const untrackReadiness = metrics.trackReadiness(async () => (await health.readiness()).ready);
   let ops: HttpListener | null = null;
@@ -99,6 +111,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
         certificates?.stop();
         await Promise.all(services.map((s) => s.close()));
         await parts.authenticator.close();
+        await appPasswords?.close();
         await ops?.close();
         await scim?.close();
         await shared.close();
@@ -113,4 +126,8 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     },
   };
   return server;
+}
+
+function proxyProtocolIn(pp: Config['proxyProtocol'], log: Logger): SharedParts['proxyIn'] {
+  return pp.trustedNetworks.length ? { trusted: blockListOf(pp.trustedNetworks), timeoutMs: pp.timeoutMs, log } : null;
 }

@@ -1,12 +1,13 @@
 // The shared-state keys (issue 20): a Redis/Valkey URL, its password file and the bound on
 // every call. Off (null) when SHARED_STATE_URL is empty: one instance keeps it all in process.
 import { secretOrFile } from './values.js';
+import type { KeyValues } from './keys.js';
 import type { SharedStateConfig } from './types.js';
 
-export function loadSharedState(get: <T>(name: string) => T, problems: string[]): SharedStateConfig | null {
-  const url = get<string>('SHARED_STATE_URL').trim();
-  const passwordFile = get<string>('SHARED_STATE_PASSWORD_FILE');
-  const timeoutMs = get<number>('SHARED_STATE_TIMEOUT_MS');
+export function loadSharedState(v: Pick<KeyValues, 'SHARED_STATE_URL' | 'SHARED_STATE_PASSWORD_FILE' | 'SHARED_STATE_TIMEOUT_MS'>, problems: string[]): SharedStateConfig | null {
+  const url = v.SHARED_STATE_URL.trim();
+  const passwordFile = v.SHARED_STATE_PASSWORD_FILE;
+  const timeoutMs = v.SHARED_STATE_TIMEOUT_MS;
   if (!url) return null;
   let parsed: URL | undefined;
   try {

@@ -1,15 +1,14 @@
 // The messages replicas exchange on the store's pub/sub channel. The store is trusted
 // infrastructure, but a message is still checked field by field before it is used.
 import type { UserChange } from './store.js';
+import { MAX_SHARED_EVENT_CHARS } from '../limits.js';
 
 export type StoreEvent =
   | { readonly from: string; readonly kind: 'block'; readonly key: string; readonly until: number }
   | { readonly from: string; readonly kind: 'user'; readonly change: UserChange };
 
-const MAX_EVENT_CHARS = 4096;
-
 export function parseEvent(text: string): StoreEvent | null {
-  if (text.length > MAX_EVENT_CHARS) return null;
+  if (text.length > MAX_SHARED_EVENT_CHARS) return null;
   let v: unknown;
   try {
     v = JSON.parse(text);

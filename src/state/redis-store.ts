@@ -16,16 +16,13 @@ import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import type { FailureScope, SharedCount, SharedStore, SharedUsers, StoreListener, UserChange } from './store.js';
 import { parseEvent, type StoreEvent } from './events.js';
+import { MAX_SHARED_BLOCKS, SHARED_STATE_RECONNECT_MAX_MS } from '../limits.js';
 
 const PREFIX = 'oauth2-mail-proxy:';
 const USERS = `${PREFIX}disabled`;
 const BLOCKS = `${PREFIX}blocks`;
 const EPOCH = `${PREFIX}epoch`;
 const CHANNEL = `${PREFIX}events`;
-/** Blocks read back on (re)join: an attack on more addresses than this is still limited per replica. */
-const MAX_BLOCKS_READ = 100_000;
-/** Reconnection backs off to this at most: the replica rejoins within about a second of the store's return. */
-const MAX_RECONNECT_DELAY_MS = 1000;
 
 export function redisStore(config: SharedStateConfig, limits: FailureLimits, log: Logger): SharedStore {
   return new RedisStore(config, limits, log);
@@ -51,7 +48,7 @@ class RedisStore implements SharedStore {
       // With the store down a call fails at once rather than waiting in a queue.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      retryStrategy: (times: number) => Math.min(times * 100, MAX_RECONNECT_DELAY_MS),
+      retryStrategy: (times: number) => Math.min(times * 100, SHARED_STATE_RECONNECT_MAX_MS),
       lazyConnect: false,
       ...(config.password !== undefined ? { password: config.password } : {}),
     };
@@ -148,7 +145,7 @@ class RedisStore implements SharedStore {
     try {
       const now = Date.now();
       await this.bounded(this.client.zremrangebyscore(BLOCKS, '-inf', now));
-      const flat = await this.bounded(this.client.zrangebyscore(BLOCKS, now, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_BLOCKS_READ));
+      const flat = await this.bounded(this.client.zrangebyscore(BLOCKS, now, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_SHARED_BLOCKS));
       const blocks = new Map<string, number>();
       for (let i = 0; i + 1 < flat.length; i += 2) blocks.set(flat[i]!, Number(flat[i + 1]));
       return blocks;

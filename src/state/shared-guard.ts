@@ -6,9 +6,7 @@
 import { LoginGuard, sleep, type Attempt } from '../auth/login-guard.js';
 import { failureDelayMs, type FailureLimits, type Verdict } from '../auth/failure-limiter.js';
 import type { FailureScope, SharedStore } from './store.js';
-
-/** Mirrored blocks kept at most (the local limiter has the same bound). */
-const MAX_MIRRORED = 100_000;
+import { MAX_SHARED_BLOCKS } from '../limits.js';
 
 export class SharedLoginGuard extends LoginGuard {
   /** Blocks known from the store: `ip:…` / `user:…` → until (epoch ms). */
@@ -82,10 +80,10 @@ export class SharedLoginGuard extends LoginGuard {
     if (until <= this.clock()) return;
     this.mirror.delete(key);
     this.mirror.set(key, Math.max(until, this.mirror.get(key) ?? 0));
-    if (this.mirror.size <= MAX_MIRRORED) return;
+    if (this.mirror.size <= MAX_SHARED_BLOCKS) return;
     const t = this.clock();
     for (const [k, u] of this.mirror) if (u <= t) this.mirror.delete(k);
-    while (this.mirror.size > MAX_MIRRORED) this.mirror.delete(this.mirror.keys().next().value!);
+    while (this.mirror.size > MAX_SHARED_BLOCKS) this.mirror.delete(this.mirror.keys().next().value!);
   }
 
   /** On (re)joining the store: the blocks set while this replica was away. */

@@ -14,7 +14,7 @@ import { eventually, startProxy, type TestProxy } from '../harness/proxy.js';
 import { startRedis } from '../harness/redis.js';
 import { RawClient, oauthbearer, xoauth2 } from '../harness/raw-imap.js';
 import { startHaproxy } from '../reliability/load/haproxy.js';
-import { DRAIN_QUIET_MS } from '../../src/session/drain.js';
+import { DRAIN_QUIET_MS } from '../../src/limits.js';
 
 const SCIM_TOKEN = randomBytes(24).toString('hex');
 const MAX_PER_IP = 6;
