@@ -7,22 +7,37 @@ set -euo pipefail
 MAIL_UID=5000   # docker-mailserver's vmail uid/gid; the harness configures the same
 MAIL_USER=vmail
 
+# The second backend flavour (Dovecot 2.4 + Postfix 3.10 from Debian 13, cached). A failed
+# build does not fail the install: the tests that need it skip and say why.
+debian13() {
+  [ "$(id -u)" -eq 0 ] || { echo "install-backend: not root: the Debian 13 backend (DMS_FLAVOUR=debian13) is not built" >&2; return 0; }
+  local start=$SECONDS
+  bash "$(dirname "$0")/install-dms-debian13.sh" >/dev/null \
+    && echo "install-backend: Debian 13 backend ready ($((SECONDS - start)) s)" \
+    || echo "install-backend: WARNING: the Debian 13 backend could not be built; DMS_FLAVOUR=debian13 tests skip" >&2
+}
+
 missing=()
 # fail2ban-regex: the CI test of deploy/fail2ban runs the real filter over our log lines.
 # haproxy: test/reliability/load/ runs two proxy instances behind it (PROXY protocol v2).
 # gdb: the soak asks glibc in the proxy process to return free memory (malloc_trim) before reading RSS.
 # promtool (package prometheus, its daemon not started): the CI test of deploy/monitoring checks the PromQL.
+# debootstrap: scripts/install-dms-debian13.sh builds the Debian 13 root (Dovecot 2.4, DMS_FLAVOUR=debian13).
+# nginx + libnginx-mod-mail: `npm run bench` measures nginx's mail proxy (auth_http) beside ours; the bench
+# starts its own nginx with its own prefix and config, never the system service.
 # redis-server: test/state/ starts one per test file as the replicas' shared store (issue 20).
-for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool redis-server; do
+for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool debootstrap nginx redis-server; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
 done
 # dovecot-lmtpd has no command of its own: check its binary (Postfix delivers through it).
 [ -x /usr/lib/dovecot/lmtp ] || missing+=("dovecot-lmtpd")
+[ -e /usr/lib/nginx/modules/ngx_mail_module.so ] || missing+=("libnginx-mod-mail")
 need_user=0
 getent passwd "$MAIL_USER" >/dev/null 2>&1 || need_user=1
 
 if [ "${#missing[@]}" -eq 0 ] && [ "$need_user" -eq 0 ]; then
-  echo "install-backend: dovecot, postfix, openssl, curl, fail2ban, haproxy, gdb, promtool, redis-server and user $MAIL_USER already present"
+  echo "install-backend: dovecot, postfix, openssl, curl, fail2ban, haproxy, gdb, promtool, debootstrap, nginx mail, redis-server and user $MAIL_USER already present"
+  debian13
   exit 0
 fi
 
@@ -47,17 +62,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   trap 'if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi' EXIT
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    dovecot-imapd dovecot-lmtpd postfix openssl curl ca-certificates fail2ban haproxy gdb prometheus redis-server
-  # The tests start their own redis-server per test file: the package's system-wide one
-  # (started by the maintainer script where policy-rc.d did not stop it) must not keep
-  # port 6379 or start at boot.
-  if command -v systemctl >/dev/null 2>&1; then
-    # disable works on the unit symlinks even without a running systemd (containers).
-    systemctl disable redis-server >/dev/null 2>&1 || true
-    [ -d /run/systemd/system ] && { systemctl stop redis-server >/dev/null 2>&1 || true; }
-  fi
-  pid=$(cat /run/redis/redis-server.pid 2>/dev/null || true)
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+    dovecot-imapd dovecot-lmtpd postfix openssl curl ca-certificates fail2ban haproxy gdb prometheus debootstrap \
+    nginx libnginx-mod-mail redis-server
+  # The nginx package's default site listens on port 80. policy-rc.d kept the maintainer
+  # scripts from starting it; also keep systemd from starting it at boot (disable works without
+  # a running systemd), and stop one that an earlier install without policy-rc.d left running.
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable nginx >/dev/null 2>&1 || true; fi
+  if [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then nginx -s quit || true; fi
+  # The same for redis-server (port 6379): the tests start their own per test file.
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable redis-server >/dev/null 2>&1 || true; fi
+  if [ -s /run/redis/redis-server.pid ] && kill -0 "$(cat /run/redis/redis-server.pid)" 2>/dev/null; then kill "$(cat /run/redis/redis-server.pid)" || true; fi
 fi
 
 if [ "$need_user" -eq 1 ]; then
@@ -65,4 +79,5 @@ if [ "$need_user" -eq 1 ]; then
   useradd -u "$MAIL_UID" -g "$MAIL_UID" -M -d /nonexistent -s /usr/sbin/nologin "$MAIL_USER"
 fi
 
+debian13
 echo "install-backend: done"
