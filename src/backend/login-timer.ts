@@ -5,6 +5,9 @@
 // AUTH_PENALTY_MAX_SECS). That is deliberate waiting, not a slow backend: the authentication
 // step gets it on top of DMS_TIMEOUT_MS. Cut short, every password failure after the second
 // from one client became a timeout (NO [UNAVAILABLE]) that Fail2Ban never saw.
+import { BackendError } from './dial.js';
+import type { BackendLoginFailure } from './login-result.js';
+
 export const DOVECOT_PENALTY_MAX_MS = 15_000;
 
 export class LoginTimer {
@@ -27,5 +30,13 @@ export class LoginTimer {
 
   clear(): void {
     clearTimeout(this.timer);
+  }
+
+  /** A login that threw: the backend unreachable or broken, or (a timeout once the credentials were out) undecided. */
+  failure(err: unknown): BackendLoginFailure {
+    this.clear();
+    const reason = err instanceof BackendError ? err.message : `backend login failed: ${(err as Error).message}`;
+    const undecided = this.authSent && err instanceof BackendError && err.code === 'ERR_BACKEND_TIMEOUT';
+    return undecided ? { ok: false, kind: 'unavailable', reason, undecided } : { ok: false, kind: 'unavailable', reason };
   }
 }

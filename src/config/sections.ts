@@ -31,6 +31,8 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
     imaps: get<ListenAddress | null>('LISTEN_IMAPS'),
     submission: get<ListenAddress | null>('LISTEN_SUBMISSION'),
     submissions: get<ListenAddress | null>('LISTEN_SUBMISSIONS'),
+    pop3: get<ListenAddress | null>('LISTEN_POP3'),
+    pop3s: get<ListenAddress | null>('LISTEN_POP3S'),
   };
   const certPath = get<string>('SSL_CERT_PATH');
   const keyPath = get<string>('SSL_KEY_PATH');
@@ -38,17 +40,17 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
   const allowClientMasterLogin = get<boolean>('ALLOW_CLIENT_MASTER_LOGIN');
   if (Boolean(certPath) !== Boolean(keyPath)) problems.push('SSL_CERT_PATH and SSL_KEY_PATH must be set together');
   const tls = certPath && keyPath ? { certPath, keyPath } : null;
-  for (const name of ['imaps', 'submissions'] as const) {
+  for (const name of ['imaps', 'submissions', 'pop3s'] as const) {
     const key = `LISTEN_${name.toUpperCase()}`;
     if (!tls && listen[name]) problems.push(`${key} needs SSL_CERT_PATH and SSL_KEY_PATH (or set ${key}= to disable it)`);
   }
-  for (const name of ['imap', 'submission'] as const) {
+  for (const name of ['imap', 'submission', 'pop3'] as const) {
     const key = `LISTEN_${name.toUpperCase()}`;
     if (!tls && listen[name] && !allowPlaintextAuth) {
       problems.push(`${key} without SSL_CERT_PATH/SSL_KEY_PATH offers no STARTTLS: set the certificate, or ALLOW_PLAINTEXT_AUTH=1 for a trusted network`);
     }
   }
-  if (!Object.values(listen).some(Boolean)) problems.push('no listener: set at least one of LISTEN_IMAP, LISTEN_IMAPS, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS');
+  if (!Object.values(listen).some(Boolean)) problems.push('no listener: set at least one of LISTEN_IMAP, LISTEN_IMAPS, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS, LISTEN_POP3, LISTEN_POP3S');
   const sniCertificates = parseSniCertificates(file[CERTIFICATES_KEY] === undefined ? undefined : JSON.parse(file[CERTIFICATES_KEY]), problems);
   return { listen, tls, allowPlaintextAuth, allowClientMasterLogin, sniCertificates };
 }
@@ -104,6 +106,8 @@ function backend(c: SectionInput): Pick<Config, 'backend'> {
       submissionPort: get<number>('DMS_SUBMISSION_PORT'),
       submissionTls: get<BackendTlsMode>('DMS_SUBMISSION_TLS'),
       submissionLogin: get<'master' | 'xclient'>('DMS_SUBMISSION_LOGIN'),
+      pop3Port: get<number>('DMS_POP3_PORT'),
+      pop3Tls: get<BackendTlsMode>('DMS_POP3_TLS'),
     },
   };
 }
@@ -128,6 +132,7 @@ function sessions(c: SectionInput): Pick<Config, 'smtp' | 'imap' | 'proxyProtoco
       timeoutMs: get<number>('PROXY_PROTOCOL_TIMEOUT_SECONDS') * 1000,
       toImap: get<boolean>('DMS_IMAP_PROXY_PROTOCOL'),
       toSubmission: get<boolean>('DMS_SUBMISSION_PROXY_PROTOCOL'),
+      toPop3: get<boolean>('DMS_POP3_PROXY_PROTOCOL'),
     },
     limits: {
       authFailWindowMs: get<number>('AUTH_FAIL_WINDOW_SECONDS') * 1000,

@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import { contained } from '../observability/faults.js';
 import { SaslError, type SaslCredentials, type SaslMechanism } from '../auth/sasl/index.js';
 import { PreauthConnection } from '../session/connection.js';
+import { isHttpRequest } from '../session/http-probe.js';
 import { SessionLogin, type LoginParts } from '../session/login.js';
 import type { LoginOutcome } from '../session/login-outcome.js';
 import type { SaslWire } from '../session/sasl-exchange.js';
@@ -46,8 +47,6 @@ export interface ImapSessionDeps {
   /** Tells the connection limits this connection is no longer pre-login. */
   readonly loggedIn?: () => void;
 }
-
-const HTTP_REQUEST = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|TRACE|CONNECT|PATCH) \S+ HTTP\/\d\.\d$/i;
 
 export class ImapSession extends PreauthConnection implements ImapContext, SessionHandle {
   private readonly framer: ImapFramer;
@@ -130,9 +129,7 @@ export class ImapSession extends PreauthConnection implements ImapContext, Sessi
   }
 
   private runCommand(segments: Buffer[]): void {
-    // A browser or scanner speaking HTTP to a mail port (cross-protocol attacks): end it
-    // at once instead of answering line by line (smtp-server does the same for SMTP).
-    if (segments.length === 1 && HTTP_REQUEST.test(segments[0]!.toString('latin1'))) return this.close(TEXT.http, 'http-request');
+    if (segments.length === 1 && isHttpRequest(segments[0]!)) return this.close(TEXT.http, 'http-request');
     let cmd;
     try {
       cmd = parseCommand(segments);

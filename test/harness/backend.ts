@@ -33,6 +33,9 @@ export interface Backend {
   imapPort: number;          // DMS 143: plain + STARTTLS
   imapsPort: number;         // DMS 993: implicit TLS
   imapHaproxyPort: number;   // DMS 10143: PROXY protocol required (haproxy = yes)
+  pop3Port: number;          // DMS 110 (ENABLE_POP3=1): plain + STLS
+  pop3sPort: number;         // DMS 995: implicit TLS
+  pop3HaproxyPort: number;   // a pop3 listener with haproxy = yes
   submissionHaproxyPort: number; // DMS 10587: PROXY protocol required (smtpd_upstream_proxy_protocol)
   submissionPort: number;    // DMS 587: STARTTLS required
   submissionsPort: number;   // DMS 465: wrapper mode
@@ -75,9 +78,9 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
   const dp = dovecotPaths(dir);
   const pp = postfixPaths(dir);
   const pidFiles = [join(dp.baseDir, 'master.pid'), join(pp.queueDir, 'pid', 'master.pid')];
-  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort] = await freePorts(7) as
-    [number, number, number, number, number, number, number];
-  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort];
+  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort] =
+    await freePorts(10) as [number, number, number, number, number, number, number, number, number, number];
+  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort];
   const master = { user: 'master', password: 'master-secret' };
   const users: MailUser[] = [
     { email: `alice@${DOMAIN}`, password: 'alice-secret' },
@@ -103,7 +106,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     await mkdir(dp.mailDir, { recursive: true });
     await chown(dp.mailDir, VMAIL_ID, VMAIL_ID);
     await writeDovecotConf(dp, {
-      imapPort, imapsPort, imapHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
+      imapPort, imapsPort, imapHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
       mailMaxUserIpConnections: opts.mailMaxUserIpConnections ?? 10, extra: opts.dovecotConf,
     });
     await writePostfixConf(pp, {
@@ -126,6 +129,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
 
     return {
       dir, host: HOST, imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort,
+      pop3Port, pop3sPort, pop3HaproxyPort,
       caFile: certs.caFile, master, users,
       async addUser(email, password) {
         // Dovecot would silently use the first of two passwd-file entries.
@@ -159,7 +163,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
         const pid = await readPid(pidFiles[0]!);
         await stopDovecot(dp);
         if (pid !== undefined) try { process.kill(-pid, 'SIGKILL'); } catch { /* group gone */ }
-        await waitPortsClosed([imapPort, imapsPort, imapHaproxyPort], Date.now() + 5000);
+        await waitPortsClosed([imapPort, imapsPort, imapHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort], Date.now() + 5000);
         await startDovecot(dp);
         await waitForGreeting(imapPort, '* OK', Date.now() + START_TIMEOUT_MS);
       },
