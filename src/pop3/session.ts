@@ -6,7 +6,6 @@ import type net from 'node:net';
 import type { ServerTlsSource } from '../net/tls-reload.js';
 import type { Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
-import { contained } from '../observability/faults.js';
 import { SaslError, type SaslCredentials, type SaslMechanism } from '../auth/sasl/index.js';
 import { PreauthConnection } from '../session/connection.js';
 import { isHttpRequest } from '../session/http-probe.js';
@@ -43,8 +42,6 @@ const MAX_VERB_BYTES = 8; // RFC 2449 §3: keywords are 3 or 4 characters; Dovec
 
 export class Pop3Session extends PreauthConnection implements Pop3Context, LiveSession {
   private readonly lines: Pop3Lines;
-  private busy = false;
-  private waiter: { resolve: (line: Buffer | null) => void; reject: (err: Error) => void } | null = null;
   private badCommands = 0;
   private readonly logins: SessionLogin<object>;
   pendingUser: string | null = null;
@@ -83,28 +80,14 @@ export class Pop3Session extends PreauthConnection implements Pop3Context, LiveS
     this.deps.onEnd?.(this);
   }
 
-  protected override abandon(): void {
-    this.waiter?.reject(new SaslError('ERR_SASL_SYNTAX', 'session closed'));
-  }
+  // ---- the command loop (session/connection.ts runs it) -------------------------------
 
-  // ---- the command loop ------------------------------------------------------------
-
-  private pump(): void {
-    while (this.state === 'preauth') {
-      if (this.busy && !this.waiter) {
-        this.socket.pause(); // bounded: nothing more is read until the handler is done
-        return;
-      }
-      const waitingForClient = this.mustWaitForDrain((socket) => {
-        if (!this.busy || this.waiter) socket.resume();
-        this.pump();
-      });
-      if (waitingForClient) return;
-      const ev = this.lines.next();
-      if (!ev) return;
-      if (this.waiter) this.deliverContinuation(ev);
-      else this.dispatch(ev);
-    }
+  protected handleNext(): boolean {
+    const ev = this.lines.next();
+    if (!ev) return false;
+    if (this.awaitingResponse) this.deliverResponse(ev);
+    else this.dispatch(ev);
+    return true;
   }
 
   private dispatch(ev: LineEvent): void {
@@ -120,31 +103,14 @@ export class Pop3Session extends PreauthConnection implements Pop3Context, LiveS
     const handler = PREAUTH_COMMANDS.get(verb);
     if (!handler) return this.bad(POSTAUTH_COMMANDS.has(verb) ? TEXT.notAuthenticated : TEXT.unknownCommand);
     const result = handler(this, args);
-    if (!(result instanceof Promise)) return;
-    this.busy = true;
-    result
-      .catch(contained((e: unknown) => {
-        // A command's promise failed: a bug, not an IdP or backend outage (those are answered
-        // inside). The command gets -ERR [SYS/TEMP], then the session ends.
-        this.send(err(TEXT.unavailable, 'SYS/TEMP'));
-        this.fault(verb, e);
-      }, (e) => this.fault(verb, e)))
-      .finally(contained(() => {
-        this.busy = false;
-        if (this.state !== 'preauth') return;
-        this.socket.resume();
-        this.pump();
-      }, (e) => this.fault('data', e)));
+    // A bug in a handler: the command gets -ERR [SYS/TEMP], then the session ends.
+    if (result instanceof Promise) this.track(verb, result, () => this.send(err(TEXT.unavailable, 'SYS/TEMP')));
   }
 
-  private deliverContinuation(ev: LineEvent): void {
-    const waiter = this.waiter!;
-    this.waiter = null;
-    if (ev.type === 'line') {
-      // RFC 5034 §4: a line of just "*" cancels the exchange.
-      return waiter.resolve(ev.line.length === 1 && ev.line[0] === 0x2a ? null : ev.line);
-    }
-    waiter.reject(new SaslError('ERR_SASL_TOO_LONG', 'SASL response too long'));
+  private deliverResponse(ev: LineEvent): void {
+    // RFC 5034 §4: a line of just "*" cancels the exchange.
+    if (ev.type === 'line') return this.respond(ev.line.length === 1 && ev.line[0] === 0x2a ? null : ev.line);
+    this.respond(new SaslError('ERR_SASL_TOO_LONG', 'SASL response too long'));
     this.close(TEXT.lineTooLong, 'line-too-long');
   }
 
@@ -154,15 +120,6 @@ export class Pop3Session extends PreauthConnection implements Pop3Context, LiveS
     this.send(err(text));
     this.badCommands += 1;
     if (this.badCommands >= this.deps.limits.maxBadCommands) this.close(TEXT.tooManyBad, 'too-many-bad-commands');
-  }
-
-  private continuation(prompt: string): Promise<Buffer | null> {
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-      this.send(`+ ${prompt}\r\n`);
-      this.socket.resume();
-      setImmediate(contained(() => this.pump(), (e) => this.fault('data', e))); // lines may already be buffered
-    });
   }
 
   startTls(): void {
@@ -181,7 +138,7 @@ export class Pop3Session extends PreauthConnection implements Pop3Context, LiveS
 
   async authenticate(mechanism: SaslMechanism, initial: string | undefined): Promise<void> {
     this.pendingUser = null;
-    const wire: SaslWire = { challenge: (b64) => this.continuation(b64) };
+    const wire: SaslWire = { challenge: (b64) => this.awaitResponse(`+ ${b64}\r\n`) };
     this.answer(await this.logins.authenticate(mechanism, initial, wire));
   }
 
