@@ -140,6 +140,9 @@ t.test('OAUTHBEARER cancelled with * and an empty initial response (=)', async (
   t.match(await c.command('*'), /^-ERR /);
   t.match(await c.command('AUTH PLAIN ='), /^-ERR/, 'an empty PLAIN response is refused');
   t.match(await c.command(`AUTH OAUTHBEARER ${oauthbearer(alice.email, await token(alice.email))}`), /^\+OK Logged in/);
+  const metrics = await (await fetch(`http://127.0.0.1:${proxy.server.port('http')}/metrics`, { signal: AbortSignal.timeout(WAIT_MS) })).text();
+  t.match(metrics, /^oauth2_mail_proxy_sessions_active\{protocol="pop3"\} [1-9]/m, 'counted as a pop3 session');
+  t.match(metrics, /^oauth2_mail_proxy_logins_total\{[^}]*protocol="pop3"[^}]*\} [1-9]/m, 'its login counted under pop3');
 });
 
 t.test('curl pop3:// with STLS (--ssl-reqd) and XOAUTH2, pop3s:// with OAUTHBEARER', async (t) => {
