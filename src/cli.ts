@@ -5,6 +5,7 @@
 // Everything but the version is imported when a command needs it: --version and --help answer
 // without loading (or, under a TypeScript loader, compiling) the whole proxy.
 import { PACKAGE_NAME, readPackageInfo } from './package-info.js';
+import { CLI_EXIT_DELAY_MS } from './limits.js';
 
 const USAGE = `usage: oauth2-mail-proxy [--config FILE]
        oauth2-mail-proxy --version
@@ -52,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
       return 78;
     }
     const code = await runDoctor({ env: process.env, file, user }, (line) => process.stdout.write(`${line}\n`));
-    setTimeout(() => process.exit(code), 200).unref(); // idle keep-alive sockets must not delay the answer
+    setTimeout(() => process.exit(code), CLI_EXIT_DELAY_MS).unref(); // idle keep-alive sockets must not delay the answer
     return code;
   }
   let config;

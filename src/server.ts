@@ -10,7 +10,7 @@ import { readinessChecks } from './observability/health-checks.js';
 import { startOpsHttp, type HttpListener } from './observability/http.js';
 import { metrics } from './observability/metrics.js';
 import type { Listener } from './net/listen.js';
-import { createAuthenticator } from './auth/factory.js';
+import { createAuthenticator, createIdpHttpClient } from './auth/factory.js';
 import { startImap, type ImapService } from './imap/service.js';
 import { startSmtp, type SmtpService } from './smtp/service.js';
 import { startPop3 } from './pop3/service.js';
@@ -20,6 +20,7 @@ import type { ScimListener } from './scim/server.js';
 import { backendTlsOptions } from './backend/dial.js';
 import { backendTargets } from './backend/targets.js';
 import { bounded, sessionDeadline } from './shutdown.js';
+import { blockListOf } from './net/trusted-networks.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];
@@ -37,11 +38,12 @@ export interface ProxyServer {
 export async function startServer(config: Config, log: Logger): Promise<ProxyServer> {
   // SCIM (issue 8): deactivated users must be known before the first login.
   const scim = config.scim ? await openScim(config.scim, log) : null;
+  const idpHttp = createIdpHttpClient(config.oauth2);
   const parts: SharedParts = {
     config,
     log,
     tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
-    authenticator: createAuthenticator(config, log, scim?.disabled),
+    authenticator: createAuthenticator(config, log, scim?.disabled, idpHttp),
     backend: backendTargets(config, backendTlsOptions(config.backend)),
     guard: new LoginGuard({
       windowMs: config.limits.authFailWindowMs, maxPerIp: config.limits.authFailMaxPerIp, maxPerUser: config.limits.authFailMaxPerUser,
@@ -49,6 +51,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
       ipv6PrefixBits: config.limits.ipv6ClientPrefix,
     }),
     connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions, ipv6PrefixBits: config.limits.ipv6ClientPrefix }),
+    proxyIn: proxyProtocolIn(config.proxyProtocol, log),
     ...(scim ? { disabled: scim.disabled } : {}),
   };
   const services: Array<ImapService | SmtpService | Service> = [];
@@ -68,7 +71,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   }
   const certificates = parts.tlsContext as CertificateStore | null;
   certificates?.watch(config.ops.tlsReloadIntervalMs);
-  const health = new Health(readinessChecks(config, listeners, { idpCachedStateUsable: () => parts.authenticator.hasCachedState() }));
+  const health = new Health(readinessChecks(config, listeners, { idp: idpHttp, idpCachedStateUsable: () => parts.authenticator.hasCachedState() }));
   const untrackReadiness = metrics.trackReadiness(async () => (await health.readiness()).ready);
   let ops: HttpListener | null = null;
   if (config.ops.listenHttp) {
@@ -114,4 +117,8 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     },
   };
   return server;
+}
+
+function proxyProtocolIn(pp: Config['proxyProtocol'], log: Logger): SharedParts['proxyIn'] {
+  return pp.trustedNetworks.length ? { trusted: blockListOf(pp.trustedNetworks), timeoutMs: pp.timeoutMs, log } : null;
 }

@@ -4,6 +4,7 @@
 // must be ASCII too. JavaScript's toLowerCase() follows Unicode: it maps KELVIN SIGN
 // (U+212A) to "k", so "\u212Aate@x" would become another person's "kate@x" (issue 16).
 // toUpperCase() maps "ı" to "I" and "ſ" to "S" the same way.
+import { MAX_ADDRESS_CHARS } from '../limits.js';
 
 /** Lower-cases A-Z only; every other character is kept as it is. */
 export function asciiLower(s: string): string {
@@ -23,7 +24,6 @@ export function asciiTrim(s: string): string {
 // Narrower than RFC 5321 on purpose: no character that is a separator in postfix-accounts.cf
 // (|), postfix-virtual.cf (blanks, commas) or Dovecot's passwd-file (:), and no SMTPUTF8.
 const ADDRESS = /^[a-z0-9!#$%&'*+/=?^_`{}~.-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
-const MAX_ADDRESS_CHARS = 254; // RFC 5321 §4.5.3.1.3 path limit minus the brackets
 
 /**
  * The canonical form (ASCII lower case) of `s` when it is an address DMS can hold, else null.

@@ -21,16 +21,21 @@ export interface TokenValidation {
   close(): Promise<void>;
 }
 
-export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | undefined): TokenValidation {
-  const http = new IdpHttpClient({ timeoutMs: oauth2.timeoutMs, maxResponseBytes: oauth2.maxResponseBytes });
+/** The one IdP HTTP client: token validation and the readiness probe share its limits. */
+export function createIdpHttpClient(oauth2: Config['oauth2']): IdpHttpClient {
+  return new IdpHttpClient({ timeoutMs: oauth2.timeoutMs, maxResponseBytes: oauth2.maxResponseBytes });
+}
+
+/** `http` is closed with the validation. */
+export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | undefined, http = createIdpHttpClient(oauth2)): TokenValidation {
   const jwks: JwksLimits = { cooldownMs: oauth2.jwksCooldownSeconds * 1000, maxWaitMs: oauth2.timeoutMs };
   const issuers = oauth2.issuers.map((c) => buildIssuer(c, http, jwks));
   const checker = new TokenChecker(new IssuerRouter(issuers), oauth2.cache, log);
   return { checker, close: () => http.close() };
 }
 
-export function createAuthenticator(config: Config, log: Logger, disabled?: DisabledUsers): Authenticator {
-  const v = createTokenValidation(config.oauth2, log);
+export function createAuthenticator(config: Config, log: Logger, disabled?: DisabledUsers, http?: IdpHttpClient): Authenticator {
+  const v = createTokenValidation(config.oauth2, log, http);
   return new Authenticator(v.checker, v.close, { disabled, allowClientMasterLogin: config.allowClientMasterLogin });
 }
 

@@ -5,10 +5,9 @@
 // AUTH_PENALTY_MAX_SECS). That is deliberate waiting, not a slow backend: the authentication
 // step gets it on top of DMS_TIMEOUT_MS. Cut short, every password failure after the second
 // from one client became a timeout (NO [UNAVAILABLE]) that Fail2Ban never saw.
+import { DOVECOT_PENALTY_MAX_MS } from '../limits.js';
 import { BackendError } from './dial.js';
 import type { BackendLoginFailure } from './login-result.js';
-
-export const DOVECOT_PENALTY_MAX_MS = 15_000;
 
 export class LoginTimer {
   private readonly startedAt = performance.now();

@@ -11,7 +11,8 @@
 // maxLiteralBytes is refused before it is read, and push() stops buffering at
 // maxBufferedBytes.
 
-import { MAX_LITERAL_DIGITS, peekTag } from './parser.js';
+import { peekTag } from './parser.js';
+import { MAX_IMAP_LITERAL_DIGITS } from '../limits.js';
 
 export interface FramerLimits {
   /**
@@ -266,7 +267,7 @@ function literalMarker(line: Buffer): { size: number; sync: boolean } | undefine
   const sync = line[i] !== PLUS;
   if (!sync) i--;
   const digitsEnd = i + 1;
-  while (i >= 0 && digitsEnd - i <= MAX_LITERAL_DIGITS && line[i]! >= 0x30 && line[i]! <= 0x39) i--;
+  while (i >= 0 && digitsEnd - i <= MAX_IMAP_LITERAL_DIGITS && line[i]! >= 0x30 && line[i]! <= 0x39) i--;
   const digits = digitsEnd - i - 1;
   if (digits === 0 || i < 0 || line[i] !== LBRACE) return undefined;
   return { size: Number(line.toString('latin1', i + 1, digitsEnd)), sync };

@@ -9,7 +9,7 @@ import { err, TEXT } from './replies.js';
 export async function startPop3(p: SharedParts): Promise<Service> {
   const { config } = p;
   const deps: Pop3SessionDeps = {
-    limits: config.imap, // the same line, bad-command and timer limits as IMAP's pre-login
+    limits: { ...config.imap, ...config.sessions }, // the same line and bad-command limits as IMAP's pre-login
     allowPlaintextAuth: config.allowPlaintextAuth,
     tlsContext: p.tlsContext,
     login: { authenticator: p.authenticator, guard: p.guard, backend: p.backend.pop3 },
