@@ -150,3 +150,23 @@ export const MAX_SCIM_RESULTS = 200;
 
 /** RFC 5321 §4.5.3.1.3: a path is at most 256 octets, brackets included; the address inside at most 254. */
 export const MAX_ADDRESS_CHARS = 254;
+
+// ---- App passwords ---------------------------------------------------------------------
+
+/** App passwords one user may have: bounds the file and the checks a password login makes (all of them, for equal timing). */
+export const MAX_APP_PASSWORDS_PER_USER = 10;
+
+/** An app password's label ("Phone", "Laptop Thunderbird"), in characters. */
+export const MAX_APP_PASSWORD_LABEL_CHARS = 64;
+
+/** How often app passwords' last-used data is written (it is batched: no write per login). */
+export const LAST_USED_FLUSH_MS = 60_000;
+
+/** A state-file lock older than this is taken to be left by a process that died. */
+export const LOCK_STALE_MS = 10_000;
+
+/** How long a change waits for another process's lock on a state file before it fails. */
+export const LOCK_WAIT_MS = 5000;
+
+/** How often a waiting change looks at the lock again. */
+export const LOCK_POLL_MS = 20;

@@ -19,6 +19,7 @@ import { openScim } from './scim/service.js';
 import type { ScimListener } from './scim/server.js';
 import { backendTlsOptions } from './backend/dial.js';
 import { backendTargets } from './backend/targets.js';
+import { AppPasswordFile } from './state/app-password-file.js';
 import { bounded, sessionDeadline } from './shutdown.js';
 import { blockListOf } from './net/trusted-networks.js';
 
@@ -39,11 +40,19 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   // SCIM (issue 8): deactivated users must be known before the first login.
   const scim = config.scim ? await openScim(config.scim, log) : null;
   const idpHttp = createIdpHttpClient(config.oauth2);
+  const appPasswords = config.appPasswordsFile ? await AppPasswordFile.open(config.appPasswordsFile) : undefined;
+  // A user the SCIM client deleted loses their app passwords (a deactivated one keeps them,
+  // refused while deactivated, like their tokens).
+  scim?.disabled.onDisabled((user) => {
+    if (appPasswords && !scim.disabled.reason(user)) {
+      appPasswords.revoke(user, 'all').catch((err: unknown) => log.error({ event: 'internal-error', where: 'app-password revoke', err: (err as Error).message }, 'could not revoke a deleted user\'s app passwords'));
+    }
+  });
   const parts: SharedParts = {
     config,
     log,
     tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
-    authenticator: createAuthenticator(config, log, scim?.disabled, idpHttp),
+    authenticator: createAuthenticator(config, log, { disabled: scim?.disabled, http: idpHttp, appPasswords }),
     backend: backendTargets(config, backendTlsOptions(config.backend)),
     guard: new LoginGuard({
       windowMs: config.limits.authFailWindowMs, maxPerIp: config.limits.authFailMaxPerIp, maxPerUser: config.limits.authFailMaxPerUser,
@@ -104,6 +113,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
         certificates?.stop();
         await Promise.all(services.map((s) => s.close()));
         await parts.authenticator.close();
+        await appPasswords?.close();
         await ops?.close();
         await scim?.close();
       })();

@@ -1,6 +1,7 @@
 // Builds token validation from the config: one IdP HTTP client for every remote call, per
 // issuer its validators (discovery, JWKS, userinfo/tokeninfo/introspection), the router and
 // the cache. Called once by src/server.ts (and by check-token).
+import type { AppPasswordStore } from './app-passwords.js';
 import type { Config, IssuerConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { Authenticator } from './authenticator.js';
@@ -34,9 +35,16 @@ export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | un
   return { checker, close: () => http.close() };
 }
 
-export function createAuthenticator(config: Config, log: Logger, disabled?: DisabledUsers, http?: IdpHttpClient): Authenticator {
-  const v = createTokenValidation(config.oauth2, log, http);
-  return new Authenticator(v.checker, v.close, { disabled, allowClientMasterLogin: config.allowClientMasterLogin });
+export interface AuthenticatorParts {
+  readonly disabled?: DisabledUsers;
+  /** The one IdP HTTP client (readiness probes share it). */
+  readonly http?: IdpHttpClient;
+  readonly appPasswords?: AppPasswordStore;
+}
+
+export function createAuthenticator(config: Config, log: Logger, parts: AuthenticatorParts = {}): Authenticator {
+  const v = createTokenValidation(config.oauth2, log, parts.http);
+  return new Authenticator(v.checker, v.close, { disabled: parts.disabled, allowClientMasterLogin: config.allowClientMasterLogin, appPasswords: parts.appPasswords });
 }
 
 function buildIssuer(c: IssuerConfig, http: IdpHttpClient, jwksLimits: JwksLimits): Issuer {

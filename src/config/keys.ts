@@ -40,6 +40,7 @@ const TABLE = [
   k('SSL_CERT_PATH', 'file', '', 'PEM certificate chain for the client-facing TLS (same name as in DMS).'),
   k('SSL_KEY_PATH', 'file', '', 'PEM private key for SSL_CERT_PATH.'),
   k('ALLOW_PLAINTEXT_AUTH', 'bool', '0', 'Allow authentication before TLS (1) or advertise LOGINDISABLED and refuse it (0).'),
+  k('APP_PASSWORDS_FILE', 'string', '', 'State file of the users\' app passwords (JSON, scrypt hashes only; written atomically, mode 0600). Set it to turn app passwords on: the proxy checks them itself on IMAP LOGIN/AUTHENTICATE PLAIN|LOGIN and SMTP AUTH PLAIN|LOGIN and logs in to DMS with the master account; any other password goes to DMS as before. Managed with `oauth2-mail-proxy app-password`. Empty: off.'),
   k('ALLOW_CLIENT_MASTER_LOGIN', 'bool', '0', 'Let clients log in through the proxy as another user with a Dovecot master account (user*master, or SASL PLAIN with an authzid other than the user name), passed through to DMS. 0: refused. With 1, SCIM deactivation and revocation apply to the target user.'),
 
   // Identity provider

@@ -24,7 +24,7 @@ export interface SectionInput {
 }
 
 /** Client-facing listeners and their certificates. */
-function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlaintextAuth' | 'allowClientMasterLogin' | 'sniCertificates'> {
+function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlaintextAuth' | 'allowClientMasterLogin' | 'appPasswordsFile' | 'sniCertificates'> {
   const { v, problems, file } = c;
   const listen = {
     imap: v.LISTEN_IMAP,
@@ -38,6 +38,7 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
   const keyPath = v.SSL_KEY_PATH;
   const allowPlaintextAuth = v.ALLOW_PLAINTEXT_AUTH;
   const allowClientMasterLogin = v.ALLOW_CLIENT_MASTER_LOGIN;
+  const appPasswordsFile = v.APP_PASSWORDS_FILE;
   if (Boolean(certPath) !== Boolean(keyPath)) problems.push('SSL_CERT_PATH and SSL_KEY_PATH must be set together');
   const tls = certPath && keyPath ? { certPath, keyPath } : null;
   for (const name of ['imaps', 'submissions', 'pop3s'] as const) {
@@ -52,7 +53,7 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
   }
   if (!Object.values(listen).some(Boolean)) problems.push('no listener: set at least one of LISTEN_IMAP, LISTEN_IMAPS, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS, LISTEN_POP3, LISTEN_POP3S');
   const sniCertificates = parseSniCertificates(file[CERTIFICATES_KEY] === undefined ? undefined : JSON.parse(file[CERTIFICATES_KEY]), problems);
-  return { listen, tls, allowPlaintextAuth, allowClientMasterLogin, sniCertificates };
+  return { listen, tls, allowPlaintextAuth, allowClientMasterLogin, appPasswordsFile, sniCertificates };
 }
 
 /** Token validation: the issuers, IdP requests and the decision cache. */

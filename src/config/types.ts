@@ -50,6 +50,8 @@ export interface Config {
   readonly allowPlaintextAuth: boolean;
   /** ALLOW_CLIENT_MASTER_LOGIN: clients may use Dovecot master logins (impersonation) through the proxy. */
   readonly allowClientMasterLogin: boolean;
+  /** APP_PASSWORDS_FILE: the app-password state file; '' = app passwords off. */
+  readonly appPasswordsFile: string;
   readonly oauth2: {
     readonly timeoutMs: number;
     readonly maxResponseBytes: number;
