@@ -265,3 +265,15 @@ t.test('shutdown: a logged-in session gets -ERR when quiet and is closed, withou
   t.ok(Date.now() - started < 5000);
   t.equal(await stat(alice), before, 'no QUIT, no UPDATE state: nothing deleted');
 });
+
+t.test('invalid commands count toward IMAP_MAX_BAD_COMMANDS, then the session ends', async (t) => {
+  const p = await pop3Proxy({ IMAP_MAX_BAD_COMMANDS: '3' });
+  const c = await plain(pop3Port(p));
+  t.match(await c.command('APOP alice 0123456789abcdef'), /^-ERR Unknown command/, 'APOP is not offered');
+  t.match(await c.command('RETR 1'), /^-ERR Log in first/);
+  t.match(await c.command('CAPA'), /^\+OK/, 'a valid command in between');
+  await c.body();
+  t.match(await c.command('XYZZY'), /^-ERR /);
+  t.match(await c.line(), /^-ERR Too many invalid commands/);
+  t.ok(await c.waitClosed());
+});
