@@ -230,6 +230,15 @@ t.test('IdP down: -ERR [SYS/TEMP]; DMS down: -ERR [SYS/TEMP]', async (t) => {
   const noDms = await pop3Proxy({ DMS_POP3_PORT: String(port) });
   const d = await secure(noDms);
   t.match(await d.command(`AUTH XOAUTH2 ${xoauth2(alice.email, await token(alice.email))}`), /^-ERR \[SYS\/TEMP\] /);
+  const ready = async (p: TestProxy) => {
+    const res = await fetch(`http://127.0.0.1:${p.server.port('http')}/readyz`, { signal: AbortSignal.timeout(WAIT_MS) });
+    return { status: res.status, backend: ((await res.json()) as { checks: Array<{ name: string; ok: boolean; detail?: string }> }).checks.find((c) => c.name === 'backend') };
+  };
+  const down = await ready(noDms);
+  t.equal(down.status, 503, 'with POP3 on, an unreachable DMS pop3 port makes the proxy not ready');
+  t.equal(down.backend?.ok, false);
+  const up = await ready(proxy);
+  t.match(up.backend?.detail, String(backend.pop3Port), 'the readiness probe includes DMS\'s pop3 port');
 });
 
 t.test('hostile input: pipelined plaintext after STLS is dropped, HTTP and over-long lines end the session', async (t) => {
