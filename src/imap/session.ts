@@ -6,9 +6,9 @@ import type net from 'node:net';
 import type { ServerTlsSource } from '../net/tls-reload.js';
 import type { Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
+import { contained } from '../observability/faults.js';
 import { SaslError, type SaslCredentials, type SaslMechanism } from '../auth/sasl/index.js';
 import { PreauthConnection } from '../session/connection.js';
-import { isHttpRequest } from '../session/http-probe.js';
 import { SessionLogin, type LoginParts } from '../session/login.js';
 import type { LoginOutcome } from '../session/login-outcome.js';
 import type { SaslWire } from '../session/sasl-exchange.js';
@@ -47,8 +47,12 @@ export interface ImapSessionDeps {
   readonly loggedIn?: () => void;
 }
 
+const HTTP_REQUEST = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|TRACE|CONNECT|PATCH) \S+ HTTP\/\d\.\d$/i;
+
 export class ImapSession extends PreauthConnection implements ImapContext, SessionHandle {
   private readonly framer: ImapFramer;
+  private busy = false;
+  private waiter: { resolve: (line: Buffer | null) => void; reject: (err: Error) => void } | null = null;
   private badCommands = 0;
   private clientId: ReadonlyArray<readonly [string, string]> = [];
   private readonly logins: SessionLogin<Backend>;
@@ -87,14 +91,28 @@ export class ImapSession extends PreauthConnection implements ImapContext, Sessi
     this.deps.onEnd?.(this);
   }
 
-  // ---- the command loop (session/connection.ts runs it) -------------------------------
+  protected override abandon(): void {
+    this.waiter?.reject(new SaslError('ERR_SASL_SYNTAX', 'session closed'));
+  }
 
-  protected handleNext(): boolean {
-    const ev = this.framer.next();
-    if (!ev) return false;
-    if (this.awaitingResponse) this.deliverContinuation(ev);
-    else this.dispatch(ev);
-    return true;
+  // ---- the command loop ------------------------------------------------------------
+
+  private pump(): void {
+    while (this.state === 'preauth') {
+      if (this.busy && !this.waiter) {
+        this.socket.pause(); // bounded: nothing more is read until the handler is done
+        return;
+      }
+      const waitingForClient = this.mustWaitForDrain((socket) => {
+        if (!this.busy || this.waiter) socket.resume();
+        this.pump();
+      });
+      if (waitingForClient) return;
+      const ev = this.framer.next();
+      if (!ev) return;
+      if (this.waiter) this.deliverContinuation(ev);
+      else this.dispatch(ev);
+    }
   }
 
   private dispatch(ev: FramerEvent): void {
@@ -102,7 +120,7 @@ export class ImapSession extends PreauthConnection implements ImapContext, Sessi
       case 'literal-continue':
         return this.send('+ Ready for literal data\r\n');
       case 'line':
-        return; // only in 'line' mode, which is set while a response is awaited
+        return; // only in 'line' mode, which is set while a waiter exists
       case 'error':
         if (ev.fatal) return this.close(ev.code === 'ERR_IMAP_BUFFER_FULL' ? TEXT.bufferFull : TEXT.literalTooBig, ev.code);
         return this.bad(ev.tag ?? '*', ev.code === 'ERR_IMAP_LINE_TOO_LONG' ? TEXT.lineTooLong : TEXT.literalTooBig, ev.code === 'ERR_IMAP_LITERAL_TOO_BIG' ? 'TOOBIG' : undefined);
@@ -112,7 +130,9 @@ export class ImapSession extends PreauthConnection implements ImapContext, Sessi
   }
 
   private runCommand(segments: Buffer[]): void {
-    if (segments.length === 1 && isHttpRequest(segments[0]!)) return this.close(TEXT.http, 'http-request');
+    // A browser or scanner speaking HTTP to a mail port (cross-protocol attacks): end it
+    // at once instead of answering line by line (smtp-server does the same for SMTP).
+    if (segments.length === 1 && HTTP_REQUEST.test(segments[0]!.toString('latin1'))) return this.close(TEXT.http, 'http-request');
     let cmd;
     try {
       cmd = parseCommand(segments);
@@ -126,21 +146,36 @@ export class ImapSession extends PreauthConnection implements ImapContext, Sessi
       return this.bad(cmd.tag, TEXT.unknownCommand);
     }
     const result = handler(this, cmd);
-    // A bug in a handler: the command gets NO [SERVERBUG], then the session ends.
-    if (result instanceof Promise) this.track(cmd.name, result, () => this.reply(cmd.tag, 'NO', TEXT.unavailable, 'SERVERBUG'));
+    if (!(result instanceof Promise)) return;
+    this.busy = true;
+    result
+      .catch(contained((err: unknown) => {
+        // A command's promise failed: a bug, not an IdP or backend outage (those are
+        // answered inside). The command gets NO [SERVERBUG], then the session ends.
+        this.reply(cmd.tag, 'NO', TEXT.unavailable, 'SERVERBUG');
+        this.fault(cmd.name, err);
+      }, (err) => this.fault(cmd.name, err)))
+      .finally(contained(() => {
+        this.busy = false;
+        if (this.state !== 'preauth') return;
+        this.socket.resume();
+        this.pump();
+      }, (err) => this.fault('data', err)));
   }
 
   private deliverContinuation(ev: FramerEvent): void {
+    const waiter = this.waiter!;
+    this.waiter = null;
     this.framer.mode = 'command';
     if (ev.type === 'line') {
       // RFC 9051 §6.2.2: a line of just "*" cancels the exchange.
-      return this.respond(ev.line.length === 1 && ev.line[0] === 0x2a ? null : ev.line);
+      return waiter.resolve(ev.line.length === 1 && ev.line[0] === 0x2a ? null : ev.line);
     }
     if (ev.type === 'error' && ev.fatal) {
-      this.respond(new SaslError('ERR_SASL_TOO_LONG', 'continuation too long'));
+      waiter.reject(new SaslError('ERR_SASL_TOO_LONG', 'continuation too long'));
       return this.close(TEXT.bufferFull, ev.code);
     }
-    this.respond(new SaslError('ERR_SASL_TOO_LONG', 'continuation line too long'));
+    waiter.reject(new SaslError('ERR_SASL_TOO_LONG', 'continuation line too long'));
   }
 
   // ---- ImapContext -----------------------------------------------------------------
@@ -156,8 +191,13 @@ export class ImapSession extends PreauthConnection implements ImapContext, Sessi
   }
 
   continuation(prompt: string): Promise<Buffer | null> {
-    this.framer.mode = 'line';
-    return this.awaitResponse(`+ ${prompt}\r\n`);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.framer.mode = 'line';
+      this.send(`+ ${prompt}\r\n`);
+      this.socket.resume();
+      setImmediate(contained(() => this.pump(), (err) => this.fault('data', err))); // lines may already be buffered
+    });
   }
 
   startTls(tag: string): void {

@@ -6,6 +6,7 @@ import type net from 'node:net';
 import type { ServerTlsSource } from '../net/tls-reload.js';
 import type { Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
+import { contained } from '../observability/faults.js';
 import { SaslError, type SaslCredentials, type SaslMechanism } from '../auth/sasl/index.js';
 import { PreauthConnection } from '../session/connection.js';
 import { isHttpRequest } from '../session/http-probe.js';
@@ -42,6 +43,8 @@ const MAX_VERB_BYTES = 8; // RFC 2449 §3: keywords are 3 or 4 characters; Dovec
 
 export class Pop3Session extends PreauthConnection implements Pop3Context, LiveSession {
   private readonly lines: Pop3Lines;
+  private busy = false;
+  private waiter: { resolve: (line: Buffer | null) => void; reject: (err: Error) => void } | null = null;
   private badCommands = 0;
   private readonly logins: SessionLogin<object>;
   pendingUser: string | null = null;
@@ -80,14 +83,33 @@ export class Pop3Session extends PreauthConnection implements Pop3Context, LiveS
     this.deps.onEnd?.(this);
   }
 
-  // ---- the command loop (session/connection.ts runs it) -------------------------------
+  protected override abandon(): void {
+    this.waiter?.reject(new SaslError('ERR_SASL_SYNTAX', 'session closed'));
+  }
 
-  protected handleNext(): boolean {
-    const ev = this.lines.next();
-    if (!ev) return false;
-    if (this.awaitingResponse) this.deliverResponse(ev);
-    else this.dispatch(ev);
-    return true;
+  // ---- the command loop --------------------------------------------------------------
+  // The same shape as IMAP's (and ManageSieve's session/framed-connection.ts, which is tied to
+  // the IMAP framer): one command at a time, nothing more read while a handler awaits the IdP
+  // or DMS, back-pressure, a response awaited during a SASL exchange.
+
+  private pump(): void {
+    while (this.state === 'preauth') {
+      if (this.busy && !this.waiter) {
+        this.socket.pause(); // bounded: nothing more is read until the handler is done
+        return;
+      }
+      const waitingForClient = this.mustWaitForDrain((socket) => {
+        if (!this.busy || this.waiter) socket.resume();
+        this.pump();
+      });
+      if (waitingForClient) return;
+      const ev = this.lines.next();
+      if (!ev) return;
+      const waiter = this.waiter;
+      this.waiter = null;
+      if (waiter) this.deliverResponse(ev, waiter);
+      else this.dispatch(ev);
+    }
   }
 
   private dispatch(ev: LineEvent): void {
@@ -104,13 +126,42 @@ export class Pop3Session extends PreauthConnection implements Pop3Context, LiveS
     if (!handler) return this.bad(POSTAUTH_COMMANDS.has(verb) ? TEXT.notAuthenticated : TEXT.unknownCommand);
     const result = handler(this, args);
     // A bug in a handler: the command gets -ERR [SYS/TEMP], then the session ends.
-    if (result instanceof Promise) this.track(verb, result, () => this.send(err(TEXT.unavailable, 'SYS/TEMP')));
+    if (result instanceof Promise) this.runHandler(verb, result, () => this.send(err(TEXT.unavailable, 'SYS/TEMP')));
   }
 
-  private deliverResponse(ev: LineEvent): void {
+  /**
+   * A handler's promise: nothing more is read until it settles. A rejection is our bug, not an
+   * IdP or backend outage (those are answered inside): `bug` words it, then the session ends.
+   */
+  private runHandler(name: string, result: Promise<void>, bug: () => void): void {
+    this.busy = true;
+    result
+      .catch(contained((e: unknown) => {
+        bug();
+        this.fault(name, e);
+      }, (e) => this.fault(name, e)))
+      .finally(contained(() => {
+        this.busy = false;
+        if (this.state !== 'preauth') return;
+        this.socket.resume();
+        this.pump();
+      }, (e) => this.fault('data', e)));
+  }
+
+  /** Sends `prompt` (a `+ ` challenge line) and awaits the client's response line; null when it cancelled. */
+  private awaitResponse(prompt: string): Promise<Buffer | null> {
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.send(prompt);
+      this.socket.resume();
+      setImmediate(contained(() => this.pump(), (e) => this.fault('data', e))); // lines may already be buffered
+    });
+  }
+
+  private deliverResponse(ev: LineEvent, waiter: { resolve: (r: Buffer | null) => void; reject: (err: Error) => void }): void {
     // RFC 5034 §4: a line of just "*" cancels the exchange.
-    if (ev.type === 'line') return this.respond(ev.line.length === 1 && ev.line[0] === 0x2a ? null : ev.line);
-    this.respond(new SaslError('ERR_SASL_TOO_LONG', 'SASL response too long'));
+    if (ev.type === 'line') return waiter.resolve(ev.line.length === 1 && ev.line[0] === 0x2a ? null : ev.line);
+    waiter.reject(new SaslError('ERR_SASL_TOO_LONG', 'SASL response too long'));
     this.close(TEXT.lineTooLong, 'line-too-long');
   }
 

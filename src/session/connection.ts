@@ -1,8 +1,7 @@
 // One client connection before login, for the line protocols the proxy frames itself (IMAP,
 // POP3, ManageSieve; SMTP's is smtp-server's): the socket, STARTTLS or implicit TLS, the
-// pre-login timer, back-pressure, a polite close, containment of our own bugs, the command
-// loop (one command at a time; a SASL response read inside one), and the hand-off of the
-// socket once logged in. The protocol module adds framing, commands and words.
+// pre-login timer, back-pressure, a polite close, containment of our own bugs, and the hand-off
+// of the socket once logged in. The protocol module adds framing, commands and words.
 import type net from 'node:net';
 import type { ServerTlsSource } from '../net/tls-reload.js';
 import { startServerTls } from '../net/tls-context.js';
@@ -10,7 +9,6 @@ import { newSessionId, peerOf, type Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
 import { sessionLogger, type Protocol } from '../observability/metrics.js';
 import { contained, reportFault } from '../observability/faults.js';
-import { SaslError } from '../auth/sasl/index.js';
 import { POLITE_CLOSE_MS } from '../limits.js';
 
 export type ConnectionState = 'starting' | 'preauth' | 'spliced' | 'closed';
@@ -34,9 +32,6 @@ export abstract class PreauthConnection {
   protected readonly startedAt = Date.now();
   private faulted = false;
   private awaitingDrain = false;
-  /** A command handler is running: nothing more is read, except a response it waits for. */
-  private busy = false;
-  private waiter: { resolve: (line: Buffer | null) => void; reject: (err: Error) => void } | null = null;
   private readonly timer: NodeJS.Timeout;
 
   constructor(socket: net.Socket, private readonly implicitTls: boolean, private readonly opts: ConnectionOptions, peer?: Peer) {
@@ -65,15 +60,8 @@ export abstract class PreauthConnection {
   protected abstract farewell(text: string): string;
   /** The connection is over before login (closed, or ended by us): the service forgets it. */
   protected abstract ended(): void;
-  /**
-   * Takes one unit the framer has complete (a command, or the response a handler waits for:
-   * see awaitingResponse) and handles it; false when nothing complete is buffered.
-   */
-  protected abstract handleNext(): boolean;
-  /** Called when the session closes before login: what waits for the client (a SASL response) fails. */
-  protected abandon(): void {
-    this.respond(new SaslError('ERR_SASL_SYNTAX', 'session closed'));
-  }
+  /** Called when the session closes before login, to fail what waits for the client (a continuation). */
+  protected abandon(): void {}
 
   // Every callback an emitter or timer calls goes through contained(): a throw in this
   // session's code ends this session (fault()), never the process.
@@ -106,64 +94,6 @@ export abstract class PreauthConnection {
     if (this.state !== 'starting') return;
     this.state = 'preauth';
     this.greet();
-  }
-
-  // ---- the command loop -------------------------------------------------------------
-
-  /** Handles what the client has sent, one unit at a time, while before login. */
-  protected pump(): void {
-    while (this.state === 'preauth') {
-      if (this.busy && !this.waiter) {
-        this.socket.pause(); // bounded: nothing more is read until the handler is done
-        return;
-      }
-      const waitingForClient = this.mustWaitForDrain((socket) => {
-        if (!this.busy || this.waiter) socket.resume();
-        this.pump();
-      });
-      if (waitingForClient || !this.handleNext()) return;
-    }
-  }
-
-  /** A handler waits for the client's response line (a SASL exchange): the next unit is that. */
-  protected get awaitingResponse(): boolean { return this.waiter !== null; }
-
-  /**
-   * A command handler's promise: nothing more is read until it settles. A rejection is a bug,
-   * not an IdP or backend outage (those are answered inside): `lastWords` replies to the
-   * command, then the session ends (fault()).
-   */
-  protected track(name: string, result: Promise<void>, lastWords: () => void): void {
-    this.busy = true;
-    result
-      .catch(contained((err: unknown) => {
-        lastWords();
-        this.fault(name, err);
-      }, (err) => this.fault(name, err)))
-      .finally(contained(() => {
-        this.busy = false;
-        if (this.state !== 'preauth') return;
-        this.socket.resume();
-        this.pump();
-      }, (err) => this.fault('data', err)));
-  }
-
-  /** Sends `prompt` (a continuation line) and resolves with the client's response, or null if it cancelled. */
-  protected awaitResponse(prompt: string): Promise<Buffer | null> {
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-      this.send(prompt);
-      this.socket.resume();
-      setImmediate(contained(() => this.pump(), (err) => this.fault('data', err))); // lines may already be buffered
-    });
-  }
-
-  /** The response awaitResponse waits for: a line, null (cancelled), or why there is none. */
-  protected respond(r: Buffer | null | Error): void {
-    const w = this.waiter;
-    this.waiter = null;
-    if (r instanceof Error) w?.reject(r);
-    else w?.resolve(r);
   }
 
   /** TLS on this connection (STARTTLS / STLS, or implicit); `then` runs once it is up. */
