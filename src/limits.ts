@@ -1,5 +1,5 @@
 // Every fixed limit and timer of the proxy that is not a configuration key (those are in
-// src/config/keys.ts, with the README table generated from them). One place to read what
+// src/config/keys.ts, with the docs/configuration.md table generated from them). One place to read what
 // the proxy bounds and for how long, each with why it is this value. Imports nothing from
 // src/, so any room may use it. Protocol syntax (byte values, RFC-fixed header sizes that
 // are facts of the wire format) stays with its parser.

@@ -2,8 +2,8 @@
 // them in compose files (the OAUTH2_* names are DMS's own). A YAML file given with
 // --config may set the same keys; the environment wins over the file.
 //
-// This table is the single source for parsing, defaults and the README reference table
-// (test/config/readme.test.ts fails when a key is not documented there).
+// This table is the single source for parsing, defaults and the key table of docs/configuration.md
+// (written by `npm run docs:config`; test/config/readme.test.ts fails while that page is stale).
 import type { ListenAddress } from './types.js';
 
 export type KeyKind = 'string' | 'url' | 'int' | 'bool' | 'listen' | 'enum' | 'file' | 'secret';
