@@ -172,3 +172,11 @@ export const LOCK_WAIT_MS = 5000;
 
 /** How often a waiting change looks at the lock again. */
 export const LOCK_POLL_MS = 20;
+
+// Shared state (issue 20: src/state/)
+/** Blocks of other replicas mirrored here, and read back from the store on rejoin: as many as the local limiter keeps keys. */
+export const MAX_SHARED_BLOCKS = MAX_AUTH_FAIL_KEYS;
+/** Reconnection to the store backs off to this at most: a replica rejoins within about a second of its return. */
+export const SHARED_STATE_RECONNECT_MAX_MS = 1000;
+/** A pub/sub message between replicas is a user name and a reason: anything longer is not ours. */
+export const MAX_SHARED_EVENT_CHARS = 4096;

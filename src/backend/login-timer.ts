@@ -36,7 +36,7 @@ export class LoginTimer {
     return new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${this.timeoutMs} ms${this.authSent ? ' (plus Dovecot\'s auth penalty)' : ''}`);
   }
 
-  /** A login that threw: unavailable, and undecided when it timed out with the credentials sent. */
+  /** A login that threw: the backend unreachable or broken, or (a timeout once the credentials were out) undecided. */
   failure(err: unknown): BackendLoginFailure {
     this.clear();
     const reason = err instanceof BackendError ? err.message : `backend login failed: ${(err as Error).message}`;

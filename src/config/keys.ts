@@ -35,6 +35,8 @@ const TABLE = [
   k('LISTEN_SUBMISSION', 'listen', '0.0.0.0:587', 'SMTP submission listener, plaintext with STARTTLS (required before AUTH). Empty disables it.'),
   k('LISTEN_SUBMISSIONS', 'listen', '0.0.0.0:465', 'SMTP submission listener with implicit TLS. Empty disables it.'),
   k('LISTEN_MANAGESIEVE', 'listen', '', 'ManageSieve listener (RFC 5804; DMS port 4190, e.g. 0.0.0.0:4190), plaintext with STARTTLS, for Roundcube\'s filter settings with OAuth. Empty (the default) disables it, so an upgrade opens no port for a service DMS may not run (ENABLE_MANAGESIEVE=1).'),
+  k('LISTEN_POP3', 'listen', '', 'POP3 listener (e.g. 0.0.0.0:110), plaintext with STLS. Empty (the default) disables it.'),
+  k('LISTEN_POP3S', 'listen', '', 'POP3 listener with implicit TLS (e.g. 0.0.0.0:995). Empty (the default) disables it.'),
   k('SMTP_HOSTNAME', 'string', '', 'Host name in the SMTP greeting and EHLO reply (default: the machine\'s host name).'),
   k('SSL_CERT_PATH', 'file', '', 'PEM certificate chain for the client-facing TLS (same name as in DMS).'),
   k('SSL_KEY_PATH', 'file', '', 'PEM private key for SSL_CERT_PATH.'),
@@ -86,6 +88,8 @@ const TABLE = [
   k('DMS_SUBMISSION_LOGIN', 'enum', 'master', 'How the proxy logs in to Postfix for a token user: master (AUTH PLAIN as the master user for the token\'s user; stock DMS) or xclient (XCLIENT ADDR PORT LOGIN; needs smtpd_authorized_xclient_hosts).', { values: ['master', 'xclient'] }),
   k('DMS_MANAGESIEVE_PORT', 'int', '4190', 'DMS ManageSieve port (Dovecot managesieve, ENABLE_MANAGESIEVE=1).', { min: 1, max: 65535 }),
   k('DMS_MANAGESIEVE_TLS', 'enum', 'starttls', 'TLS to DMS ManageSieve: starttls, implicit or none.', { values: ['starttls', 'implicit', 'none'] }),
+  k('DMS_POP3_PORT', 'int', '110', 'DMS POP3 port (Dovecot pop3; DMS ENABLE_POP3=1). Used only with LISTEN_POP3 or LISTEN_POP3S.', { min: 1, max: 65535 }),
+  k('DMS_POP3_TLS', 'enum', 'starttls', 'TLS to DMS POP3: starttls (STLS on 110), implicit (995) or none.', { values: ['starttls', 'implicit', 'none'] }),
   k('DMS_TIMEOUT_MS', 'int', '10000', 'Time allowed to connect and log in to DMS; the authentication step may take up to 15 s longer (Dovecot\'s auth penalty for a client with recent failures).', { min: 100, max: 120000 }),
 
   // IMAP session limits
@@ -102,6 +106,7 @@ const TABLE = [
   k('DMS_IMAP_PROXY_PROTOCOL', 'bool', '0', 'Send a PROXY protocol v2 header (with the TLS flag) to DMS IMAP instead of ID x-originating-ip; DMS_IMAP_PORT must then be a Dovecot listener with haproxy = yes.'),
   k('DMS_SUBMISSION_PROXY_PROTOCOL', 'bool', '0', 'Send a PROXY protocol v2 header to DMS submission; DMS_SUBMISSION_PORT must then be a Postfix service with smtpd_upstream_proxy_protocol = haproxy.'),
   k('DMS_MANAGESIEVE_PROXY_PROTOCOL', 'bool', '0', 'Send a PROXY protocol v2 header (with the TLS flag) to DMS ManageSieve instead of XCLIENT ADDR; DMS_MANAGESIEVE_PORT must then be a Dovecot listener with haproxy = yes.'),
+  k('DMS_POP3_PROXY_PROTOCOL', 'bool', '0', 'Send a PROXY protocol v2 header (with the TLS flag) to DMS POP3 instead of XCLIENT ADDR; DMS_POP3_PORT must then be a Dovecot listener with haproxy = yes.'),
   k('AUTH_FAIL_WINDOW_SECONDS', 'int', '300', 'Sliding window in which failed logins are counted, per client IP and per user.', { min: 1, max: 86400 }),
   k('AUTH_FAIL_MAX_PER_IP', 'int', '10', 'Failed logins from one IP within the window before the IP is blocked.', { min: 1, max: 100000 }),
   k('AUTH_FAIL_MAX_PER_USER', 'int', '20', 'Failed logins for one user name within the window before logins as that user are blocked.', { min: 1, max: 100000 }),
@@ -111,6 +116,9 @@ const TABLE = [
   k('MAX_CONNECTIONS', 'int', '20000', 'Open client connections in total (all listeners); more are refused with * BYE / 421.', { min: 1, max: 1000000 }),
   k('MAX_CONNECTIONS_PER_IP', 'int', '100', 'Open client connections from one IP.', { min: 1, max: 1000000 }),
   k('MAX_PREAUTH_SESSIONS', 'int', '2000', 'Connections not yet logged in, in total.', { min: 1, max: 1000000 }),
+  k('SHARED_STATE_URL', 'string', '', 'Redis 7 or Valkey shared by every replica (redis://host:6379/0, rediss:// for TLS): failure counters and blocks, deactivated users and the revocation of their sessions are then shared. Empty: kept in this process (one instance).'),
+  k('SHARED_STATE_PASSWORD_FILE', 'file', '', 'File holding the password of SHARED_STATE_URL (Docker/Kubernetes secret); overrides a password in the URL.'),
+  k('SHARED_STATE_TIMEOUT_MS', 'int', '250', 'Longest wait for one shared-state call; past it (or with the store down) the replica decides with its own counters and its last known deactivations.', { min: 10, max: 10000 }),
   k('IPV6_CLIENT_PREFIX', 'int', '64', 'Prefix length by which IPv6 clients are counted in every per-IP limit (AUTH_FAIL_*, MAX_CONNECTIONS_PER_IP): a host usually has a whole /64 and could rotate through it. 128: per address. IPv4 (also IPv4-mapped IPv6) is counted per address.', { min: 16, max: 128 }),
 
   // Operations

@@ -9,6 +9,7 @@ import type { Config } from './types.js';
 import { ISSUERS_KEY, loadIssuers, type RawIssuer } from './issuers.js';
 import { parseCidrs, type Cidr } from './networks.js';
 import { loadScim } from './scim.js';
+import { loadSharedState } from './shared-state.js';
 import { parseValue, secretOrFile, typedValues } from './values.js';
 
 /** KEY -> value text from the YAML file; `issuers` and `certificates` hold JSON. */
@@ -32,6 +33,8 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
     submission: v.LISTEN_SUBMISSION,
     submissions: v.LISTEN_SUBMISSIONS,
     managesieve: v.LISTEN_MANAGESIEVE,
+    pop3: v.LISTEN_POP3,
+    pop3s: v.LISTEN_POP3S,
   };
   const certPath = v.SSL_CERT_PATH;
   const keyPath = v.SSL_KEY_PATH;
@@ -40,17 +43,17 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
   const appPasswordsFile = v.APP_PASSWORDS_FILE;
   if (Boolean(certPath) !== Boolean(keyPath)) problems.push('SSL_CERT_PATH and SSL_KEY_PATH must be set together');
   const tls = certPath && keyPath ? { certPath, keyPath } : null;
-  for (const name of ['imaps', 'submissions'] as const) {
+  for (const name of ['imaps', 'submissions', 'pop3s'] as const) {
     const key = `LISTEN_${name.toUpperCase()}`;
     if (!tls && listen[name]) problems.push(`${key} needs SSL_CERT_PATH and SSL_KEY_PATH (or set ${key}= to disable it)`);
   }
-  for (const name of ['imap', 'submission', 'managesieve'] as const) {
+  for (const name of ['imap', 'submission', 'pop3', 'managesieve'] as const) {
     const key = `LISTEN_${name.toUpperCase()}`;
     if (!tls && listen[name] && !allowPlaintextAuth) {
       problems.push(`${key} without SSL_CERT_PATH/SSL_KEY_PATH offers no STARTTLS: set the certificate, or ALLOW_PLAINTEXT_AUTH=1 for a trusted network`);
     }
   }
-  if (!Object.values(listen).some(Boolean)) problems.push('no listener: set at least one of LISTEN_IMAP, LISTEN_IMAPS, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS');
+  if (!Object.values(listen).some(Boolean)) problems.push('no listener: set at least one of LISTEN_IMAP, LISTEN_IMAPS, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS, LISTEN_POP3, LISTEN_POP3S');
   const sniCertificates = parseSniCertificates(file[CERTIFICATES_KEY] === undefined ? undefined : JSON.parse(file[CERTIFICATES_KEY]), problems);
   return { listen, tls, allowPlaintextAuth, allowClientMasterLogin, appPasswordsFile, sniCertificates };
 }
@@ -104,6 +107,8 @@ function backend(c: SectionInput): Pick<Config, 'backend'> {
       submissionLogin: v.DMS_SUBMISSION_LOGIN,
       managesievePort: v.DMS_MANAGESIEVE_PORT,
       managesieveTls: v.DMS_MANAGESIEVE_TLS,
+      pop3Port: v.DMS_POP3_PORT,
+      pop3Tls: v.DMS_POP3_TLS,
     },
   };
 }
@@ -131,6 +136,7 @@ function sessions(c: SectionInput): Pick<Config, 'smtp' | 'imap' | 'sessions' | 
       toImap: v.DMS_IMAP_PROXY_PROTOCOL,
       toSubmission: v.DMS_SUBMISSION_PROXY_PROTOCOL,
       toManagesieve: v.DMS_MANAGESIEVE_PROXY_PROTOCOL,
+      toPop3: v.DMS_POP3_PROXY_PROTOCOL,
     },
     limits: {
       authFailWindowMs: v.AUTH_FAIL_WINDOW_SECONDS * 1000,
@@ -165,8 +171,13 @@ function scim(c: SectionInput): Pick<Config, 'scim'> {
   return { scim: loadScim(c.v, c.problems) };
 }
 
+/** The store replicas share (issue 20). */
+function sharedState(c: SectionInput): Pick<Config, 'sharedState'> {
+  return { sharedState: loadSharedState(c.v, c.problems) };
+}
+
 /** In the order `run` reports their problems. Together they make up Config (see loadConfig). */
-export const SECTIONS = { listeners, tokens, backend, sessions, ops, scim } as const;
+export const SECTIONS = { listeners, tokens, backend, sessions, ops, scim, sharedState } as const;
 
 export type SectionName = keyof typeof SECTIONS;
 export type SectionValue<K extends SectionName> = ReturnType<(typeof SECTIONS)[K]>;

@@ -45,6 +45,8 @@ export interface Config {
     readonly submissions: ListenAddress | null;
     /** ManageSieve (RFC 5804); off unless configured. */
     readonly managesieve: ListenAddress | null;
+    readonly pop3: ListenAddress | null;
+    readonly pop3s: ListenAddress | null;
   };
   readonly tls: { readonly certPath: string; readonly keyPath: string } | null;
   readonly allowPlaintextAuth: boolean;
@@ -75,6 +77,8 @@ export interface Config {
     readonly submissionLogin: 'master' | 'xclient';
     readonly managesievePort: number;
     readonly managesieveTls: BackendTlsMode;
+    readonly pop3Port: number;
+    readonly pop3Tls: BackendTlsMode;
   };
   readonly smtp: {
     readonly hostname: string;
@@ -100,6 +104,7 @@ export interface Config {
     readonly toImap: boolean;
     readonly toSubmission: boolean;
     readonly toManagesieve: boolean;
+    readonly toPop3: boolean;
   };
   readonly limits: {
     readonly authFailWindowMs: number;
@@ -123,6 +128,16 @@ export interface Config {
   };
   /** SCIM 2.0 provisioning into DMS (issue 8); null when LISTEN_SCIM is empty. */
   readonly scim: ScimConfig | null;
+  /** The store shared by replicas (issue 20); null when SHARED_STATE_URL is empty. */
+  readonly sharedState: SharedStateConfig | null;
+}
+
+export interface SharedStateConfig {
+  /** redis:// or rediss:// */
+  readonly url: string;
+  /** From SHARED_STATE_PASSWORD_FILE; undefined: the URL's own, if any. */
+  readonly password?: string;
+  readonly timeoutMs: number;
 }
 
 export interface ScimConfig {
