@@ -7,7 +7,7 @@ import { loadCertificatePair, type CertificateFiles } from '../net/tls-reload.js
 import { connectTcp } from '../backend/dial.js';
 import { backendTargets } from '../backend/targets.js';
 import type { BackendTlsOptions } from '../backend/dial.js';
-import { idpProbeUrl } from '../observability/health-checks.js';
+import { idpProbeUrl } from '../ops/health-checks.js';
 import { meetsNodeEngine, PACKAGE_NAME, type PackageInfo } from '../package-info.js';
 
 /** skip: not run, because a setting it needs is invalid (reported as a configuration failure). */
