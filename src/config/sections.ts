@@ -3,12 +3,12 @@
 // less loads less: `check-token` only the token settings, so a machine without listener
 // certificates can still check a token, and `doctor` runs each check whose sections load.
 import { hostname } from 'node:os';
-import type { BlockList } from 'node:net';
-import { parseNetworks } from '../net/trusted-networks.js';
+import { BlockList } from 'node:net';
 import { KEYS, type KeySpec } from './keys.js';
 import { CERTIFICATES_KEY, parseSniCertificates } from './certificates.js';
 import type { Config, ListenAddress, BackendTlsMode } from './types.js';
 import { ISSUERS_KEY, loadIssuers, type RawIssuer } from './issuers.js';
+import { parseCidrs } from './networks.js';
 import { loadScim } from './scim.js';
 import { parseValue, secretOrFile } from './values.js';
 
@@ -197,10 +197,14 @@ export function readSections<K extends SectionName>(env: NodeJS.ProcessEnv, file
 
 function trustedNetworks(raw: string, problems: string[]): BlockList | null {
   if (!raw.trim()) return null;
-  const r = parseNetworks(raw);
+  const r = parseCidrs(raw);
   if (!r.ok) {
     problems.push(...r.errors.map((e) => `PROXY_PROTOCOL_TRUSTED_NETWORKS: ${e}`));
     return null;
   }
-  return r.list;
+  // Validated in config/ (which must not import net/); the matcher is still built here until
+  // config holds only the CIDRs (branch config-limits builds it at start-up with blockListOf).
+  const list = new BlockList();
+  for (const c of r.cidrs) list.addSubnet(c.address, c.prefix, c.family);
+  return list;
 }

@@ -1,25 +1,22 @@
-// CIDR lists (PROXY_PROTOCOL_TRUSTED_NETWORKS) on node's BlockList, which does the matching.
+// Matching client addresses against trusted networks (PROXY_PROTOCOL_TRUSTED_NETWORKS) with
+// node's BlockList. The config holds the networks as plain data (config/networks.ts); the
+// list is built from it once, at start-up.
 import net from 'node:net';
+import { parseCidrs, type Cidr } from '../config/networks.js';
 import { plainAddress } from './peer.js';
 
-export type Parsed = { ok: true; list: net.BlockList; entries: string[] } | { ok: false; errors: string[] };
+export type Parsed = { ok: true; list: net.BlockList } | { ok: false; errors: string[] };
 
-export function parseNetworks(raw: string): Parsed {
+export function blockListOf(cidrs: readonly Cidr[]): net.BlockList {
   const list = new net.BlockList();
-  const entries = raw.split(/[\s,]+/).filter(Boolean);
-  const errors: string[] = [];
-  for (const entry of entries) {
-    const [address = '', prefixText] = entry.split('/');
-    const family = net.isIPv4(address) ? 'ipv4' : net.isIPv6(address) ? 'ipv6' : null;
-    const max = family === 'ipv4' ? 32 : 128;
-    const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : -1;
-    if (!family || prefix < 0 || prefix > max) {
-      errors.push(`not an IP address or CIDR: ${entry}`);
-      continue;
-    }
-    list.addSubnet(address, prefix, family);
-  }
-  return errors.length ? { ok: false, errors } : { ok: true, list, entries };
+  for (const c of cidrs) list.addSubnet(c.address, c.prefix, c.family);
+  return list;
+}
+
+/** Text to matcher in one step (tests, tools); the proxy itself starts from validated config. */
+export function parseNetworks(raw: string): Parsed {
+  const r = parseCidrs(raw);
+  return r.ok ? { ok: true, list: blockListOf(r.cidrs) } : r;
 }
 
 export function isTrusted(list: net.BlockList, address: string | undefined): boolean {
