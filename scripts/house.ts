@@ -17,7 +17,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   ['observability'], // 2: logger, metrics, events, faults, censor: only what everything below the protocols needs
   ['net'], // 3: sockets, TLS, PROXY, splice; knows nothing of sessions or auth
   ['auth'], // 4: SASL, tokens, policy; never a socket
-  ['backend'], // 5: dial Dovecot/Postfix, master login, XCLIENT
+  ['backend', 'state'], // 5: what lies outside the process: DMS (dial, master login, XCLIENT) and the proxy's own files
   ['session'], // 6: one login flow, registry, admission, revocation, hand-over, drain
   ['imap', 'smtp', 'pop3', 'managesieve'], // 7: the protocols; each speaks only its wire format
   ['scim', 'doctor', 'commands', 'ops'], // 8: side doors and tools built on the house

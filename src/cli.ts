@@ -5,11 +5,13 @@
 // Everything but the version is imported when a command needs it: --version and --help answer
 // without loading (or, under a TypeScript loader, compiling) the whole proxy.
 import { PACKAGE_NAME, readPackageInfo } from './package-info.js';
+import { CLI_EXIT_DELAY_MS } from './limits.js';
 
 const USAGE = `usage: oauth2-mail-proxy [--config FILE]
        oauth2-mail-proxy --version
        oauth2-mail-proxy check-token [--json] [--config FILE] [--] TOKEN|-
        oauth2-mail-proxy doctor [--config FILE] [--user USER]
+       oauth2-mail-proxy app-password [--file FILE] list|create|revoke USER ...
 
 Starts the IMAP and SMTP submission front proxy. Settings come from environment variables
 (see README), optionally from a YAML file of the same KEY: value pairs (the environment wins).
@@ -20,6 +22,10 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'check-token') {
     const { checkTokenCommand } = await import('./commands/check-token.js');
     return checkTokenCommand(argv.slice(1), { env: process.env, stdin: readStdin, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
+  }
+  if (argv[0] === 'app-password') {
+    const { appPasswordCommand } = await import('./commands/app-password.js');
+    return appPasswordCommand(argv.slice(1), { env: process.env, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
   }
   let configPath: string | undefined;
   let doctor = false;
@@ -52,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
       return 78;
     }
     const code = await runDoctor({ env: process.env, file, user }, (line) => process.stdout.write(`${line}\n`));
-    setTimeout(() => process.exit(code), 200).unref(); // idle keep-alive sockets must not delay the answer
+    setTimeout(() => process.exit(code), CLI_EXIT_DELAY_MS).unref(); // idle keep-alive sockets must not delay the answer
     return code;
   }
   let config;

@@ -10,7 +10,7 @@ import { readinessChecks } from './ops/health-checks.js';
 import { startOpsHttp, type HttpListener } from './ops/http.js';
 import { metrics } from './observability/metrics.js';
 import type { Listener } from './net/listen.js';
-import { createAuthenticator } from './auth/factory.js';
+import { createAuthenticator, createIdpHttpClient } from './auth/factory.js';
 import { startImap, type ImapService } from './imap/service.js';
 import { startSmtp, type SmtpService } from './smtp/service.js';
 import type { SharedParts } from './session/parts.js';
@@ -18,7 +18,9 @@ import { openScim } from './scim/service.js';
 import type { ScimListener } from './scim/server.js';
 import { backendTlsOptions } from './backend/dial.js';
 import { backendTargets } from './backend/targets.js';
+import { AppPasswordFile } from './state/app-password-file.js';
 import { bounded, sessionDeadline } from './shutdown.js';
+import { blockListOf } from './net/trusted-networks.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];
@@ -36,11 +38,20 @@ export interface ProxyServer {
 export async function startServer(config: Config, log: Logger): Promise<ProxyServer> {
   // SCIM (issue 8): deactivated users must be known before the first login.
   const scim = config.scim ? await openScim(config.scim, log) : null;
+  const idpHttp = createIdpHttpClient(config.oauth2);
+  const appPasswords = config.appPasswordsFile ? await AppPasswordFile.open(config.appPasswordsFile) : undefined;
+  // A user the SCIM client deleted loses their app passwords (a deactivated one keeps them,
+  // refused while deactivated, like their tokens).
+  scim?.disabled.onDisabled((user) => {
+    if (appPasswords && !scim.disabled.reason(user)) {
+      appPasswords.revoke(user, 'all').catch((err: unknown) => log.error({ event: 'internal-error', where: 'app-password revoke', err: (err as Error).message }, 'could not revoke a deleted user\'s app passwords'));
+    }
+  });
   const parts: SharedParts = {
     config,
     log,
     tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
-    authenticator: createAuthenticator(config, log, scim?.disabled),
+    authenticator: createAuthenticator(config, log, { disabled: scim?.disabled, http: idpHttp, appPasswords }),
     backend: backendTargets(config, backendTlsOptions(config.backend)),
     guard: new LoginGuard({
       windowMs: config.limits.authFailWindowMs, maxPerIp: config.limits.authFailMaxPerIp, maxPerUser: config.limits.authFailMaxPerUser,
@@ -48,6 +59,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
       ipv6PrefixBits: config.limits.ipv6ClientPrefix,
     }),
     connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions, ipv6PrefixBits: config.limits.ipv6ClientPrefix }),
+    proxyIn: proxyProtocolIn(config.proxyProtocol, log),
     ...(scim ? { disabled: scim.disabled } : {}),
   };
   const services: Array<ImapService | SmtpService> = [];
@@ -66,7 +78,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   }
   const certificates = parts.tlsContext as CertificateStore | null;
   certificates?.watch(config.ops.tlsReloadIntervalMs);
-  const health = new Health(readinessChecks(config, listeners, { idpCachedStateUsable: () => parts.authenticator.hasCachedState() }));
+  const health = new Health(readinessChecks(config, listeners, { idp: idpHttp, idpCachedStateUsable: () => parts.authenticator.hasCachedState() }));
   const untrackReadiness = metrics.trackReadiness(async () => (await health.readiness()).ready);
   let ops: HttpListener | null = null;
   if (config.ops.listenHttp) {
@@ -99,6 +111,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
         certificates?.stop();
         await Promise.all(services.map((s) => s.close()));
         await parts.authenticator.close();
+        await appPasswords?.close();
         await ops?.close();
         await scim?.close();
       })();
@@ -112,4 +125,8 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     },
   };
   return server;
+}
+
+function proxyProtocolIn(pp: Config['proxyProtocol'], log: Logger): SharedParts['proxyIn'] {
+  return pp.trustedNetworks.length ? { trusted: blockListOf(pp.trustedNetworks), timeoutMs: pp.timeoutMs, log } : null;
 }

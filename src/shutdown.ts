@@ -9,9 +9,7 @@
 // are cut CLOSE_RESERVE_MS before the grace ends, every wait after that is bounded by its
 // end, and at its end the process exits whatever is still open.
 import type { Logger } from './observability/logger.js';
-
-/** Time kept at the end of the grace for closing what is left and exiting (at most a quarter of the grace). */
-export const CLOSE_RESERVE_MS = 250;
+import { CLOSE_RESERVE_MS } from './limits.js';
 
 /** When sessions still open are cut (epoch ms), for a grace of `graceMs` ending at `endMs`. */
 export function sessionDeadline(endMs: number, graceMs: number): number {

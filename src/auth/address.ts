@@ -1,6 +1,6 @@
 // Mail addresses the way DMS and Dovecot see them. Dovecot's default auth_username_chars admits
 // nothing but ASCII: so a mailbox is ASCII, and case folding here is ASCII too (src/ascii.ts says why).
-
+import { MAX_ADDRESS_CHARS } from '../limits.js';
 import { asciiLower } from '../ascii.js';
 
 // The folding helpers live on the bottom floor (config/ needs them too); auth's callers import them from here.
@@ -9,7 +9,6 @@ export { asciiLower, asciiUpper, asciiTrim } from '../ascii.js';
 // Narrower than RFC 5321 on purpose: no character that is a separator in postfix-accounts.cf
 // (|), postfix-virtual.cf (blanks, commas) or Dovecot's passwd-file (:), and no SMTPUTF8.
 const ADDRESS = /^[a-z0-9!#$%&'*+/=?^_`{}~.-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
-const MAX_ADDRESS_CHARS = 254; // RFC 5321 §4.5.3.1.3 path limit minus the brackets
 
 /**
  * The canonical form (ASCII lower case) of `s` when it is an address DMS can hold, else null.

@@ -5,6 +5,7 @@ import { sameUser } from './claims.js';
 import { impersonation } from './master-login.js';
 import type { TokenCheck } from './token-check.js';
 import type { DisabledUsers } from './disabled-users.js';
+import { matchAppPassword, type AppPasswordStore } from './app-passwords.js';
 
 export type LoginDecision =
   /** A valid token: log in to the backend as `user` with the master account. */
@@ -15,6 +16,8 @@ export type LoginDecision =
       readonly issuer?: string;
       readonly mode?: string;
       readonly cached?: boolean;
+      /** The app password (its id) that logged the user in, when it was not a token. */
+      readonly appPassword?: string;
     }
   /**
    * A password: the backend checks it (pass-through). `username`/`authzid` go to the backend
@@ -33,6 +36,8 @@ export interface AuthenticatorOptions {
   readonly disabled?: DisabledUsers;
   /** ALLOW_CLIENT_MASTER_LOGIN: pass `user*master` and PLAIN authzid != authcid through to Dovecot. */
   readonly allowClientMasterLogin?: boolean;
+  /** App passwords, checked by the proxy before a password goes to DMS. */
+  readonly appPasswords?: AppPasswordStore;
 }
 
 export class Authenticator {
@@ -55,6 +60,13 @@ export class Authenticator {
         const off = this.opts.disabled?.reason(name || undefined);
         if (off) return { outcome: 'rejected', reason: `user disabled: ${off}`, user };
       }
+      // An app password logs in as its user with the master account; any other password goes
+      // to DMS as before. Not for a login as another user: that is DMS's master login.
+      const store = this.opts.appPasswords;
+      if (store && !other) {
+        const hit = await matchAppPassword(creds.password, store.list(creds.username));
+        if (hit) return { outcome: 'token', user: hit.user, claim: 'app-password', mode: 'app-password', appPassword: hit.id };
+      }
       return { outcome: 'password', user, username: creds.username, password: creds.password, authzid: creds.authzid };
     }
     const d = await this.tokens.check(creds.token);
@@ -67,6 +79,11 @@ export class Authenticator {
     const off = this.opts.disabled?.reason(d.user);
     if (off) return { outcome: 'rejected', reason: `user disabled: ${off}${where}`, user: d.user };
     return { outcome: 'token', user: d.user, claim: d.claim, issuer: d.issuer, mode: d.mode, cached: d.cached };
+  }
+
+  /** A login decided here succeeded at the backend: app passwords note when, from where, over what. */
+  succeeded(d: LoginDecision, address: string, protocol: string): void {
+    if (d.outcome === 'token' && d.appPassword) this.opts.appPasswords?.used(d.appPassword, Date.now(), address, protocol);
   }
 
   /** True when some logins can be decided without the IdP (cached token decisions). */

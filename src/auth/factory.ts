@@ -1,6 +1,7 @@
 // Builds token validation from the config: one IdP HTTP client for every remote call, per
 // issuer its validators (discovery, JWKS, userinfo/tokeninfo/introspection), the router and
 // the cache. Called once by src/server.ts (and by check-token).
+import type { AppPasswordStore } from './app-passwords.js';
 import type { Config, IssuerConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { Authenticator } from './authenticator.js';
@@ -21,17 +22,29 @@ export interface TokenValidation {
   close(): Promise<void>;
 }
 
-export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | undefined): TokenValidation {
-  const http = new IdpHttpClient({ timeoutMs: oauth2.timeoutMs, maxResponseBytes: oauth2.maxResponseBytes });
+/** The one IdP HTTP client: token validation and the readiness probe share its limits. */
+export function createIdpHttpClient(oauth2: Config['oauth2']): IdpHttpClient {
+  return new IdpHttpClient({ timeoutMs: oauth2.timeoutMs, maxResponseBytes: oauth2.maxResponseBytes });
+}
+
+/** `http` is closed with the validation. */
+export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | undefined, http = createIdpHttpClient(oauth2)): TokenValidation {
   const jwks: JwksLimits = { cooldownMs: oauth2.jwksCooldownSeconds * 1000, maxWaitMs: oauth2.timeoutMs };
   const issuers = oauth2.issuers.map((c) => buildIssuer(c, http, jwks));
   const checker = new TokenChecker(new IssuerRouter(issuers), oauth2.cache, log);
   return { checker, close: () => http.close() };
 }
 
-export function createAuthenticator(config: Config, log: Logger, disabled?: DisabledUsers): Authenticator {
-  const v = createTokenValidation(config.oauth2, log);
-  return new Authenticator(v.checker, v.close, { disabled, allowClientMasterLogin: config.allowClientMasterLogin });
+export interface AuthenticatorParts {
+  readonly disabled?: DisabledUsers;
+  /** The one IdP HTTP client (readiness probes share it). */
+  readonly http?: IdpHttpClient;
+  readonly appPasswords?: AppPasswordStore;
+}
+
+export function createAuthenticator(config: Config, log: Logger, parts: AuthenticatorParts = {}): Authenticator {
+  const v = createTokenValidation(config.oauth2, log, parts.http);
+  return new Authenticator(v.checker, v.close, { disabled: parts.disabled, allowClientMasterLogin: config.allowClientMasterLogin, appPasswords: parts.appPasswords });
 }
 
 function buildIssuer(c: IssuerConfig, http: IdpHttpClient, jwksLimits: JwksLimits): Issuer {

@@ -2,7 +2,7 @@
 // earns a growing delay before its reply (like Dovecot's auth_failure_delay, so guessing gets
 // slow), and past a threshold the client or user is blocked for a while (clients then get a
 // temporary failure, and their credentials are not even tried). Pure: the clock is injected;
-// memory is bounded by MAX_KEYS (oldest keys dropped first).
+// memory is bounded by MAX_AUTH_FAIL_KEYS (oldest keys dropped first).
 //
 // A client is its IP, an IPv6 client its prefix (net/client-key.ts). Only passwords count
 // against a user name: a bearer token cannot be guessed, and the name a client sends with a
@@ -10,6 +10,7 @@
 import { clientKey } from '../net/client-key.js';
 
 import { asciiLower } from './address.js';
+import { MAX_AUTH_FAIL_KEYS } from '../limits.js';
 
 export interface FailureLimits {
   readonly windowMs: number;
@@ -26,8 +27,6 @@ export interface FailureLimits {
 export interface Attempt { readonly user?: string | undefined; readonly password: boolean }
 
 export type Verdict = { readonly blocked: false } | { readonly blocked: true; readonly scope: 'ip' | 'user'; readonly retryAfterMs: number };
-
-const MAX_KEYS = 100_000;
 
 /** One failure: when, and the user it named (lower case; '' for none), so a success forgets only its own. */
 interface Failure { readonly at: number; readonly user: string }
@@ -113,7 +112,7 @@ export class FailureLimiter {
       e = { failures: [], blockedUntil: 0 };
     }
     this.entries.set(key, e);
-    if (this.entries.size > MAX_KEYS) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size > MAX_AUTH_FAIL_KEYS) this.entries.delete(this.entries.keys().next().value!);
     return e;
   }
 }

@@ -2,6 +2,7 @@
 // a response size cap (undici's own defaults are 300 s and unbounded: shared REFERENCE).
 import { Agent, request } from 'undici';
 import { metrics } from '../observability/metrics.js';
+import { IDP_KEEPALIVE_MS, IDP_MAX_CONNECTIONS } from '../limits.js';
 
 export interface HttpLimits { timeoutMs: number; maxResponseBytes: number }
 
@@ -26,8 +27,8 @@ export class IdpHttpClient {
       connect: { timeout: limits.timeoutMs },
       headersTimeout: limits.timeoutMs,
       bodyTimeout: limits.timeoutMs,
-      keepAliveTimeout: 30_000,
-      connections: 64,
+      keepAliveTimeout: IDP_KEEPALIVE_MS,
+      connections: IDP_MAX_CONNECTIONS,
     });
   }
 
@@ -51,12 +52,27 @@ export class IdpHttpClient {
       if (res.statusCode >= 500) metrics.idpErrors.inc({ code: 'http_5xx' });
       return { status: res.statusCode, body: Buffer.concat(chunks), contentType: Array.isArray(ct) ? ct[0] ?? '' : ct ?? '' };
     } catch (err) {
-      const code = err instanceof IdpHttpError ? err.code : signal.aborted || isTimeout(err) ? 'ERR_IDP_TIMEOUT' : 'ERR_IDP_NETWORK';
+      const e = idpError(err, signal, this.limits.timeoutMs);
       endTimer({ outcome: 'error' });
-      metrics.idpErrors.inc({ code });
-      if (err instanceof IdpHttpError) throw err;
-      if (signal.aborted || isTimeout(err)) throw new IdpHttpError('ERR_IDP_TIMEOUT', `IdP did not answer within ${this.limits.timeoutMs} ms`, { cause: err });
-      throw new IdpHttpError('ERR_IDP_NETWORK', `IdP request failed: ${describe(err)}`, { cause: err });
+      metrics.idpErrors.inc({ code: e.code });
+      throw e;
+    }
+  }
+
+  /**
+   * The status of a GET without credentials, for readiness: does the IdP answer at all? The
+   * same agent (connection cap), timeouts and body cap as token requests, and at most
+   * `timeoutMs`. Not in the IdP request metrics: those describe logins.
+   */
+  async probe(url: string, timeoutMs: number): Promise<number> {
+    const ms = Math.min(timeoutMs, this.limits.timeoutMs);
+    const signal = AbortSignal.timeout(ms);
+    try {
+      const res = await request(url, { method: 'GET', dispatcher: this.agent, signal, maxRedirections: 0 } as Parameters<typeof request>[1]);
+      await res.body.dump({ limit: this.limits.maxResponseBytes, signal });
+      return res.statusCode;
+    } catch (err) {
+      throw idpError(err, signal, ms);
     }
   }
 
@@ -68,6 +84,12 @@ export class IdpHttpClient {
   close(): Promise<void> {
     return this.agent.destroy();
   }
+}
+
+function idpError(err: unknown, signal: AbortSignal, timeoutMs: number): IdpHttpError {
+  if (err instanceof IdpHttpError) return err;
+  if (signal.aborted || isTimeout(err)) return new IdpHttpError('ERR_IDP_TIMEOUT', `IdP did not answer within ${timeoutMs} ms`, { cause: err });
+  return new IdpHttpError('ERR_IDP_NETWORK', `IdP request failed: ${describe(err)}`, { cause: err });
 }
 
 function isTimeout(err: unknown): boolean {

@@ -15,8 +15,8 @@ import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jos
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IdpHttpError, type IdpHttpClient } from './http.js';
 import { jsonObject } from './validators/json.js';
+import { JWKS_MAX_AGE_MS } from '../limits.js';
 
-const MAX_AGE_MS = 10 * 60_000; // jose's createRemoteJWKSet default cacheMaxAge
 
 /** An unknown kid while the JWKS may not be fetched again yet: a temporary failure. */
 export class JwksCoolingDownError extends Error {
@@ -54,7 +54,7 @@ export class JwksStore {
     const seen = this.attempts; // a fetch numbered above this started after the token came in
     const waitUntil = this.now() + this.limits.maxWaitMs;
     if (!this.keys) await this.refresh();
-    else if (this.now() - this.fetchedAtMs > MAX_AGE_MS) await this.refresh().catch(() => undefined);
+    else if (this.now() - this.fetchedAtMs > JWKS_MAX_AGE_MS) await this.refresh().catch(() => undefined);
     for (;;) {
       try {
         return await this.keys!(header, token);

@@ -8,10 +8,9 @@
 import { logoutAndClose } from './imap-login.js';
 import type { BackendClient, BackendTarget } from './login-result.js';
 import { asciiLower } from '../auth/address.js';
+import { ACCOUNT_EXISTS_TTL_MS, ACCOUNT_MISSING_TTL_MS, MAX_ACCOUNT_CHECK_ENTRIES } from '../limits.js';
 
 export type AccountAnswer = 'exists' | 'missing' | 'unknown';
-
-const MAX_ENTRIES = 10_000;
 
 export class AccountCheck {
   private readonly cache = new Map<string, { answer: 'exists' | 'missing'; until: number }>();
@@ -19,7 +18,7 @@ export class AccountCheck {
   constructor(
     /** A Dovecot IMAP target (master credentials bound in). */
     private readonly login: BackendTarget<unknown>,
-    private readonly ttl = { existsMs: 300_000, missingMs: 30_000 },
+    private readonly ttl = { existsMs: ACCOUNT_EXISTS_TTL_MS, missingMs: ACCOUNT_MISSING_TTL_MS },
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -40,7 +39,7 @@ export class AccountCheck {
     const answer = r.ok ? 'exists' : 'missing';
     this.cache.delete(key);
     this.cache.set(key, { answer, until: this.now() + (r.ok ? this.ttl.existsMs : this.ttl.missingMs) });
-    if (this.cache.size > MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+    if (this.cache.size > MAX_ACCOUNT_CHECK_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
     return answer;
   }
 

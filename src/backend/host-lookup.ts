@@ -2,17 +2,14 @@
 // getaddrinfo call in libuv's thread pool, and in Docker two DNS queries (A and AAAA) to
 // the embedded resolver, on the critical path of every login and every health probe.
 // HostLookupCache.lookup is a dns.lookup() for net.connect()'s `lookup` option that keeps
-// each name's answer for LOOKUP_TTL_MS (Node still picks the address family and races
+// each name's answer for BACKEND_LOOKUP_TTL_MS (Node still picks the address family and races
 // IPv4/IPv6 itself). A failed connect forgets the name (a recreated DMS container has a new
-// address), and while the resolver fails, an answer up to LOOKUP_STALE_MS old is still used.
+// address), and while the resolver fails, an answer up to BACKEND_LOOKUP_STALE_MS old is still used.
 // A lookup that hangs is bounded by the connect's own deadline (DMS_TIMEOUT_MS).
 import dns, { type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
+import { BACKEND_LOOKUP_STALE_MS, BACKEND_LOOKUP_TTL_MS, MAX_BACKEND_LOOKUP_NAMES } from '../limits.js';
 
-export const LOOKUP_TTL_MS = 10_000;
-export const LOOKUP_STALE_MS = 5 * 60_000;
-/** Backend names are one or two; anything beyond is evicted oldest first. */
-const MAX_NAMES = 16;
 
 type Resolve = (host: string) => Promise<LookupAddress[]>;
 
@@ -32,7 +29,7 @@ export class HostLookupCache {
     const key = host.toLowerCase();
     const e = this.entries.get(key);
     const age = e ? this.now() - e.at : Infinity;
-    if (e && age < LOOKUP_TTL_MS) return e.addresses;
+    if (e && age < BACKEND_LOOKUP_TTL_MS) return e.addresses;
     let p = this.pending.get(key);
     if (!p) {
       p = this.resolve(host).finally(() => this.pending.delete(key));
@@ -43,11 +40,11 @@ export class HostLookupCache {
       if (addresses.length === 0) throw Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' });
       this.entries.delete(key);
       this.entries.set(key, { addresses, at: this.now() });
-      while (this.entries.size > MAX_NAMES) this.entries.delete(this.entries.keys().next().value as string);
+      while (this.entries.size > MAX_BACKEND_LOOKUP_NAMES) this.entries.delete(this.entries.keys().next().value as string);
       return addresses;
     } catch (err) {
       const stale = this.entries.get(key);
-      if (stale && this.now() - stale.at < LOOKUP_STALE_MS) return stale.addresses;
+      if (stale && this.now() - stale.at < BACKEND_LOOKUP_STALE_MS) return stale.addresses;
       throw err;
     }
   }

@@ -13,6 +13,7 @@ import { saslPlain, type BackendCredentials } from './credentials.js';
 import { proxyHeaderFor, type ClientAddress } from './client-address.js';
 import { LoginTimer } from './login-timer.js';
 import type { BackendLoginResult } from './login-result.js';
+import { BACKEND_QUIT_CLOSE_MS } from '../limits.js';
 
 export type { BackendCredentials };
 
@@ -108,7 +109,7 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
 export function logoutAndClose(socket: net.Socket): void {
   socket.on('error', () => undefined);
   socket.end('L1 LOGOUT\r\n');
-  setTimeout(() => socket.destroy(), 1000).unref();
+  setTimeout(() => socket.destroy(), BACKEND_QUIT_CLOSE_MS).unref();
 }
 
 interface TaggedReply { status: 'OK' | 'NO' | 'BAD'; text: string }

@@ -4,8 +4,7 @@
 import type { Socket } from 'node:net';
 import { BackendError } from './dial.js';
 import { contained } from '../observability/faults.js';
-
-export const MAX_BACKEND_LINE_BYTES = 65536;
+import { MAX_BACKEND_LINE_BYTES } from '../limits.js';
 
 export class LineReader {
   private buffer: Buffer = Buffer.alloc(0);

@@ -5,7 +5,7 @@
 // AUTH_PENALTY_MAX_SECS). That is deliberate waiting, not a slow backend: the authentication
 // step gets it on top of DMS_TIMEOUT_MS. Cut short, every password failure after the second
 // from one client became a timeout (NO [UNAVAILABLE]) that Fail2Ban never saw.
-export const DOVECOT_PENALTY_MAX_MS = 15_000;
+import { DOVECOT_PENALTY_MAX_MS } from '../limits.js';
 
 export class LoginTimer {
   private readonly startedAt = performance.now();

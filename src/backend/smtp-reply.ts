@@ -1,10 +1,9 @@
 // SMTP replies from the backend: one or more lines "250-..." ending with "250 ..." (RFC 5321 §4.2.1).
 import { BackendError } from './dial.js';
 import type { LineReader } from './line-reader.js';
+import { MAX_BACKEND_REPLY_LINES } from '../limits.js';
 
 export interface SmtpReply { readonly code: number; readonly lines: readonly string[] }
-
-const MAX_REPLY_LINES = 100;
 
 export async function readReply(reader: LineReader): Promise<SmtpReply> {
   const lines: string[] = [];
@@ -13,7 +12,7 @@ export async function readReply(reader: LineReader): Promise<SmtpReply> {
     const m = /^(\d{3})([ -])(.*)$/.exec(line) ?? /^(\d{3})()$/.exec(line);
     if (!m) throw new BackendError('ERR_BACKEND_PROTOCOL', `malformed SMTP reply from the backend: ${line.slice(0, 100)}`);
     lines.push(m[3] ?? '');
-    if (lines.length > MAX_REPLY_LINES) throw new BackendError('ERR_BACKEND_PROTOCOL', 'over-long SMTP reply from the backend');
+    if (lines.length > MAX_BACKEND_REPLY_LINES) throw new BackendError('ERR_BACKEND_PROTOCOL', 'over-long SMTP reply from the backend');
     if (m[2] !== '-') return { code: Number(m[1]), lines };
   }
 }

@@ -2,9 +2,9 @@
 // implicit issuer); a YAML `issuers:` list configures several, each item taking the same
 // settings in lower-case snake form without the OAUTH2_ prefix (`introspection_mode`,
 // `audience`, ...). The flat keys are the defaults of every item. Every problem is collected.
-import { KEYS, type KeySpec } from './keys.js';
+import { KEYS, type IssuerKeyName, type KeySpec, type KeyValues } from './keys.js';
 import type { IntrospectionMode, IssuerConfig, OpaqueTokenRoute } from './types.js';
-import { secretOrFile, type Parsed } from './values.js';
+import { secretOrFile, typedValues, type Parsed } from './values.js';
 import { asciiLower } from '../ascii.js';
 
 /** The YAML key of the issuer list (carried through RawConfig as JSON, like certificates). */
@@ -94,48 +94,45 @@ function loadIssuer(
     return `${where}.${spec ? itemKeyOf(spec) : key}`;
   };
   const problem = (key: string, text: string): void => { problems.push(`${label(key)}: ${text}`); };
-  const get = <T>(key: string): T => {
-    const spec = ISSUER_KEYS.find((s) => s.name === key);
-    if (!spec) throw new Error(`not a per-issuer key: ${key}`);
-    const r = parse(spec, item?.[key] ?? raw(spec));
-    if (!r.ok) {
-      problem(key, r.error);
-      return (spec.kind === 'int' ? 0 : spec.kind === 'bool' ? false : '') as T;
-    }
-    return r.value as T;
-  };
+  // The item's value, else the flat key's; a bad one is a problem and reads as empty.
+  const v: Pick<KeyValues, IssuerKeyName> = typedValues(ISSUER_KEYS, (spec) => {
+    const r = parse(spec, item?.[spec.name] ?? raw(spec));
+    if (r.ok) return r.value;
+    problem(spec.name, r.error);
+    return spec.kind === 'int' ? 0 : spec.kind === 'bool' ? false : '';
+  });
 
-  const mode = (get<string>('OAUTH2_INTROSPECTION_MODE') || 'auth') as IntrospectionMode;
-  const introspectionUrl = get<string>('OAUTH2_INTROSPECTION_URL');
-  const issuer = get<string>('OAUTH2_ISSUER').trim();
+  const mode: IntrospectionMode = v.OAUTH2_INTROSPECTION_MODE || 'auth';
+  const introspectionUrl = v.OAUTH2_INTROSPECTION_URL;
+  const issuer = v.OAUTH2_ISSUER.trim();
   // Kept verbatim (no URL normalisation): `iss` must equal it exactly (RFC 9068 §4, OIDC Discovery §4.3).
   if (issuer && !/^https?:\/\/[^\s/]+/.test(issuer)) problem('OAUTH2_ISSUER', 'expected an http(s) URL');
-  const jwksUrl = get<string>('OAUTH2_JWKS_URL');
-  const audiences = list(get<string>('OAUTH2_AUDIENCE'));
+  const jwksUrl = v.OAUTH2_JWKS_URL;
+  const audiences = list(v.OAUTH2_AUDIENCE);
 
   const algorithms: string[] = [];
-  for (const a of list(get<string>('OAUTH2_ALGORITHMS'))) {
+  for (const a of list(v.OAUTH2_ALGORITHMS)) {
     const known = ASYMMETRIC_ALGORITHMS.find((x) => x.toLowerCase() === a.toLowerCase());
     if (known) algorithms.push(known);
     else if (/^(hs\d+|none)$/i.test(a)) problem('OAUTH2_ALGORITHMS', `${a} is refused: only asymmetric algorithms (${ASYMMETRIC_ALGORITHMS.join(', ')})`);
     else problem('OAUTH2_ALGORITHMS', `unknown algorithm ${a} (one of ${ASYMMETRIC_ALGORITHMS.join(', ')})`);
   }
   if (algorithms.length === 0 && (mode === 'local' || mode === 'auto')) problem('OAUTH2_ALGORITHMS', 'must name at least one algorithm');
-  const jwtTypes = list(get<string>('OAUTH2_JWT_TYP')).map(normaliseTyp);
+  const jwtTypes = list(v.OAUTH2_JWT_TYP).map(normaliseTyp);
 
-  const clientId = get<string>('OAUTH2_CLIENT_ID').trim();
-  const clientSecret = secretOrFile(get<string>('OAUTH2_CLIENT_SECRET'), get<string>('OAUTH2_CLIENT_SECRET_FILE'), (e) => problem('OAUTH2_CLIENT_SECRET_FILE', e));
-  const clientAuth = get<'basic' | 'post'>('OAUTH2_CLIENT_AUTH');
+  const clientId = v.OAUTH2_CLIENT_ID.trim();
+  const clientSecret = secretOrFile(v.OAUTH2_CLIENT_SECRET, v.OAUTH2_CLIENT_SECRET_FILE, (e) => problem('OAUTH2_CLIENT_SECRET_FILE', e));
+  const clientAuth = v.OAUTH2_CLIENT_AUTH;
 
-  const usernameAttribute = get<string>('OAUTH2_USERNAME_ATTRIBUTE').trim();
+  const usernameAttribute = v.OAUTH2_USERNAME_ATTRIBUTE.trim();
   if (!usernameAttribute) problem('OAUTH2_USERNAME_ATTRIBUTE', 'must not be empty');
-  const defaultDomain = asciiLower(get<string>('OAUTH2_DEFAULT_DOMAIN').trim()).replace(/^@/, '');
+  const defaultDomain = asciiLower(v.OAUTH2_DEFAULT_DOMAIN.trim()).replace(/^@/, '');
   if (defaultDomain && !DOMAIN.test(defaultDomain)) problem('OAUTH2_DEFAULT_DOMAIN', 'expected a domain name such as example.com');
-  const allowedDomains = list(get<string>('OAUTH2_ALLOWED_DOMAINS')).map((d) => asciiLower(d).replace(/^@/, ''));
+  const allowedDomains = list(v.OAUTH2_ALLOWED_DOMAINS).map((d) => asciiLower(d).replace(/^@/, ''));
   for (const d of allowedDomains) if (!DOMAIN.test(d)) problem('OAUTH2_ALLOWED_DOMAINS', `${d} is not a domain name`);
-  const requiredScopes = list(get<string>('OAUTH2_REQUIRED_SCOPES'));
-  const requiredGroups = list(get<string>('OAUTH2_REQUIRED_GROUPS'));
-  const groupsClaim = get<string>('OAUTH2_GROUPS_CLAIM').trim();
+  const requiredScopes = list(v.OAUTH2_REQUIRED_SCOPES);
+  const requiredGroups = list(v.OAUTH2_REQUIRED_GROUPS);
+  const groupsClaim = v.OAUTH2_GROUPS_CLAIM.trim();
   if (requiredGroups.length && !groupsClaim) problem('OAUTH2_GROUPS_CLAIM', 'must not be empty when OAUTH2_REQUIRED_GROUPS is set');
 
   // What each mode needs (issue 4; IDP-NOTES §2, §4).
@@ -154,7 +151,7 @@ function loadIssuer(
   // auto requires an audience; only introspection can show one for an opaque token (userinfo
   // cannot), so without a client it could never accept one: say so now, not at every login.
   if (mode === 'auto' && !clientId) problem('OAUTH2_CLIENT_ID', 'required for mode auto (opaque tokens are introspected: userinfo proves no audience); for JWTs only, use mode local');
-  const opaqueTokens = parseOpaqueRoute(get<string>('OAUTH2_OPAQUE_TOKENS'), mode, alone, (text) => problem('OAUTH2_OPAQUE_TOKENS', text));
+  const opaqueTokens = parseOpaqueRoute(v.OAUTH2_OPAQUE_TOKENS, mode, alone, (text) => problem('OAUTH2_OPAQUE_TOKENS', text));
   if (clientId && !clientSecret && (mode === 'post' || mode === 'auto')) problem('OAUTH2_CLIENT_SECRET', `required with OAUTH2_CLIENT_ID (or OAUTH2_CLIENT_SECRET_FILE)`);
 
   return {
@@ -166,7 +163,7 @@ function loadIssuer(
     audiences,
     algorithms,
     jwtTypes,
-    clockToleranceSeconds: get<number>('OAUTH2_CLOCK_TOLERANCE_SECONDS'),
+    clockToleranceSeconds: v.OAUTH2_CLOCK_TOLERANCE_SECONDS,
     client: clientId ? { id: clientId, secret: clientSecret, auth: clientAuth } : null,
     usernameAttribute,
     defaultDomain,
@@ -174,7 +171,7 @@ function loadIssuer(
     requiredGroups,
     groupsClaim,
     allowedDomains,
-    requireEmailVerified: get<boolean>('OAUTH2_REQUIRE_EMAIL_VERIFIED'),
+    requireEmailVerified: v.OAUTH2_REQUIRE_EMAIL_VERIFIED,
     opaqueTokens,
   };
 }

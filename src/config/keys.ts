@@ -4,6 +4,7 @@
 //
 // This table is the single source for parsing, defaults and the README reference table
 // (test/config/readme.test.ts fails when a key is not documented there).
+import type { ListenAddress } from './types.js';
 
 export type KeyKind = 'string' | 'url' | 'int' | 'bool' | 'listen' | 'enum' | 'file' | 'secret';
 
@@ -19,10 +20,15 @@ export interface KeySpec {
   readonly perIssuer?: boolean;
 }
 
-const k = (name: string, kind: KeyKind, def: string, doc: string, extra: Partial<KeySpec> = {}): KeySpec =>
-  ({ name, kind, default: def, doc, ...extra });
+/** A key whose name, kind and (enum) values the compiler knows, so its parsed value is a typed field. */
+type TypedSpec<N extends string, K extends KeyKind, V extends string, P extends boolean = boolean> =
+  KeySpec & { readonly name: N; readonly kind: K; readonly values?: readonly V[]; readonly perIssuer?: P };
 
-export const KEYS: readonly KeySpec[] = [
+const k = <const N extends string, const K extends KeyKind, const V extends string = string, const P extends boolean = false>(
+  name: N, kind: K, def: string, doc: string, extra: Partial<Omit<KeySpec, 'values' | 'perIssuer'>> & { readonly values?: readonly V[]; readonly perIssuer?: P } = {},
+): TypedSpec<N, K, V, P> => ({ ...extra, name, kind, default: def, doc }) as TypedSpec<N, K, V, P>;
+
+const TABLE = [
   // Listeners (an empty value disables one)
   k('LISTEN_IMAP', 'listen', '0.0.0.0:143', 'IMAP listener, plaintext with STARTTLS. Empty disables it.'),
   k('LISTEN_IMAPS', 'listen', '0.0.0.0:993', 'IMAP listener with implicit TLS. Empty disables it.'),
@@ -32,6 +38,7 @@ export const KEYS: readonly KeySpec[] = [
   k('SSL_CERT_PATH', 'file', '', 'PEM certificate chain for the client-facing TLS (same name as in DMS).'),
   k('SSL_KEY_PATH', 'file', '', 'PEM private key for SSL_CERT_PATH.'),
   k('ALLOW_PLAINTEXT_AUTH', 'bool', '0', 'Allow authentication before TLS (1) or advertise LOGINDISABLED and refuse it (0).'),
+  k('APP_PASSWORDS_FILE', 'string', '', 'State file of the users\' app passwords (JSON, scrypt hashes only; written atomically, mode 0600). Set it to turn app passwords on: the proxy checks them itself on IMAP LOGIN/AUTHENTICATE PLAIN|LOGIN and SMTP AUTH PLAIN|LOGIN and logs in to DMS with the master account; any other password goes to DMS as before. Managed with `oauth2-mail-proxy app-password`. Empty: off.'),
   k('ALLOW_CLIENT_MASTER_LOGIN', 'bool', '0', 'Let clients log in through the proxy as another user with a Dovecot master account (user*master, or SASL PLAIN with an authzid other than the user name), passed through to DMS. 0: refused. With 1, SCIM deactivation and revocation apply to the target user.'),
 
   // Identity provider
@@ -114,4 +121,20 @@ export const KEYS: readonly KeySpec[] = [
   k('SCIM_TOKEN_FILE', 'file', '', 'File holding the SCIM token (Docker/Kubernetes secret); used when SCIM_TOKEN is empty.'),
   k('DMS_CONFIG_DIR', 'string', '/tmp/docker-mailserver', 'DMS config directory the SCIM service writes postfix-accounts.cf and postfix-virtual.cf in (docker-data/dms/config, mounted at /tmp/docker-mailserver in DMS). Must exist and be writable with LISTEN_SCIM.'),
   k('SCIM_DEACTIVATED_REMOVE_AFTER_DAYS', 'int', '0', 'Days after a SCIM deactivation (active=false) the proxy removes the DMS account it created (mail is then refused; the mail data stays on disk). 0: never, the mailbox keeps receiving mail. Logins are refused from the deactivation on.', { min: 0, max: 36500 }),
-];
+
+] as const satisfies readonly KeySpec[];
+
+export const KEYS: readonly KeySpec[] = TABLE;
+
+export type KeyName = (typeof TABLE)[number]['name'];
+
+type ValueOf<S> = S extends TypedSpec<string, infer K, infer V>
+  ? K extends 'int' ? number : K extends 'bool' ? boolean : K extends 'listen' ? ListenAddress | null : K extends 'enum' ? V : string
+  : never;
+
+/** Every key's parsed value as a typed field (`v.OAUTH2_TIMEOUT_MS: number`): no lookup by a string the compiler cannot check. */
+export type KeyValues = { readonly [S in (typeof TABLE)[number] as S['name']]: ValueOf<S> };
+
+/** The keys an issuers: item may set (perIssuer). */
+export type IssuerKeyName = Extract<(typeof TABLE)[number], { readonly perIssuer?: true }>['name'];
+

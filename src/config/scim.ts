@@ -2,17 +2,18 @@
 // config directory the proxy can write in. Off (null) when LISTEN_SCIM is empty.
 import { accessSync, constants, statSync } from 'node:fs';
 import { secretOrFile } from './values.js';
-import type { ListenAddress, ScimConfig } from './types.js';
+import type { KeyValues } from './keys.js';
+import type { ScimConfig } from './types.js';
 
 const MIN_TOKEN_CHARS = 16;
 const DAY_MS = 86_400_000;
 
-export function loadScim(get: <T>(name: string) => T, problems: string[]): ScimConfig | null {
-  const listen = get<ListenAddress | null>('LISTEN_SCIM');
-  const tokenValue = get<string>('SCIM_TOKEN');
-  const tokenFile = get<string>('SCIM_TOKEN_FILE');
-  const dir = get<string>('DMS_CONFIG_DIR').trim();
-  const days = get<number>('SCIM_DEACTIVATED_REMOVE_AFTER_DAYS');
+export function loadScim(v: Pick<KeyValues, 'LISTEN_SCIM' | 'SCIM_TOKEN' | 'SCIM_TOKEN_FILE' | 'DMS_CONFIG_DIR' | 'SCIM_DEACTIVATED_REMOVE_AFTER_DAYS'>, problems: string[]): ScimConfig | null {
+  const listen = v.LISTEN_SCIM;
+  const tokenValue = v.SCIM_TOKEN;
+  const tokenFile = v.SCIM_TOKEN_FILE;
+  const dir = v.DMS_CONFIG_DIR.trim();
+  const days = v.SCIM_DEACTIVATED_REMOVE_AFTER_DAYS;
   if (!listen) return null;
   const token = secretOrFile(tokenValue, tokenFile, (e) => problems.push(`SCIM_TOKEN_FILE: ${e}`));
   if (!token) problems.push('SCIM_TOKEN or SCIM_TOKEN_FILE: required with LISTEN_SCIM');

@@ -1,3 +1,5 @@
+import type { Cidr } from './networks.js';
+
 export interface ListenAddress { readonly host: string; readonly port: number }
 
 export type BackendTlsMode = 'starttls' | 'implicit' | 'none';
@@ -46,14 +48,12 @@ export interface Config {
   readonly allowPlaintextAuth: boolean;
   /** ALLOW_CLIENT_MASTER_LOGIN: clients may use Dovecot master logins (impersonation) through the proxy. */
   readonly allowClientMasterLogin: boolean;
+  /** APP_PASSWORDS_FILE: the app-password state file; '' = app passwords off. */
+  readonly appPasswordsFile: string;
   readonly oauth2: {
-    /** The first issuer's URL, mode and username attribute (the DMS-compatible env keys). */
-    readonly url: string;
-    readonly mode: IntrospectionMode;
-    readonly usernameAttribute: string;
     readonly timeoutMs: number;
     readonly maxResponseBytes: number;
-    /** One implicit issuer from the env keys, or the YAML issuers: list. */
+    /** One implicit issuer from the env keys (the DMS-compatible OAUTH2_* keys), or the YAML issuers: list; never empty. */
     readonly issuers: readonly IssuerConfig[];
     readonly cache: { readonly ttlSeconds: number; readonly negativeSeconds: number; readonly maxEntries: number };
     readonly jwksCooldownSeconds: number;
@@ -80,13 +80,18 @@ export interface Config {
     readonly maxLineBytes: number;
     readonly maxLiteralBytes: number;
     readonly maxBadCommands: number;
+  };
+  /** Timers of every client session, whatever its protocol. */
+  readonly sessions: {
+    /** From connect to a completed login (SMTP: idle time between commands before AUTH). */
     readonly preauthTimeoutMs: number;
+    /** A spliced session with no traffic either way for this long is closed. */
     readonly idleTimeoutMs: number;
   };
   readonly logLevel: string;
   readonly proxyProtocol: {
-    /** Networks whose connections must start with a PROXY header; null when off. */
-    readonly trusted: import('node:net').BlockList | null;
+    /** Networks whose connections must start with a PROXY header; empty when off. */
+    readonly trustedNetworks: readonly Cidr[];
     readonly timeoutMs: number;
     readonly toImap: boolean;
     readonly toSubmission: boolean;

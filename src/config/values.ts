@@ -2,7 +2,7 @@
 // names what was expected; the loader collects every error before it gives up.
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { KeySpec } from './keys.js';
+import type { KeySpec, KeyValues } from './keys.js';
 import type { ListenAddress } from './types.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -86,4 +86,24 @@ export function secretOrFile(value: string, file: string, problem: (text: string
     problem((err as NodeJS.ErrnoException).code ?? 'unreadable');
     return '';
   }
+}
+
+/**
+ * The keys as typed fields, each read and parsed the first time it is used: a section (or a
+ * command that loads only some) never reads, nor reports problems of, another section's keys.
+ */
+export function typedValues(specs: readonly KeySpec[], read: (spec: KeySpec) => unknown): KeyValues {
+  const out = {};
+  for (const spec of specs) {
+    let value: unknown;
+    let done = false;
+    Object.defineProperty(out, spec.name, {
+      enumerable: true,
+      get: () => {
+        if (!done) [value, done] = [read(spec), true];
+        return value;
+      },
+    });
+  }
+  return out as KeyValues;
 }

@@ -9,6 +9,7 @@ import { backendTargets } from '../backend/targets.js';
 import type { BackendTlsOptions } from '../backend/dial.js';
 import { idpProbeUrl } from '../ops/health-checks.js';
 import { meetsNodeEngine, PACKAGE_NAME, type PackageInfo } from '../package-info.js';
+import { DOCTOR_CONNECT_MAX_MS, DOCTOR_HTTP_TIMEOUT_MS, DOCTOR_QUIT_CLOSE_MS } from '../limits.js';
 
 /** skip: not run, because a setting it needs is invalid (reported as a configuration failure). */
 export type Status = 'ok' | 'warn' | 'fail' | 'skip';
@@ -16,7 +17,6 @@ export interface CheckLine { readonly status: Status; readonly title: string; re
 
 const DAY_MS = 86_400_000;
 export const EXPIRY_WARN_DAYS = 14;
-const HTTP_TIMEOUT_MS = 5000;
 
 export function checkVersion(info: PackageInfo | null, nodeVersion = process.version): CheckLine {
   const title = 'version';
@@ -51,7 +51,7 @@ export function checkCertificates(config: Pick<Config, 'tls' | 'sniCertificates'
 }
 
 async function get(url: string): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(HTTP_TIMEOUT_MS), headers: { accept: 'application/json' } });
+  const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(DOCTOR_HTTP_TIMEOUT_MS), headers: { accept: 'application/json' } });
   const text = await res.text();
   let json: unknown = null;
   try { json = JSON.parse(text); } catch { /* not JSON */ }
@@ -73,8 +73,8 @@ export async function checkIdp(config: Pick<Config, 'oauth2'>): Promise<CheckLin
   }
   // Discovery: the issuer's document if one is configured, else where the userinfo URL's
   // origin would publish it. Needed for modes local/auto; informative for auth.
-  const issuer = (config.oauth2 as { issuers?: ReadonlyArray<{ issuer?: string }> }).issuers?.find((i) => i.issuer)?.issuer;
-  const candidates = issuer ? [`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`] : discoveryCandidates(config.oauth2.url);
+  const issuer = config.oauth2.issuers.find((i) => i.issuer)?.issuer;
+  const candidates = issuer ? [`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`] : discoveryCandidates(config.oauth2.issuers[0]?.introspectionUrl ?? '');
   for (const d of candidates) {
     try {
       const r = await get(d);
@@ -114,7 +114,7 @@ export async function checkBackendReachable(config: Pick<Config, 'backend'>, sub
   return Promise.all(ports.map(async ([what, port]): Promise<CheckLine> => {
     const title = `DMS ${what} reachable`;
     try {
-      (await connectTcp(b.host, port, Math.min(b.timeoutMs, 5000))).destroy();
+      (await connectTcp(b.host, port, Math.min(b.timeoutMs, DOCTOR_CONNECT_MAX_MS))).destroy();
       return { status: 'ok', title, detail: `${b.host}:${port}` };
     } catch (err) {
       return { status: 'fail', title, detail: (err as Error).message, fix: `check DMS_HOST and the port; is the proxy on the DMS container's network, and DMS running?` };
@@ -135,7 +135,7 @@ export async function checkMasterLogins(
   const masterFix = `check DMS_MASTER_USER/DMS_MASTER_PASSWORD against DMS (setup dovecot-master add ${b.masterUser || 'NAME'} PASSWORD), and that ${user} is a DMS account (setup email list)`;
   if (r.ok) {
     r.socket.end('Z LOGOUT\r\n');
-    setTimeout(() => r.socket.destroy(), 500).unref();
+    setTimeout(() => r.socket.destroy(), DOCTOR_QUIT_CLOSE_MS).unref();
     lines.push({ status: 'ok', title: `IMAP master login as ${user}`, detail: `Dovecot accepted ${b.masterUser} for ${user} (${Math.round(r.loginMs)} ms)` });
   } else {
     lines.push({ status: 'fail', title: `IMAP master login as ${user}`, detail: r.reason, fix: r.kind === 'rejected' ? masterFix : 'DMS did not answer the login: check DMS_TLS, DMS_TLS_CA_FILE/DMS_TLS_SERVERNAME (certificate) and reachability' });
@@ -145,7 +145,7 @@ export async function checkMasterLogins(
   const title = `submission ${b.submissionLogin} login as ${user}`;
   if (s.ok) {
     s.socket.end('QUIT\r\n');
-    setTimeout(() => s.socket.destroy(), 500).unref();
+    setTimeout(() => s.socket.destroy(), DOCTOR_QUIT_CLOSE_MS).unref();
     lines.push({ status: 'ok', title, detail: `Postfix accepted the login (${Math.round(s.loginMs)} ms)` });
   } else {
     const fix = b.submissionLogin === 'xclient'
@@ -158,6 +158,6 @@ export async function checkMasterLogins(
 
 function describe(err: unknown): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError') return `no answer within ${HTTP_TIMEOUT_MS} ms`;
+  if (e?.name === 'TimeoutError') return `no answer within ${DOCTOR_HTTP_TIMEOUT_MS} ms`;
   return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? 'failed';
 }

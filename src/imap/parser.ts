@@ -7,6 +7,7 @@
 // Error messages are fixed strings: argument values may be passwords and must
 // never reach a log line or a reply.
 import { asciiUpper } from '../auth/address.js';
+import { MAX_IMAP_LIST_DEPTH, MAX_IMAP_LITERAL_DIGITS } from '../limits.js';
 
 export type ImapArg =
   | { type: 'atom'; value: string }
@@ -31,10 +32,6 @@ export class ImapParseError extends Error {
   }
 }
 
-/** Deepest list nesting accepted; bounds recursion on hostile input. */
-export const MAX_LIST_DEPTH = 8;
-/** RFC 9051 §9: literal = "{" number64 ["+"] "}"; more digits is not a length we take. */
-export const MAX_LITERAL_DIGITS = 10;
 
 const SP = 0x20;
 const DQUOTE = 0x22;
@@ -253,7 +250,7 @@ function parseLiteral(r: Reader): ImapArg {
   const digitsStart = i;
   while (i < text.length && text[i]! >= 0x30 && text[i]! <= 0x39) i++;
   const digits = i - digitsStart;
-  if (digits === 0 || digits > MAX_LITERAL_DIGITS) r.fail('Invalid literal');
+  if (digits === 0 || digits > MAX_IMAP_LITERAL_DIGITS) r.fail('Invalid literal');
   const size = Number(text.toString('latin1', digitsStart, i));
   if (text[i] === PLUS) i++;
   if (text[i] !== RBRACE || i + 1 !== text.length) r.fail('Invalid literal');
@@ -267,7 +264,7 @@ function parseLiteral(r: Reader): ImapArg {
 
 /** RFC 9051 §9 parenthesized list, e.g. RFC 2971 id-params-list. */
 function parseList(r: Reader, depth: number): ImapArg {
-  if (depth >= MAX_LIST_DEPTH) r.fail('Lists nested too deeply');
+  if (depth >= MAX_IMAP_LIST_DEPTH) r.fail('Lists nested too deeply');
   r.pos++; // "("
   const items: ImapArg[] = [];
   let needSeparator = false;

@@ -2,6 +2,7 @@
 //
 // Only quoted strings are produced: a literal in an untagged reply would need
 // the caller to handle framing, and nothing the proxy says pre-auth needs one.
+import { MAX_ID_FIELD_BYTES, MAX_ID_PAIRS, MAX_ID_VALUE_BYTES } from '../limits.js';
 
 export class ImapQuoteError extends Error {
   readonly code = 'ERR_IMAP_UNQUOTABLE' as const;
@@ -28,12 +29,6 @@ export function quoteString(s: string): string {
   if (!isQuotable(s)) throw new ImapQuoteError();
   return `"${s.replace(/[\\"]/g, '\\$&')}"`;
 }
-
-// RFC 2971 §3.3: field names at most 30 octets, values at most 1024 octets,
-// at most 30 field-value pairs.
-const MAX_ID_FIELD_BYTES = 30;
-const MAX_ID_VALUE_BYTES = 1024;
-const MAX_ID_PAIRS = 30;
 
 /**
  * RFC 2971 id-params-list: `("k" "v" ...)`, or `NIL` when nothing is left.

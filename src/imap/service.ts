@@ -12,7 +12,7 @@ export type ImapService = Service;
 export async function startImap(p: SharedParts): Promise<ImapService> {
   const { config } = p;
   const deps: ImapSessionDeps = {
-    limits: config.imap,
+    limits: { ...config.imap, ...config.sessions },
     allowPlaintextAuth: config.allowPlaintextAuth,
     tlsContext: p.tlsContext,
     login: { authenticator: p.authenticator, guard: p.guard, backend: p.backend.imap },

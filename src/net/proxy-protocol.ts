@@ -2,13 +2,12 @@
 // in front of a connection, and build the v2 header we send to DMS. Pure: bytes in, a
 // header or an error out.
 import { isIPv4, isIPv6 } from 'node:net';
+import { MAX_PROXY_HEADER_BYTES } from '../limits.js';
 
 const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 const V1_PREFIX = Buffer.from('PROXY ');
 /** v1 lines are at most 107 bytes including CRLF (spec §2.1). */
 const V1_MAX = 107;
-/** Our cap on a v2 header with its TLVs (addresses alone are at most 216 bytes). */
-export const MAX_PROXY_HEADER_BYTES = 1024;
 const PP2_TYPE_SSL = 0x20;
 const PP2_CLIENT_SSL = 0x01;
 

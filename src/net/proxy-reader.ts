@@ -3,7 +3,8 @@
 // Takes the socket paused (as the listener accepts it) and leaves it paused, with those
 // bytes at the front of its buffer: the next stage starts reading when it is ready.
 import type net from 'node:net';
-import { MAX_PROXY_HEADER_BYTES, parseProxyHeader, type ProxyHeader } from './proxy-protocol.js';
+import { parseProxyHeader, type ProxyHeader } from './proxy-protocol.js';
+import { MAX_PROXY_HEADER_BYTES } from '../limits.js';
 
 export class ProxyHeaderError extends Error {
   readonly code = 'ERR_PROXY_HEADER';

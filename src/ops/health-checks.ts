@@ -10,12 +10,19 @@ import type { Config } from '../config/types.js';
 import type { Listener } from '../net/listen.js';
 import { connectTcp } from '../backend/dial.js';
 import type { ReadinessCheck } from './health.js';
+import { BACKEND_PROBE_TIMEOUT_MS, IDP_PROBE_TIMEOUT_MS } from '../limits.js';
+
+/** The IdP HTTP client (src/auth/http.ts): the probe shares its agent, timeouts and size cap. */
+export interface IdpProbe {
+  probe(url: string, timeoutMs: number): Promise<number>;
+}
 
 export interface ReadinessOptions {
+  readonly idp: IdpProbe;
   readonly idpCachedStateUsable?: () => boolean;
 }
 
-export function readinessChecks(config: Config, listeners: readonly Listener[], o: ReadinessOptions = {}): ReadinessCheck[] {
+export function readinessChecks(config: Config, listeners: readonly Listener[], o: ReadinessOptions): ReadinessCheck[] {
   const b = config.backend;
   const ports = [b.imapPort, ...(config.listen.submission || config.listen.submissions ? [b.submissionPort] : [])];
   const idpUrl = idpProbeUrl(config);
@@ -30,7 +37,7 @@ export function readinessChecks(config: Config, listeners: readonly Listener[], 
     {
       name: 'backend',
       run: async () => {
-        await Promise.all(ports.map(async (port) => (await connectTcp(b.host, port, 2000)).destroy()));
+        await Promise.all(ports.map(async (port) => (await connectTcp(b.host, port, BACKEND_PROBE_TIMEOUT_MS)).destroy()));
         return { ok: true, detail: `${b.host}:${ports.join(',')} reachable` };
       },
     },
@@ -39,10 +46,9 @@ export function readinessChecks(config: Config, listeners: readonly Listener[], 
       run: async () => {
         if (!idpUrl) return { ok: true, detail: 'no IdP URL to probe' };
         try {
-          const res = await fetch(idpUrl, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(2000) });
-          await res.body?.cancel();
-          if (res.status < 500) return { ok: true, detail: `HTTP ${res.status}` };
-          throw new Error(`HTTP ${res.status}`);
+          const status = await o.idp.probe(idpUrl, IDP_PROBE_TIMEOUT_MS);
+          if (status < 500) return { ok: true, detail: `HTTP ${status}` };
+          throw new Error(`HTTP ${status}`);
         } catch (err) {
           if (o.idpCachedStateUsable?.()) return { ok: true, detail: `unreachable (${(err as Error).message}); cached state in use` };
           return { ok: false, detail: `unreachable: ${(err as Error).message}` };
@@ -53,8 +59,9 @@ export function readinessChecks(config: Config, listeners: readonly Listener[], 
 }
 
 /** The URL whose answer shows the IdP is up: the introspection/userinfo URL, else discovery. */
-export function idpProbeUrl(config: Pick<Config, 'oauth2'>): string {
-  if (config.oauth2.url) return config.oauth2.url;
-  const issuer = (config.oauth2 as { issuers?: ReadonlyArray<{ issuer?: string }> }).issuers?.find((i) => i.issuer)?.issuer;
+export function idpProbeUrl(config: { readonly oauth2: Pick<Config['oauth2'], 'issuers'> }): string {
+  const first = config.oauth2.issuers[0]?.introspectionUrl;
+  if (first) return first;
+  const issuer = config.oauth2.issuers.find((i) => i.issuer)?.issuer;
   return issuer ? `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration` : '';
 }

@@ -2,9 +2,10 @@
 // proxy should get new connections: not shutting down, every listener up, the backend
 // reachable, the IdP reachable (or its cached state usable without it).
 //
-// Checks run on demand and their results are kept for CHECK_CACHE_MS, so probes from
+// Checks run on demand and their results are kept for HEALTH_CHECK_CACHE_MS, so probes from
 // several kubelets or a scraper never turn into a stream of connections to DMS (whose
 // Fail2Ban reads the log lines a probe causes) or the IdP.
+import { HEALTH_CHECK_CACHE_MS, HEALTH_CHECK_TIMEOUT_MS } from '../limits.js';
 
 export interface CheckResult { readonly ok: boolean; readonly detail: string }
 
@@ -18,14 +19,11 @@ export interface Readiness {
   readonly checks: ReadonlyArray<CheckResult & { readonly name: string }>;
 }
 
-export const CHECK_CACHE_MS = 10_000;
-export const CHECK_TIMEOUT_MS = 3_000;
-
 export class Health {
   private shuttingDown = false;
   private readonly cache = new Map<string, { at: number; result: Promise<CheckResult> }>();
 
-  constructor(private readonly checks: readonly ReadinessCheck[], private readonly cacheMs = CHECK_CACHE_MS) {}
+  constructor(private readonly checks: readonly ReadinessCheck[], private readonly cacheMs = HEALTH_CHECK_CACHE_MS) {}
 
   /** Readiness goes false for good: the load balancer stops sending new connections. */
   setShuttingDown(): void {
@@ -45,7 +43,7 @@ export class Health {
   private cached(c: ReadinessCheck): Promise<CheckResult> {
     const hit = this.cache.get(c.name);
     if (hit && Date.now() - hit.at < this.cacheMs) return hit.result;
-    const result = withTimeout(c.run(), CHECK_TIMEOUT_MS).catch((err: Error): CheckResult => ({ ok: false, detail: err.message }));
+    const result = withTimeout(c.run(), HEALTH_CHECK_TIMEOUT_MS).catch((err: Error): CheckResult => ({ ok: false, detail: err.message }));
     this.cache.set(c.name, { at: Date.now(), result });
     return result;
   }

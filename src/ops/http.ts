@@ -11,6 +11,7 @@ import { listenOn } from '../net/listen.js';
 import { refuseTunnels } from '../net/http-tunnels.js';
 import { parseRequestTarget, targetForLog } from '../net/request-target.js';
 import { reportFault } from '../observability/faults.js';
+import { OPS_HTTP_HEADERS_TIMEOUT_MS, OPS_HTTP_KEEPALIVE_MS, OPS_HTTP_REQUEST_TIMEOUT_MS } from '../limits.js';
 
 export interface HttpListener {
   readonly server: http.Server;
@@ -32,9 +33,9 @@ export async function startOpsHttp(at: ListenAddress, deps: { health: Health; me
     });
   });
   refuseTunnels(server, 'GET, HEAD');
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
-  server.keepAliveTimeout = 5_000;
+  server.requestTimeout = OPS_HTTP_REQUEST_TIMEOUT_MS;
+  server.headersTimeout = OPS_HTTP_HEADERS_TIMEOUT_MS;
+  server.keepAliveTimeout = OPS_HTTP_KEEPALIVE_MS;
   await listenOn(server, at);
   return {
     server,

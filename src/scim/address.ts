@@ -13,9 +13,10 @@
 //  - a local part starting with `-` reads as an option to DMS's `setup email` commands;
 //  - no SMTPUTF8 (non-ASCII) and no single-label or numeric-only domains.
 // Nothing is trimmed or repaired: a value with any other character is refused (400).
+import { MAX_ADDRESS_CHARS } from '../limits.js';
+
 const LOCAL = /^[a-z0-9_](?:[a-z0-9._-]*[a-z0-9_-])?$/;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
-const MAX_ADDRESS_CHARS = 254; // RFC 5321 §4.5.3.1.3 path limit minus the brackets
 const MAX_LOCAL_CHARS = 64; // RFC 5321 §4.5.3.1.1
 const MAX_LABEL_CHARS = 63; // RFC 1035 §2.3.4
 

@@ -1,10 +1,10 @@
 // The discovery endpoints (RFC 7644 §4, RFC 7643 §5-7): what this service provider
 // supports, its one resource type (User) and the User attributes it keeps.
 import { LIST_SCHEMA, USER_SCHEMA } from './user-resource.js';
+import { MAX_SCIM_RESULTS } from '../limits.js';
 
 type Json = Record<string, unknown>;
 
-export const MAX_RESULTS = 200;
 const SPC_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig';
 const RESOURCE_TYPE_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ResourceType';
 const SCHEMA_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Schema';
@@ -15,7 +15,7 @@ export function serviceProviderConfig(base: string): Json {
     documentationUri: 'https://github.com/docker-mailserver/docker-mailserver',
     patch: { supported: true },
     bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
-    filter: { supported: true, maxResults: MAX_RESULTS },
+    filter: { supported: true, maxResults: MAX_SCIM_RESULTS },
     changePassword: { supported: false },
     sort: { supported: false },
     etag: { supported: false },

@@ -3,14 +3,14 @@
 // /Users?filter= accepts userName only; PATCH value paths (emails[type eq "work"]) reuse
 // the same parser. Anything else is a 400 invalidFilter, never a silently wrong match.
 import { badRequest } from './errors.js';
+import { MAX_SCIM_FILTER_CHARS } from '../limits.js';
 
 export interface EqFilter { readonly attribute: string; readonly value: string | boolean | null }
 
-const MAX_FILTER_CHARS = 1024;
 const EQ = /^\s*((?:urn:[^\s]+:)?[A-Za-z][\w$-]*(?:\.[A-Za-z][\w$-]*)?)\s+([A-Za-z]+)\s+(.+?)\s*$/s;
 
 export function parseEqFilter(text: string): EqFilter {
-  if (text.length > MAX_FILTER_CHARS) throw badRequest('invalidFilter', `filter longer than ${MAX_FILTER_CHARS} characters`);
+  if (text.length > MAX_SCIM_FILTER_CHARS) throw badRequest('invalidFilter', `filter longer than ${MAX_SCIM_FILTER_CHARS} characters`);
   const m = EQ.exec(text);
   if (!m) throw badRequest('invalidFilter', 'filter must be: attribute eq "value"');
   const [, attribute, op, literal] = m as unknown as [string, string, string, string];

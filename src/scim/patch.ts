@@ -9,11 +9,11 @@ import { parseEqFilter, type EqFilter } from './filter.js';
 import type { EmailValue, NameValue, UserInput } from './store/state-file.js';
 import { NAME_PARTS, USER_SCHEMA, bool, emailList, emailValue, field, isObject, nameValue, str } from './user-resource.js';
 import { asciiLower } from '../auth/address.js';
+import { MAX_SCIM_PATCH_OPERATIONS } from '../limits.js';
 
 type Op = 'add' | 'replace' | 'remove';
 type Draft = { -readonly [K in keyof UserInput]: UserInput[K] };
 
-const MAX_OPERATIONS = 100;
 // Core User attributes we accept and drop (RFC 7643 §4.1): a PATCH on them is a no-op.
 const IGNORED = new Set(['nickname', 'profileurl', 'title', 'usertype', 'preferredlanguage', 'locale', 'timezone', 'password',
   'phonenumbers', 'ims', 'photos', 'addresses', 'groups', 'entitlements', 'roles', 'x509certificates']);
@@ -25,7 +25,7 @@ export function applyPatch(current: UserInput, body: unknown): UserInput {
   if (!isObject(body)) throw badRequest('invalidSyntax', 'the request body must be a JSON object');
   const ops = field(body, 'Operations');
   if (!Array.isArray(ops) || ops.length === 0) throw badRequest('invalidValue', 'Operations must be a non-empty array');
-  if (ops.length > MAX_OPERATIONS) throw badRequest('tooMany', `more than ${MAX_OPERATIONS} operations`);
+  if (ops.length > MAX_SCIM_PATCH_OPERATIONS) throw badRequest('tooMany', `more than ${MAX_SCIM_PATCH_OPERATIONS} operations`);
   const draft: Draft = { ...current, emails: [...current.emails] };
   for (const o of ops) {
     if (!isObject(o)) throw badRequest('invalidSyntax', 'an operation must be an object');

@@ -2,12 +2,13 @@
 // No sockets here: src/scim/server.ts reads and writes HTTP, this decides.
 import { decodeSegment } from '../net/request-target.js';
 import { ScimError, badRequest } from './errors.js';
-import { MAX_RESULTS, listResponse, serviceProviderConfig, userResourceType, userSchema } from './discovery.js';
+import { listResponse, serviceProviderConfig, userResourceType, userSchema } from './discovery.js';
 import { parseUserNameFilter } from './filter.js';
 import { applyPatch } from './patch.js';
 import { StoreError, type DmsUserStore } from './store/user-store.js';
 import { USER_SCHEMA, inputOf, userInput, userResource } from './user-resource.js';
 import { asciiLower, asciiTrim } from '../auth/address.js';
+import { MAX_SCIM_RESULTS } from '../limits.js';
 
 export interface ScimRequest {
   readonly method: string;
@@ -86,7 +87,7 @@ async function users(store: DmsUserStore, req: ScimRequest): Promise<ScimRespons
   }
   // RFC 7644 §3.4.2.4: 1-based startIndex (below 1 means 1), count below 0 means 0.
   const startIndex = Math.max(1, intParam(req.query, 'startIndex') ?? 1);
-  const count = Math.min(MAX_RESULTS, Math.max(0, intParam(req.query, 'count') ?? MAX_RESULTS));
+  const count = Math.min(MAX_SCIM_RESULTS, Math.max(0, intParam(req.query, 'count') ?? MAX_SCIM_RESULTS));
   const page = all.slice(startIndex - 1, startIndex - 1 + count).map((r) => userResource(r, `${req.base}/Users/${r.id}`));
   return { status: 200, body: listResponse(page, all.length, startIndex) };
 }

@@ -1,7 +1,7 @@
 // The SCIM listener (LISTEN_SCIM): plain HTTP on node:http, meant for the internal network
 // the IdP reaches the proxy on (or a TLS-terminating reverse proxy in front). Every request
 // needs `Authorization: Bearer <SCIM_TOKEN>`, compared in constant time and never logged.
-// Bodies are bounded (MAX_BODY_BYTES) and so are header and request times.
+// Bodies are bounded (MAX_SCIM_BODY_BYTES) and so are header and request times.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,9 +13,9 @@ import { reportFault } from '../observability/faults.js';
 import { ScimError, badRequest } from './errors.js';
 import { route } from './router.js';
 import type { DmsUserStore } from './store/user-store.js';
+import { MAX_SCIM_BODY_BYTES, SCIM_HEADERS_TIMEOUT_MS, SCIM_KEEPALIVE_MS, SCIM_REQUEST_TIMEOUT_MS } from '../limits.js';
 
 export const BASE_PATH = '/scim/v2';
-export const MAX_BODY_BYTES = 64 * 1024;
 const CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 
 export interface ScimListener {
@@ -42,9 +42,9 @@ export async function startScim(opts: ScimServerOptions): Promise<ScimListener> 
     void respond(req, res, opts.store, expected, log).catch((err: unknown) => internalError(req, res, log, err));
   });
   refuseTunnels(server, 'GET, POST, PUT, PATCH, DELETE');
-  server.headersTimeout = opts.headersTimeoutMs ?? 10_000;
-  server.requestTimeout = opts.requestTimeoutMs ?? 30_000;
-  server.keepAliveTimeout = 5_000;
+  server.headersTimeout = opts.headersTimeoutMs ?? SCIM_HEADERS_TIMEOUT_MS;
+  server.requestTimeout = opts.requestTimeoutMs ?? SCIM_REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = SCIM_KEEPALIVE_MS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: opts.listen.host, port: opts.listen.port }, () => {
@@ -115,13 +115,13 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
     throw new ScimError(415, `Content-Type ${type} is not supported (application/scim+json)`);
   }
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new ScimError(413, `request body over ${MAX_BODY_BYTES} bytes`);
+  if (declared > MAX_SCIM_BODY_BYTES) throw new ScimError(413, `request body over ${MAX_SCIM_BODY_BYTES} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) throw new ScimError(413, `request body over ${MAX_BODY_BYTES} bytes`);
+      if (size > MAX_SCIM_BODY_BYTES) throw new ScimError(413, `request body over ${MAX_SCIM_BODY_BYTES} bytes`);
       chunks.push(chunk as Buffer);
     }
   } catch (err) {

@@ -6,9 +6,8 @@ import type { ScimConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { startScim, type ScimListener } from './server.js';
 import { DmsUserStore } from './store/user-store.js';
+import { SCIM_SWEEP_INTERVAL_MS } from '../limits.js';
 
-/** Grace removal is counted in days; an hourly look is plenty. */
-const SWEEP_INTERVAL_MS = 3_600_000;
 
 export interface ScimService {
   readonly disabled: DisabledUsers;
@@ -28,7 +27,7 @@ export async function openScim(config: ScimConfig, log: Logger): Promise<ScimSer
     store,
     async start() {
       listener = await startScim({ listen: config.listen, token: config.token, store, log });
-      store.startSweeper(SWEEP_INTERVAL_MS);
+      store.startSweeper(SCIM_SWEEP_INTERVAL_MS);
       return listener;
     },
     async close() {

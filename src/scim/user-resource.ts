@@ -5,14 +5,13 @@
 // real IdP's full payload is accepted; wrong types are refused with 400 invalidValue.
 import { badRequest } from './errors.js';
 import type { EmailValue, NameValue, UserInput, UserRecord } from './store/state-file.js';
+import { MAX_SCIM_EMAILS, MAX_SCIM_STRING_CHARS } from '../limits.js';
 
 export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const LIST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 export const PATCH_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 export const NAME_PARTS = ['formatted', 'familyName', 'givenName', 'middleName', 'honorificPrefix', 'honorificSuffix'] as const;
-const MAX_STRING_CHARS = 1024;
-const MAX_EMAILS = 100;
 
 type Json = Record<string, unknown>;
 
@@ -27,7 +26,7 @@ export function field(o: Json, name: string): unknown {
 
 export function str(v: unknown, what: string): string {
   if (typeof v !== 'string') throw badRequest('invalidValue', `${what} must be a string`);
-  if (v.length > MAX_STRING_CHARS) throw badRequest('invalidValue', `${what} is longer than ${MAX_STRING_CHARS} characters`);
+  if (v.length > MAX_SCIM_STRING_CHARS) throw badRequest('invalidValue', `${what} is longer than ${MAX_SCIM_STRING_CHARS} characters`);
   return v;
 }
 
@@ -68,7 +67,7 @@ export function emailValue(v: unknown): EmailValue {
 export function emailList(v: unknown): EmailValue[] {
   if (v === undefined || v === null) return [];
   const list = Array.isArray(v) ? v : [v];
-  if (list.length > MAX_EMAILS) throw badRequest('invalidValue', `more than ${MAX_EMAILS} emails`);
+  if (list.length > MAX_SCIM_EMAILS) throw badRequest('invalidValue', `more than ${MAX_SCIM_EMAILS} emails`);
   return list.map(emailValue);
 }
 

@@ -9,11 +9,7 @@
 // The socket byte counters are sampled on a timer only while draining.
 import type { Socket } from 'node:net';
 import type { Splice, SpliceEnd } from '../net/splice.js';
-
-export const DRAIN_QUIET_MS = 1000;
-/** After our last word (`* BYE`, 421), how long the client has to close before we do. */
-export const FAREWELL_MS = 2000;
-const SAMPLE_MS = 100;
+import { DRAIN_QUIET_MS, DRAIN_SAMPLE_MS, POLITE_CLOSE_MS } from '../limits.js';
 
 export interface DrainTarget {
   readonly client: Socket;
@@ -22,11 +18,11 @@ export interface DrainTarget {
 }
 
 /**
- * Our last word is written: the client gets FAREWELL_MS to close its side, but never past
+ * Our last word is written: the client gets POLITE_CLOSE_MS to close its side, but never past
  * `deadline` (epoch ms), which is what the operator's grace allows; then both sides are closed.
  */
 export function closeAfterFarewell(splice: Splice, deadline: number, why: SpliceEnd): void {
-  setTimeout(() => splice.close(why), Math.min(FAREWELL_MS, Math.max(0, deadline - Date.now()))).unref();
+  setTimeout(() => splice.close(why), Math.min(POLITE_CLOSE_MS, Math.max(0, deadline - Date.now()))).unref();
 }
 
 /** Sends `farewell` and closes both sides once the session is quiet, or cuts it at `deadline` (epoch ms); `why` is logged as how it ended. */
@@ -35,7 +31,7 @@ export function closeWhenQuiet(t: DrainTarget, farewell: string, deadline: numbe
   const moved = (): number => client.bytesRead + client.bytesWritten + backend.bytesRead + backend.bytesWritten;
   let last = moved();
   let quietSince = Date.now();
-  // The cut is its own timer, not a sample: it lands on the deadline, not up to SAMPLE_MS after.
+  // The cut is its own timer, not a sample: it lands on the deadline, not up to DRAIN_SAMPLE_MS after.
   const cut = setTimeout(() => {
     clearInterval(timer);
     splice.close(why);
@@ -61,6 +57,6 @@ export function closeWhenQuiet(t: DrainTarget, farewell: string, deadline: numbe
       backend.end();
       closeAfterFarewell(splice, deadline, why);
     }
-  }, SAMPLE_MS);
+  }, DRAIN_SAMPLE_MS);
   timer.unref();
 }

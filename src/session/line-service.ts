@@ -42,14 +42,13 @@ export interface LineServiceSpec<H extends LiveSession> {
 }
 
 export async function startLineService<H extends LiveSession>(p: SharedParts, spec: LineServiceSpec<H>): Promise<Service> {
-  const { config, log } = p;
+  const { log } = p;
   const registry = new SessionRegistry<H>(spec.protocol, p.disabled, log, (h, deadline) => h.drain(spec.texts.revoked, deadline, 'revoked'));
   const hooks = (loggedIn: () => void): SessionHooks<H> => ({
     loggedIn,
     onEnd: (h) => registry.ended(h),
     onSpliced: (session, handle, user) => registry.spliced(session, handle, user),
   });
-  const proxyIn = config.proxyProtocol.trusted ? { trusted: config.proxyProtocol.trusted, timeoutMs: config.proxyProtocol.timeoutMs, log } : null;
   const accept = (implicitTls: boolean) => (socket: net.Socket, peer: Peer): void => {
     const a = admit(p, socket, peer);
     if (typeof a === 'string') {
@@ -63,7 +62,7 @@ export async function startLineService<H extends LiveSession>(p: SharedParts, sp
     session.start();
   };
   const listeners: Listener[] = [];
-  const opts = { proxy: proxyIn, faults: { log, site: spec.protocol } };
+  const opts = { proxy: p.proxyIn, faults: { log, site: spec.protocol } };
   for (const l of spec.listeners) {
     if (l.at) listeners.push(await listen(l.name, l.at, accept(l.implicitTls), opts));
   }

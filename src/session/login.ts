@@ -9,6 +9,7 @@ import { SaslError, tokenFailureChallenge, type SaslCredentials, type SaslMechan
 import type { BackendClient, BackendTarget, BackendUser } from '../backend/login-result.js';
 import type { Logger } from '../observability/logger.js';
 import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } from '../observability/events.js';
+import { protocolOf } from '../observability/metrics.js';
 import { readSaslCredentials, type SaslWire } from './sasl-exchange.js';
 import type { LoginOutcome } from './login-outcome.js';
 import { MAX_AUTH_FAILURES } from '../limits.js';
@@ -123,8 +124,10 @@ export class SessionLogin<Extra> {
       result.socket.destroy();
       return { kind: 'gone' };
     }
-    logLogin(log, { user, mech, via: decision.outcome, backendMs: result.loginMs });
+    const via = decision.outcome === 'token' && decision.appPassword ? 'app-password' : decision.outcome;
+    logLogin(log, { user, mech, via, backendMs: result.loginMs });
     this.parts.guard?.succeeded(client.address, user);
+    this.parts.authenticator.succeeded(decision, client.address, protocolOf(log));
     this.client.loggedIn?.();
     return { kind: 'ok', user, mech, backend: result };
   }

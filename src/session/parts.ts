@@ -7,6 +7,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { LoginGuard } from '../auth/login-guard.js';
 import type { DisabledUsers } from '../auth/disabled-users.js';
 import type { BackendTargets } from '../backend/targets.js';
+import type { ProxyProtocolIn } from '../net/listen.js';
 
 export interface SharedParts {
   readonly config: Config;
@@ -20,6 +21,8 @@ export interface SharedParts {
   readonly guard: LoginGuard;
   /** Open connections in total, per IP, and before login, across all listeners. */
   readonly connections: ConnectionLimiter;
+  /** Inbound PROXY protocol (trusted balancers), built once from the config; null when off. */
+  readonly proxyIn: ProxyProtocolIn | null;
   /** Users disabled over SCIM (when SCIM is on): their open sessions are ended too. */
   readonly disabled?: DisabledUsers;
 }

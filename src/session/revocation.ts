@@ -7,8 +7,7 @@ import type { DisabledUsers } from '../auth/disabled-users.js';
 import type { Logger } from '../observability/logger.js';
 import type { Protocol } from '../observability/metrics.js';
 import { asciiLower } from '../auth/address.js';
-
-export const REVOKE_GRACE_MS = 5000;
+import { REVOKE_GRACE_MS } from '../limits.js';
 
 const untracked = (): void => undefined;
 

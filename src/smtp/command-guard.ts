@@ -18,12 +18,8 @@
 // Pure: bytes in, bytes out through `io`; the splice does the socket work.
 
 import { REPLY } from './replies.js';
+import { MAX_SPLICED_SMTP_COMMAND_BYTES, MAX_SPLICED_SMTP_REPLY_LINE_BYTES } from '../limits.js';
 
-/** Longest command line passed on, without its line end; below Postfix's line_length_limit
- * (2048), so Postfix never cuts a line the guard read whole. RFC 5321 §4.5.3.1.4: 512. */
-export const MAX_COMMAND_LINE_BYTES = 2000;
-/** A reply line from Postfix is passed on as it is once this long without a line end. */
-const MAX_REPLY_LINE_BYTES = 4096;
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT = 0x2e;
@@ -53,7 +49,7 @@ type Pending = 'DATA' | 'OTHER';
 
 export class SmtpCommandGuard {
   private mode: 'command' | 'data' | 'skip-line' | 'skip-bytes' = 'command';
-  /** The command line being read (command mode), at most MAX_COMMAND_LINE_BYTES. */
+  /** The command line being read (command mode), at most MAX_SPLICED_SMTP_COMMAND_BYTES. */
   private line: Buffer[] = [];
   private lineBytes = 0;
   /** skip-bytes: how many are left (an unwanted BDAT chunk). */
@@ -121,7 +117,7 @@ export class SmtpCommandGuard {
       }
     }
     this.serverLine = text.slice(start);
-    if (this.serverLine.length > MAX_REPLY_LINE_BYTES) {
+    if (this.serverLine.length > MAX_SPLICED_SMTP_REPLY_LINE_BYTES) {
       out += this.flushContinuation() + this.serverLine;
       this.serverLine = '';
     }
@@ -137,7 +133,7 @@ export class SmtpCommandGuard {
     this.lineBytes += end - from;
     if (lf < 0) {
       // Not even the line end in sight: drop the rest of the line, then refuse it.
-      if (this.lineBytes > MAX_COMMAND_LINE_BYTES + 1) this.startSkip();
+      if (this.lineBytes > MAX_SPLICED_SMTP_COMMAND_BYTES + 1) this.startSkip();
       return end;
     }
     const line = this.line.length === 1 ? this.line[0]! : Buffer.concat(this.line);
@@ -146,7 +142,7 @@ export class SmtpCommandGuard {
     let content = line.length - 1;
     while (content > 0 && line[content - 1] === CR) content -= 1;
     // Postfix would cut a longer line and run its start: refuse it whole instead.
-    if (content > MAX_COMMAND_LINE_BYTES) this.refuse(GUARD_REPLY.tooLong);
+    if (content > MAX_SPLICED_SMTP_COMMAND_BYTES) this.refuse(GUARD_REPLY.tooLong);
     else this.command(line);
     return end;
   }

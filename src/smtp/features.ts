@@ -3,6 +3,7 @@
 import type { SMTPServerOptions } from 'smtp-server';
 import type { Logger } from '../observability/logger.js';
 import { openSmtpBackend, type SmtpBackendTarget } from '../backend/smtp-login.js';
+import { BACKEND_QUIT_CLOSE_MS } from '../limits.js';
 
 export type EhloOptions = Pick<SMTPServerOptions, 'size' | 'hidePIPELINING' | 'hide8BITMIME' | 'hideSMTPUTF8' | 'hideDSN' | 'hideENHANCEDSTATUSCODES'>;
 
@@ -30,7 +31,7 @@ export async function probeFeatures(target: SmtpBackendTarget, log: Logger): Pro
     s.reader.detach();
     s.socket.on('error', () => undefined); // a reset after QUIT must not become an unhandled error
     s.socket.end('QUIT\r\n');
-    setTimeout(() => s.socket.destroy(), 1000).unref();
+    setTimeout(() => s.socket.destroy(), BACKEND_QUIT_CLOSE_MS).unref();
     return s.features;
   } catch (err) {
     log.warn({ event: 'backend-probe-failed', err: (err as Error).message }, 'cannot read the backend EHLO features yet; using DMS defaults');

@@ -47,7 +47,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
       },
     },
     allowPlaintextAuth: config.allowPlaintextAuth,
-    idleTimeoutMs: config.imap.idleTimeoutMs,
+    idleTimeoutMs: config.sessions.idleTimeoutMs,
     log,
     onSpliced: (session, user) => {
       spliced.add(session);
@@ -68,7 +68,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
         authMethods: ['OAUTHBEARER', 'XOAUTH2', 'PLAIN', 'LOGIN'],
         allowInsecureAuth: config.allowPlaintextAuth,
         maxCommandLength: config.smtp.maxLineBytes,
-        socketTimeout: config.imap.preauthTimeoutMs,
+        socketTimeout: config.sessions.preauthTimeoutMs,
         disableReverseLookup: true,
         hideSTARTTLS: p.tlsContext === null,
         ...ehloOptions(DMS_DEFAULT_FEATURES),
@@ -78,8 +78,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
     return front;
   };
 
-  const proxyIn = config.proxyProtocol.trusted ? { trusted: config.proxyProtocol.trusted, timeoutMs: config.proxyProtocol.timeoutMs, log } : null;
-  const listenOpts = { proxy: proxyIn, faults: { log, site: 'smtp' as const } };
+  const listenOpts = { proxy: p.proxyIn, faults: { log, site: 'smtp' as const } };
   const listeners: Listener[] = [];
   if (config.listen.submission) {
     const front = make(false);
@@ -90,7 +89,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
         setTimeout(() => socket.destroy(), REFUSAL_CLOSE_MS).unref();
         return;
       }
-      front.accept(socket, peer, a.loggedIn, config.imap.preauthTimeoutMs);
+      front.accept(socket, peer, a.loggedIn, config.sessions.preauthTimeoutMs);
     }, listenOpts));
   }
   if (config.listen.submissions) {
@@ -100,7 +99,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
       const a = admit(p, socket, peer);
       if (typeof a === 'string') return void socket.destroy(); // no TLS handshake spent on a refused client
       const secure = startServerTls(socket, ctx);
-      const timer = setTimeout(() => secure.destroy(), config.imap.preauthTimeoutMs);
+      const timer = setTimeout(() => secure.destroy(), config.sessions.preauthTimeoutMs);
       secure.once('close', () => clearTimeout(timer)); // a client gone mid-handshake, without an error
       handshaking.add(secure);
       secure.once('close', () => handshaking.delete(secure));
@@ -109,7 +108,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
       secure.once('secure', contained(() => {
         clearTimeout(timer);
         handshaking.delete(secure);
-        front.accept(secure, peer, a.loggedIn, config.imap.preauthTimeoutMs);
+        front.accept(secure, peer, a.loggedIn, config.sessions.preauthTimeoutMs);
       }, (err) => {
         reportFault(log, 'smtp', 'submissions accept', err);
         secure.destroy();

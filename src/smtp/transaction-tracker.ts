@@ -8,9 +8,9 @@
 // PIPELINING (RFC 2920) guarantees. Anything the tracker cannot follow (an over-long line)
 // makes it give up: the session then counts as busy until the deadline.
 import { asciiUpper } from '../auth/address.js';
+import { MAX_TRACKED_SMTP_LINE_BYTES } from '../limits.js';
 
 const CRLF_DOT_CRLF = Buffer.from('\r\n.\r\n');
-const MAX_LINE_BYTES = 65536;
 
 type Pending = 'MAIL' | 'RSET' | 'DATA' | 'EOD' | 'BDAT_LAST' | 'OTHER';
 
@@ -58,7 +58,7 @@ export class SmtpTransactionTracker {
       const nl = chunk.indexOf(0x0a, i);
       if (nl < 0) {
         this.clientLine += chunk.toString('latin1', i);
-        if (this.clientLine.length > MAX_LINE_BYTES) this.lost = true;
+        if (this.clientLine.length > MAX_TRACKED_SMTP_LINE_BYTES) this.lost = true;
         return;
       }
       const line = (this.clientLine + chunk.toString('latin1', i, nl)).replace(/\r$/, '');
@@ -73,7 +73,7 @@ export class SmtpTransactionTracker {
     const text = this.serverLine + chunk.toString('latin1');
     const lines = text.split('\n');
     this.serverLine = lines.pop()!;
-    if (this.serverLine.length > MAX_LINE_BYTES) this.lost = true;
+    if (this.serverLine.length > MAX_TRACKED_SMTP_LINE_BYTES) this.lost = true;
     for (const raw of lines) {
       const m = /^(\d{3})( |$)/.exec(raw.replace(/\r$/, ''));
       if (m) this.reply(Number(m[1]));

@@ -4,7 +4,8 @@ import t from 'tap';
 import net from 'node:net';
 import dns, { type LookupAddress, type LookupOptions } from 'node:dns';
 import { once } from 'node:events';
-import { HostLookupCache, LOOKUP_STALE_MS, LOOKUP_TTL_MS } from '../../src/backend/host-lookup.js';
+import { HostLookupCache } from '../../src/backend/host-lookup.js';
+import { BACKEND_LOOKUP_STALE_MS as LOOKUP_STALE_MS, BACKEND_LOOKUP_TTL_MS as LOOKUP_TTL_MS } from '../../src/limits.js';
 import { connectTcp } from '../../src/backend/dial.js';
 
 const V4: LookupAddress = { address: '10.0.0.7', family: 4 };

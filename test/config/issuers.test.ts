@@ -97,7 +97,6 @@ issuers:
   t.match(c.oauth2.issuers[0], { name: 'keycloak', mode: 'local', audiences: ['mail-proxy'], jwtTypes: ['jwt'], requiredGroups: ['mail'], groupsClaim: 'realm_access.roles', defaultDomain: 'example.com' });
   t.match(c.oauth2.issuers[1], { name: 'google', mode: 'get', requireEmailVerified: true, defaultDomain: 'gmail.com' });
   t.equal(c.oauth2.cache.ttlSeconds, 120);
-  t.equal(c.oauth2.mode, 'local', 'oauth2.mode mirrors the first issuer');
 
   writeFileSync(f, `issuers:\n  - name: a\n    audiance: typo\n    introspection_mode: local\n`);
   t.throws(() => readConfigFile(f), /issuers\[0\]: unknown key audiance/);

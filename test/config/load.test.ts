@@ -23,15 +23,17 @@ t.test('defaults are the documented DMS-compatible ones', async (t) => {
   const c = loadConfig(minimal);
   t.same(c.listen.imap, { host: '0.0.0.0', port: 143 });
   t.same(c.listen.imaps, { host: '0.0.0.0', port: 993 });
-  t.equal(c.oauth2.mode, 'auth');
-  t.equal(c.oauth2.usernameAttribute, 'email');
+  t.equal(c.oauth2.issuers.length, 1);
+  t.equal(c.oauth2.issuers[0]!.mode, 'auth');
+  t.equal(c.oauth2.issuers[0]!.usernameAttribute, 'email');
   t.equal(c.backend.host, 'mailserver');
   t.equal(c.backend.imapPort, 143);
   t.equal(c.backend.tls, 'starttls');
   t.equal(c.backend.tlsVerify, true);
   t.equal(c.backend.servername, 'mailserver');
   t.equal(c.allowPlaintextAuth, false);
-  t.equal(c.imap.idleTimeoutMs, 30 * 60 * 1000);
+  t.equal(c.sessions.idleTimeoutMs, 30 * 60 * 1000);
+  t.equal(c.sessions.preauthTimeoutMs, 60 * 1000);
 });
 
 t.test('every problem is reported at once', async (t) => {
@@ -83,7 +85,7 @@ t.test('YAML file: same keys, environment wins, unknown keys refused', async (t)
 t.test('a command loads only its sections; run still lists every problem at once (issue 15)', async (t) => {
   const tokenOnly = { OAUTH2_INTROSPECTION_URL: 'https://idp.example/userinfo', DMS_IMAP_PORT: 'x' };
   const { tokens } = loadSections(tokenOnly, {}, ['tokens']);
-  t.equal(tokens.oauth2.url, 'https://idp.example/userinfo', 'no certificate, master account or valid DMS port needed');
+  t.equal(tokens.oauth2.issuers[0]!.introspectionUrl, 'https://idp.example/userinfo', 'no certificate, master account or valid DMS port needed');
   const err = t.throws(() => loadConfig(tokenOnly)) as unknown as ConfigError;
   const all = err.problems.join('\n');
   for (const p of [/LISTEN_IMAPS needs SSL_CERT_PATH/, /DMS_MASTER_USER: required/, /DMS_IMAP_PORT: expected a whole number/]) t.match(all, p);
@@ -101,4 +103,26 @@ t.test('every key belongs to exactly one section', async (t) => {
     const owners = SECTION_NAMES.filter((n) => { const r = read[n]; return !r.ok && r.problems.some((p) => p.startsWith(`${key.name}: `)); });
     t.equal(owners.length, 1, `${key.name}: ${owners.join(', ') || 'no section'}`);
   }
+});
+
+// Config is plain data (issue 17): validated once, then only read. Objects with behaviour
+// (a BlockList, a class instance) are built from it where they are used, at start-up.
+function nonPlain(value: unknown, path: string): string[] {
+  if (value === null || typeof value !== 'object') return typeof value === 'function' ? [path] : [];
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== Array.prototype && proto !== null) return [`${path} (${proto?.constructor?.name})`];
+  return Object.entries(value).flatMap(([k, v]) => nonPlain(v, `${path}.${k}`));
+}
+
+t.test('the loaded config is plain data, and JSON round-trips it', async (t) => {
+  const c = loadConfig({ ...minimal, PROXY_PROTOCOL_TRUSTED_NETWORKS: '10.0.0.0/8, 2001:db8::/32 192.0.2.7', LISTEN_SCIM: '' });
+  t.same(nonPlain(c, 'config'), [], 'only objects, arrays and primitives');
+  t.strictSame(JSON.parse(JSON.stringify(c)), c);
+  t.strictSame(c.proxyProtocol.trustedNetworks, [
+    { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+    { address: '2001:db8::', prefix: 32, family: 'ipv6' },
+    { address: '192.0.2.7', prefix: 32, family: 'ipv4' },
+  ]);
+  t.strictSame(loadConfig(minimal).proxyProtocol.trustedNetworks, [], 'empty: PROXY protocol off');
+  t.throws(() => loadConfig({ ...minimal, PROXY_PROTOCOL_TRUSTED_NETWORKS: '10.0.0.0/33 nonsense' }), /10\.0\.0\.0\/33[\s\S]*nonsense/, 'every bad entry named');
 });

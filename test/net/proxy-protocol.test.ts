@@ -1,6 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { encodeProxyV2, parseProxyHeader, MAX_PROXY_HEADER_BYTES } from '../../src/net/proxy-protocol.js';
+import { encodeProxyV2, parseProxyHeader } from '../../src/net/proxy-protocol.js';
+import { MAX_PROXY_HEADER_BYTES } from '../../src/limits.js';
 
 t.test('v1 TCP4 and TCP6, with the following bytes left alone', async (t) => {
   const r = parseProxyHeader(Buffer.from('PROXY TCP4 203.0.113.7 192.0.2.1 56324 993\r\nA1 CAPABILITY\r\n'));

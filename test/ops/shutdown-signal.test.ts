@@ -3,7 +3,8 @@
 // emitted on this process (no real kill), and the handlers it left are removed after.
 import t from 'tap';
 import { Writable } from 'node:stream';
-import { shutdownOnSignal, sessionDeadline, CLOSE_RESERVE_MS } from '../../src/shutdown.js';
+import { shutdownOnSignal, sessionDeadline } from '../../src/shutdown.js';
+import { CLOSE_RESERVE_MS } from '../../src/limits.js';
 import { createLogger } from '../../src/observability/logger.js';
 
 const lines: Array<Record<string, unknown>> = [];

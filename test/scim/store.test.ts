@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DisabledUsers } from '../../src/auth/disabled-users.js';
 import { DmsUserStore } from '../../src/scim/store/user-store.js';
-import { writeAtomic } from '../../src/scim/store/atomic-file.js';
+import { writeAtomic } from '../../src/state/atomic-file.js';
 import type { UserInput } from '../../src/scim/store/state-file.js';
 
 const FOREIGN_ACCOUNTS = Buffer.concat([

@@ -1,7 +1,8 @@
 // The SMTP command guard on plain bytes: what a logged-in client may pass on to Postfix,
 // and what of Postfix's EHLO it sees. Every input is also fed split at every chunk size.
 import t from 'tap';
-import { GUARD_REPLY, MAX_COMMAND_LINE_BYTES, SmtpCommandGuard } from '../../src/smtp/command-guard.js';
+import { GUARD_REPLY, SmtpCommandGuard } from '../../src/smtp/command-guard.js';
+import { MAX_SPLICED_SMTP_COMMAND_BYTES as MAX_COMMAND_LINE_BYTES } from '../../src/limits.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 

@@ -4,9 +4,10 @@
 // lines must never decode to the same credential, so we accept only the
 // canonical RFC 4648 §4 encoding.
 import { SaslError } from './types.js';
+import { MAX_SASL_RESPONSE_BYTES } from '../../limits.js';
 
-/** RFC 4954 §4 deems 12288 octets enough for any SASL response; Postfix's smtpd_sasl_response_limit agrees. */
-export const DEFAULT_MAX_SASL_RESPONSE_BYTES = 12288;
+/** The SASL API's name for the limit (src/limits.ts). */
+export const DEFAULT_MAX_SASL_RESPONSE_BYTES = MAX_SASL_RESPONSE_BYTES;
 
 // Only SP and HTAB around the payload are forgiven: they cannot change the
 // decoded bytes. (A loop, not a regex: /[ \t]+$/ is quadratic on inner blanks.)

@@ -2,9 +2,10 @@
 // shared by IMAP and SMTP and by every mechanism.
 import { isUtf8 } from 'node:buffer';
 import { SaslError } from './types.js';
+import { MAX_SASL_FIELD_BYTES } from '../../limits.js';
 
-/** RFC 4616 §2: authzid/authcid/passwd are "up to 255 octets"; our default cap for names and passwords. */
-export const MAX_FIELD_BYTES = 255;
+/** The SASL API's name for the limit (src/limits.ts): the default cap for names and passwords. */
+export const MAX_FIELD_BYTES = MAX_SASL_FIELD_BYTES;
 
 // C0, DEL and C1 controls (\p{Cc}), Unicode line/paragraph separators and
 // bidi overrides/isolates: each can forge or reorder a log line.

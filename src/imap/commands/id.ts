@@ -2,11 +2,8 @@
 import { argToString, type ImapArg } from '../parser.js';
 import { TEXT } from '../replies.js';
 import type { CommandHandler } from './context.js';
+import { MAX_ID_FIELD_BYTES, MAX_ID_PAIRS, MAX_ID_VALUE_BYTES } from '../../limits.js';
 
-// RFC 2971 §3.3: at most 30 pairs, fields ≤ 30 octets, values ≤ 1024 octets.
-const MAX_PAIRS = 30;
-const MAX_FIELD = 30;
-const MAX_VALUE = 1024;
 const SAFE = /^[^\x00-\x1f\x7f"\\]*$/;
 
 export const id: CommandHandler = (ctx, cmd) => {
@@ -20,11 +17,11 @@ export const id: CommandHandler = (ctx, cmd) => {
 /** Keeps only well-formed, printable pairs; x-* fields are ours to set, never the client's. */
 export function clientFields(items: readonly ImapArg[]): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < items.length && out.length < MAX_PAIRS; i += 2) {
+  for (let i = 0; i + 1 < items.length && out.length < MAX_ID_PAIRS; i += 2) {
     const field = argToString(items[i]!);
     const value = argToString(items[i + 1]!);
     if (field === undefined || value === undefined) continue;
-    if (field.length > MAX_FIELD || value.length > MAX_VALUE) continue;
+    if (field.length > MAX_ID_FIELD_BYTES || value.length > MAX_ID_VALUE_BYTES) continue;
     if (!SAFE.test(field) || !SAFE.test(value) || field.toLowerCase().startsWith('x-')) continue;
     out.push([field.toLowerCase(), value]);
   }

@@ -1,7 +1,7 @@
 // The proxy's own record of the users it manages, next to the DMS files: the stable SCIM
 // id (a UUID), the SCIM attributes DMS has no place for, and which account and alias
 // lines the proxy wrote (only those are ever removed).
-import { readBytes, writeAtomic } from './atomic-file.js';
+import { readBytes, writeAtomic } from '../../state/atomic-file.js';
 
 export const STATE_FILE = 'oauth2-mail-proxy-scim.json';
 const VERSION = 1;

@@ -12,7 +12,7 @@ import type { DisabledUsers } from '../../auth/disabled-users.js';
 import type { Logger } from '../../observability/logger.js';
 import { mailAddress } from '../address.js';
 import { ACCOUNTS_FILE, accountAddresses, addAccount, removeAccount } from './accounts-file.js';
-import { readBytes, writeAtomic } from './atomic-file.js';
+import { readBytes, writeAtomic } from '../../state/atomic-file.js';
 import { toBytes, toText } from './lines.js';
 import { Serial } from './serial.js';
 import { unusablePasswordHash } from './sha512-crypt.js';

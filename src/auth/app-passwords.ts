@@ -1,0 +1,95 @@
+// App passwords: random secrets a user makes for a client that cannot do OAuth (most phone
+// clients, Apple Mail), checked by the proxy itself. The proxy then logs in to DMS with the
+// master account; an app password never reaches Dovecot.
+//
+// The secret is 100 random bits, so the hash needs no work factor to resist guessing: scrypt
+// with a small cost keeps a stolen state file useless and a check cheap (a few ms). Every
+// app password of the user is checked, with no early exit, and a user with none costs one
+// dummy check: whether a password is an app password or a DMS password shows in no timing.
+import { randomBytes, randomInt, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+
+/** What the store keeps of one app password (never the secret). */
+export interface AppPasswordRecord {
+  readonly id: string;
+  readonly user: string;
+  readonly label: string;
+  readonly createdAt: number;
+  readonly hash: string;
+  lastUsedAt?: number;
+  lastAddress?: string;
+  lastProtocol?: string;
+}
+
+/** Where app passwords live: a state file today, a shared store for replicas (issue 20) tomorrow. */
+export interface AppPasswordStore {
+  /** The user's app passwords (ASCII case-insensitive user). */
+  list(user: string): readonly AppPasswordRecord[];
+  /** Makes one; the secret is returned once and never stored. */
+  create(user: string, label: string): Promise<{ readonly record: AppPasswordRecord; readonly secret: string }>;
+  /** Revokes one (`id`) or all (`'all'`); resolves with how many were revoked. */
+  revoke(user: string, id: string | 'all'): Promise<number>;
+  /** A successful login with `id`: kept in memory, written in batches (no write per login). */
+  used(id: string, at: number, address: string, protocol: string): void;
+}
+
+// 32 letters and digits without 0/O, 1/I/L, so that a secret read off a screen is typed right.
+const ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+const GROUPS = 5;
+const GROUP_CHARS = 4;
+
+/** `xxxx-xxxx-xxxx-xxxx-xxxx`: 20 characters of a 31-letter alphabet, about 99 bits. */
+export function generateAppPassword(): string {
+  const groups: string[] = [];
+  for (let g = 0; g < GROUPS; g++) {
+    let s = '';
+    for (let i = 0; i < GROUP_CHARS; i++) s += ALPHABET[randomInt(ALPHABET.length)];
+    groups.push(s);
+  }
+  return groups.join('-');
+}
+
+/** What a user typed, in the form it was generated in (case and separators forgiven). */
+export function normalizeAppPassword(typed: string): string | null {
+  const chars = typed.toLowerCase().replace(/[\s-]/g, '');
+  if (chars.length !== GROUPS * GROUP_CHARS || [...chars].some((c) => !ALPHABET.includes(c))) return null;
+  return chars.match(new RegExp(`.{${GROUP_CHARS}}`, 'g'))!.join('-');
+}
+
+const COST: ScryptOptions = { N: 4096, r: 8, p: 1 };
+const KEY_BYTES = 32;
+
+function scrypt(secret: string, salt: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => scryptCb(secret, salt, KEY_BYTES, COST, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+export async function hashAppPassword(secret: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(secret, salt);
+  return `scrypt$${COST.N}$${COST.r}$${COST.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+const DUMMY = { salt: randomBytes(16), key: randomBytes(KEY_BYTES) };
+
+/**
+ * The record `password` matches among `records`, or undefined. Every record is checked (a
+ * malformed hash against a dummy), and no record at all costs one dummy check.
+ */
+export async function matchAppPassword(password: string, records: readonly AppPasswordRecord[]): Promise<AppPasswordRecord | undefined> {
+  const secret = normalizeAppPassword(password) ?? password;
+  const parsed = records.map((r) => ({ r, h: parseHash(r.hash) }));
+  if (parsed.length === 0) parsed.push({ r: undefined as never, h: null });
+  const keys = await Promise.all(parsed.map(({ h }) => scrypt(secret, h?.salt ?? DUMMY.salt)));
+  let hit: AppPasswordRecord | undefined;
+  parsed.forEach(({ r, h }, i) => {
+    const same = timingSafeEqual(keys[i]!, h?.key ?? DUMMY.key);
+    if (same && h && !hit) hit = r;
+  });
+  return hit;
+}
+
+function parseHash(hash: string): { salt: Buffer; key: Buffer } | null {
+  const m = /^scrypt\$4096\$8\$1\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(hash);
+  if (!m) return null;
+  const key = Buffer.from(m[2]!, 'base64');
+  return key.length === KEY_BYTES ? { salt: Buffer.from(m[1]!, 'base64'), key } : null;
+}

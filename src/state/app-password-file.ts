@@ -1,0 +1,176 @@
+// App passwords in a JSON state file. The proxy and the admin CLI (another process) both
+// change it, so every change is read-modify-write of the file as it is now, under a lock file
+// (O_EXCL; a lock older than LOCK_STALE_MS is broken), written atomically (atomic-file.ts).
+// Logins read an in-memory copy, reloaded when the file changed (one stat per lookup, so a
+// revocation by the CLI holds from the very next login). Last-used data is
+// kept in memory and merged into the file at most every LAST_USED_FLUSH_MS (and at close).
+import { randomUUID } from 'node:crypto';
+import { open, stat, unlink } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { asciiLower } from '../auth/address.js';
+import { generateAppPassword, hashAppPassword, type AppPasswordRecord, type AppPasswordStore } from '../auth/app-passwords.js';
+import { readBytes, writeAtomic } from './atomic-file.js';
+import { LAST_USED_FLUSH_MS, LOCK_POLL_MS, LOCK_STALE_MS, LOCK_WAIT_MS, MAX_APP_PASSWORDS_PER_USER, MAX_APP_PASSWORD_LABEL_CHARS } from '../limits.js';
+
+const VERSION = 1;
+
+export class AppPasswordLimitError extends Error {
+  readonly code = 'ERR_APP_PASSWORD_LIMIT';
+}
+
+type Usage = Pick<AppPasswordRecord, 'lastUsedAt' | 'lastAddress' | 'lastProtocol'>;
+
+async function readRecords(path: string): Promise<Map<string, AppPasswordRecord>> {
+  return parseRecords(path, await readBytes(path));
+}
+
+function parseRecords(path: string, bytes: Buffer | null): Map<string, AppPasswordRecord> {
+  const records = new Map<string, AppPasswordRecord>();
+  if (!bytes) return records;
+  const data = JSON.parse(bytes.toString('utf8')) as { version: number; passwords: AppPasswordRecord[] };
+  if (data.version !== VERSION || !Array.isArray(data.passwords)) throw new Error(`${path}: not an app-password state file of version ${VERSION}`);
+  for (const r of data.passwords) records.set(r.id, r);
+  return records;
+}
+
+export class AppPasswordFile implements AppPasswordStore {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly usage = new Map<string, Usage>();
+  private flusher: NodeJS.Timeout | undefined;
+  /** What the file was when last read (mtime, size, inode), to see another process's change. */
+  private seen = '';
+  private loaded = false;
+  private byUser = new Map<string, AppPasswordRecord[]>();
+
+  private constructor(private readonly path: string, private records: Map<string, AppPasswordRecord>) {
+    this.index();
+  }
+
+  /** Logins look a user up on every password: by user, not by scanning every record. */
+  private index(): void {
+    this.byUser = new Map();
+    for (const r of this.records.values()) {
+      const list = this.byUser.get(r.user);
+      if (list) list.push(r);
+      else this.byUser.set(r.user, [r]);
+    }
+  }
+
+  static async open(path: string): Promise<AppPasswordFile> {
+    const store = new AppPasswordFile(path, new Map());
+    store.refresh();
+    return store;
+  }
+
+  list(user: string): readonly AppPasswordRecord[] {
+    this.refresh();
+    const mine = this.byUser.get(asciiLower(user)) ?? [];
+    return mine.map((r) => ({ ...r, ...this.usage.get(r.id) })).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  create(user: string, label: string): Promise<{ readonly record: AppPasswordRecord; readonly secret: string }> {
+    return this.change(async (records) => {
+      const key = asciiLower(user);
+      if ([...records.values()].filter((r) => r.user === key).length >= MAX_APP_PASSWORDS_PER_USER) {
+        throw new AppPasswordLimitError(`at most ${MAX_APP_PASSWORDS_PER_USER} app passwords per user`);
+      }
+      const secret = generateAppPassword();
+      const clean = label.replace(/[\x00-\x1f\x7f]/g, '').trim().slice(0, MAX_APP_PASSWORD_LABEL_CHARS) || 'App password';
+      const record: AppPasswordRecord = { id: randomUUID(), user: key, label: clean, createdAt: Date.now(), hash: await hashAppPassword(secret) };
+      records.set(record.id, record);
+      return { record, secret };
+    });
+  }
+
+  revoke(user: string, id: string | 'all'): Promise<number> {
+    return this.change(async (records) => {
+      const key = asciiLower(user);
+      const gone = [...records.values()].filter((r) => r.user === key && (id === 'all' || r.id === id));
+      for (const r of gone) records.delete(r.id);
+      return gone.length;
+    });
+  }
+
+  used(id: string, at: number, address: string, protocol: string): void {
+    this.usage.set(id, { lastUsedAt: at, lastAddress: address, lastProtocol: protocol });
+    this.flusher ??= setTimeout(() => {
+      this.flusher = undefined;
+      void this.flush().catch(() => undefined); // kept in memory; the next flush tries again
+    }, LAST_USED_FLUSH_MS);
+    this.flusher.unref();
+  }
+
+  /** Writes pending last-used data and stops following the file. */
+  async close(): Promise<void> {
+    clearTimeout(this.flusher);
+    this.flusher = undefined;
+    await this.flush();
+  }
+
+  private flush(): Promise<void> {
+    if (this.usage.size === 0) return Promise.resolve();
+    return this.change(async () => undefined);
+  }
+
+  /** Rereads the file if another process changed it (a bad file keeps the last good copy, once read). */
+  private refresh(): void {
+    const s = statSync(this.path, { throwIfNoEntry: false });
+    const seen = s ? `${s.mtimeMs}:${s.size}:${s.ino}` : 'none';
+    if (seen === this.seen) return;
+    try {
+      this.records = parseRecords(this.path, s ? readFileSync(this.path) : null);
+      this.index();
+      this.seen = seen;
+      this.loaded = true;
+    } catch (err) {
+      if (!this.loaded) throw err; // at start-up a bad file is a configuration error
+    }
+  }
+
+  /** Read the file as it is now, change it, merge last-used data in, write it, all under the lock. */
+  private change<T>(fn: (records: Map<string, AppPasswordRecord>) => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      const unlock = await lock(`${this.path}.lock`);
+      try {
+        const records = await readRecords(this.path);
+        const result = await fn(records);
+        for (const [id, u] of this.usage) {
+          const r = records.get(id);
+          if (r) records.set(id, { ...r, ...u });
+        }
+        // 0600: hashes only, but nobody else needs to read them.
+        await writeAtomic(this.path, Buffer.from(`${JSON.stringify({ version: VERSION, passwords: [...records.values()] }, null, 1)}\n`), 0o600);
+        this.usage.clear();
+        this.records = records;
+        this.index();
+        this.seen = ''; // our own write: read back on the next lookup
+        return result;
+      } finally {
+        await unlock();
+      }
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+async function lock(path: string): Promise<() => Promise<void>> {
+  const until = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const fh = await open(path, 'wx', 0o600);
+      await fh.close();
+      return () => unlink(path).catch(() => undefined);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const s = await stat(path).catch(() => null);
+      if (s && Date.now() - s.mtimeMs > LOCK_STALE_MS) await unlink(path).catch(() => undefined); // its holder died
+      else if (Date.now() > until) throw new Error(`${path}: held by another process`);
+      else await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+    }
+  }
+}
