@@ -7,12 +7,23 @@ set -euo pipefail
 MAIL_UID=5000   # docker-mailserver's vmail uid/gid; the harness configures the same
 MAIL_USER=vmail
 
+# The second backend flavour (Dovecot 2.4 + Postfix 3.10 from Debian 13, cached). A failed
+# build does not fail the install: the tests that need it skip and say why.
+debian13() {
+  [ "$(id -u)" -eq 0 ] || { echo "install-backend: not root: the Debian 13 backend (DMS_FLAVOUR=debian13) is not built" >&2; return 0; }
+  local start=$SECONDS
+  bash "$(dirname "$0")/install-dms-debian13.sh" >/dev/null \
+    && echo "install-backend: Debian 13 backend ready ($((SECONDS - start)) s)" \
+    || echo "install-backend: WARNING: the Debian 13 backend could not be built; DMS_FLAVOUR=debian13 tests skip" >&2
+}
+
 missing=()
 # fail2ban-regex: the CI test of deploy/fail2ban runs the real filter over our log lines.
 # haproxy: test/reliability/load/ runs two proxy instances behind it (PROXY protocol v2).
 # gdb: the soak asks glibc in the proxy process to return free memory (malloc_trim) before reading RSS.
 # promtool (package prometheus, its daemon not started): the CI test of deploy/monitoring checks the PromQL.
-for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool; do
+# debootstrap: scripts/install-dms-debian13.sh builds the Debian 13 root (Dovecot 2.4, DMS_FLAVOUR=debian13).
+for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool debootstrap; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
 done
 # dovecot-lmtpd has no command of its own: check its binary (Postfix delivers through it).
@@ -21,7 +32,8 @@ need_user=0
 getent passwd "$MAIL_USER" >/dev/null 2>&1 || need_user=1
 
 if [ "${#missing[@]}" -eq 0 ] && [ "$need_user" -eq 0 ]; then
-  echo "install-backend: dovecot, postfix, openssl, curl, fail2ban, haproxy, gdb, promtool and user $MAIL_USER already present"
+  echo "install-backend: dovecot, postfix, openssl, curl, fail2ban, haproxy, gdb, promtool, debootstrap and user $MAIL_USER already present"
+  debian13
   exit 0
 fi
 
@@ -46,7 +58,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   trap 'if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi' EXIT
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    dovecot-imapd dovecot-lmtpd postfix openssl curl ca-certificates fail2ban haproxy gdb prometheus
+    dovecot-imapd dovecot-lmtpd postfix openssl curl ca-certificates fail2ban haproxy gdb prometheus debootstrap
 fi
 
 if [ "$need_user" -eq 1 ]; then
@@ -54,4 +66,5 @@ if [ "$need_user" -eq 1 ]; then
   useradd -u "$MAIL_UID" -g "$MAIL_UID" -M -d /nonexistent -s /usr/sbin/nologin "$MAIL_USER"
 fi
 
+debian13
 echo "install-backend: done"

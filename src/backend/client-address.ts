@@ -20,11 +20,14 @@ export interface ClientAddress {
  * then land on the client, not on the proxy that every client shares.
  */
 export function originatingIdFields(c: Omit<ClientAddress, 'tls'>): Array<[string, string]> {
+  // Port 0 means "not known" (doctor's stand-in client): Dovecot 2.4 answers an ID carrying
+  // port 0 with `BAD Invalid ID parameters`, which would end the login. Leave it out.
+  const port = (name: string, n: number): Array<[string, string]> => (n > 0 ? [[name, String(n)]] : []);
   return [
     ['x-originating-ip', c.address],
-    ['x-originating-port', String(c.port)],
+    ...port('x-originating-port', c.port),
     ['x-connected-ip', c.localAddress],
-    ['x-connected-port', String(c.localPort)],
+    ...port('x-connected-port', c.localPort),
   ];
 }
 

@@ -52,6 +52,12 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
     let capabilities = parseCapabilityCode(expectGreeting(await reader.readLine()));
 
     if (target.tls === 'starttls') {
+      // Dovecot 2.4 takes a PROXY v2 SSL TLV as TLS already active on this connection: no
+      // STARTTLS offered, `BAD TLS is already active`. Fail closed (DMS_TLS asked for TLS on
+      // this leg) and say which setting fits, rather than a bare protocol error.
+      if (target.proxyProtocol && req.client.tls && capabilities !== null && !capabilities.includes('STARTTLS')) {
+        throw new BackendError('ERR_BACKEND_TLS', STARTTLS_AFTER_PROXY_SSL);
+      }
       await command(reader, socket, 'P1 STARTTLS', 'P1');
       reader.detach();
       socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
@@ -104,6 +110,10 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
     return undecided ? { ok: false, kind: 'unavailable', reason, undecided } : { ok: false, kind: 'unavailable', reason };
   }
 }
+
+/** The reason a login fails when DMS offers no STARTTLS after our PROXY header's SSL flag. */
+export const STARTTLS_AFTER_PROXY_SSL = 'DMS offers no STARTTLS after the PROXY v2 header with the client\'s TLS flag (Dovecot 2.4 takes it as TLS already active): '
+  + 'set DMS_TLS=implicit towards a haproxy = yes, ssl = yes listener (DMS 10993), or DMS_TLS=none towards 10143';
 
 /** Ends a login made only to check something (an account, a password): LOGOUT, closed within a second. */
 export function logoutAndClose(socket: net.Socket): void {

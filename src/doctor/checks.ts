@@ -8,6 +8,7 @@ import { connectTcp } from '../backend/dial.js';
 import { backendTargets } from '../backend/targets.js';
 import type { BackendTlsOptions } from '../backend/dial.js';
 import { idpProbeUrl } from '../ops/health-checks.js';
+import { checkDovecotGeneration, dovecotGeneration } from './dovecot-version.js';
 import { meetsNodeEngine, PACKAGE_NAME, type PackageInfo } from '../package-info.js';
 import { DOCTOR_CONNECT_MAX_MS, DOCTOR_HTTP_TIMEOUT_MS, DOCTOR_QUIT_CLOSE_MS } from '../limits.js';
 
@@ -140,6 +141,9 @@ export async function checkMasterLogins(
   } else {
     lines.push({ status: 'fail', title: `IMAP master login as ${user}`, detail: r.reason, fix: r.kind === 'rejected' ? masterFix : 'DMS did not answer the login: check DMS_TLS, DMS_TLS_CA_FILE/DMS_TLS_SERVERNAME (certificate) and reachability' });
   }
+  lines.push(checkDovecotGeneration({
+    generation: r.ok ? dovecotGeneration(r.capabilities) : undefined, tls: b.tls, proxyProtocol: config.proxyProtocol.toImap, ...(r.ok ? {} : { loginRefusal: r.reason }),
+  }));
   if (!submission) return lines;
   const s = await targets.submissionDirect({ kind: 'vouched', user }, DOCTOR_CLIENT);
   const title = `submission ${b.submissionLogin} login as ${user}`;

@@ -7,6 +7,7 @@ import { RawClient, b64, oauthbearer, xoauth2 } from '../harness/raw-imap.js';
 import { startStack } from '../harness/stack.js';
 import { startProxy } from '../harness/proxy.js';
 import { readFileSync } from 'node:fs';
+import { dovecotLoginLine } from '../harness/flavour.js';
 
 const { backend, idp, proxy, ca, alice, bob, secrets } = await startStack(t);
 
@@ -163,7 +164,7 @@ t.test("the client's address reaches Dovecot (ID x-originating-ip), not the prox
   t.teardown(() => c.close());
   await c.line();
   t.match((await c.command(`g1 AUTHENTICATE XOAUTH2 ${xoauth2(bob.email, await token(bob.email))}`)).tagged, /^g1 OK /);
-  const line = (await backend.dovecotLog()).split('\n').filter((l) => l.includes(`Login: user=<${bob.email}>`)).at(-1);
+  const line = (await backend.dovecotLog()).split('\n').filter((l) => new RegExp(dovecotLoginLine(bob.email)).test(l)).at(-1);
   t.match(line, /rip=127\.0\.0\.2/, 'Dovecot logs the client address');
   t.match(line, /lip=127\.0\.0\.1/);
   const ours = proxy.logs().filter((l) => l.event === 'login' && l.client === '127.0.0.2');

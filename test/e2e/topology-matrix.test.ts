@@ -23,6 +23,7 @@ import { RawSmtp, plainIr, xoauth2Ir } from '../harness/raw-smtp.js';
 import type { LineSocket, LineSocketOptions } from '../harness/line-socket.js';
 import type { Backend, MailUser } from '../harness/backend.js';
 import { encodeProxyV2 } from '../../src/net/proxy-protocol.js';
+import { dovecotLoginLine } from '../harness/flavour.js';
 
 // One backend (XCLIENT allowed from the proxy) and one IdP for the whole file.
 const { backend, idp } = await startBackendAndIdp(t, { backend: { xclient: true } });
@@ -54,8 +55,11 @@ const OUTBOUND: readonly Outbound[] = [
   { name: 'id-xclient', env: () => ({ DMS_SUBMISSION_LOGIN: 'xclient' }) },
   {
     name: 'proxy-v2',
+    // Dovecot 2.4 takes the header's TLS flag as TLS already active and refuses STARTTLS:
+    // there the leg is implicit TLS to the haproxy + ssl listener (DMS 10993).
     env: (b) => ({
-      DMS_IMAP_PROXY_PROTOCOL: '1', DMS_IMAP_PORT: String(b.imapHaproxyPort),
+      DMS_IMAP_PROXY_PROTOCOL: '1',
+      ...(b.flavour === 'debian13' ? { DMS_TLS: 'implicit', DMS_IMAP_PORT: String(b.imapsHaproxyPort) } : { DMS_IMAP_PORT: String(b.imapHaproxyPort) }),
       DMS_SUBMISSION_PROXY_PROTOCOL: '1', DMS_SUBMISSION_PORT: String(b.submissionHaproxyPort),
     }),
   },
@@ -122,7 +126,7 @@ const imap: Driver = {
     const out = await c.command('a5 LOGOUT');
     t.match(out.tagged, /^a5 OK /);
     // Dovecot's log process writes the line on its own time: wait for it, bounded.
-    const rip = new RegExp(`Login: user=<${esc(alice.email)}>.*rip=${esc(k.client)}[,\\s]`);
+    const rip = new RegExp(`${dovecotLoginLine(alice.email)}.*rip=${esc(k.client)}[,\\s]`);
     const line = await eventually(async () => (await backend.dovecotLog()).split('\n').find((l) => rip.test(l)), 5000, `Dovecot login line for ${k.client}`).catch(() => undefined);
     t.ok(line, `Dovecot logs ${k.client}`);
   },

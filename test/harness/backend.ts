@@ -1,4 +1,4 @@
-// A real DMS-like mail backend (Dovecot 2.3 + Postfix 3.7) per test file, on free
+// A real DMS-like mail backend (Dovecot 2.3 + Postfix 3.7, or 2.4 + 3.10: flavour.ts) per test file, on free
 // loopback ports, with everything in one temp dir. Needs root and the packages from
 // scripts/install-backend.sh. See dovecot.ts / postfix.ts for the configuration.
 import { chown, mkdir, mkdtemp, readFile, rm, chmod } from 'node:fs/promises';
@@ -12,9 +12,18 @@ import {
 import {
   addPostfixUser, DOMAIN, postfixPaths, startPostfix, stopPostfix, writePostfixConf,
 } from './postfix.js';
+import { debian13Unavailable, flavourFromEnv, type Flavour } from './flavour.js';
 import { freePorts, HOST, readPid, tail, waitForGreeting, waitPortsClosed } from './ports.js';
 
 export interface BackendOptions {
+  /** DMS generation to imitate; default DMS_FLAVOUR from the environment, else debian12 (see flavour.ts). */
+  flavour?: Flavour;
+  /**
+   * Loopback address Dovecot and Postfix bind (default 127.0.0.1). On another one, e.g.
+   * 127.0.0.2, the proxy's connections come from 127.0.0.1, a different address, as from
+   * a separate container: Dovecot then no longer counts them as secured for being local.
+   */
+  host?: string;
   /** Add smtpd_authorized_xclient_hosts=127.0.0.0/8 on the submission services. */
   xclient?: boolean;
   /** Extra lines appended to dovecot.conf. */
@@ -28,11 +37,13 @@ export interface BackendOptions {
 export interface MailUser { email: string; password: string }
 
 export interface Backend {
+  flavour: Flavour;
   dir: string;
   host: string;
   imapPort: number;          // DMS 143: plain + STARTTLS
   imapsPort: number;         // DMS 993: implicit TLS
   imapHaproxyPort: number;   // DMS 10143: PROXY protocol required (haproxy = yes)
+  imapsHaproxyPort: number;  // DMS 10993: PROXY protocol, then implicit TLS (haproxy = yes, ssl = yes)
   submissionHaproxyPort: number; // DMS 10587: PROXY protocol required (smtpd_upstream_proxy_protocol)
   submissionPort: number;    // DMS 587: STARTTLS required
   submissionsPort: number;   // DMS 465: wrapper mode
@@ -69,15 +80,21 @@ process.on('exit', () => {
 });
 
 export async function startBackend(opts: BackendOptions = {}): Promise<Backend> {
+  const flavour = opts.flavour ?? flavourFromEnv();
+  const host = opts.host ?? HOST;
+  if (flavour === 'debian13') {
+    const reason = debian13Unavailable();
+    if (reason) throw new Error(`startBackend(debian13): ${reason}`);
+  }
   const dir = await mkdtemp(join(tmpdir(), 'omp-backend-'));
   // Dovecot (vmail, dovecot) and Postfix (postfix) users must traverse the dir.
   await chmod(dir, 0o755);
-  const dp = dovecotPaths(dir);
-  const pp = postfixPaths(dir);
+  const dp = dovecotPaths(dir, flavour);
+  const pp = postfixPaths(dir, flavour);
   const pidFiles = [join(dp.baseDir, 'master.pid'), join(pp.queueDir, 'pid', 'master.pid')];
-  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort] = await freePorts(7) as
-    [number, number, number, number, number, number, number];
-  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort];
+  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort] = await freePorts(8) as
+    [number, number, number, number, number, number, number, number];
+  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort];
   const master = { user: 'master', password: 'master-secret' };
   const users: MailUser[] = [
     { email: `alice@${DOMAIN}`, password: 'alice-secret' },
@@ -92,7 +109,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     await Promise.all([stopDovecot(dp), stopPostfix(pp)]);
     // As in restartDovecot: imap processes of sessions still open can outlive the master.
     if (dovecotPid !== undefined) try { process.kill(-dovecotPid, 'SIGKILL'); } catch { /* group gone */ }
-    await waitPortsClosed(ports, Date.now() + 5000).catch(() => {});
+    await waitPortsClosed(ports, Date.now() + 5000, host).catch(() => {});
     await rm(dir, { recursive: true, force: true });
   })());
 
@@ -103,11 +120,11 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     await mkdir(dp.mailDir, { recursive: true });
     await chown(dp.mailDir, VMAIL_ID, VMAIL_ID);
     await writeDovecotConf(dp, {
-      imapPort, imapsPort, imapHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
+      host, imapPort, imapsPort, imapHaproxyPort, imapsHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
       mailMaxUserIpConnections: opts.mailMaxUserIpConnections ?? 10, extra: opts.dovecotConf,
     });
     await writePostfixConf(pp, {
-      smtpPort, submissionPort, submissionsPort, submissionHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
+      host, smtpPort, submissionPort, submissionsPort, submissionHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
       lmtpSocket: dp.lmtpSocket, authSocket: dp.authSocket, xclient: opts.xclient ?? false, logPrefix: dir, extra: opts.postfixConf,
     });
     await writeMasters(dp, master.user, master.password);
@@ -122,10 +139,10 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     const starts = await Promise.allSettled([startDovecot(dp), startPostfix(pp)]);
     for (const r of starts) if (r.status === 'rejected') throw r.reason;
     const deadline = Date.now() + START_TIMEOUT_MS;
-    await Promise.all([waitForGreeting(imapPort, '* OK', deadline), waitForGreeting(submissionPort, '220 ', deadline)]);
+    await Promise.all([waitForGreeting(imapPort, '* OK', deadline, host), waitForGreeting(submissionPort, '220 ', deadline, host)]);
 
     return {
-      dir, host: HOST, imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort,
+      flavour, dir, host, imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, imapsHaproxyPort, submissionHaproxyPort,
       caFile: certs.caFile, master, users,
       async addUser(email, password) {
         // Dovecot would silently use the first of two passwd-file entries.
@@ -149,9 +166,9 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
       postfixLog: () => readFile(pp.log, 'utf8').catch(() => ''),
       async restartPostfix() {
         await stopPostfix(pp);
-        await waitPortsClosed([submissionPort, submissionsPort, smtpPort], Date.now() + 5000);
+        await waitPortsClosed([submissionPort, submissionsPort, smtpPort], Date.now() + 5000, host);
         await startPostfix(pp);
-        await waitForGreeting(submissionPort, '220 ', Date.now() + START_TIMEOUT_MS);
+        await waitForGreeting(submissionPort, '220 ', Date.now() + START_TIMEOUT_MS, host);
       },
       async restartDovecot() {
         // Like a container restart: the master and every process it started go. Stopping
@@ -159,9 +176,9 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
         const pid = await readPid(pidFiles[0]!);
         await stopDovecot(dp);
         if (pid !== undefined) try { process.kill(-pid, 'SIGKILL'); } catch { /* group gone */ }
-        await waitPortsClosed([imapPort, imapsPort, imapHaproxyPort], Date.now() + 5000);
+        await waitPortsClosed([imapPort, imapsPort, imapHaproxyPort, imapsHaproxyPort], Date.now() + 5000, host);
         await startDovecot(dp);
-        await waitForGreeting(imapPort, '* OK', Date.now() + START_TIMEOUT_MS);
+        await waitForGreeting(imapPort, '* OK', Date.now() + START_TIMEOUT_MS, host);
       },
       stop,
     };

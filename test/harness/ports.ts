@@ -30,9 +30,9 @@ export async function freePorts(count: number): Promise<number[]> {
 }
 
 /** Connects once and resolves with the first chunk the server sends (or rejects). */
-function readGreeting(port: number, timeoutMs: number): Promise<string> {
+function readGreeting(port: number, timeoutMs: number, host: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const sock = connect({ host: HOST, port });
+    const sock = connect({ host, port });
     const timer = setTimeout(() => { sock.destroy(); reject(new Error('greeting timeout')); }, timeoutMs);
     sock.once('data', (d) => { clearTimeout(timer); sock.destroy(); resolve(d.toString('latin1')); });
     sock.once('error', (e) => { clearTimeout(timer); sock.destroy(); reject(e); });
@@ -41,11 +41,11 @@ function readGreeting(port: number, timeoutMs: number): Promise<string> {
 }
 
 /** Polls until the port answers with a line starting with `prefix`, e.g. '* OK' or '220 '. */
-export async function waitForGreeting(port: number, prefix: string, deadline: number): Promise<void> {
+export async function waitForGreeting(port: number, prefix: string, deadline: number, host = HOST): Promise<void> {
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const g = await readGreeting(port, Math.max(100, deadline - Date.now()));
+      const g = await readGreeting(port, Math.max(100, deadline - Date.now()), host);
       if (g.startsWith(prefix)) return;
       last = `unexpected greeting ${JSON.stringify(g.slice(0, 200))}`;
     } catch (e) {
@@ -56,9 +56,9 @@ export async function waitForGreeting(port: number, prefix: string, deadline: nu
   throw new Error(`port ${port}: no "${prefix}" greeting (${last})`);
 }
 
-function portOpen(port: number): Promise<boolean> {
+function portOpen(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = connect({ host: HOST, port });
+    const sock = connect({ host, port });
     const done = (open: boolean) => { sock.destroy(); resolve(open); };
     sock.setTimeout(500, () => done(true)); // a hanging connect means something is there
     sock.once('connect', () => done(true));
@@ -67,9 +67,9 @@ function portOpen(port: number): Promise<boolean> {
 }
 
 /** Polls until nothing accepts connections on any of the ports. */
-export async function waitPortsClosed(ports: number[], deadline: number): Promise<void> {
+export async function waitPortsClosed(ports: number[], deadline: number, host = HOST): Promise<void> {
   for (;;) {
-    const open = (await Promise.all(ports.map(portOpen))).some(Boolean);
+    const open = (await Promise.all(ports.map((p) => portOpen(p, host)))).some(Boolean);
     if (!open) return;
     if (Date.now() > deadline) throw new Error(`ports still open: ${ports.join(', ')}`);
     await sleep(25);

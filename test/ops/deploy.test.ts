@@ -55,7 +55,9 @@ t.test('compose.yaml parses, the proxy sets only known keys, the DMS override fi
   // trusted Dovecot client claims any client address. Exactly the address compose pins.
   const proxyIp = (proxy as { networks?: Record<string, { ipv4_address?: string }> }).networks?.mail?.ipv4_address;
   t.match(proxyIp, /^\d+\.\d+\.\d+\.\d+$/, 'the proxy has a fixed address');
-  t.match(read('deploy/dms-config/dovecot.cf'), new RegExp(`^login_trusted_networks = ${proxyIp}$`, 'm'));
+  for (const file of ['dovecot.cf', 'dovecot-2.4.cf']) {
+    t.match(read(`deploy/dms-config/${file}`), new RegExp(`^login_trusted_networks = ${proxyIp}$`, 'm'), `${file}: the proxy's address only`);
+  }
   for (const service of ['submission', 'submissions']) {
     const lines = read('deploy/dms-config/postfix-master.cf').split('\n').filter((l) => l.startsWith(`${service}/inet/smtpd_authorized_`));
     t.same(lines, [`${service}/inet/smtpd_authorized_xclient_hosts=${proxyIp}`], `${service}: XCLIENT for the proxy only, no XFORWARD`);

@@ -47,6 +47,7 @@ t.test('passes against the test backend', async (t) => {
   t.match(r.out, /^\[ OK \] DMS submission reachable/m);
   t.match(r.out, new RegExp(`^\\[ OK \\] IMAP master login as ${alice.email}`, 'm'));
   t.match(r.out, new RegExp(`^\\[ OK \\] submission master login as ${alice.email}`, 'm'));
+  t.match(r.out, backend.flavour === 'debian13' ? /^\[ OK \] DMS Dovecot version: Dovecot 2\.4/m : /^\[ OK \] DMS Dovecot version: Dovecot 2\.3/m, 'the backend\'s Dovecot generation (issue 18)');
   t.notMatch(r.out, /\[FAIL\]/);
   t.notMatch(r.out, backend.master.password, 'the master password is never printed');
 });
