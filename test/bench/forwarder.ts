@@ -14,7 +14,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePorts } from '../harness/ports.js';
 
-export interface Forwarder { readonly pid: number; readonly port: number; stop(): void }
+export interface Forwarder {
+  readonly pid: number;
+  readonly port: number;
+  /** Every process whose CPU the forwarder's work costs (nginx: master, worker and its auth server). */
+  pids(): number[];
+  stop(): void;
+}
 
 /** `haproxy -v`'s version ('2.6.12'), or null when HAProxy is not installed. */
 export function haproxyVersion(): string | null {
@@ -44,7 +50,7 @@ export async function startHaproxyForwarder(backendPort: number, dir: string): P
     const up = await new Promise<boolean>((resolve) => {
       const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); }).on('error', () => resolve(false));
     });
-    if (up) return { pid: child.pid!, port, stop: () => child.kill('SIGKILL') };
+    if (up) return { pid: child.pid!, port, pids: () => [child.pid!], stop: () => child.kill('SIGKILL') };
     if (Date.now() > deadline || child.exitCode !== null) { child.kill('SIGKILL'); throw new Error('haproxy did not start'); }
     await sleep(50);
   }
@@ -54,10 +60,10 @@ export async function startForwarder(backendPort: number, dir: string): Promise<
   const portFile = join(dir, `forwarder-${process.pid}-${Date.now()}.port`);
   const loader = join(import.meta.dirname, '..', '..', 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs');
   const child = spawn(process.execPath, ['--import', loader, import.meta.filename, portFile, String(backendPort)], { stdio: 'ignore' });
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000; // the TypeScript loader: slow on 2 loaded cores
   for (;;) {
     const port = Number(await readFile(portFile, 'utf8').catch(() => ''));
-    if (port) return { pid: child.pid!, port, stop: () => child.kill('SIGKILL') };
+    if (port) return { pid: child.pid!, port, pids: () => [child.pid!], stop: () => child.kill('SIGKILL') };
     if (Date.now() > deadline || child.exitCode !== null) { child.kill('SIGKILL'); throw new Error('forwarder did not start'); }
     await sleep(50);
   }

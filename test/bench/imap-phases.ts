@@ -74,8 +74,8 @@ export async function pool(concurrency: number, count: number, job: (i: number) 
 
 export interface ConcurrentLogins { loginsPerS: number; cpuMsPerLogin: number | null }
 
-/** `count` login cycles by `concurrency` clients; with `pid`, that process's CPU per login. */
-export async function concurrentLogins(t: LoginTarget, concurrency: number, count: number, pid?: number): Promise<ConcurrentLogins> {
+/** `count` login cycles by `concurrency` clients; with `pid`, those processes' CPU per login. */
+export async function concurrentLogins(t: LoginTarget, concurrency: number, count: number, pid?: number | readonly number[]): Promise<ConcurrentLogins> {
   const cpu0 = pid ? cpuPreciseMs(pid) : 0;
   const start = performance.now();
   await pool(concurrency, count, async (i) => { await loginCycle(t, i); });
@@ -93,7 +93,7 @@ export async function fetchConnection(t: LoginTarget): Promise<Wire> {
 }
 
 let fetchTag = 0;
-export async function fetchAll(w: Wire, pid?: number): Promise<FetchRun> {
+export async function fetchAll(w: Wire, pid?: number | readonly number[]): Promise<FetchRun> {
   const cpu0 = pid ? cpuSplitMs(pid) : { user: 0, sys: 0 };
   const precise0 = pid ? cpuPreciseMs(pid) : 0;
   const reads0 = w.bulkReads;

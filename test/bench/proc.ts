@@ -11,21 +11,28 @@ const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: '
  * /proc/<pid>/task/<tid>/schedstat's first field. /proc/<pid>/stat counts in 10 ms ticks, too
  * coarse for one 64 MiB FETCH at ~0.5 ms per MiB.
  */
-export function cpuPreciseMs(pid: number): number {
+export function cpuPreciseMs(pids: number | readonly number[]): number {
   let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
-    } catch { /* the thread ended meanwhile */ }
+  for (const pid of typeof pids === 'number' ? [pids] : pids) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
+      } catch { /* the thread ended meanwhile */ }
+    }
   }
   return ns / 1e6;
 }
 
-/** user and system CPU time of `pid` in ms, separately. */
-export function cpuSplitMs(pid: number): { user: number; sys: number } {
-  const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]) * TICK_MS, sys: Number(f[12]) * TICK_MS };
+/** user and system CPU time of `pids` in ms, separately. */
+export function cpuSplitMs(pids: number | readonly number[]): { user: number; sys: number } {
+  const t = { user: 0, sys: 0 };
+  for (const pid of typeof pids === 'number' ? [pids] : pids) {
+    const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    t.user += Number(f[11]) * TICK_MS;
+    t.sys += Number(f[12]) * TICK_MS;
+  }
+  return t;
 }
 
 /** VmRSS of `pid` in KiB. */

@@ -1,15 +1,21 @@
-// npm run bench [-- --quick] [-- --proxy=src|dist] [-- --only=login,cpu,fetch,smtp,tokens,idle,idle10k]
+// npm run bench [-- --quick] [-- --proxy=src|dist] [-- --only=login,cpu,fetch,smtp,phases,tokens,idle,idle10k]
+//                [-- --quiet-wait=SECONDS] (how long a phase waits for a quiet machine, 90 by default)
 //                [-- --proxy-node-args=--cpu-prof,--cpu-prof-dir=/tmp/prof]
 //
 // Starts the DMS-like backend, the in-process IdP and the proxy (its own process, the
 // compiled dist/ build by default), measures the proxy against a client talking to the backend
 // directly, proxy and direct runs interleaved, and prints one markdown table. Progress goes
 // to stderr. --quick (or BENCH_QUICK=1) is the smoke run CI uses: a few iterations of every
-// row; its numbers mean nothing. Nothing here asserts on times.
+// row; its numbers mean nothing. Nothing here asserts on times. After the table, the phases
+// run prints a second one: where one login's time goes, for direct, the proxy and nginx.
 import { arch, cpus, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startWorld, startProxyProcess, LOGIN_USER, BULK_USER, type ProxyBuild, type ProxyProcess, type BenchWorld } from './env.js';
 import { concurrentLogins, directTarget, fetchAll, fetchConnection, idleSessions, loginLatency, proxyTarget, type LoginTarget } from './imap-phases.js';
+import { nginxMailVersion, startNginxMail, type NginxMail } from './nginx.js';
+import { formatPhaseTable, loginPhases, type PhaseTarget } from './login-phases.js';
+import { startTapRelay, type TapRelay } from './tap-relay.js';
+import { plainIr } from './wire.js';
 import { messageOf, smtpSession, submitRate } from './smtp-phases.js';
 import { tokenRates } from './token-rates.js';
 import { haproxyVersion, startForwarder, startHaproxyForwarder, type Forwarder } from './forwarder.js';
@@ -18,33 +24,35 @@ import { connectInspector, type Inspector } from '../reliability/load/inspector.
 import { readFile } from 'node:fs/promises';
 import { formatTable, median, percentile, type Row } from './table.js';
 
-const PHASES = ['login', 'cpu', 'fetch', 'smtp', 'tokens', 'idle', 'idle10k'] as const;
+const PHASES = ['login', 'cpu', 'fetch', 'smtp', 'phases', 'tokens', 'idle', 'idle10k'] as const;
 type Phase = typeof PHASES[number];
 
 interface Params {
   loginRounds: number; cpuLogins: number; cpuRounds: number; mailboxBytes: number; fetchRounds: number;
   idleSessions: number; manySessions: number; smtpSmall: number; smtpLarge: number; smtpRounds: number;
-  tokenMs: number; quietWaitMs: number;
+  tokenMs: number; quietWaitMs: number; phaseLogins: number;
 }
 
 const FULL: Params = {
   loginRounds: 300, cpuLogins: 1600, cpuRounds: 2, mailboxBytes: 64 * 1048576, fetchRounds: 5,
   idleSessions: 2000, manySessions: 10_000, smtpSmall: 60, smtpLarge: 6, smtpRounds: 3,
-  tokenMs: 2000, quietWaitMs: 90_000,
+  tokenMs: 2000, quietWaitMs: 90_000, phaseLogins: 200,
 };
 const QUICK: Params = {
   loginRounds: 10, cpuLogins: 64, cpuRounds: 1, mailboxBytes: 4 * 1048576, fetchRounds: 1,
   idleSessions: 40, manySessions: 100, smtpSmall: 3, smtpLarge: 1, smtpRounds: 1,
-  tokenMs: 200, quietWaitMs: 0,
+  tokenMs: 200, quietWaitMs: 0, phaseLogins: 5,
 };
 
-function parseArgs(argv: string[]): { quick: boolean; build: ProxyBuild; only: Set<Phase>; nodeArgs: string[] } {
+function parseArgs(argv: string[]): { quick: boolean; build: ProxyBuild; only: Set<Phase>; nodeArgs: string[]; quietWaitS?: number } {
   let quick = process.env.BENCH_QUICK === '1';
   let nodeArgs: string[] = [];
   let build: ProxyBuild = 'dist';
   let only = new Set<Phase>(PHASES);
+  let quietWaitS: number | undefined;
   for (const a of argv) {
     if (a === '--quick') quick = true;
+    else if (/^--quiet-wait=\d+$/.test(a)) quietWaitS = Number(a.slice(13));
     else if (a === '--proxy=src' || a === '--proxy=dist') build = a.slice(8) as ProxyBuild;
     else if (a.startsWith('--proxy-node-args=')) nodeArgs = a.slice(18).split(',').filter(Boolean); // e.g. --cpu-prof,--cpu-prof-dir=/tmp/p
     else if (a.startsWith('--only=')) {
@@ -53,15 +61,16 @@ function parseArgs(argv: string[]): { quick: boolean; build: ProxyBuild; only: S
       only = new Set(names as Phase[]);
     } else throw new Error(`unknown argument ${a}`);
   }
-  return { quick, build, only, nodeArgs };
+  return { quick, build, only, nodeArgs, ...(quietWaitS === undefined ? {} : { quietWaitS }) };
 }
 
 const say = (s: string): void => { process.stderr.write(`bench: ${s}\n`); };
 
 async function main(): Promise<void> {
-  const { quick, build, only, nodeArgs } = parseArgs(process.argv.slice(2));
-  const P = { ...(quick ? QUICK : FULL) };
+  const { quick, build, only, nodeArgs, quietWaitS } = parseArgs(process.argv.slice(2));
+  const P = { ...(quick ? QUICK : FULL), ...(quietWaitS === undefined ? {} : { quietWaitMs: quietWaitS * 1000 }) };
   const rows: Row[] = [];
+  let phaseTable = '';
   const loadSeen: number[] = [];
   const quiet = async (what: string): Promise<string> => {
     const q: Quiet = P.quietWaitMs ? await waitQuiet(P.quietWaitMs) : { load1: loadAvg1(), busy: 0, waitedMs: 0 };
@@ -84,21 +93,45 @@ async function main(): Promise<void> {
   const proxies: ProxyProcess[] = [];
   // What a forwarder costs with nothing of the proxy's work: the Node floor, and HAProxy as the
   // reference for a C event loop on the same kernel.
-  const refs: Reference[] = [{ kind: 'Floor', what: 'a bare Node forwarder', f: await startForwarder(world.backend.imapPort, world.backend.dir), note: 'stream.pipe, no TLS/auth/logs' }];
-  const hv = haproxyVersion();
-  if (hv) refs.push({ kind: 'Reference', what: `HAProxy ${hv} (TCP mode, 1 thread)`, f: await startHaproxyForwarder(world.backend.imapPort, world.backend.dir), note: 'C event loop, default 16 KiB buffers' });
-  else say('haproxy not installed: no HAProxy reference rows');
-  const newProxy = async (name: string, extraArgs: string[] = []): Promise<ProxyProcess> => {
-    const p = await startProxyProcess(world, { build, name, nodeArgs: [...nodeArgs, ...extraArgs] });
+  const refs: Reference[] = [];
+  const nginxes: NginxMail[] = [];
+  try {
+    refs.push({ kind: 'Floor', what: 'a bare Node forwarder', f: await startForwarder(world.backend.imapPort, world.backend.dir), note: 'stream.pipe, no TLS/auth/logs' });
+    const hv = haproxyVersion();
+    if (hv) refs.push({ kind: 'Reference', what: `HAProxy ${hv} (TCP mode, 1 thread)`, f: await startHaproxyForwarder(world.backend.imapPort, world.backend.dir), note: 'C event loop, default 16 KiB buffers' });
+    else say('haproxy not installed: no HAProxy reference rows');
+    // nginx's mail proxy with an auth_http server doing the master login: the peer DMS operators
+    // would pick instead of this proxy. Its default proxy_buffer is one page (4 KiB).
+    const nv = nginxMailVersion();
+    if (nv) {
+      for (const buffer of [undefined, '64k']) {
+        const f = await startNginxMail({ backendPort: world.backend.imapPort, dir: world.backend.dir, master: world.backend.master, tokens: { [world.token]: LOGIN_USER, [world.bulkToken]: BULK_USER }, ...(buffer ? { proxyBuffer: buffer } : {}) });
+        nginxes.push(f);
+        refs.push({ kind: 'Peer', what: `nginx ${nv} mail + auth_http (proxy_buffer ${buffer ?? '4k'})`, f, note: 'PLAIN with the token; Node auth_http map lookup; LOGIN to Dovecot as master; CPU of nginx + auth server', plain: true });
+      }
+    } else say('nginx or libnginx-mod-mail not installed (run scripts/install-backend.sh as root): no nginx rows');
+  } catch (e) {
+    // A reference that did not start: stop what did, and the backend, before failing.
+    for (const r of refs) r.f.stop();
+    await world.stop();
+    throw e;
+  }
+  const newProxy = async (name: string, extraArgs: string[] = [], env?: Record<string, string>): Promise<ProxyProcess> => {
+    const p = await startProxyProcess(world, { build, name, nodeArgs: [...nodeArgs, ...extraArgs], ...(env ? { env } : {}) });
     proxies.push(p);
     return p;
   };
+  // The relays the login-phase run puts in front of Dovecot and the IdP. The quick smoke run
+  // starts one proxy process only (from src/ that start is the slow part) and sends its legs
+  // through them: its numbers mean nothing anyway.
+  const taps = only.has('phases') ? await startPhaseTaps(world) : undefined;
   try {
-    const proxy = await newProxy('main');
+    const proxy = await newProxy('main', [], quick && taps ? taps.proxyEnv : undefined);
     if (only.has('login')) await phaseLogin(world, proxy, refs, P, rows, await quiet('login latency'));
     if (only.has('cpu')) await phaseCpu(world, proxy, refs, P, rows, await quiet('CPU per login'));
     if (only.has('fetch')) await phaseFetch(world, proxy, refs, P, rows, quiet);
     if (only.has('smtp')) await phaseSmtp(world, proxy, P, rows, quiet);
+    if (taps) phaseTable = await phaseBreakdown(world, taps, nginxes[0], P, quick ? proxy : () => newProxy('phases', [], taps.proxyEnv), await quiet('login phases'));
     if (only.has('tokens')) {
       const load = await quiet('token validation');
       const t = await tokenRates(world.idp, P.tokenMs);
@@ -153,6 +186,7 @@ async function main(): Promise<void> {
       await done(p);
     }
   } finally {
+    await Promise.allSettled([taps?.backend.stop(), taps?.idp.stop()]);
     for (const r of refs) r.f.stop();
     await Promise.allSettled(proxies.map((p) => p.stop()));
     await world.stop();
@@ -163,7 +197,7 @@ async function main(): Promise<void> {
     `1-minute load average: ${startLoad.toFixed(2)} at start, ${Math.max(...loadSeen, startLoad).toFixed(2)} highest at a phase start, ${loadAvg1().toFixed(2)} at the end`,
     '',
   ];
-  process.stdout.write(`${header.join('\n')}\n${formatTable(rows)}\n`);
+  process.stdout.write(`${header.join('\n')}\n${formatTable(rows)}\n${phaseTable ? `\n${phaseTable}\n` : ''}`);
 }
 
 /** The DevTools URL a proxy started with --inspect printed (to its log file). */
@@ -177,11 +211,20 @@ async function inspectorUrl(logFile: string): Promise<string> {
 }
 
 /** A forwarder measured beside the proxy; its rows read "<kind>: ... <what> ...". */
-interface Reference { readonly kind: 'Floor' | 'Reference'; readonly what: string; readonly f: Forwarder; readonly note: string }
+interface Reference {
+  readonly kind: 'Floor' | 'Reference' | 'Peer';
+  readonly what: string;
+  readonly f: Forwarder;
+  readonly note: string;
+  /** The client logs in with PLAIN and its token as the password (nginx's auth_http); else the master login. */
+  readonly plain?: boolean;
+}
 
-/** Direct master login, through a forwarder. */
+/** Through a forwarder: the direct master login, or PLAIN with the user's token. */
 function refTarget(w: BenchWorld, r: Reference, user: string): LoginTarget {
-  return { ...directTarget(w, user), ep: { port: r.f.port } };
+  if (!r.plain) return { ...directTarget(w, user), ep: { port: r.f.port } };
+  const ir = plainIr('', user, user === BULK_USER ? w.bulkToken : w.token);
+  return { ep: { port: r.f.port }, auth: () => `PLAIN ${ir}` };
 }
 
 async function phaseLogin(w: BenchWorld, p: ProxyProcess, refs: readonly Reference[], P: Params, rows: Row[], load: string): Promise<void> {
@@ -199,7 +242,7 @@ async function phaseLogin(w: BenchWorld, p: ProxyProcess, refs: readonly Referen
   rows.push({ figure: 'Login p99, OAUTHBEARER, cached token (ms)', proxy: percentile(c, 99), direct: dp99, digits: 2, load });
   rows.push({ figure: 'Login p50, OAUTHBEARER, fresh token (IdP userinfo) (ms)', proxy: percentile(fr, 50), direct: dp50, digits: 2, load });
   rows.push({ figure: 'Login p99, OAUTHBEARER, fresh token (ms)', proxy: percentile(fr, 99), direct: dp99, digits: 2, load });
-  refs.forEach((r, i) => rows.push({ figure: `${r.kind}: login p50 through ${r.what} (ms)`, proxy: percentile(viaRefs[i]!, 50), direct: dp50, digits: 2, load, note: `master login; ${r.note}` }));
+  refs.forEach((r, i) => rows.push({ figure: `${r.kind}: login p50 through ${r.what} (ms)`, proxy: percentile(viaRefs[i]!, 50), direct: dp50, digits: 2, load, note: r.plain ? r.note : `master login; ${r.note}` }));
 }
 
 async function phaseCpu(w: BenchWorld, p: ProxyProcess, refs: readonly Reference[], P: Params, rows: Row[], load: string): Promise<void> {
@@ -211,13 +254,13 @@ async function phaseCpu(w: BenchWorld, p: ProxyProcess, refs: readonly Reference
     const x = await concurrentLogins(cached, 32, P.cpuLogins, p.pid);
     pr.push(x.loginsPerS);
     cpu.push(x.cpuMsPerLogin!);
-    for (const [i, ref] of refs.entries()) refCpu[i]!.push((await concurrentLogins(refTarget(w, ref, LOGIN_USER), 32, P.cpuLogins, ref.f.pid)).cpuMsPerLogin!);
+    for (const [i, ref] of refs.entries()) refCpu[i]!.push((await concurrentLogins(refTarget(w, ref, LOGIN_USER), 32, P.cpuLogins, ref.f.pids())).cpuMsPerLogin!);
   }
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   const cpuPerLogin = mean(cpu);
   rows.push({ figure: 'Proxy CPU per login, 32 concurrent clients, cached token (ms)', proxy: cpuPerLogin, digits: 3, target: '≤ 0.6 ms', met: cpuPerLogin <= 0.6, load, note: `${P.cpuLogins * P.cpuRounds} logins` });
   rows.push({ figure: 'Logins per second, 32 concurrent clients', proxy: median(pr), direct: median(dr), digits: 0, load });
-  refs.forEach((r, i) => rows.push({ figure: `${r.kind}: CPU per login of ${r.what}, 32 concurrent clients (ms)`, proxy: mean(refCpu[i]!), digits: 3, load, note: 'accept, dial, forward, close' }));
+  refs.forEach((r, i) => rows.push({ figure: `${r.kind}: CPU per login of ${r.what}, 32 concurrent clients (ms)`, proxy: mean(refCpu[i]!), digits: 3, load, note: r.plain ? 'accept, greeting, auth_http, dial, LOGIN, forward, close' : 'accept, dial, forward, close' }));
 }
 
 async function phaseFetch(w: BenchWorld, p: ProxyProcess, refs: readonly Reference[], P: Params, rows: Row[], quiet: (what: string) => Promise<string>): Promise<void> {
@@ -246,7 +289,7 @@ async function phaseFetch(w: BenchWorld, p: ProxyProcess, refs: readonly Referen
         sys.push(y.sysShare!);
         cpu.push(y.cpuMsPerMiB!);
         for (const [i, c] of viaRefs.entries()) {
-          const z2 = await fetchAll(c, refs[i]!.f.pid);
+          const z2 = await fetchAll(c, refs[i]!.f.pids());
           fl[i]!.push(z2.mibPerS);
           flCpu[i]!.push(z2.cpuMsPerMiB!);
         }
@@ -304,3 +347,48 @@ main().catch((err: Error) => {
   process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
   process.exitCode = 1;
 });
+
+interface PhaseTaps { readonly backend: TapRelay; readonly idp: TapRelay; readonly proxyEnv: Record<string, string> }
+
+async function startPhaseTaps(w: BenchWorld): Promise<PhaseTaps> {
+  const backend = await startTapRelay(w.backend.imapPort);
+  const idpUrl = new URL(w.idp.userinfoUrl);
+  const idp = await startTapRelay(Number(idpUrl.port));
+  idpUrl.port = String(idp.port);
+  return { backend, idp, proxyEnv: { DMS_IMAP_PORT: String(backend.port), OAUTH2_INTROSPECTION_URL: idpUrl.toString() } };
+}
+
+/**
+ * The login-phase table: direct, direct through the timestamping relay (what the relay itself
+ * adds), the proxy with a cached and with a fresh token, and nginx, each backend leg through the
+ * relay. The proxy is a process of its own whose Dovecot and IdP addresses are the relays.
+ */
+async function phaseBreakdown(w: BenchWorld, taps: PhaseTaps, nginx: NginxMail | undefined, P: Params, proxyViaTaps: ProxyProcess | (() => Promise<ProxyProcess>), load: string): Promise<string> {
+  // A proxy started here is stopped here; the quick run's main proxy is not.
+  const p = typeof proxyViaTaps === 'function' ? await proxyViaTaps() : proxyViaTaps;
+  try {
+    say(`minting ${P.phaseLogins} fresh tokens`);
+    const fresh: string[] = [];
+    for (let i = 0; i < P.phaseLogins; i++) fresh.push(await w.idp.mintToken(LOGIN_USER));
+    const direct = directTarget(w, LOGIN_USER);
+    const backendTap = taps.backend;
+    const targets: PhaseTarget[] = [
+      { name: 'Direct', target: direct },
+      { name: 'Direct via relay', target: { ...direct, ep: { port: backendTap.port } }, backendTap },
+      { name: 'Proxy, cached token', target: proxyTarget(w, p, LOGIN_USER, w.token), backendTap },
+      { name: 'Proxy, fresh token', target: proxyTarget(w, p, LOGIN_USER, fresh), backendTap, idpTap: taps.idp },
+    ];
+    if (nginx) {
+      await nginx.setBackendPort(backendTap.port);
+      const ir = plainIr('', LOGIN_USER, w.token);
+      targets.push({ name: 'nginx + auth_http', target: { ep: { port: nginx.port }, auth: () => `PLAIN ${ir}` }, backendTap, authTimings: () => nginx.authTimings() });
+    }
+    // Warm-up (JIT, the token cache, Dovecot's login processes); the fresh tokens stay unused.
+    await loginPhases(targets.filter((t) => t.name !== 'Proxy, fresh token'), Math.min(10, P.phaseLogins));
+    const table = await loginPhases(targets, P.phaseLogins, say);
+    return `${formatPhaseTable(table)}\n\nPhase breakdown: load ${load} at its start; every backend leg (and the fresh token's IdP call) goes through a timestamping relay in the bench process.`;
+  } finally {
+    await nginx?.setBackendPort(w.backend.imapPort);
+    if (p !== proxyViaTaps) await p.stop();
+  }
+}

@@ -1,0 +1,149 @@
+// nginx's mail proxy, the system DMS operators would pick instead of this proxy, as a target
+// of the bench: Debian's nginx + libnginx-mod-mail, one worker, started by the bench with its
+// own prefix and config (never the system service), and an `auth_http` server in Node that
+// plays the part of a token check: it looks the client's password up in a map of known tokens
+// (what our proxy's cache does for a cached token) and answers with the master login, so nginx
+// logs in to Dovecot as `user*master`. nginx's CPU (master and worker) and the auth server's
+// are counted together.
+//
+// nginx 1.22's IMAP side speaks LOGIN, AUTHENTICATE PLAIN/LOGIN/CRAM-MD5/EXTERNAL, not XOAUTH2
+// or OAUTHBEARER (ngx_mail_imap_module: imap_auth), so the bench's clients send AUTHENTICATE
+// PLAIN with the token as the password. nginx passes the credentials to auth_http in
+// Auth-User/Auth-Pass (Auth-Method: plain) and logs in to the backend with
+// `tag LOGIN {n}` + literal user + `{n}` + literal password, waiting for each `+`: three round
+// trips to Dovecot where our proxy sends one AUTHENTICATE PLAIN with an initial response.
+//
+// The auth server is auth-http-server.mjs, a child process of its own.
+import http from 'node:http';
+import net from 'node:net';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePorts } from '../harness/ports.js';
+import type { Forwarder } from './forwarder.js';
+
+const MAIL_MODULE = '/usr/lib/nginx/modules/ngx_mail_module.so';
+
+/** `nginx -v`'s version ('1.22.1') when nginx and its mail module are installed, else null. */
+export function nginxMailVersion(): string | null {
+  if (!existsSync(MAIL_MODULE)) return null;
+  // nginx -v writes its version to stderr.
+  const r = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
+  return /nginx\/(\S+)/.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[1] ?? null;
+}
+
+export interface NginxMail extends Forwarder {
+  /** Wall-clock (ms, performance.timeOrigin + now()) arrival and answer of each auth_http request, oldest first. */
+  authTimings(): Promise<Array<{ at: number; done: number }>>;
+  /** Points the auth server's answers (Auth-Port) at another backend port (the phase relay), or back. */
+  setBackendPort(port: number): Promise<void>;
+}
+
+export interface NginxOptions {
+  readonly backendPort: number;
+  readonly dir: string;
+  readonly master: { user: string; password: string };
+  /** token → email the auth server accepts. */
+  readonly tokens: Record<string, string>;
+  /** proxy_buffer (nginx's default is one page, 4 KiB here). */
+  readonly proxyBuffer?: string;
+}
+
+export async function startNginxMail(o: NginxOptions): Promise<NginxMail> {
+  const tag = `${process.pid}-${Date.now()}-${o.proxyBuffer ?? 'default'}`;
+  const prefix = join(o.dir, `nginx-${tag}`);
+  await mkdir(join(prefix, 'logs'), { recursive: true });
+  const auth = await startAuthServer(o, prefix);
+  const [port] = await freePorts(1) as [number];
+  const conf = join(prefix, 'nginx.conf');
+  await writeFile(conf, [
+    `load_module ${MAIL_MODULE};`,
+    'daemon off;', 'master_process on;', 'worker_processes 1;', 'worker_rlimit_nofile 30000;',
+    `pid ${join(prefix, 'nginx.pid')};`,
+    `error_log ${join(prefix, 'logs', 'error.log')} warn;`,
+    'events { worker_connections 16384; }',
+    'mail {',
+    `  auth_http 127.0.0.1:${auth.port}/auth;`,
+    '  proxy_pass_error_message on;',
+    ...(o.proxyBuffer ? [`  proxy_buffer ${o.proxyBuffer};`] : []),
+    '  imap_client_buffer 16k;', // a token as the PLAIN password: the 1 KiB default is too small for JWTs
+    '  server {',
+    `    listen 127.0.0.1:${port};`,
+    '    protocol imap;',
+    '    imap_auth plain;',
+    '  }',
+    '}', '',
+  ].join('\n'));
+  // -e: the error log before the config is read (the default /var/log/nginx may not exist).
+  const child = spawn('nginx', ['-p', prefix, '-c', conf, '-e', join(prefix, 'logs', 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  const stop = (): void => { child.kill('SIGKILL'); auth.child.kill('SIGKILL'); killWorkers(workers); };
+  let workers: number[] = [];
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    workers = childPids(child.pid!);
+    if (workers.length && await connects(port)) break;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      stop();
+      throw new Error(`nginx did not start: ${stderr.trim() || await readFile(join(prefix, 'logs', 'error.log'), 'utf8').catch(() => '')}`);
+    }
+    await sleep(50);
+  }
+  return {
+    port,
+    pid: child.pid!,
+    pids: () => [child.pid!, ...workers, auth.child.pid!],
+    stop,
+    authTimings: async () => JSON.parse(await httpGet(auth.port, '/timings')) as Array<{ at: number; done: number }>,
+    setBackendPort: async (p) => { await httpGet(auth.port, `/backend?port=${p}`); },
+  };
+}
+
+/** The worker: with master_process on, nginx's master forks it. */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function killWorkers(pids: readonly number[]): void {
+  for (const p of pids) {
+    try { process.kill(p, 'SIGKILL'); } catch { /* gone with the master */ }
+  }
+}
+
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); }).on('error', () => resolve(false));
+  });
+}
+
+function httpGet(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`))).on('error', reject);
+  });
+}
+
+async function startAuthServer(o: NginxOptions, prefix: string): Promise<{ child: ChildProcess; port: number }> {
+  const portFile = join(prefix, 'auth.port');
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'auth-http-server.mjs'), portFile, String(o.backendPort), o.master.user], {
+    stdio: 'ignore',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BENCH_AUTH_TOKENS: JSON.stringify(o.tokens), BENCH_MASTER_PASSWORD: o.master.password },
+  });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const port = Number(await readFile(portFile, 'utf8').catch(() => ''));
+    if (port) return { child, port };
+    if (Date.now() > deadline || child.exitCode !== null) { child.kill('SIGKILL'); throw new Error('nginx auth_http server did not start'); }
+    await sleep(50);
+  }
+}
