@@ -25,7 +25,8 @@ missing=()
 # debootstrap: scripts/install-dms-debian13.sh builds the Debian 13 root (Dovecot 2.4, DMS_FLAVOUR=debian13).
 # nginx + libnginx-mod-mail: `npm run bench` measures nginx's mail proxy (auth_http) beside ours; the bench
 # starts its own nginx with its own prefix and config, never the system service.
-for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool debootstrap nginx; do
+# redis-server: test/state/ starts one per test file as the replicas' shared store (issue 20).
+for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool debootstrap nginx redis-server; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
 done
 # dovecot-lmtpd has no command of its own: check its binary (Postfix delivers through it).
@@ -35,7 +36,7 @@ need_user=0
 getent passwd "$MAIL_USER" >/dev/null 2>&1 || need_user=1
 
 if [ "${#missing[@]}" -eq 0 ] && [ "$need_user" -eq 0 ]; then
-  echo "install-backend: dovecot, postfix, openssl, curl, fail2ban, haproxy, gdb, promtool, debootstrap, nginx mail and user $MAIL_USER already present"
+  echo "install-backend: dovecot, postfix, openssl, curl, fail2ban, haproxy, gdb, promtool, debootstrap, nginx mail, redis-server and user $MAIL_USER already present"
   debian13
   exit 0
 fi
@@ -62,12 +63,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
     dovecot-imapd dovecot-lmtpd postfix openssl curl ca-certificates fail2ban haproxy gdb prometheus debootstrap \
-    nginx libnginx-mod-mail
+    nginx libnginx-mod-mail redis-server
   # The nginx package's default site listens on port 80. policy-rc.d kept the maintainer
   # scripts from starting it; also keep systemd from starting it at boot (disable works without
   # a running systemd), and stop one that an earlier install without policy-rc.d left running.
   if command -v systemctl >/dev/null 2>&1; then systemctl disable nginx >/dev/null 2>&1 || true; fi
   if [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then nginx -s quit || true; fi
+  # The same for redis-server (port 6379): the tests start their own per test file.
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable redis-server >/dev/null 2>&1 || true; fi
+  if [ -s /run/redis/redis-server.pid ] && kill -0 "$(cat /run/redis/redis-server.pid)" 2>/dev/null; then kill "$(cat /run/redis/redis-server.pid)" || true; fi
 fi
 
 if [ "$need_user" -eq 1 ]; then

@@ -14,7 +14,7 @@ const USAGE = `usage: oauth2-mail-proxy [--config FILE]
        oauth2-mail-proxy app-password [--file FILE] list|create|revoke USER ...
 
 Starts the IMAP and SMTP submission front proxy. Settings come from environment variables
-(see README), optionally from a YAML file of the same KEY: value pairs (the environment wins).
+(see docs/configuration.md), optionally from a YAML file of the same KEY: value pairs (the environment wins).
 doctor checks the configuration, certificates, IdP and DMS and prints a checklist; with
 --user it also logs in to DMS as USER with the master account.`;
 

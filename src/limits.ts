@@ -1,5 +1,5 @@
 // Every fixed limit and timer of the proxy that is not a configuration key (those are in
-// src/config/keys.ts, with the README table generated from them). One place to read what
+// src/config/keys.ts, with the docs/configuration.md table generated from them). One place to read what
 // the proxy bounds and for how long, each with why it is this value. Imports nothing from
 // src/, so any room may use it. Protocol syntax (byte values, RFC-fixed header sizes that
 // are facts of the wire format) stays with its parser.
@@ -170,3 +170,11 @@ export const LOCK_WAIT_MS = 5000;
 
 /** How often a waiting change looks at the lock again. */
 export const LOCK_POLL_MS = 20;
+
+// Shared state (issue 20: src/state/)
+/** Blocks of other replicas mirrored here, and read back from the store on rejoin: as many as the local limiter keeps keys. */
+export const MAX_SHARED_BLOCKS = MAX_AUTH_FAIL_KEYS;
+/** Reconnection to the store backs off to this at most: a replica rejoins within about a second of its return. */
+export const SHARED_STATE_RECONNECT_MAX_MS = 1000;
+/** A pub/sub message between replicas is a user name and a reason: anything longer is not ours. */
+export const MAX_SHARED_EVENT_CHARS = 4096;

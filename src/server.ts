@@ -1,6 +1,5 @@
 // Builds the running proxy from a validated config: one shared TLS context, one token
 // validator, the IMAP and SMTP services. close() stops listening and ends every session.
-import { LoginGuard } from './auth/login-guard.js';
 import { ConnectionLimiter } from './net/connection-limits.js';
 import type { Config } from './config/types.js';
 import type { Logger } from './observability/logger.js';
@@ -21,6 +20,8 @@ import { backendTargets } from './backend/targets.js';
 import { AppPasswordFile } from './state/app-password-file.js';
 import { bounded, sessionDeadline } from './shutdown.js';
 import { blockListOf } from './net/trusted-networks.js';
+import { openSharedState } from './state/index.js';
+import { sharedStateCheck } from './ops/shared-state-check.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];
@@ -38,6 +39,8 @@ export interface ProxyServer {
 export async function startServer(config: Config, log: Logger): Promise<ProxyServer> {
   // SCIM (issue 8): deactivated users must be known before the first login.
   const scim = config.scim ? await openScim(config.scim, log) : null;
+  // Issue 20: counters, blocks and deactivations shared by replicas (in process without SHARED_STATE_URL).
+  const shared = openSharedState(config, log, scim?.disabled);
   const idpHttp = createIdpHttpClient(config.oauth2);
   const appPasswords = config.appPasswordsFile ? await AppPasswordFile.open(config.appPasswordsFile) : undefined;
   // A user the SCIM client deleted loses their app passwords (a deactivated one keeps them,
@@ -51,16 +54,12 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     config,
     log,
     tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
-    authenticator: createAuthenticator(config, log, { disabled: scim?.disabled, http: idpHttp, appPasswords }),
+    authenticator: createAuthenticator(config, log, { disabled: shared.disabled, http: idpHttp, appPasswords }),
     backend: backendTargets(config, backendTlsOptions(config.backend)),
-    guard: new LoginGuard({
-      windowMs: config.limits.authFailWindowMs, maxPerIp: config.limits.authFailMaxPerIp, maxPerUser: config.limits.authFailMaxPerUser,
-      blockMs: config.limits.authFailBlockMs, delayMs: config.limits.authFailDelayMs, delayMaxMs: config.limits.authFailDelayMaxMs,
-      ipv6PrefixBits: config.limits.ipv6ClientPrefix,
-    }),
+    guard: shared.guard,
     connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions, ipv6PrefixBits: config.limits.ipv6ClientPrefix }),
     proxyIn: proxyProtocolIn(config.proxyProtocol, log),
-    ...(scim ? { disabled: scim.disabled } : {}),
+    ...(shared.disabled ? { disabled: shared.disabled } : {}),
   };
   const services: Array<ImapService | SmtpService> = [];
   try {
@@ -69,6 +68,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   } catch (err) {
     await Promise.all(services.map((s) => s.close()));
     await parts.authenticator.close();
+    await shared.close();
     throw err;
   }
   const listeners = services.flatMap((s) => s.listeners);
@@ -78,7 +78,8 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   }
   const certificates = parts.tlsContext as CertificateStore | null;
   certificates?.watch(config.ops.tlsReloadIntervalMs);
-  const health = new Health(readinessChecks(config, listeners, { idp: idpHttp, idpCachedStateUsable: () => parts.authenticator.hasCachedState() }));
+  const checks = readinessChecks(config, listeners, { idp: idpHttp, idpCachedStateUsable: () => parts.authenticator.hasCachedState() });
+  const health = new Health(config.sharedState ? [...checks, sharedStateCheck(shared.store)] : checks);
   const untrackReadiness = metrics.trackReadiness(async () => (await health.readiness()).ready);
   let ops: HttpListener | null = null;
   if (config.ops.listenHttp) {
@@ -114,6 +115,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
         await appPasswords?.close();
         await ops?.close();
         await scim?.close();
+        await shared.close();
       })();
       return closed;
     },

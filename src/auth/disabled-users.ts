@@ -4,16 +4,29 @@
 // and SMTP services end the sessions such a user already has open (onDisabled), as they do
 // for a user the SCIM client deleted (removed()). Names compare as Dovecot compares them
 // (ASCII case only: auth/address.ts).
+//
+// With a shared store (src/state/) the changes SCIM makes here are sent to the other
+// replicas (onChange), and theirs are applied here with origin 'shared' (not sent back).
 import { asciiLower } from './address.js';
+
+/** Where a change comes from: this replica's SCIM service, or another replica through the shared store. */
+export type ChangeOrigin = 'local' | 'shared';
+
+export type DisabledChange =
+  | { readonly op: 'disable' | 'remove'; readonly user: string; readonly reason: string }
+  | { readonly op: 'enable'; readonly user: string };
+
 export class DisabledUsers {
   private readonly users = new Map<string, string>();
   private readonly watchers = new Set<(user: string, reason: string) => void>();
+  private readonly changes = new Set<(change: DisabledChange) => void>();
 
   /** `reason` goes to the log line of a refused login. */
-  disable(user: string, reason: string): void {
+  disable(user: string, reason: string, origin: ChangeOrigin = 'local'): void {
     const key = asciiLower(user);
     const was = this.users.has(key);
     this.users.set(key, reason);
+    if (origin === 'local') this.tell({ op: 'disable', user: key, reason });
     if (!was) for (const w of this.watchers) w(key, reason);
   }
 
@@ -21,9 +34,10 @@ export class DisabledUsers {
    * The SCIM client deleted `user`: no longer refused here (what stays of the account in DMS
    * decides), but the sessions they have open are ended like a disabled user's.
    */
-  removed(user: string, reason: string): void {
+  removed(user: string, reason: string, origin: ChangeOrigin = 'local'): void {
     const key = asciiLower(user);
     this.users.delete(key);
+    if (origin === 'local') this.tell({ op: 'remove', user: key, reason });
     for (const w of this.watchers) w(key, reason);
   }
 
@@ -33,8 +47,16 @@ export class DisabledUsers {
     return () => { this.watchers.delete(fn); };
   }
 
-  enable(user: string): void {
-    this.users.delete(asciiLower(user));
+  /** Calls `fn` with every change made here (origin 'local'); returns the unsubscribe. */
+  onChange(fn: (change: DisabledChange) => void): () => void {
+    this.changes.add(fn);
+    return () => { this.changes.delete(fn); };
+  }
+
+  enable(user: string, origin: ChangeOrigin = 'local'): void {
+    const key = asciiLower(user);
+    this.users.delete(key);
+    if (origin === 'local') this.tell({ op: 'enable', user: key });
   }
 
   /** Why `user` may not log in, or undefined when it may. */
@@ -42,7 +64,16 @@ export class DisabledUsers {
     return user === undefined ? undefined : this.users.get(asciiLower(user));
   }
 
+  /** Every disabled user (lower case) and the reason. */
+  entries(): ReadonlyMap<string, string> {
+    return new Map(this.users);
+  }
+
   get size(): number {
     return this.users.size;
+  }
+
+  private tell(change: DisabledChange): void {
+    for (const fn of this.changes) fn(change);
   }
 }

@@ -28,6 +28,11 @@ export interface Attempt { readonly user?: string | undefined; readonly password
 
 export type Verdict = { readonly blocked: false } | { readonly blocked: true; readonly scope: 'ip' | 'user'; readonly retryAfterMs: number };
 
+/** The delay before the reply to the n-th failure of a client in the window: doubled each time, capped. */
+export function failureDelayMs(limits: FailureLimits, failures: number): number {
+  return Math.min(limits.delayMaxMs, limits.delayMs * 2 ** Math.max(0, failures - 1));
+}
+
 /** One failure: when, and the user it named (lower case; '' for none), so a success forgets only its own. */
 interface Failure { readonly at: number; readonly user: string }
 interface Entry { failures: Failure[]; blockedUntil: number }
@@ -64,8 +69,7 @@ export class FailureLimiter {
       }
       if (scope === 'ip') ipFailures = e.failures.length;
     }
-    const delay = Math.min(this.limits.delayMaxMs, this.limits.delayMs * 2 ** Math.max(0, ipFailures - 1));
-    return { delayMs: delay, blocked };
+    return { delayMs: failureDelayMs(this.limits, ipFailures), blocked };
   }
 
   /**
@@ -73,13 +77,16 @@ export class FailureLimiter {
    * then the right password); failures naming anyone else stay, and so does a block:
    * otherwise an attacker's own good login would reset the count of his guesses.
    */
-  succeed(ip: string, user: string): void {
+  /** Returns how many failures it forgot. */
+  succeed(ip: string, user: string): number {
     const key = this.ipKey(ip);
     const e = this.entries.get(key);
-    if (!e || e.blockedUntil > this.now()) return;
+    if (!e || e.blockedUntil > this.now()) return 0;
     const name = asciiLower(user);
+    const before = e.failures.length;
     e.failures = e.failures.filter((f) => f.user !== name);
     if (!e.failures.length) this.entries.delete(key);
+    return before - e.failures.length;
   }
 
   /** Failures counted against the client within the window (0 when none). */
@@ -93,11 +100,13 @@ export class FailureLimiter {
     return this.entries.size;
   }
 
-  private ipKey(ip: string): string {
+  /** The key a client is counted under: `ip:` and its address, or its IPv6 prefix. */
+  ipKey(ip: string): string {
     return `ip:${clientKey(ip, this.limits.ipv6PrefixBits)}`;
   }
 
-  private *keys(ip: string, attempt?: Attempt): Generator<['ip' | 'user', string]> {
+  /** The keys an attempt is counted under, with their scope. */
+  *keys(ip: string, attempt?: Attempt): Generator<['ip' | 'user', string]> {
     yield ['ip', this.ipKey(ip)];
     if (attempt?.password && attempt.user) yield ['user', `user:${asciiLower(attempt.user)}`];
   }

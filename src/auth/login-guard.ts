@@ -19,14 +19,20 @@ export class LoginGuard {
     this.limiter = new FailureLimiter(limits, now);
   }
 
+  /** At the door (no await possible): what this process knows. */
   blocked(ip: string, attempt?: Attempt): Verdict {
     return this.limiter.check(ip, attempt);
+  }
+
+  /** Before credentials are tried; a guard with shared state (src/state/) also asks the store. */
+  async check(ip: string, attempt?: Attempt): Promise<Verdict> {
+    return this.blocked(ip, attempt);
   }
 
   /** Records a failure and resolves when its reply may be sent. */
   async failed(ip: string, attempt?: Attempt): Promise<void> {
     const { delayMs } = this.limiter.fail(ip, attempt);
-    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    await sleep(delayMs);
   }
 
   succeeded(ip: string, user: string): void {
@@ -36,4 +42,8 @@ export class LoginGuard {
   recentFailures(ip: string): number {
     return this.limiter.recentFailures(ip);
   }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
 }

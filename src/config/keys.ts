@@ -2,8 +2,8 @@
 // them in compose files (the OAUTH2_* names are DMS's own). A YAML file given with
 // --config may set the same keys; the environment wins over the file.
 //
-// This table is the single source for parsing, defaults and the README reference table
-// (test/config/readme.test.ts fails when a key is not documented there).
+// This table is the single source for parsing, defaults and the key table of docs/configuration.md
+// (written by `npm run docs:config`; test/config/readme.test.ts fails while that page is stale).
 import type { ListenAddress } from './types.js';
 
 export type KeyKind = 'string' | 'url' | 'int' | 'bool' | 'listen' | 'enum' | 'file' | 'secret';
@@ -107,6 +107,9 @@ const TABLE = [
   k('MAX_CONNECTIONS', 'int', '20000', 'Open client connections in total (all listeners); more are refused with * BYE / 421.', { min: 1, max: 1000000 }),
   k('MAX_CONNECTIONS_PER_IP', 'int', '100', 'Open client connections from one IP.', { min: 1, max: 1000000 }),
   k('MAX_PREAUTH_SESSIONS', 'int', '2000', 'Connections not yet logged in, in total.', { min: 1, max: 1000000 }),
+  k('SHARED_STATE_URL', 'string', '', 'Redis 7 or Valkey shared by every replica (redis://host:6379/0, rediss:// for TLS): failure counters and blocks, deactivated users and the revocation of their sessions are then shared. Empty: kept in this process (one instance).'),
+  k('SHARED_STATE_PASSWORD_FILE', 'file', '', 'File holding the password of SHARED_STATE_URL (Docker/Kubernetes secret); overrides a password in the URL.'),
+  k('SHARED_STATE_TIMEOUT_MS', 'int', '250', 'Longest wait for one shared-state call; past it (or with the store down) the replica decides with its own counters and its last known deactivations.', { min: 10, max: 10000 }),
   k('IPV6_CLIENT_PREFIX', 'int', '64', 'Prefix length by which IPv6 clients are counted in every per-IP limit (AUTH_FAIL_*, MAX_CONNECTIONS_PER_IP): a host usually has a whole /64 and could rotate through it. 128: per address. IPv4 (also IPv4-mapped IPv6) is counted per address.', { min: 16, max: 128 }),
 
   // Operations

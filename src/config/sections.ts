@@ -9,6 +9,7 @@ import type { Config } from './types.js';
 import { ISSUERS_KEY, loadIssuers, type RawIssuer } from './issuers.js';
 import { parseCidrs, type Cidr } from './networks.js';
 import { loadScim } from './scim.js';
+import { loadSharedState } from './shared-state.js';
 import { parseValue, secretOrFile, typedValues } from './values.js';
 
 /** KEY -> value text from the YAML file; `issuers` and `certificates` hold JSON. */
@@ -161,8 +162,13 @@ function scim(c: SectionInput): Pick<Config, 'scim'> {
   return { scim: loadScim(c.v, c.problems) };
 }
 
+/** The store replicas share (issue 20). */
+function sharedState(c: SectionInput): Pick<Config, 'sharedState'> {
+  return { sharedState: loadSharedState(c.v, c.problems) };
+}
+
 /** In the order `run` reports their problems. Together they make up Config (see loadConfig). */
-export const SECTIONS = { listeners, tokens, backend, sessions, ops, scim } as const;
+export const SECTIONS = { listeners, tokens, backend, sessions, ops, scim, sharedState } as const;
 
 export type SectionName = keyof typeof SECTIONS;
 export type SectionValue<K extends SectionName> = ReturnType<(typeof SECTIONS)[K]>;

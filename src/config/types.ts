@@ -118,6 +118,16 @@ export interface Config {
   };
   /** SCIM 2.0 provisioning into DMS (issue 8); null when LISTEN_SCIM is empty. */
   readonly scim: ScimConfig | null;
+  /** The store shared by replicas (issue 20); null when SHARED_STATE_URL is empty. */
+  readonly sharedState: SharedStateConfig | null;
+}
+
+export interface SharedStateConfig {
+  /** redis:// or rediss:// */
+  readonly url: string;
+  /** From SHARED_STATE_PASSWORD_FILE; undefined: the URL's own, if any. */
+  readonly password?: string;
+  readonly timeoutMs: number;
 }
 
 export interface ScimConfig {

@@ -39,7 +39,7 @@ export async function runDoctor(o: DoctorOptions, print: (line: string) => void)
   const s = readSections(o.env, o.file, SECTION_NAMES);
   const invalid = SECTION_NAMES.filter((n) => !s[n].ok);
   const problems = SECTION_NAMES.flatMap((n) => { const r = s[n]; return r.ok ? [] : r.problems; });
-  for (const p of problems) print(formatLine({ status: 'fail', title: 'configuration', detail: p, fix: 'see the Configuration table in the README' }));
+  for (const p of problems) print(formatLine({ status: 'fail', title: 'configuration', detail: p, fix: 'see the key table in docs/configuration.md' }));
   if (!invalid.length) print(formatLine({ status: 'ok', title: 'configuration', detail: 'every key valid' }));
   const listen = s.listeners.ok ? s.listeners.value.listen : undefined;
 

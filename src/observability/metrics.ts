@@ -110,6 +110,17 @@ export function createMetrics() {
       labelNames: ['listener'] as const,
       registers,
     }),
+    sharedStateErrors: new Counter({
+      name: `${PREFIX}shared_state_errors_total`,
+      help: 'Calls to the shared store (SHARED_STATE_URL) that failed or timed out, by operation; the replica then decided with its own state.',
+      labelNames: ['op'] as const,
+      registers,
+    }),
+    sharedStateUp: new Gauge({
+      name: `${PREFIX}shared_state_up`,
+      help: '1 while the shared store (SHARED_STATE_URL) is reachable, 0 while this replica runs on its own state.',
+      registers,
+    }),
     /** Registers a live session count; returns the function that unregisters it. */
     trackSessions(protocol: Protocol, count: () => number): () => void {
       const source = { protocol, count };

@@ -68,7 +68,7 @@ export class SessionLogin<Extra> {
     const { log } = this.client;
     const address = this.client.backendClient().address;
     const attempt = attemptOf(creds);
-    const verdict = this.parts.guard?.blocked(address, attempt);
+    const verdict = await this.parts.guard?.check(address, attempt);
     if (verdict?.blocked) {
       // Credentials of a blocked client (or a password for a blocked user) are not even tried.
       logAuthFailed(log, { mech: creds.mechanism, user: attempt.user, reason: `${verdict.scope} blocked after repeated failures` });

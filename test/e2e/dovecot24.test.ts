@@ -1,7 +1,7 @@
 // DMS on Debian 13 (Dovecot 2.4, Postfix 3.10), the subset CI always runs (issue 18): token
 // and password logins on IMAP and submission with delivery, the client's address, a refusal,
 // and the DMS_TLS difference 2.4 brings. The whole e2e suite runs against this backend with
-// DMS_FLAVOUR=debian13 (docs: README "DMS releases").
+// DMS_FLAVOUR=debian13 (docs: docs/operations.md "DMS releases").
 //
 // The backend listens on 127.0.0.2 while the proxy dials from 127.0.0.1, as a proxy in its own
 // container would: Dovecot counts a connection from its own address as secured whatever the
