@@ -29,8 +29,10 @@ missing=()
 for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool debootstrap nginx redis-server; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
 done
-# dovecot-lmtpd has no command of its own: check its binary (Postfix delivers through it).
+# dovecot-lmtpd and dovecot-pop3d have no command of their own: check their binaries
+# (Postfix delivers through lmtp; the POP3 tests log in to pop3).
 [ -x /usr/lib/dovecot/lmtp ] || missing+=("dovecot-lmtpd")
+[ -x /usr/lib/dovecot/pop3 ] || missing+=("dovecot-pop3d")
 [ -e /usr/lib/nginx/modules/ngx_mail_module.so ] || missing+=("libnginx-mod-mail")
 need_user=0
 getent passwd "$MAIL_USER" >/dev/null 2>&1 || need_user=1
@@ -62,7 +64,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   trap 'if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi' EXIT
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    dovecot-imapd dovecot-lmtpd postfix openssl curl ca-certificates fail2ban haproxy gdb prometheus debootstrap \
+    dovecot-imapd dovecot-lmtpd dovecot-pop3d postfix openssl curl ca-certificates fail2ban haproxy gdb prometheus debootstrap \
     nginx libnginx-mod-mail redis-server
   # The nginx package's default site listens on port 80. policy-rc.d kept the maintainer
   # scripts from starting it; also keep systemd from starting it at boot (disable works without

@@ -12,7 +12,8 @@ import type { Listener } from './net/listen.js';
 import { createAuthenticator, createIdpHttpClient } from './auth/factory.js';
 import { startImap, type ImapService } from './imap/service.js';
 import { startSmtp, type SmtpService } from './smtp/service.js';
-import type { SharedParts } from './session/parts.js';
+import { startPop3 } from './pop3/service.js';
+import type { Service, SharedParts } from './session/parts.js';
 import { openScim } from './scim/service.js';
 import type { ScimListener } from './scim/server.js';
 import { backendTlsOptions } from './backend/dial.js';
@@ -25,7 +26,7 @@ import { sharedStateCheck } from './ops/shared-state-check.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];
-  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions', 'http', 'scim'). */
+  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions', 'pop3', 'pop3s', 'http', 'scim'). */
   port(name: string): number;
   readonly health: Health;
   /** The client-facing certificates (null without TLS). */
@@ -61,10 +62,11 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     proxyIn: proxyProtocolIn(config.proxyProtocol, log),
     ...(shared.disabled ? { disabled: shared.disabled } : {}),
   };
-  const services: Array<ImapService | SmtpService> = [];
+  const services: Array<ImapService | SmtpService | Service> = [];
   try {
     services.push(await startImap(parts));
     services.push(await startSmtp(parts));
+    services.push(await startPop3(parts));
   } catch (err) {
     await Promise.all(services.map((s) => s.close()));
     await parts.authenticator.close();

@@ -103,11 +103,8 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
     timer.clear();
     return { ok: true, socket, capabilities: caps, leftover, loginMs: performance.now() - started };
   } catch (err) {
-    timer.clear();
     socket?.destroy();
-    const reason = err instanceof BackendError ? err.message : `backend login failed: ${(err as Error).message}`;
-    const undecided = timer.authSent && err instanceof BackendError && err.code === 'ERR_BACKEND_TIMEOUT';
-    return undecided ? { ok: false, kind: 'unavailable', reason, undecided } : { ok: false, kind: 'unavailable', reason };
+    return timer.failure(err);
   }
 }
 

@@ -6,6 +6,8 @@
 // step gets it on top of DMS_TIMEOUT_MS. Cut short, every password failure after the second
 // from one client became a timeout (NO [UNAVAILABLE]) that Fail2Ban never saw.
 import { DOVECOT_PENALTY_MAX_MS } from '../limits.js';
+import { BackendError } from './dial.js';
+import type { BackendLoginFailure } from './login-result.js';
 
 export class LoginTimer {
   private readonly startedAt = performance.now();
@@ -27,5 +29,13 @@ export class LoginTimer {
 
   clear(): void {
     clearTimeout(this.timer);
+  }
+
+  /** A login that threw: the backend unreachable or broken, or (a timeout once the credentials were out) undecided. */
+  failure(err: unknown): BackendLoginFailure {
+    this.clear();
+    const reason = err instanceof BackendError ? err.message : `backend login failed: ${(err as Error).message}`;
+    const undecided = this.authSent && err instanceof BackendError && err.code === 'ERR_BACKEND_TIMEOUT';
+    return undecided ? { ok: false, kind: 'unavailable', reason, undecided } : { ok: false, kind: 'unavailable', reason };
   }
 }

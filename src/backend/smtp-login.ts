@@ -122,11 +122,8 @@ export async function smtpBackendLogin(target: SmtpBackendTarget, req: SmtpLogin
     timer.clear();
     return { ok: true, socket, features: session.features, leftover, loginMs: performance.now() - started };
   } catch (err) {
-    timer.clear();
     session?.socket.destroy();
-    const reason = err instanceof BackendError ? err.message : `backend login failed: ${(err as Error).message}`;
-    const undecided = timer.authSent && err instanceof BackendError && err.code === 'ERR_BACKEND_TIMEOUT';
-    return undecided ? { ok: false, kind: 'unavailable', reason, undecided } : { ok: false, kind: 'unavailable', reason };
+    return timer.failure(err);
   }
 }
 

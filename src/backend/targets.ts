@@ -11,6 +11,7 @@ import { imapBackendLogin, type ImapBackendTarget } from './imap-login.js';
 import { smtpBackendLogin, type SmtpBackendTarget } from './smtp-login.js';
 import { AccountCheck } from './account-check.js';
 import { submissionLogin } from './submission-login.js';
+import { pop3BackendLogin, type Pop3BackendTarget } from './pop3-login.js';
 
 export interface BackendTargets {
   /** Dovecot IMAP: the login answers with the capabilities Dovecot sends after it. */
@@ -23,6 +24,8 @@ export interface BackendTargets {
   readonly accounts: AccountCheck;
   /** Where Postfix is, for the EHLO feature probe (no login). */
   readonly submissionEndpoint: SmtpBackendTarget;
+  /** Dovecot POP3 (DMS ENABLE_POP3=1): nothing beyond the socket comes back. */
+  readonly pop3: BackendTarget<object>;
 }
 
 type Master = { readonly user: string; readonly password: string };
@@ -54,6 +57,8 @@ export function backendTargets(config: Pick<Config, 'backend' | 'smtp' | 'proxyP
     imapBackendLogin(imapAt, { credentials: credentialsFor(who, master), client, idFields: idFieldsFor(client) });
   const submissionDirect: BackendTargets['submissionDirect'] = (who, client) =>
     smtpBackendLogin(smtpAt, { credentials: credentialsFor(who, master), client: { ...client, helo: client.helo } });
+  const pop3At: Pop3BackendTarget = { host: b.host, port: b.pop3Port, tls: b.pop3Tls, tlsOptions, timeoutMs: b.timeoutMs, proxyProtocol: config.proxyProtocol.toPop3 };
+  const pop3: BackendTargets['pop3'] = (who, client) => pop3BackendLogin(pop3At, credentialsFor(who, master), client);
   const accounts = new AccountCheck(imap);
   return {
     imap,
@@ -61,5 +66,6 @@ export function backendTargets(config: Pick<Config, 'backend' | 'smtp' | 'proxyP
     submissionDirect,
     accounts,
     submissionEndpoint: smtpAt,
+    pop3,
   };
 }

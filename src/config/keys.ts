@@ -34,6 +34,8 @@ const TABLE = [
   k('LISTEN_IMAPS', 'listen', '0.0.0.0:993', 'IMAP listener with implicit TLS. Empty disables it.'),
   k('LISTEN_SUBMISSION', 'listen', '0.0.0.0:587', 'SMTP submission listener, plaintext with STARTTLS (required before AUTH). Empty disables it.'),
   k('LISTEN_SUBMISSIONS', 'listen', '0.0.0.0:465', 'SMTP submission listener with implicit TLS. Empty disables it.'),
+  k('LISTEN_POP3', 'listen', '', 'POP3 listener (e.g. 0.0.0.0:110), plaintext with STLS. Empty (the default) disables it.'),
+  k('LISTEN_POP3S', 'listen', '', 'POP3 listener with implicit TLS (e.g. 0.0.0.0:995). Empty (the default) disables it.'),
   k('SMTP_HOSTNAME', 'string', '', 'Host name in the SMTP greeting and EHLO reply (default: the machine\'s host name).'),
   k('SSL_CERT_PATH', 'file', '', 'PEM certificate chain for the client-facing TLS (same name as in DMS).'),
   k('SSL_KEY_PATH', 'file', '', 'PEM private key for SSL_CERT_PATH.'),
@@ -83,6 +85,8 @@ const TABLE = [
   k('DMS_SUBMISSION_PORT', 'int', '587', 'DMS submission port (Postfix).', { min: 1, max: 65535 }),
   k('DMS_SUBMISSION_TLS', 'enum', 'starttls', 'TLS to DMS submission: starttls (587), implicit (465) or none.', { values: ['starttls', 'implicit', 'none'] }),
   k('DMS_SUBMISSION_LOGIN', 'enum', 'master', 'How the proxy logs in to Postfix for a token user: master (AUTH PLAIN as the master user for the token\'s user; stock DMS) or xclient (XCLIENT ADDR PORT LOGIN; needs smtpd_authorized_xclient_hosts).', { values: ['master', 'xclient'] }),
+  k('DMS_POP3_PORT', 'int', '110', 'DMS POP3 port (Dovecot pop3; DMS ENABLE_POP3=1). Used only with LISTEN_POP3 or LISTEN_POP3S.', { min: 1, max: 65535 }),
+  k('DMS_POP3_TLS', 'enum', 'starttls', 'TLS to DMS POP3: starttls (STLS on 110), implicit (995) or none.', { values: ['starttls', 'implicit', 'none'] }),
   k('DMS_TIMEOUT_MS', 'int', '10000', 'Time allowed to connect and log in to DMS; the authentication step may take up to 15 s longer (Dovecot\'s auth penalty for a client with recent failures).', { min: 100, max: 120000 }),
 
   // IMAP session limits
@@ -98,6 +102,7 @@ const TABLE = [
   k('PROXY_PROTOCOL_TIMEOUT_SECONDS', 'int', '5', 'Time a trusted peer has to send the PROXY header.', { min: 1, max: 60 }),
   k('DMS_IMAP_PROXY_PROTOCOL', 'bool', '0', 'Send a PROXY protocol v2 header (with the TLS flag) to DMS IMAP instead of ID x-originating-ip; DMS_IMAP_PORT must then be a Dovecot listener with haproxy = yes.'),
   k('DMS_SUBMISSION_PROXY_PROTOCOL', 'bool', '0', 'Send a PROXY protocol v2 header to DMS submission; DMS_SUBMISSION_PORT must then be a Postfix service with smtpd_upstream_proxy_protocol = haproxy.'),
+  k('DMS_POP3_PROXY_PROTOCOL', 'bool', '0', 'Send a PROXY protocol v2 header (with the TLS flag) to DMS POP3 instead of XCLIENT ADDR; DMS_POP3_PORT must then be a Dovecot listener with haproxy = yes.'),
   k('AUTH_FAIL_WINDOW_SECONDS', 'int', '300', 'Sliding window in which failed logins are counted, per client IP and per user.', { min: 1, max: 86400 }),
   k('AUTH_FAIL_MAX_PER_IP', 'int', '10', 'Failed logins from one IP within the window before the IP is blocked.', { min: 1, max: 100000 }),
   k('AUTH_FAIL_MAX_PER_USER', 'int', '20', 'Failed logins for one user name within the window before logins as that user are blocked.', { min: 1, max: 100000 }),

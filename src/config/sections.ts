@@ -32,6 +32,8 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
     imaps: v.LISTEN_IMAPS,
     submission: v.LISTEN_SUBMISSION,
     submissions: v.LISTEN_SUBMISSIONS,
+    pop3: v.LISTEN_POP3,
+    pop3s: v.LISTEN_POP3S,
   };
   const certPath = v.SSL_CERT_PATH;
   const keyPath = v.SSL_KEY_PATH;
@@ -40,17 +42,17 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
   const appPasswordsFile = v.APP_PASSWORDS_FILE;
   if (Boolean(certPath) !== Boolean(keyPath)) problems.push('SSL_CERT_PATH and SSL_KEY_PATH must be set together');
   const tls = certPath && keyPath ? { certPath, keyPath } : null;
-  for (const name of ['imaps', 'submissions'] as const) {
+  for (const name of ['imaps', 'submissions', 'pop3s'] as const) {
     const key = `LISTEN_${name.toUpperCase()}`;
     if (!tls && listen[name]) problems.push(`${key} needs SSL_CERT_PATH and SSL_KEY_PATH (or set ${key}= to disable it)`);
   }
-  for (const name of ['imap', 'submission'] as const) {
+  for (const name of ['imap', 'submission', 'pop3'] as const) {
     const key = `LISTEN_${name.toUpperCase()}`;
     if (!tls && listen[name] && !allowPlaintextAuth) {
       problems.push(`${key} without SSL_CERT_PATH/SSL_KEY_PATH offers no STARTTLS: set the certificate, or ALLOW_PLAINTEXT_AUTH=1 for a trusted network`);
     }
   }
-  if (!Object.values(listen).some(Boolean)) problems.push('no listener: set at least one of LISTEN_IMAP, LISTEN_IMAPS, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS');
+  if (!Object.values(listen).some(Boolean)) problems.push('no listener: set at least one of LISTEN_IMAP, LISTEN_IMAPS, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS, LISTEN_POP3, LISTEN_POP3S');
   const sniCertificates = parseSniCertificates(file[CERTIFICATES_KEY] === undefined ? undefined : JSON.parse(file[CERTIFICATES_KEY]), problems);
   return { listen, tls, allowPlaintextAuth, allowClientMasterLogin, appPasswordsFile, sniCertificates };
 }
@@ -102,6 +104,8 @@ function backend(c: SectionInput): Pick<Config, 'backend'> {
       submissionPort: v.DMS_SUBMISSION_PORT,
       submissionTls: v.DMS_SUBMISSION_TLS,
       submissionLogin: v.DMS_SUBMISSION_LOGIN,
+      pop3Port: v.DMS_POP3_PORT,
+      pop3Tls: v.DMS_POP3_TLS,
     },
   };
 }
@@ -128,6 +132,7 @@ function sessions(c: SectionInput): Pick<Config, 'smtp' | 'imap' | 'sessions' | 
       timeoutMs: v.PROXY_PROTOCOL_TIMEOUT_SECONDS * 1000,
       toImap: v.DMS_IMAP_PROXY_PROTOCOL,
       toSubmission: v.DMS_SUBMISSION_PROXY_PROTOCOL,
+      toPop3: v.DMS_POP3_PROXY_PROTOCOL,
     },
     limits: {
       authFailWindowMs: v.AUTH_FAIL_WINDOW_SECONDS * 1000,

@@ -43,6 +43,8 @@ export interface Config {
     readonly imaps: ListenAddress | null;
     readonly submission: ListenAddress | null;
     readonly submissions: ListenAddress | null;
+    readonly pop3: ListenAddress | null;
+    readonly pop3s: ListenAddress | null;
   };
   readonly tls: { readonly certPath: string; readonly keyPath: string } | null;
   readonly allowPlaintextAuth: boolean;
@@ -71,6 +73,8 @@ export interface Config {
     readonly submissionPort: number;
     readonly submissionTls: BackendTlsMode;
     readonly submissionLogin: 'master' | 'xclient';
+    readonly pop3Port: number;
+    readonly pop3Tls: BackendTlsMode;
   };
   readonly smtp: {
     readonly hostname: string;
@@ -95,6 +99,7 @@ export interface Config {
     readonly timeoutMs: number;
     readonly toImap: boolean;
     readonly toSubmission: boolean;
+    readonly toPop3: boolean;
   };
   readonly limits: {
     readonly authFailWindowMs: number;

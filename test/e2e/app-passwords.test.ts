@@ -10,11 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { RawClient, b64 } from '../harness/raw-imap.js';
+import { RawPop3 } from '../harness/raw-pop3.js';
 import { startStack } from '../harness/stack.js';
 import { appPasswordCommand } from '../../src/commands/app-password.js';
 
 const file = join(mkdtempSync(join(tmpdir(), 'omp-app-pw-')), 'app-passwords.json');
-const { backend, proxy, ca, alice, bob, secrets } = await startStack(t, { proxyEnv: { APP_PASSWORDS_FILE: file } });
+const { backend, proxy, ca, alice, bob, secrets } = await startStack(t, { proxyEnv: { APP_PASSWORDS_FILE: file, LISTEN_POP3S: '127.0.0.1:0' } });
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -52,6 +53,21 @@ const waitUntil = async (what: string, ok: () => Promise<boolean>, ms = 5000): P
   }
   throw new Error(`timed out waiting for ${what}`);
 };
+
+t.test('an app password logs in over POP3 too (USER/PASS and AUTH PLAIN)', { skip: backend.flavour === 'debian13' ? 'the Debian 13 test backend has no Dovecot pop3 yet' : false }, async (t) => {
+  const { secret } = await create(alice.email, 'Old mail client');
+  for (const how of ['USER', 'PLAIN'] as const) {
+    const c = await RawPop3.connect(proxy.server.port('pop3s'), { implicitTls: true, ca });
+    t.teardown(() => c.close());
+    await c.line();
+    if (how === 'USER') t.match(await c.command(`USER ${alice.email}`), /^\+OK/);
+    const r = how === 'USER' ? await c.command(`PASS ${secret}`, 15_000) : await c.command(`AUTH PLAIN ${b64(`\0${alice.email}\0${secret}`)}`, 15_000);
+    t.match(r, /^\+OK Logged in/, how);
+    t.match(await c.command('STAT'), /^\+OK /);
+    c.write('QUIT\r\n');
+  }
+  t.ok(proxy.logs().some((l) => l.event === 'login' && l.proto === 'pop3' && l.via === 'app-password'), 'logged as an app-password login');
+});
 
 t.test('an app password logs in over IMAP with the master login; DMS never sees it', async (t) => {
   const { secret } = await create(alice.email, 'Phone');

@@ -13,8 +13,9 @@ import nodemailer from 'nodemailer';
 import { startBackend } from '../harness/backend.js';
 import { startIdp } from '../harness/idp.js';
 import { eventually, startProxy } from '../harness/proxy.js';
-import { RawClient, oauthbearer } from '../harness/raw-imap.js';
+import { RawClient, oauthbearer, xoauth2 } from '../harness/raw-imap.js';
 import { RawSmtp } from '../harness/raw-smtp.js';
+import { RawPop3 } from '../harness/raw-pop3.js';
 
 const SCIM_TOKEN = randomBytes(24).toString('hex');
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -29,7 +30,7 @@ const dmsDir = mkdtempSync(join(tmpdir(), 'omp-dms-config-'));
 t.teardown(() => rmSync(dmsDir, { recursive: true, force: true }));
 const proxy = await startProxy({
   backend, userinfoUrl: idp.userinfoUrl,
-  env: { LISTEN_SCIM: '127.0.0.1:0', SCIM_TOKEN, DMS_CONFIG_DIR: dmsDir },
+  env: { LISTEN_SCIM: '127.0.0.1:0', SCIM_TOKEN, DMS_CONFIG_DIR: dmsDir, LISTEN_POP3S: '127.0.0.1:0', DMS_POP3_PORT: String(backend.pop3Port) },
 });
 t.teardown(() => proxy.stop());
 const ca = readFileSync(proxy.certs.caFile, 'utf8');
@@ -194,6 +195,24 @@ t.test('deleted over SCIM: the open IMAP session of the user ends', async (t) =>
   t.ok(await c.waitClosed(8000), 'and is closed');
   const line = proxy.logs().find((l) => l.event === 'sessions-revoked' && l.user === dave);
   t.match(line, { proto: 'imap', sessions: 1, reason: /deleted/ }, 'logged, with the reason');
+});
+
+t.test('deactivated over SCIM: the open POP3 session of the user gets -ERR and ends, without UPDATE', { skip: backend.flavour === 'debian13' ? 'the Debian 13 test backend has no Dovecot pop3 yet' : false }, async (t) => {
+  const erin = 'erin@example.test';
+  const created = await scim('POST', '/Users', { schemas: [USER], userName: erin, active: true, emails: [{ value: erin, primary: true }] });
+  t.equal(created.status, 201);
+  t.same(await backend.syncDmsAccounts(accountsFile), [erin], 'imported into DMS');
+  idp.addAccount({ email: erin, name: 'Erin' });
+  const c = await RawPop3.connect(proxy.server.port('pop3s'), { implicitTls: true, ca });
+  t.teardown(() => c.close());
+  await c.line();
+  t.match(await c.command(`AUTH XOAUTH2 ${xoauth2(erin, await token(erin))}`), /^\+OK /, 'logged in');
+  t.match(await c.command('STAT'), /^\+OK /);
+  const r = await scim('PATCH', `/Users/${created.json.id}`, { schemas: [PATCH], Operations: [{ op: 'replace', value: { active: false } }] });
+  t.equal(r.status, 200);
+  t.equal(await c.line(8000), '-ERR Account disabled.', 'the POP3 session is told');
+  t.ok(await c.waitClosed(8000), 'and is closed');
+  t.match(proxy.logs().find((l) => l.event === 'sessions-revoked' && l.user === erin), { proto: 'pop3', sessions: 1 });
 });
 
 t.test('a deactivated user\'s password login is refused too (IMAP LOGIN and SMTP AUTH)', async (t) => {

@@ -1,13 +1,13 @@
 // Every deployment shape does the same real work. Each listener (143 STARTTLS, 993, 587
-// STARTTLS, 465) is reached with no balancer, through a PROXY v1 balancer and through a
+// STARTTLS, 465, POP3's 110 STLS and 995) is reached with no balancer, through a PROXY v1 balancer and through a
 // PROXY v2 balancer; with a balancer, its header arrives in a write of its own or in one
 // write with what the client says first (the first command on a plain port, the TLS
 // ClientHello on an implicit-TLS port). Each case logs in (with a token, and with a
 // password) and then works: IMAP SELECT INBOX + FETCH, SMTP one message sent and found in
-// the maildir. A first command before the greeting is served by IMAP and refused by SMTP
+// the maildir, POP3 STAT + RETR. A first command before the greeting is served by IMAP and refused by SMTP
 // (early talker), with or without a balancer. The client address (announced by the
 // balancer, or the direct peer) must reach our login event and the backend, in both ways of
-// telling the backend (ID/XCLIENT, PROXY v2 out).
+// telling the backend (ID/XCLIENT, PROXY v2 out; POP3: XCLIENT ADDR or PROXY v2).
 //
 // Table-driven: a new listener (POP3, ManageSieve) joins with a row in LISTENERS and, for a
 // new protocol, a Driver like `imap` and `smtp` below.
@@ -20,6 +20,7 @@ import { startBackendAndIdp } from '../harness/stack.js';
 import { eventually, startProxy, type TestProxy } from '../harness/proxy.js';
 import { RawClient, xoauth2 } from '../harness/raw-imap.js';
 import { RawSmtp, plainIr, xoauth2Ir } from '../harness/raw-smtp.js';
+import { RawPop3 } from '../harness/raw-pop3.js';
 import type { LineSocket, LineSocketOptions } from '../harness/line-socket.js';
 import type { Backend, MailUser } from '../harness/backend.js';
 import { encodeProxyV2 } from '../../src/net/proxy-protocol.js';
@@ -52,7 +53,7 @@ interface Outbound {
   readonly env: (b: Backend) => Record<string, string>;
 }
 const OUTBOUND: readonly Outbound[] = [
-  { name: 'id-xclient', env: () => ({ DMS_SUBMISSION_LOGIN: 'xclient' }) },
+  { name: 'id-xclient', env: (b) => ({ DMS_SUBMISSION_LOGIN: 'xclient', DMS_POP3_PORT: String(b.pop3Port) }) },
   {
     name: 'proxy-v2',
     // Dovecot 2.4 takes the header's TLS flag as TLS already active and refuses STARTTLS:
@@ -61,6 +62,7 @@ const OUTBOUND: readonly Outbound[] = [
       DMS_IMAP_PROXY_PROTOCOL: '1',
       ...(b.flavour === 'debian13' ? { DMS_TLS: 'implicit', DMS_IMAP_PORT: String(b.imapsHaproxyPort) } : { DMS_IMAP_PORT: String(b.imapHaproxyPort) }),
       DMS_SUBMISSION_PROXY_PROTOCOL: '1', DMS_SUBMISSION_PORT: String(b.submissionHaproxyPort),
+      DMS_POP3_PROXY_PROTOCOL: '1', DMS_POP3_PORT: String(b.pop3HaproxyPort),
     }),
   },
 ];
@@ -69,14 +71,14 @@ type Mech = 'token' | 'password';
 
 interface ListenerRow {
   /** Our listener's name (as in server.port()). */
-  readonly name: 'imap' | 'imaps' | 'submission' | 'submissions';
+  readonly name: 'imap' | 'imaps' | 'submission' | 'submissions' | 'pop3' | 'pop3s';
   readonly implicitTls: boolean;
   readonly driver: Driver;
 }
 
 /** One protocol's client side; every step asserts on protocol replies. */
 interface Driver {
-  readonly proto: 'imap' | 'smtp';
+  readonly proto: 'imap' | 'smtp' | 'pop3';
   readonly greeting: RegExp;
   /** The first command on a plain port (sent after the greeting, or joined with the header before it). */
   readonly first: string;
@@ -163,6 +165,36 @@ const smtp: Driver = {
   },
 };
 
+const pop3: Driver = {
+  proto: 'pop3',
+  greeting: /^\+OK /,
+  first: 'CAPA',
+  early: { served: true },
+  connect: (port, o) => RawPop3.connect(port, o),
+  async startTls(t, raw, ca) {
+    const c = raw as RawPop3;
+    t.match(await c.line(), /^\+OK/, 'CAPA answered');
+    t.ok((await c.body()).includes('STLS'), 'STLS listed');
+    t.match(await c.stls(ca), /^\+OK/, 'STLS');
+  },
+  async loginAndWork(t, raw, k) {
+    const c = raw as RawPop3;
+    if (k.mech === 'token') {
+      t.match(await c.command(`AUTH XOAUTH2 ${xoauth2(alice.email, await idp.mintToken(alice.email))}`), /^\+OK /, 'logged in');
+    } else {
+      t.match(await c.command(`USER ${alice.email}`), /^\+OK/);
+      t.match(await c.command(`PASS ${alice.password}`), /^\+OK /, 'logged in');
+    }
+    t.match(await c.command('STAT'), /^\+OK [1-9]\d* /, 'STAT: the seeded message is there');
+    t.match(await c.command('RETR 1'), /^\+OK/, 'RETR');
+    t.match((await c.body()).join('\n'), SEED_SUBJECT, 'the message comes back through the splice');
+    t.match(await c.command('QUIT'), /^\+OK/);
+    const rip = new RegExp(`pop3-login: .*Login: user=<${esc(alice.email)}>.*rip=${esc(k.client)}[,\\s]`);
+    const line = await eventually(async () => (await backend.dovecotLog()).split('\n').find((l) => rip.test(l)), 5000, `Dovecot pop3 login line for ${k.client}`).catch(() => undefined);
+    t.ok(line, `Dovecot logs ${k.client}`);
+  },
+};
+
 // ---- the table ----------------------------------------------------------------------
 
 const LISTENERS: readonly ListenerRow[] = [
@@ -170,6 +202,11 @@ const LISTENERS: readonly ListenerRow[] = [
   { name: 'imaps', implicitTls: true, driver: imap },
   { name: 'submission', implicitTls: false, driver: smtp },
   { name: 'submissions', implicitTls: true, driver: smtp },
+  // The Debian 13 (Dovecot 2.4) backend has no pop3 yet (its root is built without dovecot-pop3d).
+  ...(backend.flavour === 'debian13' ? [] : [
+    { name: 'pop3', implicitTls: false, driver: pop3 },
+    { name: 'pop3s', implicitTls: true, driver: pop3 },
+  ] as const),
 ];
 
 interface Case {
@@ -273,7 +310,10 @@ await eventually(() => inMaildir(alice, SEED_SUBJECT), 10_000, 'the seed message
 // One proxy per outbound mode; each trusts only the balancer's address for PROXY headers.
 const proxies = new Map<Outbound['name'], { proxy: TestProxy; ca: string }>();
 for (const o of OUTBOUND) {
-  const proxy = await startProxy({ backend, userinfoUrl: idp.userinfoUrl, env: { PROXY_PROTOCOL_TRUSTED_NETWORKS: `${BALANCER}/32`, ...o.env(backend) } });
+  const proxy = await startProxy({
+    backend, userinfoUrl: idp.userinfoUrl,
+    env: { PROXY_PROTOCOL_TRUSTED_NETWORKS: `${BALANCER}/32`, LISTEN_POP3: '127.0.0.1:0', LISTEN_POP3S: '127.0.0.1:0', ...o.env(backend) },
+  });
   t.teardown(() => proxy.stop());
   proxies.set(o.name, { proxy, ca: await readFile(proxy.certs.caFile, 'utf8') });
 }

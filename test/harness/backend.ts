@@ -44,6 +44,9 @@ export interface Backend {
   imapsPort: number;         // DMS 993: implicit TLS
   imapHaproxyPort: number;   // DMS 10143: PROXY protocol required (haproxy = yes)
   imapsHaproxyPort: number;  // DMS 10993: PROXY protocol, then implicit TLS (haproxy = yes, ssl = yes)
+  pop3Port: number;          // DMS 110 (ENABLE_POP3=1): plain + STLS
+  pop3sPort: number;         // DMS 995: implicit TLS
+  pop3HaproxyPort: number;   // a pop3 listener with haproxy = yes
   submissionHaproxyPort: number; // DMS 10587: PROXY protocol required (smtpd_upstream_proxy_protocol)
   submissionPort: number;    // DMS 587: STARTTLS required
   submissionsPort: number;   // DMS 465: wrapper mode
@@ -92,9 +95,9 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
   const dp = dovecotPaths(dir, flavour);
   const pp = postfixPaths(dir, flavour);
   const pidFiles = [join(dp.baseDir, 'master.pid'), join(pp.queueDir, 'pid', 'master.pid')];
-  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort] = await freePorts(8) as
-    [number, number, number, number, number, number, number, number];
-  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort];
+  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort] =
+    await freePorts(11) as [number, number, number, number, number, number, number, number, number, number, number];
+  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort];
   const master = { user: 'master', password: 'master-secret' };
   const users: MailUser[] = [
     { email: `alice@${DOMAIN}`, password: 'alice-secret' },
@@ -120,7 +123,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     await mkdir(dp.mailDir, { recursive: true });
     await chown(dp.mailDir, VMAIL_ID, VMAIL_ID);
     await writeDovecotConf(dp, {
-      host, imapPort, imapsPort, imapHaproxyPort, imapsHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
+      host, imapPort, imapsPort, imapHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
       mailMaxUserIpConnections: opts.mailMaxUserIpConnections ?? 10, extra: opts.dovecotConf,
     });
     await writePostfixConf(pp, {
@@ -143,6 +146,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
 
     return {
       flavour, dir, host, imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, imapsHaproxyPort, submissionHaproxyPort,
+      pop3Port, pop3sPort, pop3HaproxyPort,
       caFile: certs.caFile, master, users,
       async addUser(email, password) {
         // Dovecot would silently use the first of two passwd-file entries.
@@ -176,7 +180,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
         const pid = await readPid(pidFiles[0]!);
         await stopDovecot(dp);
         if (pid !== undefined) try { process.kill(-pid, 'SIGKILL'); } catch { /* group gone */ }
-        await waitPortsClosed([imapPort, imapsPort, imapHaproxyPort, imapsHaproxyPort], Date.now() + 5000, host);
+        await waitPortsClosed([imapPort, imapsPort, imapHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort], Date.now() + 5000, host);
         await startDovecot(dp);
         await waitForGreeting(imapPort, '* OK', Date.now() + START_TIMEOUT_MS, host);
       },

@@ -25,7 +25,7 @@ export interface TestProxy {
 }
 
 export interface ProxyTestOptions {
-  backend: Pick<Backend, 'host' | 'imapPort' | 'submissionPort' | 'caFile' | 'master'>;
+  backend: Pick<Backend, 'host' | 'imapPort' | 'submissionPort' | 'caFile' | 'master'> & Partial<Pick<Backend, 'pop3Port'>>;
   userinfoUrl: string;
   env?: Record<string, string>;
   /** What a --config YAML file gives (readConfigFile), e.g. an issuers: list. */
@@ -53,6 +53,8 @@ export async function startProxy(opts: ProxyTestOptions): Promise<TestProxy> {
     DMS_TLS_SERVERNAME: 'localhost',
     DMS_MASTER_USER: opts.backend.master.user,
     DMS_MASTER_PASSWORD: opts.backend.master.password,
+    // POP3 listens only where a test sets LISTEN_POP3/LISTEN_POP3S; its backend is known.
+    ...(opts.backend.pop3Port ? { DMS_POP3_PORT: String(opts.backend.pop3Port) } : {}),
     LOG_LEVEL: 'debug',
     LISTEN_HTTP: '127.0.0.1:0',
     // Every test client is 127.0.0.1: without this, one file's deliberate failures would

@@ -1,5 +1,5 @@
 // deploy/fail2ban works on the lines the proxy really writes: failed logins over IMAP and
-// SMTP from several addresses (one with a user name crafted to name another address) are
+// SMTP (and POP3) from several addresses (one with a user name crafted to name another address) are
 // run through the real fail2ban-regex, raw and wrapped as Docker's json-file log.
 import t from 'tap';
 import { execFile } from 'node:child_process';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RawClient, b64, xoauth2 } from '../harness/raw-imap.js';
 import { RawSmtp } from '../harness/raw-smtp.js';
+import { RawPop3 } from '../harness/raw-pop3.js';
 import { startStack } from '../harness/stack.js';
 import { startProxy } from '../harness/proxy.js';
 
@@ -83,7 +84,7 @@ t.test('the jail names the filter and the mail ports', async (t) => {
   const jail = readFileSync(new URL('../../deploy/fail2ban/jail.d/oauth2-mail-proxy.conf', import.meta.url), 'utf8');
   t.match(jail, /^\[oauth2-mail-proxy\]$/m);
   t.match(jail, /^filter\s*=\s*oauth2-mail-proxy$/m);
-  t.match(jail, /^port\s*=\s*143,993,587,465$/m);
+  t.match(jail, /^port\s*=\s*143,993,587,465,110,995$/m);
 });
 
 t.test('issue 16 item 10: twelve wrong passwords from one address, through Dovecot\'s auth penalty: each one tried is an auth-failed line, then the proxy blocks', { timeout: 170_000 }, async (t) => {
@@ -138,4 +139,18 @@ t.test('issue 16 item 10, SMTP: a wrong password Postfix gives up on during Dove
   t.same(codes, [535, 535, 535]);
   t.equal(proxy.logs().filter((l) => l.event === 'auth-failed' && l.client === '127.0.3.30').length, 3, 'one auth-failed line each');
   t.same(await fail2banIps(logFile(proxy.rawLogs())).then((ips) => ips.filter((ip) => ip === '127.0.3.30')), ['127.0.3.30', '127.0.3.30', '127.0.3.30']);
+});
+
+t.test('POP3: a bad token and a wrong password are auth-failed lines the filter counts', async (t) => {
+  const p = await startProxy({ backend, userinfoUrl: idp.userinfoUrl, env: { LISTEN_POP3S: '127.0.0.1:0', DMS_POP3_PORT: String(backend.pop3Port) } });
+  t.teardown(() => p.stop());
+  const c = await RawPop3.connect(p.server.port('pop3s'), { implicitTls: true, ca: readFileSync(p.certs.caFile, 'utf8'), localAddress: '127.0.3.40' });
+  t.teardown(() => c.close());
+  await c.line();
+  t.match(await c.command(`AUTH XOAUTH2 ${xoauth2(alice.email, 'not-a-valid-token')}`), /^\+ /);
+  t.match(await c.command(''), /^-ERR \[AUTH\]/);
+  t.match(await c.command(`USER ${alice.email}`), /^\+OK/);
+  t.match(await c.command('PASS wrong-password', 30_000), /^-ERR \[AUTH\]/);
+  t.equal(p.logs().filter((l) => l.event === 'auth-failed' && l.proto === 'pop3').length, 2);
+  t.same(await fail2banIps(logFile(p.rawLogs())), ['127.0.3.40', '127.0.3.40'], 'fail2ban-regex counts both');
 });

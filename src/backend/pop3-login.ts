@@ -1,0 +1,104 @@
+// Logs in to DMS's Dovecot pop3 on behalf of a client whose credentials the proxy has already
+// decided on, then hands back the raw socket for the splice.
+//
+//   greeting → [STLS] → XCLIENT ADDR PORT SESSION → AUTH PLAIN <initial response> → +OK
+//
+// A token user is logged in with the Dovecot master account (PLAIN with authzid = the
+// mailbox, authcid = the master user); a password user with their own credentials, as in
+// imap-login.ts. The client's address reaches Dovecot with XCLIENT, which Dovecot 2.3's
+// pop3-login accepts from login_trusted_networks and announces with `[XCLIENT]` in its
+// greeting (src/pop3-login/client.c), or with a PROXY v2 header (haproxy = yes listener).
+import type net from 'node:net';
+import { BackendError, connectTcp, startClientTls, type BackendTlsOptions } from './dial.js';
+import { LineReader } from './line-reader.js';
+import { saslPlain, type BackendCredentials } from './credentials.js';
+import { proxyHeaderFor } from './client-address.js';
+import { LoginTimer } from './login-timer.js';
+import type { BackendClient, BackendLoginResult } from './login-result.js';
+
+export interface Pop3BackendTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: 'starttls' | 'implicit' | 'none';
+  readonly tlsOptions: BackendTlsOptions;
+  readonly timeoutMs: number;
+  /** Send a PROXY v2 header first (Dovecot listener with haproxy = yes). */
+  readonly proxyProtocol?: boolean;
+}
+
+export type Pop3LoginResult = BackendLoginResult<object>;
+
+/**
+ * RFC 3206 / RFC 2449 §8 response codes that mean "not now", not "wrong credentials":
+ * SYS/TEMP (Dovecot: auth or userdb trouble), IN-USE (mailbox locked), LOGIN-DELAY.
+ */
+const TEMPORARY_CODES = new Set(['SYS/TEMP', 'IN-USE', 'LOGIN-DELAY']);
+
+export async function pop3BackendLogin(target: Pop3BackendTarget, credentials: BackendCredentials, client: BackendClient): Promise<Pop3LoginResult> {
+  const started = performance.now();
+  let socket: net.Socket | null = null;
+  let reader: LineReader | null = null;
+  const timer = new LoginTimer(target.timeoutMs, () => {
+    reader?.fail(new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms${timer.authSent ? ' (plus Dovecot\'s auth penalty)' : ''}`));
+    socket?.destroy();
+  });
+  try {
+    socket = await connectTcp(target.host, target.port, target.timeoutMs, { reuseReads: target.tls === 'none' });
+    if (target.proxyProtocol) socket.write(proxyHeaderFor(client));
+    if (target.tls === 'implicit') socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
+    reader = new LineReader(socket);
+    const greeting = expectOk(await reader.readLine(), 'greeting');
+    const trusted = /^\+OK \[XCLIENT\]/i.test(greeting);
+
+    if (target.tls === 'starttls') {
+      socket.write('STLS\r\n');
+      expectOk(await reader.readLine(), 'STLS');
+      reader.detach();
+      socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
+      reader = new LineReader(socket);
+    }
+
+    // With PROXY protocol the header carries the address already; without a trusted greeting
+    // Dovecot would only say it ignores XCLIENT.
+    const xclient = !target.proxyProtocol && trusted ? xclientLine(client) : null;
+    timer.authenticating();
+    // One write, one round trip: Dovecot's pop3-login reads command after command.
+    socket.write(`${xclient ? `${xclient}\r\n` : ''}AUTH PLAIN ${saslPlain(credentials)}\r\n`);
+    if (xclient) expectOk(await reader.readLine(), 'XCLIENT');
+    const reply = await reader.readLine();
+    if (!reply.startsWith('+OK')) {
+      if (!reply.startsWith('-ERR')) throw new BackendError('ERR_BACKEND_PROTOCOL', `unexpected backend reply to AUTH: ${reply.slice(0, 200)}`);
+      socket.destroy();
+      timer.clear();
+      return refusal(reply);
+    }
+    const leftover = reader.detach();
+    timer.clear();
+    return { ok: true, socket, leftover, loginMs: performance.now() - started };
+  } catch (err) {
+    socket?.destroy();
+    return timer.failure(err);
+  }
+}
+
+/** Dovecot's `XCLIENT` (pop3-login): the client's address and port, and our session id for its log. */
+export function xclientLine(c: BackendClient): string {
+  const session = c.sessionId && /^[A-Za-z0-9_-]{1,64}$/.test(c.sessionId) ? ` SESSION=${c.sessionId}` : '';
+  return `XCLIENT ADDR=${c.address} PORT=${c.port}${session}`;
+}
+
+/** `-ERR [AUTH] …` is a verdict on the credentials; a temporary code is none (RFC 3206 §4, §5). */
+export function refusal(reply: string): Pop3LoginResult {
+  const code = /^-ERR \[([^\]\s]+)\]/i.exec(reply)?.[1]?.toUpperCase();
+  const reason = `backend answered ${reply.slice(0, 200)}`;
+  if (code === 'AUTH') return { ok: false, kind: 'rejected', reason, code };
+  if (code !== undefined && TEMPORARY_CODES.has(code)) return { ok: false, kind: 'unavailable', reason, undecided: true, code };
+  // No code: not a verdict on these credentials (e.g. "Plaintext authentication disallowed"):
+  // a misconfigured backend must not count as the client's failure.
+  return { ok: false, kind: 'unavailable', reason, ...(code ? { code } : {}) };
+}
+
+function expectOk(line: string, what: string): string {
+  if (line.startsWith('+OK')) return line;
+  throw new BackendError('ERR_BACKEND_PROTOCOL', `unexpected backend reply to ${what}: ${line.slice(0, 200)}`);
+}

@@ -1,0 +1,245 @@
+// One POP3 client connection before login: greeting, AUTHORIZATION-state commands, login,
+// then the splice. The connection (socket, TLS, timers, close) is session/connection.ts; the
+// login is the shared flow (session/login.ts). This file frames POP3 lines and words the
+// outcomes (RFC 3206 codes); command handlers (commands.ts) only decide what to say.
+import type net from 'node:net';
+import type { ServerTlsSource } from '../net/tls-reload.js';
+import type { Peer } from '../net/peer.js';
+import type { Logger } from '../observability/logger.js';
+import { contained } from '../observability/faults.js';
+import { SaslError, type SaslCredentials, type SaslMechanism } from '../auth/sasl/index.js';
+import { PreauthConnection } from '../session/connection.js';
+import { isHttpRequest } from '../session/http-probe.js';
+import { SessionLogin, type LoginParts } from '../session/login.js';
+import type { LoginOutcome } from '../session/login-outcome.js';
+import type { SaslWire } from '../session/sasl-exchange.js';
+import type { LiveSession } from '../session/line-service.js';
+import { Pop3Lines, type LineEvent } from './lines.js';
+import { POSTAUTH_COMMANDS, PREAUTH_COMMANDS, type Pop3Context } from './commands.js';
+import { err, ok, TEXT } from './replies.js';
+import { splicePop3 } from './spliced.js';
+
+export interface Pop3SessionLimits {
+  /** Longest line: a command, or a SASL response (the same cap as IMAP's, IMAP_MAX_LINE_BYTES). */
+  readonly maxLineBytes: number;
+  readonly maxBadCommands: number;
+  readonly preauthTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+}
+
+export interface Pop3SessionDeps {
+  readonly limits: Pop3SessionLimits;
+  readonly allowPlaintextAuth: boolean;
+  readonly tlsContext: ServerTlsSource | null;
+  /** The shared login flow's parts: authenticator, failure guard, and Dovecot pop3 (master credentials bound in). */
+  readonly login: LoginParts<object>;
+  readonly log: Logger;
+  readonly onEnd?: (session: LiveSession) => void;
+  readonly onSpliced?: (session: LiveSession, handle: LiveSession, user: string) => void;
+  readonly loggedIn?: () => void;
+}
+
+const MAX_VERB_BYTES = 8; // RFC 2449 §3: keywords are 3 or 4 characters; Dovecot reads up to 8
+
+export class Pop3Session extends PreauthConnection implements Pop3Context, LiveSession {
+  private readonly lines: Pop3Lines;
+  private busy = false;
+  private waiter: { resolve: (line: Buffer | null) => void; reject: (err: Error) => void } | null = null;
+  private badCommands = 0;
+  private readonly logins: SessionLogin<object>;
+  pendingUser: string | null = null;
+
+  constructor(socket: net.Socket, implicitTls: boolean, private readonly deps: Pop3SessionDeps, peer?: Peer) {
+    super(socket, implicitTls, {
+      protocol: 'pop3', log: deps.log, tlsContext: deps.tlsContext, preauthTimeoutMs: deps.limits.preauthTimeoutMs,
+      texts: { timeout: TEXT.timeout, internalError: TEXT.internalError },
+    }, peer);
+    this.lines = new Pop3Lines(deps.limits.maxLineBytes);
+    this.logins = new SessionLogin(deps.login, {
+      log: this.log,
+      backendClient: () => ({ ...this.peer, tls: this.secure, sessionId: this.id }),
+      gone: () => this.state !== 'preauth',
+      loggedIn: deps.loggedIn,
+    });
+  }
+
+  get allowPlaintextAuth(): boolean { return this.deps.allowPlaintextAuth; }
+
+  protected greet(): void {
+    this.send(ok(TEXT.greeting));
+    this.pump();
+  }
+
+  protected received(chunk: Buffer): void {
+    this.lines.push(chunk);
+    this.pump();
+  }
+
+  protected farewell(text: string): string {
+    return err(text);
+  }
+
+  protected ended(): void {
+    this.deps.onEnd?.(this);
+  }
+
+  protected override abandon(): void {
+    this.waiter?.reject(new SaslError('ERR_SASL_SYNTAX', 'session closed'));
+  }
+
+  // ---- the command loop --------------------------------------------------------------
+  // The same shape as IMAP's (and ManageSieve's session/framed-connection.ts, which is tied to
+  // the IMAP framer): one command at a time, nothing more read while a handler awaits the IdP
+  // or DMS, back-pressure, a response awaited during a SASL exchange.
+
+  private pump(): void {
+    while (this.state === 'preauth') {
+      if (this.busy && !this.waiter) {
+        this.socket.pause(); // bounded: nothing more is read until the handler is done
+        return;
+      }
+      const waitingForClient = this.mustWaitForDrain((socket) => {
+        if (!this.busy || this.waiter) socket.resume();
+        this.pump();
+      });
+      if (waitingForClient) return;
+      const ev = this.lines.next();
+      if (!ev) return;
+      const waiter = this.waiter;
+      this.waiter = null;
+      if (waiter) this.deliverResponse(ev, waiter);
+      else this.dispatch(ev);
+    }
+  }
+
+  private dispatch(ev: LineEvent): void {
+    if (ev.type === 'too-long') return this.close(TEXT.lineTooLong, 'line-too-long');
+    const line = ev.line;
+    if (isHttpRequest(line)) return this.close(TEXT.http, 'http-request');
+    const space = line.indexOf(0x20);
+    const verbBytes = space < 0 ? line : line.subarray(0, space);
+    if (verbBytes.length > MAX_VERB_BYTES) return this.bad(TEXT.unknownCommand);
+    // Keywords are case-insensitive (RFC 1939 §3); ASCII only.
+    const verb = verbBytes.toString('latin1').replace(/[a-z]/g, (c) => c.toUpperCase());
+    const args = space < 0 ? Buffer.alloc(0) : line.subarray(space + 1);
+    const handler = PREAUTH_COMMANDS.get(verb);
+    if (!handler) return this.bad(POSTAUTH_COMMANDS.has(verb) ? TEXT.notAuthenticated : TEXT.unknownCommand);
+    const result = handler(this, args);
+    // A bug in a handler: the command gets -ERR [SYS/TEMP], then the session ends.
+    if (result instanceof Promise) this.runHandler(verb, result, () => this.send(err(TEXT.unavailable, 'SYS/TEMP')));
+  }
+
+  /**
+   * A handler's promise: nothing more is read until it settles. A rejection is our bug, not an
+   * IdP or backend outage (those are answered inside): `bug` words it, then the session ends.
+   */
+  private runHandler(name: string, result: Promise<void>, bug: () => void): void {
+    this.busy = true;
+    result
+      .catch(contained((e: unknown) => {
+        bug();
+        this.fault(name, e);
+      }, (e) => this.fault(name, e)))
+      .finally(contained(() => {
+        this.busy = false;
+        if (this.state !== 'preauth') return;
+        this.socket.resume();
+        this.pump();
+      }, (e) => this.fault('data', e)));
+  }
+
+  /** Sends `prompt` (a `+ ` challenge line) and awaits the client's response line; null when it cancelled. */
+  private awaitResponse(prompt: string): Promise<Buffer | null> {
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.send(prompt);
+      this.socket.resume();
+      setImmediate(contained(() => this.pump(), (e) => this.fault('data', e))); // lines may already be buffered
+    });
+  }
+
+  private deliverResponse(ev: LineEvent, waiter: { resolve: (r: Buffer | null) => void; reject: (err: Error) => void }): void {
+    // RFC 5034 §4: a line of just "*" cancels the exchange.
+    if (ev.type === 'line') return waiter.resolve(ev.line.length === 1 && ev.line[0] === 0x2a ? null : ev.line);
+    waiter.reject(new SaslError('ERR_SASL_TOO_LONG', 'SASL response too long'));
+    this.close(TEXT.lineTooLong, 'line-too-long');
+  }
+
+  // ---- Pop3Context -------------------------------------------------------------------
+
+  bad(text: string): void {
+    this.send(err(text));
+    this.badCommands += 1;
+    if (this.badCommands >= this.deps.limits.maxBadCommands) this.close(TEXT.tooManyBad, 'too-many-bad-commands');
+  }
+
+  startTls(): void {
+    this.lines.discard(); // plaintext pipelined after STLS is never processed (CVE-2011-0411 class)
+    this.pendingUser = null;
+    this.send(ok(TEXT.startTls));
+    this.upgrade(() => this.pump());
+  }
+
+  quit(): void {
+    this.send(ok(TEXT.quit));
+    this.loggedOut();
+  }
+
+  // ---- login: the shared flow decides, this only words the outcome (RFC 3206) ----------
+
+  async authenticate(mechanism: SaslMechanism, initial: string | undefined): Promise<void> {
+    this.pendingUser = null;
+    const wire: SaslWire = { challenge: (b64) => this.awaitResponse(`+ ${b64}\r\n`) };
+    this.answer(await this.logins.authenticate(mechanism, initial, wire));
+  }
+
+  async login(creds: SaslCredentials): Promise<void> {
+    this.answer(await this.logins.login(creds));
+  }
+
+  async authFailed(mechanism: string, reason: string): Promise<void> {
+    this.answer(await this.logins.fail(mechanism, reason));
+  }
+
+  private answer(o: LoginOutcome<object>): void {
+    switch (o.kind) {
+      case 'ok': return this.spliceTo(o);
+      case 'rejected':
+        this.send(err(TEXT.authFailed, 'AUTH'));
+        if (o.last) this.close(TEXT.tooManyFailures, 'too-many-auth-failures');
+        return;
+      case 'blocked': return this.close(TEXT.blocked, 'blocked');
+      case 'unavailable':
+      case 'backend-unavailable': return this.send(err(TEXT.unavailable, 'SYS/TEMP'));
+      case 'malformed': return this.bad(TEXT.badSasl);
+      case 'cancelled': return this.send(err(TEXT.authAborted));
+      case 'gone': return;
+    }
+  }
+
+  private spliceTo(o: Extract<LoginOutcome<object>, { kind: 'ok' }>): void {
+    const remaining = this.lines.takeRemaining();
+    const client = this.handOff();
+    // Dovecot's own "+OK Logged in." was read by the backend login; the client gets ours.
+    client.write(ok(TEXT.loggedIn));
+    const { onEnd, onSpliced } = this.deps;
+    const handle = splicePop3(client, o.backend, {
+      fromClient: remaining,
+      idleTimeoutMs: this.deps.limits.idleTimeoutMs,
+      log: this.log,
+      user: o.user,
+      mech: o.mech,
+      startedAt: this.startedAt,
+      onEnd: (h) => onEnd?.(h),
+    });
+    onSpliced?.(this, handle, o.user);
+  }
+
+  drain(text: string): void {
+    this.close(text, 'shutdown');
+  }
+
+  cut(text: string): void {
+    this.close(text, 'shutdown');
+  }
+}
