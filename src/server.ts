@@ -4,9 +4,9 @@ import { ConnectionLimiter } from './net/connection-limits.js';
 import type { Config } from './config/types.js';
 import type { Logger } from './observability/logger.js';
 import { CertificateStore } from './net/tls-reload.js';
-import { Health } from './observability/health.js';
-import { readinessChecks } from './observability/health-checks.js';
-import { startOpsHttp, type HttpListener } from './observability/http.js';
+import { Health } from './ops/health.js';
+import { readinessChecks } from './ops/health-checks.js';
+import { startOpsHttp, type HttpListener } from './ops/http.js';
 import { metrics } from './observability/metrics.js';
 import type { Listener } from './net/listen.js';
 import { createAuthenticator, createIdpHttpClient } from './auth/factory.js';
@@ -22,7 +22,8 @@ import { backendTargets } from './backend/targets.js';
 import { AppPasswordFile } from './state/app-password-file.js';
 import { bounded, sessionDeadline } from './shutdown.js';
 import { blockListOf } from './net/trusted-networks.js';
-import { openSharedState, sharedStateCheck } from './state/index.js';
+import { openSharedState } from './state/index.js';
+import { sharedStateCheck } from './ops/shared-state-check.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];

@@ -5,7 +5,7 @@
 import { KEYS, type IssuerKeyName, type KeySpec, type KeyValues } from './keys.js';
 import type { IntrospectionMode, IssuerConfig, OpaqueTokenRoute } from './types.js';
 import { secretOrFile, typedValues, type Parsed } from './values.js';
-import { asciiLower } from '../auth/address.js';
+import { asciiLower } from '../ascii.js';
 
 /** The YAML key of the issuer list (carried through RawConfig as JSON, like certificates). */
 export const ISSUERS_KEY = 'issuers';

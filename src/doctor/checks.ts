@@ -7,7 +7,7 @@ import { loadCertificatePair, type CertificateFiles } from '../net/tls-reload.js
 import { connectTcp } from '../backend/dial.js';
 import { backendTargets } from '../backend/targets.js';
 import type { BackendTlsOptions } from '../backend/dial.js';
-import { idpProbeUrl } from '../observability/health-checks.js';
+import { idpProbeUrl } from '../ops/health-checks.js';
 import { checkDovecotGeneration, dovecotGeneration } from './dovecot-version.js';
 import { meetsNodeEngine, PACKAGE_NAME, type PackageInfo } from '../package-info.js';
 import { DOCTOR_CONNECT_MAX_MS, DOCTOR_HTTP_TIMEOUT_MS, DOCTOR_QUIT_CLOSE_MS } from '../limits.js';

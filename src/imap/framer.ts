@@ -12,7 +12,8 @@
 // maxBufferedBytes.
 
 import { peekTag } from './parser.js';
-import { MAX_IMAP_LITERAL_DIGITS } from '../limits.js';
+import { literalMarker } from './literal.js';
+import { ByteQueue } from './byte-queue.js';
 
 export interface FramerLimits {
   /**
@@ -42,9 +43,6 @@ export type FramerEvent =
 
 const LF = 0x0a;
 const CR = 0x0d;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
-const PLUS = 0x2b;
 
 type Phase = 'line' | 'literal' | 'skip' | 'failed';
 
@@ -259,86 +257,9 @@ export class ImapFramer {
   }
 }
 
-/** `{n}` or `{n+}` (RFC 9051 §4.3, RFC 7888) at the very end of a line. */
-function literalMarker(line: Buffer): { size: number; sync: boolean } | undefined {
-  let i = line.length - 1;
-  if (i < 2 || line[i] !== RBRACE) return undefined;
-  i--;
-  const sync = line[i] !== PLUS;
-  if (!sync) i--;
-  const digitsEnd = i + 1;
-  while (i >= 0 && digitsEnd - i <= MAX_IMAP_LITERAL_DIGITS && line[i]! >= 0x30 && line[i]! <= 0x39) i--;
-  const digits = digitsEnd - i - 1;
-  if (digits === 0 || i < 0 || line[i] !== LBRACE) return undefined;
-  return { size: Number(line.toString('latin1', i + 1, digitsEnd)), sync };
-}
-
 function checkLimit(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     throw new RangeError(`FramerLimits.${name} must be an integer >= ${min}`);
   }
   return value;
-}
-
-/**
- * Growable byte queue: appends are amortised O(1) (capacity doubles and
- * compaction leaves at least half free), consumption just moves `start`.
- */
-class ByteQueue {
-  #data = Buffer.alloc(0);
-  #start = 0;
-  #end = 0;
-
-  get length(): number {
-    return this.#end - this.#start;
-  }
-
-  /** Zero-copy view of [from, to) relative to the first unconsumed byte; valid until the next append. */
-  view(from: number, to: number): Buffer {
-    return this.#data.subarray(this.#start + from, this.#start + to);
-  }
-
-  indexOf(byte: number): number {
-    return this.view(0, this.length).indexOf(byte);
-  }
-
-  append(chunk: Buffer): void {
-    if (this.#end + chunk.length > this.#data.length) {
-      const used = this.length;
-      const needed = used + chunk.length;
-      if (needed * 2 > this.#data.length) {
-        const grown = Buffer.allocUnsafe(Math.max(needed * 2, 4096));
-        this.#data.copy(grown, 0, this.#start, this.#end);
-        this.#data = grown;
-      } else {
-        this.#data.copy(this.#data, 0, this.#start, this.#end);
-      }
-      this.#start = 0;
-      this.#end = used;
-    }
-    chunk.copy(this.#data, this.#end);
-    this.#end += chunk.length;
-  }
-
-  consume(n: number): void {
-    this.#start += n;
-    if (this.#start === this.#end) this.#reset();
-  }
-
-  clear(): void {
-    this.#reset();
-  }
-
-  /** Empties the queue and gives its memory back. */
-  release(): void {
-    this.#reset();
-    this.#data = Buffer.alloc(0);
-  }
-
-  #reset(): void {
-    this.#start = 0;
-    this.#end = 0;
-    // Do not keep a large buffer around after a burst.
-    if (this.#data.length > 64 * 1024) this.#data = Buffer.alloc(0);
-  }
 }

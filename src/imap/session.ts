@@ -3,7 +3,7 @@
 // the shared flow (session/login.ts). This file frames IMAP and words the outcomes; command
 // handlers (commands/) only decide what to say.
 import type net from 'node:net';
-import type { ServerTlsSource } from '../net/tls-reload.js';
+import type { ServerTlsSource } from '../net/tls-context.js';
 import type { Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
 import { SaslError, type SaslCredentials, type SaslMechanism } from '../auth/sasl/index.js';

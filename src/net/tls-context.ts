@@ -1,19 +1,14 @@
-// Client-facing TLS. One SecureContext is built at start-up and shared by every
-// connection (per-connection contexts cost memory and CPU).
-import { readFileSync } from 'node:fs';
+// Client-facing TLS: the floor every certificate source and session shares. The contexts come
+// from tls-reload.ts (built once per certificate file change and shared by every connection:
+// per-connection contexts cost memory and CPU); this file only starts TLS on a socket with them.
 import tls from 'node:tls';
-import type { ServerTlsSource } from './tls-reload.js';
 
 export const TLS_MIN_VERSION = 'TLSv1.2';
 
-export interface TlsFiles { certPath: string; keyPath: string }
-
-export function loadServerContext(files: TlsFiles): tls.SecureContext {
-  return tls.createSecureContext({
-    cert: readFileSync(files.certPath),
-    key: readFileSync(files.keyPath),
-    minVersion: TLS_MIN_VERSION,
-  });
+/** What sessions use to start server TLS: the current default context and SNI selection. */
+export interface ServerTlsSource {
+  readonly context: tls.SecureContext;
+  readonly SNICallback: (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => void;
 }
 
 /** Starts server-side TLS on an accepted socket (implicit TLS or after STARTTLS), with the

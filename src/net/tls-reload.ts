@@ -10,15 +10,9 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import tls from 'node:tls';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import { TLS_MIN_VERSION } from './tls-context.js';
+import { TLS_MIN_VERSION, type ServerTlsSource } from './tls-context.js';
 
 export interface CertificateFiles { readonly certPath: string; readonly keyPath: string }
-
-/** What sessions use to start server TLS: the current default context and SNI selection. */
-export interface ServerTlsSource {
-  readonly context: tls.SecureContext;
-  readonly SNICallback: (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => void;
-}
 
 interface Entry {
   readonly name: string; // 'default' or the first SNI name

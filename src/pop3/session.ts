@@ -3,7 +3,7 @@
 // login is the shared flow (session/login.ts). This file frames POP3 lines and words the
 // outcomes (RFC 3206 codes); command handlers (commands.ts) only decide what to say.
 import type net from 'node:net';
-import type { ServerTlsSource } from '../net/tls-reload.js';
+import type { ServerTlsSource } from '../net/tls-context.js';
 import type { Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
 import { contained } from '../observability/faults.js';

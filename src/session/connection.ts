@@ -3,8 +3,7 @@
 // pre-login timer, back-pressure, a polite close, containment of our own bugs, and the hand-off
 // of the socket once logged in. The protocol module adds framing, commands and words.
 import type net from 'node:net';
-import type { ServerTlsSource } from '../net/tls-reload.js';
-import { startServerTls } from '../net/tls-context.js';
+import { startServerTls, type ServerTlsSource } from '../net/tls-context.js';
 import { newSessionId, peerOf, type Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
 import { sessionLogger, type Protocol } from '../observability/metrics.js';

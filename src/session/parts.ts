@@ -1,5 +1,5 @@
 // What every protocol's service shares, built once at start-up (server.ts).
-import type { ServerTlsSource } from '../net/tls-reload.js';
+import type { ServerTlsSource } from '../net/tls-context.js';
 import type { ConnectionLimiter } from '../net/connection-limits.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';

@@ -12,7 +12,7 @@
 //    its timers and bookkeeping cleared) and spliced to Postfix.
 //  - no AUTH in EHLO before TLS (smtp-server always lists it).
 import type net from 'node:net';
-import type { ServerTlsSource } from '../net/tls-reload.js';
+import type { ServerTlsSource } from '../net/tls-context.js';
 import type { Writable } from 'node:stream';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { contained } from '../observability/faults.js';

@@ -11,7 +11,6 @@ import { shareDisabledUsers } from './shared-disabled.js';
 import type { SharedStore } from './store.js';
 
 export type { SharedStore } from './store.js';
-export { sharedStateCheck } from './readiness.js';
 
 export interface SharedState {
   readonly store: SharedStore;

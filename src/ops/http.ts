@@ -4,13 +4,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../config/types.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../observability/logger.js';
 import type { Health } from './health.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 import { listenOn } from '../net/listen.js';
 import { refuseTunnels } from '../net/http-tunnels.js';
 import { parseRequestTarget, targetForLog } from '../net/request-target.js';
-import { reportFault } from './faults.js';
+import { reportFault } from '../observability/faults.js';
 import { OPS_HTTP_HEADERS_TIMEOUT_MS, OPS_HTTP_KEEPALIVE_MS, OPS_HTTP_REQUEST_TIMEOUT_MS } from '../limits.js';
 
 export interface HttpListener {

@@ -6,9 +6,9 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/observability/logger.js';
-import { Health } from '../../src/observability/health.js';
+import { Health } from '../../src/ops/health.js';
 import { metrics } from '../../src/observability/metrics.js';
-import { startOpsHttp } from '../../src/observability/http.js';
+import { startOpsHttp } from '../../src/ops/http.js';
 import { rawGet, rawHttp } from '../harness/raw-http.js';
 import { recordCrashes } from '../reliability/fakes/leaks.js';
 
