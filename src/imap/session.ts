@@ -7,7 +7,7 @@ import type { ServerTlsSource } from '../net/tls-context.js';
 import type { Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
 import { SaslError, type SaslCredentials, type SaslMechanism } from '../auth/sasl/index.js';
-import { FramedConnection, HTTP_REQUEST } from '../session/framed-connection.js';
+import { FramedConnection, HTTP_REQUEST } from './framed-connection.js';
 import { SessionLogin, type LoginParts } from '../session/login.js';
 import type { LoginOutcome } from '../session/login-outcome.js';
 import type { SaslWire } from '../session/sasl-exchange.js';
@@ -80,7 +80,7 @@ export class ImapSession extends FramedConnection implements ImapContext, Sessio
     this.deps.onEnd?.(this);
   }
 
-  // ---- the command loop (session/framed-connection.ts) -------------------------------
+  // ---- the command loop (imap/framed-connection.ts) -------------------------------
 
   protected literalAccepted(): void {
     this.send('+ Ready for literal data\r\n');

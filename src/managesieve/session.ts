@@ -3,11 +3,11 @@
 // timers, close) is session/connection.ts; the login is the shared flow (session/login.ts).
 // This file frames ManageSieve and words the outcomes; commands.ts decides what to say.
 import type net from 'node:net';
-import type { ServerTlsSource } from '../net/tls-reload.js';
+import type { ServerTlsSource } from '../net/tls-context.js';
 import type { Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
 import { SaslError, type SaslMechanism } from '../auth/sasl/index.js';
-import { FramedConnection, HTTP_REQUEST } from '../session/framed-connection.js';
+import { FramedConnection, HTTP_REQUEST } from '../imap/framed-connection.js';
 import { SessionLogin, type LoginParts } from '../session/login.js';
 import type { LoginOutcome } from '../session/login-outcome.js';
 import type { SaslWire } from '../session/sasl-exchange.js';
@@ -83,7 +83,7 @@ export class ManageSieveSession extends FramedConnection implements SieveContext
     this.deps.onEnd?.(this);
   }
 
-  // ---- the command loop (session/framed-connection.ts) -------------------------------
+  // ---- the command loop (imap/framed-connection.ts) -------------------------------
 
   /** ManageSieve has no `+` step: a `{n}` literal is read like `{n+}` (its body follows at once). */
   protected literalAccepted(): void {}

@@ -1,12 +1,13 @@
-// The command loop of a line protocol whose commands may carry literals (IMAP, ManageSieve:
+// The command loop of a line protocol whose commands may carry literals (IMAP, and ManageSieve,
+// which frames its input the IMAP way:
 // the same `{n}`/`{n+}` framing, RFC 9051 §4.3 and RFC 5804 §4): the framer, one command at a
 // time (nothing more is read while a handler awaits the IdP or DMS), back-pressure, a client
 // response awaited during a SASL exchange, and the bad-command budget. The protocol decides
 // what each event means and how a refusal is worded.
 import { contained } from '../observability/faults.js';
 import { SaslError } from '../auth/sasl/index.js';
-import { ImapFramer, type FramerEvent } from '../imap/framer.js';
-import { PreauthConnection } from './connection.js';
+import { ImapFramer, type FramerEvent } from './framer.js';
+import { PreauthConnection } from '../session/connection.js';
 
 /** A browser or scanner speaking HTTP to a mail port (cross-protocol attacks): ended at once. */
 export const HTTP_REQUEST = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|TRACE|CONNECT|PATCH) \S+ HTTP\/\d\.\d$/i;
