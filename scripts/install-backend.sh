@@ -22,23 +22,27 @@ missing=()
 # haproxy: test/reliability/load/ runs two proxy instances behind it (PROXY protocol v2).
 # gdb: the soak asks glibc in the proxy process to return free memory (malloc_trim) before reading RSS.
 # promtool (package prometheus, its daemon not started): the CI test of deploy/monitoring checks the PromQL.
+# sieve-connect: the ManageSieve e2e test uploads a script with Debian's real client.
 # debootstrap: scripts/install-dms-debian13.sh builds the Debian 13 root (Dovecot 2.4, DMS_FLAVOUR=debian13).
 # nginx + libnginx-mod-mail: `npm run bench` measures nginx's mail proxy (auth_http) beside ours; the bench
 # starts its own nginx with its own prefix and config, never the system service.
 # redis-server: test/state/ starts one per test file as the replicas' shared store (issue 20).
-for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool debootstrap nginx redis-server; do
+for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool sieve-connect debootstrap nginx redis-server; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
 done
 # dovecot-lmtpd and dovecot-pop3d have no command of their own: check their binaries
 # (Postfix delivers through lmtp; the POP3 tests log in to pop3).
 [ -x /usr/lib/dovecot/lmtp ] || missing+=("dovecot-lmtpd")
+# ManageSieve (4190) and the Sieve plugin that runs the scripts at LMTP delivery, as DMS with ENABLE_MANAGESIEVE=1.
+[ -x /usr/lib/dovecot/managesieve ] || missing+=("dovecot-managesieved")
+[ -e /usr/lib/dovecot/modules/lib90_sieve_plugin.so ] || missing+=("dovecot-sieve")
 [ -x /usr/lib/dovecot/pop3 ] || missing+=("dovecot-pop3d")
 [ -e /usr/lib/nginx/modules/ngx_mail_module.so ] || missing+=("libnginx-mod-mail")
 need_user=0
 getent passwd "$MAIL_USER" >/dev/null 2>&1 || need_user=1
 
 if [ "${#missing[@]}" -eq 0 ] && [ "$need_user" -eq 0 ]; then
-  echo "install-backend: dovecot, postfix, openssl, curl, fail2ban, haproxy, gdb, promtool, debootstrap, nginx mail, redis-server and user $MAIL_USER already present"
+  echo "install-backend: dovecot (imap, pop3, lmtp, managesieve, sieve), postfix, openssl, curl, fail2ban, haproxy, gdb, promtool, sieve-connect, debootstrap, nginx mail, redis-server and user $MAIL_USER already present"
   debian13
   exit 0
 fi
@@ -64,8 +68,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   trap 'if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi' EXIT
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    dovecot-imapd dovecot-lmtpd dovecot-pop3d postfix openssl curl ca-certificates fail2ban haproxy gdb prometheus debootstrap \
-    nginx libnginx-mod-mail redis-server
+    dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-managesieved dovecot-sieve sieve-connect postfix openssl curl ca-certificates fail2ban \
+    haproxy gdb prometheus debootstrap nginx libnginx-mod-mail redis-server
   # The nginx package's default site listens on port 80. policy-rc.d kept the maintainer
   # scripts from starting it; also keep systemd from starting it at boot (disable works without
   # a running systemd), and stop one that an earlier install without policy-rc.d left running.

@@ -50,6 +50,8 @@ export const MAX_SASL_FIELD_BYTES = 255;
 export const MAX_IMAP_LIST_DEPTH = 8;
 /** RFC 9051 §9: literal = "{" number64 ["+"] "}"; more digits is not a length we take. */
 export const MAX_IMAP_LITERAL_DIGITS = 10;
+/** Longest ManageSieve NOOP tag echoed back (RFC 5804 §2.14 sets none; a tag is a client's short marker). */
+export const MAX_SIEVE_NOOP_TAG_BYTES = 256;
 /** RFC 2971 §3.3: at most 30 ID field-value pairs. */
 export const MAX_ID_PAIRS = 30;
 /** RFC 2971 §3.3: ID field names at most 30 octets. */
@@ -70,7 +72,7 @@ export const MAX_TRACKED_SMTP_LINE_BYTES = 65536;
 
 /** Longest line read from Dovecot/Postfix during the login dialogue. */
 export const MAX_BACKEND_LINE_BYTES = 65536;
-/** Most lines of one multi-line SMTP reply from Postfix (an EHLO reply has about a dozen). */
+/** Most lines of one multi-line reply from Postfix (an EHLO reply has about a dozen) or of Dovecot ManageSieve's capability list (about ten). */
 export const MAX_BACKEND_REPLY_LINES = 100;
 /** A resolved DMS_HOST is reused this long: no DNS query on every login. */
 export const BACKEND_LOOKUP_TTL_MS = 10_000;

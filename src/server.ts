@@ -12,6 +12,7 @@ import type { Listener } from './net/listen.js';
 import { createAuthenticator, createIdpHttpClient } from './auth/factory.js';
 import { startImap, type ImapService } from './imap/service.js';
 import { startSmtp, type SmtpService } from './smtp/service.js';
+import { startManageSieve } from './managesieve/service.js';
 import { startPop3 } from './pop3/service.js';
 import type { Service, SharedParts } from './session/parts.js';
 import { openScim } from './scim/service.js';
@@ -26,7 +27,7 @@ import { sharedStateCheck } from './ops/shared-state-check.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];
-  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions', 'pop3', 'pop3s', 'http', 'scim'). */
+  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions', 'pop3', 'pop3s', 'managesieve', 'http', 'scim'). */
   port(name: string): number;
   readonly health: Health;
   /** The client-facing certificates (null without TLS). */
@@ -66,6 +67,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   try {
     services.push(await startImap(parts));
     services.push(await startSmtp(parts));
+    services.push(await startManageSieve(parts));
     services.push(await startPop3(parts));
   } catch (err) {
     await Promise.all(services.map((s) => s.close()));

@@ -41,7 +41,7 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
   let socket: net.Socket | null = null;
   let reader: LineReader | null = null;
   const timer = new LoginTimer(target.timeoutMs, () => {
-    reader?.fail(new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms${timer.authSent ? ' (plus Dovecot\'s auth penalty)' : ''}`));
+    reader?.fail(timer.expired());
     socket?.destroy();
   });
   try {

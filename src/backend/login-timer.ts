@@ -5,9 +5,9 @@
 // AUTH_PENALTY_MAX_SECS). That is deliberate waiting, not a slow backend: the authentication
 // step gets it on top of DMS_TIMEOUT_MS. Cut short, every password failure after the second
 // from one client became a timeout (NO [UNAVAILABLE]) that Fail2Ban never saw.
-import { DOVECOT_PENALTY_MAX_MS } from '../limits.js';
 import { BackendError } from './dial.js';
 import type { BackendLoginFailure } from './login-result.js';
+import { DOVECOT_PENALTY_MAX_MS } from '../limits.js';
 
 export class LoginTimer {
   private readonly startedAt = performance.now();
@@ -29,6 +29,11 @@ export class LoginTimer {
 
   clear(): void {
     clearTimeout(this.timer);
+  }
+
+  /** The error a login that ran out of time fails with. */
+  expired(): BackendError {
+    return new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${this.timeoutMs} ms${this.authSent ? ' (plus Dovecot\'s auth penalty)' : ''}`);
   }
 
   /** A login that threw: the backend unreachable or broken, or (a timeout once the credentials were out) undecided. */

@@ -80,7 +80,7 @@ export async function smtpBackendLogin(target: SmtpBackendTarget, req: SmtpLogin
   let timedOut = false;
   const timer = new LoginTimer(target.timeoutMs, () => {
     timedOut = true;
-    session?.reader.fail(new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms${timer.authSent ? ' (plus Dovecot\'s auth penalty)' : ''}`));
+    session?.reader.fail(timer.expired());
     session?.socket.destroy();
   });
   try {

@@ -11,6 +11,7 @@ import { imapBackendLogin, type ImapBackendTarget } from './imap-login.js';
 import { smtpBackendLogin, type SmtpBackendTarget } from './smtp-login.js';
 import { AccountCheck } from './account-check.js';
 import { submissionLogin } from './submission-login.js';
+import { manageSieveBackendLogin, type ManageSieveBackendTarget, type SieveCapabilities } from './managesieve-login.js';
 import { pop3BackendLogin, type Pop3BackendTarget } from './pop3-login.js';
 
 export interface BackendTargets {
@@ -24,6 +25,10 @@ export interface BackendTargets {
   readonly accounts: AccountCheck;
   /** Where Postfix is, for the EHLO feature probe (no login). */
   readonly submissionEndpoint: SmtpBackendTarget;
+  /** Dovecot ManageSieve: the login answers with the capabilities its greeting listed. */
+  readonly managesieve: BackendTarget<{ readonly capabilities: SieveCapabilities }>;
+  /** Where Dovecot ManageSieve is, for the capability probe (no login). */
+  readonly managesieveEndpoint: ManageSieveBackendTarget;
   /** Dovecot POP3 (DMS ENABLE_POP3=1): nothing beyond the socket comes back. */
   readonly pop3: BackendTarget<object>;
 }
@@ -53,6 +58,9 @@ export function backendTargets(config: Pick<Config, 'backend' | 'smtp' | 'proxyP
     host: b.host, port: b.submissionPort, tls: b.submissionTls, tlsOptions, timeoutMs: b.timeoutMs,
     heloName: config.smtp.hostname, login: b.submissionLogin, proxyProtocol: config.proxyProtocol.toSubmission,
   };
+  const sieveAt: ManageSieveBackendTarget = {
+    host: b.host, port: b.managesievePort, tls: b.managesieveTls, tlsOptions, timeoutMs: b.timeoutMs, proxyProtocol: config.proxyProtocol.toManagesieve,
+  };
   const imap: BackendTargets['imap'] = (who, client) =>
     imapBackendLogin(imapAt, { credentials: credentialsFor(who, master), client, idFields: idFieldsFor(client) });
   const submissionDirect: BackendTargets['submissionDirect'] = (who, client) =>
@@ -66,6 +74,8 @@ export function backendTargets(config: Pick<Config, 'backend' | 'smtp' | 'proxyP
     submissionDirect,
     accounts,
     submissionEndpoint: smtpAt,
+    managesieve: (who, client) => manageSieveBackendLogin(sieveAt, { credentials: credentialsFor(who, master), client }),
+    managesieveEndpoint: sieveAt,
     pop3,
   };
 }

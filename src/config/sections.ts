@@ -32,6 +32,7 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
     imaps: v.LISTEN_IMAPS,
     submission: v.LISTEN_SUBMISSION,
     submissions: v.LISTEN_SUBMISSIONS,
+    managesieve: v.LISTEN_MANAGESIEVE,
     pop3: v.LISTEN_POP3,
     pop3s: v.LISTEN_POP3S,
   };
@@ -46,7 +47,7 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
     const key = `LISTEN_${name.toUpperCase()}`;
     if (!tls && listen[name]) problems.push(`${key} needs SSL_CERT_PATH and SSL_KEY_PATH (or set ${key}= to disable it)`);
   }
-  for (const name of ['imap', 'submission', 'pop3'] as const) {
+  for (const name of ['imap', 'submission', 'pop3', 'managesieve'] as const) {
     const key = `LISTEN_${name.toUpperCase()}`;
     if (!tls && listen[name] && !allowPlaintextAuth) {
       problems.push(`${key} without SSL_CERT_PATH/SSL_KEY_PATH offers no STARTTLS: set the certificate, or ALLOW_PLAINTEXT_AUTH=1 for a trusted network`);
@@ -104,6 +105,8 @@ function backend(c: SectionInput): Pick<Config, 'backend'> {
       submissionPort: v.DMS_SUBMISSION_PORT,
       submissionTls: v.DMS_SUBMISSION_TLS,
       submissionLogin: v.DMS_SUBMISSION_LOGIN,
+      managesievePort: v.DMS_MANAGESIEVE_PORT,
+      managesieveTls: v.DMS_MANAGESIEVE_TLS,
       pop3Port: v.DMS_POP3_PORT,
       pop3Tls: v.DMS_POP3_TLS,
     },
@@ -132,6 +135,7 @@ function sessions(c: SectionInput): Pick<Config, 'smtp' | 'imap' | 'sessions' | 
       timeoutMs: v.PROXY_PROTOCOL_TIMEOUT_SECONDS * 1000,
       toImap: v.DMS_IMAP_PROXY_PROTOCOL,
       toSubmission: v.DMS_SUBMISSION_PROXY_PROTOCOL,
+      toManagesieve: v.DMS_MANAGESIEVE_PROXY_PROTOCOL,
       toPop3: v.DMS_POP3_PROXY_PROTOCOL,
     },
     limits: {

@@ -43,6 +43,8 @@ export interface Config {
     readonly imaps: ListenAddress | null;
     readonly submission: ListenAddress | null;
     readonly submissions: ListenAddress | null;
+    /** ManageSieve (RFC 5804); off unless configured. */
+    readonly managesieve: ListenAddress | null;
     readonly pop3: ListenAddress | null;
     readonly pop3s: ListenAddress | null;
   };
@@ -73,6 +75,8 @@ export interface Config {
     readonly submissionPort: number;
     readonly submissionTls: BackendTlsMode;
     readonly submissionLogin: 'master' | 'xclient';
+    readonly managesievePort: number;
+    readonly managesieveTls: BackendTlsMode;
     readonly pop3Port: number;
     readonly pop3Tls: BackendTlsMode;
   };
@@ -99,6 +103,7 @@ export interface Config {
     readonly timeoutMs: number;
     readonly toImap: boolean;
     readonly toSubmission: boolean;
+    readonly toManagesieve: boolean;
     readonly toPop3: boolean;
   };
   readonly limits: {

@@ -6,9 +6,8 @@ import type net from 'node:net';
 import type { ServerTlsSource } from '../net/tls-context.js';
 import type { Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
-import { contained } from '../observability/faults.js';
 import { SaslError, type SaslCredentials, type SaslMechanism } from '../auth/sasl/index.js';
-import { PreauthConnection } from '../session/connection.js';
+import { FramedConnection, HTTP_REQUEST } from './framed-connection.js';
 import { SessionLogin, type LoginParts } from '../session/login.js';
 import type { LoginOutcome } from '../session/login-outcome.js';
 import type { SaslWire } from '../session/sasl-exchange.js';
@@ -47,13 +46,8 @@ export interface ImapSessionDeps {
   readonly loggedIn?: () => void;
 }
 
-const HTTP_REQUEST = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|TRACE|CONNECT|PATCH) \S+ HTTP\/\d\.\d$/i;
-
-export class ImapSession extends PreauthConnection implements ImapContext, SessionHandle {
-  private readonly framer: ImapFramer;
-  private busy = false;
-  private waiter: { resolve: (line: Buffer | null) => void; reject: (err: Error) => void } | null = null;
-  private badCommands = 0;
+export class ImapSession extends FramedConnection implements ImapContext, SessionHandle {
+  protected readonly framer: ImapFramer;
   private clientId: ReadonlyArray<readonly [string, string]> = [];
   private readonly logins: SessionLogin<Backend>;
 
@@ -78,11 +72,6 @@ export class ImapSession extends PreauthConnection implements ImapContext, Sessi
     this.pump();
   }
 
-  protected received(chunk: Buffer): void {
-    this.framer.push(chunk);
-    this.pump();
-  }
-
   protected farewell(text: string): string {
     return untagged(`BYE ${text}`);
   }
@@ -91,34 +80,15 @@ export class ImapSession extends PreauthConnection implements ImapContext, Sessi
     this.deps.onEnd?.(this);
   }
 
-  protected override abandon(): void {
-    this.waiter?.reject(new SaslError('ERR_SASL_SYNTAX', 'session closed'));
+  // ---- the command loop (imap/framed-connection.ts) -------------------------------
+
+  protected literalAccepted(): void {
+    this.send('+ Ready for literal data\r\n');
   }
 
-  // ---- the command loop ------------------------------------------------------------
-
-  private pump(): void {
-    while (this.state === 'preauth') {
-      if (this.busy && !this.waiter) {
-        this.socket.pause(); // bounded: nothing more is read until the handler is done
-        return;
-      }
-      const waitingForClient = this.mustWaitForDrain((socket) => {
-        if (!this.busy || this.waiter) socket.resume();
-        this.pump();
-      });
-      if (waitingForClient) return;
-      const ev = this.framer.next();
-      if (!ev) return;
-      if (this.waiter) this.deliverContinuation(ev);
-      else this.dispatch(ev);
-    }
-  }
-
-  private dispatch(ev: FramerEvent): void {
+  protected dispatch(ev: FramerEvent): void {
     switch (ev.type) {
       case 'literal-continue':
-        return this.send('+ Ready for literal data\r\n');
       case 'line':
         return; // only in 'line' mode, which is set while a waiter exists
       case 'error':
@@ -146,26 +116,11 @@ export class ImapSession extends PreauthConnection implements ImapContext, Sessi
       return this.bad(cmd.tag, TEXT.unknownCommand);
     }
     const result = handler(this, cmd);
-    if (!(result instanceof Promise)) return;
-    this.busy = true;
-    result
-      .catch(contained((err: unknown) => {
-        // A command's promise failed: a bug, not an IdP or backend outage (those are
-        // answered inside). The command gets NO [SERVERBUG], then the session ends.
-        this.reply(cmd.tag, 'NO', TEXT.unavailable, 'SERVERBUG');
-        this.fault(cmd.name, err);
-      }, (err) => this.fault(cmd.name, err)))
-      .finally(contained(() => {
-        this.busy = false;
-        if (this.state !== 'preauth') return;
-        this.socket.resume();
-        this.pump();
-      }, (err) => this.fault('data', err)));
+    // A bug in a command's promise: NO [SERVERBUG], then the session ends.
+    if (result instanceof Promise) this.runHandler(cmd.name, result, () => this.reply(cmd.tag, 'NO', TEXT.unavailable, 'SERVERBUG'));
   }
 
-  private deliverContinuation(ev: FramerEvent): void {
-    const waiter = this.waiter!;
-    this.waiter = null;
+  protected deliverResponse(ev: FramerEvent, waiter: { resolve: (r: Buffer | null) => void; reject: (err: Error) => void }): void {
     this.framer.mode = 'command';
     if (ev.type === 'line') {
       // RFC 9051 §6.2.2: a line of just "*" cancels the exchange.
@@ -186,18 +141,12 @@ export class ImapSession extends PreauthConnection implements ImapContext, Sessi
 
   bad(tag: string, text: string, code?: string): void {
     this.reply(tag, 'BAD', text, code);
-    this.badCommands += 1;
-    if (this.badCommands >= this.deps.limits.maxBadCommands) this.close(TEXT.tooManyBad, 'too-many-bad-commands');
+    this.countBad(this.deps.limits.maxBadCommands, TEXT.tooManyBad);
   }
 
   continuation(prompt: string): Promise<Buffer | null> {
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-      this.framer.mode = 'line';
-      this.send(`+ ${prompt}\r\n`);
-      this.socket.resume();
-      setImmediate(contained(() => this.pump(), (err) => this.fault('data', err))); // lines may already be buffered
-    });
+    this.framer.mode = 'line';
+    return this.awaitResponse(`+ ${prompt}\r\n`);
   }
 
   startTls(tag: string): void {

@@ -1,10 +1,10 @@
 // Every deployment shape does the same real work. Each listener (143 STARTTLS, 993, 587
-// STARTTLS, 465, POP3's 110 STLS and 995) is reached with no balancer, through a PROXY v1 balancer and through a
+// STARTTLS, 465, POP3's 110 STLS and 995, ManageSieve's 4190 STARTTLS) is reached with no balancer, through a PROXY v1 balancer and through a
 // PROXY v2 balancer; with a balancer, its header arrives in a write of its own or in one
 // write with what the client says first (the first command on a plain port, the TLS
 // ClientHello on an implicit-TLS port). Each case logs in (with a token, and with a
 // password) and then works: IMAP SELECT INBOX + FETCH, SMTP one message sent and found in
-// the maildir, POP3 STAT + RETR. A first command before the greeting is served by IMAP and refused by SMTP
+// the maildir, POP3 STAT + RETR, ManageSieve a script stored and listed. A first command before the greeting is served by IMAP and refused by SMTP
 // (early talker), with or without a balancer. The client address (announced by the
 // balancer, or the direct peer) must reach our login event and the backend, in both ways of
 // telling the backend (ID/XCLIENT, PROXY v2 out; POP3: XCLIENT ADDR or PROXY v2).
@@ -21,6 +21,7 @@ import { eventually, startProxy, type TestProxy } from '../harness/proxy.js';
 import { RawClient, xoauth2 } from '../harness/raw-imap.js';
 import { RawSmtp, plainIr, xoauth2Ir } from '../harness/raw-smtp.js';
 import { RawPop3 } from '../harness/raw-pop3.js';
+import { RawSieve, b64, literal, xoauth2 as sieveXoauth2 } from '../harness/raw-sieve.js';
 import type { LineSocket, LineSocketOptions } from '../harness/line-socket.js';
 import type { Backend, MailUser } from '../harness/backend.js';
 import { encodeProxyV2 } from '../../src/net/proxy-protocol.js';
@@ -53,7 +54,7 @@ interface Outbound {
   readonly env: (b: Backend) => Record<string, string>;
 }
 const OUTBOUND: readonly Outbound[] = [
-  { name: 'id-xclient', env: (b) => ({ DMS_SUBMISSION_LOGIN: 'xclient', DMS_POP3_PORT: String(b.pop3Port) }) },
+  { name: 'id-xclient', env: (b) => ({ DMS_SUBMISSION_LOGIN: 'xclient', DMS_POP3_PORT: String(b.pop3Port) }) }, // ManageSieve: Pigeonhole's XCLIENT
   {
     name: 'proxy-v2',
     // Dovecot 2.4 takes the header's TLS flag as TLS already active and refuses STARTTLS:
@@ -63,6 +64,7 @@ const OUTBOUND: readonly Outbound[] = [
       ...(b.flavour === 'debian13' ? { DMS_TLS: 'implicit', DMS_IMAP_PORT: String(b.imapsHaproxyPort) } : { DMS_IMAP_PORT: String(b.imapHaproxyPort) }),
       DMS_SUBMISSION_PROXY_PROTOCOL: '1', DMS_SUBMISSION_PORT: String(b.submissionHaproxyPort),
       DMS_POP3_PROXY_PROTOCOL: '1', DMS_POP3_PORT: String(b.pop3HaproxyPort),
+      DMS_MANAGESIEVE_PROXY_PROTOCOL: '1', DMS_MANAGESIEVE_PORT: String(b.managesieveHaproxyPort),
     }),
   },
 ];
@@ -71,14 +73,14 @@ type Mech = 'token' | 'password';
 
 interface ListenerRow {
   /** Our listener's name (as in server.port()). */
-  readonly name: 'imap' | 'imaps' | 'submission' | 'submissions' | 'pop3' | 'pop3s';
+  readonly name: 'imap' | 'imaps' | 'submission' | 'submissions' | 'pop3' | 'pop3s' | 'managesieve';
   readonly implicitTls: boolean;
   readonly driver: Driver;
 }
 
 /** One protocol's client side; every step asserts on protocol replies. */
 interface Driver {
-  readonly proto: 'imap' | 'smtp' | 'pop3';
+  readonly proto: 'imap' | 'smtp' | 'pop3' | 'managesieve';
   readonly greeting: RegExp;
   /** The first command on a plain port (sent after the greeting, or joined with the header before it). */
   readonly first: string;
@@ -165,6 +167,37 @@ const smtp: Driver = {
   },
 };
 
+const managesieve: Driver = {
+  proto: 'managesieve',
+  greeting: /^"IMPLEMENTATION" /, // the first of the capability lines; the rest and OK follow
+  first: 'CAPABILITY',
+  early: { served: true },
+  connect: (port, o) => RawSieve.connect(port, o),
+  async startTls(t, raw, ca) {
+    const c = raw as RawSieve;
+    t.match((await c.response()).response, /^OK /, 'greeting complete');
+    const cap = await c.response();
+    t.match(cap.response, /^OK /, 'CAPABILITY answered');
+    t.ok(cap.lines.includes('"STARTTLS"'));
+    const tls = await c.startTls(ca);
+    t.match(tls.response, /^OK /, 'STARTTLS, capabilities again');
+  },
+  async loginAndWork(t, raw, k) {
+    const c = raw as RawSieve;
+    const login = k.mech === 'token'
+      ? await c.command(`AUTHENTICATE "XOAUTH2" "${sieveXoauth2(alice.email, await idp.mintToken(alice.email))}"`)
+      : await c.command(`AUTHENTICATE "PLAIN" "${b64(`\0${alice.email}\0${alice.password}`)}"`);
+    t.match(login.response, /^OK /, 'logged in');
+    const name = `t${randomBytes(4).toString('hex')}`;
+    t.match((await c.command(`PUTSCRIPT "${name}" ${literal('keep;\r\n')}`)).response, /^OK/, 'PUTSCRIPT');
+    t.ok((await c.command('LISTSCRIPTS')).lines.includes(`"${name}"`), 'the script is listed');
+    t.match((await c.command('LOGOUT')).response, /^OK/);
+    const rip = new RegExp(`managesieve-login: Info: Login: user=<${esc(alice.email)}>.*rip=${esc(k.client)}[,\\s]`);
+    const line = await eventually(async () => (await backend.dovecotLog()).split('\n').find((l) => rip.test(l)), 5000, `Dovecot login line for ${k.client}`).catch(() => undefined);
+    t.ok(line, `Dovecot logs ${k.client}`);
+  },
+};
+
 const pop3: Driver = {
   proto: 'pop3',
   greeting: /^\+OK /,
@@ -206,6 +239,8 @@ const LISTENERS: readonly ListenerRow[] = [
   ...(backend.flavour === 'debian13' ? [] : [
     { name: 'pop3', implicitTls: false, driver: pop3 },
     { name: 'pop3s', implicitTls: true, driver: pop3 },
+    // ManageSieve likewise: the Debian 13 root has no dovecot-managesieved yet.
+    { name: 'managesieve', implicitTls: false, driver: managesieve },
   ] as const),
 ];
 
@@ -312,7 +347,7 @@ const proxies = new Map<Outbound['name'], { proxy: TestProxy; ca: string }>();
 for (const o of OUTBOUND) {
   const proxy = await startProxy({
     backend, userinfoUrl: idp.userinfoUrl,
-    env: { PROXY_PROTOCOL_TRUSTED_NETWORKS: `${BALANCER}/32`, LISTEN_POP3: '127.0.0.1:0', LISTEN_POP3S: '127.0.0.1:0', ...o.env(backend) },
+    env: { PROXY_PROTOCOL_TRUSTED_NETWORKS: `${BALANCER}/32`, LISTEN_POP3: '127.0.0.1:0', LISTEN_POP3S: '127.0.0.1:0', LISTEN_MANAGESIEVE: '127.0.0.1:0', ...o.env(backend) },
   });
   t.teardown(() => proxy.stop());
   proxies.set(o.name, { proxy, ca: await readFile(proxy.certs.caFile, 'utf8') });

@@ -51,6 +51,8 @@ export interface Backend {
   submissionPort: number;    // DMS 587: STARTTLS required
   submissionsPort: number;   // DMS 465: wrapper mode
   smtpPort: number;          // DMS 25: inbound, no auth
+  managesievePort: number;   // DMS 4190: ManageSieve, STARTTLS
+  managesieveHaproxyPort: number; // ManageSieve with PROXY protocol required (haproxy = yes)
   caFile: string;
   master: { user: string; password: string };
   users: MailUser[];
@@ -95,9 +97,9 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
   const dp = dovecotPaths(dir, flavour);
   const pp = postfixPaths(dir, flavour);
   const pidFiles = [join(dp.baseDir, 'master.pid'), join(pp.queueDir, 'pid', 'master.pid')];
-  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort] =
-    await freePorts(11) as [number, number, number, number, number, number, number, number, number, number, number];
-  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort];
+  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort, managesievePort, managesieveHaproxyPort] =
+    await freePorts(13) as [number, number, number, number, number, number, number, number, number, number, number, number, number];
+  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort, managesievePort, managesieveHaproxyPort];
   const master = { user: 'master', password: 'master-secret' };
   const users: MailUser[] = [
     { email: `alice@${DOMAIN}`, password: 'alice-secret' },
@@ -123,7 +125,8 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     await mkdir(dp.mailDir, { recursive: true });
     await chown(dp.mailDir, VMAIL_ID, VMAIL_ID);
     await writeDovecotConf(dp, {
-      host, imapPort, imapsPort, imapHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
+      host, imapPort, imapsPort, imapHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort, managesievePort, managesieveHaproxyPort,
+      certFile: certs.certFile, keyFile: certs.keyFile,
       mailMaxUserIpConnections: opts.mailMaxUserIpConnections ?? 10, extra: opts.dovecotConf,
     });
     await writePostfixConf(pp, {
@@ -146,6 +149,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
 
     return {
       flavour, dir, host, imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, imapsHaproxyPort, submissionHaproxyPort,
+      managesievePort, managesieveHaproxyPort,
       pop3Port, pop3sPort, pop3HaproxyPort,
       caFile: certs.caFile, master, users,
       async addUser(email, password) {
@@ -180,7 +184,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
         const pid = await readPid(pidFiles[0]!);
         await stopDovecot(dp);
         if (pid !== undefined) try { process.kill(-pid, 'SIGKILL'); } catch { /* group gone */ }
-        await waitPortsClosed([imapPort, imapsPort, imapHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort], Date.now() + 5000, host);
+        await waitPortsClosed([imapPort, imapsPort, imapHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort, managesievePort, managesieveHaproxyPort], Date.now() + 5000, host);
         await startDovecot(dp);
         await waitForGreeting(imapPort, '* OK', Date.now() + START_TIMEOUT_MS, host);
       },

@@ -16,6 +16,8 @@ export interface TestProxy {
   readonly imapsPort: number;
   readonly submissionPort: number;
   readonly submissionsPort: number;
+  /** 0 unless the test set LISTEN_MANAGESIEVE. */
+  readonly managesievePort: number;
   readonly certs: CertSet;
   /** Every log line so far, parsed. */
   logs(): Array<Record<string, unknown>>;
@@ -25,7 +27,7 @@ export interface TestProxy {
 }
 
 export interface ProxyTestOptions {
-  backend: Pick<Backend, 'host' | 'imapPort' | 'submissionPort' | 'caFile' | 'master'> & Partial<Pick<Backend, 'pop3Port'>>;
+  backend: Pick<Backend, 'host' | 'imapPort' | 'submissionPort' | 'caFile' | 'master'> & Partial<Pick<Backend, 'pop3Port' | 'managesievePort'>>;
   userinfoUrl: string;
   env?: Record<string, string>;
   /** What a --config YAML file gives (readConfigFile), e.g. an issuers: list. */
@@ -43,6 +45,7 @@ export async function startProxy(opts: ProxyTestOptions): Promise<TestProxy> {
     SMTP_HOSTNAME: 'proxy.example.test',
     DMS_SUBMISSION_PORT: String(opts.backend.submissionPort),
     DMS_SUBMISSION_TLS: 'starttls',
+    ...(opts.backend.managesievePort ? { DMS_MANAGESIEVE_PORT: String(opts.backend.managesievePort) } : {}),
     SSL_CERT_PATH: certs.certFile,
     SSL_KEY_PATH: certs.keyFile,
     OAUTH2_INTROSPECTION_URL: opts.userinfoUrl,
@@ -81,6 +84,7 @@ export async function startProxy(opts: ProxyTestOptions): Promise<TestProxy> {
     imapsPort: portOf('imaps'),
     submissionPort: portOf('submission'),
     submissionsPort: portOf('submissions'),
+    managesievePort: portOf('managesieve'),
     certs,
     logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
     rawLogs: () => lines.join('\n'),

@@ -1,5 +1,5 @@
 // deploy/fail2ban works on the lines the proxy really writes: failed logins over IMAP and
-// SMTP (and POP3) from several addresses (one with a user name crafted to name another address) are
+// SMTP, POP3 and ManageSieve from several addresses (one with a user name crafted to name another address) are
 // run through the real fail2ban-regex, raw and wrapped as Docker's json-file log.
 import t from 'tap';
 import { execFile } from 'node:child_process';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RawClient, b64, xoauth2 } from '../harness/raw-imap.js';
 import { RawSmtp } from '../harness/raw-smtp.js';
+import { RawSieve } from '../harness/raw-sieve.js';
 import { RawPop3 } from '../harness/raw-pop3.js';
 import { startStack } from '../harness/stack.js';
 import { startProxy } from '../harness/proxy.js';
@@ -16,7 +17,7 @@ import { startProxy } from '../harness/proxy.js';
 const run = promisify(execFile);
 const filter = new URL('../../deploy/fail2ban/filter.d/oauth2-mail-proxy.conf', import.meta.url).pathname;
 
-const { idp, proxy, ca, backend, alice } = await startStack(t);
+const { idp, proxy, ca, backend, alice } = await startStack(t, { proxyEnv: { LISTEN_MANAGESIEVE: '127.0.0.1:0' } });
 
 async function imapFailure(from: string, user: string): Promise<void> {
   const c = await RawClient.connect(proxy.imapsPort, { implicitTls: true, ca, localAddress: from });
@@ -40,6 +41,14 @@ async function smtpFailure(from: string): Promise<void> {
   c.close();
 }
 
+async function sieveFailure(from: string): Promise<void> {
+  const c = await RawSieve.connect(proxy.managesievePort, { localAddress: from });
+  await c.response();
+  await c.startTls(ca);
+  await c.command(`AUTHENTICATE "PLAIN" "${b64('\0bob@example.test\0wrong-password')}"`, 15_000);
+  c.close();
+}
+
 async function fail2banIps(file: string): Promise<string[]> {
   const { stdout } = await run('fail2ban-regex', ['-o', 'ip', file, filter], { timeout: 30_000 });
   return stdout.split('\n').map((l) => l.trim()).filter(Boolean);
@@ -56,6 +65,7 @@ t.test('the filter counts exactly the failed logins, with the real client addres
   await imapFailure('127.0.3.1', 'alice@example.test');
   await imapFailure('127.0.3.2', 'x","client":"127.6.6.6","event":"auth-failed",');
   await smtpFailure('127.0.3.3');
+  await sieveFailure('127.0.3.4');
   // Noise that must not count: a good login and a session summary.
   const ok = await RawClient.connect(proxy.imapsPort, { implicitTls: true, ca, localAddress: '127.0.3.9' });
   await ok.line();
@@ -66,25 +76,25 @@ t.test('the filter counts exactly the failed logins, with the real client addres
 
   const lines = proxy.rawLogs().split('\n');
   const failures = proxy.logs().filter((l) => l.event === 'auth-failed');
-  t.equal(failures.length, 4, 'the proxy logged one auth-failed line per failed login');
+  t.equal(failures.length, 5, 'the proxy logged one auth-failed line per failed login');
 
   const dir = mkdtempSync(join(tmpdir(), 'o2mp-f2b-'));
   const raw = join(dir, 'proxy.log');
   writeFileSync(raw, `${lines.join('\n')}\n`);
   const ips = await fail2banIps(raw);
-  t.same(ips.sort(), ['127.0.3.1', '127.0.3.1', '127.0.3.2', '127.0.3.3'], 'fail2ban-regex matches each failure with its client address');
+  t.same(ips.sort(), ['127.0.3.1', '127.0.3.1', '127.0.3.2', '127.0.3.3', '127.0.3.4'], 'fail2ban-regex matches each failure with its client address');
   t.notOk(ips.includes('127.6.6.6'), 'a crafted user name cannot frame another address');
 
   const docker = join(dir, 'docker-json.log');
   writeFileSync(docker, lines.map((l) => JSON.stringify({ log: `${l}\n`, stream: 'stdout', time: new Date().toISOString() })).join('\n') + '\n');
-  t.same((await fail2banIps(docker)).sort(), ['127.0.3.1', '127.0.3.1', '127.0.3.2', '127.0.3.3'], 'the same inside Docker json-file logs');
+  t.same((await fail2banIps(docker)).sort(), ['127.0.3.1', '127.0.3.1', '127.0.3.2', '127.0.3.3', '127.0.3.4'], 'the same inside Docker json-file logs');
 });
 
 t.test('the jail names the filter and the mail ports', async (t) => {
   const jail = readFileSync(new URL('../../deploy/fail2ban/jail.d/oauth2-mail-proxy.conf', import.meta.url), 'utf8');
   t.match(jail, /^\[oauth2-mail-proxy\]$/m);
   t.match(jail, /^filter\s*=\s*oauth2-mail-proxy$/m);
-  t.match(jail, /^port\s*=\s*143,993,587,465,110,995$/m);
+  t.match(jail, /^port\s*=\s*143,993,587,465,110,995,4190$/m);
 });
 
 t.test('issue 16 item 10: twelve wrong passwords from one address, through Dovecot\'s auth penalty: each one tried is an auth-failed line, then the proxy blocks', { timeout: 170_000 }, async (t) => {

@@ -1,0 +1,45 @@
+// The ManageSieve listener (RFC 5804, DMS port 4190; off unless LISTEN_MANAGESIEVE is set) and
+// its sessions, on the shared line-protocol service (admission, registry, revocation, drain).
+import type { Service, SharedParts } from '../session/parts.js';
+import { startLineService } from '../session/line-service.js';
+import { probeManageSieve } from '../backend/managesieve-login.js';
+import { SieveCapabilitySource } from './capabilities.js';
+import { ManageSieveSession, type SieveSessionDeps } from './session.js';
+import { farewell } from './replies.js';
+
+const SHUTDOWN_TEXT = 'Server shutting down.';
+const REVOKED_TEXT = 'Account disabled.';
+
+export async function startManageSieve(p: SharedParts): Promise<Service> {
+  const { config } = p;
+  const capabilities = new SieveCapabilitySource();
+  const deps: SieveSessionDeps = {
+    limits: { ...config.imap, ...config.sessions }, // the same pre-login line, literal and bad-command limits as IMAP
+    allowPlaintextAuth: config.allowPlaintextAuth,
+    tlsContext: p.tlsContext,
+    login: { authenticator: p.authenticator, guard: p.guard, backend: p.backend.managesieve },
+    capabilities,
+    log: p.log,
+  };
+  const service = await startLineService(p, {
+    protocol: 'managesieve',
+    listeners: [{ name: 'managesieve', at: config.listen.managesieve, implicitTls: false }],
+    refusal: (text) => farewell(`(TRYLATER) ${text}`),
+    texts: { shutdown: SHUTDOWN_TEXT, revoked: REVOKED_TEXT },
+    create: (socket, implicitTls, peer, hooks) => new ManageSieveSession(socket, implicitTls, {
+      ...deps,
+      loggedIn: hooks.loggedIn,
+      onEnd: hooks.onEnd,
+      onSpliced: hooks.onSpliced,
+    }, peer),
+  });
+  if (config.listen.managesieve) {
+    // What Dovecot's Sieve supports, asked once at start-up (not awaited: a DMS still starting
+    // must not hold up the proxy); each login refreshes it.
+    void probeManageSieve(p.backend.managesieveEndpoint).then((caps) => {
+      if (caps) capabilities.update(caps);
+      else p.log.warn({ event: 'backend-probe-failed', protocol: 'managesieve' }, 'cannot read the backend ManageSieve capabilities yet; using Dovecot defaults');
+    });
+  }
+  return service;
+}
