@@ -1,4 +1,6 @@
-// Bounded IMAP command framer: socket bytes in, events out, no I/O.
+// Bounded framer for commands with IMAP literals: socket bytes in, events out, no I/O. IMAP
+// (imap/framer.ts) and ManageSieve, which takes IMAP's strings and `{n}`/`{n+}` literals as
+// they are (RFC 5804 §4), both read their clients with it.
 //
 // The session pushes chunks and pulls one event at a time, because between
 // events it may change how the following bytes are read (a SASL continuation
@@ -11,7 +13,6 @@
 // maxLiteralBytes is refused before it is read, and push() stops buffering at
 // maxBufferedBytes.
 
-import { peekTag } from './parser.js';
 import { literalMarker } from './literal.js';
 import { ByteQueue } from './byte-queue.js';
 
@@ -28,6 +29,8 @@ export interface FramerLimits {
    * provider call). Default 2 × maxLineBytes + maxLiteralBytes.
    */
   maxBufferedBytes?: number;
+  /** The tag of a command line, named in errors (IMAP: imap/parser.ts peekTag); none by default. */
+  tagOf?: (line: Buffer) => string | undefined;
 }
 
 export type FramerErrorCode = 'ERR_IMAP_LINE_TOO_LONG' | 'ERR_IMAP_LITERAL_TOO_BIG' | 'ERR_IMAP_BUFFER_FULL';
@@ -46,7 +49,7 @@ const CR = 0x0d;
 
 type Phase = 'line' | 'literal' | 'skip' | 'failed';
 
-export class ImapFramer {
+export class LiteralFramer {
   /**
    * How the next unit is read; the session may change it between next()
    * calls. It takes effect at the next line that starts a new command (a
@@ -57,6 +60,7 @@ export class ImapFramer {
   readonly #maxLineBytes: number;
   readonly #maxLiteralBytes: number;
   readonly #maxBufferedBytes: number;
+  readonly #tagOf: (line: Buffer) => string | undefined;
   readonly #queue = new ByteQueue();
   #phase: Phase = 'line';
   /** Bytes at the start of the queue already searched for LF without finding one. */
@@ -83,6 +87,7 @@ export class ImapFramer {
         ? 2 * this.#maxLineBytes + this.#maxLiteralBytes
         : // A longest line with its CRLF must fit, or it could never complete.
           checkLimit('maxBufferedBytes', limits.maxBufferedBytes, this.#maxLineBytes + 2);
+    this.#tagOf = limits.tagOf ?? (() => undefined);
   }
 
   /** Unconsumed bytes in the input queue (a literal being read is held apart, at most maxLiteralBytes). */
@@ -176,7 +181,7 @@ export class ImapFramer {
   }
 
   #commandLine(line: Buffer): FramerEvent | undefined {
-    if (this.#segments.length === 0) this.#tag = peekTag(line);
+    if (this.#segments.length === 0) this.#tag = this.#tagOf(line);
     const literal = literalMarker(line);
     if (literal === undefined) {
       const segments = this.#segments;
@@ -221,7 +226,7 @@ export class ImapFramer {
     // Read the tag from a window that does not depend on how bytes were chunked.
     let tag: string | undefined;
     if (this.#segments.length > 0) tag = this.#tag;
-    else if (this.mode === 'command') tag = peekTag(view.subarray(0, budget + 1));
+    else if (this.mode === 'command') tag = this.#tagOf(view.subarray(0, budget + 1));
     this.#resetCommand();
     this.#scanned = 0;
     const lf = this.#queue.indexOf(LF);
@@ -244,7 +249,7 @@ export class ImapFramer {
 
   #peekQueueTag(): string | undefined {
     if (this.mode !== 'command') return undefined;
-    return peekTag(this.#queue.view(0, Math.min(this.#queue.length, this.#maxLineBytes + 1)));
+    return this.#tagOf(this.#queue.view(0, Math.min(this.#queue.length, this.#maxLineBytes + 1)));
   }
 
   #resetCommand(): void {

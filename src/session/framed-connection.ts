@@ -1,29 +1,52 @@
-// The command loop of a line protocol whose commands may carry literals (IMAP, and ManageSieve,
-// which frames its input the IMAP way:
-// the same `{n}`/`{n+}` framing, RFC 9051 §4.3 and RFC 5804 §4): the framer, one command at a
-// time (nothing more is read while a handler awaits the IdP or DMS), back-pressure, a client
-// response awaited during a SASL exchange, and the bad-command budget. The protocol decides
-// what each event means and how a refusal is worded.
+// The command loop of a line protocol the proxy frames itself (IMAP, POP3, ManageSieve): the
+// protocol's framer, one command at a time (nothing more is read while a handler awaits the
+// IdP or DMS), back-pressure, a client response awaited during a SASL exchange, the
+// bad-command budget, and the splice once logged in. The protocol passes its framer in and
+// decides what each event means and how a refusal is worded.
 import { contained } from '../observability/faults.js';
 import { SaslError } from '../auth/sasl/index.js';
-import { ImapFramer, type FramerEvent } from './framer.js';
-import { PreauthConnection } from '../session/connection.js';
+import { PreauthConnection } from './connection.js';
+import type { LoginOutcome } from './login-outcome.js';
+import type { LiveSession } from './line-service.js';
+import { spliceSession } from './spliced.js';
 
-/** A browser or scanner speaking HTTP to a mail port (cross-protocol attacks): ended at once. */
-export const HTTP_REQUEST = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|TRACE|CONNECT|PATCH) \S+ HTTP\/\d\.\d$/i;
+/** A bounded framer: socket bytes in, events (commands, lines, errors) out; no I/O. */
+export interface Framer<E> {
+  push(chunk: Buffer): void;
+  /** The next event, or null until more bytes come. */
+  next(): E | null;
+  /** Throws away what the client sent so far (plaintext pipelined before a TLS upgrade). */
+  discard(): void;
+  /** Bytes received beyond the last event taken (pipelined after a login): for the backend. */
+  takeRemaining(): Buffer;
+}
 
-export abstract class FramedConnection extends PreauthConnection {
-  protected abstract readonly framer: ImapFramer;
+export interface ResponseWaiter {
+  resolve(response: Buffer | null): void;
+  reject(err: Error): void;
+}
+
+/** What the loop needs to splice a logged-in session and tell its service. */
+export interface SpliceHooks {
+  readonly idleTimeoutMs: number;
+  readonly onEnd?: (h: LiveSession) => void;
+  readonly onSpliced?: (session: LiveSession, handle: LiveSession, user: string) => void;
+}
+
+export abstract class FramedConnection<E> extends PreauthConnection implements LiveSession {
+  protected abstract readonly framer: Framer<E>;
   private busy = false;
-  private waiter: { resolve: (response: Buffer | null) => void; reject: (err: Error) => void } | null = null;
+  private waiter: ResponseWaiter | null = null;
   private badCommands = 0;
 
-  /** A command (or, in 'line' mode, a line) with no response awaited. */
-  protected abstract dispatch(ev: FramerEvent): void;
+  /** A command (or a line) with no response awaited. */
+  protected abstract dispatch(ev: E): void;
   /** The event that answers an awaited response: resolve or reject `waiter`. */
-  protected abstract deliverResponse(ev: FramerEvent, waiter: { resolve: (r: Buffer | null) => void; reject: (err: Error) => void }): void;
-  /** A synchronizing literal was accepted (IMAP sends `+`; ManageSieve has no such step). */
-  protected abstract literalAccepted(): void;
+  protected abstract deliverResponse(ev: E, waiter: ResponseWaiter): void;
+  /** An event the loop handles itself, before a waiter or dispatch sees it (IMAP's `+` for a literal): true if taken. */
+  protected intercepted(_ev: E): boolean {
+    return false;
+  }
 
   protected received(chunk: Buffer): void {
     this.framer.push(chunk);
@@ -47,10 +70,7 @@ export abstract class FramedConnection extends PreauthConnection {
       if (waitingForClient) return;
       const ev = this.framer.next();
       if (!ev) return;
-      if (ev.type === 'literal-continue') {
-        this.literalAccepted();
-        continue;
-      }
+      if (this.intercepted(ev)) continue;
       const waiter = this.waiter;
       this.waiter = null;
       if (waiter) this.deliverResponse(ev, waiter);
@@ -91,5 +111,34 @@ export abstract class FramedConnection extends PreauthConnection {
   protected countBad(max: number, text: string): void {
     this.badCommands += 1;
     if (this.badCommands >= max) this.close(text, 'too-many-bad-commands');
+  }
+
+  /**
+   * Logged in: `reply` to the client, what it pipelined to the backend, then the splice. From
+   * now on a small handle stands for this session; `farewell` words the drain's last line.
+   */
+  protected spliceLoggedIn(o: Extract<LoginOutcome<object>, { kind: 'ok' }>, reply: string, farewell: (text: string) => string, hooks: SpliceHooks): void {
+    const remaining = this.framer.takeRemaining();
+    const client = this.handOff();
+    client.write(reply);
+    const { onEnd, onSpliced } = hooks;
+    const handle = spliceSession(client, o.backend, farewell, {
+      fromClient: remaining,
+      idleTimeoutMs: hooks.idleTimeoutMs,
+      log: this.log,
+      user: o.user,
+      mech: o.mech,
+      startedAt: this.startedAt,
+      onEnd: (h) => onEnd?.(h),
+    });
+    onSpliced?.(this, handle, o.user);
+  }
+
+  drain(text: string): void {
+    this.close(text, 'shutdown');
+  }
+
+  cut(text: string): void {
+    this.close(text, 'shutdown');
   }
 }
