@@ -13,7 +13,7 @@ import { reportFault } from '../observability/faults.js';
 import { ScimError, badRequest } from './errors.js';
 import { route } from './router.js';
 import type { DmsUserStore } from './store/user-store.js';
-import { MAX_SCIM_BODY_BYTES, SCIM_HEADERS_TIMEOUT_MS, SCIM_KEEPALIVE_MS, SCIM_REQUEST_TIMEOUT_MS } from '../limits.js';
+import { MAX_HTTP_CONNECTIONS, MAX_SCIM_BODY_BYTES, SCIM_HEADERS_TIMEOUT_MS, SCIM_KEEPALIVE_MS, SCIM_REQUEST_TIMEOUT_MS } from '../limits.js';
 
 export const BASE_PATH = '/scim/v2';
 const CONTENT_TYPE = 'application/scim+json; charset=utf-8';
@@ -45,6 +45,7 @@ export async function startScim(opts: ScimServerOptions): Promise<ScimListener> 
   server.headersTimeout = opts.headersTimeoutMs ?? SCIM_HEADERS_TIMEOUT_MS;
   server.requestTimeout = opts.requestTimeoutMs ?? SCIM_REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = SCIM_KEEPALIVE_MS;
+  server.maxConnections = MAX_HTTP_CONNECTIONS; // closed at accept beyond this (limits.ts says why)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: opts.listen.host, port: opts.listen.port }, () => {
