@@ -61,6 +61,28 @@ t.test('an HTTP request on a mail port is ended at once', async (t) => {
   t.match(await s.line(), /^421 .*HTTP/);
 });
 
+// An open-proxy probe: CONNECT with an authority target (RFC 9110 §9.3.6), not a path.
+// smtp-server ends only HTTP requests whose target starts with "/": SMTP answered 500 and
+// read on, header line by header line, where every other mail port ends it at once.
+t.test('CONNECT host:port on IMAP and SMTP (587, 465) is ended at once', async (t) => {
+  const probe = 'CONNECT mail.example:443 HTTP/1.1\r\n';
+  const c = await RawClient.connect(proxy.imapPort);
+  t.teardown(() => c.close());
+  await c.line();
+  c.write(probe);
+  t.match(await c.line(), /^\* BYE HTTP requests/);
+  t.ok(await c.waitClosed(2000), 'IMAP closed');
+  for (const [port, implicitTls] of [[proxy.submissionPort, false], [proxy.submissionsPort, true]] as const) {
+    const s = await RawClient.connect(port, implicitTls ? { implicitTls, ca } : {});
+    t.teardown(() => s.close());
+    await new Promise((r) => setTimeout(r, 200)); // after smtp-server's early-talker window
+    await s.line();
+    s.write(`${probe}Host: mail.example:443\r\n\r\n`);
+    t.match(await s.line(), /^421 .*HTTP/, `SMTP ${port}: 421`);
+    t.ok(await s.waitClosed(2000), 'and closed');
+  }
+});
+
 t.test('an SMTP line over the limit is refused; the proxy keeps serving', async (t) => {
   const s = await RawClient.connect(proxy.submissionsPort, { implicitTls: true, ca });
   t.teardown(() => s.close());
