@@ -327,3 +327,23 @@ t.test('slowloris (a byte at a time) is cut by the pre-login deadline, POP3 (pla
   };
   await Promise.all([drip(pop3Port(), false, /-ERR /), drip(pop3sPort(), true, /-ERR /), drip(proxy.managesievePort, false, /BYE /)]);
 });
+
+// After the login the client talks to Dovecot through the splice, unread by the proxy. A
+// second login there (UNAUTHENTICATE, RFC 8437 / RFC 5804 §2.14.1, then AUTHENTICATE or LOGIN
+// with bob's password) would get past our token checks, failure limits and SCIM deactivation:
+// Dovecot trusts the proxy's address. Dovecot 2.3 refuses each one; this keeps it so.
+t.test('after login, no second login through the splice (IMAP, POP3, ManageSieve)', { skip: skipFronts }, async (t) => {
+  const bobPlain = b64(`\0${bob.email}\0${bob.password}`);
+  const c = await imaps();
+  t.match((await c.command(`a1 AUTHENTICATE XOAUTH2 ${xoauth2(alice.email, await idp.mintToken(alice.email))}`)).tagged, /^a1 OK /);
+  for (const [tag, cmd] of [['a2', 'UNAUTHENTICATE'], ['a3', `LOGIN "${bob.email}" "${bob.password}"`], ['a4', `AUTHENTICATE PLAIN ${bobPlain}`]]) {
+    t.match((await c.command(`${tag} ${cmd}`)).tagged, new RegExp(`^${tag} (BAD|NO) `), `IMAP ${cmd.split(' ')[0]} refused`);
+  }
+  const p = await pop3s();
+  t.match(await p.command(`AUTH XOAUTH2 ${xoauth2(alice.email, await idp.mintToken(alice.email))}`), /^\+OK /);
+  for (const cmd of [`USER ${bob.email}`, `PASS ${bob.password}`, `AUTH PLAIN ${bobPlain}`]) t.match(await p.command(cmd), /^-ERR /, `POP3 ${cmd.split(' ')[0]} refused`);
+  const s = await sieve();
+  t.match((await s.command(`AUTHENTICATE "XOAUTH2" "${xoauth2(alice.email, await idp.mintToken(alice.email))}"`)).response, /^OK /);
+  for (const cmd of ['UNAUTHENTICATE', `AUTHENTICATE "PLAIN" "${bobPlain}"`]) t.match((await s.command(cmd)).response, /^NO /, `ManageSieve ${cmd.split(' ')[0]} refused`);
+  t.match((await s.command('LISTSCRIPTS')).response, /^OK/, 'still alice, still working');
+});
