@@ -9,6 +9,7 @@ import type { Config } from './types.js';
 import { ISSUERS_KEY, loadIssuers, type RawIssuer } from './issuers.js';
 import { parseCidrs, type Cidr } from './networks.js';
 import { loadScim } from './scim.js';
+import { loadProvision } from './provision.js';
 import { loadSharedState } from './shared-state.js';
 import { parseValue, secretOrFile, typedValues } from './values.js';
 
@@ -53,7 +54,10 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
       problems.push(`${key} without SSL_CERT_PATH/SSL_KEY_PATH offers no STARTTLS: set the certificate, or ALLOW_PLAINTEXT_AUTH=1 for a trusted network`);
     }
   }
-  if (!Object.values(listen).some(Boolean)) problems.push('no listener: set at least one of LISTEN_IMAP, LISTEN_IMAPS, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS, LISTEN_POP3, LISTEN_POP3S');
+  if (!Object.values(listen).some(Boolean)) {
+    // Named from `listen` itself, so a new protocol's listener is never left out of the hint.
+    problems.push(`no listener: set at least one of ${Object.keys(listen).map((name) => `LISTEN_${name.toUpperCase()}`).join(', ')}`);
+  }
   const sniCertificates = parseSniCertificates(file[CERTIFICATES_KEY] === undefined ? undefined : JSON.parse(file[CERTIFICATES_KEY]), problems);
   return { listen, tls, allowPlaintextAuth, allowClientMasterLogin, appPasswordsFile, sniCertificates };
 }
@@ -166,9 +170,9 @@ function ops(c: SectionInput): Pick<Config, 'logLevel' | 'ops'> {
   };
 }
 
-/** SCIM provisioning into DMS. */
-function scim(c: SectionInput): Pick<Config, 'scim'> {
-  return { scim: loadScim(c.v, c.problems) };
+/** What writes accounts into DMS_CONFIG_DIR: SCIM, and accounts created on first login. */
+function scim(c: SectionInput): Pick<Config, 'scim' | 'provision'> {
+  return { scim: loadScim(c.v, c.problems), provision: loadProvision(c.v, c.problems) };
 }
 
 /** The store replicas share (issue 20). */
