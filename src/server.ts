@@ -19,7 +19,7 @@ import { openScim } from './scim/service.js';
 import type { ScimListener } from './scim/server.js';
 import { backendTlsOptions } from './backend/dial.js';
 import { backendTargets } from './backend/targets.js';
-import { AppPasswordFile } from './state/app-password-file.js';
+import { openAppPasswords } from './state/app-password-store.js';
 import { bounded, sessionDeadline } from './shutdown.js';
 import { blockListOf } from './net/trusted-networks.js';
 import { openSharedState } from './state/index.js';
@@ -44,7 +44,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   // Issue 20: counters, blocks and deactivations shared by replicas (in process without SHARED_STATE_URL).
   const shared = openSharedState(config, log, scim?.disabled);
   const idpHttp = createIdpHttpClient(config.oauth2);
-  const appPasswords = config.appPasswordsFile ? await AppPasswordFile.open(config.appPasswordsFile) : undefined;
+  const appPasswords = await openAppPasswords(config.appPasswordsFile, config.sharedState, log.child({ component: 'app-passwords' }));
   // A user the SCIM client deleted loses their app passwords (a deactivated one keeps them,
   // refused while deactivated, like their tokens).
   scim?.disabled.onDisabled((user) => {
@@ -72,6 +72,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   } catch (err) {
     await Promise.all(services.map((s) => s.close()));
     await parts.authenticator.close();
+    await appPasswords?.close();
     await shared.close();
     throw err;
   }

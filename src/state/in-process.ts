@@ -11,6 +11,7 @@ export function inProcessStore(): SharedStore {
     forgetFailures: async () => undefined,
     changeUser: async () => false,
     readUsers: async () => null,
+    readRemoved: async () => null,
     addUsers: async () => false,
     readBlocks: async () => null,
     listen: () => () => undefined,
