@@ -23,6 +23,7 @@ import { openAppPasswords } from './state/app-password-store.js';
 import { bounded, sessionDeadline } from './shutdown.js';
 import { blockListOf } from './net/trusted-networks.js';
 import { openSharedState } from './state/index.js';
+import { sharedTokenDecisions } from './state/shared-tokens.js';
 import { sharedStateCheck } from './ops/shared-state-check.js';
 
 export interface ProxyServer {
@@ -56,7 +57,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     config,
     log,
     tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
-    authenticator: createAuthenticator(config, log, { disabled: shared.disabled, http: idpHttp, appPasswords }),
+    authenticator: createAuthenticator(config, log, { disabled: shared.disabled, http: idpHttp, appPasswords, sharedTokens: sharedTokenDecisions(shared.store) }),
     backend: backendTargets(config, backendTlsOptions(config.backend)),
     guard: shared.guard,
     connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions, ipv6PrefixBits: config.limits.ipv6ClientPrefix }),

@@ -14,6 +14,8 @@ export function inProcessStore(): SharedStore {
     readRemoved: async () => null,
     addUsers: async () => false,
     readBlocks: async () => null,
+    getDecision: async () => null,
+    putDecision: () => undefined,
     listen: () => () => undefined,
     status: () => ({ up: true, detail: 'in process (SHARED_STATE_URL empty)' }),
     close: async () => undefined,

@@ -23,6 +23,8 @@ const USERS = `${PREFIX}disabled`;
 const BLOCKS = `${PREFIX}blocks`;
 const EPOCH = `${PREFIX}epoch`;
 const REMOVED = `${PREFIX}removed`;
+/** Positive token decisions, by the token's SHA-256 digest (never the token), expiring with them. */
+const TOKENS = `${PREFIX}token:`;
 const CHANNEL = `${PREFIX}events`;
 
 export function redisStore(config: SharedStateConfig, limits: FailureLimits, log: Logger): SharedStore {
@@ -153,6 +155,16 @@ class RedisStore implements SharedStore {
     } catch (err) {
       return this.failed('read-blocks', err);
     }
+  }
+
+  async getDecision(key: string): Promise<{ json: string; ttlMs: number } | null> {
+    const replies = await this.run('get-decision', this.client.multi().get(`${TOKENS}${key}`).pttl(`${TOKENS}${key}`).exec(), null);
+    const [json, ttlMs] = (replies ?? []).map(([, v]) => v);
+    return typeof json === 'string' && typeof ttlMs === 'number' && ttlMs > 0 ? { json, ttlMs } : null;
+  }
+
+  putDecision(key: string, json: string, ttlMs: number): void {
+    void this.run('put-decision', this.client.set(`${TOKENS}${key}`, json, 'PX', Math.max(1, Math.floor(ttlMs))), null);
   }
 
   listen(l: StoreListener): () => void {

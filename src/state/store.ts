@@ -50,6 +50,10 @@ export interface SharedStore {
   addUsers(users: ReadonlyMap<string, string>): Promise<boolean>;
   /** The blocks in force (key → until, epoch ms), or null. */
   readBlocks(): Promise<ReadonlyMap<string, number> | null>;
+  /** A token decision another replica put (JSON) and the milliseconds it has left, or null (none, or no answer). */
+  getDecision(key: string): Promise<{ readonly json: string; readonly ttlMs: number } | null>;
+  /** Shares a positive token decision for `ttlMs` (a failure is only counted). */
+  putDecision(key: string, json: string, ttlMs: number): void;
   listen(l: StoreListener): () => void;
   /** For readiness: reachable, and a line for /readyz. */
   status(): { readonly up: boolean; readonly detail: string };

@@ -8,7 +8,7 @@
 // refuses the deactivated user and the revoked app password.
 import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBackendAndIdp } from '../harness/stack.js';
@@ -143,6 +143,45 @@ t.test('B away from the store: an app password is temporarily unavailable, a DMS
   t.match(await login(b, dave, 'whatever-password'), /^a NO \[AUTHENTICATIONFAILED\]/, 'B refuses dave');
   t.ok(b.logs().some((l) => l.event === 'auth-failed' && l.user === dave && /disabled/.test(String(l.reason))), 'as a deactivated user');
   t.match(await login(b, alice.email, aliceApp.secret), /^a OK/, "alice's app password works on B again");
+});
+
+t.test('a token decided on A logs in on B without a second IdP call; a deactivated user\'s shared decision does not let them in', async (t) => {
+  const token = await idp.mintToken(alice.email);
+  const tokenLogin = (p: TestProxy, user: string, tok: string): Promise<string> => RawClient.connect(p.imapsPort, { implicitTls: true, ca }).then(async (c) => {
+    try {
+      await c.line();
+      c.write(`a AUTHENTICATE OAUTHBEARER ${oauthbearer(user, tok)}\r\n`);
+      for (;;) {
+        const l = await c.line(WAIT_MS);
+        if (l.startsWith('a ')) return l;
+        if (l.startsWith('+ ')) c.write('\r\n'); // a refused token's error challenge (RFC 7628 §3.2.2)
+      }
+    } finally {
+      c.close();
+    }
+  });
+  const asked = idp.counts.userinfo;
+  t.match(await tokenLogin(a, alice.email, token), /^a OK/, 'A asks the IdP');
+  t.equal(idp.counts.userinfo, asked + 1);
+  t.match(await tokenLogin(b, alice.email, token), /^a OK/, 'B logs in with it');
+  t.equal(idp.counts.userinfo, asked + 1, 'without asking the IdP again');
+  const key = `oauth2-mail-proxy:token:${createHash('sha256').update(token).digest('base64url')}`;
+  t.match(await redis.command(`EXISTS ${key}`), /^:1/, 'the shared decision is keyed by the token\'s SHA-256');
+  t.notMatch(await redis.command(`GET ${key}`), token, 'the token is not in the store');
+  const ttl = Number(/^:(\d+)/.exec(await redis.command(`TTL ${key}`))?.[1]);
+  t.ok(ttl > 0 && ttl <= 300, `kept no longer than the cache TTL (${ttl} s)`);
+
+  const frank = 'frank@example.test';
+  const frankId = await scimUser(frank);
+  await backend.syncDmsAccounts(join(dir, 'postfix-accounts.cf'));
+  const frankToken = await idp.mintToken(frank);
+  t.match(await tokenLogin(a, frank, frankToken), /^a OK/, 'frank on A: his decision is shared');
+  const r = await scim('PATCH', `/Users/${frankId}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', value: { active: false } }] });
+  t.equal(r.status, 200, 'A deactivates frank');
+  const before = idp.counts.userinfo;
+  await eventually(() => tokenLogin(b, frank, frankToken).then((x) => /^a NO \[AUTHENTICATIONFAILED\]/.test(x)), WAIT_MS, 'B refuses frank');
+  t.ok(b.logs().some((l) => l.event === 'auth-failed' && l.user === frank && /disabled/.test(String(l.reason))), 'as a deactivated user');
+  t.equal(idp.counts.userinfo, before, 'although B had his positive decision from the store');
 });
 
 t.test('last use of B\'s logins reaches the store in a batch (written at the latest when B stops), seen by the CLI', async (t) => {
