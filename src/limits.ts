@@ -199,3 +199,11 @@ export const MAX_SHARED_BLOCKS = MAX_AUTH_FAIL_KEYS;
 export const SHARED_STATE_RECONNECT_MAX_MS = 1000;
 /** A pub/sub message between replicas is a user name and a reason: anything longer is not ours. */
 export const MAX_SHARED_EVENT_CHARS = 4096;
+/** App-password ids a replica remembers the owner of, from the logins that listed them (last-used data is written per user): beyond, oldest first out. */
+export const MAX_APP_PASSWORD_OWNERS = 10_000;
+/** A SCIM deletion is kept in the shared store this long, for replicas cut off from it when it was announced: they end the user's sessions when they rejoin. */
+export const REMOVALS_KEPT_MS = 24 * 3_600_000;
+/** Deletions read back on rejoin, at most (bounds the reply; more in REMOVALS_KEPT_MS is a mass deletion). */
+export const MAX_SHARED_REMOVALS = 10_000;
+/** Deletions announced up to this long before a replica noticed the store was gone are read back too (clocks of replicas differ a little; the loss is noticed late). */
+export const REJOIN_REPLAY_MARGIN_MS = 30_000;

@@ -21,10 +21,11 @@ import { LoginProvisioner } from './session/provision.js';
 import type { ScimListener } from './scim/server.js';
 import { backendTlsOptions } from './backend/dial.js';
 import { backendTargets } from './backend/targets.js';
-import { AppPasswordFile } from './state/app-password-file.js';
+import { openAppPasswords } from './state/app-password-store.js';
 import { bounded, sessionDeadline } from './shutdown.js';
 import { blockListOf } from './net/trusted-networks.js';
 import { openSharedState } from './state/index.js';
+import { sharedTokenDecisions } from './state/shared-tokens.js';
 import { sharedStateCheck } from './ops/shared-state-check.js';
 
 export interface ProxyServer {
@@ -50,7 +51,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   // Issue 20: counters, blocks and deactivations shared by replicas (in process without SHARED_STATE_URL).
   const shared = openSharedState(config, log, scim?.disabled);
   const idpHttp = createIdpHttpClient(config.oauth2);
-  const appPasswords = config.appPasswordsFile ? await AppPasswordFile.open(config.appPasswordsFile) : undefined;
+  const appPasswords = await openAppPasswords(config.appPasswordsFile, config.sharedState, log.child({ component: 'app-passwords' }));
   // A user the SCIM client deleted loses their app passwords (a deactivated one keeps them,
   // refused while deactivated, like their tokens).
   scim?.disabled.onDisabled((user) => {
@@ -66,7 +67,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     config,
     log,
     tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
-    authenticator: createAuthenticator(config, log, { disabled: shared.disabled, http: idpHttp, appPasswords }),
+    authenticator: createAuthenticator(config, log, { disabled: shared.disabled, http: idpHttp, appPasswords, sharedTokens: sharedTokenDecisions(shared.store) }),
     backend,
     guard: shared.guard,
     connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions, ipv6PrefixBits: config.limits.ipv6ClientPrefix }),
@@ -83,6 +84,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   } catch (err) {
     await Promise.all(services.map((s) => s.close()));
     await parts.authenticator.close();
+    await appPasswords?.close();
     await shared.close();
     throw err;
   }

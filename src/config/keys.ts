@@ -41,7 +41,7 @@ const TABLE = [
   k('SSL_CERT_PATH', 'file', '', 'PEM certificate chain for the client-facing TLS (same name as in DMS).'),
   k('SSL_KEY_PATH', 'file', '', 'PEM private key for SSL_CERT_PATH.'),
   k('ALLOW_PLAINTEXT_AUTH', 'bool', '0', 'Allow authentication before TLS (1) or advertise LOGINDISABLED and refuse it (0).'),
-  k('APP_PASSWORDS_FILE', 'string', '', 'State file of the users\' app passwords (JSON, scrypt hashes only; written atomically, mode 0600). Set it to turn app passwords on: the proxy checks them itself on IMAP LOGIN/AUTHENTICATE PLAIN|LOGIN and SMTP AUTH PLAIN|LOGIN and logs in to DMS with the master account; any other password goes to DMS as before. Managed with `oauth2-mail-proxy app-password`. Empty: off.'),
+  k('APP_PASSWORDS_FILE', 'string', '', 'State file of the users\' app passwords (JSON, scrypt hashes only; written atomically, mode 0600). Set it to turn app passwords on: the proxy checks them itself on IMAP LOGIN/AUTHENTICATE PLAIN|LOGIN and SMTP AUTH PLAIN|LOGIN and logs in to DMS with the master account; any other password goes to DMS as before. Managed with `oauth2-mail-proxy app-password`. With SHARED_STATE_URL the app passwords live in the shared store instead, and this file is imported into it once. Empty: off.'),
   k('ALLOW_CLIENT_MASTER_LOGIN', 'bool', '0', 'Let clients log in through the proxy as another user with a Dovecot master account (user*master, or SASL PLAIN with an authzid other than the user name), passed through to DMS. 0: refused. With 1, SCIM deactivation and revocation apply to the target user.'),
 
   // Identity provider
@@ -116,7 +116,7 @@ const TABLE = [
   k('MAX_CONNECTIONS', 'int', '20000', 'Open client connections in total (all listeners); more are refused with * BYE / 421.', { min: 1, max: 1000000 }),
   k('MAX_CONNECTIONS_PER_IP', 'int', '100', 'Open client connections from one IP.', { min: 1, max: 1000000 }),
   k('MAX_PREAUTH_SESSIONS', 'int', '2000', 'Connections not yet logged in, in total.', { min: 1, max: 1000000 }),
-  k('SHARED_STATE_URL', 'string', '', 'Redis 7 or Valkey shared by every replica (redis://host:6379/0, rediss:// for TLS): failure counters and blocks, deactivated users and the revocation of their sessions are then shared. Empty: kept in this process (one instance).'),
+  k('SHARED_STATE_URL', 'string', '', 'Redis 7 or Valkey shared by every replica (redis://host:6379/0, rediss:// for TLS): failure counters and blocks, deactivated and deleted users and the revocation of their sessions, positive token decisions (by the token\'s hash) and app passwords (with APP_PASSWORDS_FILE) are then shared. Empty: kept in this process (one instance).'),
   k('SHARED_STATE_PASSWORD_FILE', 'file', '', 'File holding the password of SHARED_STATE_URL (Docker/Kubernetes secret); overrides a password in the URL.'),
   k('SHARED_STATE_TIMEOUT_MS', 'int', '250', 'Longest wait for one shared-state call; past it (or with the store down) the replica decides with its own counters and its last known deactivations.', { min: 10, max: 10000 }),
   k('IPV6_CLIENT_PREFIX', 'int', '64', 'Prefix length by which IPv6 clients are counted in every per-IP limit (AUTH_FAIL_*, MAX_CONNECTIONS_PER_IP): a host usually has a whole /64 and could rotate through it. 128: per address. IPv4 (also IPv4-mapped IPv6) is counted per address.', { min: 16, max: 128 }),
