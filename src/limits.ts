@@ -180,3 +180,22 @@ export const MAX_SHARED_BLOCKS = MAX_AUTH_FAIL_KEYS;
 export const SHARED_STATE_RECONNECT_MAX_MS = 1000;
 /** A pub/sub message between replicas is a user name and a reason: anything longer is not ours. */
 export const MAX_SHARED_EVENT_CHARS = 4096;
+
+// ---- Self-service portal (issue 19) ------------------------------------------------------
+
+/** Largest form body (a label and a CSRF token fit in a few hundred bytes). */
+export const PORTAL_MAX_BODY_BYTES = 4096;
+/** Request line and headers together (node:http answers 431 past it): cookies of ours are under 200 bytes. */
+export const PORTAL_MAX_HEADER_BYTES = 8192;
+/** The portal listener: headers, a whole request, an idle keep-alive connection. */
+export const PORTAL_HEADERS_TIMEOUT_MS = 10_000;
+export const PORTAL_REQUEST_TIMEOUT_MS = 20_000;
+export const PORTAL_KEEPALIVE_MS = 5_000;
+/** Open connections to the portal listener: a page for people, not a mail port. */
+export const PORTAL_MAX_CONNECTIONS = 1000;
+/** Signed-in sessions kept; past it the oldest is ended (each is a few hundred bytes). */
+export const PORTAL_MAX_SESSIONS = 10_000;
+/** Sign-ins begun and not yet back from the IdP; past it the oldest is forgotten. */
+export const PORTAL_MAX_PENDING_LOGINS = 10_000;
+/** Time a user has at the IdP between "sign in" and the callback. */
+export const PORTAL_LOGIN_TTL_MS = 600_000;
