@@ -30,6 +30,7 @@ const secrets: string[] = [secret];
 
 const newContext = async (): Promise<BrowserContext> => {
   const c = await browser.newContext({ ignoreHTTPSErrors: true });
+  c.setDefaultTimeout(10_000); // every wait bounded, well inside tap's
   t.teardown(() => c.close().catch(() => undefined));
   return c;
 };
