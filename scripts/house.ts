@@ -35,8 +35,6 @@ export const SAME_FLOOR_ALLOWED: ReadonlyMap<string, string> = new Map([
   ['server.ts -> shutdown.ts', 'the server bounds its close with the drain deadline'],
   // doctor checks the IdP at the very URL the readiness probe calls, so both answer the same question.
   ['doctor -> ops', 'doctor probes the IdP at the readiness probe URL (idpProbeUrl)'],
-  // RFC 5804 §4 takes IMAP's strings and literals ({n}, {n+}) as they are: one bounded framer serves both.
-  ['managesieve -> imap', 'ManageSieve frames its input with imap/framer.ts (RFC 5804 §4 literals)'],
 ]);
 
 export interface Import {

@@ -4,7 +4,8 @@
 # test/harness/flavour.ts). Made with debootstrap from the mirror apt uses here, as
 # scripts/build-image.sh makes its base, then the packages installed inside with apt.
 # Cached under /var/cache/oauth2-mail-proxy/, keyed by the suite, the mirror, the package
-# list and this script's build function: a second run with the same inputs builds nothing.
+# list, this script's build function and scripts/lib/debootstrap.sh: a second run with the same
+# inputs builds nothing.
 # Called by scripts/install-backend.sh; prints the root's path on its last line.
 #
 #   bash scripts/install-dms-debian13.sh
@@ -21,15 +22,8 @@ CACHE=/var/cache/oauth2-mail-proxy
 MAIL_UID=5000   # docker-mailserver's vmail uid/gid, as scripts/install-backend.sh makes on the host
 
 log() { echo "install-dms-debian13: $*" >&2; }
-hash_of() { sha256sum | cut -c1-16; }
-
-debian_mirror() {
-  local uri
-  uri=$(grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v security | head -n1 || true)
-  [ -n "$uri" ] || uri=$(grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}' | grep -v security | head -n1 || true)
-  [ -n "$uri" ] || { log "no Debian mirror found in /etc/apt/sources.list*"; exit 1; }
-  echo "$uri"
-}
+# shellcheck source=scripts/lib/debootstrap.sh
+. scripts/lib/debootstrap.sh
 
 # Runs a command inside the root with /proc and /dev mounted in a private mount namespace:
 # the mounts vanish with the command, nothing is left mounted on the host.
@@ -44,8 +38,7 @@ in_root() {
 build_root() {
   local root=$1 mirror=$2
   log "debootstrap $SUITE from $mirror (cold: a few minutes)"
-  debootstrap --variant=minbase "$SUITE" "$root" "$mirror" >"$root.debootstrap.log" 2>&1 \
-    || { tail -n 20 "$root.debootstrap.log" >&2; exit 1; }
+  debootstrap_minbase "$SUITE" "$root" "$mirror"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   # As on the host: keep maintainer scripts from starting daemons, and the postfix package
   # from asking for a mailer type (the harness writes its own main.cf per test).
@@ -57,9 +50,8 @@ build_root() {
     || { tail -n 20 "$root.apt.log" >&2; exit 1; }
   in_root "$root" groupadd -g "$MAIL_UID" vmail
   in_root "$root" useradd -u "$MAIL_UID" -g "$MAIL_UID" -M -d /nonexistent -s /usr/sbin/nologin vmail
-  rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"* \
-    "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/info"
-  rm -f "$root.debootstrap.log" "$root.apt.log"
+  slim_root "$root"
+  rm -f "$root.apt.log"
 }
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -70,7 +62,7 @@ for cmd in debootstrap unshare chroot; do
 done
 
 mirror=$(debian_mirror)
-key=$( { echo "$SUITE $mirror ${PACKAGES[*]} $MAIL_UID"; sed -n '/^in_root()/,/^}/p;/^build_root()/,/^}/p' "$0"; } | hash_of)
+key=$( { echo "$SUITE $mirror ${PACKAGES[*]} $MAIL_UID"; sed -n '/^in_root()/,/^}/p;/^build_root()/,/^}/p' "$0"; cat scripts/lib/debootstrap.sh; } | hash_of)
 dir="$CACHE/dms-debian13-$key"
 if [ -e "$dir/ready" ]; then
   log "$dir is up to date"

@@ -7,25 +7,17 @@
 // mailbox and authcid = the master user (REFERENCE: DMS master users, separator `*`).
 // A password user is logged in with their own credentials (pass-through).
 import type net from 'node:net';
-import { BackendError, connectTcp, startClientTls, type BackendTlsOptions } from './dial.js';
-import { LineReader } from './line-reader.js';
+import { BackendError } from './dial.js';
+import type { LineReader } from './line-reader.js';
 import { saslPlain, type BackendCredentials } from './credentials.js';
-import { proxyHeaderFor, type ClientAddress } from './client-address.js';
-import { LoginTimer } from './login-timer.js';
+import type { ClientAddress } from './client-address.js';
+import { openBackend, timedLogin, type BackendEndpoint, type Opening } from './open.js';
 import type { BackendLoginResult } from './login-result.js';
 import { BACKEND_QUIT_CLOSE_MS } from '../limits.js';
 
 export type { BackendCredentials };
 
-export interface ImapBackendTarget {
-  readonly host: string;
-  readonly port: number;
-  readonly tls: 'starttls' | 'implicit' | 'none';
-  readonly tlsOptions: BackendTlsOptions;
-  readonly timeoutMs: number;
-  /** Send a PROXY v2 header first (Dovecot listener with haproxy = yes). */
-  readonly proxyProtocol?: boolean;
-}
+export type ImapBackendTarget = BackendEndpoint;
 
 export interface ImapLoginRequest {
   readonly credentials: BackendCredentials;
@@ -36,34 +28,27 @@ export interface ImapLoginRequest {
 
 export type ImapLoginResult = BackendLoginResult<{ readonly capabilities: string }>;
 
-export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLoginRequest): Promise<ImapLoginResult> {
-  const started = performance.now();
-  let socket: net.Socket | null = null;
-  let reader: LineReader | null = null;
-  const timer = new LoginTimer(target.timeoutMs, () => {
-    reader?.fail(timer.expired());
-    socket?.destroy();
-  });
-  try {
-    socket = await connectTcp(target.host, target.port, target.timeoutMs, { reuseReads: target.tls === 'none' });
-    if (target.proxyProtocol) socket.write(proxyHeaderFor(req.client));
-    if (target.tls === 'implicit') socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
-    reader = new LineReader(socket);
-    let capabilities = parseCapabilityCode(expectGreeting(await reader.readLine()));
-
-    if (target.tls === 'starttls') {
+/** The IMAP opening: `* OK` greeting (its CAPABILITY code, if any), `P1 STARTTLS`. */
+function imapOpening(target: ImapBackendTarget, client: ClientAddress): Opening<string | null> {
+  return {
+    greeting: async (reader) => parseCapabilityCode(expectGreeting(await reader.readLine())),
+    startTls: async (reader, socket, capabilities) => {
       // Dovecot 2.4 takes a PROXY v2 SSL TLV as TLS already active on this connection: no
       // STARTTLS offered, `BAD TLS is already active`. Fail closed (DMS_TLS asked for TLS on
       // this leg) and say which setting fits, rather than a bare protocol error.
-      if (target.proxyProtocol && req.client.tls && capabilities !== null && !capabilities.includes('STARTTLS')) {
+      if (target.proxyProtocol && client.tls && capabilities !== null && !capabilities.includes('STARTTLS')) {
         throw new BackendError('ERR_BACKEND_TLS', STARTTLS_AFTER_PROXY_SSL);
       }
       await command(reader, socket, 'P1 STARTTLS', 'P1');
-      reader.detach();
-      socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
-      reader = new LineReader(socket);
-      capabilities = null; // RFC 3501 §6.2.1: capabilities before TLS are void.
-    }
+    },
+    afterTls: () => null, // RFC 3501 §6.2.1: capabilities before TLS are void.
+  };
+}
+
+export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLoginRequest): Promise<ImapLoginResult> {
+  const started = performance.now();
+  return timedLogin<{ readonly capabilities: string }>(target.timeoutMs, async (timer, track) => {
+    const { socket, reader, greeting: capabilities } = await openBackend(target, req.client, imapOpening(target, req.client), track);
 
     // With PROXY protocol the header already carries the client address.
     const idFields = target.proxyProtocol ? req.idFields.filter(([k]) => !k.startsWith('x-originating-')) : req.idFields;
@@ -102,10 +87,7 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
     const leftover = reader.detach();
     timer.clear();
     return { ok: true, socket, capabilities: caps, leftover, loginMs: performance.now() - started };
-  } catch (err) {
-    socket?.destroy();
-    return timer.failure(err);
-  }
+  });
 }
 
 /** The reason a login fails when DMS offers no STARTTLS after our PROXY header's SSL flag. */

@@ -10,23 +10,14 @@
 // which its own proxy sends as `XCLIENT ADDR=… PORT=… SESSION=… TTL=…` (Pigeonhole 0.5,
 // managesieve-proxy.c; checked against Dovecot 2.3.19's managesieve-login).
 import type net from 'node:net';
-import { BackendError, connectTcp, startClientTls, type BackendTlsOptions } from './dial.js';
-import { LineReader } from './line-reader.js';
+import { BackendError } from './dial.js';
+import type { LineReader } from './line-reader.js';
 import { saslPlain, type BackendCredentials } from './credentials.js';
-import { proxyHeaderFor } from './client-address.js';
-import { LoginTimer } from './login-timer.js';
+import { openBackend, timedLogin, type BackendEndpoint, type Opening, type Track } from './open.js';
 import type { BackendClient, BackendLoginResult } from './login-result.js';
 import { BACKEND_QUIT_CLOSE_MS, MAX_BACKEND_REPLY_LINES } from '../limits.js';
 
-export interface ManageSieveBackendTarget {
-  readonly host: string;
-  readonly port: number;
-  readonly tls: 'starttls' | 'implicit' | 'none';
-  readonly tlsOptions: BackendTlsOptions;
-  readonly timeoutMs: number;
-  /** Send a PROXY v2 header first (Dovecot listener with haproxy = yes). */
-  readonly proxyProtocol?: boolean;
-}
+export type ManageSieveBackendTarget = BackendEndpoint;
 
 /** The backend's capabilities (after TLS): upper-case name → value ('' when it has none). */
 export type SieveCapabilities = Map<string, string>;
@@ -61,37 +52,25 @@ export interface OpenManageSieve {
   readonly capabilities: SieveCapabilities;
 }
 
-export async function openManageSieve(target: ManageSieveBackendTarget, client: BackendClient | null, onSocket: (s: net.Socket, r: LineReader | null) => void = () => undefined): Promise<OpenManageSieve> {
-  let socket: net.Socket = await connectTcp(target.host, target.port, target.timeoutMs, { reuseReads: target.tls === 'none' });
-  onSocket(socket, null);
-  if (target.proxyProtocol && client) socket.write(proxyHeaderFor(client));
-  if (target.tls === 'implicit') socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
-  let reader = new LineReader(socket);
-  onSocket(socket, reader);
-  let capabilities = await readCapabilities(reader);
-  if (target.tls === 'starttls') {
+/** The ManageSieve opening: capabilities + OK, STARTTLS, and the capabilities again after TLS (RFC 5804 §2.2). */
+const SIEVE_OPENING: Opening<SieveCapabilities> = {
+  greeting: readCapabilities,
+  startTls: async (reader, socket) => {
     socket.write('STARTTLS\r\n');
     await expectOk(reader, 'STARTTLS');
-    reader.detach();
-    socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
-    reader = new LineReader(socket);
-    onSocket(socket, reader);
-    capabilities = await readCapabilities(reader); // RFC 5804 §2.2: sent again after TLS
-  }
+  },
+  afterTls: readCapabilities,
+};
+
+export async function openManageSieve(target: ManageSieveBackendTarget, client: BackendClient | null, track?: Track): Promise<OpenManageSieve> {
+  const { socket, reader, greeting: capabilities } = await openBackend(target, client, SIEVE_OPENING, track);
   return { socket, reader, capabilities };
 }
 
 export async function manageSieveBackendLogin(target: ManageSieveBackendTarget, req: { readonly credentials: BackendCredentials; readonly client: BackendClient }): Promise<ManageSieveLoginResult> {
   const started = performance.now();
-  let socket: net.Socket | null = null;
-  let reader: LineReader | null = null;
-  const timer = new LoginTimer(target.timeoutMs, () => {
-    reader?.fail(timer.expired());
-    socket?.destroy();
-  });
-  try {
-    // The timer must end whichever socket is current (TLS replaces it).
-    const open = await openManageSieve(target, req.client, (s, r) => { socket = s; reader = r; });
+  return timedLogin<{ readonly capabilities: SieveCapabilities }>(target.timeoutMs, async (timer, track) => {
+    const open = await openManageSieve(target, req.client, track);
     const s = open.socket;
     const r = open.reader;
     if (!target.proxyProtocol && open.capabilities.has('XCLIENT')) {
@@ -111,10 +90,7 @@ export async function manageSieveBackendLogin(target: ManageSieveBackendTarget, 
     const leftover = r.detach();
     timer.clear();
     return { ok: true, socket: s, leftover, capabilities: open.capabilities, loginMs: performance.now() - started };
-  } catch (err) {
-    (socket as net.Socket | null)?.destroy();
-    return timer.failure(err);
-  }
+  });
 }
 
 /** Asks the backend for its capabilities (no login); null when it cannot be reached now. */

@@ -8,23 +8,12 @@
 // imap-login.ts. The client's address reaches Dovecot with XCLIENT, which Dovecot 2.3's
 // pop3-login accepts from login_trusted_networks and announces with `[XCLIENT]` in its
 // greeting (src/pop3-login/client.c), or with a PROXY v2 header (haproxy = yes listener).
-import type net from 'node:net';
-import { BackendError, connectTcp, startClientTls, type BackendTlsOptions } from './dial.js';
-import { LineReader } from './line-reader.js';
+import { BackendError } from './dial.js';
 import { saslPlain, type BackendCredentials } from './credentials.js';
-import { proxyHeaderFor } from './client-address.js';
-import { LoginTimer } from './login-timer.js';
+import { openBackend, timedLogin, type BackendEndpoint, type Opening } from './open.js';
 import type { BackendClient, BackendLoginResult } from './login-result.js';
 
-export interface Pop3BackendTarget {
-  readonly host: string;
-  readonly port: number;
-  readonly tls: 'starttls' | 'implicit' | 'none';
-  readonly tlsOptions: BackendTlsOptions;
-  readonly timeoutMs: number;
-  /** Send a PROXY v2 header first (Dovecot listener with haproxy = yes). */
-  readonly proxyProtocol?: boolean;
-}
+export type Pop3BackendTarget = BackendEndpoint;
 
 export type Pop3LoginResult = BackendLoginResult<object>;
 
@@ -34,29 +23,20 @@ export type Pop3LoginResult = BackendLoginResult<object>;
  */
 const TEMPORARY_CODES = new Set(['SYS/TEMP', 'IN-USE', 'LOGIN-DELAY']);
 
+/** The POP3 opening: `+OK` greeting (`[XCLIENT]`: Dovecot trusts us with the client's address), STLS (RFC 2595 §4). */
+const POP3_OPENING: Opening<{ readonly trusted: boolean }> = {
+  greeting: async (reader) => ({ trusted: /^\+OK \[XCLIENT\]/i.test(expectOk(await reader.readLine(), 'greeting')) }),
+  startTls: async (reader, socket) => {
+    socket.write('STLS\r\n');
+    expectOk(await reader.readLine(), 'STLS');
+  },
+  afterTls: (_reader, greeting) => greeting,
+};
+
 export async function pop3BackendLogin(target: Pop3BackendTarget, credentials: BackendCredentials, client: BackendClient): Promise<Pop3LoginResult> {
   const started = performance.now();
-  let socket: net.Socket | null = null;
-  let reader: LineReader | null = null;
-  const timer = new LoginTimer(target.timeoutMs, () => {
-    reader?.fail(new BackendError('ERR_BACKEND_TIMEOUT', `backend login took longer than ${target.timeoutMs} ms${timer.authSent ? ' (plus Dovecot\'s auth penalty)' : ''}`));
-    socket?.destroy();
-  });
-  try {
-    socket = await connectTcp(target.host, target.port, target.timeoutMs, { reuseReads: target.tls === 'none' });
-    if (target.proxyProtocol) socket.write(proxyHeaderFor(client));
-    if (target.tls === 'implicit') socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
-    reader = new LineReader(socket);
-    const greeting = expectOk(await reader.readLine(), 'greeting');
-    const trusted = /^\+OK \[XCLIENT\]/i.test(greeting);
-
-    if (target.tls === 'starttls') {
-      socket.write('STLS\r\n');
-      expectOk(await reader.readLine(), 'STLS');
-      reader.detach();
-      socket = await startClientTls(socket, target.tlsOptions, target.timeoutMs);
-      reader = new LineReader(socket);
-    }
+  return timedLogin<object>(target.timeoutMs, async (timer, track) => {
+    const { socket, reader, greeting: { trusted } } = await openBackend(target, client, POP3_OPENING, track);
 
     // With PROXY protocol the header carries the address already; without a trusted greeting
     // Dovecot would only say it ignores XCLIENT.
@@ -75,10 +55,7 @@ export async function pop3BackendLogin(target: Pop3BackendTarget, credentials: B
     const leftover = reader.detach();
     timer.clear();
     return { ok: true, socket, leftover, loginMs: performance.now() - started };
-  } catch (err) {
-    socket?.destroy();
-    return timer.failure(err);
-  }
+  });
 }
 
 /** Dovecot's `XCLIENT` (pop3-login): the client's address and port, and our session id for its log. */

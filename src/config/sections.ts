@@ -54,7 +54,10 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
       problems.push(`${key} without SSL_CERT_PATH/SSL_KEY_PATH offers no STARTTLS: set the certificate, or ALLOW_PLAINTEXT_AUTH=1 for a trusted network`);
     }
   }
-  if (!Object.values(listen).some(Boolean)) problems.push('no listener: set at least one of LISTEN_IMAP, LISTEN_IMAPS, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS, LISTEN_POP3, LISTEN_POP3S');
+  if (!Object.values(listen).some(Boolean)) {
+    // Named from `listen` itself, so a new protocol's listener is never left out of the hint.
+    problems.push(`no listener: set at least one of ${Object.keys(listen).map((name) => `LISTEN_${name.toUpperCase()}`).join(', ')}`);
+  }
   const sniCertificates = parseSniCertificates(file[CERTIFICATES_KEY] === undefined ? undefined : JSON.parse(file[CERTIFICATES_KEY]), problems);
   return { listen, tls, allowPlaintextAuth, allowClientMasterLogin, appPasswordsFile, sniCertificates };
 }

@@ -7,7 +7,9 @@ import type { ServerTlsSource } from '../net/tls-context.js';
 import type { Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
 import { SaslError, type SaslCredentials, type SaslMechanism } from '../auth/sasl/index.js';
-import { FramedConnection, HTTP_REQUEST } from './framed-connection.js';
+import { FramedConnection, type ResponseWaiter } from '../session/framed-connection.js';
+import { isHttpRequest } from '../session/http-probe.js';
+import type { LiveSession } from '../session/line-service.js';
 import { SessionLogin, type LoginParts } from '../session/login.js';
 import type { LoginOutcome } from '../session/login-outcome.js';
 import type { SaslWire } from '../session/sasl-exchange.js';
@@ -17,9 +19,9 @@ import { preauthCapabilities } from './capabilities.js';
 import { PREAUTH_COMMANDS, POSTAUTH_COMMANDS } from './commands/index.js';
 import type { ImapContext } from './commands/context.js';
 import { TEXT, tagged, untagged } from './replies.js';
-import { spliceImap, type SessionHandle } from './spliced.js';
 
-export type { SessionHandle };
+/** What the service keeps of a connection, to end it at shutdown. */
+export type SessionHandle = LiveSession;
 
 export interface ImapSessionLimits {
   readonly maxLineBytes: number;
@@ -41,12 +43,12 @@ export interface ImapSessionDeps {
   /** The connection ended; `session` is the session, or its handle once spliced. */
   readonly onEnd?: (session: SessionHandle) => void;
   /** Logged in as `user` and spliced: from now on `handle` stands for `session`, which is dropped. */
-  readonly onSpliced?: (session: ImapSession, handle: SessionHandle, user: string) => void;
+  readonly onSpliced?: (session: SessionHandle, handle: SessionHandle, user: string) => void;
   /** Tells the connection limits this connection is no longer pre-login. */
   readonly loggedIn?: () => void;
 }
 
-export class ImapSession extends FramedConnection implements ImapContext, SessionHandle {
+export class ImapSession extends FramedConnection<FramerEvent> implements ImapContext, SessionHandle {
   protected readonly framer: ImapFramer;
   private clientId: ReadonlyArray<readonly [string, string]> = [];
   private readonly logins: SessionLogin<Backend>;
@@ -80,10 +82,13 @@ export class ImapSession extends FramedConnection implements ImapContext, Sessio
     this.deps.onEnd?.(this);
   }
 
-  // ---- the command loop (imap/framed-connection.ts) -------------------------------
+  // ---- the command loop (session/framed-connection.ts) ----------------------------
 
-  protected literalAccepted(): void {
+  /** A synchronizing literal was accepted: the client waits for `+` (RFC 9051 §4.3). */
+  protected override intercepted(ev: FramerEvent): boolean {
+    if (ev.type !== 'literal-continue') return false;
     this.send('+ Ready for literal data\r\n');
+    return true;
   }
 
   protected dispatch(ev: FramerEvent): void {
@@ -102,7 +107,7 @@ export class ImapSession extends FramedConnection implements ImapContext, Sessio
   private runCommand(segments: Buffer[]): void {
     // A browser or scanner speaking HTTP to a mail port (cross-protocol attacks): end it
     // at once instead of answering line by line (smtp-server does the same for SMTP).
-    if (segments.length === 1 && HTTP_REQUEST.test(segments[0]!.toString('latin1'))) return this.close(TEXT.http, 'http-request');
+    if (segments.length === 1 && isHttpRequest(segments[0]!)) return this.close(TEXT.http, 'http-request');
     let cmd;
     try {
       cmd = parseCommand(segments);
@@ -120,7 +125,7 @@ export class ImapSession extends FramedConnection implements ImapContext, Sessio
     if (result instanceof Promise) this.runHandler(cmd.name, result, () => this.reply(cmd.tag, 'NO', TEXT.unavailable, 'SERVERBUG'));
   }
 
-  protected deliverResponse(ev: FramerEvent, waiter: { resolve: (r: Buffer | null) => void; reject: (err: Error) => void }): void {
+  protected deliverResponse(ev: FramerEvent, waiter: ResponseWaiter): void {
     this.framer.mode = 'command';
     if (ev.type === 'line') {
       // RFC 9051 §6.2.2: a line of just "*" cancels the exchange.
@@ -197,27 +202,7 @@ export class ImapSession extends FramedConnection implements ImapContext, Sessio
   }
 
   private spliceTo(tag: string, o: Extract<LoginOutcome<Backend>, { kind: 'ok' }>): void {
-    const remaining = this.framer.takeRemaining();
-    const client = this.handOff();
-    client.write(tagged(tag, 'OK', TEXT.loggedIn, `CAPABILITY ${o.backend.capabilities}`));
-    const { onEnd, onSpliced } = this.deps;
-    const handle = spliceImap(client, o.backend, {
-      fromClient: remaining,
-      idleTimeoutMs: this.deps.limits.idleTimeoutMs,
-      log: this.log,
-      user: o.user,
-      mech: o.mech,
-      startedAt: this.startedAt,
-      onEnd: (h) => onEnd?.(h),
-    });
-    onSpliced?.(this, handle, o.user);
-  }
-
-  drain(text: string): void {
-    this.close(text, 'shutdown');
-  }
-
-  cut(text: string): void {
-    this.close(text, 'shutdown');
+    const reply = tagged(tag, 'OK', TEXT.loggedIn, `CAPABILITY ${o.backend.capabilities}`);
+    this.spliceLoggedIn(o, reply, (text) => untagged(`BYE ${text}`), { idleTimeoutMs: this.deps.limits.idleTimeoutMs, ...this.deps });
   }
 }

@@ -1,5 +1,5 @@
 // ManageSieve strings (RFC 5804 §4): a framed command in, its name and arguments out; and the
-// quoted strings of the replies. Bytes come from the IMAP framer (imap/framer.ts), whose
+// quoted strings of the replies. Bytes come from the literal framer (net/literal-framer.ts), whose
 // `{n+}` literals are the same as RFC 5804's literal-c2s; this only reads what it framed.
 // Errors carry fixed texts: an argument may be a SASL response and must never reach a log.
 

@@ -7,16 +7,14 @@ import type { ServerTlsSource } from '../net/tls-context.js';
 import type { Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
 import { SaslError, type SaslMechanism } from '../auth/sasl/index.js';
-import { FramedConnection, HTTP_REQUEST } from '../imap/framed-connection.js';
+import { FramedConnection, type ResponseWaiter } from '../session/framed-connection.js';
+import { isHttpRequest } from '../session/http-probe.js';
 import { SessionLogin, type LoginParts } from '../session/login.js';
 import type { LoginOutcome } from '../session/login-outcome.js';
 import type { SaslWire } from '../session/sasl-exchange.js';
-import { handOver } from '../session/handover.js';
-import { closeWhenQuiet } from '../session/drain.js';
 import type { LiveSession } from '../session/line-service.js';
-import type { SpliceEnd } from '../net/splice.js';
 // ManageSieve frames lines and `{n+}` literals exactly as IMAP does (RFC 5804 §4 literal-c2s).
-import { ImapFramer, type FramerEvent } from '../imap/framer.js';
+import { LiteralFramer, type FramerEvent } from '../net/literal-framer.js';
 import { parseCommand, parseResponse, quote, SieveParseError } from './parser.js';
 import { capabilityLines, type SieveCapabilitySource } from './capabilities.js';
 import { POSTAUTH_COMMANDS, PREAUTH_COMMANDS, type SieveContext } from './commands.js';
@@ -45,8 +43,8 @@ export interface SieveSessionDeps {
   readonly loggedIn?: () => void;
 }
 
-export class ManageSieveSession extends FramedConnection implements SieveContext, LiveSession {
-  protected readonly framer: ImapFramer;
+export class ManageSieveSession extends FramedConnection<FramerEvent> implements SieveContext, LiveSession {
+  protected readonly framer: LiteralFramer;
   private readonly logins: SessionLogin<Backend>;
 
   constructor(socket: net.Socket, implicitTls: boolean, private readonly deps: SieveSessionDeps, peer?: Peer) {
@@ -54,7 +52,7 @@ export class ManageSieveSession extends FramedConnection implements SieveContext
       protocol: 'managesieve', log: deps.log, tlsContext: deps.tlsContext, preauthTimeoutMs: deps.limits.preauthTimeoutMs,
       texts: { timeout: TEXT.timeout, internalError: TEXT.internalError },
     }, peer);
-    this.framer = new ImapFramer({ maxLineBytes: deps.limits.maxLineBytes, maxLiteralBytes: deps.limits.maxLiteralBytes });
+    this.framer = new LiteralFramer({ maxLineBytes: deps.limits.maxLineBytes, maxLiteralBytes: deps.limits.maxLiteralBytes });
     this.logins = new SessionLogin(deps.login, {
       log: this.log,
       backendClient: () => ({ ...this.peer, tls: this.secure, sessionId: this.id }),
@@ -83,10 +81,12 @@ export class ManageSieveSession extends FramedConnection implements SieveContext
     this.deps.onEnd?.(this);
   }
 
-  // ---- the command loop (imap/framed-connection.ts) -------------------------------
+  // ---- the command loop (session/framed-connection.ts) ----------------------------
 
   /** ManageSieve has no `+` step: a `{n}` literal is read like `{n+}` (its body follows at once). */
-  protected literalAccepted(): void {}
+  protected override intercepted(ev: FramerEvent): boolean {
+    return ev.type === 'literal-continue';
+  }
 
   protected dispatch(ev: FramerEvent): void {
     switch (ev.type) {
@@ -104,7 +104,7 @@ export class ManageSieveSession extends FramedConnection implements SieveContext
 
   private runCommand(segments: Buffer[]): void {
     // A browser or scanner speaking HTTP to a mail port (cross-protocol attacks): end it at once.
-    if (segments.length === 1 && HTTP_REQUEST.test(segments[0]!.toString('latin1'))) return this.close(TEXT.http, 'http-request');
+    if (segments.length === 1 && isHttpRequest(segments[0]!)) return this.close(TEXT.http, 'http-request');
     let cmd;
     try {
       cmd = parseCommand(segments);
@@ -120,7 +120,7 @@ export class ManageSieveSession extends FramedConnection implements SieveContext
   }
 
   /** The client's answer to a SASL challenge: one string (RFC 5804 §2.1); `"*"` cancels. */
-  protected deliverResponse(ev: FramerEvent, waiter: { resolve: (r: Buffer | null) => void; reject: (err: Error) => void }): void {
+  protected deliverResponse(ev: FramerEvent, waiter: ResponseWaiter): void {
     if (ev.type === 'command') {
       let value: Buffer;
       try {
@@ -195,32 +195,6 @@ export class ManageSieveSession extends FramedConnection implements SieveContext
 
   private spliceTo(o: Extract<LoginOutcome<Backend>, { kind: 'ok' }>): void {
     this.deps.capabilities.update(o.backend.capabilities);
-    const remaining = this.framer.takeRemaining();
-    const client = this.handOff();
-    client.write(response('OK', TEXT.loggedIn));
-    const backend = o.backend.socket;
-    const handle: LiveSession = {
-      drain: (text: string, deadline: number, why?: SpliceEnd) => closeWhenQuiet({ client, backend, splice: s }, farewell(text), deadline, why),
-      cut: () => s.close('shutdown'),
-    };
-    const s = handOver(client, backend, {
-      fromBackend: o.backend.leftover,
-      fromClient: remaining,
-      idleTimeoutMs: this.deps.limits.idleTimeoutMs,
-      log: this.log,
-      user: o.user,
-      mech: o.mech,
-      startedAt: this.startedAt,
-      onEnd: () => this.deps.onEnd?.(handle),
-    });
-    this.deps.onSpliced?.(this, handle, o.user);
-  }
-
-  drain(text: string): void {
-    this.close(text, 'shutdown');
-  }
-
-  cut(text: string): void {
-    this.close(text, 'shutdown');
+    this.spliceLoggedIn(o, response('OK', TEXT.loggedIn), farewell, { idleTimeoutMs: this.deps.limits.idleTimeoutMs, ...this.deps });
   }
 }

@@ -1,6 +1,7 @@
 // Who is on the other end of a connection, in the form logs and the backend want.
 import { randomFillSync } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { unmapIpv4 } from './ip-address.js';
 
 export interface Peer {
   readonly address: string;
@@ -11,8 +12,7 @@ export interface Peer {
 
 /** IPv4 clients of a dual-stack listener appear as ::ffff:a.b.c.d; DMS's logs and Fail2Ban want a.b.c.d. */
 export function plainAddress(address: string | undefined): string {
-  if (!address) return 'unknown';
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  return address ? unmapIpv4(address) : 'unknown';
 }
 
 export function peerOf(socket: Socket): Peer {

@@ -3,6 +3,7 @@
 // header or an error out.
 import { isIPv4, isIPv6 } from 'node:net';
 import { MAX_PROXY_HEADER_BYTES } from '../limits.js';
+import { mappedIpv4, unmapIpv4 } from './ip-address.js';
 
 const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 const V1_PREFIX = Buffer.from('PROXY ');
@@ -56,7 +57,7 @@ function parseV1(buf: Buffer): ProxyParse {
   const dp = port(dport);
   if (sp === null || dp === null) return error('malformed v1 port');
   // An IPv4 client of a dual-stack balancer: its plain IPv4 address, as v2 gives it.
-  const text = (a: string): string => (family === 'TCP4' ? a : mappedIpv4(ipv6Bytes(a)) ?? a);
+  const text = (a: string): string => (family === 'TCP4' ? a : unmapIpv4(a));
   return { status: 'ok', header: { version: 1, local: false, source: { address: text(src), port: sp }, destination: { address: text(dst), port: dp } }, length: end + 2 };
 }
 
@@ -103,18 +104,12 @@ function ipv4(b: Buffer): string {
 /**
  * RFC 5952 text; an IPv4-mapped address (::ffff:a.b.c.d, RFC 4291 §2.5.5.2: an IPv4 client
  * of a dual-stack balancer) as the plain IPv4 address a direct connection shows
- * (src/net/peer.ts plainAddress), not as ::ffff:cb00:7107.
+ * (net/ip-address.ts), not as ::ffff:cb00:7107.
  */
 function ipv6(b: Buffer): string {
-  const v4 = mappedIpv4(b);
-  if (v4) return v4;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-  return canonicalIpv6(groups.join(':'));
-}
-
-function mappedIpv4(b: Buffer): string | undefined {
-  return b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff ? ipv4(b.subarray(12, 16)) : undefined;
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i));
+  return mappedIpv4(groups) ?? canonicalIpv6(groups.map((g) => g.toString(16)).join(':'));
 }
 
 /** RFC 5952 text form (the WHATWG URL serializer implements it), e.g. 2001:db8::1. */

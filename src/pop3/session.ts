@@ -6,9 +6,8 @@ import type net from 'node:net';
 import type { ServerTlsSource } from '../net/tls-context.js';
 import type { Peer } from '../net/peer.js';
 import type { Logger } from '../observability/logger.js';
-import { contained } from '../observability/faults.js';
 import { SaslError, type SaslCredentials, type SaslMechanism } from '../auth/sasl/index.js';
-import { PreauthConnection } from '../session/connection.js';
+import { FramedConnection, type ResponseWaiter } from '../session/framed-connection.js';
 import { isHttpRequest } from '../session/http-probe.js';
 import { SessionLogin, type LoginParts } from '../session/login.js';
 import type { LoginOutcome } from '../session/login-outcome.js';
@@ -17,7 +16,6 @@ import type { LiveSession } from '../session/line-service.js';
 import { Pop3Lines, type LineEvent } from './lines.js';
 import { POSTAUTH_COMMANDS, PREAUTH_COMMANDS, type Pop3Context } from './commands.js';
 import { err, ok, TEXT } from './replies.js';
-import { splicePop3 } from './spliced.js';
 
 export interface Pop3SessionLimits {
   /** Longest line: a command, or a SASL response (the same cap as IMAP's, IMAP_MAX_LINE_BYTES). */
@@ -41,11 +39,8 @@ export interface Pop3SessionDeps {
 
 const MAX_VERB_BYTES = 8; // RFC 2449 §3: keywords are 3 or 4 characters; Dovecot reads up to 8
 
-export class Pop3Session extends PreauthConnection implements Pop3Context, LiveSession {
-  private readonly lines: Pop3Lines;
-  private busy = false;
-  private waiter: { resolve: (line: Buffer | null) => void; reject: (err: Error) => void } | null = null;
-  private badCommands = 0;
+export class Pop3Session extends FramedConnection<LineEvent> implements Pop3Context, LiveSession {
+  protected readonly framer: Pop3Lines;
   private readonly logins: SessionLogin<object>;
   pendingUser: string | null = null;
 
@@ -54,7 +49,7 @@ export class Pop3Session extends PreauthConnection implements Pop3Context, LiveS
       protocol: 'pop3', log: deps.log, tlsContext: deps.tlsContext, preauthTimeoutMs: deps.limits.preauthTimeoutMs,
       texts: { timeout: TEXT.timeout, internalError: TEXT.internalError },
     }, peer);
-    this.lines = new Pop3Lines(deps.limits.maxLineBytes);
+    this.framer = new Pop3Lines(deps.limits.maxLineBytes);
     this.logins = new SessionLogin(deps.login, {
       log: this.log,
       backendClient: () => ({ ...this.peer, tls: this.secure, sessionId: this.id }),
@@ -70,11 +65,6 @@ export class Pop3Session extends PreauthConnection implements Pop3Context, LiveS
     this.pump();
   }
 
-  protected received(chunk: Buffer): void {
-    this.lines.push(chunk);
-    this.pump();
-  }
-
   protected farewell(text: string): string {
     return err(text);
   }
@@ -83,36 +73,9 @@ export class Pop3Session extends PreauthConnection implements Pop3Context, LiveS
     this.deps.onEnd?.(this);
   }
 
-  protected override abandon(): void {
-    this.waiter?.reject(new SaslError('ERR_SASL_SYNTAX', 'session closed'));
-  }
+  // ---- the command loop (session/framed-connection.ts) ----------------------------
 
-  // ---- the command loop --------------------------------------------------------------
-  // The same shape as IMAP's (and ManageSieve's session/framed-connection.ts, which is tied to
-  // the IMAP framer): one command at a time, nothing more read while a handler awaits the IdP
-  // or DMS, back-pressure, a response awaited during a SASL exchange.
-
-  private pump(): void {
-    while (this.state === 'preauth') {
-      if (this.busy && !this.waiter) {
-        this.socket.pause(); // bounded: nothing more is read until the handler is done
-        return;
-      }
-      const waitingForClient = this.mustWaitForDrain((socket) => {
-        if (!this.busy || this.waiter) socket.resume();
-        this.pump();
-      });
-      if (waitingForClient) return;
-      const ev = this.lines.next();
-      if (!ev) return;
-      const waiter = this.waiter;
-      this.waiter = null;
-      if (waiter) this.deliverResponse(ev, waiter);
-      else this.dispatch(ev);
-    }
-  }
-
-  private dispatch(ev: LineEvent): void {
+  protected dispatch(ev: LineEvent): void {
     if (ev.type === 'too-long') return this.close(TEXT.lineTooLong, 'line-too-long');
     const line = ev.line;
     if (isHttpRequest(line)) return this.close(TEXT.http, 'http-request');
@@ -129,36 +92,7 @@ export class Pop3Session extends PreauthConnection implements Pop3Context, LiveS
     if (result instanceof Promise) this.runHandler(verb, result, () => this.send(err(TEXT.unavailable, 'SYS/TEMP')));
   }
 
-  /**
-   * A handler's promise: nothing more is read until it settles. A rejection is our bug, not an
-   * IdP or backend outage (those are answered inside): `bug` words it, then the session ends.
-   */
-  private runHandler(name: string, result: Promise<void>, bug: () => void): void {
-    this.busy = true;
-    result
-      .catch(contained((e: unknown) => {
-        bug();
-        this.fault(name, e);
-      }, (e) => this.fault(name, e)))
-      .finally(contained(() => {
-        this.busy = false;
-        if (this.state !== 'preauth') return;
-        this.socket.resume();
-        this.pump();
-      }, (e) => this.fault('data', e)));
-  }
-
-  /** Sends `prompt` (a `+ ` challenge line) and awaits the client's response line; null when it cancelled. */
-  private awaitResponse(prompt: string): Promise<Buffer | null> {
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-      this.send(prompt);
-      this.socket.resume();
-      setImmediate(contained(() => this.pump(), (e) => this.fault('data', e))); // lines may already be buffered
-    });
-  }
-
-  private deliverResponse(ev: LineEvent, waiter: { resolve: (r: Buffer | null) => void; reject: (err: Error) => void }): void {
+  protected deliverResponse(ev: LineEvent, waiter: ResponseWaiter): void {
     // RFC 5034 §4: a line of just "*" cancels the exchange.
     if (ev.type === 'line') return waiter.resolve(ev.line.length === 1 && ev.line[0] === 0x2a ? null : ev.line);
     waiter.reject(new SaslError('ERR_SASL_TOO_LONG', 'SASL response too long'));
@@ -169,12 +103,11 @@ export class Pop3Session extends PreauthConnection implements Pop3Context, LiveS
 
   bad(text: string): void {
     this.send(err(text));
-    this.badCommands += 1;
-    if (this.badCommands >= this.deps.limits.maxBadCommands) this.close(TEXT.tooManyBad, 'too-many-bad-commands');
+    this.countBad(this.deps.limits.maxBadCommands, TEXT.tooManyBad);
   }
 
   startTls(): void {
-    this.lines.discard(); // plaintext pipelined after STLS is never processed (CVE-2011-0411 class)
+    this.framer.discard(); // plaintext pipelined after STLS is never processed (CVE-2011-0411 class)
     this.pendingUser = null;
     this.send(ok(TEXT.startTls));
     this.upgrade(() => this.pump());
@@ -218,28 +151,9 @@ export class Pop3Session extends PreauthConnection implements Pop3Context, LiveS
   }
 
   private spliceTo(o: Extract<LoginOutcome<object>, { kind: 'ok' }>): void {
-    const remaining = this.lines.takeRemaining();
-    const client = this.handOff();
-    // Dovecot's own "+OK Logged in." was read by the backend login; the client gets ours.
-    client.write(ok(TEXT.loggedIn));
-    const { onEnd, onSpliced } = this.deps;
-    const handle = splicePop3(client, o.backend, {
-      fromClient: remaining,
-      idleTimeoutMs: this.deps.limits.idleTimeoutMs,
-      log: this.log,
-      user: o.user,
-      mech: o.mech,
-      startedAt: this.startedAt,
-      onEnd: (h) => onEnd?.(h),
-    });
-    onSpliced?.(this, handle, o.user);
-  }
-
-  drain(text: string): void {
-    this.close(text, 'shutdown');
-  }
-
-  cut(text: string): void {
-    this.close(text, 'shutdown');
+    // Dovecot's own "+OK Logged in." was read by the backend login; the client gets ours. Once
+    // spliced, a drain ends a quiet session with `-ERR`, as Dovecot's pop3 does; a session closed
+    // without QUIT never reaches the UPDATE state (RFC 1939 §6): nothing the client marked is deleted.
+    this.spliceLoggedIn(o, ok(TEXT.loggedIn), err, { idleTimeoutMs: this.deps.limits.idleTimeoutMs, ...this.deps });
   }
 }

@@ -1,14 +1,14 @@
 // ManageSieve strings (RFC 5804 §4) with plain values: quoted strings, literals, atoms,
 // responses in a SASL exchange, and the replies and capabilities the proxy writes.
 import t from 'tap';
-import { ImapFramer, type FramerEvent } from '../../src/imap/framer.js';
+import { LiteralFramer, type FramerEvent } from '../../src/net/literal-framer.js';
 import { parseCommand, parseResponse, quote } from '../../src/managesieve/parser.js';
 import { farewell, response } from '../../src/managesieve/replies.js';
 import { capabilityLines, SieveCapabilitySource, DOVECOT_DEFAULT_CAPABILITIES } from '../../src/managesieve/capabilities.js';
 import { parseServerLine } from '../../src/backend/managesieve-login.js';
 
 function frame(wire: string): Buffer[] {
-  const f = new ImapFramer({ maxLineBytes: 1024, maxLiteralBytes: 1024 });
+  const f = new LiteralFramer({ maxLineBytes: 1024, maxLiteralBytes: 1024 });
   f.push(Buffer.from(wire, 'latin1'));
   for (let ev: FramerEvent | null = f.next(); ev; ev = f.next()) if (ev.type === 'command') return ev.segments;
   throw new Error('no command framed');

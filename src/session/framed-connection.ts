@@ -1,0 +1,144 @@
+// The command loop of a line protocol the proxy frames itself (IMAP, POP3, ManageSieve): the
+// protocol's framer, one command at a time (nothing more is read while a handler awaits the
+// IdP or DMS), back-pressure, a client response awaited during a SASL exchange, the
+// bad-command budget, and the splice once logged in. The protocol passes its framer in and
+// decides what each event means and how a refusal is worded.
+import { contained } from '../observability/faults.js';
+import { SaslError } from '../auth/sasl/index.js';
+import { PreauthConnection } from './connection.js';
+import type { LoginOutcome } from './login-outcome.js';
+import type { LiveSession } from './line-service.js';
+import { spliceSession } from './spliced.js';
+
+/** A bounded framer: socket bytes in, events (commands, lines, errors) out; no I/O. */
+export interface Framer<E> {
+  push(chunk: Buffer): void;
+  /** The next event, or null until more bytes come. */
+  next(): E | null;
+  /** Throws away what the client sent so far (plaintext pipelined before a TLS upgrade). */
+  discard(): void;
+  /** Bytes received beyond the last event taken (pipelined after a login): for the backend. */
+  takeRemaining(): Buffer;
+}
+
+export interface ResponseWaiter {
+  resolve(response: Buffer | null): void;
+  reject(err: Error): void;
+}
+
+/** What the loop needs to splice a logged-in session and tell its service. */
+export interface SpliceHooks {
+  readonly idleTimeoutMs: number;
+  readonly onEnd?: (h: LiveSession) => void;
+  readonly onSpliced?: (session: LiveSession, handle: LiveSession, user: string) => void;
+}
+
+export abstract class FramedConnection<E> extends PreauthConnection implements LiveSession {
+  protected abstract readonly framer: Framer<E>;
+  private busy = false;
+  private waiter: ResponseWaiter | null = null;
+  private badCommands = 0;
+
+  /** A command (or a line) with no response awaited. */
+  protected abstract dispatch(ev: E): void;
+  /** The event that answers an awaited response: resolve or reject `waiter`. */
+  protected abstract deliverResponse(ev: E, waiter: ResponseWaiter): void;
+  /** An event the loop handles itself, before a waiter or dispatch sees it (IMAP's `+` for a literal): true if taken. */
+  protected intercepted(_ev: E): boolean {
+    return false;
+  }
+
+  protected received(chunk: Buffer): void {
+    this.framer.push(chunk);
+    this.pump();
+  }
+
+  protected override abandon(): void {
+    this.waiter?.reject(new SaslError('ERR_SASL_SYNTAX', 'session closed'));
+  }
+
+  protected pump(): void {
+    while (this.state === 'preauth') {
+      if (this.busy && !this.waiter) {
+        this.socket.pause(); // bounded: nothing more is read until the handler is done
+        return;
+      }
+      const waitingForClient = this.mustWaitForDrain((socket) => {
+        if (!this.busy || this.waiter) socket.resume();
+        this.pump();
+      });
+      if (waitingForClient) return;
+      const ev = this.framer.next();
+      if (!ev) return;
+      if (this.intercepted(ev)) continue;
+      const waiter = this.waiter;
+      this.waiter = null;
+      if (waiter) this.deliverResponse(ev, waiter);
+      else this.dispatch(ev);
+    }
+  }
+
+  /**
+   * A handler's promise: nothing more is read until it settles. A rejection is our bug, not
+   * an IdP or backend outage (those are answered inside): `bug` words it, then the session ends.
+   */
+  protected runHandler(name: string, result: Promise<void>, bug: () => void): void {
+    this.busy = true;
+    result
+      .catch(contained((err: unknown) => {
+        bug();
+        this.fault(name, err);
+      }, (err) => this.fault(name, err)))
+      .finally(contained(() => {
+        this.busy = false;
+        if (this.state !== 'preauth') return;
+        this.socket.resume();
+        this.pump();
+      }, (err) => this.fault('data', err)));
+  }
+
+  /** Sends `prompt` (a SASL challenge in the protocol's form) and awaits the client's response. */
+  protected awaitResponse(prompt: string): Promise<Buffer | null> {
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.send(prompt);
+      this.socket.resume();
+      setImmediate(contained(() => this.pump(), (err) => this.fault('data', err))); // responses may already be buffered
+    });
+  }
+
+  /** Counts an invalid command; past `max` the session ends with `text`. */
+  protected countBad(max: number, text: string): void {
+    this.badCommands += 1;
+    if (this.badCommands >= max) this.close(text, 'too-many-bad-commands');
+  }
+
+  /**
+   * Logged in: `reply` to the client, what it pipelined to the backend, then the splice. From
+   * now on a small handle stands for this session; `farewell` words the drain's last line.
+   */
+  protected spliceLoggedIn(o: Extract<LoginOutcome<object>, { kind: 'ok' }>, reply: string, farewell: (text: string) => string, hooks: SpliceHooks): void {
+    const remaining = this.framer.takeRemaining();
+    const client = this.handOff();
+    client.write(reply);
+    const { onEnd, onSpliced } = hooks;
+    const handle = spliceSession(client, o.backend, farewell, {
+      fromClient: remaining,
+      idleTimeoutMs: hooks.idleTimeoutMs,
+      log: this.log,
+      user: o.user,
+      mech: o.mech,
+      startedAt: this.startedAt,
+      onEnd: (h) => onEnd?.(h),
+    });
+    onSpliced?.(this, handle, o.user);
+  }
+
+  drain(text: string): void {
+    this.close(text, 'shutdown');
+  }
+
+  cut(text: string): void {
+    this.close(text, 'shutdown');
+  }
+}
