@@ -199,3 +199,5 @@ export const PORTAL_MAX_SESSIONS = 10_000;
 export const PORTAL_MAX_PENDING_LOGINS = 10_000;
 /** Time a user has at the IdP between "sign in" and the callback. */
 export const PORTAL_LOGIN_TTL_MS = 600_000;
+/** Expired portal sessions and sign-ins are swept at most this often (a sweep walks them all). */
+export const PORTAL_SWEEP_INTERVAL_MS = 1000;

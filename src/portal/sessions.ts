@@ -4,7 +4,7 @@
 // without a request, or when SCIM disables its user.
 import { createHash, randomBytes } from 'node:crypto';
 import { asciiLower } from '../auth/address.js';
-import { PORTAL_LOGIN_TTL_MS, PORTAL_MAX_PENDING_LOGINS, PORTAL_MAX_SESSIONS } from '../limits.js';
+import { PORTAL_LOGIN_TTL_MS, PORTAL_MAX_PENDING_LOGINS, PORTAL_MAX_SESSIONS, PORTAL_SWEEP_INTERVAL_MS } from '../limits.js';
 
 export interface PortalSession {
   readonly user: string;
@@ -44,6 +44,7 @@ class Bounded<V extends { createdAt: number }> {
 export class PortalSessions {
   private readonly sessions = new Bounded<PortalSession>(PORTAL_MAX_SESSIONS);
   private readonly pending = new Bounded<PendingLogin>(PORTAL_MAX_PENDING_LOGINS);
+  private sweptAt = -Infinity;
 
   constructor(private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
 
@@ -105,8 +106,11 @@ export class PortalSessions {
     return { sessions: this.sessions.size, pending: this.pending.size };
   }
 
+  /** Expired entries go in one walk, at most every PORTAL_SWEEP_INTERVAL_MS: a flood of sign-ins costs no walk each. */
   private sweep(): void {
     const at = this.now();
+    if (at - this.sweptAt < PORTAL_SWEEP_INTERVAL_MS) return;
+    this.sweptAt = at;
     this.sessions.deleteWhere((s) => at - s.createdAt > this.ttlMs || at - s.lastSeenAt > this.ttlMs / 4);
     this.pending.deleteWhere((p) => at - p.createdAt > PORTAL_LOGIN_TTL_MS);
   }
