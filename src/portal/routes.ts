@@ -96,12 +96,13 @@ async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLS
   // Taken whatever happens next: a code or a state is good for one try (RFC 9700 §4.5.3).
   const login = deps.sessions.take(readCookie(req.headers.cookie, LOGIN_COOKIE));
   const cookies = [clearCookie(LOGIN_COOKIE)];
-  const refuse = (status: number, reason: string, text: string): Reply => {
-    deps.log.info({ event: 'portal-signin-refused', remote, reason }, 'portal sign-in refused');
+  const refuse = (status: number, reason: string, text: string, level: 'info' | 'debug' = 'info'): Reply => {
+    deps.log[level]({ event: 'portal-signin-refused', remote, reason }, 'portal sign-in refused');
     return page(status, 'Sign-in failed', text, { cookies });
   };
-  if (!login) return refuse(400, 'no sign-in in progress in this browser (expired, replayed or foreign)', 'This sign-in has expired or was already used. Start again.');
-  if (query.get('state') !== login.state) return refuse(400, 'state does not match', 'This sign-in does not belong to this browser. Start again.');
+  // What anyone can send without going to the IdP stays at debug, so it cannot flood the log.
+  if (!login) return refuse(400, 'no sign-in in progress in this browser (expired, replayed or foreign)', 'This sign-in has expired or was already used. Start again.', 'debug');
+  if (query.get('state') !== login.state) return refuse(400, 'state does not match', 'This sign-in does not belong to this browser. Start again.', 'debug');
   const idpError = query.get('error');
   if (idpError) return refuse(idpError === 'access_denied' ? 403 : 400, `the identity provider answered ${idpError.slice(0, 64)}`, 'The identity provider did not sign you in.');
   let token: string;
