@@ -17,8 +17,15 @@ import { RawClient } from '../harness/raw-imap.js';
 import { AppPasswordFile } from '../../src/state/app-password-file.js';
 
 const secret = randomBytes(16).toString('hex');
-const { idp, proxy, url, appPasswordsFile, ca } = await startPortalStack(t, { clientSecret: secret, env: { OAUTH2_REQUIRED_GROUPS: 'mail-users' } });
+const SCIM_TOKEN = randomBytes(24).toString('hex');
+const dmsDir = mkdtempSync(join(tmpdir(), 'o2mp-portal-dms-'));
+t.teardown(() => rmSync(dmsDir, { recursive: true, force: true }));
+const { idp, proxy, url, appPasswordsFile, ca } = await startPortalStack(t, {
+  clientSecret: secret,
+  env: { OAUTH2_REQUIRED_GROUPS: 'mail-users', LISTEN_SCIM: '127.0.0.1:0', SCIM_TOKEN, DMS_CONFIG_DIR: dmsDir },
+});
 idp.addAccount({ email: 'carol@example.test', name: 'Carol', groups: ['guests'] });
+idp.addAccount({ email: 'dave@example.test', name: 'Dave', groups: ['mail-users'] });
 const { browser, close } = await launchBrowser();
 t.teardown(close);
 const ALICE = 'alice@example.test';
@@ -26,7 +33,7 @@ const BOB = 'bob@example.test';
 // PORTAL_SCREENSHOT=docs/portal.png refreshes the screenshot in the docs.
 const shots = mkdtempSync(join(tmpdir(), 'o2mp-portal-shot-'));
 t.teardown(() => rmSync(shots, { recursive: true, force: true }));
-const secrets: string[] = [secret];
+const secrets: string[] = [secret, SCIM_TOKEN];
 
 const newContext = async (): Promise<BrowserContext> => {
   const c = await browser.newContext({ ignoreHTTPSErrors: true });
@@ -165,6 +172,31 @@ t.test('a user the policy refuses cannot sign in', async (t) => {
   t.match(await page.textContent('body'), /may not use mail/);
   t.notOk((await ctx.cookies(url)).some((c) => c.name === '__Host-omp-session'), 'no session cookie');
   t.ok(proxy.logs().some((l) => l.event === 'portal-signin-refused' && /policy/.test(String(l.reason))), 'logged with the policy reason');
+});
+
+t.test('a SCIM deactivation ends the user\'s portal session and refuses the next sign-in', async (t) => {
+  const scim = async (method: string, path: string, body: unknown) => {
+    const r = await fetch(`http://127.0.0.1:${proxy.server.port('scim')}/scim/v2${path}`, {
+      method, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000),
+      headers: { authorization: `Bearer ${SCIM_TOKEN}`, 'content-type': 'application/scim+json' },
+    });
+    return { status: r.status, json: (await r.json()) as { id: string } };
+  };
+  const made = await scim('POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'dave@example.test', active: true, emails: [{ value: 'dave@example.test', primary: true }] });
+  t.equal(made.status, 201);
+  const ctx = await newContext();
+  const dave = await signIn(ctx, url, 'dave@example.test');
+  t.equal(await dave.textContent('#user'), 'dave@example.test', 'signed in while active');
+  const off = await scim('PATCH', `/Users/${made.json.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
+  t.equal(off.status, 200);
+  await dave.goto(`${url}/`);
+  t.ok(await dave.isVisible('#sign-in'), 'the session is gone');
+  const statuses: number[] = [];
+  ctx.on('response', (r) => { if (r.url().startsWith(`${url}/callback`)) statuses.push(r.status()); });
+  // Still signed in at the IdP: straight back to the callback, no login form.
+  await Promise.all([dave.waitForURL(`${url}/callback**`), dave.click('#sign-in')]);
+  t.same(statuses, [403], 'a deactivated user cannot sign in');
+  t.match(await dave.textContent('body'), /may not use mail/);
 });
 
 t.test('no secret, code or token in any log line', async (t) => {
