@@ -88,6 +88,18 @@ export const ACCOUNT_EXISTS_TTL_MS = 300_000;
 export const ACCOUNT_MISSING_TTL_MS = 30_000;
 /** Account check answers kept; oldest first out. */
 export const MAX_ACCOUNT_CHECK_ENTRIES = 10_000;
+/**
+ * PROVISION_ON_LOGIN: after writing a new account, the first master login that asks Dovecot
+ * whether it knows it waits this long: DMS checks for changes every 2 s (check-for-changes.sh),
+ * then regenerates its files and reloads Dovecot; every refused probe raises Dovecot's auth
+ * penalty for the client's address (2, 4, 8, up to 15 s before the next check) and counts
+ * towards DMS's Fail2Ban, so an early probe that fails costs more than it saves.
+ */
+export const PROVISION_FIRST_PROBE_MS = 3000;
+/** Then between two such probes (each refused one is slowed by the penalty on top). */
+export const PROVISION_PROBE_INTERVAL_MS = 1000;
+/** Accounts written on first login that DMS has not taken up yet, remembered so their next login waits again; oldest first out. */
+export const MAX_PROVISION_PENDING = 10_000;
 
 // ---- Identity provider -----------------------------------------------------------------
 

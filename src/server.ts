@@ -16,6 +16,8 @@ import { startManageSieve } from './managesieve/service.js';
 import { startPop3 } from './pop3/service.js';
 import type { Service, SharedParts } from './session/parts.js';
 import { openScim } from './scim/service.js';
+import { DmsConfigDir } from './state/dms/config-dir.js';
+import { LoginProvisioner } from './session/provision.js';
 import type { ScimListener } from './scim/server.js';
 import { backendTlsOptions } from './backend/dial.js';
 import { backendTargets } from './backend/targets.js';
@@ -41,8 +43,12 @@ export interface ProxyServer {
 }
 
 export async function startServer(config: Config, log: Logger): Promise<ProxyServer> {
+  // One writer of DMS_CONFIG_DIR for SCIM and first-login accounts (issue 19): their edits of
+  // postfix-accounts.cf queue behind each other instead of overwriting each other's lines.
+  const dmsDir = config.scim?.dmsConfigDir ?? config.provision?.dmsConfigDir;
+  const dmsFiles = dmsDir ? new DmsConfigDir(dmsDir) : undefined;
   // SCIM (issue 8): deactivated users must be known before the first login.
-  const scim = config.scim ? await openScim(config.scim, log) : null;
+  const scim = config.scim ? await openScim(config.scim, log, dmsFiles) : null;
   // Issue 20: counters, blocks and deactivations shared by replicas (in process without SHARED_STATE_URL).
   const shared = openSharedState(config, log, scim?.disabled);
   const idpHttp = createIdpHttpClient(config.oauth2);
@@ -54,16 +60,21 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
       appPasswords.revoke(user, 'all').catch((err: unknown) => log.error({ event: 'internal-error', where: 'app-password revoke', err: (err as Error).message }, 'could not revoke a deleted user\'s app passwords'));
     }
   });
+  const backend = backendTargets(config, backendTlsOptions(config.backend));
+  const provision = config.provision && dmsFiles
+    ? new LoginProvisioner(dmsFiles, backend.accounts, config.provision.waitMs, log.child({ component: 'provision' }))
+    : undefined;
   const parts: SharedParts = {
     config,
     log,
     tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
     authenticator: createAuthenticator(config, log, { disabled: shared.disabled, http: idpHttp, appPasswords }),
-    backend: backendTargets(config, backendTlsOptions(config.backend)),
+    backend,
     guard: shared.guard,
     connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions, ipv6PrefixBits: config.limits.ipv6ClientPrefix }),
     proxyIn: proxyProtocolIn(config.proxyProtocol, log),
     ...(shared.disabled ? { disabled: shared.disabled } : {}),
+    ...(provision ? { provision } : {}),
   };
   const services: Array<ImapService | SmtpService | Service> = [];
   try {

@@ -1,6 +1,6 @@
 // The SCIM keys (issue 8), validated together: a SCIM listener needs a token and a DMS
 // config directory the proxy can write in. Off (null) when LISTEN_SCIM is empty.
-import { accessSync, constants, statSync } from 'node:fs';
+import { checkDmsConfigDir } from './dms-config-dir.js';
 import { secretOrFile } from './values.js';
 import type { KeyValues } from './keys.js';
 import type { ScimConfig } from './types.js';
@@ -12,21 +12,11 @@ export function loadScim(v: Pick<KeyValues, 'LISTEN_SCIM' | 'SCIM_TOKEN' | 'SCIM
   const listen = v.LISTEN_SCIM;
   const tokenValue = v.SCIM_TOKEN;
   const tokenFile = v.SCIM_TOKEN_FILE;
-  const dir = v.DMS_CONFIG_DIR.trim();
   const days = v.SCIM_DEACTIVATED_REMOVE_AFTER_DAYS;
   if (!listen) return null;
   const token = secretOrFile(tokenValue, tokenFile, (e) => problems.push(`SCIM_TOKEN_FILE: ${e}`));
   if (!token) problems.push('SCIM_TOKEN or SCIM_TOKEN_FILE: required with LISTEN_SCIM');
   else if (token.length < MIN_TOKEN_CHARS || /\s/.test(token)) problems.push(`SCIM_TOKEN: must be at least ${MIN_TOKEN_CHARS} characters without blanks (e.g. openssl rand -hex 32)`);
-  if (!dir) problems.push('DMS_CONFIG_DIR: required with LISTEN_SCIM');
-  else {
-    try {
-      if (!statSync(dir).isDirectory()) problems.push(`DMS_CONFIG_DIR: ${dir} is not a directory`);
-      else accessSync(dir, constants.W_OK);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      problems.push(`DMS_CONFIG_DIR: ${dir} ${code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not writable' : code ?? 'unusable'}`);
-    }
-  }
+  const dir = checkDmsConfigDir(v.DMS_CONFIG_DIR, 'LISTEN_SCIM', problems);
   return { listen, token, dmsConfigDir: dir, removeDeactivatedAfterMs: days * DAY_MS };
 }

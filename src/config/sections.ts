@@ -9,6 +9,7 @@ import type { Config } from './types.js';
 import { ISSUERS_KEY, loadIssuers, type RawIssuer } from './issuers.js';
 import { parseCidrs, type Cidr } from './networks.js';
 import { loadScim } from './scim.js';
+import { loadProvision } from './provision.js';
 import { loadSharedState } from './shared-state.js';
 import { loadPortal } from './portal.js';
 import { parseValue, secretOrFile, typedValues } from './values.js';
@@ -170,9 +171,9 @@ function ops(c: SectionInput): Pick<Config, 'logLevel' | 'ops'> {
   };
 }
 
-/** SCIM provisioning into DMS. */
-function scim(c: SectionInput): Pick<Config, 'scim'> {
-  return { scim: loadScim(c.v, c.problems) };
+/** What writes accounts into DMS_CONFIG_DIR: SCIM, and accounts created on first login. */
+function scim(c: SectionInput): Pick<Config, 'scim' | 'provision'> {
+  return { scim: loadScim(c.v, c.problems), provision: loadProvision(c.v, c.problems) };
 }
 
 /** The store replicas share (issue 20). */

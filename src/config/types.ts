@@ -128,6 +128,8 @@ export interface Config {
   };
   /** SCIM 2.0 provisioning into DMS (issue 8); null when LISTEN_SCIM is empty. */
   readonly scim: ScimConfig | null;
+  /** Accounts created on first login (issue 19); null when PROVISION_ON_LOGIN is off. */
+  readonly provision: ProvisionConfig | null;
   /** The store shared by replicas (issue 20); null when SHARED_STATE_URL is empty. */
   readonly sharedState: SharedStateConfig | null;
   /** The self-service app-password page (issue 19); null when LISTEN_PORTAL is empty. */
@@ -156,6 +158,13 @@ export interface SharedStateConfig {
   /** From SHARED_STATE_PASSWORD_FILE; undefined: the URL's own, if any. */
   readonly password?: string;
   readonly timeoutMs: number;
+}
+
+export interface ProvisionConfig {
+  /** DMS's config directory: the account line goes into its postfix-accounts.cf. */
+  readonly dmsConfigDir: string;
+  /** Longest wait after writing the line for Dovecot to accept the master login (DMS's change detection). */
+  readonly waitMs: number;
 }
 
 export interface ScimConfig {

@@ -15,7 +15,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     limits: { ...config.imap, ...config.sessions },
     allowPlaintextAuth: config.allowPlaintextAuth,
     tlsContext: p.tlsContext,
-    login: { authenticator: p.authenticator, guard: p.guard, backend: p.backend.imap },
+    login: { authenticator: p.authenticator, guard: p.guard, backend: p.backend.imap, provision: p.provision },
     log: p.log,
   };
   return startLineService<SessionHandle>(p, {

@@ -17,7 +17,7 @@ export async function startManageSieve(p: SharedParts): Promise<Service> {
     limits: { ...config.imap, ...config.sessions }, // the same pre-login line, literal and bad-command limits as IMAP
     allowPlaintextAuth: config.allowPlaintextAuth,
     tlsContext: p.tlsContext,
-    login: { authenticator: p.authenticator, guard: p.guard, backend: p.backend.managesieve },
+    login: { authenticator: p.authenticator, guard: p.guard, backend: p.backend.managesieve, provision: p.provision },
     capabilities,
     log: p.log,
   };

@@ -12,7 +12,7 @@ export async function startPop3(p: SharedParts): Promise<Service> {
     limits: { ...config.imap, ...config.sessions }, // the same line and bad-command limits as IMAP's pre-login
     allowPlaintextAuth: config.allowPlaintextAuth,
     tlsContext: p.tlsContext,
-    login: { authenticator: p.authenticator, guard: p.guard, backend: p.backend.pop3 },
+    login: { authenticator: p.authenticator, guard: p.guard, backend: p.backend.pop3, provision: p.provision },
     log: p.log,
   };
   return startLineService<LiveSession>(p, {

@@ -6,6 +6,7 @@ import type { ScimConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { startScim, type ScimListener } from './server.js';
 import { DmsUserStore } from './store/user-store.js';
+import type { DmsConfigDir } from '../state/dms/config-dir.js';
 import { SCIM_SWEEP_INTERVAL_MS } from '../limits.js';
 
 
@@ -16,10 +17,11 @@ export interface ScimService {
   close(): Promise<void>;
 }
 
-export async function openScim(config: ScimConfig, log: Logger): Promise<ScimService> {
+/** `files`: the one writer of DMS_CONFIG_DIR, shared with the accounts created on first login. */
+export async function openScim(config: ScimConfig, log: Logger, files?: DmsConfigDir): Promise<ScimService> {
   const disabled = new DisabledUsers();
   const store = await DmsUserStore.open({
-    dir: config.dmsConfigDir, removeDeactivatedAfterMs: config.removeDeactivatedAfterMs, disabled, log: log.child({ component: 'scim-store' }),
+    dir: files ?? config.dmsConfigDir, removeDeactivatedAfterMs: config.removeDeactivatedAfterMs, disabled, log: log.child({ component: 'scim-store' }),
   });
   let listener: ScimListener | undefined;
   return {

@@ -12,6 +12,7 @@ import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } fr
 import { protocolOf } from '../observability/metrics.js';
 import { readSaslCredentials, type SaslWire } from './sasl-exchange.js';
 import type { LoginOutcome } from './login-outcome.js';
+import type { Provisioner } from './provision.js';
 import { MAX_AUTH_FAILURES } from '../limits.js';
 
 
@@ -21,6 +22,8 @@ export interface LoginParts<Extra> {
   readonly guard?: LoginGuard;
   /** The backend, with the master credentials bound in. */
   readonly backend: BackendTarget<Extra>;
+  /** PROVISION_ON_LOGIN: creates the DMS account of a token user Dovecot does not know yet. */
+  readonly provision?: Provisioner;
 }
 
 /** What the flow needs of one client connection. */
@@ -112,6 +115,16 @@ export class SessionLogin<Extra> {
       ? { kind: 'vouched', user }
       : { kind: 'password', authzid: decision.authzid, username: decision.username, password: decision.password };
     const client = this.client.backendClient();
+    // PROVISION_ON_LOGIN: a token user gets a DMS account before the master login, so a first
+    // login is not a refused one first. An app password is a password: it never provisions.
+    if (this.parts.provision && decision.outcome === 'token' && !decision.appPassword) {
+      const p = await this.parts.provision.ensure(user, client);
+      if (this.client.gone()) return { kind: 'gone' };
+      if (p.kind === 'unavailable') {
+        logBackendUnavailable(log, user, p.reason, mech);
+        return { kind: 'backend-unavailable' };
+      }
+    }
     const result = await this.parts.backend(who, client);
     if (!result.ok) {
       const v = backendVerdict(decision.outcome, user, result, this.parts.guard?.recentFailures(client.address) ?? 0);

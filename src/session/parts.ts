@@ -8,6 +8,7 @@ import type { LoginGuard } from '../auth/login-guard.js';
 import type { DisabledUsers } from '../auth/disabled-users.js';
 import type { BackendTargets } from '../backend/targets.js';
 import type { ProxyProtocolIn } from '../net/listen.js';
+import type { Provisioner } from './provision.js';
 
 export interface SharedParts {
   readonly config: Config;
@@ -25,6 +26,8 @@ export interface SharedParts {
   readonly proxyIn: ProxyProtocolIn | null;
   /** Users disabled over SCIM (when SCIM is on): their open sessions are ended too. */
   readonly disabled?: DisabledUsers;
+  /** PROVISION_ON_LOGIN: DMS accounts created on a user's first token login (issue 19). */
+  readonly provision?: Provisioner;
 }
 
 /** A protocol's listeners and sessions, as the server starts and stops them. */

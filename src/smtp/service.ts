@@ -40,6 +40,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
     login: {
       authenticator: p.authenticator,
       guard: p.guard,
+      provision: p.provision,
       backend: async (who, client) => {
         const r = await p.backend.submission(who, client);
         if (r.ok) updateFeatures(r.features); // keep EHLO in step with the backend

@@ -9,7 +9,7 @@ import { asciiLower, asciiUpper, canonicalAddress } from '../../src/auth/address
 import { mapUsername, sameUser } from '../../src/auth/claims.js';
 import { DisabledUsers } from '../../src/auth/disabled-users.js';
 import { parseSaslMechanism } from '../../src/auth/sasl/index.js';
-import { mailAddress } from '../../src/scim/address.js';
+import { mailAddress } from '../../src/state/dms/mail-address.js';
 import { route } from '../../src/scim/router.js';
 import { DmsUserStore } from '../../src/scim/store/user-store.js';
 

@@ -1,7 +1,7 @@
 // SHA512-CRYPT against the reference vectors of the spec, openssl passwd -6 and Dovecot.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { sha512Crypt, unusablePasswordHash, verifySha512Crypt } from '../../src/scim/store/sha512-crypt.js';
+import { sha512Crypt, unusablePasswordHash, verifySha512Crypt } from '../../src/state/dms/sha512-crypt.js';
 
 const has = (cmd: string): boolean => {
   try {

@@ -2,7 +2,8 @@
 // postfix-virtual.cf (extra addresses) and the proxy's state file, all in DMS_CONFIG_DIR.
 // DMS's change detector picks the files up by itself.
 //
-// Every change runs under one Serial: read the files fresh, compute the new text, write
+// Every change runs under the config dir's one Serial (shared with accounts created on first
+// login, PROVISION_ON_LOGIN): read the files fresh, compute the new text, write
 // accounts, aliases, then state (each atomically). Lines the proxy did not write are never
 // touched; a crash between two writes leaves at worst a line the state does not know,
 // which is then treated as foreign (adopted, never removed): the safe side.
@@ -10,14 +11,11 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { DisabledUsers } from '../../auth/disabled-users.js';
 import type { Logger } from '../../observability/logger.js';
-import { mailAddress } from '../address.js';
-import { ACCOUNTS_FILE, accountAddresses, addAccount, removeAccount } from './accounts-file.js';
-import { readBytes, writeAtomic } from '../../state/atomic-file.js';
-import { toBytes, toText } from './lines.js';
-import { Serial } from './serial.js';
-import { unusablePasswordHash } from './sha512-crypt.js';
+import { mailAddress } from '../../state/dms/mail-address.js';
+import { ACCOUNTS_FILE, accountAddresses, addOAuthAccount, removeAccount } from '../../state/dms/accounts-file.js';
+import { DmsConfigDir } from '../../state/dms/config-dir.js';
 import { loadState, saveState, STATE_FILE, type UserInput, type UserRecord } from './state-file.js';
-import { VIRTUAL_FILE, addAlias, aliasLines, hasOwnLine, removeAlias } from './virtual-file.js';
+import { VIRTUAL_FILE, addAlias, aliasLines, hasOwnLine, removeAlias } from '../../state/dms/virtual-file.js';
 
 export type StoreErrorCode = 'ERR_SCIM_CONFLICT' | 'ERR_SCIM_NOT_FOUND' | 'ERR_SCIM_MUTABILITY' | 'ERR_SCIM_INVALID_VALUE';
 
@@ -29,8 +27,8 @@ export class StoreError extends Error {
 }
 
 export interface UserStoreOptions {
-  /** DMS's config directory (docker-data/dms/config, /tmp/docker-mailserver in the container). */
-  readonly dir: string;
+  /** DMS's config directory (docker-data/dms/config, /tmp/docker-mailserver in the container), or its one writer. */
+  readonly dir: string | DmsConfigDir;
   /** Remove a deactivated user's account this long after deactivation; 0: never. */
   readonly removeDeactivatedAfterMs: number;
   readonly disabled: DisabledUsers;
@@ -42,17 +40,19 @@ const DISABLED_REASON = 'deactivated by the SCIM client (active=false)';
 const DELETED_REASON = 'deleted by the SCIM client';
 
 export class DmsUserStore {
-  private readonly serial = new Serial();
+  private readonly files: DmsConfigDir;
   private readonly now: () => number;
   private sweeper: NodeJS.Timeout | undefined;
 
   private constructor(private readonly opts: UserStoreOptions, private readonly records: Map<string, UserRecord>) {
     this.now = opts.now ?? Date.now;
+    this.files = typeof opts.dir === 'string' ? new DmsConfigDir(opts.dir) : opts.dir;
     for (const r of records.values()) this.syncDisabled(r);
   }
 
   static async open(opts: UserStoreOptions): Promise<DmsUserStore> {
-    const users = await loadState(join(opts.dir, STATE_FILE));
+    const dir = typeof opts.dir === 'string' ? opts.dir : opts.dir.dir;
+    const users = await loadState(join(dir, STATE_FILE));
     return new DmsUserStore(opts, new Map(users.map((u) => [u.id, u])));
   }
 
@@ -71,7 +71,7 @@ export class DmsUserStore {
   }
 
   create(input: UserInput): Promise<UserRecord> {
-    return this.serial.run(async () => {
+    return this.files.run(async () => {
       const mailbox = mailboxOf(input.userName);
       if (this.findByUserName(mailbox)) throw new StoreError('ERR_SCIM_CONFLICT', `userName ${mailbox} exists already`);
       const at = new Date(this.now()).toISOString();
@@ -85,7 +85,7 @@ export class DmsUserStore {
 
   /** Replaces a user's attributes with what `change` returns, given the current ones (PUT, PATCH). */
   update(id: string, change: (current: UserRecord) => UserInput): Promise<UserRecord> {
-    return this.serial.run(async () => {
+    return this.files.run(async () => {
       const prev = this.records.get(id);
       if (!prev) throw new StoreError('ERR_SCIM_NOT_FOUND', `no user ${id}`);
       const input = change(prev);
@@ -104,7 +104,7 @@ export class DmsUserStore {
   }
 
   delete(id: string): Promise<void> {
-    return this.serial.run(async () => {
+    return this.files.run(async () => {
       const prev = this.records.get(id);
       if (!prev) throw new StoreError('ERR_SCIM_NOT_FOUND', `no user ${id}`);
       await this.commit(prev, undefined);
@@ -116,7 +116,7 @@ export class DmsUserStore {
     let removed = 0;
     for (const r of this.list()) {
       if (r.accountRemoved || this.accountWanted(r)) continue;
-      await this.serial.run(async () => {
+      await this.files.run(async () => {
         const prev = this.records.get(r.id);
         if (!prev || prev.accountRemoved || this.accountWanted(prev)) return;
         await this.commit(prev, prev);
@@ -140,7 +140,7 @@ export class DmsUserStore {
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
-    await this.serial.run(() => Promise.resolve());
+    await this.files.run(() => Promise.resolve());
   }
 
   private accountWanted(r: UserRecord): boolean {
@@ -151,11 +151,9 @@ export class DmsUserStore {
 
   /** Brings the files in line with `next` (undefined: the user is deleted). Runs under the serial. */
   private async commit(prev: UserRecord | undefined, next: UserRecord | undefined): Promise<UserRecord | undefined> {
-    const dir = this.opts.dir;
-    const accountsPath = join(dir, ACCOUNTS_FILE);
-    const virtualPath = join(dir, VIRTUAL_FILE);
-    const accountsBefore = toText(await readBytes(accountsPath));
-    const virtualBefore = toText(await readBytes(virtualPath));
+    const files = this.files;
+    const accountsBefore = await files.read(ACCOUNTS_FILE);
+    const virtualBefore = await files.read(VIRTUAL_FILE);
     let accounts = accountsBefore;
     let virtual = virtualBefore;
     const mailbox = (next ?? prev)!.mailbox;
@@ -168,7 +166,7 @@ export class DmsUserStore {
     if (wanted && !present.has(mailbox)) {
       // A mailbox that is someone's alias would shadow it in Postfix: refuse.
       if (aliasLines(virtual).has(mailbox) && !ownAliases.has(mailbox)) throw new StoreError('ERR_SCIM_CONFLICT', `${mailbox} is an alias in ${VIRTUAL_FILE}`);
-      accounts = addAccount(accounts, mailbox, unusablePasswordHash());
+      accounts = addOAuthAccount(accounts, mailbox);
       ownsAccount = true;
     } else if (!wanted) {
       if (ownsAccount && present.has(mailbox)) accounts = removeAccount(accounts, mailbox);
@@ -191,13 +189,13 @@ export class DmsUserStore {
       ownAliases.add(a);
     }
 
-    if (accounts !== accountsBefore) await writeAtomic(accountsPath, toBytes(accounts));
-    if (virtual !== virtualBefore) await writeAtomic(virtualPath, toBytes(virtual));
+    if (accounts !== accountsBefore) await files.write(ACCOUNTS_FILE, accounts);
+    if (virtual !== virtualBefore) await files.write(VIRTUAL_FILE, virtual);
     const record: UserRecord | undefined = next && withoutUndefined({ ...next, ownsAccount, aliases: [...ownAliases], accountRemoved: accountRemoved || undefined });
     const after = new Map(this.records);
     if (record) after.set(record.id, record);
     else after.delete(prev!.id);
-    await saveState(join(dir, STATE_FILE), after.values());
+    await saveState(files.path(STATE_FILE), after.values());
     if (record) this.records.set(record.id, record);
     else this.records.delete(prev!.id);
     if (record) this.syncDisabled(record);

@@ -13,7 +13,7 @@
 //  - a local part starting with `-` reads as an option to DMS's `setup email` commands;
 //  - no SMTPUTF8 (non-ASCII) and no single-label or numeric-only domains.
 // Nothing is trimmed or repaired: a value with any other character is refused (400).
-import { MAX_ADDRESS_CHARS } from '../limits.js';
+import { MAX_ADDRESS_CHARS } from '../../limits.js';
 
 const LOCAL = /^[a-z0-9_](?:[a-z0-9._-]*[a-z0-9_-])?$/;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;

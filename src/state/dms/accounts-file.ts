@@ -2,6 +2,7 @@
 // The proxy appends lines for the accounts it creates and removes only those.
 import { appendLine, content, isComment, splitLines } from './lines.js';
 import { asciiLower, asciiTrim } from '../../auth/address.js';
+import { unusablePasswordHash } from './sha512-crypt.js';
 
 export const ACCOUNTS_FILE = 'postfix-accounts.cf';
 
@@ -20,6 +21,14 @@ export function accountAddresses(text: string): Set<string> {
 
 export function addAccount(text: string, address: string, passwordHash: string): string {
   return appendLine(text, `${address}|${passwordHash}`);
+}
+
+/**
+ * The account of a user who logs in only through the proxy (SCIM, first login): a password
+ * hash nobody knows, so no password login can match it (see unusablePasswordHash).
+ */
+export function addOAuthAccount(text: string, address: string): string {
+  return addAccount(text, address, unusablePasswordHash());
 }
 
 /** Drops the lines of `address`; every other line stays as it was. */
