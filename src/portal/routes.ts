@@ -15,6 +15,9 @@ import type { Reply } from './headers.js';
 import { listPage, messagePage, signInPage } from './html.js';
 import type { SignInStart } from './oidc.js';
 import type { PendingLogin, PortalSession, PortalSessions } from './sessions.js';
+import type { Peer } from '../net/peer.js';
+import type { ProvisionResult } from '../session/provision.js';
+import type { BackendClient } from '../backend/login-result.js';
 import { PORTAL_LOGIN_TTL_MS } from '../limits.js';
 
 export interface PortalDeps {
@@ -24,6 +27,8 @@ export interface PortalDeps {
   readonly decide: (accessToken: string) => Promise<LoginDecision>;
   readonly store: AppPasswordStore;
   readonly sessions: PortalSessions;
+  /** PROVISION_ON_LOGIN: a first sign-in here creates the DMS account, as a first token login does. */
+  readonly provision?: (user: string, client: BackendClient) => Promise<ProvisionResult>;
   /** Why a user may not log in now (SCIM deactivation), checked on every request. */
   readonly disabledReason: (user: string) => string | undefined;
   readonly log: Logger;
@@ -34,7 +39,8 @@ const ROUTES: Readonly<Record<string, string>> = { '/': 'GET, HEAD', '/login': '
 const page = (status: number, title: string, text: string, extra: Partial<Reply> = {}): Reply => ({ status, html: messagePage(title, text), ...extra });
 const seeOther = (cookies: string[] = []): Reply => ({ status: 303, location: '/', cookies });
 
-export async function route(req: http.IncomingMessage, deps: PortalDeps, remote: string): Promise<Reply> {
+export async function route(req: http.IncomingMessage, deps: PortalDeps, peer: Peer): Promise<Reply> {
+  const remote = peer.address;
   const target = parseRequestTarget(req.url);
   if (!target) return page(400, 'Bad request', 'Malformed request target.');
   const allow = ROUTES[target.path];
@@ -46,7 +52,7 @@ export async function route(req: http.IncomingMessage, deps: PortalDeps, remote:
   switch (target.path) {
     case '/': return session ? { status: 200, html: await list(deps, session) } : { status: 200, html: signInPage() };
     case '/login': return begin(deps);
-    case '/callback': return callback(req, deps, target.query, remote);
+    case '/callback': return callback(req, deps, target.query, peer);
   }
   // A change: our own page's form, from a signed-in browser, with its CSRF token.
   try {
@@ -92,7 +98,8 @@ async function begin(deps: PortalDeps): Promise<Reply> {
   return { status: 302, location: start.url, cookies: [setCookie(LOGIN_COOKIE, id, PORTAL_LOGIN_TTL_MS / 1000)] };
 }
 
-async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLSearchParams, remote: string): Promise<Reply> {
+async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLSearchParams, peer: Peer): Promise<Reply> {
+  const remote = peer.address;
   // Taken whatever happens next: a code or a state is good for one try (RFC 9700 §4.5.3).
   const login = deps.sessions.take(readCookie(req.headers.cookie, LOGIN_COOKIE));
   const cookies = [clearCookie(LOGIN_COOKIE)];
@@ -118,6 +125,10 @@ async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLS
   const d = await deps.decide(token);
   if (d.outcome === 'unavailable') return refuse(503, d.reason, 'Your sign-in cannot be checked right now. Try again later.');
   if (d.outcome !== 'token') return refuse(403, d.outcome === 'rejected' ? d.reason : 'not a token decision', 'This account may not use mail here.');
+  if (deps.provision) {
+    const p = await deps.provision(d.user, { ...peer, tls: true });
+    if (p.kind === 'unavailable') return refuse(503, p.reason, 'Your mailbox is being set up. Try again in a minute.');
+  }
   const sid = deps.sessions.start(d.user);
   deps.log.info({ event: 'portal-signin', user: d.user, remote, issuer: d.issuer ?? null }, 'portal sign-in');
   return seeOther([...cookies, setCookie(SESSION_COOKIE, sid, deps.sessions.remainingSeconds(deps.sessions.get(sid)!))]);

@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { ListenAddress } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ProxyProtocolIn } from '../net/listen.js';
+import type { Peer } from '../net/peer.js';
 import { listen, type Listener } from '../net/listen.js';
 import { refuseTunnels } from '../net/http-tunnels.js';
 import { startServerTls, type ServerTlsSource } from '../net/tls-context.js';
@@ -25,14 +26,14 @@ export interface PortalListener {
 
 export async function startPortalListener(at: ListenAddress, tls: ServerTlsSource, proxyIn: ProxyProtocolIn | null, deps: PortalDeps): Promise<PortalListener> {
   const log: Logger = deps.log;
-  const remoteOf = new WeakMap<Socket, string>();
+  const peerOf = new WeakMap<Socket, Peer>();
   const server = http.createServer({
     maxHeaderSize: PORTAL_MAX_HEADER_BYTES, requestTimeout: PORTAL_REQUEST_TIMEOUT_MS, headersTimeout: PORTAL_HEADERS_TIMEOUT_MS,
     // How often those two are enforced (node's default, 30 s, would let a stalled handshake sit that long).
     connectionsCheckingInterval: PORTAL_KEEPALIVE_MS,
   }, (req, res) => {
-    const remote = remoteOf.get(req.socket) ?? '?';
-    void route(req, deps, remote).then((reply) => {
+    const peer = peerOf.get(req.socket) ?? { address: '?', port: 0, localAddress: '?', localPort: 0 };
+    void route(req, deps, peer).then((reply) => {
       send(res, reply);
       // A body we did not read (refused before reading) must not be parsed as the next request.
       if (!req.complete) res.once('finish', () => req.destroy());
@@ -55,7 +56,7 @@ export async function startPortalListener(at: ListenAddress, tls: ServerTlsSourc
     socket.once('close', () => { open -= 1; });
     const secure = startServerTls(socket, tls);
     secure.on('error', () => undefined); // a failed handshake or a reset: that client's problem
-    remoteOf.set(secure, peer.address);
+    peerOf.set(secure, peer);
     server.emit('connection', secure);
   }, { proxy: proxyIn, faults: { log, site: 'portal' } });
   return {

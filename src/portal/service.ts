@@ -21,6 +21,7 @@ export async function startPortal(parts: SharedParts, store: AppPasswordStore | 
     decide: (token) => authenticator.decide({ kind: 'token', mechanism: 'OAUTHBEARER', authzid: undefined, token }),
     store,
     sessions,
+    ...(parts.provision ? { provision: (user, client) => parts.provision!.ensure(user, client) } : {}),
     disabledReason: (user) => disabled?.reason(user),
     log: log.child({ listener: 'portal' }),
   });

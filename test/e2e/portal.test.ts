@@ -15,15 +15,19 @@ import { launchBrowser } from '../harness/browser.js';
 import { signIn, startPortalStack } from '../harness/portal.js';
 import { RawClient } from '../harness/raw-imap.js';
 import { AppPasswordFile } from '../../src/state/app-password-file.js';
+import { watchDmsAccounts } from '../harness/dms-watcher.js';
 
 const secret = randomBytes(16).toString('hex');
 const SCIM_TOKEN = randomBytes(24).toString('hex');
 const dmsDir = mkdtempSync(join(tmpdir(), 'o2mp-portal-dms-'));
 t.teardown(() => rmSync(dmsDir, { recursive: true, force: true }));
-const { idp, proxy, url, appPasswordsFile, ca } = await startPortalStack(t, {
+const { backend, idp, proxy, url, appPasswordsFile, ca } = await startPortalStack(t, {
   clientSecret: secret,
-  env: { OAUTH2_REQUIRED_GROUPS: 'mail-users', LISTEN_SCIM: '127.0.0.1:0', SCIM_TOKEN, DMS_CONFIG_DIR: dmsDir },
+  env: { OAUTH2_REQUIRED_GROUPS: 'mail-users', LISTEN_SCIM: '127.0.0.1:0', SCIM_TOKEN, DMS_CONFIG_DIR: dmsDir, PROVISION_ON_LOGIN: '1' },
 });
+// DMS's change detection, as in the provisioning tests: new lines of postfix-accounts.cf become accounts.
+const watcher = watchDmsAccounts(backend, join(dmsDir, 'postfix-accounts.cf'));
+t.teardown(() => watcher.stop());
 idp.addAccount({ email: 'carol@example.test', name: 'Carol', groups: ['guests'] });
 idp.addAccount({ email: 'dave@example.test', name: 'Dave', groups: ['mail-users'] });
 const { browser, close } = await launchBrowser();
@@ -197,6 +201,20 @@ t.test('a SCIM deactivation ends the user\'s portal session and refuses the next
   await Promise.all([dave.waitForURL(`${url}/callback**`), dave.click('#sign-in')]);
   t.same(statuses, [403], 'a deactivated user cannot sign in');
   t.match(await dave.textContent('body'), /may not use mail/);
+});
+
+t.test('PROVISION_ON_LOGIN: a first sign-in here creates the DMS account; an app password made then opens its INBOX', async (t) => {
+  idp.addAccount({ email: 'erin@example.test', name: 'Erin', groups: ['mail-users'] });
+  t.match(await imapLogin('erin@example.test', 'no-such-account-yet'), /^a NO/, 'unknown to DMS before');
+  const erin = await signIn(await newContext(), url, 'erin@example.test');
+  t.equal(await erin.textContent('#user'), 'erin@example.test', 'signed in once DMS took the account up');
+  t.ok(proxy.logs().some((l) => l.event === 'account-provisioned' && l.user === 'erin@example.test'), 'account-provisioned');
+  const pw = await create(erin, 'Phone');
+  const imap = new ImapFlow({ host: '127.0.0.1', port: proxy.imapsPort, secure: true, tls: { ca, servername: 'localhost' }, auth: { user: 'erin@example.test', pass: pw }, logger: false });
+  await imap.connect();
+  t.teardown(() => imap.logout().catch(() => undefined));
+  const box = await imap.mailboxOpen('INBOX');
+  t.equal(box.path, 'INBOX', 'a working INBOX');
 });
 
 t.test('no secret, code or token in any log line', async (t) => {
