@@ -129,6 +129,13 @@ export const IDP_PROBE_TIMEOUT_MS = 2000;
 export const OPS_HTTP_REQUEST_TIMEOUT_MS = 10_000;
 export const OPS_HTTP_HEADERS_TIMEOUT_MS = 5_000;
 export const OPS_HTTP_KEEPALIVE_MS = 5_000;
+/**
+ * Open connections on one HTTP listener (ops, SCIM); more are closed at accept. Without a
+ * cap anyone who reaches the port holds a descriptor per idle connection until the headers
+ * timeout, and enough of them leave the mail listeners none (EMFILE). Scrapers, probes and an
+ * IdP's provisioning use a handful.
+ */
+export const MAX_HTTP_CONNECTIONS = 128;
 
 // ---- SCIM ------------------------------------------------------------------------------
 
