@@ -129,6 +129,13 @@ export const IDP_PROBE_TIMEOUT_MS = 2000;
 export const OPS_HTTP_REQUEST_TIMEOUT_MS = 10_000;
 export const OPS_HTTP_HEADERS_TIMEOUT_MS = 5_000;
 export const OPS_HTTP_KEEPALIVE_MS = 5_000;
+/**
+ * Open connections on one HTTP listener (ops, SCIM); more are closed at accept. Without a
+ * cap anyone who reaches the port holds a descriptor per idle connection until the headers
+ * timeout, and enough of them leave the mail listeners none (EMFILE). Scrapers, probes and an
+ * IdP's provisioning use a handful.
+ */
+export const MAX_HTTP_CONNECTIONS = 128;
 
 // ---- SCIM ------------------------------------------------------------------------------
 
@@ -192,3 +199,32 @@ export const MAX_SHARED_BLOCKS = MAX_AUTH_FAIL_KEYS;
 export const SHARED_STATE_RECONNECT_MAX_MS = 1000;
 /** A pub/sub message between replicas is a user name and a reason: anything longer is not ours. */
 export const MAX_SHARED_EVENT_CHARS = 4096;
+/** App-password ids a replica remembers the owner of, from the logins that listed them (last-used data is written per user): beyond, oldest first out. */
+export const MAX_APP_PASSWORD_OWNERS = 10_000;
+/** A SCIM deletion is kept in the shared store this long, for replicas cut off from it when it was announced: they end the user's sessions when they rejoin. */
+export const REMOVALS_KEPT_MS = 24 * 3_600_000;
+/** Deletions read back on rejoin, at most (bounds the reply; more in REMOVALS_KEPT_MS is a mass deletion). */
+export const MAX_SHARED_REMOVALS = 10_000;
+/** Deletions announced up to this long before a replica noticed the store was gone are read back too (clocks of replicas differ a little; the loss is noticed late). */
+export const REJOIN_REPLAY_MARGIN_MS = 30_000;
+
+// ---- Self-service portal (issue 19) ------------------------------------------------------
+
+/** Largest form body (a label and a CSRF token fit in a few hundred bytes). */
+export const PORTAL_MAX_BODY_BYTES = 4096;
+/** Request line and headers together (node:http answers 431 past it): cookies of ours are under 200 bytes. */
+export const PORTAL_MAX_HEADER_BYTES = 8192;
+/** The portal listener: headers, a whole request, an idle keep-alive connection. */
+export const PORTAL_HEADERS_TIMEOUT_MS = 10_000;
+export const PORTAL_REQUEST_TIMEOUT_MS = 20_000;
+export const PORTAL_KEEPALIVE_MS = 5_000;
+/** Open connections to the portal listener: a page for people, not a mail port. */
+export const PORTAL_MAX_CONNECTIONS = 1000;
+/** Signed-in sessions kept; past it the oldest is ended (each is a few hundred bytes). */
+export const PORTAL_MAX_SESSIONS = 10_000;
+/** Sign-ins begun and not yet back from the IdP; past it the oldest is forgotten. */
+export const PORTAL_MAX_PENDING_LOGINS = 10_000;
+/** Time a user has at the IdP between "sign in" and the callback. */
+export const PORTAL_LOGIN_TTL_MS = 600_000;
+/** Expired portal sessions and sign-ins are swept at most this often (a sweep walks them all). */
+export const PORTAL_SWEEP_INTERVAL_MS = 1000;

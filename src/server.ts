@@ -21,15 +21,18 @@ import { LoginProvisioner } from './session/provision.js';
 import type { ScimListener } from './scim/server.js';
 import { backendTlsOptions } from './backend/dial.js';
 import { backendTargets } from './backend/targets.js';
-import { AppPasswordFile } from './state/app-password-file.js';
+import { openAppPasswords } from './state/app-password-store.js';
 import { bounded, sessionDeadline } from './shutdown.js';
 import { blockListOf } from './net/trusted-networks.js';
 import { openSharedState } from './state/index.js';
+import { sharedTokenDecisions } from './state/shared-tokens.js';
 import { sharedStateCheck } from './ops/shared-state-check.js';
+import { startPortal } from './portal/service.js';
+import type { PortalListener } from './portal/server.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];
-  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions', 'pop3', 'pop3s', 'managesieve', 'http', 'scim'). */
+  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions', 'pop3', 'pop3s', 'managesieve', 'http', 'scim', 'portal'). */
   port(name: string): number;
   readonly health: Health;
   /** The client-facing certificates (null without TLS). */
@@ -50,7 +53,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   // Issue 20: counters, blocks and deactivations shared by replicas (in process without SHARED_STATE_URL).
   const shared = openSharedState(config, log, scim?.disabled);
   const idpHttp = createIdpHttpClient(config.oauth2);
-  const appPasswords = config.appPasswordsFile ? await AppPasswordFile.open(config.appPasswordsFile) : undefined;
+  const appPasswords = await openAppPasswords(config.appPasswordsFile, config.sharedState, log.child({ component: 'app-passwords' }));
   // A user the SCIM client deleted loses their app passwords (a deactivated one keeps them,
   // refused while deactivated, like their tokens).
   scim?.disabled.onDisabled((user) => {
@@ -66,7 +69,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     config,
     log,
     tlsContext: config.tls ? new CertificateStore(config.tls, config.sniCertificates, log) : null,
-    authenticator: createAuthenticator(config, log, { disabled: shared.disabled, http: idpHttp, appPasswords }),
+    authenticator: createAuthenticator(config, log, { disabled: shared.disabled, http: idpHttp, appPasswords, sharedTokens: sharedTokenDecisions(shared.store) }),
     backend,
     guard: shared.guard,
     connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions, ipv6PrefixBits: config.limits.ipv6ClientPrefix }),
@@ -83,6 +86,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   } catch (err) {
     await Promise.all(services.map((s) => s.close()));
     await parts.authenticator.close();
+    await appPasswords?.close();
     await shared.close();
     throw err;
   }
@@ -108,6 +112,21 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     const a = scimListener.address();
     log.info({ event: 'listening', listener: 'scim', address: a.address, port: a.port }, 'listening for scim (user provisioning)');
   }
+  let portal: PortalListener | null = null;
+  try {
+    portal = await startPortal(parts, appPasswords);
+  } catch (err) {
+    await Promise.all(services.map((s) => s.close()));
+    await ops?.close();
+    await scimListener?.close();
+    await parts.authenticator.close();
+    await shared.close();
+    throw err;
+  }
+  if (portal) {
+    const a = portal.address();
+    log.info({ event: 'listening', listener: 'portal', address: a.address, port: a.port }, 'listening for portal (app passwords)');
+  }
   let closed: Promise<void> | undefined;
   const server: ProxyServer = {
     listeners,
@@ -116,6 +135,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     port(name) {
       if (name === 'http' && ops) return ops.address().port;
       if (name === 'scim' && scimListener) return scimListener.address().port;
+      if (name === 'portal' && portal) return portal.address().port;
       const l = listeners.find((x) => x.name === name);
       if (!l) throw new Error(`no listener ${name}`);
       return l.address().port;
@@ -126,6 +146,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
         untrackReadiness();
         certificates?.stop();
         await Promise.all(services.map((s) => s.close()));
+        await portal?.close();
         await parts.authenticator.close();
         await appPasswords?.close();
         await ops?.close();

@@ -7,6 +7,7 @@
 // app password of the user is checked, with no early exit, and a user with none costs one
 // dummy check: whether a password is an app password or a DMS password shows in no timing.
 import { randomBytes, randomInt, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { MAX_APP_PASSWORD_LABEL_CHARS } from '../limits.js';
 
 /** What the store keeps of one app password (never the secret). */
 export interface AppPasswordRecord {
@@ -20,16 +21,37 @@ export interface AppPasswordRecord {
   lastProtocol?: string;
 }
 
-/** Where app passwords live: a state file today, a shared store for replicas (issue 20) tomorrow. */
+/**
+ * Where app passwords live: a state file (one instance), or the shared store of the replicas
+ * (issue 20: src/state/redis-app-passwords.ts). Every call may wait on I/O; a store that does
+ * not answer rejects with AppPasswordsUnavailableError (a login then fails closed, as
+ * temporarily unavailable, never as a wrong password).
+ */
 export interface AppPasswordStore {
-  /** The user's app passwords (ASCII case-insensitive user). */
-  list(user: string): readonly AppPasswordRecord[];
+  /** The user's app passwords (ASCII case-insensitive user), oldest first. */
+  list(user: string): Promise<readonly AppPasswordRecord[]>;
   /** Makes one; the secret is returned once and never stored. */
   create(user: string, label: string): Promise<{ readonly record: AppPasswordRecord; readonly secret: string }>;
   /** Revokes one (`id`) or all (`'all'`); resolves with how many were revoked. */
   revoke(user: string, id: string | 'all'): Promise<number>;
   /** A successful login with `id`: kept in memory, written in batches (no write per login). */
   used(id: string, at: number, address: string, protocol: string): void;
+  /** Writes pending last-used data and lets go of the store. */
+  close(): Promise<void>;
+}
+
+/** The store did not answer (in time): nothing can be said about the user's app passwords. */
+export class AppPasswordsUnavailableError extends Error {
+  readonly code = 'ERR_APP_PASSWORDS_UNAVAILABLE';
+}
+
+export class AppPasswordLimitError extends Error {
+  readonly code = 'ERR_APP_PASSWORD_LIMIT';
+}
+
+/** A label as stored: no control characters, trimmed, at most MAX_APP_PASSWORD_LABEL_CHARS. */
+export function cleanLabel(label: string): string {
+  return label.replace(/[\x00-\x1f\x7f]/g, '').trim().slice(0, MAX_APP_PASSWORD_LABEL_CHARS) || 'App password';
 }
 
 // 32 letters and digits without 0/O, 1/I/L, so that a secret read off a screen is typed right.

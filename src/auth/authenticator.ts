@@ -5,7 +5,7 @@ import { sameUser } from './claims.js';
 import { impersonation } from './master-login.js';
 import type { TokenCheck } from './token-check.js';
 import type { DisabledUsers } from './disabled-users.js';
-import { matchAppPassword, type AppPasswordStore } from './app-passwords.js';
+import { matchAppPassword, normalizeAppPassword, type AppPasswordStore } from './app-passwords.js';
 
 export type LoginDecision =
   /** A valid token: log in to the backend as `user` with the master account. */
@@ -64,8 +64,17 @@ export class Authenticator {
       // to DMS as before. Not for a login as another user: that is DMS's master login.
       const store = this.opts.appPasswords;
       if (store && !other) {
-        const hit = await matchAppPassword(creds.password, store.list(creds.username));
-        if (hit) return { outcome: 'token', user: hit.user, claim: 'app-password', mode: 'app-password', appPassword: hit.id };
+        const records = await store.list(creds.username).catch((err: Error) => err);
+        if (records instanceof Error) {
+          // The store did not answer. A password in the form of an app password cannot be
+          // checked: fail closed, as temporarily unavailable (not a wrong password, not sent
+          // to DMS). Any other password is no app password (every one is generated in that
+          // form): it goes to DMS as usual.
+          if (normalizeAppPassword(creds.password) !== null) return { outcome: 'unavailable', reason: `app password not checked: ${records.message}`, user };
+        } else {
+          const hit = await matchAppPassword(creds.password, records);
+          if (hit) return { outcome: 'token', user: hit.user, claim: 'app-password', mode: 'app-password', appPassword: hit.id };
+        }
       }
       return { outcome: 'password', user, username: creds.username, password: creds.password, authzid: creds.authzid };
     }

@@ -10,7 +10,7 @@ import { Discovery, type MetadataEndpoint } from './discovery.js';
 import { IdpHttpClient } from './http.js';
 import { Issuer, IssuerRouter } from './issuers.js';
 import { JwksStore, type JwksLimits } from './jwks.js';
-import { TokenChecker } from './token-check.js';
+import { TokenChecker, type SharedTokenDecisions } from './token-check.js';
 import type { TokenValidator } from './token-result.js';
 import { IntrospectionValidator } from './validators/introspection.js';
 import { JwtValidator } from './validators/jwt.js';
@@ -27,11 +27,12 @@ export function createIdpHttpClient(oauth2: Config['oauth2']): IdpHttpClient {
   return new IdpHttpClient({ timeoutMs: oauth2.timeoutMs, maxResponseBytes: oauth2.maxResponseBytes });
 }
 
-/** `http` is closed with the validation. */
-export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | undefined, http = createIdpHttpClient(oauth2)): TokenValidation {
+/** `http` is closed with the validation. `shared`: the replicas' positive decisions, used only when this replica caches them too. */
+export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | undefined, http = createIdpHttpClient(oauth2), shared?: SharedTokenDecisions): TokenValidation {
   const jwks: JwksLimits = { cooldownMs: oauth2.jwksCooldownSeconds * 1000, maxWaitMs: oauth2.timeoutMs };
   const issuers = oauth2.issuers.map((c) => buildIssuer(c, http, jwks));
-  const checker = new TokenChecker(new IssuerRouter(issuers), oauth2.cache, log);
+  const caching = oauth2.cache.maxEntries > 0 && oauth2.cache.ttlSeconds > 0;
+  const checker = new TokenChecker(new IssuerRouter(issuers), oauth2.cache, log, Date.now, caching ? shared : undefined);
   return { checker, close: () => http.close() };
 }
 
@@ -40,10 +41,12 @@ export interface AuthenticatorParts {
   /** The one IdP HTTP client (readiness probes share it). */
   readonly http?: IdpHttpClient;
   readonly appPasswords?: AppPasswordStore;
+  /** Positive token decisions shared by the replicas (SHARED_STATE_URL). */
+  readonly sharedTokens?: SharedTokenDecisions;
 }
 
 export function createAuthenticator(config: Config, log: Logger, parts: AuthenticatorParts = {}): Authenticator {
-  const v = createTokenValidation(config.oauth2, log, parts.http);
+  const v = createTokenValidation(config.oauth2, log, parts.http, parts.sharedTokens);
   return new Authenticator(v.checker, v.close, { disabled: parts.disabled, allowClientMasterLogin: config.allowClientMasterLogin, appPasswords: parts.appPasswords });
 }
 

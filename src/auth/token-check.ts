@@ -21,6 +21,18 @@ export interface TokenCheckOptions {
   readonly maxEntries: number;
 }
 
+export type ValidDecision = Extract<IssuerDecision, { status: 'valid' }>;
+
+/**
+ * Positive decisions the replicas share (issue 20, src/state/): keyed by tokenKey (a SHA-256
+ * digest, never the token). `get` answers null when it has none or the store did not answer
+ * in time; never throws.
+ */
+export interface SharedTokenDecisions {
+  get(key: string): Promise<{ readonly decision: ValidDecision; readonly ttlMs: number } | null>;
+  put(key: string, decision: ValidDecision, ttlMs: number): void;
+}
+
 export class TokenChecker {
   private readonly cache: LruTtlCache<IssuerDecision>;
   private readonly flight = new Singleflight<TokenCheck>();
@@ -30,6 +42,7 @@ export class TokenChecker {
     private readonly opts: TokenCheckOptions,
     private readonly log: Logger | undefined,
     private readonly now: () => number = Date.now,
+    private readonly shared?: SharedTokenDecisions,
   ) {
     this.cache = new LruTtlCache(opts.maxEntries, now);
   }
@@ -45,6 +58,8 @@ export class TokenChecker {
     metrics.tokenCache.inc({ result: hit ? 'hit' : 'miss' });
     if (hit) return { ...hit.value, cached: true, cacheTtlSeconds: Math.max(0, Math.floor((hit.expiresAtMs - this.now()) / 1000)) };
     return this.flight.run(key, async () => {
+      const other = await this.fromShared(key);
+      if (other) return other;
       let d: IssuerDecision;
       try {
         d = scrub(await this.router.check(token), token);
@@ -55,12 +70,24 @@ export class TokenChecker {
       }
       const ttl = this.ttlFor(d);
       if (ttl > 0) this.cache.set(key, d, ttl * 1000);
+      if (ttl > 0 && d.status === 'valid') this.shared?.put(key, { ...d, evidence: {} }, ttl * 1000);
       if (d.status === 'unavailable' && d.misconfigured) {
         this.log?.error({ event: 'idp-misconfigured', issuer: d.issuer ?? null, mode: d.mode ?? null, reason: d.reason }, 'identity provider configuration problem');
       }
       this.log?.debug({ event: 'token-checked', status: d.status, issuer: d.issuer ?? null, mode: d.mode ?? null, cacheTtlSeconds: ttl }, 'token checked');
       return { ...d, cached: false, cacheTtlSeconds: ttl };
     });
+  }
+
+  /** A positive decision another replica made, for no longer than it has left and than this replica would keep it. */
+  private async fromShared(key: string): Promise<TokenCheck | null> {
+    const hit = await this.shared?.get(key);
+    if (!hit) return null;
+    const ttlMs = Math.min(hit.ttlMs, this.ttlFor(hit.decision) * 1000);
+    if (ttlMs <= 0) return null;
+    metrics.tokenCache.inc({ result: 'shared' });
+    this.cache.set(key, hit.decision, ttlMs);
+    return { ...hit.decision, cached: true, cacheTtlSeconds: Math.floor(ttlMs / 1000) };
   }
 
   private ttlFor(d: IssuerDecision): number {

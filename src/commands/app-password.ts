@@ -1,15 +1,22 @@
 // `oauth2-mail-proxy app-password list|create|revoke`: the admin's view of users' app
-// passwords, on the same state file the proxy reads (APP_PASSWORDS_FILE, or --file). The
-// running proxy picks changes up within about a second. A secret is printed once, by create.
-// Exit codes: 0 done, 1 nothing to revoke, 64 usage, 78 configuration error.
+// passwords, where the proxy keeps them: the shared store when SHARED_STATE_URL is set
+// (every replica sees a change at its next login), else the state file (APP_PASSWORDS_FILE,
+// or --file; the running proxy reads it again at its next login). A secret is printed once,
+// by create. Exit codes: 0 done, 1 nothing to revoke, 64 usage, 75 the store did not
+// answer (try again), 78 configuration error.
+import type { AppPasswordStore } from '../auth/app-passwords.js';
+import { ConfigError, loadSections } from '../config/load.js';
 import { AppPasswordFile } from '../state/app-password-file.js';
+import { RedisAppPasswords } from '../state/redis-app-passwords.js';
 
 export const APP_PASSWORD_USAGE = `usage: oauth2-mail-proxy app-password [--file FILE] [--json] COMMAND
   list USER               the user's app passwords (label, created, last used, from where)
   create USER [LABEL]     a new one for USER; its secret is printed once
   revoke USER ID|--all    revokes one, or all of the user's
 
-FILE defaults to APP_PASSWORDS_FILE.`;
+With SHARED_STATE_URL set the app passwords are in the shared store (Redis/Valkey) and
+are managed there (--file is refused: the proxy no longer reads the file). Otherwise FILE
+defaults to APP_PASSWORDS_FILE.`;
 
 export interface CommandIo {
   readonly env: NodeJS.ProcessEnv;
@@ -21,7 +28,7 @@ const iso = (ms: number | undefined): string => (ms ? new Date(ms).toISOString()
 
 export async function appPasswordCommand(argv: readonly string[], io: CommandIo): Promise<number> {
   const args: string[] = [];
-  let file = io.env.APP_PASSWORDS_FILE ?? '';
+  let file: string | undefined;
   let json = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -34,13 +41,14 @@ export async function appPasswordCommand(argv: readonly string[], io: CommandIo)
   const [command, user, third, ...rest] = args;
   const usage = (why: string): number => { io.err(`${why}\n${APP_PASSWORD_USAGE}\n`); return 64; };
   if (!command || !user) return usage('a command and a user are required');
-  if (!file) { io.err('APP_PASSWORDS_FILE is not set (or pass --file FILE)\n'); return 78; }
-  const store = await AppPasswordFile.open(file);
+  const opened = await openStore(io, file);
+  if (typeof opened === 'number') return opened;
+  const store = opened;
   try {
     switch (command) {
       case 'list': {
         if (third !== undefined) return usage('list takes one user');
-        const list = store.list(user).map(({ hash: _hash, ...r }) => r);
+        const list = (await store.list(user)).map(({ hash: _hash, ...r }) => r);
         if (json) io.out(`${JSON.stringify(list, null, 2)}\n`);
         else for (const r of list) io.out(`${r.id}  ${JSON.stringify(r.label)}  created ${iso(r.createdAt)}  last used ${iso(r.lastUsedAt)}${r.lastUsedAt ? ` from ${r.lastAddress} (${r.lastProtocol})` : ''}\n`);
         if (!json && list.length === 0) io.out(`no app passwords for ${user}\n`);
@@ -60,7 +68,30 @@ export async function appPasswordCommand(argv: readonly string[], io: CommandIo)
       default:
         return usage(`unknown command ${JSON.stringify(command)}`);
     }
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_APP_PASSWORDS_UNAVAILABLE') throw err;
+    io.err(`${(err as Error).message}\n`);
+    return 75;
   } finally {
     await store.close();
   }
+}
+
+/** The store the proxy uses with this environment, or the exit code that says why there is none. */
+async function openStore(io: CommandIo, file: string | undefined): Promise<AppPasswordStore | number> {
+  let shared;
+  try {
+    shared = loadSections(io.env, {}, ['sharedState']).sharedState.sharedState;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`${err.message}\n`);
+    return 78;
+  }
+  if (shared) {
+    if (file !== undefined) { io.err('SHARED_STATE_URL is set: the app passwords are in the shared store, not in --file\n'); return 64; }
+    return RedisAppPasswords.open(shared);
+  }
+  const path = file ?? io.env.APP_PASSWORDS_FILE ?? '';
+  if (!path) { io.err('APP_PASSWORDS_FILE is not set (or pass --file FILE)\n'); return 78; }
+  return AppPasswordFile.open(path);
 }

@@ -41,7 +41,7 @@ const TABLE = [
   k('SSL_CERT_PATH', 'file', '', 'PEM certificate chain for the client-facing TLS (same name as in DMS).'),
   k('SSL_KEY_PATH', 'file', '', 'PEM private key for SSL_CERT_PATH.'),
   k('ALLOW_PLAINTEXT_AUTH', 'bool', '0', 'Allow authentication before TLS (1) or advertise LOGINDISABLED and refuse it (0).'),
-  k('APP_PASSWORDS_FILE', 'string', '', 'State file of the users\' app passwords (JSON, scrypt hashes only; written atomically, mode 0600). Set it to turn app passwords on: the proxy checks them itself on IMAP LOGIN/AUTHENTICATE PLAIN|LOGIN and SMTP AUTH PLAIN|LOGIN and logs in to DMS with the master account; any other password goes to DMS as before. Managed with `oauth2-mail-proxy app-password`. Empty: off.'),
+  k('APP_PASSWORDS_FILE', 'string', '', 'State file of the users\' app passwords (JSON, scrypt hashes only; written atomically, mode 0600). Set it to turn app passwords on: the proxy checks them itself on IMAP LOGIN/AUTHENTICATE PLAIN|LOGIN and SMTP AUTH PLAIN|LOGIN and logs in to DMS with the master account; any other password goes to DMS as before. Managed with `oauth2-mail-proxy app-password`. With SHARED_STATE_URL the app passwords live in the shared store instead, and this file is imported into it once. Empty: off.'),
   k('ALLOW_CLIENT_MASTER_LOGIN', 'bool', '0', 'Let clients log in through the proxy as another user with a Dovecot master account (user*master, or SASL PLAIN with an authzid other than the user name), passed through to DMS. 0: refused. With 1, SCIM deactivation and revocation apply to the target user.'),
 
   // Identity provider
@@ -116,7 +116,7 @@ const TABLE = [
   k('MAX_CONNECTIONS', 'int', '20000', 'Open client connections in total (all listeners); more are refused with * BYE / 421.', { min: 1, max: 1000000 }),
   k('MAX_CONNECTIONS_PER_IP', 'int', '100', 'Open client connections from one IP.', { min: 1, max: 1000000 }),
   k('MAX_PREAUTH_SESSIONS', 'int', '2000', 'Connections not yet logged in, in total.', { min: 1, max: 1000000 }),
-  k('SHARED_STATE_URL', 'string', '', 'Redis 7 or Valkey shared by every replica (redis://host:6379/0, rediss:// for TLS): failure counters and blocks, deactivated users and the revocation of their sessions are then shared. Empty: kept in this process (one instance).'),
+  k('SHARED_STATE_URL', 'string', '', 'Redis 7 or Valkey shared by every replica (redis://host:6379/0, rediss:// for TLS): failure counters and blocks, deactivated and deleted users and the revocation of their sessions, positive token decisions (by the token\'s hash) and app passwords (with APP_PASSWORDS_FILE) are then shared. Empty: kept in this process (one instance).'),
   k('SHARED_STATE_PASSWORD_FILE', 'file', '', 'File holding the password of SHARED_STATE_URL (Docker/Kubernetes secret); overrides a password in the URL.'),
   k('SHARED_STATE_TIMEOUT_MS', 'int', '250', 'Longest wait for one shared-state call; past it (or with the store down) the replica decides with its own counters and its last known deactivations.', { min: 10, max: 10000 }),
   k('IPV6_CLIENT_PREFIX', 'int', '64', 'Prefix length by which IPv6 clients are counted in every per-IP limit (AUTH_FAIL_*, MAX_CONNECTIONS_PER_IP): a host usually has a whole /64 and could rotate through it. 128: per address. IPv4 (also IPv4-mapped IPv6) is counted per address.', { min: 16, max: 128 }),
@@ -136,6 +136,14 @@ const TABLE = [
   k('PROVISION_WAIT_MS', 'int', '20000', 'With PROVISION_ON_LOGIN=1: longest wait after writing a new account for Dovecot to accept the master login (DMS\'s change detection checks every 2 s, then regenerates and reloads); past it the client gets a temporary failure (IMAP NO [UNAVAILABLE], SMTP 454) and retries later.', { min: 1000, max: 120000 }),
   k('SCIM_DEACTIVATED_REMOVE_AFTER_DAYS', 'int', '0', 'Days after a SCIM deactivation (active=false) the proxy removes the DMS account it created (mail is then refused; the mail data stays on disk). 0: never, the mailbox keeps receiving mail. Logins are refused from the deactivation on.', { min: 0, max: 36500 }),
 
+  // Self-service app-password portal (issue 19)
+  k('LISTEN_PORTAL', 'listen', '', 'HTTPS listener of the self-service app-password page (e.g. 0.0.0.0:8443), with the client-facing certificate (SSL_CERT_PATH). Users sign in with the IdP (OIDC code flow with PKCE) and make or revoke their app passwords. Needs PORTAL_URL, PORTAL_CLIENT_ID, APP_PASSWORDS_FILE and an issuer (OAUTH2_ISSUER or the first of the YAML issuers:). Empty (the default) disables it. See docs/portal.md.'),
+  k('PORTAL_URL', 'url', '', 'Public base URL of the portal as browsers reach it (https://mail.example.com:8443); the redirect URI registered at the IdP is PORTAL_URL/callback. No path.'),
+  k('PORTAL_CLIENT_ID', 'string', '', 'The portal\'s OIDC client at the IdP (authorization code flow, redirect URI PORTAL_URL/callback).'),
+  k('PORTAL_CLIENT_SECRET', 'secret', '', 'Secret of PORTAL_CLIENT_ID (client_secret_basic). Empty: a public client, protected by PKCE alone.'),
+  k('PORTAL_CLIENT_SECRET_FILE', 'file', '', 'File holding the portal client\'s secret (Docker/Kubernetes secret); used when PORTAL_CLIENT_SECRET is empty.'),
+  k('PORTAL_SCOPES', 'string', 'openid email profile', 'Scopes the portal asks for: those that put the mailbox claim (OAUTH2_USERNAME_ATTRIBUTE) and the groups claim into the access token or userinfo (Keycloak: add roles; Authentik: profile holds groups).'),
+  k('PORTAL_SESSION_SECONDS', 'int', '1800', 'Longest a portal sign-in lasts (also ended by sign-out, by SCIM deactivation, and after a quarter of it without a request).', { min: 60, max: 86400 }),
 ] as const satisfies readonly KeySpec[];
 
 export const KEYS: readonly KeySpec[] = TABLE;

@@ -54,10 +54,10 @@ export function createMetrics() {
       labelNames: ['code'] as const,
       registers,
     }),
-    /** For the token cache (src/auth): `metrics.tokenCache.inc({ result: 'hit' })` or `'miss'`. */
+    /** For the token cache (src/auth): `metrics.tokenCache.inc({ result: 'hit' })`, `'miss'`, or `'shared'` (a miss here that another replica's decision answered). */
     tokenCache: new Counter({
       name: `${PREFIX}token_cache_lookups_total`,
-      help: 'Token cache lookups by result (hit, miss).',
+      help: 'Token cache lookups by result (hit, miss; shared: a miss answered by another replica\'s decision in the shared store).',
       labelNames: ['result'] as const,
       registers,
     }),

@@ -1,6 +1,6 @@
 // The readiness checks of a running proxy (see health.ts for how they are cached):
 //  - listeners: every configured listener is accepting;
-//  - backend: a TCP connection to DMS's IMAP (and, with SMTP or POP3 on, submission or POP3) port opens. No
+//  - backend: a TCP connection to DMS's IMAP (and, with SMTP, POP3 or ManageSieve on, their) port opens. No
 //    protocol is spoken, so the probe adds no login lines to DMS's logs for Fail2Ban;
 //    `oauth2-mail-proxy doctor --user` is the deep check;
 //  - idp: the token endpoint the proxy calls answers HTTP at all (a 401 to a request
@@ -28,6 +28,7 @@ export function readinessChecks(config: Config, listeners: readonly Listener[], 
     b.imapPort,
     ...(config.listen.submission || config.listen.submissions ? [b.submissionPort] : []),
     ...(config.listen.pop3 || config.listen.pop3s ? [b.pop3Port] : []),
+    ...(config.listen.managesieve ? [b.managesievePort] : []),
   ];
   const idpUrl = idpProbeUrl(config);
   return [

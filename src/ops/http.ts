@@ -11,7 +11,7 @@ import { listenOn } from '../net/listen.js';
 import { refuseTunnels } from '../net/http-tunnels.js';
 import { parseRequestTarget, targetForLog } from '../net/request-target.js';
 import { reportFault } from '../observability/faults.js';
-import { OPS_HTTP_HEADERS_TIMEOUT_MS, OPS_HTTP_KEEPALIVE_MS, OPS_HTTP_REQUEST_TIMEOUT_MS } from '../limits.js';
+import { MAX_HTTP_CONNECTIONS, OPS_HTTP_HEADERS_TIMEOUT_MS, OPS_HTTP_KEEPALIVE_MS, OPS_HTTP_REQUEST_TIMEOUT_MS } from '../limits.js';
 
 export interface HttpListener {
   readonly server: http.Server;
@@ -36,6 +36,7 @@ export async function startOpsHttp(at: ListenAddress, deps: { health: Health; me
   server.requestTimeout = OPS_HTTP_REQUEST_TIMEOUT_MS;
   server.headersTimeout = OPS_HTTP_HEADERS_TIMEOUT_MS;
   server.keepAliveTimeout = OPS_HTTP_KEEPALIVE_MS;
+  server.maxConnections = MAX_HTTP_CONNECTIONS; // closed at accept beyond this (limits.ts says why)
   await listenOn(server, at);
   return {
     server,

@@ -13,7 +13,7 @@ import { reportFault } from '../observability/faults.js';
 import { ScimError, badRequest } from './errors.js';
 import { route } from './router.js';
 import type { DmsUserStore } from './store/user-store.js';
-import { MAX_SCIM_BODY_BYTES, SCIM_HEADERS_TIMEOUT_MS, SCIM_KEEPALIVE_MS, SCIM_REQUEST_TIMEOUT_MS } from '../limits.js';
+import { MAX_HTTP_CONNECTIONS, MAX_SCIM_BODY_BYTES, SCIM_HEADERS_TIMEOUT_MS, SCIM_KEEPALIVE_MS, SCIM_REQUEST_TIMEOUT_MS } from '../limits.js';
 
 export const BASE_PATH = '/scim/v2';
 const CONTENT_TYPE = 'application/scim+json; charset=utf-8';
@@ -45,6 +45,7 @@ export async function startScim(opts: ScimServerOptions): Promise<ScimListener> 
   server.headersTimeout = opts.headersTimeoutMs ?? SCIM_HEADERS_TIMEOUT_MS;
   server.requestTimeout = opts.requestTimeoutMs ?? SCIM_REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = SCIM_KEEPALIVE_MS;
+  server.maxConnections = MAX_HTTP_CONNECTIONS; // closed at accept beyond this (limits.ts says why)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: opts.listen.host, port: opts.listen.port }, () => {
@@ -65,6 +66,8 @@ export async function startScim(opts: ScimServerOptions): Promise<ScimListener> 
 /** One request: a client's mistake is a SCIM error response; anything else rejects (internalError). */
 async function respond(req: http.IncomingMessage, res: http.ServerResponse, store: DmsUserStore, expected: Buffer, log: Logger): Promise<void> {
   const started = performance.now();
+  // Read now: once a refused body's request is destroyed, req.socket is null.
+  const remote = req.socket.remoteAddress;
   const seen = { authenticated: false };
   try {
     await handle(req, res, store, expected, log, seen);
@@ -73,7 +76,7 @@ async function respond(req: http.IncomingMessage, res: http.ServerResponse, stor
     send(res, err.status, err.body(), err.status === 401 ? { 'www-authenticate': 'Bearer realm="scim"' } : {});
     if (err.status === 413 || req.readableAborted) res.once('finish', () => req.destroy());
   }
-  const entry = { event: 'scim-request', method: req.method, path: targetForLog(req.url), status: res.statusCode, ms: Math.round(performance.now() - started), remote: req.socket.remoteAddress };
+  const entry = { event: 'scim-request', method: req.method, path: targetForLog(req.url), status: res.statusCode, ms: Math.round(performance.now() - started), remote };
   // Only an authenticated client's changes and refusals are worth info: what anyone on the
   // network can send (malformed targets, wrong paths, no token) stays at debug, so it cannot
   // flood the log (a refused token has its own scim-auth-failed line).

@@ -17,6 +17,7 @@ import type { Writable } from 'node:stream';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { contained } from '../observability/faults.js';
 import { REPLY } from './replies.js';
+import { isHttpRequest } from '../session/http-probe.js';
 
 export const SMTP_SERVER_VERSION = '3.21.6';
 
@@ -39,6 +40,9 @@ interface ConnectionInternals {
   /** STARTTLS: wraps _socket in TLS, after removeAllListeners() on the plaintext socket. */
   upgrade(...args: unknown[]): void;
   _nextHandler: ((line: Buffer, callback: () => void) => void) | false;
+  /** The greeting is out / STARTTLS in progress (plaintext pipelined behind it is dropped). */
+  _ready: boolean;
+  _upgrading: boolean;
   _socket: net.Socket;
   _parser: (Writable & { isClosed: boolean; _remainder: string; oncommand(line: Buffer, next: () => void): void }) | false;
   _closed: boolean;
@@ -191,7 +195,13 @@ function guard<A extends unknown[]>(c: ConnectionInternals, opts: SmtpFrontOptio
 function wire(c: ConnectionInternals, opts: SmtpFrontOptions): void {
   // smtp-server catches a throw in a command handler itself (451, connection kept); what it
   // does before the handler runs would escape into the socket's data pipe and end the process.
-  c._onCommand = guard(c, opts, 'command', c._onCommand.bind(c));
+  const onCommand = c._onCommand.bind(c);
+  c._onCommand = guard(c, opts, 'command', (command: Buffer, callback: () => void) => {
+    // smtp-server's own HTTP check (same place: after "upgrading" and "too soon") wants a "/"
+    // target: CONNECT host:443 (RFC 9110 §9.3.6) got 500 and was read on. Ended as elsewhere.
+    if (c._ready && !c._upgrading && !c._nextHandler && isHttpRequest(command)) return c.send(421, 'HTTP requests not allowed');
+    onCommand(command, callback);
+  });
   const ehlo = c.handler_EHLO;
   c.handler_EHLO = guard(c, opts, 'EHLO', function (command: Buffer, callback: () => void) {
     if (!c.secure && !opts.allowPlaintextAuth) {

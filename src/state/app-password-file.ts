@@ -8,20 +8,23 @@ import { randomUUID } from 'node:crypto';
 import { open, stat, unlink } from 'node:fs/promises';
 import { readFileSync, statSync } from 'node:fs';
 import { asciiLower } from '../auth/address.js';
-import { generateAppPassword, hashAppPassword, type AppPasswordRecord, type AppPasswordStore } from '../auth/app-passwords.js';
+import { AppPasswordLimitError, cleanLabel, generateAppPassword, hashAppPassword, type AppPasswordRecord, type AppPasswordStore } from '../auth/app-passwords.js';
 import { readBytes, writeAtomic } from './atomic-file.js';
-import { LAST_USED_FLUSH_MS, LOCK_POLL_MS, LOCK_STALE_MS, LOCK_WAIT_MS, MAX_APP_PASSWORDS_PER_USER, MAX_APP_PASSWORD_LABEL_CHARS } from '../limits.js';
+import { LAST_USED_FLUSH_MS, LOCK_POLL_MS, LOCK_STALE_MS, LOCK_WAIT_MS, MAX_APP_PASSWORDS_PER_USER } from '../limits.js';
+
+export { AppPasswordLimitError } from '../auth/app-passwords.js';
 
 const VERSION = 1;
-
-export class AppPasswordLimitError extends Error {
-  readonly code = 'ERR_APP_PASSWORD_LIMIT';
-}
 
 type Usage = Pick<AppPasswordRecord, 'lastUsedAt' | 'lastAddress' | 'lastProtocol'>;
 
 async function readRecords(path: string): Promise<Map<string, AppPasswordRecord>> {
   return parseRecords(path, await readBytes(path));
+}
+
+/** Every record of a state file (none when it does not exist): the one-time import into the shared store. */
+export async function readAppPasswordFile(path: string): Promise<AppPasswordRecord[]> {
+  return [...(await readRecords(path)).values()];
 }
 
 function parseRecords(path: string, bytes: Buffer | null): Map<string, AppPasswordRecord> {
@@ -62,7 +65,7 @@ export class AppPasswordFile implements AppPasswordStore {
     return store;
   }
 
-  list(user: string): readonly AppPasswordRecord[] {
+  async list(user: string): Promise<readonly AppPasswordRecord[]> {
     this.refresh();
     const mine = this.byUser.get(asciiLower(user)) ?? [];
     return mine.map((r) => ({ ...r, ...this.usage.get(r.id) })).sort((a, b) => a.createdAt - b.createdAt);
@@ -75,8 +78,7 @@ export class AppPasswordFile implements AppPasswordStore {
         throw new AppPasswordLimitError(`at most ${MAX_APP_PASSWORDS_PER_USER} app passwords per user`);
       }
       const secret = generateAppPassword();
-      const clean = label.replace(/[\x00-\x1f\x7f]/g, '').trim().slice(0, MAX_APP_PASSWORD_LABEL_CHARS) || 'App password';
-      const record: AppPasswordRecord = { id: randomUUID(), user: key, label: clean, createdAt: Date.now(), hash: await hashAppPassword(secret) };
+      const record: AppPasswordRecord = { id: randomUUID(), user: key, label: cleanLabel(label), createdAt: Date.now(), hash: await hashAppPassword(secret) };
       records.set(record.id, record);
       return { record, secret };
     });

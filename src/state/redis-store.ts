@@ -8,7 +8,7 @@
 // Every call is bounded (SHARED_STATE_TIMEOUT_MS, and no offline queue: with the store down
 // a call fails at once), counted in shared_state_errors_total when it fails, and never throws.
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { SharedStateConfig } from '../config/types.js';
 import type { FailureLimits } from '../auth/failure-limiter.js';
@@ -16,12 +16,15 @@ import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import type { FailureScope, SharedCount, SharedStore, SharedUsers, StoreListener, UserChange } from './store.js';
 import { parseEvent, type StoreEvent } from './events.js';
-import { MAX_SHARED_BLOCKS, SHARED_STATE_RECONNECT_MAX_MS } from '../limits.js';
+import { MAX_SHARED_BLOCKS, MAX_SHARED_REMOVALS, REMOVALS_KEPT_MS } from '../limits.js';
+import { bounded, connectRedis, KEY_PREFIX as PREFIX } from './redis-connection.js';
 
-const PREFIX = 'oauth2-mail-proxy:';
 const USERS = `${PREFIX}disabled`;
 const BLOCKS = `${PREFIX}blocks`;
 const EPOCH = `${PREFIX}epoch`;
+const REMOVED = `${PREFIX}removed`;
+/** Positive token decisions, by the token's SHA-256 digest (never the token), expiring with them. */
+const TOKENS = `${PREFIX}token:`;
 const CHANNEL = `${PREFIX}events`;
 
 export function redisStore(config: SharedStateConfig, limits: FailureLimits, log: Logger): SharedStore {
@@ -42,20 +45,9 @@ class RedisStore implements SharedStore {
   private closed = false;
 
   constructor(private readonly config: SharedStateConfig, limits: FailureLimits, private readonly log: Logger) {
-    const options = {
-      commandTimeout: config.timeoutMs,
-      connectTimeout: Math.max(1000, config.timeoutMs * 4),
-      // With the store down a call fails at once rather than waiting in a queue.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: (times: number) => Math.min(times * 100, SHARED_STATE_RECONNECT_MAX_MS),
-      lazyConnect: false,
-      ...(config.password !== undefined ? { password: config.password } : {}),
-    };
-    const url = withoutPassword(config.url, config.password !== undefined);
-    this.client = new Redis(url, options);
+    this.client = connectRedis(config);
     // The subscriber queues its SUBSCRIBE until connected (and ioredis re-subscribes on reconnect).
-    this.sub = new Redis(url, { ...options, enableOfflineQueue: true, commandTimeout: undefined });
+    this.sub = connectRedis(config, { enableOfflineQueue: true, commandTimeout: undefined });
     this.points = { ip: limits.maxPerIp - 1, user: limits.maxPerUser - 1 };
     const limiter = (scope: FailureScope, max: number) => new RateLimiterRedis({
       storeClient: this.client,
@@ -113,6 +105,13 @@ class RedisStore implements SharedStore {
     const m = this.client.multi();
     if (change.op === 'disable') m.hset(USERS, change.user, change.reason);
     else m.hdel(USERS, change.user);
+    if (change.op === 'remove') {
+      // A deletion leaves nothing in USERS: it is kept here a while (by time), so that a
+      // replica cut off from the store when it was announced ends the user's sessions on rejoin.
+      const now = Date.now();
+      m.zadd(REMOVED, now, change.user);
+      m.zremrangebyscore(REMOVED, '-inf', now - REMOVALS_KEPT_MS);
+    }
     m.publish(CHANNEL, JSON.stringify({ from: this.id, kind: 'user', change } satisfies StoreEvent));
     return this.run('change-user', m.exec().then(() => true), false);
   }
@@ -134,6 +133,10 @@ class RedisStore implements SharedStore {
     }
   }
 
+  async readRemoved(sinceMs: number): Promise<readonly string[] | null> {
+    return this.run('read-removed', this.client.zrangebyscore(REMOVED, sinceMs, '+inf', 'LIMIT', 0, MAX_SHARED_REMOVALS), null);
+  }
+
   async addUsers(users: ReadonlyMap<string, string>): Promise<boolean> {
     if (users.size === 0) return true;
     const m = this.client.multi();
@@ -152,6 +155,16 @@ class RedisStore implements SharedStore {
     } catch (err) {
       return this.failed('read-blocks', err);
     }
+  }
+
+  async getDecision(key: string): Promise<{ json: string; ttlMs: number } | null> {
+    const replies = await this.run('get-decision', this.client.multi().get(`${TOKENS}${key}`).pttl(`${TOKENS}${key}`).exec(), null);
+    const [json, ttlMs] = (replies ?? []).map(([, v]) => v);
+    return typeof json === 'string' && typeof ttlMs === 'number' && ttlMs > 0 ? { json, ttlMs } : null;
+  }
+
+  putDecision(key: string, json: string, ttlMs: number): void {
+    void this.run('put-decision', this.client.set(`${TOKENS}${key}`, json, 'PX', Math.max(1, Math.floor(ttlMs))), null);
   }
 
   listen(l: StoreListener): () => void {
@@ -200,6 +213,7 @@ class RedisStore implements SharedStore {
       this.log.info({ event: 'shared-state-up' }, 'shared store reachable: limits and deactivations shared');
       for (const l of this.listeners) l.joined?.();
     } else if (!this.closed) {
+      for (const l of this.listeners) l.left?.();
       this.log.warn({ event: 'shared-state-down', error: this.lastError }, 'shared store unreachable: this replica decides with its own state');
     }
   }
@@ -220,21 +234,7 @@ class RedisStore implements SharedStore {
     return null;
   }
 
-  /** Every call ends within the timeout, whatever the client does. */
   private bounded<T>(p: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.config.timeoutMs} ms`)), this.config.timeoutMs);
-    });
-    p.catch(() => undefined); // a late rejection after the timeout is not unhandled
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+    return bounded(p, this.config.timeoutMs);
   }
-}
-
-/** A password from SHARED_STATE_PASSWORD_FILE replaces the URL's own (ioredis would prefer the URL's). */
-function withoutPassword(url: string, strip: boolean): string {
-  if (!strip) return url;
-  const u = new URL(url);
-  u.password = '';
-  return u.toString();
 }

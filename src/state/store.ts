@@ -27,6 +27,8 @@ export interface StoreListener {
   user?(change: UserChange): void;
   /** The store is reachable (first time or again): re-read what may have been missed. */
   joined?(): void;
+  /** The store was lost: what is announced from now on may be missed until joined(). */
+  left?(): void;
 }
 
 export interface SharedStore {
@@ -42,10 +44,16 @@ export interface SharedStore {
   changeUser(change: UserChange): Promise<boolean>;
   /** The deactivated users in the store, or null. */
   readUsers(): Promise<SharedUsers | null>;
+  /** Users deleted (SCIM) since `sinceMs` (epoch ms, as the deleting replica's clock read it), or null. */
+  readRemoved(sinceMs: number): Promise<readonly string[] | null>;
   /** Adds users the store lost (after its restart without persistence); false when it failed. */
   addUsers(users: ReadonlyMap<string, string>): Promise<boolean>;
   /** The blocks in force (key → until, epoch ms), or null. */
   readBlocks(): Promise<ReadonlyMap<string, number> | null>;
+  /** A token decision another replica put (JSON) and the milliseconds it has left, or null (none, or no answer). */
+  getDecision(key: string): Promise<{ readonly json: string; readonly ttlMs: number } | null>;
+  /** Shares a positive token decision for `ttlMs` (a failure is only counted). */
+  putDecision(key: string, json: string, ttlMs: number): void;
   listen(l: StoreListener): () => void;
   /** For readiness: reachable, and a line for /readyz. */
   status(): { readonly up: boolean; readonly detail: string };

@@ -61,11 +61,11 @@ t.test('the store: at most MAX_APP_PASSWORDS_PER_USER; revoke one or all; last u
   await t.rejects(store.create('a@example.test', 'one too many'), { code: 'ERR_APP_PASSWORD_LIMIT' });
   t.equal(await store.revoke('a@example.test', made[0]!.record.id), 1);
   store.used(made[1]!.record.id, 1234, '192.0.2.1', 'imap');
-  t.match(store.list('a@example.test').find((r) => r.id === made[1]!.record.id), { lastUsedAt: 1234, lastAddress: '192.0.2.1', lastProtocol: 'imap' }, 'seen at once');
+  t.match((await store.list('a@example.test')).find((r) => r.id === made[1]!.record.id), { lastUsedAt: 1234, lastAddress: '192.0.2.1', lastProtocol: 'imap' }, 'seen at once');
   const other = await AppPasswordFile.open(path); // the CLI, another process
-  t.notOk(other.list('a@example.test').find((r) => r.id === made[1]!.record.id)?.lastUsedAt, 'not written per login');
+  t.notOk((await other.list('a@example.test')).find((r) => r.id === made[1]!.record.id)?.lastUsedAt, 'not written per login');
   await store.close();
-  t.equal(other.list('a@example.test').find((r) => r.id === made[1]!.record.id)?.lastUsedAt, 1234, 'written at close, seen by the other reader');
+  t.equal((await other.list('a@example.test')).find((r) => r.id === made[1]!.record.id)?.lastUsedAt, 1234, 'written at close, seen by the other reader');
   t.equal(await other.revoke('a@example.test', 'all'), MAX_APP_PASSWORDS_PER_USER - 1);
   await other.close();
 });

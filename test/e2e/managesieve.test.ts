@@ -167,6 +167,15 @@ t.test('Dovecot managesieve down → NO (TRYLATER); the greeting still lists SIE
   t.ok(greeting.some((l) => l.startsWith('"SIEVE" "fileinto')), 'Dovecot 2.3 defaults until the backend answers');
   const r = await c.command(`AUTHENTICATE "XOAUTH2" "${xoauth2(alice.email, await token(alice.email))}"`, 15_000);
   t.match(r.response, /^NO \(TRYLATER\)/);
+  // As for POP3: a front whose DMS port is unreachable makes the proxy not ready.
+  const ready = async (port: number) => {
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(10_000) });
+    return { status: res.status, backend: ((await res.json()) as { checks: Array<{ name: string; ok: boolean; detail?: string }> }).checks.find((k) => k.name === 'backend') };
+  };
+  const down = await ready(p.server.port('http'));
+  t.equal(down.status, 503, 'with ManageSieve on, an unreachable DMS managesieve port makes the proxy not ready');
+  t.equal(down.backend?.ok, false);
+  t.match((await ready(proxy.server.port('http'))).backend?.detail, String(backend.managesievePort), "the readiness probe includes DMS's managesieve port");
 });
 
 t.test('DMS_MANAGESIEVE_TLS=none: plaintext leg to Dovecot (trusted network), the client still on TLS', { skip }, async (t) => {

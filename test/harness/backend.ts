@@ -74,15 +74,27 @@ export interface Backend {
 const START_TIMEOUT_MS = 10_000;
 
 // Master pid files of running backends, so a test process that dies without its
-// teardown does not leave daemons holding ports behind.
+// teardown does not leave daemons holding ports behind. Dovecot and Postfix are daemons (own
+// session, parent 1): nothing takes them down with us unless we do, on exit and on the
+// signals that end a test file (tap's SIGTERM on a time-out, Ctrl-C, a closed terminal).
+// A master that gets SIGTERM stops its children itself.
 const running = new Set<string[]>();
-process.on('exit', () => {
+function stopRunningDaemons(): void {
   for (const pidFiles of running) {
     for (const f of pidFiles) {
       try { process.kill(Number.parseInt(readFileSync(f, 'utf8'), 10), 'SIGTERM'); } catch { /* gone */ }
     }
   }
-});
+  running.clear();
+}
+process.on('exit', stopRunningDaemons);
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  // Once: then the signal again, so the process still ends by it (or by whoever else listens).
+  process.once(signal, () => {
+    stopRunningDaemons();
+    process.kill(process.pid, signal);
+  });
+}
 
 export async function startBackend(opts: BackendOptions = {}): Promise<Backend> {
   const flavour = opts.flavour ?? flavourFromEnv();

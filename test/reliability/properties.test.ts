@@ -1,7 +1,8 @@
 // Property tests that complete the existing ones (test/imap/*, test/auth/sasl/properties,
 // test/net/proxy-protocol): the config loader never throws anything but ConfigError for
 // any environment; IMAP commands built from generated arguments parse back to the same
-// arguments (directly and through the framer, literals included); PROXY v1 and v2 headers
+// arguments (directly and through the framer, literals included), ManageSieve commands too;
+// the POP3 line framer keeps lines under any chunking; PROXY v1 and v2 headers
 // round-trip any address. FUZZ_RUNS scales the number of cases (default: CI-sized).
 import t from 'tap';
 import fc from 'fast-check';
@@ -11,6 +12,8 @@ import { ImapFramer } from '../../src/imap/framer.js';
 import { parseCommand, type ImapArg, type ImapCommand } from '../../src/imap/parser.js';
 import { encodeProxyV2, parseProxyHeader } from '../../src/net/proxy-protocol.js';
 import { decodeLoginStep, decodeSaslResponse, SaslError } from '../../src/auth/sasl/index.js';
+import { parseCommand as parseSieveCommand, parseResponse as parseSieveResponse, SieveParseError, type SieveArg } from '../../src/managesieve/parser.js';
+import { Pop3Lines } from '../../src/pop3/lines.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const runs = (factor = 1) => ({ numRuns: Math.max(1, Math.round(RUNS * factor)) });
@@ -138,6 +141,78 @@ t.test('IMAP: the same through the framer, with random chunking and pipelining',
     drain();
     t.same(got, cmds.map((c) => ({ ...c, name: c.name.toUpperCase() })));
   }), runs(0.5));
+});
+
+// ---- ManageSieve: strings and literals round-trip; any bytes are a SieveParseError at worst ------
+
+const sieveString = fc.oneof(
+  quotedArg.map((a) => a as SieveArg),
+  literalArg.map((a) => a as SieveArg),
+);
+const sieveCommand = fc.record({
+  name: fc.constantFrom('AUTHENTICATE', 'NOOP', 'CAPABILITY', 'X-FOO'),
+  args: fc.array(fc.oneof(sieveString, atomArg.filter((a) => a.type === 'atom' && !a.value.includes('{') && !a.value.includes('"')).map((a) => a as SieveArg)), { maxLength: 4 }),
+});
+
+/** Framer segments of a ManageSieve command (RFC 5804 §4): text parts ending in {n+} alternate with literal bodies. */
+function sieveSegments(cmd: { name: string; args: readonly SieveArg[] }): Buffer[] {
+  const segments: Buffer[] = [];
+  let text = Buffer.from(cmd.name, 'latin1');
+  for (const a of cmd.args) {
+    if (a.type === 'string' && a.literal) {
+      segments.push(Buffer.concat([text, Buffer.from(` {${a.value.length}+}`)]), a.value);
+      text = Buffer.alloc(0);
+      continue;
+    }
+    const word = a.type === 'atom' ? Buffer.from(a.value, 'latin1') : Buffer.concat([Buffer.from('"'), Buffer.from(a.value.toString('latin1').replace(/[\\"]/g, '\\$&'), 'latin1'), Buffer.from('"')]);
+    text = Buffer.concat([text, Buffer.from(' '), word]);
+  }
+  segments.push(text);
+  return segments;
+}
+
+t.test('ManageSieve: commands built from generated strings, literals and atoms parse back equal', async (t) => {
+  fc.assert(fc.property(sieveCommand, (cmd) => {
+    t.same(parseSieveCommand(sieveSegments(cmd)), cmd);
+  }), runs());
+});
+
+t.test('ManageSieve: the parser throws only SieveParseError, on any segments', async (t) => {
+  const bytes = fc.oneof(fc.uint8Array({ maxLength: 80 }).map((a) => Buffer.from(a)),
+    fc.array(fc.constantFrom(' ', '"', '\\', '{', '}', '+', '0', '5', 'A', 'NOOP', '\0', '\r', '\n', '\xff'), { maxLength: 30 }).map((a) => Buffer.from(a.join(''), 'latin1')));
+  fc.assert(fc.property(fc.array(bytes, { minLength: 1, maxLength: 5 }), (segments) => {
+    for (const f of [() => parseSieveCommand(segments), () => parseSieveResponse(segments)]) {
+      try { f(); } catch (err) { if (!(err instanceof SieveParseError)) throw err; }
+    }
+  }), runs(3));
+  t.pass();
+});
+
+// ---- POP3 lines: any chunking gives the same lines; a line over the cap is refused, never held ---
+
+t.test('POP3: lines through the framer with random chunking; over the cap is too-long, and nothing more is held', async (t) => {
+  const MAX = 64;
+  const line = fc.uint8Array({ maxLength: 80 }).map((a) => Buffer.from(a.filter((b) => b !== 0x0a && b !== 0x0d)));
+  fc.assert(fc.property(fc.array(line, { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 30 }), fc.boolean(), (lines, cuts, bareLf) => {
+    const wire = Buffer.concat(lines.flatMap((l) => [l, Buffer.from(bareLf ? '\n' : '\r\n')]));
+    const framer = new Pop3Lines(MAX);
+    const got: Array<string | 'too-long'> = [];
+    const drain = (): void => {
+      for (let e = framer.next(); e; e = framer.next()) got.push(e.type === 'line' ? e.line.toString('latin1') : 'too-long');
+    };
+    let at = 0;
+    for (const n of [...cuts, wire.length]) {
+      if (at >= wire.length) break;
+      framer.push(wire.subarray(at, at + n));
+      at += n;
+      drain();
+    }
+    // Up to the first line over the cap every line comes out as sent; then one too-long, then nothing.
+    const over = lines.findIndex((l) => l.length > MAX);
+    const want = over < 0 ? lines.map((l) => l.toString('latin1')) : [...lines.slice(0, over).map((l) => l.toString('latin1')), 'too-long'];
+    t.same(got, want);
+    if (over >= 0) t.equal(framer.takeRemaining().length, 0, 'nothing held after too-long');
+  }), runs());
 });
 
 // ---- SASL: multi-step LOGIN never throws anything but SaslError ------------------------------

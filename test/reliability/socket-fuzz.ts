@@ -1,6 +1,7 @@
-// Socket-level fuzzer: random and mutated pre-login traffic (IMAP and SMTP, plaintext and
-// after STARTTLS, implicit TLS) sent in random chunks at a running proxy. After every case
-// the proxy must still greet and answer NOOP / EHLO on a fresh connection; every so often a
+// Socket-level fuzzer: random and mutated pre-login traffic (IMAP, SMTP, and where the proxy
+// listens for them POP3 and ManageSieve; plaintext, after STARTTLS / STLS, implicit TLS) sent
+// in random chunks at a running proxy. After every case the proxy must still greet and answer
+// NOOP / EHLO / CAPA on a fresh connection of that protocol; every so often a
 // valid token must still log in. At the end: no connection left open on the proxy's ports,
 // no error-level log line, no unhandled rejection or uncaught exception.
 //
@@ -14,6 +15,8 @@ import { readFileSync } from 'node:fs';
 import type { TestProxy } from '../harness/proxy.js';
 import { RawClient } from '../harness/raw-imap.js';
 import { RawSmtp } from '../harness/raw-smtp.js';
+import { RawPop3 } from '../harness/raw-pop3.js';
+import { RawSieve } from '../harness/raw-sieve.js';
 import { imaps, imapTokenLogin, smtps, smtpTokenLogin } from './fakes/clients.js';
 import { settleConnections } from './fakes/leaks.js';
 
@@ -32,8 +35,25 @@ export interface FuzzOptions {
 
 export interface FuzzReport { cases: number; seed: number; byTarget: Record<string, number>; failures: string[] }
 
-type Target = 'imap' | 'imap-starttls' | 'imaps' | 'smtp' | 'smtp-starttls' | 'smtps';
-const TARGETS: Target[] = ['imap', 'imap-starttls', 'imaps', 'smtp', 'smtp-starttls', 'smtps'];
+type Target = 'imap' | 'imap-starttls' | 'imaps' | 'smtp' | 'smtp-starttls' | 'smtps' | 'pop3' | 'pop3-stls' | 'pop3s' | 'sieve' | 'sieve-starttls';
+type Proto = 'imap' | 'smtp' | 'pop3' | 'sieve';
+const PROTO: Record<Target, Proto> = {
+  imap: 'imap', 'imap-starttls': 'imap', imaps: 'imap', smtp: 'smtp', 'smtp-starttls': 'smtp', smtps: 'smtp',
+  pop3: 'pop3', 'pop3-stls': 'pop3', pop3s: 'pop3', sieve: 'sieve', 'sieve-starttls': 'sieve',
+};
+const protoOf = (t: Target): Proto => PROTO[t];
+const implicit = (t: Target): t is 'imaps' | 'smtps' | 'pop3s' => t === 'imaps' || t === 'smtps' || t === 'pop3s';
+
+/** The listeners a test proxy has: POP3 and ManageSieve only where the test turned them on. */
+function listenerPorts(p: TestProxy): Partial<Record<Proto | 'imaps' | 'smtps' | 'pop3s', number>> {
+  const has = (name: string): number => { try { return p.server.port(name); } catch { return 0; } };
+  const ports = { imap: p.imapPort, imaps: p.imapsPort, smtp: p.submissionPort, smtps: p.submissionsPort, pop3: has('pop3'), pop3s: has('pop3s'), sieve: p.managesievePort };
+  return Object.fromEntries(Object.entries(ports).filter(([, v]) => v > 0));
+}
+function targetsOf(p: TestProxy): Target[] {
+  const ports = listenerPorts(p);
+  return (Object.keys(PROTO) as Target[]).filter((t) => (implicit(t) ? ports[t] : ports[protoOf(t)]));
+}
 
 /** mulberry32: small, fast, seedable; a failing case is replayed from its seed. */
 function rng(seed: number): () => number {
@@ -66,10 +86,28 @@ const SMTP_SESSIONS = [
   'HELO fuzz\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n',
   'EHLO fuzz.example\r\nAUTH PLAIN\r\n*\r\nVRFY root\r\nEXPN all\r\n',
 ];
+const POP3_SESSIONS = [
+  'CAPA\r\nNOOP\r\nSTAT\r\nQUIT\r\n',
+  'USER alice@example.test\r\nPASS wrong password\r\n',
+  `AUTH PLAIN ${b64('\0alice@example.test\0wrong')}\r\n`,
+  `AUTH XOAUTH2 ${b64('user=alice@example.test\x01auth=Bearer abc\x01\x01')}\r\n\r\n`,
+  'AUTH OAUTHBEARER\r\n' + b64('n,a=alice@example.test,\x01auth=Bearer abc\x01\x01') + '\r\nAQ==\r\n',
+  'AUTH LOGIN\r\n' + b64('alice@example.test') + '\r\n*\r\nAUTH =\r\nAUTH\r\n',
+  'STLS\r\nUSER x\r\nAPOP a b\r\nTOP 1 1\r\n',
+];
+const SIEVE_SESSIONS = [
+  'CAPABILITY\r\nNOOP "tag"\r\nNOOP {3+}\r\nabc\r\nLOGOUT\r\n',
+  `AUTHENTICATE "PLAIN" "${b64('\0alice@example.test\0wrong')}"\r\n`,
+  `AUTHENTICATE "XOAUTH2" {${b64('user=alice@example.test\x01auth=Bearer abc\x01\x01').length}+}\r\n${b64('user=alice@example.test\x01auth=Bearer abc\x01\x01')}\r\n""\r\n`,
+  'AUTHENTICATE "OAUTHBEARER"\r\n"' + b64('n,a=alice@example.test,\x01auth=Bearer abc\x01\x01') + '"\r\n"*"\r\n',
+  'AUTHENTICATE "LOGIN"\r\n{24+}\r\n' + b64('alice@example.test') + '\r\n"cHc="\r\n',
+  'STARTTLS\r\nPUTSCRIPT "a" {5}\r\nkeep;\r\nHAVESPACE "x" 1\r\nUNAUTHENTICATE\r\n',
+];
+const SESSIONS: Record<Proto, string[]> = { imap: IMAP_SESSIONS, smtp: SMTP_SESSIONS, pop3: POP3_SESSIONS, sieve: SIEVE_SESSIONS };
 const NASTY = ['\r\n', '\n', '\r', '\0', '{', '}', '{4294967296}', '{99999999+}\r\n', '"', '\\', '(', ')', '*', '+', ' ', '\x01', '\xff', '=', 'AQ==', '.', '\r\n.\r\n',
   'GET / HTTP/1.1\r\n', 'STARTTLS\r\n', 'a STARTTLS\r\n', 'AUTH PLAIN\r\n', 'x AUTHENTICATE PLAIN\r\n', 'PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n'];
 
-function payload(r: () => number, smtp: boolean): Buffer {
+function payload(r: () => number, proto: Proto): Buffer {
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
   const kind = r();
   if (kind < 0.2) { // random bytes
@@ -79,7 +117,7 @@ function payload(r: () => number, smtp: boolean): Buffer {
     return b;
   }
   // a valid session, mutated
-  const bytes = [...Buffer.from(pick(smtp ? SMTP_SESSIONS : IMAP_SESSIONS), 'latin1')];
+  const bytes = [...Buffer.from(pick(SESSIONS[proto]), 'latin1')];
   const mutations = Math.floor(r() * 6);
   for (let m = 0; m < mutations; m++) {
     const at = Math.floor(r() * (bytes.length + 1));
@@ -94,28 +132,43 @@ function payload(r: () => number, smtp: boolean): Buffer {
   return Buffer.from(bytes);
 }
 
-/** Connects to the target; for the STARTTLS targets does the upgrade first. Returns a writable socket and a reader. */
+/** Connects to the target; for the STARTTLS / STLS targets does the upgrade first. Returns a writable socket and a reader. */
 async function open(target: Target, p: TestProxy, ca: string): Promise<{ sock: net.Socket; got: () => string; closed: () => boolean }> {
-  const port = { imap: p.imapPort, 'imap-starttls': p.imapPort, imaps: p.imapsPort, smtp: p.submissionPort, 'smtp-starttls': p.submissionPort, smtps: p.submissionsPort }[target];
-  if (target === 'imap-starttls' || target === 'smtp-starttls') {
-    if (target === 'imap-starttls') {
+  const ports = listenerPorts(p);
+  const port = (implicit(target) ? ports[target] : ports[protoOf(target)])!;
+  const refused = (r: string): never => { throw new Error(`STARTTLS refused: ${r}`); };
+  switch (target) {
+    case 'imap-starttls': {
       const c = await RawClient.connect(port);
       await c.line();
       const r = await c.startTls(ca);
-      if (!/ OK /.test(r)) throw new Error(`STARTTLS refused: ${r}`);
-      return wrap(c.socket);
+      return / OK /.test(r) ? wrap(c.socket) : refused(r);
     }
-    const s = await RawSmtp.connect(port);
-    await s.reply();
-    await s.ehlo();
-    const r = await s.startTls(ca);
-    if (r.code !== 220) throw new Error(`STARTTLS refused: ${r.raw}`);
-    return wrap(s.socket);
+    case 'smtp-starttls': {
+      const s = await RawSmtp.connect(port);
+      await s.reply();
+      await s.ehlo();
+      const r = await s.startTls(ca);
+      return r.code === 220 ? wrap(s.socket) : refused(r.raw);
+    }
+    case 'pop3-stls': {
+      const c = await RawPop3.connect(port);
+      await c.line();
+      const r = await c.stls(ca);
+      return r.startsWith('+OK') ? wrap(c.socket) : refused(r);
+    }
+    case 'sieve-starttls': {
+      const c = await RawSieve.connect(port);
+      await c.response();
+      const r = await c.startTls(ca);
+      return r.response.startsWith('OK') ? wrap(c.socket) : refused(r.response);
+    }
+    default: break;
   }
   const raw = net.connect(port, '127.0.0.1');
   raw.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => { raw.once('connect', () => resolve()); raw.once('error', reject); });
-  if (target === 'imaps' || target === 'smtps') {
+  if (implicit(target)) {
     const secure = tls.connect({ socket: raw, ca, servername: 'localhost' });
     await new Promise<void>((resolve, reject) => { secure.once('secureConnect', () => resolve()); secure.once('error', reject); });
     return wrap(secure);
@@ -137,10 +190,9 @@ function wrap(sock: net.Socket): { sock: net.Socket; got: () => string; closed: 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function oneCase(r: () => number, target: Target, p: TestProxy, ca: string): Promise<void> {
-  const smtp = target.startsWith('smtp');
   const conn = await open(target, p, ca);
   if (target === 'smtp') await sleep(r() < 0.1 ? 0 : 10); // sometimes an early talker
-  const data = payload(r, smtp);
+  const data = payload(r, protoOf(target));
   // Random chunking, sometimes with small pauses between chunks.
   let at = 0;
   while (at < data.length && !conn.closed()) {
@@ -156,14 +208,31 @@ async function oneCase(r: () => number, target: Target, p: TestProxy, ca: string
   else conn.sock.destroy();
 }
 
-/** The proxy still greets and answers NOOP (IMAP) or EHLO (SMTP) on a fresh connection. */
-async function stillAnswers(smtp: boolean, p: TestProxy): Promise<void> {
-  if (smtp) {
+/** The proxy still greets and answers NOOP (IMAP, ManageSieve), EHLO (SMTP) or CAPA (POP3) on a fresh connection. */
+async function stillAnswers(proto: Proto, p: TestProxy): Promise<void> {
+  const ports = listenerPorts(p);
+  if (proto === 'smtp') {
     const s = await RawSmtp.connect(p.submissionPort);
     try {
       if ((await s.reply(3000)).code !== 220) throw new Error('no 220 greeting');
       if ((await s.ehlo('check.example', 3000)).code !== 250) throw new Error('EHLO not answered');
     } finally { s.close(); }
+    return;
+  }
+  if (proto === 'pop3') {
+    const c = await RawPop3.connect(ports.pop3!);
+    try {
+      if (!/^\+OK/.test(await c.line(3000))) throw new Error('no +OK greeting');
+      if (!/^\+OK/.test(await c.command('CAPA', 3000))) throw new Error('CAPA not answered');
+    } finally { c.close(); }
+    return;
+  }
+  if (proto === 'sieve') {
+    const c = await RawSieve.connect(ports.sieve!);
+    try {
+      if (!/^OK/.test((await c.response(3000)).response)) throw new Error('no OK greeting');
+      if (!/^OK/.test((await c.command('NOOP', 3000)).response)) throw new Error('NOOP not answered');
+    } finally { c.close(); }
     return;
   }
   const c = await RawClient.connect(p.imapPort);
@@ -193,15 +262,16 @@ export async function runFuzzCampaign(o: FuzzOptions): Promise<FuzzReport> {
   const byTarget: Record<string, number> = {};
   const failures: string[] = [];
   const loginEvery = o.loginEvery ?? 50;
+  const targets = targetsOf(o.proxy);
   let n = 0;
   for (; n < o.cases && Date.now() < deadline; n++) {
     const caseSeed = Math.floor(r() * 2 ** 31);
     const cr = rng(caseSeed);
-    const target = TARGETS[Math.floor(cr() * TARGETS.length)]!;
+    const target = targets[Math.floor(cr() * targets.length)]!;
     byTarget[target] = (byTarget[target] ?? 0) + 1;
     try {
       await oneCase(cr, target, o.proxy, ca);
-      await stillAnswers(target.startsWith('smtp'), o.proxy);
+      await stillAnswers(protoOf(target), o.proxy);
       if ((n + 1) % loginEvery === 0) await validLogins(o.proxy, o.login);
     } catch (err) {
       failures.push(`case ${n} (seed ${caseSeed}, ${target}): ${(err as Error).message}`);
@@ -215,7 +285,7 @@ export async function runFuzzCampaign(o: FuzzOptions): Promise<FuzzReport> {
     failures.push(`final login: ${(err as Error).message}`);
   }
   const p = o.proxy;
-  const left = await settleConnections([p.imapPort, p.imapsPort, p.submissionPort, p.submissionsPort], 0, 5000);
+  const left = await settleConnections(Object.values(listenerPorts(p)), 0, 5000);
   if (left) failures.push(`${left} connections still open on the proxy's ports after the campaign`);
   const errors = p.logs().filter((l) => Number(l.level) >= 50);
   if (errors.length) failures.push(`error-level log lines: ${JSON.stringify(errors.slice(0, 3))}`);

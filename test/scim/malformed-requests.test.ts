@@ -83,3 +83,18 @@ t.test('a body cut short by the client is not an internal error', async (t) => {
   t.equal(readFileSync(join(dir, 'postfix-accounts.cf'), 'utf8'), '', 'nothing written');
   t.equal(crashes.describe(), '');
 });
+
+// A chunked body over MAX_SCIM_BODY_BYTES (no Content-Length to refuse it by): the body
+// reader stops, the 413 goes out, and the request's socket is gone by the time the request
+// log line is written. Reading req.socket.remoteAddress then threw, and each such request
+// put an error-level internal-error line in the log (an alert for a client's mistake).
+t.test('a chunked body over the cap: 413, not an internal error', async (t) => {
+  const before = logs.length;
+  const chunk = `8000\r\n${'a'.repeat(0x8000)}\r\n`;
+  const head = `POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  const r = await rawHttp(port, `${head}${chunk.repeat(3)}0\r\n\r\n`);
+  t.same(r.statuses, [413]);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.same(logs.slice(before).filter((l) => l.event === 'internal-error' || (l.level as number) >= 50), [], 'no internal-error, nothing at error level');
+  t.equal(crashes.describe(), '');
+});

@@ -1,0 +1,189 @@
+// App passwords in the shared store (SHARED_STATE_URL with APP_PASSWORDS_FILE): one created
+// or revoked through any replica (or the CLI, or the portal) holds on every replica from its
+// very next login, because a login reads the user's records from the store, with no copy
+// kept here to go stale. Per user two hashes: the records (id → JSON, the scrypt hash, never
+// the secret) and the last-used data (id → JSON), which each replica keeps in memory and
+// writes in one transaction every LAST_USED_FLUSH_MS (no write per login).
+//
+// Every call is bounded by SHARED_STATE_TIMEOUT_MS; a store that does not answer rejects with
+// AppPasswordsUnavailableError, so a login fails closed as temporarily unavailable.
+import { randomUUID } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { asciiLower } from '../auth/address.js';
+import {
+  AppPasswordLimitError, AppPasswordsUnavailableError, cleanLabel, generateAppPassword, hashAppPassword,
+  type AppPasswordRecord, type AppPasswordStore,
+} from '../auth/app-passwords.js';
+import type { SharedStateConfig } from '../config/types.js';
+import { metrics } from '../observability/metrics.js';
+import { bounded, connectRedis, connectTimeoutMs, KEY_PREFIX } from './redis-connection.js';
+import { LAST_USED_FLUSH_MS, MAX_APP_PASSWORDS_PER_USER, MAX_APP_PASSWORD_OWNERS } from '../limits.js';
+
+const recordsKey = (user: string): string => `${KEY_PREFIX}app-passwords:${user}`;
+const usageKey = (user: string): string => `${KEY_PREFIX}app-passwords-used:${user}`;
+
+type Usage = Pick<AppPasswordRecord, 'lastUsedAt' | 'lastAddress' | 'lastProtocol'>;
+
+export interface RedisAppPasswordsOptions {
+  /** How often last-used data is written (tests shorten it). */
+  readonly flushMs?: number;
+}
+
+export class RedisAppPasswords implements AppPasswordStore {
+  /** Last-used data not yet written, by id (with its user: the keys are per user). */
+  private readonly pending = new Map<string, { readonly user: string; readonly usage: Usage }>();
+  /** Who owns the ids listed lately: used() is given an id that a login just listed. */
+  private readonly owners = new Map<string, string>();
+  private flusher: NodeJS.Timeout | undefined;
+  private readonly flushMs: number;
+  /** Until the first connection is made, a call waits for it (the CLI's one call, a login at start-up). */
+  private firstReady: Promise<void> | null;
+
+  constructor(readonly client: Redis, private readonly timeoutMs: number, private readonly connectMs: number, opts: RedisAppPasswordsOptions = {}) {
+    this.flushMs = opts.flushMs ?? LAST_USED_FLUSH_MS;
+    this.firstReady = client.status === 'ready' ? null : new Promise((resolve) => client.once('ready', () => {
+      this.firstReady = null;
+      resolve();
+    }));
+    this.firstReady?.catch(() => undefined);
+  }
+
+  static open(config: SharedStateConfig, opts: RedisAppPasswordsOptions = {}): RedisAppPasswords {
+    const client = connectRedis(config);
+    client.on('error', () => undefined); // reported by the calls that fail
+    return new RedisAppPasswords(client, config.timeoutMs, connectTimeoutMs(config), opts);
+  }
+
+  async list(user: string): Promise<readonly AppPasswordRecord[]> {
+    const key = asciiLower(user);
+    const [records, usage] = await this.exec('app-password-list', () => this.client.multi().hgetall(recordsKey(key)).hgetall(usageKey(key))) as [Record<string, string>, Record<string, string>];
+    const list: AppPasswordRecord[] = [];
+    for (const [id, json] of Object.entries(records)) {
+      const r = parse<AppPasswordRecord>(json);
+      if (!r || r.id !== id || typeof r.hash !== 'string') continue;
+      this.owned(id, key);
+      list.push({ ...r, ...parse<Usage>(usage[id] ?? ''), ...this.pending.get(id)?.usage });
+    }
+    // Last-used data written by a replica just after a revocation: nobody reads it, drop it.
+    const orphans = Object.keys(usage).filter((id) => !(id in records));
+    if (orphans.length) void this.call('app-password-prune', () => this.client.hdel(usageKey(key), ...orphans)).catch(() => undefined);
+    return list.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async create(user: string, label: string): Promise<{ readonly record: AppPasswordRecord; readonly secret: string }> {
+    const key = asciiLower(user);
+    const secret = generateAppPassword();
+    const record: AppPasswordRecord = { id: randomUUID(), user: key, label: cleanLabel(label), createdAt: Date.now(), hash: await hashAppPassword(secret) };
+    // Added, then counted, in one transaction: two replicas adding at once both see both.
+    const [, count] = await this.exec('app-password-create', () => this.client.multi().hset(recordsKey(key), record.id, JSON.stringify(record)).hlen(recordsKey(key))) as [number, number];
+    if (count > MAX_APP_PASSWORDS_PER_USER) {
+      await this.call('app-password-create', () => this.client.hdel(recordsKey(key), record.id));
+      throw new AppPasswordLimitError(`at most ${MAX_APP_PASSWORDS_PER_USER} app passwords per user`);
+    }
+    return { record, secret };
+  }
+
+  async revoke(user: string, id: string | 'all'): Promise<number> {
+    const key = asciiLower(user);
+    let gone: number;
+    if (id === 'all') {
+      [gone] = await this.exec('app-password-revoke', () => this.client.multi().hlen(recordsKey(key)).del(recordsKey(key), usageKey(key))) as [number];
+      for (const [pid, p] of this.pending) if (p.user === key) this.pending.delete(pid);
+    } else {
+      [gone] = await this.exec('app-password-revoke', () => this.client.multi().hdel(recordsKey(key), id).hdel(usageKey(key), id)) as [number];
+      this.pending.delete(id);
+    }
+    return gone;
+  }
+
+  used(id: string, at: number, address: string, protocol: string): void {
+    const user = this.owners.get(id);
+    if (user === undefined) return;
+    this.pending.set(id, { user, usage: { lastUsedAt: at, lastAddress: address, lastProtocol: protocol } });
+    this.flusher ??= setTimeout(() => {
+      this.flusher = undefined;
+      void this.flush();
+    }, this.flushMs);
+    this.flusher.unref();
+  }
+
+  /** Records of a state file, each added once: an id imported before (and perhaps revoked since) is never added again. */
+  async import(records: readonly AppPasswordRecord[]): Promise<number> {
+    if (records.length === 0) return 0;
+    const imported = `${KEY_PREFIX}app-passwords-imported`;
+    const seen = await this.call('app-password-import', () => this.client.smismember(imported, ...records.map((r) => r.id)));
+    const fresh = records.filter((_, i) => seen[i] === 0);
+    if (fresh.length === 0) return 0;
+    const m = this.client.multi();
+    for (const { lastUsedAt, lastAddress, lastProtocol, ...r } of fresh) {
+      const user = asciiLower(r.user);
+      m.hsetnx(recordsKey(user), r.id, JSON.stringify({ ...r, user }));
+      if (lastUsedAt) m.hsetnx(usageKey(user), r.id, JSON.stringify({ lastUsedAt, lastAddress, lastProtocol }));
+      m.sadd(imported, r.id);
+    }
+    await this.exec('app-password-import', () => m);
+    return fresh.length;
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.flusher);
+    this.flusher = undefined;
+    await this.flush();
+    this.client.disconnect();
+  }
+
+  /** Writes the last-used data gathered since the last flush; kept for the next one when the store fails. */
+  private async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const batch = [...this.pending];
+    this.pending.clear();
+    const m = this.client.multi();
+    for (const [id, { user, usage }] of batch) m.hset(usageKey(user), id, JSON.stringify(usage));
+    try {
+      await this.exec('app-password-used', () => m);
+    } catch {
+      for (const [id, p] of batch) if (!this.pending.has(id)) this.pending.set(id, p);
+    }
+  }
+
+  private owned(id: string, user: string): void {
+    this.owners.delete(id);
+    this.owners.set(id, user);
+    if (this.owners.size > MAX_APP_PASSWORD_OWNERS) this.owners.delete(this.owners.keys().next().value!);
+  }
+
+  /** One transaction, bounded: its replies, or AppPasswordsUnavailableError. */
+  private async exec(op: string, build: () => ChainableCommander): Promise<unknown[]> {
+    const replies = await this.call(op, () => build().exec());
+    if (replies === null) throw this.unavailable(op, new Error('transaction aborted'));
+    return replies.map(([err, v]) => {
+      if (err) throw this.unavailable(op, err);
+      return v;
+    });
+  }
+
+  /** One bounded call (after the first connection, bounded too); any failure is "unavailable", and counted. */
+  private async call<T>(op: string, run: () => Promise<T>): Promise<T> {
+    try {
+      if (this.firstReady) await bounded(this.firstReady, this.connectMs);
+      return await bounded(run(), this.timeoutMs);
+    } catch (err) {
+      throw this.unavailable(op, err);
+    }
+  }
+
+  private unavailable(op: string, err: unknown): AppPasswordsUnavailableError {
+    if (err instanceof AppPasswordsUnavailableError) return err;
+    metrics.sharedStateErrors.inc({ op });
+    return new AppPasswordsUnavailableError(`app passwords: the shared store did not answer (${(err as Error)?.message ?? String(err)})`, { cause: err });
+  }
+}
+
+function parse<T>(json: string): T | undefined {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as T : undefined;
+  } catch {
+    return undefined;
+  }
+}
