@@ -13,6 +13,19 @@ import { splice, type SpliceResult } from '../../src/net/splice.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
+/** The proxy's client side: a connected client, `early` written to it, then splice() to `backend`. */
+async function spliceToClient(backend: net.Socket, early: Buffer): Promise<{ client: net.Socket; s: ReturnType<typeof splice> }> {
+  const front = net.createServer({ allowHalfOpen: true });
+  front.listen(0, '127.0.0.1');
+  await once(front, 'listening');
+  const accepted = once(front, 'connection') as Promise<[net.Socket]>;
+  const client = net.connect({ port: (front.address() as net.AddressInfo).port, host: '127.0.0.1' });
+  const [proxySide] = await accepted;
+  front.close();
+  if (early.length) proxySide.write(early);
+  return { client, s: splice(proxySide, backend, { idleTimeoutMs: 60_000 }) };
+}
+
 interface Pair { client: net.Socket; done: Promise<SpliceResult>; received: Promise<Buffer>; early: number }
 
 /**
@@ -41,15 +54,7 @@ async function session(payload: Buffer, o: { chunks: number[]; clientDelayMs?: n
   if (greeting !== '* OK greeting') throw new Error(`greeting ${greeting}`);
   const early = reader.detach();
 
-  const front = net.createServer({ allowHalfOpen: true });
-  front.listen(0, '127.0.0.1');
-  await once(front, 'listening');
-  const accepted = once(front, 'connection') as Promise<[net.Socket]>;
-  const client = net.connect({ port: (front.address() as net.AddressInfo).port, host: '127.0.0.1' });
-  const [proxySide] = await accepted;
-  front.close();
-  if (early.length) proxySide.write(early);
-  const s = splice(proxySide, backend, { idleTimeoutMs: 60_000 });
+  const { client, s } = await spliceToClient(backend, early);
 
   const received = (async (): Promise<Buffer> => {
     const parts: Buffer[] = [];
@@ -143,15 +148,7 @@ t.test('a hand-over keeps the socket reading; bytes and the FIN between owners r
   t.equal((backend as unknown as { _handle: { reading: boolean } })._handle.reading, true, 'the handle still reads after detach()');
   backend.write('go\r\n');
   await sleep(100); // the backend's bytes and FIN arrive with no owner
-  const front = net.createServer({ allowHalfOpen: true });
-  front.listen(0, '127.0.0.1');
-  await once(front, 'listening');
-  const accepted = once(front, 'connection') as Promise<[net.Socket]>;
-  const client = net.connect({ port: (front.address() as net.AddressInfo).port, host: '127.0.0.1' });
-  const [proxySide] = await accepted;
-  front.close();
-  if (early.length) proxySide.write(early);
-  const s = splice(proxySide, backend, { idleTimeoutMs: 60_000 });
+  const { client, s } = await spliceToClient(backend, early);
   const parts: Buffer[] = [];
   for await (const chunk of client) parts.push(chunk as Buffer);
   t.equal(Buffer.concat(parts).toString(), 'one\r\ntwo\r\n', 'every byte, then the FIN');
