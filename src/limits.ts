@@ -207,3 +207,8 @@ export const REMOVALS_KEPT_MS = 24 * 3_600_000;
 export const MAX_SHARED_REMOVALS = 10_000;
 /** Deletions announced up to this long before a replica noticed the store was gone are read back too (clocks of replicas differ a little; the loss is noticed late). */
 export const REJOIN_REPLAY_MARGIN_MS = 30_000;
+
+/** How often the proxy looks at the app-password state file for revocations by the CLI (another process): sessions end within about this. */
+export const APP_PASSWORD_WATCH_MS = 250;
+/** A revocation announced between replicas is a user name and ids: anything longer is not ours. */
+export const MAX_REVOKED_EVENT_CHARS = 16_384;

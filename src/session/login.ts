@@ -137,11 +137,12 @@ export class SessionLogin<Extra> {
       result.socket.destroy();
       return { kind: 'gone' };
     }
-    const via = decision.outcome === 'token' && decision.appPassword ? 'app-password' : decision.outcome;
+    const appPassword = decision.outcome === 'token' ? decision.appPassword : undefined;
+    const via = appPassword ? 'app-password' : decision.outcome;
     logLogin(log, { user, mech, via, backendMs: result.loginMs });
     this.parts.guard?.succeeded(client.address, user);
     this.parts.authenticator.succeeded(decision, client.address, protocolOf(log));
     this.client.loggedIn?.();
-    return { kind: 'ok', user, mech, backend: result };
+    return { kind: 'ok', user, mech, backend: result, ...(appPassword ? { appPassword } : {}) };
   }
 }
