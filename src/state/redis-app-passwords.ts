@@ -7,7 +7,9 @@
 //
 // A revocation is announced on a pub/sub channel in the same transaction, so each replica
 // that listens (onRevoked) ends the sessions that logged in with the revoked ids within
-// milliseconds; the caller's own replica is told at once, without the round trip.
+// milliseconds; the caller's own replica is told at once, without the round trip. A replica that was away
+// from the store (and so may have missed announcements) re-reads, when its subscriber is back,
+// which of the ids its logins listed are left, and tells its listeners of the ones gone.
 //
 // Every call is bounded by SHARED_STATE_TIMEOUT_MS; a store that does not answer rejects with
 // AppPasswordsUnavailableError, so a login fails closed as temporarily unavailable.
@@ -119,8 +121,40 @@ export class RedisAppPasswords implements AppPasswordStore {
       sub.on('error', () => undefined); // the calls on the main connection report the store's state
       sub.on('message', (_channel: string, text: string) => this.heard(text));
       sub.subscribe(REVOKED_CHANNEL).catch(() => undefined); // retried by ioredis on reconnect
+      // Re-read when either connection is back (whichever returns last finds the store answering,
+      // and the subscriber hears from then on).
+      for (const c of [this.client, sub]) {
+        let joined = c.status === 'ready';
+        c.on('ready', () => {
+          if (joined) void this.recheck().catch(() => undefined);
+          joined = true;
+        });
+      }
     }
     return this.revoked.add(fn);
+  }
+
+  /** Back after a loss: the ids known here (those of the sessions logged in here among them) that are gone from the store are revoked. */
+  private async recheck(): Promise<void> {
+    const byUser = new Map<string, string[]>();
+    for (const [id, user] of this.owners) {
+      const ids = byUser.get(user);
+      if (ids) ids.push(id);
+      else byUser.set(user, [id]);
+    }
+    if (byUser.size === 0) return;
+    const users = [...byUser.keys()];
+    const left = await this.exec('app-password-recheck', () => {
+      const p = this.client.pipeline();
+      for (const u of users) p.hkeys(recordsKey(u));
+      return p;
+    }) as string[][];
+    users.forEach((user, i) => {
+      const kept = new Set(left[i]);
+      const gone = byUser.get(user)!.filter((id) => !kept.has(id));
+      for (const id of gone) this.owners.delete(id);
+      this.revoked.tell(user, gone);
+    });
   }
 
   private announce(user: string, ids: readonly string[] | 'all'): string {
