@@ -20,7 +20,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   ['backend', 'state'], // 5: what lies outside the process: DMS (dial, master login, XCLIENT) and the proxy's own files
   ['session'], // 6: one login flow, registry, admission, revocation, hand-over, drain
   ['imap', 'smtp', 'pop3', 'managesieve'], // 7: the protocols; each speaks only its wire format
-  ['scim', 'doctor', 'commands', 'ops'], // 8: side doors and tools built on the house
+  ['scim', 'doctor', 'commands', 'ops', 'portal'], // 8: side doors and tools built on the house
   ['server.ts', 'shutdown.ts', 'cli.ts'], // 9: wiring
 ];
 

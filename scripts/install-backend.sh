@@ -27,7 +27,9 @@ missing=()
 # nginx + libnginx-mod-mail: `npm run bench` measures nginx's mail proxy (auth_http) beside ours; the bench
 # starts its own nginx with its own prefix and config, never the system service.
 # redis-server: test/state/ starts one per test file as the replicas' shared store (issue 20).
-for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool sieve-connect debootstrap nginx redis-server; do
+# chromium: test/e2e/portal.test.ts signs in to the app-password portal in a real headless browser
+# (driven by the playwright-core npm package, which downloads no browser of its own).
+for cmd in dovecot doveadm postfix postconf openssl curl fail2ban-regex haproxy gdb promtool sieve-connect debootstrap nginx redis-server chromium; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
 done
 # dovecot-lmtpd and dovecot-pop3d have no command of their own: check their binaries
@@ -42,7 +44,7 @@ need_user=0
 getent passwd "$MAIL_USER" >/dev/null 2>&1 || need_user=1
 
 if [ "${#missing[@]}" -eq 0 ] && [ "$need_user" -eq 0 ]; then
-  echo "install-backend: dovecot (imap, pop3, lmtp, managesieve, sieve), postfix, openssl, curl, fail2ban, haproxy, gdb, promtool, sieve-connect, debootstrap, nginx mail, redis-server and user $MAIL_USER already present"
+  echo "install-backend: dovecot (imap, pop3, lmtp, managesieve, sieve), postfix, openssl, curl, fail2ban, haproxy, gdb, promtool, sieve-connect, debootstrap, nginx mail, redis-server, chromium and user $MAIL_USER already present"
   debian13
   exit 0
 fi
@@ -69,7 +71,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
     dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-managesieved dovecot-sieve sieve-connect postfix openssl curl ca-certificates fail2ban \
-    haproxy gdb prometheus debootstrap nginx libnginx-mod-mail redis-server
+    haproxy gdb prometheus debootstrap nginx libnginx-mod-mail redis-server chromium
   # The nginx package's default site listens on port 80. policy-rc.d kept the maintainer
   # scripts from starting it; also keep systemd from starting it at boot (disable works without
   # a running systemd), and stop one that an earlier install without policy-rc.d left running.

@@ -212,3 +212,24 @@ export const REJOIN_REPLAY_MARGIN_MS = 30_000;
 export const APP_PASSWORD_WATCH_MS = 250;
 /** A revocation announced between replicas is a user name and ids: anything longer is not ours. */
 export const MAX_REVOKED_EVENT_CHARS = 16_384;
+
+// ---- Self-service portal (issue 19) ------------------------------------------------------
+
+/** Largest form body (a label and a CSRF token fit in a few hundred bytes). */
+export const PORTAL_MAX_BODY_BYTES = 4096;
+/** Request line and headers together (node:http answers 431 past it): cookies of ours are under 200 bytes. */
+export const PORTAL_MAX_HEADER_BYTES = 8192;
+/** The portal listener: headers, a whole request, an idle keep-alive connection. */
+export const PORTAL_HEADERS_TIMEOUT_MS = 10_000;
+export const PORTAL_REQUEST_TIMEOUT_MS = 20_000;
+export const PORTAL_KEEPALIVE_MS = 5_000;
+/** Open connections to the portal listener: a page for people, not a mail port. */
+export const PORTAL_MAX_CONNECTIONS = 1000;
+/** Signed-in sessions kept; past it the oldest is ended (each is a few hundred bytes). */
+export const PORTAL_MAX_SESSIONS = 10_000;
+/** Sign-ins begun and not yet back from the IdP; past it the oldest is forgotten. */
+export const PORTAL_MAX_PENDING_LOGINS = 10_000;
+/** Time a user has at the IdP between "sign in" and the callback. */
+export const PORTAL_LOGIN_TTL_MS = 600_000;
+/** Expired portal sessions and sign-ins are swept at most this often (a sweep walks them all). */
+export const PORTAL_SWEEP_INTERVAL_MS = 1000;

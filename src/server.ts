@@ -27,10 +27,12 @@ import { blockListOf } from './net/trusted-networks.js';
 import { openSharedState } from './state/index.js';
 import { sharedTokenDecisions } from './state/shared-tokens.js';
 import { sharedStateCheck } from './ops/shared-state-check.js';
+import { startPortal } from './portal/service.js';
+import type { PortalListener } from './portal/server.js';
 
 export interface ProxyServer {
   readonly listeners: readonly Listener[];
-  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions', 'pop3', 'pop3s', 'managesieve', 'http', 'scim'). */
+  /** The bound port of a listener by name ('imap', 'imaps', 'submission', 'submissions', 'pop3', 'pop3s', 'managesieve', 'http', 'scim', 'portal'). */
   port(name: string): number;
   readonly health: Health;
   /** The client-facing certificates (null without TLS). */
@@ -111,6 +113,21 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     const a = scimListener.address();
     log.info({ event: 'listening', listener: 'scim', address: a.address, port: a.port }, 'listening for scim (user provisioning)');
   }
+  let portal: PortalListener | null = null;
+  try {
+    portal = await startPortal(parts, appPasswords);
+  } catch (err) {
+    await Promise.all(services.map((s) => s.close()));
+    await ops?.close();
+    await scimListener?.close();
+    await parts.authenticator.close();
+    await shared.close();
+    throw err;
+  }
+  if (portal) {
+    const a = portal.address();
+    log.info({ event: 'listening', listener: 'portal', address: a.address, port: a.port }, 'listening for portal (app passwords)');
+  }
   let closed: Promise<void> | undefined;
   const server: ProxyServer = {
     listeners,
@@ -119,6 +136,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     port(name) {
       if (name === 'http' && ops) return ops.address().port;
       if (name === 'scim' && scimListener) return scimListener.address().port;
+      if (name === 'portal' && portal) return portal.address().port;
       const l = listeners.find((x) => x.name === name);
       if (!l) throw new Error(`no listener ${name}`);
       return l.address().port;
@@ -129,6 +147,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
         untrackReadiness();
         certificates?.stop();
         await Promise.all(services.map((s) => s.close()));
+        await portal?.close();
         await parts.authenticator.close();
         await appPasswords?.close();
         await ops?.close();

@@ -136,6 +136,14 @@ const TABLE = [
   k('PROVISION_WAIT_MS', 'int', '20000', 'With PROVISION_ON_LOGIN=1: longest wait after writing a new account for Dovecot to accept the master login (DMS\'s change detection checks every 2 s, then regenerates and reloads); past it the client gets a temporary failure (IMAP NO [UNAVAILABLE], SMTP 454) and retries later.', { min: 1000, max: 120000 }),
   k('SCIM_DEACTIVATED_REMOVE_AFTER_DAYS', 'int', '0', 'Days after a SCIM deactivation (active=false) the proxy removes the DMS account it created (mail is then refused; the mail data stays on disk). 0: never, the mailbox keeps receiving mail. Logins are refused from the deactivation on.', { min: 0, max: 36500 }),
 
+  // Self-service app-password portal (issue 19)
+  k('LISTEN_PORTAL', 'listen', '', 'HTTPS listener of the self-service app-password page (e.g. 0.0.0.0:8443), with the client-facing certificate (SSL_CERT_PATH). Users sign in with the IdP (OIDC code flow with PKCE) and make or revoke their app passwords. Needs PORTAL_URL, PORTAL_CLIENT_ID, APP_PASSWORDS_FILE and an issuer (OAUTH2_ISSUER or the first of the YAML issuers:). Empty (the default) disables it. See docs/portal.md.'),
+  k('PORTAL_URL', 'url', '', 'Public base URL of the portal as browsers reach it (https://mail.example.com:8443); the redirect URI registered at the IdP is PORTAL_URL/callback. No path.'),
+  k('PORTAL_CLIENT_ID', 'string', '', 'The portal\'s OIDC client at the IdP (authorization code flow, redirect URI PORTAL_URL/callback).'),
+  k('PORTAL_CLIENT_SECRET', 'secret', '', 'Secret of PORTAL_CLIENT_ID (client_secret_basic). Empty: a public client, protected by PKCE alone.'),
+  k('PORTAL_CLIENT_SECRET_FILE', 'file', '', 'File holding the portal client\'s secret (Docker/Kubernetes secret); used when PORTAL_CLIENT_SECRET is empty.'),
+  k('PORTAL_SCOPES', 'string', 'openid email profile', 'Scopes the portal asks for: those that put the mailbox claim (OAUTH2_USERNAME_ATTRIBUTE) and the groups claim into the access token or userinfo (Keycloak: add roles; Authentik: profile holds groups).'),
+  k('PORTAL_SESSION_SECONDS', 'int', '1800', 'Longest a portal sign-in lasts (also ended by sign-out, by SCIM deactivation, and after a quarter of it without a request).', { min: 60, max: 86400 }),
 ] as const satisfies readonly KeySpec[];
 
 export const KEYS: readonly KeySpec[] = TABLE;

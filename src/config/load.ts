@@ -48,7 +48,7 @@ export function readConfigFile(path: string): RawConfig {
  */
 export function loadConfig(env: NodeJS.ProcessEnv, file: RawConfig = {}): Config {
   const s = loadSections(env, file, SECTION_NAMES);
-  return { ...s.listeners, ...s.tokens, ...s.backend, ...s.sessions, ...s.ops, ...s.scim, ...s.sharedState };
+  return { ...s.listeners, ...s.tokens, ...s.backend, ...s.sessions, ...s.ops, ...s.scim, ...s.sharedState, ...s.portal };
 }
 
 /**

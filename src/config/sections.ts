@@ -11,6 +11,7 @@ import { parseCidrs, type Cidr } from './networks.js';
 import { loadScim } from './scim.js';
 import { loadProvision } from './provision.js';
 import { loadSharedState } from './shared-state.js';
+import { loadPortal } from './portal.js';
 import { parseValue, secretOrFile, typedValues } from './values.js';
 
 /** KEY -> value text from the YAML file; `issuers` and `certificates` hold JSON. */
@@ -180,8 +181,13 @@ function sharedState(c: SectionInput): Pick<Config, 'sharedState'> {
   return { sharedState: loadSharedState(c.v, c.problems) };
 }
 
+/** The self-service app-password page (issue 19). */
+function portal(c: SectionInput): Pick<Config, 'portal'> {
+  return { portal: loadPortal(c.v, c.file, c.problems) };
+}
+
 /** In the order `run` reports their problems. Together they make up Config (see loadConfig). */
-export const SECTIONS = { listeners, tokens, backend, sessions, ops, scim, sharedState } as const;
+export const SECTIONS = { listeners, tokens, backend, sessions, ops, scim, sharedState, portal } as const;
 
 export type SectionName = keyof typeof SECTIONS;
 export type SectionValue<K extends SectionName> = ReturnType<(typeof SECTIONS)[K]>;

@@ -132,6 +132,24 @@ export interface Config {
   readonly provision: ProvisionConfig | null;
   /** The store shared by replicas (issue 20); null when SHARED_STATE_URL is empty. */
   readonly sharedState: SharedStateConfig | null;
+  /** The self-service app-password page (issue 19); null when LISTEN_PORTAL is empty. */
+  readonly portal: PortalConfig | null;
+}
+
+export interface PortalConfig {
+  readonly listen: ListenAddress;
+  /** PORTAL_URL's origin (https://host[:port]): links, the Origin check, the redirect URI. */
+  readonly origin: string;
+  /** `${origin}/callback`, registered at the IdP. */
+  readonly redirectUri: string;
+  readonly clientId: string;
+  /** '' = a public client (PKCE alone). */
+  readonly clientSecret: string;
+  /** The issuer users sign in with (discovery). */
+  readonly issuer: string;
+  readonly scopes: readonly string[];
+  /** Longest a sign-in lasts. */
+  readonly sessionTtlMs: number;
 }
 
 export interface SharedStateConfig {

@@ -6,7 +6,7 @@
 import type { Logger } from './logger.js';
 import { metrics } from './metrics.js';
 
-export type FaultSite = 'imap' | 'smtp' | 'pop3' | 'managesieve' | 'scim' | 'http' | 'process';
+export type FaultSite = 'imap' | 'smtp' | 'pop3' | 'managesieve' | 'scim' | 'http' | 'portal' | 'process';
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 500);
 // The innermost frames say where the bug is; the message alone rarely does.

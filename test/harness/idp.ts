@@ -7,8 +7,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import type { Provider, ProviderContext } from 'oidc-provider';
+import { interactionHandler } from './idp-login.js';
 
-export interface IdpAccount { email: string; emailVerified?: boolean; groups?: string[]; roles?: string[]; name?: string }
+/** `password`: for the interactive sign-in (idp-login.ts); default IDP_TEST_PASSWORD. */
+export interface IdpAccount { email: string; emailVerified?: boolean; groups?: string[]; roles?: string[]; name?: string; password?: string }
 export interface MintOptions {
   scope?: string;
   expiresInSeconds?: number;
@@ -26,6 +28,8 @@ export interface Idp {
   mintToken(email: string, opts?: MintOptions): Promise<string>;
   mintJwt(email: string, opts?: MintOptions & { audience?: string; alg?: 'RS256' | 'ES256' }): Promise<string>;
   revoke(token: string): Promise<void>;
+  /** Registers a client (e.g. the portal's, redirect URI and all) as a dynamic client would be. */
+  addClient(metadata: Record<string, unknown>): Promise<void>;
   /**
    * Key rotation for tests: publishes an extra public JWK at the JWKS endpoint, next to the
    * provider's own keys (which keep signing what mintJwt returns).
@@ -109,6 +113,10 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
     if (which === 'jwks' && extraJwks.length) {
       const own = keys.keys.map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub }) => pub);
       res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(JSON.stringify({ keys: [...own, ...extraJwks] }));
+    } else if (handler && req.url?.startsWith('/interaction/')) {
+      interactions(req, res).then((done) => { if (!done) handler!(req, res); }, (err: Error) => {
+        if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' }).end(`interaction failed: ${err.message}\n`);
+      });
     } else if (handler) handler(req, res);
     else res.writeHead(503).end();
   });
@@ -236,6 +244,7 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
   });
   let provider = await build(keys);
   handler = provider.callback();
+  const interactions = interactionHandler(() => provider, (email) => accounts.get(email.trim().toLowerCase()));
 
   const pathOf = (name: string) => new URL(provider.urlFor(name)).pathname;
   paths.set(pathOf('userinfo'), 'userinfo');
@@ -274,6 +283,9 @@ export async function startIdp(opts: { accounts?: IdpAccount[]; host?: string } 
       mint({ email, scope: o.scope, expires_in: o.expiresInSeconds?.toString(), ...(o.audience ? { resource: o.audience, format: 'opaque' } : {}) }),
     mintJwt: (email, o = {}) =>
       mint({ email, scope: o.scope, expires_in: o.expiresInSeconds?.toString(), resource: o.audience ?? DEFAULT_AUDIENCE, alg: o.alg }),
+    async addClient(metadata) {
+      await (adapter('Client') as { upsert(id: string, payload: unknown): Promise<void> }).upsert(String(metadata.client_id), metadata);
+    },
     addJwk(jwk) {
       extraJwks.push(jwk);
     },

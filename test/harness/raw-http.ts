@@ -2,6 +2,7 @@
 // (`//a:99999`, a bad `%` escape, broken headers): the bytes go out as given, then a FIN;
 // what comes back is read until the server closes or `timeoutMs` passes.
 import net from 'node:net';
+import tls from 'node:tls';
 
 export interface RawHttpAnswer {
   /** The status code of every response in the reply stream (pipelined requests get several). */
@@ -12,8 +13,14 @@ export interface RawHttpAnswer {
 }
 
 export function rawHttp(port: number, request: string | Buffer, timeoutMs = 5000): Promise<RawHttpAnswer> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  socket.end(request);
+  return answer(socket, timeoutMs);
+}
+
+/** What comes back on `socket` until the server closes it or `timeoutMs` passes. */
+function answer(socket: net.Socket, timeoutMs: number): Promise<RawHttpAnswer> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
     const chunks: Buffer[] = [];
     let settled = false;
     const done = (closed: boolean): void => {
@@ -29,10 +36,20 @@ export function rawHttp(port: number, request: string | Buffer, timeoutMs = 5000
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', () => done(true));
     socket.on('close', () => done(true));
-    socket.end(request);
   });
 }
 
 /** A GET with the given target, a Host header and `Connection: close`. */
 export const rawGet = (target: string, headers: Record<string, string> = {}): string =>
   `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+
+/**
+ * The same over TLS (any certificate accepted: the bytes inside are the point). The request
+ * is written without a FIN, and the answer read until the server closes (send
+ * `Connection: close`) or `timeoutMs` passes.
+ */
+export function rawHttps(port: number, request: string | Buffer, timeoutMs = 5000): Promise<RawHttpAnswer> {
+  const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername: 'localhost' });
+  socket.on('secureConnect', () => socket.write(request));
+  return answer(socket, timeoutMs);
+}

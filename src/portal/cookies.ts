@@ -1,0 +1,30 @@
+// The portal's two cookies and the Cookie header, read without trusting it. Both names carry
+// the `__Host-` prefix (RFC 6265bis §4.1.3.2): the browser keeps such a cookie only when it
+// is Secure, has Path=/ and no Domain, so a sibling host cannot plant or shadow ours.
+
+/** The signed-in session (an opaque random id; the session itself lives in server memory). */
+export const SESSION_COOKIE = '__Host-omp-session';
+/** Binds a sign-in begun in this browser to its callback (no login CSRF, RFC 9700 §4.7.1). */
+export const LOGIN_COOKIE = '__Host-omp-login';
+
+/** Our cookie values are base64url ids; anything else is not ours. */
+const VALUE = /^[A-Za-z0-9_-]{16,128}$/;
+
+/** The value of cookie `name`, or undefined when absent or malformed (never a throw). */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    const value = part.slice(eq + 1).trim();
+    return VALUE.test(value) ? value : undefined;
+  }
+  return undefined;
+}
+
+/** HttpOnly (no script reads it), Secure (TLS only), SameSite=Lax: sent on the IdP's redirect back, not on a foreign site's POST. */
+export function setCookie(name: string, value: string, maxAgeSeconds: number): string {
+  return `${name}=${value}; Path=/; Max-Age=${Math.max(0, Math.floor(maxAgeSeconds))}; HttpOnly; Secure; SameSite=Lax`;
+}
+
+export const clearCookie = (name: string): string => setCookie(name, 'x'.repeat(16), 0);

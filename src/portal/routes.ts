@@ -1,0 +1,164 @@
+// What the portal answers, request by request. Every client mistake is a page with a 4xx
+// status; only a bug throws (server.ts turns that into a 500). Nothing here logs a code,
+// state, token, cookie or app password: sign-ins, changes and refusals are logged by user.
+import { timingSafeEqual } from 'node:crypto';
+import type http from 'node:http';
+import * as oidc from 'openid-client';
+import type { LoginDecision } from '../auth/authenticator.js';
+import type { AppPasswordStore } from '../auth/app-passwords.js';
+import type { PortalConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { parseRequestTarget } from '../net/request-target.js';
+import { clearCookie, LOGIN_COOKIE, readCookie, SESSION_COOKIE, setCookie } from './cookies.js';
+import { checkSameOrigin, FormError, readForm } from './form.js';
+import type { Reply } from './headers.js';
+import { listPage, messagePage, signInPage } from './html.js';
+import type { SignInStart } from './oidc.js';
+import type { PendingLogin, PortalSession, PortalSessions } from './sessions.js';
+import type { Peer } from '../net/peer.js';
+import type { ProvisionResult } from '../session/provision.js';
+import type { BackendClient } from '../backend/login-result.js';
+import { PORTAL_LOGIN_TTL_MS } from '../limits.js';
+
+export interface PortalDeps {
+  readonly config: PortalConfig;
+  readonly oidc: { begin(): Promise<SignInStart>; finish(query: URLSearchParams, login: PendingLogin): Promise<string> };
+  /** The token-login decision of every protocol: the same claim mapping, policy and SCIM state. */
+  readonly decide: (accessToken: string) => Promise<LoginDecision>;
+  readonly store: AppPasswordStore;
+  readonly sessions: PortalSessions;
+  /** PROVISION_ON_LOGIN: a first sign-in here creates the DMS account, as a first token login does. */
+  readonly provision?: (user: string, client: BackendClient) => Promise<ProvisionResult>;
+  /** Why a user may not log in now (SCIM deactivation), checked on every request. */
+  readonly disabledReason: (user: string) => string | undefined;
+  readonly log: Logger;
+}
+
+const ROUTES: Readonly<Record<string, string>> = { '/': 'GET, HEAD', '/login': 'GET', '/callback': 'GET', '/create': 'POST', '/revoke': 'POST', '/logout': 'POST' };
+
+const page = (status: number, title: string, text: string, extra: Partial<Reply> = {}): Reply => ({ status, html: messagePage(title, text), ...extra });
+const seeOther = (cookies: string[] = []): Reply => ({ status: 303, location: '/', cookies });
+
+export async function route(req: http.IncomingMessage, deps: PortalDeps, peer: Peer): Promise<Reply> {
+  const remote = peer.address;
+  const target = parseRequestTarget(req.url);
+  if (!target) return page(400, 'Bad request', 'Malformed request target.');
+  const allow = ROUTES[target.path];
+  if (!allow) return page(404, 'Not found', 'There is nothing here.');
+  const method = req.method ?? '';
+  if (!allow.split(', ').includes(method)) return page(405, 'Method not allowed', `Use ${allow}.`, { headers: { allow } });
+  const sid = readCookie(req.headers.cookie, SESSION_COOKIE);
+  const session = current(deps, sid);
+  switch (target.path) {
+    case '/': return session ? { status: 200, html: await list(deps, session) } : { status: 200, html: signInPage() };
+    case '/login': return begin(deps);
+    case '/callback': return callback(req, deps, target.query, peer);
+  }
+  // A change: our own page's form, from a signed-in browser, with its CSRF token.
+  try {
+    checkSameOrigin(req, deps.config.origin);
+    const form = await readForm(req);
+    if (!session) return page(403, 'Signed out', 'Your session has ended. Sign in again.');
+    if (!sameToken(form.get('csrf'), session.csrf)) return page(403, 'Forbidden', 'The form was not from this session. Reload the page and try again.');
+    return await change(target.path, form, session, sid!, deps, remote);
+  } catch (err) {
+    if (err instanceof FormError) return page(err.status, 'Refused', err.message);
+    throw err;
+  }
+}
+
+function current(deps: PortalDeps, sid: string | undefined): PortalSession | undefined {
+  const s = deps.sessions.get(sid);
+  if (s && deps.disabledReason(s.user)) {
+    deps.sessions.end(sid);
+    return undefined;
+  }
+  return s;
+}
+
+function sameToken(sent: string | null, expected: string): boolean {
+  const a = Buffer.from(sent ?? '');
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+async function list(deps: PortalDeps, s: PortalSession, extra: { created?: { label: string; secret: string }; error?: string } = {}): Promise<string> {
+  return listPage({ user: s.user, csrf: s.csrf, records: await deps.store.list(s.user), ...extra });
+}
+
+async function begin(deps: PortalDeps): Promise<Reply> {
+  let start: SignInStart;
+  try {
+    start = await deps.oidc.begin();
+  } catch (err) {
+    deps.log.warn({ event: 'portal-idp-unavailable', err: (err as Error).message.slice(0, 200) }, 'portal: cannot reach the identity provider');
+    return page(503, 'Try again later', 'The identity provider cannot be reached right now.');
+  }
+  const id = deps.sessions.begin(start.login);
+  return { status: 302, location: start.url, cookies: [setCookie(LOGIN_COOKIE, id, PORTAL_LOGIN_TTL_MS / 1000)] };
+}
+
+async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLSearchParams, peer: Peer): Promise<Reply> {
+  const remote = peer.address;
+  // Taken whatever happens next: a code or a state is good for one try (RFC 9700 §4.5.3).
+  const login = deps.sessions.take(readCookie(req.headers.cookie, LOGIN_COOKIE));
+  const cookies = [clearCookie(LOGIN_COOKIE)];
+  const refuse = (status: number, reason: string, text: string, level: 'info' | 'debug' = 'info'): Reply => {
+    deps.log[level]({ event: 'portal-signin-refused', remote, reason }, 'portal sign-in refused');
+    return page(status, 'Sign-in failed', text, { cookies });
+  };
+  // What anyone can send without going to the IdP stays at debug, so it cannot flood the log.
+  if (!login) return refuse(400, 'no sign-in in progress in this browser (expired, replayed or foreign)', 'This sign-in has expired or was already used. Start again.', 'debug');
+  if (query.get('state') !== login.state) return refuse(400, 'state does not match', 'This sign-in does not belong to this browser. Start again.', 'debug');
+  const idpError = query.get('error');
+  if (idpError) return refuse(idpError === 'access_denied' ? 403 : 400, `the identity provider answered ${idpError.slice(0, 64)}`, 'The identity provider did not sign you in.');
+  let token: string;
+  try {
+    token = await deps.oidc.finish(query, login);
+  } catch (err) {
+    const down = err instanceof TypeError || (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
+      || (err instanceof oidc.ResponseBodyError && err.status >= 500);
+    const reason = `${(err as { code?: string }).code ?? (err as Error).name}: ${(err as Error).message.slice(0, 200)}`;
+    return down ? refuse(503, `identity provider unavailable (${reason})`, 'The identity provider cannot be reached right now. Try again later.')
+      : refuse(400, `code exchange failed (${reason})`, 'The identity provider\'s answer was not valid. Start again.');
+  }
+  const d = await deps.decide(token);
+  if (d.outcome === 'unavailable') return refuse(503, d.reason, 'Your sign-in cannot be checked right now. Try again later.');
+  if (d.outcome !== 'token') return refuse(403, d.outcome === 'rejected' ? d.reason : 'not a token decision', 'This account may not use mail here.');
+  if (deps.provision) {
+    const p = await deps.provision(d.user, { ...peer, tls: true });
+    if (p.kind === 'unavailable') return refuse(503, p.reason, 'Your mailbox is being set up. Try again in a minute.');
+  }
+  const sid = deps.sessions.start(d.user);
+  deps.log.info({ event: 'portal-signin', user: d.user, remote, issuer: d.issuer ?? null }, 'portal sign-in');
+  return seeOther([...cookies, setCookie(SESSION_COOKIE, sid, deps.sessions.remainingSeconds(deps.sessions.get(sid)!))]);
+}
+
+async function change(path: string, form: URLSearchParams, s: PortalSession, sid: string, deps: PortalDeps, remote: string): Promise<Reply> {
+  const log = { user: s.user, remote };
+  switch (path) {
+    case '/create': {
+      let made: Awaited<ReturnType<AppPasswordStore['create']>>;
+      try {
+        made = await deps.store.create(s.user, form.get('label') ?? '');
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ERR_APP_PASSWORD_LIMIT') throw err;
+        return { status: 409, html: await list(deps, s, { error: (err as Error).message }) };
+      }
+      deps.log.info({ event: 'portal-app-password-created', ...log, id: made.record.id }, 'app password created in the portal');
+      return { status: 200, html: await list(deps, s, { created: { label: made.record.label, secret: made.secret } }) };
+    }
+    case '/revoke': {
+      const id = form.get('id') ?? '';
+      // revoke() only ever looks among this user's own: another user's id revokes nothing.
+      const n = id && id !== 'all' ? await deps.store.revoke(s.user, id) : 0;
+      if (n === 0) return { status: 404, html: await list(deps, s, { error: 'No such app password.' }) };
+      deps.log.info({ event: 'portal-app-password-revoked', ...log, id }, 'app password revoked in the portal');
+      return seeOther();
+    }
+    default: // '/logout'
+      deps.sessions.end(sid);
+      deps.log.info({ event: 'portal-signout', ...log }, 'portal sign-out');
+      return seeOther([clearCookie(SESSION_COOKIE)]);
+  }
+}

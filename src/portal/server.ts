@@ -1,0 +1,71 @@
+// The portal listener (LISTEN_PORTAL): HTTPS with the client-facing certificates, the same
+// CertificateStore the mail ports use (renewals picked up, SNI), behind PROXY protocol when
+// configured. TLS is started per connection with the context current now, and the TLS
+// socket handed to a node:http server. Headers, bodies and times are bounded; a request
+// that breaks a rule gets a 4xx, one that trips a bug a 500, and the process goes on.
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { ListenAddress } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { ProxyProtocolIn } from '../net/listen.js';
+import type { Peer } from '../net/peer.js';
+import { listen, type Listener } from '../net/listen.js';
+import { refuseTunnels } from '../net/http-tunnels.js';
+import { startServerTls, type ServerTlsSource } from '../net/tls-context.js';
+import { reportFault } from '../observability/faults.js';
+import { send } from './headers.js';
+import { messagePage } from './html.js';
+import { route, type PortalDeps } from './routes.js';
+import { PORTAL_HEADERS_TIMEOUT_MS, PORTAL_KEEPALIVE_MS, PORTAL_MAX_CONNECTIONS, PORTAL_MAX_HEADER_BYTES, PORTAL_REQUEST_TIMEOUT_MS } from '../limits.js';
+
+export interface PortalListener {
+  readonly name: 'portal';
+  address(): AddressInfo;
+  close(): Promise<void>;
+}
+
+export async function startPortalListener(at: ListenAddress, tls: ServerTlsSource, proxyIn: ProxyProtocolIn | null, deps: PortalDeps): Promise<PortalListener> {
+  const log: Logger = deps.log;
+  const peerOf = new WeakMap<Socket, Peer>();
+  const server = http.createServer({
+    maxHeaderSize: PORTAL_MAX_HEADER_BYTES, requestTimeout: PORTAL_REQUEST_TIMEOUT_MS, headersTimeout: PORTAL_HEADERS_TIMEOUT_MS,
+    // How often those two are enforced (node's default, 30 s, would let a stalled handshake sit that long).
+    connectionsCheckingInterval: PORTAL_KEEPALIVE_MS,
+  }, (req, res) => {
+    const peer = peerOf.get(req.socket) ?? { address: '?', port: 0, localAddress: '?', localPort: 0 };
+    void route(req, deps, peer).then((reply) => {
+      send(res, reply);
+      // A body we did not read (refused before reading) must not be parsed as the next request.
+      if (!req.complete) res.once('finish', () => req.destroy());
+    }).catch((err: unknown) => {
+      try {
+        reportFault(log, 'portal', `${req.method ?? '?'} ${(req.url ?? '').split('?')[0]!.slice(0, 100)}`, err);
+        if (res.headersSent) res.destroy();
+        else send(res, { status: 500, html: messagePage('Internal error', 'Something went wrong on our side.') });
+      } catch {
+        res.destroy();
+      }
+    });
+  });
+  refuseTunnels(server, 'GET, HEAD, POST');
+  server.keepAliveTimeout = PORTAL_KEEPALIVE_MS;
+  let open = 0;
+  const listener: Listener = await listen('portal', at, (socket, peer) => {
+    if (open >= PORTAL_MAX_CONNECTIONS) return void socket.destroy();
+    open += 1;
+    socket.once('close', () => { open -= 1; });
+    const secure = startServerTls(socket, tls);
+    secure.on('error', () => undefined); // a failed handshake or a reset: that client's problem
+    peerOf.set(secure, peer);
+    server.emit('connection', secure);
+  }, { proxy: proxyIn, faults: { log, site: 'portal' } });
+  return {
+    name: 'portal',
+    address: () => listener.address(),
+    close: async () => {
+      server.closeAllConnections();
+      listener.destroyConnections();
+      await listener.close();
+    },
+  };
+}

@@ -1,0 +1,107 @@
+// Hostile requests to the portal listener (issue 19): oversized headers and bodies, broken
+// cookies, forged or replayed callbacks, wrong methods, plain HTTP on the TLS port. Each
+// gets a clear 4xx (or a closed connection), nothing is logged as an internal error, and
+// the portal keeps serving. The portal here is a public client (PKCE alone, no secret).
+import t from 'tap';
+import net from 'node:net';
+import { launchBrowser } from '../harness/browser.js';
+import { signIn, startPortalStack } from '../harness/portal.js';
+import { rawGet, rawHttps } from '../harness/raw-http.js';
+
+const { proxy, url } = await startPortalStack(t);
+const port = Number(new URL(url).port);
+const req = (method: string, target: string, headers: Record<string, string> = {}, body = ''): string =>
+  `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}${(body || method === 'POST') && !Object.keys(headers).includes('content-length') ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : ''}\r\n${body}`;
+const status = async (request: string): Promise<number | undefined> => (await rawHttps(port, request)).statuses[0];
+const form = { 'content-type': 'application/x-www-form-urlencoded' };
+
+t.test('oversized headers: 431; an oversized body: 413, before it is read', async (t) => {
+  t.equal(await status(rawGet('/', { 'x-filler': 'a'.repeat(16_384) })), 431);
+  t.equal(await status(rawGet('/', { cookie: `__Host-omp-session=${'a'.repeat(9000)}` })), 431, 'a huge cookie');
+  t.equal(await status(req('POST', '/create', { ...form, 'content-length': '100000' })), 413, 'announced');
+  const chunked = `POST /create HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\n${'a'.repeat(0x2000)}\r\n0\r\n\r\n`;
+  t.equal(await status(chunked), 413, 'chunked past the cap');
+  t.equal(await status(req('POST', '/create', { 'content-type': 'application/json' }, '{}')), 415, 'not a form');
+});
+
+t.test('malformed cookies are no session, never an error', async (t) => {
+  for (const cookie of ['__Host-omp-session', '__Host-omp-session=', '=;;;=;', '__Host-omp-session=%%%', '__Host-omp-session="quoted"; x=y', `__Host-omp-session=${'A'.repeat(43)}`, '\u00ff\u00fe=\u00e9']) {
+    const a = await rawHttps(port, Buffer.from(rawGet('/', { cookie }), 'latin1'));
+    t.equal(a.statuses[0], 200, JSON.stringify(cookie));
+    t.match(a.text, /id="sign-in"/, 'the sign-in page');
+  }
+  t.equal(await status(rawGet('/', { cookie: '__Host-omp-session=\u0001' })), 400, 'a control character: the HTTP parser\'s 400');
+  t.equal(await status(req('POST', '/create', { ...form, cookie: `__Host-omp-session=${'A'.repeat(43)}` }, 'label=x&csrf=y')), 403, 'a POST with a made-up session');
+});
+
+t.test('forged callbacks: no sign-in in progress, a wrong state, a bad code, an IdP error', async (t) => {
+  t.equal(await status(rawGet('/callback?code=abc&state=def')), 400, 'no login cookie');
+  t.equal(await status(rawGet('/callback')), 400, 'nothing at all');
+  // A real sign-in begun: its login cookie and state.
+  const begun = await rawHttps(port, rawGet('/login'));
+  t.equal(begun.statuses[0], 302);
+  const login = /set-cookie: (__Host-omp-login=[A-Za-z0-9_-]+)/i.exec(begun.text)![1]!;
+  const state = new URL(/location: (\S+)/i.exec(begun.text)![1]!).searchParams.get('state')!;
+  t.equal(await status(rawGet('/callback?code=abc&state=wrong', { cookie: login })), 400, 'a wrong state');
+  t.equal(await status(rawGet(`/callback?code=abc&state=${state}`, { cookie: login })), 400, 'the sign-in is used up by the try before');
+  const again = await rawHttps(port, rawGet('/login'));
+  const login2 = /set-cookie: (__Host-omp-login=[A-Za-z0-9_-]+)/i.exec(again.text)![1]!;
+  const state2 = new URL(/location: (\S+)/i.exec(again.text)![1]!).searchParams.get('state')!;
+  t.equal(await status(rawGet(`/callback?code=not-a-code&state=${state2}`, { cookie: login2 })), 400, 'a code the IdP never issued');
+  const third = await rawHttps(port, rawGet('/login'));
+  const login3 = /set-cookie: (__Host-omp-login=[A-Za-z0-9_-]+)/i.exec(third.text)![1]!;
+  const state3 = new URL(/location: (\S+)/i.exec(third.text)![1]!).searchParams.get('state')!;
+  t.equal(await status(rawGet(`/callback?error=access_denied&state=${state3}`, { cookie: login3 })), 403, 'the IdP said no');
+});
+
+t.test('a replayed callback signs nobody in', async (t) => {
+  const { browser, close } = await launchBrowser();
+  t.teardown(close);
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+  let callback = '';
+  ctx.on('request', (r) => { if (r.url().startsWith(`${url}/callback`)) callback = r.url(); });
+  const page = await signIn(ctx, url, 'alice@example.test');
+  t.equal(await page.textContent('#user'), 'alice@example.test', 'the real one worked');
+  const target = callback.slice(url.length);
+  t.equal((await ctx.request.get(callback, { maxRedirects: 0 })).status(), 400, 'the same browser again: the sign-in is used up');
+  const begun = await rawHttps(port, rawGet('/login'));
+  const login = /set-cookie: (__Host-omp-login=[A-Za-z0-9_-]+)/i.exec(begun.text)![1]!;
+  const replay = await rawHttps(port, rawGet(target, { cookie: login }));
+  t.equal(replay.statuses[0], 400, 'another browser with a fresh sign-in: its state is not this one');
+  t.notMatch(replay.text, /__Host-omp-session=[A-Za-z0-9_-]{20}/, 'no session cookie');
+});
+
+t.test('method confusion: 405 with Allow; unknown paths 404; malformed targets 400', async (t) => {
+  const a = await rawHttps(port, req('DELETE', '/'));
+  t.equal(a.statuses[0], 405);
+  t.match(a.text, /allow: GET, HEAD/i);
+  t.equal(await status(req('GET', '/create')), 405, 'GET of a change');
+  t.equal(await status(req('POST', '/', form, 'x=1')), 405);
+  t.equal(await status(req('POST', '/login', form, 'x=1')), 405);
+  t.equal(await status(req('TRACE', '/')), 405);
+  t.equal(await status(req('PUT', '/revoke', form, 'id=1')), 405);
+  t.equal(await status(`CONNECT 127.0.0.1:25 HTTP/1.1\r\nHost: 127.0.0.1:25\r\n\r\n`), 405, 'not a tunnel');
+  t.equal(await status(req('GET', '/admin')), 404);
+  t.equal(await status(req('GET', '/%zz')), 400);
+  t.equal(await status(req('GET', '//evil.example/login')), 404, 'a path, not an authority');
+  t.equal(await status('GET / HTTP/1.1\r\n\r\n'), 400, 'no Host');
+  t.equal(await status('BREW /pot HTCPCP/1.0\r\n\r\n'), 400, 'not HTTP');
+});
+
+t.test('plain HTTP or garbage on the TLS port: the connection ends, the portal goes on', async (t) => {
+  for (const bytes of [rawGet('/'), '\x16\x03\x01\x00\x05hello', '\0'.repeat(4096)]) {
+    await new Promise<void>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => s.end(bytes));
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+      s.resume();
+      setTimeout(() => { s.destroy(); resolve(); }, 5000).unref();
+    });
+  }
+  t.pass('closed');
+});
+
+t.test('still serving, nothing logged as an internal error', async (t) => {
+  t.equal(await status(rawGet('/')), 200);
+  t.same(proxy.logs().filter((l) => l.event === 'internal-error'), []);
+});
