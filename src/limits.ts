@@ -208,6 +208,11 @@ export const MAX_SHARED_REMOVALS = 10_000;
 /** Deletions announced up to this long before a replica noticed the store was gone are read back too (clocks of replicas differ a little; the loss is noticed late). */
 export const REJOIN_REPLAY_MARGIN_MS = 30_000;
 
+/** How often the proxy looks at the app-password state file for revocations by the CLI (another process): sessions end within about this. */
+export const APP_PASSWORD_WATCH_MS = 250;
+/** A revocation announced between replicas is a user name and ids: anything longer is not ours. */
+export const MAX_REVOKED_EVENT_CHARS = 16_384;
+
 // ---- Self-service portal (issue 19) ------------------------------------------------------
 
 /** Largest form body (a label and a CSRF token fit in a few hundred bytes). */
