@@ -9,7 +9,17 @@ export interface CapabilityState {
   readonly allowPlaintextAuth: boolean;
 }
 
+// Every greeting and CAPABILITY reply asks for one of four lists: built once each.
+const lists = new Map<number, string>();
+
 export function preauthCapabilities(s: CapabilityState): string {
+  const key = (s.canStartTls && !s.secure ? 1 : 0) | (s.secure || s.allowPlaintextAuth ? 2 : 0);
+  let list = lists.get(key);
+  if (list === undefined) lists.set(key, list = capabilityList(s));
+  return list;
+}
+
+function capabilityList(s: CapabilityState): string {
   const caps = ['IMAP4rev1', 'SASL-IR', 'ID', 'LITERAL+'];
   if (s.canStartTls && !s.secure) caps.push('STARTTLS');
   if (s.secure || s.allowPlaintextAuth) caps.push(...SASL_MECHANISMS.map((m) => `AUTH=${m}`));

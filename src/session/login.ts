@@ -10,6 +10,7 @@ import type { BackendClient, BackendTarget, BackendUser } from '../backend/login
 import type { Logger } from '../observability/logger.js';
 import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } from '../observability/events.js';
 import { protocolOf } from '../observability/metrics.js';
+import { contained, reportFault } from '../observability/faults.js';
 import { readSaslCredentials, type SaslWire } from './sasl-exchange.js';
 import type { LoginOutcome } from './login-outcome.js';
 import type { Provisioner } from './provision.js';
@@ -137,11 +138,16 @@ export class SessionLogin<Extra> {
       result.socket.destroy();
       return { kind: 'gone' };
     }
-    const via = decision.outcome === 'token' && decision.appPassword ? 'app-password' : decision.outcome;
-    logLogin(log, { user, mech, via, backendMs: result.loginMs });
-    this.parts.guard?.succeeded(client.address, user);
-    this.parts.authenticator.succeeded(decision, client.address, protocolOf(log));
     this.client.loggedIn?.();
+    // The protocol writes the client's OK in this same turn (its continuation runs as
+    // microtasks); the log line, the metrics and the guard's bookkeeping wait for the next
+    // one, off the login's critical path (issue 21: Dovecot's OK → the client's).
+    setImmediate(contained(() => {
+      const via = decision.outcome === 'token' && decision.appPassword ? 'app-password' : decision.outcome;
+      logLogin(log, { user, mech, via, backendMs: result.loginMs });
+      this.parts.guard?.succeeded(client.address, user);
+      this.parts.authenticator.succeeded(decision, client.address, protocolOf(log));
+    }, (err) => reportFault(log, protocolOf(log), 'login bookkeeping', err)));
     return { kind: 'ok', user, mech, backend: result };
   }
 }

@@ -12,7 +12,7 @@ const C = Number(process.argv[3] ?? 16);
 const dir = mkdtempSync(join(tmpdir(), 'omp-prof-'));
 const world = await startWorld({ maxSessions: 64, mailboxBytes: 1024 });
 try {
-  const proxy = await startProxyProcess(world, { build: 'dist', name: 'prof', nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`], env: { LOG_LEVEL: 'warn' } });
+  const proxy = await startProxyProcess(world, { build: 'dist', name: 'prof', nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`], env: { LOG_LEVEL: process.env.PROF_LOG_LEVEL ?? 'info' } });
   const target = proxyTarget(world, proxy, LOGIN_USER, world.token);
   for (let i = 0; i < 50; i++) await loginCycle(target, i); // warm: JIT, token cache
   let next = 0;

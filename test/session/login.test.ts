@@ -83,6 +83,10 @@ t.test('a valid token: a master login for the token\'s user, then ok with the ba
   t.same(r.asked.map((a) => a.who), [{ kind: 'vouched', user: 'alice@example.test' }], 'vouched: no credential of the client reaches the backend');
   t.equal(r.asked[0]!.client, CLIENT, 'for this client');
   t.equal(r.state.loggedIn, 1, 'the connection limits hear of the login');
+  // Issue 21: the protocol writes the client's OK as soon as the outcome is known; the log
+  // line (and metrics, guard bookkeeping) follow in the next turn, off the critical path.
+  t.same(r.events(), [], 'nothing logged before the protocol has answered');
+  await new Promise((resolve) => setImmediate(resolve));
   t.match(r.events(), [{ event: 'login', user: 'alice@example.test', mech: 'OAUTHBEARER', via: 'token' }]);
 });
 

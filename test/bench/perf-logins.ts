@@ -1,0 +1,36 @@
+// On-CPU profile of the proxy's login path with Linux perf (cpu-clock samples count only
+// time on a CPU, unlike --cpu-prof's wall-clock samples, which charge a write that got the
+// process descheduled with the time it waited): N logins at C concurrent through the compiled
+// proxy started with --perf-basic-prof; writes perf.data to DIR for `perf report`.
+// Usage (root or perf_event_paranoid ≤ 1): npm run build &&
+//   [WARM=3000] node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/perf-logins.ts [N] [C] [CLI_JS]
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { startWorld, startProxyProcess, LOGIN_USER } from './env.js';
+import { proxyTarget, loginCycle, pool } from './imap-phases.js';
+import { cpuPreciseMs } from './proc.js';
+
+const N = Number(process.argv[2] ?? 3000);
+const C = Number(process.argv[3] ?? 32);
+const cli = process.argv[4];
+const dir = mkdtempSync(join(tmpdir(), 'omp-perf-'));
+const world = await startWorld({ maxSessions: 64, mailboxBytes: 1024 });
+try {
+  const proxy = await startProxyProcess(world, { build: 'dist', name: 'perf', nodeArgs: ['--perf-basic-prof'], ...(cli ? { cli } : {}) });
+  const target = proxyTarget(world, proxy, LOGIN_USER, world.token);
+  await pool(C, Number(process.env.WARM ?? 300), (i) => loginCycle(target, i).then(() => undefined)); // warm: JIT, token cache (WARM=3000: steady state)
+  const data = join(dir, 'perf.data');
+  const perf = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-p', String(proxy.pid), '-o', data], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 500));
+  const cpu0 = cpuPreciseMs(proxy.pid);
+  await pool(C, N, (i) => loginCycle(target, i).then(() => undefined));
+  const cpu = (cpuPreciseMs(proxy.pid) - cpu0) / N;
+  perf.kill('SIGINT');
+  await new Promise((r) => perf.once('exit', r));
+  console.log(`${N} logins at ${C} concurrent: ${cpu.toFixed(3)} ms CPU per login; perf report -i ${data} --no-children --sort dso,sym`);
+  await proxy.stop();
+} finally {
+  await world.stop();
+}
