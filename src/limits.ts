@@ -227,8 +227,6 @@ export const PORTAL_KEEPALIVE_MS = 5_000;
 export const PORTAL_MAX_CONNECTIONS = 1000;
 /** Signed-in sessions kept; past it the oldest is ended (each is a few hundred bytes). */
 export const PORTAL_MAX_SESSIONS = 10_000;
-/** Sign-ins begun and not yet back from the IdP; past it the oldest is forgotten. */
-export const PORTAL_MAX_PENDING_LOGINS = 10_000;
 /** Time a user has at the IdP between "sign in" and the callback. */
 export const PORTAL_LOGIN_TTL_MS = 600_000;
 /** Expired portal sessions and sign-ins are swept at most this often (a sweep walks them all). */
