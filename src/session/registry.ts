@@ -4,7 +4,7 @@
 // Shutdown drains and cuts through it; the sessions_active gauge counts it.
 import type { Logger } from '../observability/logger.js';
 import type { Protocol } from '../observability/metrics.js';
-import { revocation, type Revocation, type RevocationSources } from './revocation.js';
+import { revocation, type Revocation, type RevocationSources, type RevokeCause } from './revocation.js';
 
 const notTracked = (): void => undefined; // a session before login is not indexed by user
 
@@ -12,8 +12,8 @@ export class SessionRegistry<H> {
   private readonly sessions = new Map<H, () => void>();
   private readonly revoked: Revocation<H>;
 
-  /** `revoke(h, deadline)` ends a session whose credential was taken back the protocol's clean way, cut at `deadline`. */
-  constructor(protocol: Protocol, sources: RevocationSources, log: Logger, revoke: (h: H, deadline: number) => void) {
+  /** `revoke(h, deadline, cause)` ends a session whose credential was taken back the protocol's clean way, cut at `deadline`. */
+  constructor(protocol: Protocol, sources: RevocationSources, log: Logger, revoke: (h: H, deadline: number, cause: RevokeCause) => void) {
     this.revoked = revocation<H>(sources, log, protocol, revoke);
   }
 

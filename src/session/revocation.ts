@@ -28,25 +28,28 @@ export interface Revocation<H> {
   close(): void;
 }
 
-/** `end(h, deadline)` ends one session cleanly, cutting it at `deadline` (epoch ms). */
-export function revocation<H>(sources: RevocationSources, log: Logger, proto: Protocol, end: (h: H, deadline: number) => void): Revocation<H> {
+/** Why a session is ended: its user disabled or deleted, or the app password it logged in with revoked. */
+export type RevokeCause = 'disabled' | 'app-password';
+
+/** `end(h, deadline, cause)` ends one session cleanly, cutting it at `deadline` (epoch ms). */
+export function revocation<H>(sources: RevocationSources, log: Logger, proto: Protocol, end: (h: H, deadline: number, cause: RevokeCause) => void): Revocation<H> {
   const { disabled, appPasswords } = sources;
   // Without SCIM and app passwords nothing is ever taken back: no session is indexed (the
   // default, and the per-user index costs ~0.15 KiB per idle session).
   if (!disabled && !appPasswords) return { track: () => untracked, close: untracked };
   /** Per user, each session and the app-password id it logged in with ('' for none). */
   const byUser = new Map<string, Map<H, string>>();
-  const endAll = (open: H[], fields: Record<string, unknown>, msg: string): void => {
+  const endAll = (open: H[], cause: RevokeCause, fields: Record<string, unknown>, msg: string): void => {
     if (open.length === 0) return;
     log.warn({ ...fields, proto, sessions: open.length }, msg);
-    for (const h of open) end(h, Date.now() + REVOKE_GRACE_MS);
+    for (const h of open) end(h, Date.now() + REVOKE_GRACE_MS, cause);
   };
   const unwatch = disabled?.onDisabled((user, reason) => {
-    endAll([...(byUser.get(user)?.keys() ?? [])], { event: 'sessions-revoked', user, reason }, 'user disabled or deleted: closing their open sessions');
+    endAll([...(byUser.get(user)?.keys() ?? [])], 'disabled', { event: 'sessions-revoked', user, reason }, 'user disabled or deleted: closing their open sessions');
   });
   const unrevoked = appPasswords?.onRevoked((user, ids) => {
     const open = [...(byUser.get(user) ?? [])].filter(([, id]) => id !== '' && (ids === 'all' || ids.includes(id))).map(([h]) => h);
-    endAll(open, { event: 'sessions-revoked', user, reason: 'app password revoked' }, 'app password revoked: closing the sessions that logged in with it');
+    endAll(open, 'app-password', { event: 'sessions-revoked', user, reason: 'app password revoked' }, 'app password revoked: closing the sessions that logged in with it');
   });
   return {
     track(user, h, appPassword) {
@@ -54,7 +57,7 @@ export function revocation<H>(sources: RevocationSources, log: Logger, proto: Pr
       let set = byUser.get(key);
       if (!set) byUser.set(key, (set = new Map()));
       set.set(h, appPassword ?? '');
-      if (disabled?.reason(key)) end(h, Date.now() + REVOKE_GRACE_MS);
+      if (disabled?.reason(key)) end(h, Date.now() + REVOKE_GRACE_MS, 'disabled');
       return () => {
         set.delete(h);
         if (set.size === 0 && byUser.get(key) === set) byUser.delete(key);

@@ -110,9 +110,9 @@ t.test('revoking one app password with the CLI ends its sessions (IMAP IDLE, POP
 
   t.equal(await cliProcess('revoke', alice.email, p1.id), 0, 'the CLI revoked P1');
   const revokedAt = Date.now();
-  await endedWithin(revokedAt, () => phone.lineAfterKeepalives(REVOKE_BOUND_MS + 1000), 'P1 IMAP in IDLE', /^\* BYE /);
-  if (phonePop) await endedWithin(revokedAt, () => phonePop.line(REVOKE_BOUND_MS + 1000), 'P1 POP3', /^-ERR /);
-  await endedWithin(revokedAt, async () => String((await phoneSmtp.reply(REVOKE_BOUND_MS + 1000)).code), 'P1 SMTP', /^421$/);
+  await endedWithin(revokedAt, () => phone.lineAfterKeepalives(REVOKE_BOUND_MS + 1000), 'P1 IMAP in IDLE', /^\* BYE App password revoked\./);
+  if (phonePop) await endedWithin(revokedAt, () => phonePop.line(REVOKE_BOUND_MS + 1000), 'P1 POP3', /^-ERR .*App password revoked\./);
+  await endedWithin(revokedAt, async () => (await phoneSmtp.reply(REVOKE_BOUND_MS + 1000)).raw, 'P1 SMTP', /^421 4\.7\.0 App password revoked/);
   t.ok(await phone.waitClosed(REVOKE_BOUND_MS), 'P1 IMAP connection closed');
 
   await stillOpen(laptop, 'P2 IMAP');
@@ -125,7 +125,7 @@ t.test('revoking one app password with the CLI ends its sessions (IMAP IDLE, POP
 
   t.equal(await cliProcess('revoke', alice.email, '--all'), 0, 'the CLI revoked all of alice\'s app passwords');
   const allAt = Date.now();
-  await endedWithin(allAt, () => laptop.lineAfterKeepalives(REVOKE_BOUND_MS + 1000), 'P2 IMAP in IDLE', /^\* BYE /);
+  await endedWithin(allAt, () => laptop.lineAfterKeepalives(REVOKE_BOUND_MS + 1000), 'P2 IMAP in IDLE', /^\* BYE App password revoked\./);
   await endedWithin(allAt, async () => String((await laptopSmtp.reply(REVOKE_BOUND_MS + 1000)).code), 'P2 SMTP', /^421$/);
   const closed = new Promise<boolean>((resolve) => {
     if (!realClient.usable) resolve(true);
