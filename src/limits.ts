@@ -208,6 +208,11 @@ export const MAX_SHARED_REMOVALS = 10_000;
 /** Deletions announced up to this long before a replica noticed the store was gone are read back too (clocks of replicas differ a little; the loss is noticed late). */
 export const REJOIN_REPLAY_MARGIN_MS = 30_000;
 
+/** How often the proxy looks at the app-password state file for revocations by the CLI (another process): sessions end within about this. */
+export const APP_PASSWORD_WATCH_MS = 250;
+/** A revocation announced between replicas is a user name and ids: anything longer is not ours. */
+export const MAX_REVOKED_EVENT_CHARS = 16_384;
+
 // ---- Self-service portal (issue 19) ------------------------------------------------------
 
 /** Largest form body (a label and a CSRF token fit in a few hundred bytes). */
@@ -222,8 +227,6 @@ export const PORTAL_KEEPALIVE_MS = 5_000;
 export const PORTAL_MAX_CONNECTIONS = 1000;
 /** Signed-in sessions kept; past it the oldest is ended (each is a few hundred bytes). */
 export const PORTAL_MAX_SESSIONS = 10_000;
-/** Sign-ins begun and not yet back from the IdP; past it the oldest is forgotten. */
-export const PORTAL_MAX_PENDING_LOGINS = 10_000;
 /** Time a user has at the IdP between "sign in" and the callback. */
 export const PORTAL_LOGIN_TTL_MS = 600_000;
 /** Expired portal sessions and sign-ins are swept at most this often (a sweep walks them all). */

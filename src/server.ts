@@ -76,6 +76,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     proxyIn: proxyProtocolIn(config.proxyProtocol, log),
     ...(shared.disabled ? { disabled: shared.disabled } : {}),
     ...(provision ? { provision } : {}),
+    ...(appPasswords ? { appPasswords } : {}),
   };
   const services: Array<ImapService | SmtpService | Service> = [];
   try {

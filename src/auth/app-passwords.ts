@@ -38,6 +38,38 @@ export interface AppPasswordStore {
   used(id: string, at: number, address: string, protocol: string): void;
   /** Writes pending last-used data and lets go of the store. */
   close(): Promise<void>;
+  /**
+   * Calls `fn` whenever app passwords are revoked, by any caller (CLI, portal, SCIM deletion),
+   * here or on another replica, so that the sessions that logged in with them end too. The
+   * store starts following outside changes at the first call; returns the unsubscribe.
+   */
+  onRevoked(fn: RevokedListener): () => void;
+}
+
+/** `ids`: the revoked ids, or 'all' (every app password of `user`, lower case). */
+export type RevokedListener = (user: string, ids: readonly string[] | 'all') => void;
+
+/** The listeners of a store's revocations; a listener's fault never reaches the store's caller. */
+export class RevokedListeners {
+  private readonly fns = new Set<RevokedListener>();
+
+  get size(): number { return this.fns.size; }
+
+  add(fn: RevokedListener): () => void {
+    this.fns.add(fn);
+    return () => { this.fns.delete(fn); };
+  }
+
+  tell(user: string, ids: readonly string[] | 'all'): void {
+    if (ids !== 'all' && ids.length === 0) return;
+    for (const fn of this.fns) {
+      try {
+        fn(user, ids);
+      } catch {
+        // a session that cannot be ended now ends with its connection; the revocation stands
+      }
+    }
+  }
 }
 
 /** The store did not answer (in time): nothing can be said about the user's app passwords. */

@@ -6,6 +6,7 @@ import { ImapSession, type ImapSessionDeps, type SessionHandle } from './session
 
 const SHUTDOWN_TEXT = 'Server shutting down.';
 const REVOKED_TEXT = 'Account disabled.';
+const APP_PASSWORD_TEXT = 'App password revoked.';
 
 export type ImapService = Service;
 
@@ -25,7 +26,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
       { name: 'imaps', at: config.listen.imaps, implicitTls: true },
     ],
     refusal: (text) => `* BYE [UNAVAILABLE] ${text}\r\n`,
-    texts: { shutdown: SHUTDOWN_TEXT, revoked: REVOKED_TEXT },
+    texts: { shutdown: SHUTDOWN_TEXT, revoked: REVOKED_TEXT, appPassword: APP_PASSWORD_TEXT },
     create: (socket, implicitTls, peer, hooks) => new ImapSession(socket, implicitTls, {
       ...deps,
       loggedIn: hooks.loggedIn,

@@ -43,7 +43,7 @@ export interface ImapSessionDeps {
   /** The connection ended; `session` is the session, or its handle once spliced. */
   readonly onEnd?: (session: SessionHandle) => void;
   /** Logged in as `user` and spliced: from now on `handle` stands for `session`, which is dropped. */
-  readonly onSpliced?: (session: SessionHandle, handle: SessionHandle, user: string) => void;
+  readonly onSpliced?: (session: SessionHandle, handle: SessionHandle, user: string, appPassword?: string) => void;
   /** Tells the connection limits this connection is no longer pre-login. */
   readonly loggedIn?: () => void;
 }

@@ -9,6 +9,7 @@ import { farewell } from './replies.js';
 
 const SHUTDOWN_TEXT = 'Server shutting down.';
 const REVOKED_TEXT = 'Account disabled.';
+const APP_PASSWORD_TEXT = 'App password revoked.';
 
 export async function startManageSieve(p: SharedParts): Promise<Service> {
   const { config } = p;
@@ -25,7 +26,7 @@ export async function startManageSieve(p: SharedParts): Promise<Service> {
     protocol: 'managesieve',
     listeners: [{ name: 'managesieve', at: config.listen.managesieve, implicitTls: false }],
     refusal: (text) => farewell(`(TRYLATER) ${text}`),
-    texts: { shutdown: SHUTDOWN_TEXT, revoked: REVOKED_TEXT },
+    texts: { shutdown: SHUTDOWN_TEXT, revoked: REVOKED_TEXT, appPassword: APP_PASSWORD_TEXT },
     create: (socket, implicitTls, peer, hooks) => new ManageSieveSession(socket, implicitTls, {
       ...deps,
       loggedIn: hooks.loggedIn,

@@ -39,7 +39,7 @@ export interface SieveSessionDeps {
   readonly capabilities: SieveCapabilitySource;
   readonly log: Logger;
   readonly onEnd?: (h: LiveSession) => void;
-  readonly onSpliced?: (session: LiveSession, handle: LiveSession, user: string) => void;
+  readonly onSpliced?: (session: LiveSession, handle: LiveSession, user: string, appPassword?: string) => void;
   readonly loggedIn?: () => void;
 }
 

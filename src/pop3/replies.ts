@@ -30,6 +30,7 @@ export const TEXT = {
   loggedIn: 'Logged in.',
   shutdown: 'Server shutting down.',
   revoked: 'Account disabled.',
+  appPasswordRevoked: 'App password revoked.',
 } as const;
 
 export function ok(text: string): string {

@@ -22,7 +22,7 @@ export async function startPop3(p: SharedParts): Promise<Service> {
       { name: 'pop3s', at: config.listen.pop3s, implicitTls: true },
     ],
     refusal: (text) => err(text, 'SYS/TEMP'),
-    texts: { shutdown: TEXT.shutdown, revoked: TEXT.revoked },
+    texts: { shutdown: TEXT.shutdown, revoked: TEXT.revoked, appPassword: TEXT.appPasswordRevoked },
     create: (socket, implicitTls, peer, hooks) => new Pop3Session(socket, implicitTls, {
       ...deps,
       loggedIn: hooks.loggedIn,

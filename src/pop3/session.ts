@@ -33,7 +33,7 @@ export interface Pop3SessionDeps {
   readonly login: LoginParts<object>;
   readonly log: Logger;
   readonly onEnd?: (session: LiveSession) => void;
-  readonly onSpliced?: (session: LiveSession, handle: LiveSession, user: string) => void;
+  readonly onSpliced?: (session: LiveSession, handle: LiveSession, user: string, appPassword?: string) => void;
   readonly loggedIn?: () => void;
 }
 

@@ -4,11 +4,11 @@
 // IdP that is down at start-up does not keep the proxy from starting.
 import * as oidc from 'openid-client';
 import type { PortalConfig } from '../config/types.js';
-import type { PendingLogin } from './sessions.js';
+import type { PendingLogin } from './login-seal.js';
 
 export interface SignInStart {
   readonly url: string;
-  readonly login: Omit<PendingLogin, 'createdAt'>;
+  readonly login: PendingLogin;
 }
 
 /** OAuth 2.0 for Native Apps (RFC 8252 §8.3) lets loopback go without TLS; nothing else may. */

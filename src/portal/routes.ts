@@ -9,12 +9,13 @@ import type { AppPasswordStore } from '../auth/app-passwords.js';
 import type { PortalConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { parseRequestTarget } from '../net/request-target.js';
-import { clearCookie, LOGIN_COOKIE, readCookie, SESSION_COOKIE, setCookie } from './cookies.js';
+import { clearCookie, LOGIN_COOKIE, readCookie, SEALED_MAX_LENGTH, SESSION_COOKIE, setCookie } from './cookies.js';
 import { checkSameOrigin, FormError, readForm } from './form.js';
 import type { Reply } from './headers.js';
 import { listPage, messagePage, signInPage } from './html.js';
 import type { SignInStart } from './oidc.js';
-import type { PendingLogin, PortalSession, PortalSessions } from './sessions.js';
+import { PortalStoreDown, type PortalSession, type PortalSessionStore } from './sessions.js';
+import { openLogin, sealLogin, type PendingLogin } from './login-seal.js';
 import type { Peer } from '../net/peer.js';
 import type { ProvisionResult } from '../session/provision.js';
 import type { BackendClient } from '../backend/login-result.js';
@@ -26,7 +27,7 @@ export interface PortalDeps {
   /** The token-login decision of every protocol: the same claim mapping, policy and SCIM state. */
   readonly decide: (accessToken: string) => Promise<LoginDecision>;
   readonly store: AppPasswordStore;
-  readonly sessions: PortalSessions;
+  readonly sessions: PortalSessionStore;
   /** PROVISION_ON_LOGIN: a first sign-in here creates the DMS account, as a first token login does. */
   readonly provision?: (user: string, client: BackendClient) => Promise<ProvisionResult>;
   /** Why a user may not log in now (SCIM deactivation), checked on every request. */
@@ -40,6 +41,18 @@ const page = (status: number, title: string, text: string, extra: Partial<Reply>
 const seeOther = (cookies: string[] = []): Reply => ({ status: 303, location: '/', cookies });
 
 export async function route(req: http.IncomingMessage, deps: PortalDeps, peer: Peer): Promise<Reply> {
+  try {
+    return await answer(req, deps, peer);
+  } catch (err) {
+    if (!(err instanceof PortalStoreDown)) throw err;
+    // Sessions are in the shared store (SHARED_STATE_URL) and it did not answer: fail closed,
+    // with a page, for the portal alone (the mail ports do not need it).
+    deps.log.warn({ event: 'portal-store-unavailable', remote: peer.address, err: err.message.slice(0, 200) }, 'portal: the shared store does not answer');
+    return page(503, 'Try again later', 'The portal cannot reach its session store right now. Mail is not affected. Try again in a minute.', { headers: { 'retry-after': '30' } });
+  }
+}
+
+async function answer(req: http.IncomingMessage, deps: PortalDeps, peer: Peer): Promise<Reply> {
   const remote = peer.address;
   const target = parseRequestTarget(req.url);
   if (!target) return page(400, 'Bad request', 'Malformed request target.');
@@ -48,7 +61,7 @@ export async function route(req: http.IncomingMessage, deps: PortalDeps, peer: P
   const method = req.method ?? '';
   if (!allow.split(', ').includes(method)) return page(405, 'Method not allowed', `Use ${allow}.`, { headers: { allow } });
   const sid = readCookie(req.headers.cookie, SESSION_COOKIE);
-  const session = current(deps, sid);
+  const session = await current(deps, sid);
   switch (target.path) {
     case '/': return session ? { status: 200, html: await list(deps, session) } : { status: 200, html: signInPage() };
     case '/login': return begin(deps);
@@ -67,10 +80,10 @@ export async function route(req: http.IncomingMessage, deps: PortalDeps, peer: P
   }
 }
 
-function current(deps: PortalDeps, sid: string | undefined): PortalSession | undefined {
-  const s = deps.sessions.get(sid);
+async function current(deps: PortalDeps, sid: string | undefined): Promise<PortalSession | undefined> {
+  const s = await deps.sessions.get(sid);
   if (s && deps.disabledReason(s.user)) {
-    deps.sessions.end(sid);
+    await deps.sessions.end(sid);
     return undefined;
   }
   return s;
@@ -94,21 +107,24 @@ async function begin(deps: PortalDeps): Promise<Reply> {
     deps.log.warn({ event: 'portal-idp-unavailable', err: (err as Error).message.slice(0, 200) }, 'portal: cannot reach the identity provider');
     return page(503, 'Try again later', 'The identity provider cannot be reached right now.');
   }
-  const id = deps.sessions.begin(start.login);
-  return { status: 302, location: start.url, cookies: [setCookie(LOGIN_COOKIE, id, PORTAL_LOGIN_TTL_MS / 1000)] };
+  // Nothing is kept here: the sign-in travels sealed in the cookie (login-seal.ts).
+  const sealed = sealLogin(await deps.sessions.sealKey(), start.login, Date.now() + PORTAL_LOGIN_TTL_MS);
+  return { status: 302, location: start.url, cookies: [setCookie(LOGIN_COOKIE, sealed, PORTAL_LOGIN_TTL_MS / 1000)] };
 }
 
 async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLSearchParams, peer: Peer): Promise<Reply> {
   const remote = peer.address;
-  // Taken whatever happens next: a code or a state is good for one try (RFC 9700 §4.5.3).
-  const login = deps.sessions.take(readCookie(req.headers.cookie, LOGIN_COOKIE));
+  // Cleared whatever happens next: a code or a state is good for one try (RFC 9700 §4.5.3);
+  // the IdP redeems a code once, so a replayed callback gets no second session either.
+  const sealed = readCookie(req.headers.cookie, LOGIN_COOKIE, SEALED_MAX_LENGTH);
+  const login: PendingLogin | undefined = sealed ? openLogin(await deps.sessions.sealKey(), sealed, Date.now()) : undefined;
   const cookies = [clearCookie(LOGIN_COOKIE)];
   const refuse = (status: number, reason: string, text: string, level: 'info' | 'debug' = 'info'): Reply => {
     deps.log[level]({ event: 'portal-signin-refused', remote, reason }, 'portal sign-in refused');
     return page(status, 'Sign-in failed', text, { cookies });
   };
   // What anyone can send without going to the IdP stays at debug, so it cannot flood the log.
-  if (!login) return refuse(400, 'no sign-in in progress in this browser (expired, replayed or foreign)', 'This sign-in has expired or was already used. Start again.', 'debug');
+  if (!login) return refuse(400, 'no sign-in in progress in this browser (absent, expired, tampered or foreign)', 'This sign-in has expired or was already used. Start again.', 'debug');
   if (query.get('state') !== login.state) return refuse(400, 'state does not match', 'This sign-in does not belong to this browser. Start again.', 'debug');
   const idpError = query.get('error');
   if (idpError) return refuse(idpError === 'access_denied' ? 403 : 400, `the identity provider answered ${idpError.slice(0, 64)}`, 'The identity provider did not sign you in.');
@@ -129,9 +145,11 @@ async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLS
     const p = await deps.provision(d.user, { ...peer, tls: true });
     if (p.kind === 'unavailable') return refuse(503, p.reason, 'Your mailbox is being set up. Try again in a minute.');
   }
-  const sid = deps.sessions.start(d.user);
+  const sid = await deps.sessions.start(d.user);
+  const made = await deps.sessions.get(sid);
+  if (!made) throw new PortalStoreDown('the new session was not found again');
   deps.log.info({ event: 'portal-signin', user: d.user, remote, issuer: d.issuer ?? null }, 'portal sign-in');
-  return seeOther([...cookies, setCookie(SESSION_COOKIE, sid, deps.sessions.remainingSeconds(deps.sessions.get(sid)!))]);
+  return seeOther([...cookies, setCookie(SESSION_COOKIE, sid, deps.sessions.remainingSeconds(made))]);
 }
 
 async function change(path: string, form: URLSearchParams, s: PortalSession, sid: string, deps: PortalDeps, remote: string): Promise<Reply> {
@@ -157,7 +175,7 @@ async function change(path: string, form: URLSearchParams, s: PortalSession, sid
       return seeOther();
     }
     default: // '/logout'
-      deps.sessions.end(sid);
+      await deps.sessions.end(sid);
       deps.log.info({ event: 'portal-signout', ...log }, 'portal sign-out');
       return seeOther([clearCookie(SESSION_COOKIE)]);
   }

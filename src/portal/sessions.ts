@@ -1,10 +1,13 @@
-// Server-side portal sessions and sign-ins in progress, both bounded in time and in count.
-// The browser holds only a random id; we keep its SHA-256, so a memory dump shows no usable
-// cookie. A session ends at sign-out, after PORTAL_SESSION_SECONDS, after a quarter of that
-// without a request, or when SCIM disables its user.
+// Server-side portal sessions, bounded in time and in count; made only by a finished sign-in
+// (sign-ins in progress live in the browser's sealed login cookie, login-seal.ts). The
+// browser holds only a random id; we keep its SHA-256, so a memory dump (or the shared
+// store) shows no usable cookie. A session ends at sign-out, after PORTAL_SESSION_SECONDS,
+// after a quarter of that without a request, or when SCIM disables its user. This file is
+// the in-process store; redis-sessions.ts keeps them in the shared store for replicas.
 import { createHash, randomBytes } from 'node:crypto';
 import { asciiLower } from '../auth/address.js';
-import { PORTAL_LOGIN_TTL_MS, PORTAL_MAX_PENDING_LOGINS, PORTAL_MAX_SESSIONS, PORTAL_SWEEP_INTERVAL_MS } from '../limits.js';
+import { newSealKey } from './login-seal.js';
+import { PORTAL_MAX_SESSIONS, PORTAL_SWEEP_INTERVAL_MS } from '../limits.js';
 
 export interface PortalSession {
   readonly user: string;
@@ -14,16 +17,25 @@ export interface PortalSession {
   lastSeenAt: number;
 }
 
-/** What the callback needs to finish a sign-in begun in this browser. */
-export interface PendingLogin {
-  readonly state: string;
-  readonly nonce: string;
-  readonly verifier: string;
-  readonly createdAt: number;
+/** Where the portal keeps its sessions: this process (PortalSessions) or the shared store. */
+export interface PortalSessionStore {
+  start(user: string): string | Promise<string>;
+  get(id: string | undefined): PortalSession | undefined | Promise<PortalSession | undefined>;
+  remainingSeconds(s: PortalSession): number;
+  end(id: string | undefined): void | Promise<void>;
+  endUser(user: string): void | Promise<void>;
+  /** The key that seals sign-ins in progress (login-seal.ts): the same on every replica sharing the sessions. */
+  sealKey(): Buffer | Promise<Buffer>;
+}
+
+/** The shared store did not answer: the portal says 503, the mail ports go on. */
+export class PortalStoreDown extends Error {
+  override readonly name = 'PortalStoreDown';
 }
 
 export const randomId = (): string => randomBytes(32).toString('base64url');
-const key = (id: string): string => createHash('sha256').update(id).digest('base64url');
+export const sessionKey = (id: string): string => createHash('sha256').update(id).digest('base64url');
+const key = sessionKey;
 
 /** A Map that forgets its oldest entry past `max` and its entries older than their time. */
 class Bounded<V extends { createdAt: number }> {
@@ -41,9 +53,10 @@ class Bounded<V extends { createdAt: number }> {
   get size(): number { return this.map.size; }
 }
 
-export class PortalSessions {
+export class PortalSessions implements PortalSessionStore {
   private readonly sessions = new Bounded<PortalSession>(PORTAL_MAX_SESSIONS);
-  private readonly pending = new Bounded<PendingLogin>(PORTAL_MAX_PENDING_LOGINS);
+  /** Made at start-up: a restart ends the sign-ins in progress, as it ends the sessions. */
+  private readonly key = newSealKey();
   private sweptAt = -Infinity;
 
   constructor(private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
@@ -86,32 +99,19 @@ export class PortalSessions {
     this.sessions.deleteWhere((s) => s.user === u);
   }
 
-  /** Remembers a sign-in begun; returns the id for the login cookie. */
-  begin(login: Omit<PendingLogin, 'createdAt'>): string {
-    const id = randomId();
-    this.sweep();
-    this.pending.set(id, { ...login, createdAt: this.now() });
-    return id;
+  sealKey(): Buffer {
+    return this.key;
   }
 
-  /** The sign-in of a login cookie, once: a replayed callback finds nothing. */
-  take(id: string | undefined): PendingLogin | undefined {
-    if (!id) return undefined;
-    const p = this.pending.get(id);
-    this.pending.delete(id);
-    return p && this.now() - p.createdAt <= PORTAL_LOGIN_TTL_MS ? p : undefined;
+  get size(): { sessions: number } {
+    return { sessions: this.sessions.size };
   }
 
-  get size(): { sessions: number; pending: number } {
-    return { sessions: this.sessions.size, pending: this.pending.size };
-  }
-
-  /** Expired entries go in one walk, at most every PORTAL_SWEEP_INTERVAL_MS: a flood of sign-ins costs no walk each. */
+  /** Expired entries go in one walk, at most every PORTAL_SWEEP_INTERVAL_MS: a burst of sign-ins costs no walk each. */
   private sweep(): void {
     const at = this.now();
     if (at - this.sweptAt < PORTAL_SWEEP_INTERVAL_MS) return;
     this.sweptAt = at;
     this.sessions.deleteWhere((s) => at - s.createdAt > this.ttlMs || at - s.lastSeenAt > this.ttlMs / 4);
-    this.pending.deleteWhere((p) => at - p.createdAt > PORTAL_LOGIN_TTL_MS);
   }
 }

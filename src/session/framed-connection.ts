@@ -30,7 +30,7 @@ export interface ResponseWaiter {
 export interface SpliceHooks {
   readonly idleTimeoutMs: number;
   readonly onEnd?: (h: LiveSession) => void;
-  readonly onSpliced?: (session: LiveSession, handle: LiveSession, user: string) => void;
+  readonly onSpliced?: (session: LiveSession, handle: LiveSession, user: string, appPassword?: string) => void;
 }
 
 export abstract class FramedConnection<E> extends PreauthConnection implements LiveSession {
@@ -131,7 +131,7 @@ export abstract class FramedConnection<E> extends PreauthConnection implements L
       startedAt: this.startedAt,
       onEnd: (h) => onEnd?.(h),
     });
-    onSpliced?.(this, handle, o.user);
+    onSpliced?.(this, handle, o.user, o.appPassword);
   }
 
   drain(text: string): void {

@@ -27,8 +27,8 @@ export interface SessionHooks<H extends LiveSession> {
   readonly loggedIn: () => void;
   /** The connection ended; `h` is the session, or its handle once spliced. */
   readonly onEnd: (h: H) => void;
-  /** Logged in as `user`: from now on `handle` stands for `session`. */
-  readonly onSpliced: (session: H, handle: H, user: string) => void;
+  /** Logged in as `user` (with the app password of id `appPassword`): from now on `handle` stands for `session`. */
+  readonly onSpliced: (session: H, handle: H, user: string, appPassword?: string) => void;
 }
 
 export interface LineServiceSpec<H extends LiveSession> {
@@ -36,18 +36,19 @@ export interface LineServiceSpec<H extends LiveSession> {
   readonly listeners: ReadonlyArray<{ readonly name: string; readonly at: ListenAddress | null; readonly implicitTls: boolean }>;
   /** The line a refused client gets on a plaintext listener (implicit TLS: no handshake is spent, the connection just closes). */
   refusal(text: string): string;
-  readonly texts: { readonly shutdown: string; readonly revoked: string };
+  /** `revoked`: the user was disabled or deleted; `appPassword`: the app password of the session was revoked. */
+  readonly texts: { readonly shutdown: string; readonly revoked: string; readonly appPassword: string };
   /** A new session for an admitted connection; the service starts it. */
   create(socket: net.Socket, implicitTls: boolean, peer: Peer, hooks: SessionHooks<H>): H & { start(): void };
 }
 
 export async function startLineService<H extends LiveSession>(p: SharedParts, spec: LineServiceSpec<H>): Promise<Service> {
   const { log } = p;
-  const registry = new SessionRegistry<H>(spec.protocol, p.disabled, log, (h, deadline) => h.drain(spec.texts.revoked, deadline, 'revoked'));
+  const registry = new SessionRegistry<H>(spec.protocol, p, log, (h, deadline, cause) => h.drain(cause === 'disabled' ? spec.texts.revoked : spec.texts.appPassword, deadline, 'revoked'));
   const hooks = (loggedIn: () => void): SessionHooks<H> => ({
     loggedIn,
     onEnd: (h) => registry.ended(h),
-    onSpliced: (session, handle, user) => registry.spliced(session, handle, user),
+    onSpliced: (session, handle, user, appPassword) => registry.spliced(session, handle, user, appPassword),
   });
   const accept = (implicitTls: boolean) => (socket: net.Socket, peer: Peer): void => {
     const a = admit(p, socket, peer);

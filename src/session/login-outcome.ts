@@ -9,6 +9,8 @@ export type LoginOutcome<Extra> =
       readonly kind: 'ok';
       readonly user: string;
       readonly mech: string;
+      /** The id of the app password it logged in with (its sessions end when it is revoked). */
+      readonly appPassword?: string;
       readonly backend: { readonly socket: net.Socket; readonly leftover: Buffer; readonly loginMs: number } & Extra;
     }
   /** Bad credentials (logged, counted, delayed): the failure reply; `last`: then close, the budget is spent. */

@@ -148,6 +148,7 @@ export class SessionLogin<Extra> {
       this.parts.guard?.succeeded(client.address, user);
       this.parts.authenticator.succeeded(decision, client.address, protocolOf(log));
     }, (err) => reportFault(log, protocolOf(log), 'login bookkeeping', err)));
-    return { kind: 'ok', user, mech, backend: result };
+    const appPassword = decision.outcome === 'token' ? decision.appPassword : undefined;
+    return { kind: 'ok', user, mech, backend: result, ...(appPassword ? { appPassword } : {}) };
   }
 }

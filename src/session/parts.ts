@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { LoginGuard } from '../auth/login-guard.js';
 import type { DisabledUsers } from '../auth/disabled-users.js';
+import type { AppPasswordStore } from '../auth/app-passwords.js';
 import type { BackendTargets } from '../backend/targets.js';
 import type { ProxyProtocolIn } from '../net/listen.js';
 import type { Provisioner } from './provision.js';
@@ -26,6 +27,8 @@ export interface SharedParts {
   readonly proxyIn: ProxyProtocolIn | null;
   /** Users disabled over SCIM (when SCIM is on): their open sessions are ended too. */
   readonly disabled?: DisabledUsers;
+  /** APP_PASSWORDS_FILE: a revoked app password ends the sessions that logged in with it. */
+  readonly appPasswords?: AppPasswordStore;
   /** PROVISION_ON_LOGIN: DMS accounts created on a user's first token login (issue 19). */
   readonly provision?: Provisioner;
 }

@@ -1,10 +1,10 @@
 // The live sessions of one service: every open connection until it ends, indexed by user once
-// logged in so that a user disabled over SCIM loses every session at once (revocation.ts).
+// logged in so that a user disabled over SCIM loses every session at once, and a revoked app
+// password the sessions that logged in with it (revocation.ts).
 // Shutdown drains and cuts through it; the sessions_active gauge counts it.
-import type { DisabledUsers } from '../auth/disabled-users.js';
 import type { Logger } from '../observability/logger.js';
 import type { Protocol } from '../observability/metrics.js';
-import { revocation, type Revocation } from './revocation.js';
+import { revocation, type Revocation, type RevocationSources, type RevokeCause } from './revocation.js';
 
 const notTracked = (): void => undefined; // a session before login is not indexed by user
 
@@ -12,9 +12,9 @@ export class SessionRegistry<H> {
   private readonly sessions = new Map<H, () => void>();
   private readonly revoked: Revocation<H>;
 
-  /** `revoke(h, deadline)` ends a session of a disabled user the protocol's clean way, cut at `deadline`. */
-  constructor(protocol: Protocol, disabled: DisabledUsers | undefined, log: Logger, revoke: (h: H, deadline: number) => void) {
-    this.revoked = revocation<H>(disabled, log, protocol, revoke);
+  /** `revoke(h, deadline, cause)` ends a session whose credential was taken back the protocol's clean way, cut at `deadline`. */
+  constructor(protocol: Protocol, sources: RevocationSources, log: Logger, revoke: (h: H, deadline: number, cause: RevokeCause) => void) {
+    this.revoked = revocation<H>(sources, log, protocol, revoke);
   }
 
   get size(): number { return this.sessions.size; }
@@ -27,11 +27,11 @@ export class SessionRegistry<H> {
     this.sessions.set(h, notTracked);
   }
 
-  /** Logged in as `user`: from now on `handle` stands for `before` (which may be itself). */
-  spliced(before: H, handle: H, user: string): void {
+  /** Logged in as `user` (with app password `appPassword`, its id): from now on `handle` stands for `before` (which may be itself). */
+  spliced(before: H, handle: H, user: string, appPassword?: string): void {
     if (before !== handle && !this.sessions.delete(before)) return; // ended meanwhile
     if (before === handle && !this.sessions.has(before)) return;
-    this.sessions.set(handle, this.revoked.track(user, handle));
+    this.sessions.set(handle, this.revoked.track(user, handle, appPassword));
   }
 
   ended(h: H): void {
@@ -39,7 +39,7 @@ export class SessionRegistry<H> {
     this.sessions.delete(h);
   }
 
-  /** Stops listening for deactivations (service close). */
+  /** Stops listening for deactivations and revocations (service close). */
   close(): void {
     this.revoked.close();
   }

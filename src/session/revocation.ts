@@ -1,9 +1,13 @@
-// Ending the open sessions of a user disabled (active=false) or deleted over SCIM, for IMAP
-// and SMTP alike: spliced sessions are indexed by user, and when DisabledUsers reports a user each of
-// theirs is ended the protocol's clean way (IMAP: `* BYE` between two responses; SMTP: 421
-// between transactions), cut after REVOKE_GRACE_MS at the latest. A login decided just
-// before the deactivation and spliced just after it is ended as soon as it is tracked.
+// Ending open sessions, for every protocol alike, when the credential behind them is taken
+// back: a user disabled (active=false) or deleted over SCIM loses every session; a revoked app
+// password (issue 19/20 follow-up) loses the sessions that logged in with it, and a user's
+// app passwords revoked all at once lose every app-password session of that user, while the
+// user's token and DMS-password sessions stay. Spliced sessions are indexed by user, and
+// each one to end is ended the protocol's clean way (IMAP: `* BYE` between two responses;
+// SMTP: 421 between transactions), cut after REVOKE_GRACE_MS at the latest. A login decided
+// just before the deactivation and spliced just after it is ended as soon as it is tracked.
 import type { DisabledUsers } from '../auth/disabled-users.js';
+import type { AppPasswordStore } from '../auth/app-passwords.js';
 import type { Logger } from '../observability/logger.js';
 import type { Protocol } from '../observability/metrics.js';
 import { asciiLower } from '../auth/address.js';
@@ -11,37 +15,54 @@ import { REVOKE_GRACE_MS } from '../limits.js';
 
 const untracked = (): void => undefined;
 
+/** What can take a session's credential back. */
+export interface RevocationSources {
+  readonly disabled?: DisabledUsers;
+  readonly appPasswords?: Pick<AppPasswordStore, 'onRevoked'>;
+}
+
 export interface Revocation<H> {
-  /** Registers the spliced session `h` of `user` (case-insensitive); returns the function that forgets it. */
-  track(user: string, h: H): () => void;
-  /** Stops listening for deactivations (service close). */
+  /** Registers the spliced session `h` of `user` (case-insensitive), logged in with app password `appPassword` (its id) if any; returns the function that forgets it. */
+  track(user: string, h: H, appPassword?: string): () => void;
+  /** Stops listening (service close). */
   close(): void;
 }
 
-/** `end(h, deadline)` ends one session cleanly, cutting it at `deadline` (epoch ms). */
-export function revocation<H>(disabled: DisabledUsers | undefined, log: Logger, proto: Protocol, end: (h: H, deadline: number) => void): Revocation<H> {
-  // Without SCIM no user is ever disabled: no session is indexed (the default, and the
-  // per-user index costs ~0.15 KiB per idle session).
-  if (!disabled) return { track: () => untracked, close: untracked };
-  const byUser = new Map<string, Set<H>>();
-  const unwatch = disabled.onDisabled((user, reason) => {
-    const open = [...(byUser.get(user) ?? [])];
+/** Why a session is ended: its user disabled or deleted, or the app password it logged in with revoked. */
+export type RevokeCause = 'disabled' | 'app-password';
+
+/** `end(h, deadline, cause)` ends one session cleanly, cutting it at `deadline` (epoch ms). */
+export function revocation<H>(sources: RevocationSources, log: Logger, proto: Protocol, end: (h: H, deadline: number, cause: RevokeCause) => void): Revocation<H> {
+  const { disabled, appPasswords } = sources;
+  // Without SCIM and app passwords nothing is ever taken back: no session is indexed (the
+  // default, and the per-user index costs ~0.15 KiB per idle session).
+  if (!disabled && !appPasswords) return { track: () => untracked, close: untracked };
+  /** Per user, each session and the app-password id it logged in with ('' for none). */
+  const byUser = new Map<string, Map<H, string>>();
+  const endAll = (open: H[], cause: RevokeCause, fields: Record<string, unknown>, msg: string): void => {
     if (open.length === 0) return;
-    log.warn({ event: 'sessions-revoked', proto, user, sessions: open.length, reason }, 'user disabled or deleted: closing their open sessions');
-    for (const h of open) end(h, Date.now() + REVOKE_GRACE_MS);
+    log.warn({ ...fields, proto, sessions: open.length }, msg);
+    for (const h of open) end(h, Date.now() + REVOKE_GRACE_MS, cause);
+  };
+  const unwatch = disabled?.onDisabled((user, reason) => {
+    endAll([...(byUser.get(user)?.keys() ?? [])], 'disabled', { event: 'sessions-revoked', user, reason }, 'user disabled or deleted: closing their open sessions');
+  });
+  const unrevoked = appPasswords?.onRevoked((user, ids) => {
+    const open = [...(byUser.get(user) ?? [])].filter(([, id]) => id !== '' && (ids === 'all' || ids.includes(id))).map(([h]) => h);
+    endAll(open, 'app-password', { event: 'sessions-revoked', user, reason: 'app password revoked' }, 'app password revoked: closing the sessions that logged in with it');
   });
   return {
-    track(user, h) {
+    track(user, h, appPassword) {
       const key = asciiLower(user);
       let set = byUser.get(key);
-      if (!set) byUser.set(key, (set = new Set()));
-      set.add(h);
-      if (disabled.reason(key)) end(h, Date.now() + REVOKE_GRACE_MS);
+      if (!set) byUser.set(key, (set = new Map()));
+      set.set(h, appPassword ?? '');
+      if (disabled?.reason(key)) end(h, Date.now() + REVOKE_GRACE_MS, 'disabled');
       return () => {
         set.delete(h);
         if (set.size === 0 && byUser.get(key) === set) byUser.delete(key);
       };
     },
-    close: unwatch,
+    close: () => { unwatch?.(); unrevoked?.(); },
   };
 }

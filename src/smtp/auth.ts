@@ -22,7 +22,7 @@ export interface SmtpAuthDeps {
   readonly idleTimeoutMs: number;
   readonly log: Logger;
   /** Registers a spliced session of `user` (shutdown, revocation); returns the function that unregisters it. */
-  readonly onSpliced?: (session: SplicedSmtp, user: string) => () => void;
+  readonly onSpliced?: (session: SplicedSmtp, user: string, appPassword?: string) => () => void;
 }
 
 export function createAuthHandler(deps: SmtpAuthDeps) {
@@ -96,5 +96,5 @@ function spliceTo(client: SmtpClient, o: Extract<LoginOutcome<SmtpBackend>, { ki
   const spliced = spliceSmtp(socket, o.backend, early, {
     idleTimeoutMs: deps.idleTimeoutMs, log, user: o.user, mech: o.mech, startedAt, onEnd: () => unregister?.(),
   });
-  unregister = deps.onSpliced?.(spliced, o.user);
+  unregister = deps.onSpliced?.(spliced, o.user, o.appPassword);
 }

@@ -11,6 +11,7 @@ import type { SmtpTransactionTracker } from './transaction-tracker.js';
 export const SHUTDOWN_REPLY = '421 4.3.2 Service shutting down, please reconnect\r\n';
 /** To a user disabled (SCIM) while connected: no retry will succeed. */
 export const REVOKED_REPLY = '421 4.7.0 Account disabled, closing connection\r\n';
+export const APP_PASSWORD_REVOKED_REPLY = '421 4.7.0 App password revoked, closing connection\r\n';
 
 export interface SplicedSmtp {
   /** Closes now (both sides). */

@@ -9,7 +9,7 @@ import { startServerTls } from '../net/tls-context.js';
 import { createAuthHandler } from './auth.js';
 import { DMS_DEFAULT_FEATURES, ehloOptions, probeFeatures } from './features.js';
 import { createSmtpFront, type SmtpFront } from './smtp-server-adapter.js';
-import { REVOKED_REPLY, type SplicedSmtp } from './drain.js';
+import { APP_PASSWORD_REVOKED_REPLY, REVOKED_REPLY, type SplicedSmtp } from './drain.js';
 import { SessionRegistry } from '../session/registry.js';
 import { REFUSAL_CLOSE_MS } from '../limits.js';
 import { metrics } from '../observability/metrics.js';
@@ -26,7 +26,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
   // Spliced sessions (before login, smtp-server keeps its own connections). A user disabled
   // over SCIM: each open session ends at its next point between transactions (a message
   // being sent is finished first), or is cut at the deadline.
-  const spliced = new SessionRegistry<SplicedSmtp>('smtp', p.disabled, log, (s, deadline) => s.drain(deadline, REVOKED_REPLY, 'revoked'));
+  const spliced = new SessionRegistry<SplicedSmtp>('smtp', p, log, (s, deadline, cause) => s.drain(deadline, cause === 'disabled' ? REVOKED_REPLY : APP_PASSWORD_REVOKED_REPLY, 'revoked'));
   const handshaking = new Set<net.Socket>(); // 465 connections before their TLS handshake is done
   const fronts: SmtpFront[] = [];
   const updateFeatures = (features: ReadonlyMap<string, string>): void => {
@@ -50,9 +50,9 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
     allowPlaintextAuth: config.allowPlaintextAuth,
     idleTimeoutMs: config.sessions.idleTimeoutMs,
     log,
-    onSpliced: (session, user) => {
+    onSpliced: (session, user, appPassword) => {
       spliced.add(session);
-      spliced.spliced(session, session, user);
+      spliced.spliced(session, session, user, appPassword);
       return () => spliced.ended(session);
     },
   });

@@ -2,15 +2,21 @@
 // change it, so every change is read-modify-write of the file as it is now, under a lock file
 // (O_EXCL; a lock older than LOCK_STALE_MS is broken), written atomically (atomic-file.ts).
 // Logins read an in-memory copy, reloaded when the file changed (one stat per lookup, so a
-// revocation by the CLI holds from the very next login). Last-used data is
+// revocation by the CLI holds from the very next login). Once the proxy listens for
+// revocations (onRevoked) the file is also stat'ed every APP_PASSWORD_WATCH_MS, so that ids
+// the CLI removed end their live sessions within about that; every reload compares the ids
+// before and after, whoever changed the file. Last-used data is
 // kept in memory and merged into the file at most every LAST_USED_FLUSH_MS (and at close).
 import { randomUUID } from 'node:crypto';
 import { open, stat, unlink } from 'node:fs/promises';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { asciiLower } from '../auth/address.js';
-import { AppPasswordLimitError, cleanLabel, generateAppPassword, hashAppPassword, type AppPasswordRecord, type AppPasswordStore } from '../auth/app-passwords.js';
+import {
+  AppPasswordLimitError, cleanLabel, generateAppPassword, hashAppPassword, RevokedListeners,
+  type AppPasswordRecord, type AppPasswordStore, type RevokedListener,
+} from '../auth/app-passwords.js';
 import { readBytes, writeAtomic } from './atomic-file.js';
-import { LAST_USED_FLUSH_MS, LOCK_POLL_MS, LOCK_STALE_MS, LOCK_WAIT_MS, MAX_APP_PASSWORDS_PER_USER } from '../limits.js';
+import { APP_PASSWORD_WATCH_MS, LAST_USED_FLUSH_MS, LOCK_POLL_MS, LOCK_STALE_MS, LOCK_WAIT_MS, MAX_APP_PASSWORDS_PER_USER } from '../limits.js';
 
 export { AppPasswordLimitError } from '../auth/app-passwords.js';
 
@@ -44,9 +50,32 @@ export class AppPasswordFile implements AppPasswordStore {
   private seen = '';
   private loaded = false;
   private byUser = new Map<string, AppPasswordRecord[]>();
+  private readonly revoked = new RevokedListeners();
+  private watching = false;
+  private readonly poll = (): void => {
+    try {
+      this.refresh();
+    } catch {
+      // unreadable now: the last good copy stays, the next poll tries again
+    }
+  };
 
   private constructor(private readonly path: string, private records: Map<string, AppPasswordRecord>) {
     this.index();
+  }
+
+  /** The file as read now replaces the copy: the ids gone from it are revoked, whoever removed them. */
+  private replace(records: Map<string, AppPasswordRecord>): void {
+    const gone = new Map<string, string[]>();
+    for (const r of this.records.values()) {
+      if (records.has(r.id)) continue;
+      const ids = gone.get(r.user);
+      if (ids) ids.push(r.id);
+      else gone.set(r.user, [r.id]);
+    }
+    this.records = records;
+    this.index();
+    for (const [user, ids] of gone) this.revoked.tell(user, ids);
   }
 
   /** Logins look a user up on every password: by user, not by scanning every record. */
@@ -102,8 +131,19 @@ export class AppPasswordFile implements AppPasswordStore {
     this.flusher.unref();
   }
 
+  onRevoked(fn: RevokedListener): () => void {
+    if (!this.watching) {
+      this.watching = true;
+      // watchFile stats the path (an atomic rename replaces the inode fs.watch would follow).
+      watchFile(this.path, { interval: APP_PASSWORD_WATCH_MS, persistent: false }, this.poll);
+    }
+    return this.revoked.add(fn);
+  }
+
   /** Writes pending last-used data and stops following the file. */
   async close(): Promise<void> {
+    if (this.watching) unwatchFile(this.path, this.poll);
+    this.watching = false;
     clearTimeout(this.flusher);
     this.flusher = undefined;
     await this.flush();
@@ -120,8 +160,7 @@ export class AppPasswordFile implements AppPasswordStore {
     const seen = s ? `${s.mtimeMs}:${s.size}:${s.ino}` : 'none';
     if (seen === this.seen) return;
     try {
-      this.records = parseRecords(this.path, s ? readFileSync(this.path) : null);
-      this.index();
+      this.replace(parseRecords(this.path, s ? readFileSync(this.path) : null));
       this.seen = seen;
       this.loaded = true;
     } catch (err) {
@@ -143,8 +182,7 @@ export class AppPasswordFile implements AppPasswordStore {
         // 0600: hashes only, but nobody else needs to read them.
         await writeAtomic(this.path, Buffer.from(`${JSON.stringify({ version: VERSION, passwords: [...records.values()] }, null, 1)}\n`), 0o600);
         this.usage.clear();
-        this.records = records;
-        this.index();
+        this.replace(records);
         this.seen = ''; // our own write: read back on the next lookup
         return result;
       } finally {

@@ -5,6 +5,12 @@
 // the secret) and the last-used data (id → JSON), which each replica keeps in memory and
 // writes in one transaction every LAST_USED_FLUSH_MS (no write per login).
 //
+// A revocation is announced on a pub/sub channel in the same transaction, so each replica
+// that listens (onRevoked) ends the sessions that logged in with the revoked ids within
+// milliseconds; the caller's own replica is told at once, without the round trip. A replica that was away
+// from the store (and so may have missed announcements) re-reads, when its subscriber is back,
+// which of the ids its logins listed are left, and tells its listeners of the ones gone.
+//
 // Every call is bounded by SHARED_STATE_TIMEOUT_MS; a store that does not answer rejects with
 // AppPasswordsUnavailableError, so a login fails closed as temporarily unavailable.
 import { randomUUID } from 'node:crypto';
@@ -12,21 +18,24 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { asciiLower } from '../auth/address.js';
 import {
   AppPasswordLimitError, AppPasswordsUnavailableError, cleanLabel, generateAppPassword, hashAppPassword,
-  type AppPasswordRecord, type AppPasswordStore,
+  RevokedListeners, type AppPasswordRecord, type AppPasswordStore, type RevokedListener,
 } from '../auth/app-passwords.js';
 import type { SharedStateConfig } from '../config/types.js';
 import { metrics } from '../observability/metrics.js';
 import { bounded, connectRedis, connectTimeoutMs, KEY_PREFIX } from './redis-connection.js';
-import { LAST_USED_FLUSH_MS, MAX_APP_PASSWORDS_PER_USER, MAX_APP_PASSWORD_OWNERS } from '../limits.js';
+import { LAST_USED_FLUSH_MS, MAX_APP_PASSWORDS_PER_USER, MAX_APP_PASSWORD_OWNERS, MAX_REVOKED_EVENT_CHARS } from '../limits.js';
 
 const recordsKey = (user: string): string => `${KEY_PREFIX}app-passwords:${user}`;
 const usageKey = (user: string): string => `${KEY_PREFIX}app-passwords-used:${user}`;
+const REVOKED_CHANNEL = `${KEY_PREFIX}app-passwords-revoked`;
 
 type Usage = Pick<AppPasswordRecord, 'lastUsedAt' | 'lastAddress' | 'lastProtocol'>;
 
 export interface RedisAppPasswordsOptions {
   /** How often last-used data is written (tests shorten it). */
   readonly flushMs?: number;
+  /** Makes the connection that hears revocations announced by other replicas. */
+  readonly subscriber?: () => Redis;
 }
 
 export class RedisAppPasswords implements AppPasswordStore {
@@ -36,10 +45,16 @@ export class RedisAppPasswords implements AppPasswordStore {
   private readonly owners = new Map<string, string>();
   private flusher: NodeJS.Timeout | undefined;
   private readonly flushMs: number;
+  private readonly subscriber: (() => Redis) | undefined;
   /** Until the first connection is made, a call waits for it (the CLI's one call, a login at start-up). */
   private firstReady: Promise<void> | null;
+  private readonly id = randomUUID();
+  private readonly revoked = new RevokedListeners();
+  /** The subscriber, made at the first onRevoked (the CLI, which only revokes, never makes one). */
+  private sub: Redis | undefined;
 
   constructor(readonly client: Redis, private readonly timeoutMs: number, private readonly connectMs: number, opts: RedisAppPasswordsOptions = {}) {
+    this.subscriber = opts.subscriber;
     this.flushMs = opts.flushMs ?? LAST_USED_FLUSH_MS;
     this.firstReady = client.status === 'ready' ? null : new Promise((resolve) => client.once('ready', () => {
       this.firstReady = null;
@@ -51,7 +66,9 @@ export class RedisAppPasswords implements AppPasswordStore {
   static open(config: SharedStateConfig, opts: RedisAppPasswordsOptions = {}): RedisAppPasswords {
     const client = connectRedis(config);
     client.on('error', () => undefined); // reported by the calls that fail
-    return new RedisAppPasswords(client, config.timeoutMs, connectTimeoutMs(config), opts);
+    // The subscriber queues its SUBSCRIBE until connected, and ioredis re-subscribes on reconnect.
+    const subscriber = (): Redis => connectRedis(config, { enableOfflineQueue: true, commandTimeout: undefined });
+    return new RedisAppPasswords(client, config.timeoutMs, connectTimeoutMs(config), { subscriber, ...opts });
   }
 
   async list(user: string): Promise<readonly AppPasswordRecord[]> {
@@ -87,13 +104,70 @@ export class RedisAppPasswords implements AppPasswordStore {
     const key = asciiLower(user);
     let gone: number;
     if (id === 'all') {
-      [gone] = await this.exec('app-password-revoke', () => this.client.multi().hlen(recordsKey(key)).del(recordsKey(key), usageKey(key))) as [number];
+      [gone] = await this.exec('app-password-revoke', () => this.client.multi().hlen(recordsKey(key)).del(recordsKey(key), usageKey(key)).publish(REVOKED_CHANNEL, this.announce(key, 'all'))) as [number];
       for (const [pid, p] of this.pending) if (p.user === key) this.pending.delete(pid);
+      this.revoked.tell(key, 'all');
     } else {
-      [gone] = await this.exec('app-password-revoke', () => this.client.multi().hdel(recordsKey(key), id).hdel(usageKey(key), id)) as [number];
+      [gone] = await this.exec('app-password-revoke', () => this.client.multi().hdel(recordsKey(key), id).hdel(usageKey(key), id).publish(REVOKED_CHANNEL, this.announce(key, [id]))) as [number];
       this.pending.delete(id);
+      if (gone) this.revoked.tell(key, [id]);
     }
     return gone;
+  }
+
+  onRevoked(fn: RevokedListener): () => void {
+    if (!this.sub && this.subscriber) {
+      const sub = (this.sub = this.subscriber());
+      sub.on('error', () => undefined); // the calls on the main connection report the store's state
+      sub.on('message', (_channel: string, text: string) => this.heard(text));
+      sub.subscribe(REVOKED_CHANNEL).catch(() => undefined); // retried by ioredis on reconnect
+      // Re-read when either connection is back (whichever returns last finds the store answering,
+      // and the subscriber hears from then on).
+      for (const c of [this.client, sub]) {
+        let joined = c.status === 'ready';
+        c.on('ready', () => {
+          if (joined) void this.recheck().catch(() => undefined);
+          joined = true;
+        });
+      }
+    }
+    return this.revoked.add(fn);
+  }
+
+  /** Back after a loss: the ids known here (those of the sessions logged in here among them) that are gone from the store are revoked. */
+  private async recheck(): Promise<void> {
+    const byUser = new Map<string, string[]>();
+    for (const [id, user] of this.owners) {
+      const ids = byUser.get(user);
+      if (ids) ids.push(id);
+      else byUser.set(user, [id]);
+    }
+    if (byUser.size === 0) return;
+    const users = [...byUser.keys()];
+    const left = await this.exec('app-password-recheck', () => {
+      const p = this.client.pipeline();
+      for (const u of users) p.hkeys(recordsKey(u));
+      return p;
+    }) as string[][];
+    users.forEach((user, i) => {
+      const kept = new Set(left[i]);
+      const gone = byUser.get(user)!.filter((id) => !kept.has(id));
+      for (const id of gone) this.owners.delete(id);
+      this.revoked.tell(user, gone);
+    });
+  }
+
+  private announce(user: string, ids: readonly string[] | 'all'): string {
+    return JSON.stringify({ from: this.id, user, ids });
+  }
+
+  /** A revocation announced by a replica (or the CLI): checked field by field, ours ignored (told at once). */
+  private heard(text: string): void {
+    if (text.length > MAX_REVOKED_EVENT_CHARS) return;
+    const m = parse<{ from?: unknown; user?: unknown; ids?: unknown }>(text);
+    if (!m || m.from === this.id || typeof m.user !== 'string' || !m.user) return;
+    if (m.ids === 'all') this.revoked.tell(asciiLower(m.user), 'all');
+    else if (Array.isArray(m.ids) && m.ids.every((i) => typeof i === 'string')) this.revoked.tell(asciiLower(m.user), m.ids as string[]);
   }
 
   used(id: string, at: number, address: string, protocol: string): void {
@@ -129,6 +203,7 @@ export class RedisAppPasswords implements AppPasswordStore {
     clearTimeout(this.flusher);
     this.flusher = undefined;
     await this.flush();
+    this.sub?.disconnect();
     this.client.disconnect();
   }
 

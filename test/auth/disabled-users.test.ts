@@ -27,7 +27,7 @@ t.test('revocation ends the sessions of the disabled user only, case-insensitive
   const d = new DisabledUsers();
   const log = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
   const ended: string[] = [];
-  const r = revocation<string>(d, log, 'imap', (h, deadline) => {
+  const r = revocation<string>({ disabled: d }, log, 'imap', (h, deadline) => {
     t.ok(deadline > Date.now(), 'a deadline in the future');
     ended.push(h);
   });
@@ -63,7 +63,7 @@ t.test('a user deleted over SCIM: no longer refused here, and their sessions are
 
   const log = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
   const ended: string[] = [];
-  const r = revocation<string>(d, log, 'smtp', (h) => ended.push(h));
+  const r = revocation<string>({ disabled: d }, log, 'smtp', (h) => ended.push(h));
   r.track('erin@example.test', 'smtp-1');
   t.same(ended, [], 'tracking a removed (not disabled) user ends nothing');
   d.removed('erin@example.test', 'deleted');
@@ -74,7 +74,7 @@ t.test('a user deleted over SCIM: no longer refused here, and their sessions are
 t.test('without SCIM (no DisabledUsers) revocation indexes nothing and ends nothing', async (t) => {
   const log = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
   const ended: string[] = [];
-  const r = revocation<string>(undefined, log, 'imap', (h) => ended.push(h));
+  const r = revocation<string>({}, log, 'imap', (h) => ended.push(h));
   const forgetA = r.track('carol@example.test', 'imap-1');
   const forgetB = r.track('bob@example.test', 'imap-2');
   t.equal(forgetA, forgetB, 'one shared no-op: no per-session state');

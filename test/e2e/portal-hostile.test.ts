@@ -4,9 +4,11 @@
 // the portal keeps serving. The portal here is a public client (PKCE alone, no secret).
 import t from 'tap';
 import net from 'node:net';
+import tls from 'node:tls';
 import { launchBrowser } from '../harness/browser.js';
 import { signIn, startPortalStack } from '../harness/portal.js';
 import { rawGet, rawHttps } from '../harness/raw-http.js';
+import { IDP_TEST_PASSWORD } from '../harness/idp-login.js';
 
 const { proxy, url } = await startPortalStack(t);
 const port = Number(new URL(url).port);
@@ -69,6 +71,77 @@ t.test('a replayed callback signs nobody in', async (t) => {
   const replay = await rawHttps(port, rawGet(target, { cookie: login }));
   t.equal(replay.statuses[0], 400, 'another browser with a fresh sign-in: its state is not this one');
   t.notMatch(replay.text, /__Host-omp-session=[A-Za-z0-9_-]{20}/, 'no session cookie');
+});
+
+/**
+ * `total` GET /login over `conns` keep-alive TLS connections, pipelined in batches: the 302s
+ * counted. Bounded by `timeoutMs` (the test fails, it does not hang).
+ */
+async function floodLogins(total: number, conns: number, timeoutMs: number): Promise<number> {
+  const one = `GET /login HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`;
+  const BATCH = 250;
+  const deadline = Date.now() + timeoutMs;
+  const per = Math.ceil(total / conns);
+  const counts = await Promise.all(Array.from({ length: conns }, () => new Promise<number>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername: 'localhost' });
+    let sent = 0;
+    let got = 0;
+    let tail = '';
+    const timer = setTimeout(() => { s.destroy(); reject(new Error(`flood: ${got} of ${per} answered on one connection in time`)); }, Math.max(1, deadline - Date.now()));
+    const more = () => {
+      const n = Math.min(BATCH, per - sent);
+      sent += n;
+      s.write(one.repeat(n));
+    };
+    s.on('secureConnect', more);
+    s.on('data', (d: Buffer) => {
+      const text = tail + d.toString('latin1');
+      got += (text.match(/HTTP\/1\.1 302 /g) ?? []).length;
+      tail = text.slice(-20);
+      if (got >= per) { clearTimeout(timer); s.destroy(); resolve(got); } else if (got === sent) more();
+    });
+    s.on('error', (err) => { clearTimeout(timer); reject(err); });
+    s.on('close', () => { clearTimeout(timer); if (got < per) reject(new Error(`flood: connection closed after ${got} of ${per}`)); });
+  })));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+t.test('20,000 unauthenticated GET /login keep no state and push out no real sign-in begun before them', async (t) => {
+  const { browser, close } = await launchBrowser();
+  t.teardown(close);
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await ctx.newPage();
+  await page.goto(`${url}/`);
+  await page.click('#sign-in');
+  await page.waitForSelector('#email', { timeout: 10_000 });
+  // The browser is at the IdP now, its sign-in begun; 20,000 others begin meanwhile (twice
+  // what a table of PORTAL_MAX_PENDING_LOGINS = 10,000 sign-ins in progress held).
+  const started = Date.now();
+  t.equal(await floodLogins(20_000, 8, 90_000), 20_000, 'every /login answered 302');
+  t.comment(`20,000 GET /login in ${Date.now() - started} ms`);
+  await page.fill('#email', 'alice@example.test');
+  await page.fill('#password', IDP_TEST_PASSWORD);
+  await Promise.all([page.waitForURL(`${url}/**`, { timeout: 15_000 }), page.click('#submit')]);
+  await page.waitForLoadState('load');
+  t.equal(await page.textContent('#user', { timeout: 5000 }).catch(async () => `not signed in: ${(await page.textContent('h1').catch(() => null)) ?? '?'}`), 'alice@example.test', 'the real sign-in finished');
+});
+
+t.test('a tampered, truncated or foreign sealed sign-in: 400, nothing logged as an error', async (t) => {
+  const begun = await rawHttps(port, rawGet('/login'));
+  const value = /set-cookie: __Host-omp-login=([A-Za-z0-9_-]+)/i.exec(begun.text)![1]!;
+  const state = new URL(/location: (\S+)/i.exec(begun.text)![1]!).searchParams.get('state')!;
+  t.ok(value.length > 128, 'the sign-in itself is in the cookie');
+  t.notMatch(value, state, 'not readable in it');
+  const raw = Buffer.from(value, 'base64url');
+  const flipped = Buffer.from(raw);
+  flipped[20] ^= 1;
+  const foreign = Buffer.alloc(raw.length, 7); // same shape, sealed under no key of ours
+  const before = proxy.logs().length;
+  for (const [what, v] of [['tampered', flipped.toString('base64url')], ['foreign', foreign.toString('base64url')], ['truncated', value.slice(0, 100)], ['too long', value + 'A'.repeat(600)]] as const) {
+    t.equal(await status(rawGet(`/callback?code=abc&state=${state}`, { cookie: `__Host-omp-login=${v}` })), 400, what);
+  }
+  t.equal(await status(rawGet(`/callback?code=abc&state=${state}`, { cookie: `__Host-omp-login=${value}` })), 400, 'the real one, with a code the IdP never issued');
+  t.same(proxy.logs().slice(before).filter((l) => Number(l.level) >= 50 || l.level === 'error' || l.event === 'internal-error'), [], 'nothing at error level');
 });
 
 t.test('method confusion: 405 with Allow; unknown paths 404; malformed targets 400', async (t) => {

@@ -19,6 +19,11 @@ export interface PortalStack {
   readonly url: string;
   readonly appPasswordsFile: string;
   readonly ca: string;
+  /**
+   * One more replica of the same deployment (same IdP client, PORTAL_URL and app-password
+   * file), its portal on a port of its own, as a second instance behind one balancer.
+   */
+  replica(env?: Record<string, string>): Promise<{ proxy: TestProxy; port: number }>;
 }
 
 export async function startPortalStack(
@@ -38,22 +43,31 @@ export async function startPortalStack(
     response_types: ['code'],
   });
   const appPasswordsFile = join(dir, 'app-passwords.json');
-  const proxy = await startProxy({
-    backend,
-    userinfoUrl: idp.userinfoUrl,
-    env: {
-      APP_PASSWORDS_FILE: appPasswordsFile,
-      LISTEN_PORTAL: `127.0.0.1:${port}`,
-      PORTAL_URL: url,
-      PORTAL_CLIENT_ID: 'mail-portal',
-      ...(opts.clientSecret ? { PORTAL_CLIENT_SECRET: opts.clientSecret } : {}),
-      OAUTH2_ISSUER: idp.issuer,
-      ...opts.env,
-    },
-  });
-  t.teardown(() => proxy.stop());
+  const start = async (listen: number, env: Record<string, string> = {}): Promise<TestProxy> => {
+    const p = await startProxy({
+      backend,
+      userinfoUrl: idp.userinfoUrl,
+      env: {
+        APP_PASSWORDS_FILE: appPasswordsFile,
+        LISTEN_PORTAL: `127.0.0.1:${listen}`,
+        PORTAL_URL: url,
+        PORTAL_CLIENT_ID: 'mail-portal',
+        ...(opts.clientSecret ? { PORTAL_CLIENT_SECRET: opts.clientSecret } : {}),
+        OAUTH2_ISSUER: idp.issuer,
+        ...opts.env,
+        ...env,
+      },
+    });
+    t.teardown(() => p.stop());
+    return p;
+  };
+  const proxy = await start(port!);
+  const replica = async (env: Record<string, string> = {}) => {
+    const [other] = await freePorts(1);
+    return { proxy: await start(other!, env), port: other! };
+  };
   const { readFileSync } = await import('node:fs');
-  return { backend, idp, proxy, url, appPasswordsFile, ca: readFileSync(proxy.certs.caFile, 'utf8') };
+  return { backend, idp, proxy, url, appPasswordsFile, ca: readFileSync(proxy.certs.caFile, 'utf8'), replica };
 }
 
 /** Signs `email` in through the IdP's login form; resolves with the page where the portal left the browser. */

@@ -1,9 +1,11 @@
-// Portal sessions and sign-ins in progress (src/portal/sessions.ts): bounded in time and in
-// count, a sign-in taken once, and cookies read without trusting them.
+// Portal sessions (src/portal/sessions.ts): bounded in time and in count; sign-ins in
+// progress sealed in their cookie (src/portal/login-seal.ts): opened only intact, under our
+// key and before their expiry; and cookies read without trusting them.
 import t from 'tap';
 import { PortalSessions } from '../../src/portal/sessions.js';
-import { readCookie, setCookie, SESSION_COOKIE } from '../../src/portal/cookies.js';
-import { PORTAL_LOGIN_TTL_MS, PORTAL_MAX_PENDING_LOGINS, PORTAL_MAX_SESSIONS } from '../../src/limits.js';
+import { LOGIN_COOKIE, readCookie, SEALED_MAX_LENGTH, setCookie, SESSION_COOKIE } from '../../src/portal/cookies.js';
+import { newSealKey, openLogin, sealLogin } from '../../src/portal/login-seal.js';
+import { PORTAL_MAX_SESSIONS } from '../../src/limits.js';
 
 const clock = () => {
   let now = 1_000_000;
@@ -38,28 +40,33 @@ t.test('sign-out and SCIM end sessions; the CSRF token is per session', async (t
   t.ok(s.get(b), 'others stay');
 });
 
-t.test('at most PORTAL_MAX_SESSIONS sessions and PORTAL_MAX_PENDING_LOGINS sign-ins: the oldest go', async (t) => {
+t.test('at most PORTAL_MAX_SESSIONS sessions: the oldest go', async (t) => {
   const s = new PortalSessions(60_000);
   const first = s.start('first@example.test');
   for (let i = 0; i < PORTAL_MAX_SESSIONS; i++) s.start(`u${i}@example.test`);
   t.equal(s.size.sessions, PORTAL_MAX_SESSIONS);
   t.notOk(s.get(first), 'the oldest was ended');
-  const login = { state: 's', nonce: 'n', verifier: 'v' };
-  const oldest = s.begin(login);
-  for (let i = 0; i < PORTAL_MAX_PENDING_LOGINS; i++) s.begin(login);
-  t.equal(s.size.pending, PORTAL_MAX_PENDING_LOGINS);
-  t.notOk(s.take(oldest));
 });
 
-t.test('a sign-in is taken once, and only within PORTAL_LOGIN_TTL_MS', async (t) => {
-  const c = clock();
-  const s = new PortalSessions(60_000, c.now);
-  const id = s.begin({ state: 's', nonce: 'n', verifier: 'v' });
-  t.same(s.take(id), { state: 's', nonce: 'n', verifier: 'v', createdAt: 1_000_000 });
-  t.notOk(s.take(id), 'a replay finds nothing');
-  const late = s.begin({ state: 's', nonce: 'n', verifier: 'v' });
-  c.tick(PORTAL_LOGIN_TTL_MS + 1);
-  t.notOk(s.take(late), 'too late');
+t.test('a sealed sign-in opens only intact, under its key, before its expiry', async (t) => {
+  const key = newSealKey();
+  const login = { state: 'S'.repeat(43), nonce: 'N'.repeat(43), verifier: 'V'.repeat(43) };
+  const sealed = sealLogin(key, login, 2_000);
+  t.match(sealed, /^[A-Za-z0-9_-]+$/);
+  t.ok(sealed.length <= SEALED_MAX_LENGTH, `fits the cookie reader (${sealed.length})`);
+  t.equal(readCookie(`${LOGIN_COOKIE}=${sealed}`, LOGIN_COOKIE, SEALED_MAX_LENGTH), sealed);
+  t.notMatch(Buffer.from(sealed, 'base64url').toString('latin1'), /VVVV|SSSS/, 'the verifier and state are not readable');
+  t.same(openLogin(key, sealed, 1_999), login);
+  t.notOk(openLogin(key, sealed, 2_000), 'expired');
+  t.notOk(openLogin(newSealKey(), sealed, 1_000), 'another key (another replica set, a restart)');
+  const raw = Buffer.from(sealed, 'base64url');
+  for (const at of [0, 12, raw.length - 1]) {
+    const bad = Buffer.from(raw);
+    bad[at] ^= 1;
+    t.notOk(openLogin(key, bad.toString('base64url'), 1_000), `a bit flipped at ${at}`);
+  }
+  for (const v of [undefined, '', 'A'.repeat(16), 'A'.repeat(40), sealed.slice(0, -4)]) t.notOk(openLogin(key, v, 1_000), JSON.stringify(v));
+  t.not(sealLogin(key, login, 2_000), sealed, 'a fresh IV each time');
 });
 
 t.test('cookies: ours or nothing, never a throw', async (t) => {

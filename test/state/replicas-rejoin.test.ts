@@ -7,14 +7,10 @@
 // deletion revokes) takes effect on B when it rejoins: the users' sessions on B end, and B
 // refuses the deactivated user and the revoked app password.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startBackendAndIdp } from '../harness/stack.js';
-import { eventually, startProxy, type TestProxy } from '../harness/proxy.js';
-import { startRedis } from '../harness/redis.js';
-import { startTcpCut } from '../harness/tcp-cut.js';
+import { startReplicaPair } from '../harness/replicas.js';
+import { eventually, type TestProxy } from '../harness/proxy.js';
 import { RawClient, oauthbearer } from '../harness/raw-imap.js';
 import { appPasswordCommand } from '../../src/commands/app-password.js';
 import { DRAIN_QUIET_MS, SHARED_STATE_RECONNECT_MAX_MS } from '../../src/limits.js';
@@ -22,24 +18,9 @@ import { DRAIN_QUIET_MS, SHARED_STATE_RECONNECT_MAX_MS } from '../../src/limits.
 const SCIM_TOKEN = randomBytes(24).toString('hex');
 const WAIT_MS = 10_000;
 
-const { backend, idp } = await startBackendAndIdp(t);
-const [alice] = backend.users as [typeof backend.users[0]];
-const redis = await startRedis();
-t.teardown(() => redis.stop());
-const toStoreFromB = await startTcpCut(redis.port);
-t.teardown(() => toStoreFromB.stop());
-const dir = mkdtempSync(join(tmpdir(), 'o2mp-rejoin-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-
-const start = async (extra: Record<string, string>): Promise<TestProxy> => {
-  const p = await startProxy({ backend, userinfoUrl: idp.userinfoUrl, env: { APP_PASSWORDS_FILE: join(dir, 'app-passwords.json'), SHARED_STATE_URL: redis.url, ...extra } });
-  t.teardown(() => p.stop());
-  return p;
-};
 // Only A has the SCIM service: B learns deactivations and deletions through the store alone.
-const a = await start({ LISTEN_SCIM: '127.0.0.1:0', SCIM_TOKEN, DMS_CONFIG_DIR: dir });
-const b = await start({ SHARED_STATE_URL: `redis://127.0.0.1:${toStoreFromB.port}/0`, SSL_CERT_PATH: a.certs.certFile, SSL_KEY_PATH: a.certs.keyFile });
-const ca = readFileSync(a.certs.caFile, 'utf8');
+const { backend, idp, redis, toStoreFromB, dir, a, b, ca } = await startReplicaPair(t, 'o2mp-rejoin-', (dir) => ({ LISTEN_SCIM: '127.0.0.1:0', SCIM_TOKEN, DMS_CONFIG_DIR: dir }));
+const [alice] = backend.users as [typeof backend.users[0]];
 const secrets: string[] = [];
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
