@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import { BackendError } from './dial.js';
 import { contained } from '../observability/faults.js';
+import { hold } from '../net/reused-reads.js';
 import { MAX_BACKEND_LINE_BYTES } from '../limits.js';
 
 export class LineReader {
@@ -40,7 +41,7 @@ export class LineReader {
     this.socket.off('end', this.onEnd);
     this.socket.off('close', this.onEnd);
     this.socket.off('error', this.onError);
-    this.socket.pause();
+    if (!hold(this.socket)) this.socket.pause();
     const rest = this.buffer;
     this.buffer = Buffer.alloc(0);
     return rest;

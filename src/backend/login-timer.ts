@@ -12,24 +12,36 @@ import { DOVECOT_PENALTY_MAX_MS } from '../limits.js';
 export class LoginTimer {
   private readonly startedAt = performance.now();
   private timer: NodeJS.Timeout;
+  /** When the login runs out: startedAt + timeoutMs, plus Dovecot's penalty once the credentials are out. */
+  private deadline: number;
   /** True once the credentials were sent: a timeout from then on left the login undecided. */
   authSent = false;
 
   constructor(private readonly timeoutMs: number, private readonly onExpire: () => void) {
-    this.timer = setTimeout(onExpire, timeoutMs);
+    this.deadline = this.startedAt + timeoutMs;
+    this.timer = setTimeout(this.check, timeoutMs);
   }
 
-  /** The credentials go out now: what is left of the budget, plus Dovecot's penalty. */
+  /**
+   * The credentials go out now: the budget grows by Dovecot's penalty. Only the deadline
+   * moves; the timer set at the start re-arms itself for the rest when it fires, so a login
+   * (nearly always done long before) creates and clears one timer, not two (issue 21).
+   */
   authenticating(): void {
+    if (!this.authSent) this.deadline += DOVECOT_PENALTY_MAX_MS;
     this.authSent = true;
-    clearTimeout(this.timer);
-    const left = Math.max(0, this.timeoutMs - (performance.now() - this.startedAt));
-    this.timer = setTimeout(this.onExpire, left + DOVECOT_PENALTY_MAX_MS);
   }
 
   clear(): void {
     clearTimeout(this.timer);
   }
+
+  private readonly check = (): void => {
+    const left = this.deadline - performance.now();
+    // libuv's cached loop time may fire a timer up to ~1 ms before performance.now() says: no re-arm for that.
+    if (left >= 1) this.timer = setTimeout(this.check, Math.ceil(left));
+    else this.onExpire();
+  };
 
   /** The error a login that ran out of time fails with. */
   expired(): BackendError {

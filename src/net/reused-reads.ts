@@ -11,6 +11,7 @@
 // Until direct() is called, reads are emitted as 'data' events (copies), as without onread.
 // Only for plaintext sockets: TLS reads its socket's handle itself and never sees onread.
 import type net from 'node:net';
+import { Duplex } from 'node:stream';
 
 /** Receives each read; `reused` chunks are views of the socket's own buffer. Return false to pause. */
 export type ReadSink = (chunk: Buffer, reused: boolean) => boolean;
@@ -30,6 +31,8 @@ class ReusedReads {
   sink: ReadSink | null = null;
   own: Buffer | null = null;
   smallReads = 0;
+  /** hold(): a read that comes before the next owner is kept here (one at most: reading stops). */
+  held: Buffer[] | null = null;
 
   readonly buffer = (): Buffer => this.own ?? shared;
 
@@ -49,6 +52,10 @@ class ReusedReads {
 
   private deliver(chunk: Buffer, reused: boolean): boolean {
     if (this.sink !== null) return this.sink(chunk, reused);
+    if (this.held !== null) {
+      this.held.push(chunk); // a copy: no sink yet, so nothing reads into a buffer of its own
+      return false;
+    }
     this.socket?.emit('data', chunk);
     return true;
   }
@@ -73,5 +80,29 @@ export function direct(socket: net.Socket, sink: ReadSink): boolean {
   const r = readers.get(socket);
   if (!r) return false;
   r.sink = sink;
+  const held = r.held;
+  r.held = null;
+  if (held) for (const chunk of held) sink(chunk, false);
+  return true;
+}
+
+/**
+ * Between two owners (the login's line reader, then the splice): what is read meanwhile is
+ * kept for the next one (direct(), or 'data' once resumed) and reading stops. In place of
+ * pause(), which for such a socket stops the handle's reads and the splice's resume() starts
+ * them again: two epoll_ctl calls per login for a hand-over that takes no event-loop turn
+ * (issue 21). False if the socket was not made with reusedReads() (pause() it then).
+ */
+export function hold(socket: net.Socket): boolean {
+  const r = readers.get(socket);
+  if (!r || r.sink !== null) return false;
+  r.held = [];
+  // The stream pauses (an EOF waits for the next owner) but the handle keeps reading.
+  Duplex.prototype.pause.call(socket);
+  socket.once('resume', () => {
+    const held = r.held;
+    r.held = null;
+    if (held) for (const chunk of held) socket.emit('data', chunk);
+  });
   return true;
 }

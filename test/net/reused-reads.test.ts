@@ -13,6 +13,19 @@ import { splice, type SpliceResult } from '../../src/net/splice.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
+/** The proxy's client side: a connected client, `early` written to it, then splice() to `backend`. */
+async function spliceToClient(backend: net.Socket, early: Buffer): Promise<{ client: net.Socket; s: ReturnType<typeof splice> }> {
+  const front = net.createServer({ allowHalfOpen: true });
+  front.listen(0, '127.0.0.1');
+  await once(front, 'listening');
+  const accepted = once(front, 'connection') as Promise<[net.Socket]>;
+  const client = net.connect({ port: (front.address() as net.AddressInfo).port, host: '127.0.0.1' });
+  const [proxySide] = await accepted;
+  front.close();
+  if (early.length) proxySide.write(early);
+  return { client, s: splice(proxySide, backend, { idleTimeoutMs: 60_000 }) };
+}
+
 interface Pair { client: net.Socket; done: Promise<SpliceResult>; received: Promise<Buffer>; early: number }
 
 /**
@@ -41,15 +54,7 @@ async function session(payload: Buffer, o: { chunks: number[]; clientDelayMs?: n
   if (greeting !== '* OK greeting') throw new Error(`greeting ${greeting}`);
   const early = reader.detach();
 
-  const front = net.createServer({ allowHalfOpen: true });
-  front.listen(0, '127.0.0.1');
-  await once(front, 'listening');
-  const accepted = once(front, 'connection') as Promise<[net.Socket]>;
-  const client = net.connect({ port: (front.address() as net.AddressInfo).port, host: '127.0.0.1' });
-  const [proxySide] = await accepted;
-  front.close();
-  if (early.length) proxySide.write(early);
-  const s = splice(proxySide, backend, { idleTimeoutMs: 60_000 });
+  const { client, s } = await spliceToClient(backend, early);
 
   const received = (async (): Promise<Buffer> => {
     const parts: Buffer[] = [];
@@ -119,4 +124,50 @@ t.test('the client side still flows and half-closes both ways', async (t) => {
   t.equal(r.bytesToBackend, up.length);
   t.equal(r.bytesToClient, up.length);
   echo.close();
+});
+
+// Issue 21: the line reader hands the backend socket on without stopping the handle's reads
+// (pause() would: readStop, then the splice's resume() readStart, two epoll_ctl calls per
+// login). What arrives between the two owners is kept, in order, for whichever comes next.
+async function greetedBackend(after: (s: net.Socket) => void): Promise<{ backend: net.Socket; reader: LineReader; server: net.Server }> {
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.write('* OK greeting\r\n');
+    s.once('data', () => after(s));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const backend = await connectTcp('127.0.0.1', (server.address() as net.AddressInfo).port, 5000, { reuseReads: true });
+  const reader = new LineReader(backend);
+  if (await reader.readLine() !== '* OK greeting') throw new Error('greeting');
+  return { backend, reader, server };
+}
+
+t.test('a hand-over keeps the socket reading; bytes and the FIN between owners reach the splice in order', async (t) => {
+  const { backend, reader, server } = await greetedBackend((s) => s.end('one\r\ntwo\r\n'));
+  const early = reader.detach();
+  t.equal((backend as unknown as { _handle: { reading: boolean } })._handle.reading, true, 'the handle still reads after detach()');
+  backend.write('go\r\n');
+  await sleep(100); // the backend's bytes and FIN arrive with no owner
+  const { client, s } = await spliceToClient(backend, early);
+  const parts: Buffer[] = [];
+  for await (const chunk of client) parts.push(chunk as Buffer);
+  t.equal(Buffer.concat(parts).toString(), 'one\r\ntwo\r\n', 'every byte, then the FIN');
+  client.destroy();
+  t.match(await s.done, { end: 'backend-closed' });
+  server.close();
+});
+
+t.test('a next owner reading with data events gets what was held, once resumed', async (t) => {
+  const { backend, reader, server } = await greetedBackend((s) => s.end('held\r\n'));
+  reader.detach();
+  backend.write('go\r\n');
+  await sleep(100);
+  const parts: Buffer[] = [];
+  backend.on('data', (c: Buffer) => parts.push(c));
+  const ended = once(backend, 'end');
+  backend.resume();
+  await ended;
+  t.equal(Buffer.concat(parts).toString(), 'held\r\n');
+  backend.destroy();
+  server.close();
 });
