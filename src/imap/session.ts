@@ -10,7 +10,7 @@ import { SaslError, type SaslCredentials, type SaslMechanism } from '../auth/sas
 import { FramedConnection, type ResponseWaiter } from '../session/framed-connection.js';
 import { isHttpRequest } from '../session/http-probe.js';
 import type { LiveSession } from '../session/line-service.js';
-import { SessionLogin, type LoginParts } from '../session/login.js';
+import type { SessionLogin, LoginParts } from '../session/login.js';
 import type { LoginOutcome } from '../session/login-outcome.js';
 import type { SaslWire } from '../session/sasl-exchange.js';
 import { ImapFramer, type FramerEvent } from './framer.js';
@@ -59,12 +59,7 @@ export class ImapSession extends FramedConnection<FramerEvent> implements ImapCo
       texts: { timeout: TEXT.timeout, internalError: TEXT.internalError },
     }, peer);
     this.framer = new ImapFramer({ maxLineBytes: deps.limits.maxLineBytes, maxLiteralBytes: deps.limits.maxLiteralBytes });
-    this.logins = new SessionLogin(deps.login, {
-      log: this.log,
-      backendClient: () => ({ ...this.peer, tls: this.secure, sessionId: this.id, idFields: this.clientId }),
-      gone: () => this.state !== 'preauth',
-      loggedIn: deps.loggedIn,
-    });
+    this.logins = this.newLogin(deps.login, deps.loggedIn, () => ({ idFields: this.clientId }));
   }
 
   get allowPlaintextAuth(): boolean { return this.deps.allowPlaintextAuth; }

@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import { SaslError, type SaslMechanism } from '../auth/sasl/index.js';
 import { FramedConnection, type ResponseWaiter } from '../session/framed-connection.js';
 import { isHttpRequest } from '../session/http-probe.js';
-import { SessionLogin, type LoginParts } from '../session/login.js';
+import type { SessionLogin, LoginParts } from '../session/login.js';
 import type { LoginOutcome } from '../session/login-outcome.js';
 import type { SaslWire } from '../session/sasl-exchange.js';
 import type { LiveSession } from '../session/line-service.js';
@@ -53,12 +53,7 @@ export class ManageSieveSession extends FramedConnection<FramerEvent> implements
       texts: { timeout: TEXT.timeout, internalError: TEXT.internalError },
     }, peer);
     this.framer = new LiteralFramer({ maxLineBytes: deps.limits.maxLineBytes, maxLiteralBytes: deps.limits.maxLiteralBytes });
-    this.logins = new SessionLogin(deps.login, {
-      log: this.log,
-      backendClient: () => ({ ...this.peer, tls: this.secure, sessionId: this.id }),
-      gone: () => this.state !== 'preauth',
-      loggedIn: deps.loggedIn,
-    });
+    this.logins = this.newLogin(deps.login, deps.loggedIn);
   }
 
   get allowPlaintextAuth(): boolean { return this.deps.allowPlaintextAuth; }

@@ -9,6 +9,8 @@ import { PreauthConnection } from './connection.js';
 import type { LoginOutcome } from './login-outcome.js';
 import type { LiveSession } from './line-service.js';
 import { spliceSession } from './spliced.js';
+import { SessionLogin, type LoginParts } from './login.js';
+import type { BackendClient } from '../backend/login-result.js';
 
 /** A bounded framer: socket bytes in, events (commands, lines, errors) out; no I/O. */
 export interface Framer<E> {
@@ -46,6 +48,20 @@ export abstract class FramedConnection<E> extends PreauthConnection implements L
   /** An event the loop handles itself, before a waiter or dispatch sees it (IMAP's `+` for a literal): true if taken. */
   protected intercepted(_ev: E): boolean {
     return false;
+  }
+
+  /**
+   * The login flow of this connection: DMS learns the client as the connection sees it at
+   * login time (after STARTTLS, say), and a reply is due only while it is before login.
+   * `more` adds what a protocol knows besides (IMAP: the client's ID fields).
+   */
+  protected newLogin<X>(parts: LoginParts<X>, loggedIn?: () => void, more?: () => Partial<BackendClient>): SessionLogin<X> {
+    return new SessionLogin(parts, {
+      log: this.log,
+      backendClient: () => ({ ...this.peer, tls: this.secure, sessionId: this.id, ...more?.() }),
+      gone: () => this.state !== 'preauth',
+      loggedIn,
+    });
   }
 
   protected received(chunk: Buffer): void {
