@@ -8,6 +8,9 @@ import { startWorld, startProxyProcess, LOGIN_USER, type ProxyProcess } from './
 import { concurrentLogins, directTarget, loginLatency, proxyTarget, type LoginTarget } from './imap-phases.js';
 import { nginxMailVersion, startNginxMail, type NginxMail } from './nginx.js';
 import { plainIr } from './wire.js';
+import { startForwarder, type Forwarder } from './forwarder.js';
+import { startLeanLogin } from './lean-login.js';
+import { startFakeImapBackend } from './fake-imap-backend.js';
 import { loadAvg1 } from './proc.js';
 import { median, percentile } from './table.js';
 
@@ -15,24 +18,44 @@ const baseCli = process.argv[2];
 const ROUNDS = Number(process.argv[3] ?? 4);
 const LOGINS = Number(process.argv[4] ?? 800);
 if (!baseCli) throw new Error('usage: ab-logins.ts BASE_CLI_JS [ROUNDS] [LOGINS]');
+// Ablations of one build: AB_BASE_ENV / AB_NEW_ENV ('K=V,K=V') and AB_BASE_NODE_ARGS /
+// AB_NEW_NODE_ARGS (space-separated) start either side with other settings or V8 flags.
+const envOf = (v: string | undefined): Record<string, string> => Object.fromEntries((v ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const argsOf = (v: string | undefined): string[] => (v ?? '').split(' ').filter(Boolean);
 const world = await startWorld({ maxSessions: 64, mailboxBytes: 1024 });
+// AB_FAKE_BACKEND=1: every target logs in to fake-imap-backend.ts instead of Dovecot (faster,
+// quieter rounds for a change's own cost; no nginx).
+const fake = process.env.AB_FAKE_BACKEND ? await startFakeImapBackend(world.backend.dir) : null;
+const backendPort = fake?.port ?? world.backend.imapPort;
+const fakeEnv: Record<string, string> = fake ? { DMS_IMAP_PORT: String(fake.port) } : {};
 const procs: ProxyProcess[] = [];
 let nginx: NginxMail | null = null;
+const refs: Forwarder[] = [];
 try {
-  const a = await startProxyProcess(world, { build: 'dist', name: 'ab-base', cli: baseCli });
+  const a = await startProxyProcess(world, { build: 'dist', name: 'ab-base', cli: baseCli, env: { ...fakeEnv, ...envOf(process.env.AB_BASE_ENV) }, nodeArgs: argsOf(process.env.AB_BASE_NODE_ARGS) });
   procs.push(a);
-  const b = await startProxyProcess(world, { build: 'dist', name: 'ab-new', cli: join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli.js') });
+  const b = await startProxyProcess(world, { build: 'dist', name: 'ab-new', cli: join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli.js'), env: { ...fakeEnv, ...envOf(process.env.AB_NEW_ENV) }, nodeArgs: argsOf(process.env.AB_NEW_NODE_ARGS) });
   procs.push(b);
   const targets: Array<{ name: string; t: LoginTarget; pids: () => number | readonly number[] }> = [
     { name: 'base', t: proxyTarget(world, a, LOGIN_USER, world.token), pids: () => a.pid },
     { name: 'new', t: proxyTarget(world, b, LOGIN_USER, world.token), pids: () => b.pid },
   ];
-  if (nginxMailVersion()) {
+  if (!fake && nginxMailVersion()) {
     nginx = await startNginxMail({ backendPort: world.backend.imapPort, dir: world.backend.dir, master: world.backend.master, tokens: { [world.token]: LOGIN_USER } });
     const n = nginx;
     targets.push({ name: 'nginx', t: { ep: { port: n.port }, auth: () => `PLAIN ${plainIr('', LOGIN_USER, world.token)}` }, pids: () => n.pids() });
   }
-  const direct = directTarget(world, LOGIN_USER);
+  const direct = fake ? { ...directTarget(world, LOGIN_USER), ep: { port: fake.port } } : directTarget(world, LOGIN_USER);
+  // AB_FLOORS=1: also the two Node floors, the bare forwarder (the client's own master login
+  // passed through) and lean-login.ts (the login job in the least Node code).
+  if (process.env.AB_FLOORS) {
+    const fw = await startForwarder(backendPort, world.backend.dir);
+    refs.push(fw);
+    targets.push({ name: 'floor', t: { ep: { port: fw.port }, auth: direct.auth }, pids: () => fw.pids() });
+    const lean = await startLeanLogin(backendPort, world.backend.dir, world.backend.master, world.token, LOGIN_USER);
+    refs.push(lean);
+    targets.push({ name: 'lean', t: { ep: { port: lean.port }, auth: (i) => proxyTarget(world, a, LOGIN_USER, world.token).auth(i) }, pids: () => lean.pids() });
+  }
   await loginLatency([direct, ...targets.map((x) => x.t)], 30); // warm-up: JIT, token cache
   const cpu = targets.map(() => [] as number[]);
   const lat = [[] as number[], ...targets.map(() => [] as number[])];
@@ -52,5 +75,7 @@ try {
 } finally {
   for (const p of procs) await p.stop();
   nginx?.stop();
+  for (const r of refs) r.stop();
+  fake?.stop();
   await world.stop();
 }

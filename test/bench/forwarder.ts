@@ -57,14 +57,22 @@ export async function startHaproxyForwarder(backendPort: number, dir: string): P
 }
 
 export async function startForwarder(backendPort: number, dir: string): Promise<Forwarder> {
-  const portFile = join(dir, `forwarder-${process.pid}-${Date.now()}.port`);
+  return startBenchChild('forwarder', dir, import.meta.filename, [String(backendPort)]);
+}
+
+/**
+ * A bench server written in TypeScript as its own process: `node [nodeArgs] SCRIPT PORT_FILE
+ * ...args`; it writes its port to PORT_FILE once it listens.
+ */
+export async function startBenchChild(name: string, dir: string, script: string, args: readonly string[], nodeArgs: readonly string[] = []): Promise<Forwarder> {
+  const portFile = join(dir, `${name}-${process.pid}-${Date.now()}.port`);
   const loader = join(import.meta.dirname, '..', '..', 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs');
-  const child = spawn(process.execPath, ['--import', loader, import.meta.filename, portFile, String(backendPort)], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [...nodeArgs, '--import', loader, script, portFile, ...args], { stdio: 'ignore' });
   const deadline = Date.now() + 60_000; // the TypeScript loader: slow on 2 loaded cores
   for (;;) {
     const port = Number(await readFile(portFile, 'utf8').catch(() => ''));
     if (port) return { pid: child.pid!, port, pids: () => [child.pid!], stop: () => child.kill('SIGKILL') };
-    if (Date.now() > deadline || child.exitCode !== null) { child.kill('SIGKILL'); throw new Error('forwarder did not start'); }
+    if (Date.now() > deadline || child.exitCode !== null) { child.kill('SIGKILL'); throw new Error(`${name} did not start`); }
     await sleep(50);
   }
 }

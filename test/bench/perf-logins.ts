@@ -11,26 +11,35 @@ import { tmpdir } from 'node:os';
 import { startWorld, startProxyProcess, LOGIN_USER } from './env.js';
 import { proxyTarget, loginCycle, pool } from './imap-phases.js';
 import { cpuPreciseMs } from './proc.js';
+import { startFakeImapBackend } from './fake-imap-backend.js';
+import { startLeanLogin } from './lean-login.js';
 
 const N = Number(process.argv[2] ?? 3000);
 const C = Number(process.argv[3] ?? 32);
 const cli = process.argv[4];
 const dir = mkdtempSync(join(tmpdir(), 'omp-perf-'));
 const world = await startWorld({ maxSessions: 64, mailboxBytes: 1024 });
+// FAKE_BACKEND=1: log in to fake-imap-backend.ts, not Dovecot (the proxy's own work, run hot).
+const fake = process.env.FAKE_BACKEND ? await startFakeImapBackend(world.backend.dir) : null;
 try {
-  const proxy = await startProxyProcess(world, { build: 'dist', name: 'perf', nodeArgs: ['--perf-basic-prof'], ...(cli ? { cli } : {}) });
-  const target = proxyTarget(world, proxy, LOGIN_USER, world.token);
+  const proxy = await startProxyProcess(world, { build: 'dist', name: 'perf', nodeArgs: ['--perf-basic-prof'], ...(cli ? { cli } : {}), ...(fake ? { env: { DMS_IMAP_PORT: String(fake.port) } } : {}) });
+  // LEAN=1: profile lean-login.ts (the login job in the least Node code) instead of the proxy.
+  const lean = process.env.LEAN ? await startLeanLogin(fake?.port ?? world.backend.imapPort, world.backend.dir, world.backend.master, world.token, LOGIN_USER, ['--perf-basic-prof']) : null;
+  const target = lean ? { ...proxyTarget(world, proxy, LOGIN_USER, world.token), ep: { port: lean.port } } : proxyTarget(world, proxy, LOGIN_USER, world.token);
+  const pid = lean?.pid ?? proxy.pid;
   await pool(C, Number(process.env.WARM ?? 300), (i) => loginCycle(target, i).then(() => undefined)); // warm: JIT, token cache (WARM=3000: steady state)
   const data = join(dir, 'perf.data');
-  const perf = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-p', String(proxy.pid), '-o', data], { stdio: 'ignore' });
+  const perf = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-p', String(pid), '-o', data], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 500));
-  const cpu0 = cpuPreciseMs(proxy.pid);
+  const cpu0 = cpuPreciseMs(pid);
   await pool(C, N, (i) => loginCycle(target, i).then(() => undefined));
-  const cpu = (cpuPreciseMs(proxy.pid) - cpu0) / N;
+  const cpu = (cpuPreciseMs(pid) - cpu0) / N;
   perf.kill('SIGINT');
   await new Promise((r) => perf.once('exit', r));
   console.log(`${N} logins at ${C} concurrent: ${cpu.toFixed(3)} ms CPU per login; perf report -i ${data} --no-children --sort dso,sym`);
+  lean?.stop();
   await proxy.stop();
 } finally {
+  fake?.stop();
   await world.stop();
 }
