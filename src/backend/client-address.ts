@@ -22,13 +22,11 @@ export interface ClientAddress {
 export function originatingIdFields(c: Omit<ClientAddress, 'tls'>): Array<[string, string]> {
   // Port 0 means "not known" (doctor's stand-in client): Dovecot 2.4 answers an ID carrying
   // port 0 with `BAD Invalid ID parameters`, which would end the login. Leave it out.
-  const port = (name: string, n: number): Array<[string, string]> => (n > 0 ? [[name, String(n)]] : []);
-  return [
-    ['x-originating-ip', c.address],
-    ...port('x-originating-port', c.port),
-    ['x-connected-ip', c.localAddress],
-    ...port('x-connected-port', c.localPort),
-  ];
+  const fields: Array<[string, string]> = [['x-originating-ip', c.address]];
+  if (c.port > 0) fields.push(['x-originating-port', String(c.port)]);
+  fields.push(['x-connected-ip', c.localAddress]);
+  if (c.localPort > 0) fields.push(['x-connected-port', String(c.localPort)]);
+  return fields;
 }
 
 export function proxyHeaderFor(c: ClientAddress): Buffer {

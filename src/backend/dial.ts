@@ -38,7 +38,9 @@ export function connectTcp(host: string, port: number, timeoutMs: number, opts: 
   return new Promise((resolve, reject) => {
     const reads = opts.reuseReads ? reusedReads() : null;
     // A name is resolved through the shared cache (host-lookup.ts), an address is used as is.
-    const socket = net.connect({ host, port, noDelay: true, allowHalfOpen: true, lookup: backendHosts.lookup, ...(reads ? { onread: reads.onread } : {}) });
+    const socket = reads
+      ? net.connect({ host, port, noDelay: true, allowHalfOpen: true, lookup: backendHosts.lookup, onread: reads.onread })
+      : net.connect({ host, port, noDelay: true, allowHalfOpen: true, lookup: backendHosts.lookup });
     reads?.adopt(socket);
     const timer = setTimeout(() => {
       backendHosts.forget(host);

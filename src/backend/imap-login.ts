@@ -51,8 +51,7 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
     const { socket, reader, greeting: capabilities } = await openBackend(target, req.client, imapOpening(target, req.client), track);
 
     // With PROXY protocol the header already carries the client address.
-    const idFields = target.proxyProtocol ? req.idFields.filter(([k]) => !k.startsWith('x-originating-')) : req.idFields;
-    const idLine = idFields.length ? `P2 ID (${idFields.map(([k, v]) => `${quote(k)} ${quote(v)}`).join(' ')})` : null;
+    const idLine = idCommand(req.idFields, target.proxyProtocol === true);
 
     const plain = saslPlain(req.credentials);
     const saslIr = capabilities === null || capabilities.includes('SASL-IR');
@@ -136,5 +135,15 @@ function parseCapabilityCode(text: string): string | null {
 }
 
 function quote(s: string): string {
-  return `"${s.replace(/[\\"]/g, (ch) => `\\${ch}`)}"`;
+  return s.includes('\\') || s.includes('"') ? `"${s.replace(/[\\"]/g, (ch) => `\\${ch}`)}"` : `"${s}"`;
+}
+
+/** `P2 ID (...)`, or null with no fields; with PROXY protocol the header already carries the client address. */
+function idCommand(fields: ReadonlyArray<readonly [string, string]>, proxyProtocol: boolean): string | null {
+  let line = '';
+  for (const [k, v] of fields) {
+    if (proxyProtocol && k.startsWith('x-originating-')) continue;
+    line += `${line ? ' ' : ''}${quote(k)} ${quote(v)}`;
+  }
+  return line ? `P2 ID (${line})` : null;
 }

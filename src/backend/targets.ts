@@ -43,11 +43,10 @@ export function credentialsFor(who: BackendUser, master: Master): BackendCredent
 
 /** IMAP ID fields (RFC 2971) for a login: the client's address, our session id, then what the client said in its own ID. */
 export function idFieldsFor(client: BackendClient): Array<[string, string]> {
-  return [
-    ...originatingIdFields(client),
-    ...(client.sessionId ? [['x-session-ext-id', client.sessionId] as [string, string]] : []),
-    ...(client.idFields ?? []).map(([k, v]) => [k, v] as [string, string]),
-  ];
+  const fields = originatingIdFields(client);
+  if (client.sessionId) fields.push(['x-session-ext-id', client.sessionId]);
+  if (client.idFields) for (const [k, v] of client.idFields) fields.push([k, v]);
+  return fields;
 }
 
 export function backendTargets(config: Pick<Config, 'backend' | 'smtp' | 'proxyProtocol'>, tlsOptions: BackendTlsOptions): BackendTargets {

@@ -1,7 +1,7 @@
 // The IMAP listeners (143 STARTTLS, 993 implicit TLS) and their sessions, on the shared
 // line-protocol service (admission, registry, revocation, drain: session/line-service.ts).
 import type { Service, SharedParts } from '../session/parts.js';
-import { startLineService } from '../session/line-service.js';
+import { startLineService, type SessionHooks } from '../session/line-service.js';
 import { ImapSession, type ImapSessionDeps, type SessionHandle } from './session.js';
 
 const SHUTDOWN_TEXT = 'Server shutting down.';
@@ -12,13 +12,14 @@ export type ImapService = Service;
 
 export async function startImap(p: SharedParts): Promise<ImapService> {
   const { config } = p;
-  const deps: ImapSessionDeps = {
-    limits: { ...config.imap, ...config.sessions },
-    allowPlaintextAuth: config.allowPlaintextAuth,
-    tlsContext: p.tlsContext,
-    login: { authenticator: p.authenticator, guard: p.guard, backend: p.backend.imap, provision: p.provision },
-    log: p.log,
-  };
+  const limits = { ...config.imap, ...config.sessions };
+  const login = { authenticator: p.authenticator, guard: p.guard, backend: p.backend.imap, provision: p.provision };
+  // One literal of one shape per connection (a spread of a shared object made a copy by the
+  // slow path on every connection).
+  const deps = (h: SessionHooks<SessionHandle>): ImapSessionDeps => ({
+    limits, allowPlaintextAuth: config.allowPlaintextAuth, tlsContext: p.tlsContext, login, log: p.log,
+    loggedIn: h.loggedIn, onEnd: h.onEnd, onSpliced: h.onSpliced,
+  });
   return startLineService<SessionHandle>(p, {
     protocol: 'imap',
     listeners: [
@@ -27,11 +28,6 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     ],
     refusal: (text) => `* BYE [UNAVAILABLE] ${text}\r\n`,
     texts: { shutdown: SHUTDOWN_TEXT, revoked: REVOKED_TEXT, appPassword: APP_PASSWORD_TEXT },
-    create: (socket, implicitTls, peer, hooks) => new ImapSession(socket, implicitTls, {
-      ...deps,
-      loggedIn: hooks.loggedIn,
-      onEnd: hooks.onEnd,
-      onSpliced: hooks.onSpliced,
-    }, peer),
+    create: (socket, implicitTls, peer, hooks) => new ImapSession(socket, implicitTls, deps(hooks), peer),
   });
 }

@@ -59,7 +59,7 @@ export class ImapSession extends FramedConnection<FramerEvent> implements ImapCo
       texts: { timeout: TEXT.timeout, internalError: TEXT.internalError },
     }, peer);
     this.framer = new ImapFramer({ maxLineBytes: deps.limits.maxLineBytes, maxLiteralBytes: deps.limits.maxLiteralBytes });
-    this.logins = this.newLogin(deps.login, deps.loggedIn, () => ({ idFields: this.clientId }));
+    this.logins = this.newLogin(deps.login, deps.loggedIn, () => this.clientId);
   }
 
   get allowPlaintextAuth(): boolean { return this.deps.allowPlaintextAuth; }
@@ -198,6 +198,6 @@ export class ImapSession extends FramedConnection<FramerEvent> implements ImapCo
 
   private spliceTo(tag: string, o: Extract<LoginOutcome<Backend>, { kind: 'ok' }>): void {
     const reply = tagged(tag, 'OK', TEXT.loggedIn, `CAPABILITY ${o.backend.capabilities}`);
-    this.spliceLoggedIn(o, reply, (text) => untagged(`BYE ${text}`), { idleTimeoutMs: this.deps.limits.idleTimeoutMs, ...this.deps });
+    this.spliceLoggedIn(o, reply, (text) => untagged(`BYE ${text}`), { idleTimeoutMs: this.deps.limits.idleTimeoutMs, onEnd: this.deps.onEnd, onSpliced: this.deps.onSpliced });
   }
 }

@@ -1,7 +1,7 @@
 // The ManageSieve listener (RFC 5804, DMS port 4190; off unless LISTEN_MANAGESIEVE is set) and
 // its sessions, on the shared line-protocol service (admission, registry, revocation, drain).
 import type { Service, SharedParts } from '../session/parts.js';
-import { startLineService } from '../session/line-service.js';
+import { startLineService, type LiveSession, type SessionHooks } from '../session/line-service.js';
 import { probeManageSieve } from '../backend/managesieve-login.js';
 import { SieveCapabilitySource } from './capabilities.js';
 import { ManageSieveSession, type SieveSessionDeps } from './session.js';
@@ -14,25 +14,18 @@ const APP_PASSWORD_TEXT = 'App password revoked.';
 export async function startManageSieve(p: SharedParts): Promise<Service> {
   const { config } = p;
   const capabilities = new SieveCapabilitySource();
-  const deps: SieveSessionDeps = {
-    limits: { ...config.imap, ...config.sessions }, // the same pre-login line, literal and bad-command limits as IMAP
-    allowPlaintextAuth: config.allowPlaintextAuth,
-    tlsContext: p.tlsContext,
-    login: { authenticator: p.authenticator, guard: p.guard, backend: p.backend.managesieve, provision: p.provision },
-    capabilities,
-    log: p.log,
-  };
+  const limits = { ...config.imap, ...config.sessions }; // the same pre-login line, literal and bad-command limits as IMAP
+  const login = { authenticator: p.authenticator, guard: p.guard, backend: p.backend.managesieve, provision: p.provision };
+  const deps = (h: SessionHooks<LiveSession>): SieveSessionDeps => ({
+    limits, allowPlaintextAuth: config.allowPlaintextAuth, tlsContext: p.tlsContext, login, capabilities, log: p.log,
+    loggedIn: h.loggedIn, onEnd: h.onEnd, onSpliced: h.onSpliced,
+  });
   const service = await startLineService(p, {
     protocol: 'managesieve',
     listeners: [{ name: 'managesieve', at: config.listen.managesieve, implicitTls: false }],
     refusal: (text) => farewell(`(TRYLATER) ${text}`),
     texts: { shutdown: SHUTDOWN_TEXT, revoked: REVOKED_TEXT, appPassword: APP_PASSWORD_TEXT },
-    create: (socket, implicitTls, peer, hooks) => new ManageSieveSession(socket, implicitTls, {
-      ...deps,
-      loggedIn: hooks.loggedIn,
-      onEnd: hooks.onEnd,
-      onSpliced: hooks.onSpliced,
-    }, peer),
+    create: (socket, implicitTls, peer, hooks) => new ManageSieveSession(socket, implicitTls, deps(hooks), peer),
   });
   if (config.listen.managesieve) {
     // What Dovecot's Sieve supports, asked once at start-up (not awaited: a DMS still starting

@@ -190,6 +190,6 @@ export class ManageSieveSession extends FramedConnection<FramerEvent> implements
 
   private spliceTo(o: Extract<LoginOutcome<Backend>, { kind: 'ok' }>): void {
     this.deps.capabilities.update(o.backend.capabilities);
-    this.spliceLoggedIn(o, response('OK', TEXT.loggedIn), farewell, { idleTimeoutMs: this.deps.limits.idleTimeoutMs, ...this.deps });
+    this.spliceLoggedIn(o, response('OK', TEXT.loggedIn), farewell, { idleTimeoutMs: this.deps.limits.idleTimeoutMs, onEnd: this.deps.onEnd, onSpliced: this.deps.onSpliced });
   }
 }

@@ -83,13 +83,13 @@ export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs:
   const onClose = (): void => {
     closedCount += 1;
     if (closedCount < 2) return;
-    resolve({
+    const r: SpliceResult = {
       end: end ?? 'client-closed',
       bytesToBackend: backend.bytesWritten - backendWritten0,
       bytesToClient: client.bytesWritten - clientWritten0,
       durationMs: Date.now() - started,
-      ...(error ? { error } : {}),
-    });
+    };
+    resolve(error ? { ...r, error } : r);
   };
   const closeBoth = (): void => {
     client.destroy();

@@ -2,19 +2,18 @@
 // sessions, on the shared line-protocol service (admission, registry, revocation, drain:
 // session/line-service.ts).
 import type { Service, SharedParts } from '../session/parts.js';
-import { startLineService, type LiveSession } from '../session/line-service.js';
+import { startLineService, type LiveSession, type SessionHooks } from '../session/line-service.js';
 import { Pop3Session, type Pop3SessionDeps } from './session.js';
 import { err, TEXT } from './replies.js';
 
 export async function startPop3(p: SharedParts): Promise<Service> {
   const { config } = p;
-  const deps: Pop3SessionDeps = {
-    limits: { ...config.imap, ...config.sessions }, // the same line and bad-command limits as IMAP's pre-login
-    allowPlaintextAuth: config.allowPlaintextAuth,
-    tlsContext: p.tlsContext,
-    login: { authenticator: p.authenticator, guard: p.guard, backend: p.backend.pop3, provision: p.provision },
-    log: p.log,
-  };
+  const limits = { ...config.imap, ...config.sessions }; // the same line and bad-command limits as IMAP's pre-login
+  const login = { authenticator: p.authenticator, guard: p.guard, backend: p.backend.pop3, provision: p.provision };
+  const deps = (h: SessionHooks<LiveSession>): Pop3SessionDeps => ({
+    limits, allowPlaintextAuth: config.allowPlaintextAuth, tlsContext: p.tlsContext, login, log: p.log,
+    loggedIn: h.loggedIn, onEnd: h.onEnd, onSpliced: h.onSpliced,
+  });
   return startLineService<LiveSession>(p, {
     protocol: 'pop3',
     listeners: [
@@ -23,11 +22,6 @@ export async function startPop3(p: SharedParts): Promise<Service> {
     ],
     refusal: (text) => err(text, 'SYS/TEMP'),
     texts: { shutdown: TEXT.shutdown, revoked: TEXT.revoked, appPassword: TEXT.appPasswordRevoked },
-    create: (socket, implicitTls, peer, hooks) => new Pop3Session(socket, implicitTls, {
-      ...deps,
-      loggedIn: hooks.loggedIn,
-      onEnd: hooks.onEnd,
-      onSpliced: hooks.onSpliced,
-    }, peer),
+    create: (socket, implicitTls, peer, hooks) => new Pop3Session(socket, implicitTls, deps(hooks), peer),
   });
 }

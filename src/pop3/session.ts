@@ -149,6 +149,6 @@ export class Pop3Session extends FramedConnection<LineEvent> implements Pop3Cont
     // Dovecot's own "+OK Logged in." was read by the backend login; the client gets ours. Once
     // spliced, a drain ends a quiet session with `-ERR`, as Dovecot's pop3 does; a session closed
     // without QUIT never reaches the UPDATE state (RFC 1939 §6): nothing the client marked is deleted.
-    this.spliceLoggedIn(o, ok(TEXT.loggedIn), err, { idleTimeoutMs: this.deps.limits.idleTimeoutMs, ...this.deps });
+    this.spliceLoggedIn(o, ok(TEXT.loggedIn), err, { idleTimeoutMs: this.deps.limits.idleTimeoutMs, onEnd: this.deps.onEnd, onSpliced: this.deps.onSpliced });
   }
 }

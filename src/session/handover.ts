@@ -24,7 +24,7 @@ export interface HandoverOptions {
 export function handOver(client: net.Socket, backend: net.Socket, o: HandoverOptions): Splice {
   if (o.fromBackend.length) client.write(o.fromBackend);
   if (o.fromClient.length) backend.write(o.fromClient);
-  const s = splice(client, backend, { idleTimeoutMs: o.idleTimeoutMs, ...(o.forward ? { forward: o.forward } : {}) });
+  const s = splice(client, backend, o.forward ? { idleTimeoutMs: o.idleTimeoutMs, forward: o.forward } : { idleTimeoutMs: o.idleTimeoutMs });
   const { log, user, mech, startedAt, onEnd } = o;
   void s.done.then((r) => {
     const err = r.error ? { err: (r.error as NodeJS.ErrnoException).code ?? r.error.message } : {};

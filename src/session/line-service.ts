@@ -45,11 +45,9 @@ export interface LineServiceSpec<H extends LiveSession> {
 export async function startLineService<H extends LiveSession>(p: SharedParts, spec: LineServiceSpec<H>): Promise<Service> {
   const { log } = p;
   const registry = new SessionRegistry<H>(spec.protocol, p, log, (h, deadline, cause) => h.drain(cause === 'disabled' ? spec.texts.revoked : spec.texts.appPassword, deadline, 'revoked'));
-  const hooks = (loggedIn: () => void): SessionHooks<H> => ({
-    loggedIn,
-    onEnd: (h) => registry.ended(h),
-    onSpliced: (session, handle, user, appPassword) => registry.spliced(session, handle, user, appPassword),
-  });
+  const onEnd = (h: H): void => registry.ended(h);
+  const onSpliced = (session: H, handle: H, user: string, appPassword?: string): void => registry.spliced(session, handle, user, appPassword);
+  const hooks = (loggedIn: () => void): SessionHooks<H> => ({ loggedIn, onEnd, onSpliced });
   const accept = (implicitTls: boolean) => (socket: net.Socket, peer: Peer): void => {
     const a = admit(p, socket, peer);
     if (typeof a === 'string') {

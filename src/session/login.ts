@@ -149,6 +149,6 @@ export class SessionLogin<Extra> {
       this.parts.authenticator.succeeded(decision, client.address, protocolOf(log));
     }, (err) => reportFault(log, protocolOf(log), 'login bookkeeping', err)));
     const appPassword = decision.outcome === 'token' ? decision.appPassword : undefined;
-    return { kind: 'ok', user, mech, backend: result, ...(appPassword ? { appPassword } : {}) };
+    return appPassword ? { kind: 'ok', user, mech, backend: result, appPassword } : { kind: 'ok', user, mech, backend: result };
   }
 }

@@ -16,6 +16,9 @@ export function spliceSession(client: net.Socket, backend: { readonly socket: ne
     drain: (text, deadline, why) => closeWhenQuiet({ client, backend: backend.socket, splice: s }, farewell(text), deadline, why),
     cut: () => s.close('shutdown'),
   };
-  const s = handOver(client, backend.socket, { ...o, fromBackend: backend.leftover, onEnd: () => o.onEnd(handle) });
+  const s = handOver(client, backend.socket, {
+    fromBackend: backend.leftover, fromClient: o.fromClient, idleTimeoutMs: o.idleTimeoutMs, log: o.log, user: o.user, mech: o.mech, startedAt: o.startedAt,
+    onEnd: () => o.onEnd(handle),
+  });
   return handle;
 }
