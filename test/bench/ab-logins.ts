@@ -3,9 +3,12 @@
 // all alike. For a change's before/after numbers on a shared machine.
 // Usage: npm run build && cp -r dist /tmp/base && (change, build) &&
 //   node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/ab-logins.ts /tmp/base/src/cli.js [ROUNDS] [LOGINS]
+// Settings (environment): AB_FAKE_BACKEND=1 (a fake Dovecot: the proxy's own cost, run hot),
+// AB_FLOORS=1 (also the Node floors), AB_TLS=1 (clients over implicit TLS), AB_BASE_ENV /
+// AB_NEW_ENV / AB_BASE_NODE_ARGS / AB_NEW_NODE_ARGS (one build against itself with other settings).
 import { join } from 'node:path';
 import { startWorld, startProxyProcess, LOGIN_USER, type ProxyProcess } from './env.js';
-import { concurrentLogins, directTarget, loginLatency, proxyTarget, type LoginTarget } from './imap-phases.js';
+import { concurrentLogins, directTarget, loginLatency, oauthTarget, proxyTarget, type LoginTarget } from './imap-phases.js';
 import { nginxMailVersion, startNginxMail, type NginxMail } from './nginx.js';
 import { plainIr } from './wire.js';
 import { startForwarder, type Forwarder } from './forwarder.js';
@@ -28,6 +31,9 @@ const world = await startWorld({ maxSessions: 64, mailboxBytes: 1024 });
 const fake = process.env.AB_FAKE_BACKEND ? await startFakeImapBackend(world.backend.dir) : null;
 const backendPort = fake?.port ?? world.backend.imapPort;
 const fakeEnv: Record<string, string> = fake ? { DMS_IMAP_PORT: String(fake.port) } : {};
+// AB_TLS=1: clients log in over implicit TLS (993-style) to both proxies and to nginx (same
+// certificate), as real clients do; direct is Dovecot's own IMAPS; no floors.
+const tls = Boolean(process.env.AB_TLS);
 const procs: ProxyProcess[] = [];
 let nginx: NginxMail | null = null;
 const refs: Forwarder[] = [];
@@ -37,24 +43,25 @@ try {
   const b = await startProxyProcess(world, { build: 'dist', name: 'ab-new', cli: join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli.js'), env: { ...fakeEnv, ...envOf(process.env.AB_NEW_ENV) }, nodeArgs: argsOf(process.env.AB_NEW_NODE_ARGS) });
   procs.push(b);
   const targets: Array<{ name: string; t: LoginTarget; pids: () => number | readonly number[] }> = [
-    { name: 'base', t: proxyTarget(world, a, LOGIN_USER, world.token), pids: () => a.pid },
-    { name: 'new', t: proxyTarget(world, b, LOGIN_USER, world.token), pids: () => b.pid },
+    { name: 'base', t: proxyTarget(world, a, LOGIN_USER, world.token, tls), pids: () => a.pid },
+    { name: 'new', t: proxyTarget(world, b, LOGIN_USER, world.token, tls), pids: () => b.pid },
   ];
   if (!fake && nginxMailVersion()) {
-    nginx = await startNginxMail({ backendPort: world.backend.imapPort, dir: world.backend.dir, master: world.backend.master, tokens: { [world.token]: LOGIN_USER } });
+    nginx = await startNginxMail({ backendPort: world.backend.imapPort, dir: world.backend.dir, master: world.backend.master, tokens: { [world.token]: LOGIN_USER }, ...(tls ? { tls: world.certs } : {}) });
     const n = nginx;
-    targets.push({ name: 'nginx', t: { ep: { port: n.port }, auth: () => `PLAIN ${plainIr('', LOGIN_USER, world.token)}` }, pids: () => n.pids() });
+    const ep = tls ? { port: n.tlsPort!, tlsCa: world.proxyCa } : { port: n.port };
+    targets.push({ name: 'nginx', t: { ep, auth: () => `PLAIN ${plainIr('', LOGIN_USER, world.token)}` }, pids: () => n.pids() });
   }
-  const direct = fake ? { ...directTarget(world, LOGIN_USER), ep: { port: fake.port } } : directTarget(world, LOGIN_USER);
+  const direct = fake ? { ...directTarget(world, LOGIN_USER), ep: { port: fake.port } } : directTarget(world, LOGIN_USER, tls);
   // AB_FLOORS=1: also the two Node floors, the bare forwarder (the client's own master login
   // passed through) and lean-login.ts (the login job in the least Node code).
-  if (process.env.AB_FLOORS) {
+  if (process.env.AB_FLOORS && !tls) {
     const fw = await startForwarder(backendPort, world.backend.dir);
     refs.push(fw);
     targets.push({ name: 'floor', t: { ep: { port: fw.port }, auth: direct.auth }, pids: () => fw.pids() });
-    const lean = await startLeanLogin(backendPort, world.backend.dir, world.backend.master, world.token, LOGIN_USER);
+    const lean = await startLeanLogin(backendPort, world.backend.dir, world.backend.master, { [world.token]: LOGIN_USER });
     refs.push(lean);
-    targets.push({ name: 'lean', t: { ep: { port: lean.port }, auth: (i) => proxyTarget(world, a, LOGIN_USER, world.token).auth(i) }, pids: () => lean.pids() });
+    targets.push({ name: 'lean', t: oauthTarget({ port: lean.port }, LOGIN_USER, world.token), pids: () => lean.pids() });
   }
   await loginLatency([direct, ...targets.map((x) => x.t)], 30); // warm-up: JIT, token cache
   const cpu = targets.map(() => [] as number[]);

@@ -22,11 +22,13 @@ export function directTarget(w: BenchWorld, user: string, tlsCa = false): LoginT
 }
 
 export function proxyTarget(w: BenchWorld, p: ProxyProcess, user: string, tokens: string | readonly string[], tlsCa = false): LoginTarget {
+  return oauthTarget(tlsCa ? { port: p.imapsPort, tlsCa: w.proxyCa } : { port: p.imapPort }, user, tokens);
+}
+
+/** AUTHENTICATE OAUTHBEARER with `tokens` (taking turns) at `ep`. */
+export function oauthTarget(ep: Endpoint, user: string, tokens: string | readonly string[]): LoginTarget {
   const irs = (typeof tokens === 'string' ? [tokens] : tokens).map((t) => oauthbearerIr(user, t));
-  return {
-    ep: tlsCa ? { port: p.imapsPort, tlsCa: w.proxyCa } : { port: p.imapPort },
-    auth: (i) => `OAUTHBEARER ${irs[i % irs.length]}`,
-  };
+  return { ep, auth: (i) => `OAUTHBEARER ${irs[i % irs.length]}` };
 }
 
 /** Connect, greeting, AUTHENTICATE; the open, logged-in connection. */

@@ -6,13 +6,14 @@
 // ways. No TLS, limits, timers, logs, metrics or error answers: a bad line closes the
 // connection. Not a proxy anyone should run; a measuring stick (docs/performance.md).
 //
-// As a child process: node lean-login.ts PORT_FILE BACKEND_PORT MASTER_USER MASTER_PASSWORD TOKEN USER
+// As a child process: node lean-login.ts PORT_FILE BACKEND_PORT MASTER_USER MASTER_PASSWORD TOKEN USER [TOKEN USER ...]
 import net from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { startBenchChild, type Forwarder } from './forwarder.js';
 
-export function startLeanLogin(backendPort: number, dir: string, master: { user: string; password: string }, token: string, user: string, nodeArgs: readonly string[] = []): Promise<Forwarder> {
-  return startBenchChild('lean-login', dir, import.meta.filename, [String(backendPort), master.user, master.password, token, user], nodeArgs);
+/** `tokens`: token → the user it logs in. */
+export function startLeanLogin(backendPort: number, dir: string, master: { user: string; password: string }, tokens: Record<string, string>, nodeArgs: readonly string[] = []): Promise<Forwarder> {
+  return startBenchChild('lean-login', dir, import.meta.filename, [String(backendPort), master.user, master.password, ...Object.entries(tokens).flat()], nodeArgs);
 }
 
 function serve(portFile: string, backendPort: number, masterUser: string, masterPassword: string, tokens: Map<string, string>): void {
@@ -68,6 +69,8 @@ function serve(portFile: string, backendPort: number, masterUser: string, master
 }
 
 if (process.argv[1] === import.meta.filename) {
-  const [portFile, backendPort, masterUser, masterPassword, token, user] = process.argv.slice(2) as [string, string, string, string, string, string];
-  serve(portFile, Number(backendPort), masterUser, masterPassword, new Map([[token, user]]));
+  const [portFile, backendPort, masterUser, masterPassword, ...pairs] = process.argv.slice(2) as [string, string, string, string, ...string[]];
+  const tokens = new Map<string, string>();
+  for (let i = 0; i + 1 < pairs.length; i += 2) tokens.set(pairs[i]!, pairs[i + 1]!);
+  serve(portFile, Number(backendPort), masterUser, masterPassword, tokens);
 }

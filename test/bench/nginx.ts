@@ -35,6 +35,8 @@ export function nginxMailVersion(): string | null {
 }
 
 export interface NginxMail extends Forwarder {
+  /** The implicit-TLS (IMAPS) port when started with `tls`, else null. */
+  readonly tlsPort: number | null;
   /** Wall-clock (ms, performance.timeOrigin + now()) arrival and answer of each auth_http request, oldest first. */
   authTimings(): Promise<Array<{ at: number; done: number }>>;
   /** Points the auth server's answers (Auth-Port) at another backend port (the phase relay), or back. */
@@ -49,6 +51,8 @@ export interface NginxOptions {
   readonly tokens: Record<string, string>;
   /** proxy_buffer (nginx's default is one page, 4 KiB here). */
   readonly proxyBuffer?: string;
+  /** Also an implicit-TLS listener with this certificate (the proxy's, for a like-for-like TLS login). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
 }
 
 export async function startNginxMail(o: NginxOptions): Promise<NginxMail> {
@@ -56,7 +60,7 @@ export async function startNginxMail(o: NginxOptions): Promise<NginxMail> {
   const prefix = join(o.dir, `nginx-${tag}`);
   await mkdir(join(prefix, 'logs'), { recursive: true });
   const auth = await startAuthServer(o, prefix);
-  const [port] = await freePorts(1) as [number];
+  const [port, tlsPort] = await freePorts(2) as [number, number];
   const conf = join(prefix, 'nginx.conf');
   await writeFile(conf, [
     `load_module ${MAIL_MODULE};`,
@@ -71,6 +75,7 @@ export async function startNginxMail(o: NginxOptions): Promise<NginxMail> {
     '  imap_client_buffer 16k;', // a token as the PLAIN password: the 1 KiB default is too small for JWTs
     '  server {',
     `    listen 127.0.0.1:${port};`,
+    ...(o.tls ? [`    listen 127.0.0.1:${tlsPort} ssl;`, `    ssl_certificate ${o.tls.certFile};`, `    ssl_certificate_key ${o.tls.keyFile};`] : []),
     '    protocol imap;',
     '    imap_auth plain;',
     '  }',
@@ -94,6 +99,7 @@ export async function startNginxMail(o: NginxOptions): Promise<NginxMail> {
   }
   return {
     port,
+    tlsPort: o.tls ? tlsPort : null,
     pid: child.pid!,
     pids: () => [child.pid!, ...workers, auth.child.pid!],
     stop,

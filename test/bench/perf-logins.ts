@@ -24,7 +24,7 @@ const fake = process.env.FAKE_BACKEND ? await startFakeImapBackend(world.backend
 try {
   const proxy = await startProxyProcess(world, { build: 'dist', name: 'perf', nodeArgs: ['--perf-basic-prof'], ...(cli ? { cli } : {}), ...(fake ? { env: { DMS_IMAP_PORT: String(fake.port) } } : {}) });
   // LEAN=1: profile lean-login.ts (the login job in the least Node code) instead of the proxy.
-  const lean = process.env.LEAN ? await startLeanLogin(fake?.port ?? world.backend.imapPort, world.backend.dir, world.backend.master, world.token, LOGIN_USER, ['--perf-basic-prof']) : null;
+  const lean = process.env.LEAN ? await startLeanLogin(fake?.port ?? world.backend.imapPort, world.backend.dir, world.backend.master, { [world.token]: LOGIN_USER }, ['--perf-basic-prof']) : null;
   const target = lean ? { ...proxyTarget(world, proxy, LOGIN_USER, world.token), ep: { port: lean.port } } : proxyTarget(world, proxy, LOGIN_USER, world.token);
   const pid = lean?.pid ?? proxy.pid;
   await pool(C, Number(process.env.WARM ?? 300), (i) => loginCycle(target, i).then(() => undefined)); // warm: JIT, token cache (WARM=3000: steady state)

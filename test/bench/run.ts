@@ -12,7 +12,7 @@
 import { arch, cpus, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startWorld, startProxyProcess, LOGIN_USER, BULK_USER, type ProxyBuild, type ProxyProcess, type BenchWorld } from './env.js';
-import { concurrentLogins, directTarget, fetchAll, fetchConnection, idleSessions, loginLatency, proxyTarget, type LoginTarget } from './imap-phases.js';
+import { concurrentLogins, directTarget, oauthTarget, fetchAll, fetchConnection, idleSessions, loginLatency, proxyTarget, type LoginTarget } from './imap-phases.js';
 import { nginxMailVersion, startNginxMail, type NginxMail } from './nginx.js';
 import { formatPhaseTable, loginPhases, type PhaseTarget } from './login-phases.js';
 import { startTapRelay, type TapRelay } from './tap-relay.js';
@@ -20,6 +20,7 @@ import { plainIr } from './wire.js';
 import { messageOf, smtpSession, submitRate } from './smtp-phases.js';
 import { tokenRates } from './token-rates.js';
 import { haproxyVersion, startForwarder, startHaproxyForwarder, type Forwarder } from './forwarder.js';
+import { startLeanLogin } from './lean-login.js';
 import { cpuPreciseMs, loadAvg1, raiseFdLimit, waitQuiet, type Quiet } from './proc.js';
 import { connectInspector, type Inspector } from '../reliability/load/inspector.js';
 import { readFile } from 'node:fs/promises';
@@ -100,6 +101,12 @@ async function main(): Promise<void> {
   const nginxes: NginxMail[] = [];
   try {
     refs.push({ kind: 'Floor', what: 'a bare Node forwarder', f: await startForwarder(world.backend.imapPort, world.backend.dir), note: 'stream.pipe, no TLS/auth/logs' });
+    // The login job itself in the least Node code (greeting, OAUTHBEARER, a Map lookup, ID +
+    // master PLAIN, pipe): what a Node proxy cannot go below; the proxy's CPU above it is its own.
+    refs.push({
+      kind: 'Floor', what: 'a lean Node login', oauth: true, loginOnly: true, note: 'lean-login.ts: OAUTHBEARER, Map lookup, ID + master PLAIN, stream.pipe; no TLS/limits/timers/logs',
+      f: await startLeanLogin(world.backend.imapPort, world.backend.dir, world.backend.master, { [world.token]: LOGIN_USER, [world.bulkToken]: BULK_USER }),
+    });
     const hv = haproxyVersion();
     if (hv) refs.push({ kind: 'Reference', what: `HAProxy ${hv} (TCP mode, 1 thread)`, f: await startHaproxyForwarder(world.backend.imapPort, world.backend.dir), note: 'C event loop, default 16 KiB buffers' });
     else say('haproxy not installed: no HAProxy reference rows');
@@ -108,9 +115,10 @@ async function main(): Promise<void> {
     const nv = nginxMailVersion();
     if (nv) {
       for (const buffer of [undefined, '64k']) {
-        const f = await startNginxMail({ backendPort: world.backend.imapPort, dir: world.backend.dir, master: world.backend.master, tokens: { [world.token]: LOGIN_USER, [world.bulkToken]: BULK_USER }, ...(buffer ? { proxyBuffer: buffer } : {}) });
+        // The default-buffer one also listens with TLS (the proxy's certificate): the login as users make it.
+        const f = await startNginxMail({ backendPort: world.backend.imapPort, dir: world.backend.dir, master: world.backend.master, tokens: { [world.token]: LOGIN_USER, [world.bulkToken]: BULK_USER }, ...(buffer ? { proxyBuffer: buffer } : { tls: world.certs }) });
         nginxes.push(f);
-        refs.push({ kind: 'Peer', what: `nginx ${nv} mail + auth_http (proxy_buffer ${buffer ?? '4k'})`, f, note: 'PLAIN with the token; Node auth_http map lookup; LOGIN to Dovecot as master; CPU of nginx + auth server', plain: true });
+        refs.push({ kind: 'Peer', what: `nginx ${nv} mail + auth_http (proxy_buffer ${buffer ?? '4k'})`, f, note: 'PLAIN with the token; Node auth_http map lookup; LOGIN to Dovecot as master; CPU of nginx + auth server', plain: true, ...(f.tlsPort ? { tlsPort: f.tlsPort } : {}) });
       }
     } else say('nginx or libnginx-mod-mail not installed (run scripts/install-backend.sh as root): no nginx rows');
   } catch (e) {
@@ -221,10 +229,18 @@ interface Reference {
   readonly note: string;
   /** The client logs in with PLAIN and its token as the password (nginx's auth_http); else the master login. */
   readonly plain?: boolean;
+  /** The client logs in with OAUTHBEARER and its token, as through the proxy. */
+  readonly oauth?: boolean;
+  /** Measured for the login only (not FETCH: after the login it is the bare forwarder). */
+  readonly loginOnly?: boolean;
+  /** Also an implicit-TLS port (nginx): measured for the login over TLS beside the proxy's 993. */
+  readonly tlsPort?: number;
 }
 
 /** Through a forwarder: the direct master login, or PLAIN with the user's token. */
-function refTarget(w: BenchWorld, r: Reference, user: string): LoginTarget {
+function refTarget(w: BenchWorld, r: Reference, user: string, tls = false): LoginTarget {
+  if (tls) return { ep: { port: r.tlsPort!, tlsCa: w.proxyCa }, auth: () => `PLAIN ${plainIr('', user, user === BULK_USER ? w.bulkToken : w.token)}` };
+  if (r.oauth) return oauthTarget({ port: r.f.port }, user, user === BULK_USER ? w.bulkToken : w.token);
   if (!r.plain) return { ...directTarget(w, user), ep: { port: r.f.port } };
   const ir = plainIr('', user, user === BULK_USER ? w.bulkToken : w.token);
   return { ep: { port: r.f.port }, auth: () => `PLAIN ${ir}` };
@@ -245,7 +261,14 @@ async function phaseLogin(w: BenchWorld, p: ProxyProcess, refs: readonly Referen
   rows.push({ figure: 'Login p99, OAUTHBEARER, cached token (ms)', proxy: percentile(c, 99), direct: dp99, digits: 2, load });
   rows.push({ figure: 'Login p50, OAUTHBEARER, fresh token (IdP userinfo) (ms)', proxy: percentile(fr, 50), direct: dp50, digits: 2, load });
   rows.push({ figure: 'Login p99, OAUTHBEARER, fresh token (ms)', proxy: percentile(fr, 99), direct: dp99, digits: 2, load });
-  refs.forEach((r, i) => rows.push({ figure: `${r.kind}: login p50 through ${r.what} (ms)`, proxy: percentile(viaRefs[i]!, 50), direct: dp50, digits: 2, load, note: r.plain ? r.note : `master login; ${r.note}` }));
+  refs.forEach((r, i) => rows.push({ figure: `${r.kind}: login p50 through ${r.what} (ms)`, proxy: percentile(viaRefs[i]!, 50), direct: dp50, digits: 2, load, note: r.plain || r.oauth ? r.note : `master login; ${r.note}` }));
+  // As clients log in: implicit TLS (993) to the proxy and to nginx (same certificate); direct is
+  // Dovecot's own IMAPS. Both proxies talk plaintext to Dovecot, as in every other row.
+  const tlsRefs = refs.filter((r) => r.tlsPort);
+  const [dt, ct, ...viaTls] = await loginLatency([directTarget(w, LOGIN_USER, true), proxyTarget(w, p, LOGIN_USER, w.token, true), ...tlsRefs.map((r) => refTarget(w, r, LOGIN_USER, true))], P.loginRounds) as [number[], number[], ...number[][]];
+  const dt50 = percentile(dt, 50);
+  rows.push({ figure: 'Login p50 over TLS (implicit, 993), OAUTHBEARER, cached token (ms)', proxy: percentile(ct, 50), direct: dt50, digits: 2, load, note: 'direct: Dovecot\'s own IMAPS' });
+  tlsRefs.forEach((r, i) => rows.push({ figure: `${r.kind}: login p50 over TLS through ${r.what} (ms)`, proxy: percentile(viaTls[i]!, 50), direct: dt50, digits: 2, load, note: 'implicit TLS, same certificate as the proxy' }));
 }
 
 async function phaseCpu(w: BenchWorld, p: ProxyProcess, refs: readonly Reference[], P: Params, rows: Row[], load: string): Promise<void> {
@@ -269,10 +292,22 @@ async function phaseCpu(w: BenchWorld, p: ProxyProcess, refs: readonly Reference
   const cpuPerLogin = mean(cpu);
   rows.push({ figure: 'Proxy CPU per login, 32 concurrent clients, cached token (ms)', proxy: cpuPerLogin, digits: 3, target: '≤ 0.6 ms', met: cpuPerLogin <= 0.6, load, note: `${P.cpuLogins * P.cpuRounds} logins after ${P.cpuLogins} unmeasured (${warm.cpuMsPerLogin!.toFixed(2)} ms each)` });
   rows.push({ figure: 'Logins per second, 32 concurrent clients', proxy: median(pr), direct: median(dr), digits: 0, load });
-  refs.forEach((r, i) => rows.push({ figure: `${r.kind}: CPU per login of ${r.what}, 32 concurrent clients (ms)`, proxy: mean(refCpu[i]!), digits: 3, load, note: r.plain ? 'accept, greeting, auth_http, dial, LOGIN, forward, close' : 'accept, dial, forward, close' }));
+  refs.forEach((r, i) => rows.push({ figure: `${r.kind}: CPU per login of ${r.what}, 32 concurrent clients (ms)`, proxy: mean(refCpu[i]!), digits: 3, load, note: r.plain ? 'accept, greeting, auth_http, dial, LOGIN, forward, close' : r.oauth ? 'accept, greeting, OAUTHBEARER, dial, ID + PLAIN, forward, close' : 'accept, dial, forward, close' }));
+  // The same over implicit TLS, the login as users make it (the TLS handshake included).
+  const tlsProxy = proxyTarget(w, p, LOGIN_USER, w.token, true);
+  const tlsRefs = refs.filter((r) => r.tlsPort);
+  await concurrentLogins(tlsProxy, 32, P.cpuLogins, p.pid); // warm-up of the TLS path
+  const tlsCpu: number[] = []; const tlsRefCpu = tlsRefs.map(() => [] as number[]);
+  for (let r = 0; r < P.cpuRounds; r++) {
+    tlsCpu.push((await concurrentLogins(tlsProxy, 32, P.cpuLogins, p.pid)).cpuMsPerLogin!);
+    for (const [i, ref] of tlsRefs.entries()) tlsRefCpu[i]!.push((await concurrentLogins(refTarget(w, ref, LOGIN_USER, true), 32, P.cpuLogins, ref.f.pids())).cpuMsPerLogin!);
+  }
+  rows.push({ figure: 'Proxy CPU per login over TLS (implicit, 993), 32 concurrent clients (ms)', proxy: mean(tlsCpu), digits: 3, load, note: 'TLS handshake included' });
+  tlsRefs.forEach((r, i) => rows.push({ figure: `${r.kind}: CPU per login over TLS of ${r.what}, 32 concurrent clients (ms)`, proxy: mean(tlsRefCpu[i]!), digits: 3, load, note: 'implicit TLS, same certificate as the proxy' }));
 }
 
-async function phaseFetch(w: BenchWorld, p: ProxyProcess, refs: readonly Reference[], P: Params, rows: Row[], quiet: (what: string) => Promise<string>): Promise<void> {
+async function phaseFetch(w: BenchWorld, p: ProxyProcess, allRefs: readonly Reference[], P: Params, rows: Row[], quiet: (what: string) => Promise<string>): Promise<void> {
+  const refs = allRefs.filter((r) => !r.loginOnly);
   for (const tls of [false, true]) {
     const load = await quiet(`bulk FETCH (${tls ? 'TLS' : 'plaintext'})`);
     const dc = await fetchConnection(directTarget(w, BULK_USER, tls));

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startWorld, startProxyProcess, LOGIN_USER } from './env.js';
-import { directTarget, loginCycle, pool, proxyTarget, type LoginTarget } from './imap-phases.js';
+import { directTarget, loginCycle, oauthTarget, pool, proxyTarget, type LoginTarget } from './imap-phases.js';
 import { startForwarder } from './forwarder.js';
 import { startLeanLogin } from './lean-login.js';
 
@@ -16,12 +16,12 @@ const world = await startWorld({ maxSessions: 64, mailboxBytes: 1024 });
 try {
   const proxy = await startProxyProcess(world, { build: 'dist', name: 'sys' });
   const fw = await startForwarder(world.backend.imapPort, world.backend.dir);
-  const lean = await startLeanLogin(world.backend.imapPort, world.backend.dir, world.backend.master, world.token, LOGIN_USER);
+  const lean = await startLeanLogin(world.backend.imapPort, world.backend.dir, world.backend.master, { [world.token]: LOGIN_USER });
   const pt = proxyTarget(world, proxy, LOGIN_USER, world.token);
   const targets: Array<[string, number, LoginTarget]> = [
     ['proxy', proxy.pid, pt],
     ['floor', fw.pid, { ep: { port: fw.port }, auth: directTarget(world, LOGIN_USER).auth }],
-    ['lean', lean.pid, { ep: { port: lean.port }, auth: pt.auth }],
+    ['lean', lean.pid, oauthTarget({ port: lean.port }, LOGIN_USER, world.token)],
   ];
   for (const [name, pid, t] of targets) {
     await pool(C, 300, (i) => loginCycle(t, i).then(() => undefined));
