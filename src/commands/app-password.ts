@@ -4,7 +4,7 @@
 // or --file; the running proxy reads it again at its next login). A secret is printed once,
 // by create. Exit codes: 0 done, 1 nothing to revoke, 64 usage, 75 the store did not
 // answer (try again), 78 configuration error.
-import type { AppPasswordStore } from '../auth/app-passwords.js';
+import { cleanLabel, type AppPasswordStore } from '../auth/app-passwords.js';
 import { ConfigError, loadSections } from '../config/load.js';
 import { AppPasswordFile } from '../state/app-password-file.js';
 import { RedisAppPasswords } from '../state/redis-app-passwords.js';
@@ -50,7 +50,8 @@ export async function appPasswordCommand(argv: readonly string[], io: CommandIo)
         if (third !== undefined) return usage('list takes one user');
         const list = (await store.list(user)).map(({ hash: _hash, ...r }) => r);
         if (json) io.out(`${JSON.stringify(list, null, 2)}\n`);
-        else for (const r of list) io.out(`${r.id}  ${JSON.stringify(r.label)}  created ${iso(r.createdAt)}  last used ${iso(r.lastUsedAt)}${r.lastUsedAt ? ` from ${r.lastAddress} (${r.lastProtocol})` : ''}\n`);
+        // Cleaned again for the terminal: a file written by hand, or before labels were cleaned so.
+        else for (const r of list) io.out(`${r.id}  ${JSON.stringify(cleanLabel(r.label))}  created ${iso(r.createdAt)}  last used ${iso(r.lastUsedAt)}${r.lastUsedAt ? ` from ${r.lastAddress} (${r.lastProtocol})` : ''}\n`);
         if (!json && list.length === 0) io.out(`no app passwords for ${user}\n`);
         return 0;
       }
