@@ -70,9 +70,10 @@ export async function appPasswordCommand(argv: readonly string[], io: CommandIo)
         return usage(`unknown command ${JSON.stringify(command)}`);
     }
   } catch (err) {
-    if ((err as { code?: string }).code !== 'ERR_APP_PASSWORDS_UNAVAILABLE') throw err;
+    const code = (err as { code?: string }).code;
+    if (code !== 'ERR_APP_PASSWORDS_UNAVAILABLE' && code !== 'ERR_APP_PASSWORDS_FILE') throw err;
     io.err(`${(err as Error).message}\n`);
-    return 75;
+    return code === 'ERR_APP_PASSWORDS_FILE' ? 78 : 75; // EX_CONFIG, EX_TEMPFAIL
   } finally {
     await store.close();
   }
@@ -94,5 +95,9 @@ async function openStore(io: CommandIo, file: string | undefined): Promise<AppPa
   }
   const path = file ?? io.env.APP_PASSWORDS_FILE ?? '';
   if (!path) { io.err('APP_PASSWORDS_FILE is not set (or pass --file FILE)\n'); return 78; }
-  return AppPasswordFile.open(path);
+  return AppPasswordFile.open(path).catch((err: Error & { code?: string }) => {
+    if (err.code !== 'ERR_APP_PASSWORDS_FILE') throw err;
+    io.err(`${err.message}\n`);
+    return 78; // EX_CONFIG
+  });
 }
