@@ -1,10 +1,11 @@
 // A bounded LRU map with a per-entry expiry, for token decisions. Keys are SHA-256 digests of
 // tokens (tokenKey): a heap dump or a debugger shows no usable credential. A Map keeps
 // insertion order, so re-inserting on a hit makes the first key the least recently used.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
+// One-shot hash(): createHash() builds a Hash object (and a handle for the GC) per login.
 export function tokenKey(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  return hash('sha256', token, 'base64url');
 }
 
 export interface CacheEntry<V> { readonly value: V; readonly expiresAtMs: number }

@@ -200,7 +200,8 @@ function parseAtom(r: Reader): ImapArg {
   while (r.pos < r.text.length && isAstringChar(r.text[r.pos]!)) r.pos++;
   if (r.pos === start) r.fail('Unexpected character in arguments');
   const value = r.text.toString('latin1', start, r.pos);
-  return asciiUpper(value) === 'NIL' ? { type: 'nil' } : { type: 'atom', value };
+  // The length first: an initial response is an atom of hundreds of letters, folded for nothing.
+  return value.length === 3 && asciiUpper(value) === 'NIL' ? { type: 'nil' } : { type: 'atom', value };
 }
 
 /**

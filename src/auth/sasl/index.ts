@@ -1,5 +1,6 @@
 // SASL decoding shared by the IMAP and SMTP sessions: bytes in, credentials
 // or a SaslError out.
+import { asciiUpper } from '../../ascii.js';
 import { decodeOauthbearer } from './oauthbearer.js';
 import { decodePlain } from './plain.js';
 import type { OneStepMechanism, SaslCredentials, SaslDecodeOptions, SaslMechanism } from './types.js';
@@ -38,7 +39,7 @@ const MECHANISMS: readonly SaslMechanism[] = ['OAUTHBEARER', 'XOAUTH2', 'PLAIN',
 /** A mechanism name as the client wrote it (case-insensitive, RFC 4422 §3.1), or undefined if we do not offer it. */
 export function parseSaslMechanism(name: string): SaslMechanism | undefined {
   // ASCII-only upper-casing: 'ı'.toUpperCase() is 'I', which would let "plaın" through.
-  const upper = name.replace(/[a-z]/g, (c) => c.toUpperCase());
+  const upper = asciiUpper(name);
   return MECHANISMS.find((m) => m === upper);
 }
 

@@ -51,6 +51,7 @@ export function parseBearerAuth(value: string | undefined): string {
 // RFC 5801 §4 saslname: "," is sent as "=2C" and "=" as "=3D"; any other
 // "=" MUST fail the exchange.
 function unescapeSaslname(name: string): string {
+  if (!name.includes('=')) return name; // nearly every name: no regex to run
   if (/=(?!2C|3D)/.test(name)) throw new SaslError('ERR_SASL_SYNTAX', 'bad escape in gs2 authzid');
   return name.replace(/=(2C|3D)/g, (_m, hex: string) => (hex === '2C' ? ',' : '='));
 }
