@@ -86,8 +86,9 @@ export class AppPasswordLimitError extends Error {
  * the portal. Cc: C0 and C1 controls (U+009B and U+009D are CSI and OSC to a terminal, as
  * ESC [ and ESC ]); Cf: format characters (bidi overrides and isolates that make a label
  * read backwards, zero-width characters); Zl, Zp: line breaks; Cs: half a surrogate pair.
+ * The joiners U+200C and U+200D stay: Persian words and emoji sequences are written with them.
  */
-const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+const HIDDEN = /[\p{Cc}\p{Zl}\p{Zp}\p{Cs}]|(?![\u200c\u200d])\p{Cf}/gu;
 
 /** A label as stored: only characters that show, trimmed, at most MAX_APP_PASSWORD_LABEL_CHARS characters (never half of one). */
 export function cleanLabel(label: string): string {
