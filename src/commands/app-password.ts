@@ -4,7 +4,9 @@
 // or --file; the running proxy reads it again at its next login). A secret is printed once,
 // by create. Exit codes: 0 done, 1 nothing to revoke, 64 usage, 75 the store did not
 // answer (try again), 78 configuration error.
+import { canonicalAddress } from '../auth/address.js';
 import { cleanLabel, type AppPasswordStore } from '../auth/app-passwords.js';
+import { MASTER_SEPARATOR } from '../auth/master-login.js';
 import { ConfigError, loadSections } from '../config/load.js';
 import { AppPasswordFile } from '../state/app-password-file.js';
 import { RedisAppPasswords } from '../state/redis-app-passwords.js';
@@ -56,6 +58,9 @@ export async function appPasswordCommand(argv: readonly string[], io: CommandIo)
         return 0;
       }
       case 'create': {
+        // A name no login can match (a blank, a control character, non-ASCII, Dovecot's master
+        // separator) would get a secret that never works: refuse it, as the token logins do (claims.ts).
+        if (user.includes(MASTER_SEPARATOR) || !canonicalAddress(user)) return usage(`${JSON.stringify(user)} is not a mailbox address (ASCII local@domain)`);
         const { record, secret } = await store.create(user, [third, ...rest].filter(Boolean).join(' '));
         io.out(json ? `${JSON.stringify({ id: record.id, label: record.label, secret })}\n` : `${record.id}  ${JSON.stringify(record.label)}\napp password (shown once): ${secret}\n`);
         return 0;
