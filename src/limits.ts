@@ -227,6 +227,12 @@ export const PORTAL_KEEPALIVE_MS = 5_000;
 export const PORTAL_MAX_CONNECTIONS = 1000;
 /** Signed-in sessions kept; past it the oldest is ended (each is a few hundred bytes). */
 export const PORTAL_MAX_SESSIONS = 10_000;
+/**
+ * Signed-in sessions of one user (browsers, devices); a new one past it ends that user's
+ * oldest. Without it one user signing in over and over (a script with their own IdP
+ * credentials) would push every other user's session out past PORTAL_MAX_SESSIONS.
+ */
+export const PORTAL_MAX_SESSIONS_PER_USER = 10;
 /** Time a user has at the IdP between "sign in" and the callback. */
 export const PORTAL_LOGIN_TTL_MS = 600_000;
 /** Expired portal sessions and sign-ins are swept at most this often (a sweep walks them all). */

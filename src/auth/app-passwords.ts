@@ -81,9 +81,18 @@ export class AppPasswordLimitError extends Error {
   readonly code = 'ERR_APP_PASSWORD_LIMIT';
 }
 
-/** A label as stored: no control characters, trimmed, at most MAX_APP_PASSWORD_LABEL_CHARS. */
+/**
+ * What a label may not hold: it is shown in the admin's terminal (`app-password list`) and in
+ * the portal. Cc: C0 and C1 controls (U+009B and U+009D are CSI and OSC to a terminal, as
+ * ESC [ and ESC ]); Cf: format characters (bidi overrides and isolates that make a label
+ * read backwards, zero-width characters); Zl, Zp: line breaks; Cs: half a surrogate pair.
+ * The joiners U+200C and U+200D stay: Persian words and emoji sequences are written with them.
+ */
+const HIDDEN = /[\p{Cc}\p{Zl}\p{Zp}\p{Cs}]|(?![\u200c\u200d])\p{Cf}/gu;
+
+/** A label as stored: only characters that show, trimmed, at most MAX_APP_PASSWORD_LABEL_CHARS characters (never half of one). */
 export function cleanLabel(label: string): string {
-  return label.replace(/[\x00-\x1f\x7f]/g, '').trim().slice(0, MAX_APP_PASSWORD_LABEL_CHARS) || 'App password';
+  return [...label.replace(HIDDEN, '').trim()].slice(0, MAX_APP_PASSWORD_LABEL_CHARS).join('').trim() || 'App password';
 }
 
 // 32 letters and digits without 0/O, 1/I/L, so that a secret read off a screen is typed right.

@@ -4,7 +4,9 @@
 // or --file; the running proxy reads it again at its next login). A secret is printed once,
 // by create. Exit codes: 0 done, 1 nothing to revoke, 64 usage, 75 the store did not
 // answer (try again), 78 configuration error.
-import type { AppPasswordStore } from '../auth/app-passwords.js';
+import { canonicalAddress } from '../auth/address.js';
+import { cleanLabel, type AppPasswordStore } from '../auth/app-passwords.js';
+import { MASTER_SEPARATOR } from '../auth/master-login.js';
 import { ConfigError, loadSections } from '../config/load.js';
 import { AppPasswordFile } from '../state/app-password-file.js';
 import { RedisAppPasswords } from '../state/redis-app-passwords.js';
@@ -50,11 +52,15 @@ export async function appPasswordCommand(argv: readonly string[], io: CommandIo)
         if (third !== undefined) return usage('list takes one user');
         const list = (await store.list(user)).map(({ hash: _hash, ...r }) => r);
         if (json) io.out(`${JSON.stringify(list, null, 2)}\n`);
-        else for (const r of list) io.out(`${r.id}  ${JSON.stringify(r.label)}  created ${iso(r.createdAt)}  last used ${iso(r.lastUsedAt)}${r.lastUsedAt ? ` from ${r.lastAddress} (${r.lastProtocol})` : ''}\n`);
+        // Cleaned again for the terminal: a file written by hand, or before labels were cleaned so.
+        else for (const r of list) io.out(`${r.id}  ${JSON.stringify(cleanLabel(r.label))}  created ${iso(r.createdAt)}  last used ${iso(r.lastUsedAt)}${r.lastUsedAt ? ` from ${r.lastAddress} (${r.lastProtocol})` : ''}\n`);
         if (!json && list.length === 0) io.out(`no app passwords for ${user}\n`);
         return 0;
       }
       case 'create': {
+        // A name no login can match (a blank, a control character, non-ASCII, Dovecot's master
+        // separator) would get a secret that never works: refuse it, as the token logins do (claims.ts).
+        if (user.includes(MASTER_SEPARATOR) || !canonicalAddress(user)) return usage(`${JSON.stringify(user)} is not a mailbox address (ASCII local@domain)`);
         const { record, secret } = await store.create(user, [third, ...rest].filter(Boolean).join(' '));
         io.out(json ? `${JSON.stringify({ id: record.id, label: record.label, secret })}\n` : `${record.id}  ${JSON.stringify(record.label)}\napp password (shown once): ${secret}\n`);
         return 0;
@@ -69,9 +75,10 @@ export async function appPasswordCommand(argv: readonly string[], io: CommandIo)
         return usage(`unknown command ${JSON.stringify(command)}`);
     }
   } catch (err) {
-    if ((err as { code?: string }).code !== 'ERR_APP_PASSWORDS_UNAVAILABLE') throw err;
+    const code = (err as { code?: string }).code;
+    if (code !== 'ERR_APP_PASSWORDS_UNAVAILABLE' && code !== 'ERR_APP_PASSWORDS_FILE') throw err;
     io.err(`${(err as Error).message}\n`);
-    return 75;
+    return code === 'ERR_APP_PASSWORDS_FILE' ? 78 : 75; // EX_CONFIG, EX_TEMPFAIL
   } finally {
     await store.close();
   }
@@ -93,5 +100,9 @@ async function openStore(io: CommandIo, file: string | undefined): Promise<AppPa
   }
   const path = file ?? io.env.APP_PASSWORDS_FILE ?? '';
   if (!path) { io.err('APP_PASSWORDS_FILE is not set (or pass --file FILE)\n'); return 78; }
-  return AppPasswordFile.open(path);
+  return AppPasswordFile.open(path).catch((err: Error & { code?: string }) => {
+    if (err.code !== 'ERR_APP_PASSWORDS_FILE') throw err;
+    io.err(`${err.message}\n`);
+    return 78; // EX_CONFIG
+  });
 }

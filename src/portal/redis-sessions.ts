@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
 import { asciiLower } from '../auth/address.js';
 import type { SharedStateConfig } from '../config/types.js';
 import { bounded, connectRedis, KEY_PREFIX } from '../state/redis-connection.js';
+import { PORTAL_MAX_SESSIONS_PER_USER } from '../limits.js';
 import { newSealKey, SEAL_KEY_BYTES } from './login-seal.js';
 import { PortalStoreDown, randomId, sessionKey, type PortalSession, type PortalSessionStore } from './sessions.js';
 
@@ -41,7 +42,25 @@ export class RedisPortalSessions implements PortalSessionStore {
       .sadd(USER + s.user, k)
       .pexpire(USER + s.user, this.ttlMs)
       .exec());
+    await this.keepNewest(s.user, k);
     return id;
+  }
+
+  /**
+   * At most PORTAL_MAX_SESSIONS_PER_USER sessions of `user`: the oldest beyond go, and the
+   * set forgets the sessions that expired meanwhile (it would otherwise grow with every
+   * sign-in of the user until it expires itself).
+   */
+  private async keepNewest(user: string, made: string): Promise<void> {
+    const keys = await this.call(this.client.smembers(USER + user));
+    if (keys.length <= PORTAL_MAX_SESSIONS_PER_USER) return;
+    const texts = await this.call(this.client.mget(keys.map((k) => SESSION + k)));
+    // Oldest first; the one just made stays whatever the clock says (several in one millisecond).
+    const others = keys.map((k, i) => ({ k, s: parse(texts[i] ?? null) })).filter((x) => x.s && x.k !== made).sort((a, b) => a.s!.createdAt - b.s!.createdAt);
+    const gone = new Set(keys.filter((_, i) => !texts[i]));
+    for (const x of others.slice(0, Math.max(0, others.length - (PORTAL_MAX_SESSIONS_PER_USER - 1)))) gone.add(x.k);
+    if (gone.size === 0) return;
+    await this.call(this.client.multi().srem(USER + user, ...gone).del(...[...gone].map((k) => SESSION + k)).exec());
   }
 
   async get(id: string | undefined): Promise<PortalSession | undefined> {

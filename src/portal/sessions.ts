@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { asciiLower } from '../auth/address.js';
 import { newSealKey } from './login-seal.js';
-import { PORTAL_MAX_SESSIONS, PORTAL_SWEEP_INTERVAL_MS } from '../limits.js';
+import { PORTAL_MAX_SESSIONS, PORTAL_MAX_SESSIONS_PER_USER, PORTAL_SWEEP_INTERVAL_MS } from '../limits.js';
 
 export interface PortalSession {
   readonly user: string;
@@ -50,6 +50,12 @@ class Bounded<V extends { createdAt: number }> {
   deleteWhere(fn: (v: V) => boolean): void {
     for (const [k, v] of this.map) if (fn(v)) this.map.delete(k);
   }
+  /** Of the entries `fn` picks, all but the newest `n` go (the Map keeps insertion order). */
+  keepNewest(fn: (v: V) => boolean, n: number): void {
+    const picked: string[] = [];
+    for (const [k, v] of this.map) if (fn(v)) picked.push(k);
+    for (const k of picked.slice(0, Math.max(0, picked.length - n))) this.map.delete(k);
+  }
   get size(): number { return this.map.size; }
 }
 
@@ -66,7 +72,10 @@ export class PortalSessions implements PortalSessionStore {
     const id = randomId();
     const at = this.now();
     this.sweep();
-    this.sessions.set(id, { user: asciiLower(user), csrf: randomId(), createdAt: at, lastSeenAt: at });
+    const u = asciiLower(user);
+    // The user's own oldest go first (one walk per sign-in, each of which took an IdP round trip).
+    this.sessions.keepNewest((s) => s.user === u, PORTAL_MAX_SESSIONS_PER_USER - 1);
+    this.sessions.set(id, { user: u, csrf: randomId(), createdAt: at, lastSeenAt: at });
     return id;
   }
 

@@ -5,7 +5,9 @@
 // user's token and DMS-password sessions stay. Spliced sessions are indexed by user, and
 // each one to end is ended the protocol's clean way (IMAP: `* BYE` between two responses;
 // SMTP: 421 between transactions), cut after REVOKE_GRACE_MS at the latest. A login decided
-// just before the deactivation and spliced just after it is ended as soon as it is tracked.
+// just before the deactivation and spliced just after it is ended as soon as it is tracked;
+// so is one whose app password was revoked while its backend login was in flight (the store
+// is asked once more when the session is tracked: the revocation found no session to end).
 import type { DisabledUsers } from '../auth/disabled-users.js';
 import type { AppPasswordStore } from '../auth/app-passwords.js';
 import type { Logger } from '../observability/logger.js';
@@ -18,7 +20,7 @@ const untracked = (): void => undefined;
 /** What can take a session's credential back. */
 export interface RevocationSources {
   readonly disabled?: DisabledUsers;
-  readonly appPasswords?: Pick<AppPasswordStore, 'onRevoked'>;
+  readonly appPasswords?: Pick<AppPasswordStore, 'onRevoked' | 'list'>;
 }
 
 export interface Revocation<H> {
@@ -58,6 +60,16 @@ export function revocation<H>(sources: RevocationSources, log: Logger, proto: Pr
       if (!set) byUser.set(key, (set = new Map()));
       set.set(h, appPassword ?? '');
       if (disabled?.reason(key)) end(h, Date.now() + REVOKE_GRACE_MS, 'disabled');
+      else if (appPassword && appPasswords) {
+        // Indexed now, so a revocation from here on reaches the session through onRevoked;
+        // one made since the login was decided shows as the id missing from the store. A
+        // store that does not answer leaves the session be: it accepted the id a moment ago,
+        // and the shared store re-reads the ids it listed when it is back (owners).
+        void appPasswords.list(key).then((records) => {
+          if (set.get(h) !== appPassword || records.some((r) => r.id === appPassword)) return;
+          endAll([h], 'app-password', { event: 'sessions-revoked', user: key, reason: 'app password revoked during login' }, 'app password revoked while its login was in flight: closing the session');
+        }, untracked);
+      }
       return () => {
         set.delete(h);
         if (set.size === 0 && byUser.get(key) === set) byUser.delete(key);

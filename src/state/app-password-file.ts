@@ -33,12 +33,36 @@ export async function readAppPasswordFile(path: string): Promise<AppPasswordReco
   return [...(await readRecords(path)).values()];
 }
 
+/** The state file cannot be used as it is; the message names the file and what is wrong. */
+export class AppPasswordFileError extends Error {
+  readonly code = 'ERR_APP_PASSWORDS_FILE';
+}
+
+const isRecord = (r: unknown): r is AppPasswordRecord => {
+  const o = r as Partial<Record<keyof AppPasswordRecord, unknown>> | null;
+  return typeof o === 'object' && o !== null && typeof o.id === 'string' && o.id !== '' && typeof o.user === 'string'
+    && typeof o.label === 'string' && typeof o.hash === 'string' && typeof o.createdAt === 'number';
+};
+
+/**
+ * Every record of the file, checked: a file cut short, or edited by hand into something else,
+ * is an error that says which file and where, not a JSON parser's message without a name (at
+ * start-up) nor a record that breaks the portal's page or the CLI's list later.
+ */
 function parseRecords(path: string, bytes: Buffer | null): Map<string, AppPasswordRecord> {
   const records = new Map<string, AppPasswordRecord>();
   if (!bytes) return records;
-  const data = JSON.parse(bytes.toString('utf8')) as { version: number; passwords: AppPasswordRecord[] };
-  if (data.version !== VERSION || !Array.isArray(data.passwords)) throw new Error(`${path}: not an app-password state file of version ${VERSION}`);
-  for (const r of data.passwords) records.set(r.id, r);
+  let data: { version?: unknown; passwords?: unknown } | null;
+  try {
+    data = JSON.parse(bytes.toString('utf8')) as typeof data;
+  } catch (err) {
+    throw new AppPasswordFileError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  if (data?.version !== VERSION || !Array.isArray(data.passwords)) throw new AppPasswordFileError(`${path}: not an app-password state file of version ${VERSION}`);
+  data.passwords.forEach((r: unknown, i) => {
+    if (!isRecord(r)) throw new AppPasswordFileError(`${path}: entry ${i} is not an app password (id, user, label, hash, createdAt)`);
+    records.set(r.id, r);
+  });
   return records;
 }
 

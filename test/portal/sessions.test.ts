@@ -5,7 +5,7 @@ import t from 'tap';
 import { PortalSessions } from '../../src/portal/sessions.js';
 import { LOGIN_COOKIE, readCookie, SEALED_MAX_LENGTH, setCookie, SESSION_COOKIE } from '../../src/portal/cookies.js';
 import { newSealKey, openLogin, sealLogin } from '../../src/portal/login-seal.js';
-import { PORTAL_MAX_SESSIONS } from '../../src/limits.js';
+import { PORTAL_MAX_SESSIONS, PORTAL_MAX_SESSIONS_PER_USER } from '../../src/limits.js';
 
 const clock = () => {
   let now = 1_000_000;
@@ -46,6 +46,16 @@ t.test('at most PORTAL_MAX_SESSIONS sessions: the oldest go', async (t) => {
   for (let i = 0; i < PORTAL_MAX_SESSIONS; i++) s.start(`u${i}@example.test`);
   t.equal(s.size.sessions, PORTAL_MAX_SESSIONS);
   t.notOk(s.get(first), 'the oldest was ended');
+});
+
+t.test('one user signing in over and over ends only their own oldest sessions, never another user\'s', async (t) => {
+  const s = new PortalSessions(60_000);
+  const alice = s.start('alice@example.test');
+  const mallory = Array.from({ length: PORTAL_MAX_SESSIONS }, () => s.start('Mallory@example.test'));
+  t.ok(s.get(alice), 'alice is still signed in');
+  t.equal(s.size.sessions, 1 + PORTAL_MAX_SESSIONS_PER_USER, `mallory keeps ${PORTAL_MAX_SESSIONS_PER_USER}`);
+  t.ok(mallory.slice(-PORTAL_MAX_SESSIONS_PER_USER).every((id) => s.get(id)), 'the newest of them');
+  t.notOk(s.get(mallory[0]), 'not the oldest');
 });
 
 t.test('a sealed sign-in opens only intact, under its key, before its expiry', async (t) => {
