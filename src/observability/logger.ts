@@ -4,6 +4,7 @@
 // metrics.ts, the SCIM listener's).
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { censor } from './censor.js';
+import { isoTimeOf } from './timestamp.js';
 
 export type { Logger };
 
@@ -12,7 +13,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     level,
     base: { svc: 'oauth2-mail-proxy' },
     formatters: { log: censor },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTimeOf(),
   };
   if (destination) return pino(options, destination);
   if (process.stdout.isTTY && !process.env.CI) {
