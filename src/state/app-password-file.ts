@@ -1,6 +1,6 @@
 // App passwords in a JSON state file. The proxy and the admin CLI (another process) both
 // change it, so every change is read-modify-write of the file as it is now, under a lock file
-// (O_EXCL; a lock older than LOCK_STALE_MS is broken), written atomically (atomic-file.ts).
+// (file-lock.ts: O_EXCL; a stale one is broken safely), written atomically (atomic-file.ts).
 // Logins read an in-memory copy, reloaded when the file changed (one stat per lookup, so a
 // revocation by the CLI holds from the very next login). Once the proxy listens for
 // revocations (onRevoked) the file is also stat'ed every APP_PASSWORD_WATCH_MS, so that ids
@@ -8,7 +8,6 @@
 // before and after, whoever changed the file. Last-used data is
 // kept in memory and merged into the file at most every LAST_USED_FLUSH_MS (and at close).
 import { randomUUID } from 'node:crypto';
-import { open, stat, unlink } from 'node:fs/promises';
 import { readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { asciiLower } from '../auth/address.js';
 import {
@@ -16,7 +15,8 @@ import {
   type AppPasswordRecord, type AppPasswordStore, type RevokedListener,
 } from '../auth/app-passwords.js';
 import { readBytes, writeAtomic } from './atomic-file.js';
-import { APP_PASSWORD_WATCH_MS, LAST_USED_FLUSH_MS, LOCK_POLL_MS, LOCK_STALE_MS, LOCK_WAIT_MS, MAX_APP_PASSWORDS_PER_USER } from '../limits.js';
+import { lockFile } from './file-lock.js';
+import { APP_PASSWORD_WATCH_MS, LAST_USED_FLUSH_MS, MAX_APP_PASSWORDS_PER_USER } from '../limits.js';
 
 export { AppPasswordLimitError } from '../auth/app-passwords.js';
 
@@ -195,7 +195,7 @@ export class AppPasswordFile implements AppPasswordStore {
   /** Read the file as it is now, change it, merge last-used data in, write it, all under the lock. */
   private change<T>(fn: (records: Map<string, AppPasswordRecord>) => Promise<T>): Promise<T> {
     return this.serial(async () => {
-      const unlock = await lock(`${this.path}.lock`);
+      const unlock = await lockFile(`${this.path}.lock`);
       try {
         const records = await readRecords(this.path);
         const result = await fn(records);
@@ -219,22 +219,5 @@ export class AppPasswordFile implements AppPasswordStore {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
     return run;
-  }
-}
-
-async function lock(path: string): Promise<() => Promise<void>> {
-  const until = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      const fh = await open(path, 'wx', 0o600);
-      await fh.close();
-      return () => unlink(path).catch(() => undefined);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const s = await stat(path).catch(() => null);
-      if (s && Date.now() - s.mtimeMs > LOCK_STALE_MS) await unlink(path).catch(() => undefined); // its holder died
-      else if (Date.now() > until) throw new Error(`${path}: held by another process`);
-      else await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
-    }
   }
 }
