@@ -56,14 +56,14 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   const appPasswords = await openAppPasswords(config.appPasswordsFile, config.sharedState, log.child({ component: 'app-passwords' }));
   // A user the SCIM client deleted loses their app passwords (a deactivated one keeps them,
   // refused while deactivated, like their tokens).
-  scim?.disabled.onDisabled((user) => {
-    if (appPasswords && !scim.disabled.reason(user)) {
+  scim?.disabled.onDisabled((user, _reason, removed) => {
+    if (appPasswords && removed) {
       appPasswords.revoke(user, 'all').catch((err: unknown) => log.error({ event: 'internal-error', where: 'app-password revoke', err: (err as Error).message }, 'could not revoke a deleted user\'s app passwords'));
     }
   });
   const backend = backendTargets(config, backendTlsOptions(config.backend));
   const provision = config.provision && dmsFiles
-    ? new LoginProvisioner(dmsFiles, backend.accounts, config.provision.waitMs, log.child({ component: 'provision' }))
+    ? new LoginProvisioner(dmsFiles, backend.accounts, config.provision.waitMs, log.child({ component: 'provision' }), shared.disabled)
     : undefined;
   const parts: SharedParts = {
     config,

@@ -13,12 +13,14 @@ import { asciiLower } from './address.js';
 export type ChangeOrigin = 'local' | 'shared';
 
 export type DisabledChange =
-  | { readonly op: 'disable' | 'remove'; readonly user: string; readonly reason: string }
+  | { readonly op: 'disable'; readonly user: string; readonly reason: string }
+  /** `refused`: the deletion took the account line away, and the user stays refused (see removed()). */
+  | { readonly op: 'remove'; readonly user: string; readonly reason: string; readonly refused?: boolean }
   | { readonly op: 'enable'; readonly user: string };
 
 export class DisabledUsers {
   private readonly users = new Map<string, string>();
-  private readonly watchers = new Set<(user: string, reason: string) => void>();
+  private readonly watchers = new Set<(user: string, reason: string, removed: boolean) => void>();
   private readonly changes = new Set<(change: DisabledChange) => void>();
 
   /** `reason` goes to the log line of a refused login. */
@@ -27,22 +29,26 @@ export class DisabledUsers {
     const was = this.users.has(key);
     this.users.set(key, reason);
     if (origin === 'local') this.tell({ op: 'disable', user: key, reason });
-    if (!was) for (const w of this.watchers) w(key, reason);
+    if (!was) for (const w of this.watchers) w(key, reason, false);
   }
 
   /**
-   * The SCIM client deleted `user`: no longer refused here (what stays of the account in DMS
-   * decides), but the sessions they have open are ended like a disabled user's.
+   * The SCIM client deleted `user`: the sessions they have open are ended like a disabled
+   * user's. `refused`: the deletion took the DMS account away, so the user stays refused
+   * (a token still valid must not log in, nor PROVISION_ON_LOGIN write the account back)
+   * until SCIM creates them again; otherwise (an adopted account SCIM leaves in place) no
+   * longer refused here: what stays of the account in DMS decides.
    */
-  removed(user: string, reason: string, origin: ChangeOrigin = 'local'): void {
+  removed(user: string, reason: string, origin: ChangeOrigin = 'local', refused = false): void {
     const key = asciiLower(user);
-    this.users.delete(key);
-    if (origin === 'local') this.tell({ op: 'remove', user: key, reason });
-    for (const w of this.watchers) w(key, reason);
+    if (refused) this.users.set(key, reason);
+    else this.users.delete(key);
+    if (origin === 'local') this.tell(refused ? { op: 'remove', user: key, reason, refused } : { op: 'remove', user: key, reason });
+    for (const w of this.watchers) w(key, reason, true);
   }
 
-  /** Calls `fn` with each user (lower case) as it becomes disabled or is removed; returns the unsubscribe. */
-  onDisabled(fn: (user: string, reason: string) => void): () => void {
+  /** Calls `fn` with each user (lower case) as it becomes disabled or is removed (`removed`: deleted); returns the unsubscribe. */
+  onDisabled(fn: (user: string, reason: string, removed: boolean) => void): () => void {
     this.watchers.add(fn);
     return () => { this.watchers.delete(fn); };
   }

@@ -143,6 +143,7 @@ async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLS
   if (d.outcome !== 'token') return refuse(403, d.outcome === 'rejected' ? d.reason : 'not a token decision', 'This account may not use mail here.');
   if (deps.provision) {
     const p = await deps.provision(d.user, { ...peer, tls: true });
+    if (p.kind === 'refused') return refuse(403, `user disabled: ${p.reason}`, 'This account may not use mail here.');
     if (p.kind === 'unavailable') return refuse(503, p.reason, 'Your mailbox is being set up. Try again in a minute.');
   }
   const sid = await deps.sessions.start(d.user);

@@ -121,6 +121,8 @@ export class SessionLogin<Extra> {
     if (this.parts.provision && decision.outcome === 'token' && !decision.appPassword) {
       const p = await this.parts.provision.ensure(user, client);
       if (this.client.gone()) return { kind: 'gone' };
+      // Deleted or deactivated over SCIM since the decision: the authenticator's refusal, late.
+      if (p.kind === 'refused') return this.fail(mech, `user disabled: ${p.reason}`, { ...attempt, user });
       if (p.kind === 'unavailable') {
         logBackendUnavailable(log, user, p.reason, mech);
         return { kind: 'backend-unavailable' };

@@ -15,7 +15,11 @@
 // A line this process wrote that DMS has not taken up yet (an earlier wait ran out) is waited
 // for again, so the client keeps getting "try later", not "wrong credentials". Nothing here
 // checks the token or the policy: callers come after the authenticator accepted a token
-// (never a password), so a user the policy refuses never gets this far.
+// (never a password), so a user the policy refuses never gets this far. A user SCIM deleted
+// (or deactivated) after that decision is checked for again under the config dir's one
+// writer, right before the line would be written: SCIM's deletion runs under the same
+// writer, so a login that raced it never writes the account back.
+import type { DisabledUsers } from '../auth/disabled-users.js';
 import type { AccountCheck } from '../backend/account-check.js';
 import type { BackendClient } from '../backend/login-result.js';
 import type { Logger } from '../observability/logger.js';
@@ -31,6 +35,8 @@ export type ProvisionResult =
   | { readonly kind: 'exists'; readonly mailbox: string }
   /** Nothing was or will be written (not an address DMS can hold, the file unreadable): the login goes on as without provisioning. */
   | { readonly kind: 'skipped'; readonly reason: string }
+  /** SCIM deleted or deactivated the user after the login was decided: refused like them, nothing written. */
+  | { readonly kind: 'refused'; readonly reason: string }
   /** Written, but DMS did not pick it up in time, or the file could not be written: try again later. */
   | { readonly kind: 'unavailable'; readonly reason: string };
 
@@ -50,6 +56,8 @@ export class LoginProvisioner implements Provisioner {
     private readonly accounts: AccountCheck,
     private readonly waitMs: number,
     private readonly log: Logger,
+    /** SCIM's refused users (deactivated, or deleted with their account), asked again under the writer. */
+    private readonly disabled?: Pick<DisabledUsers, 'reason'>,
     private readonly probeMs = { first: PROVISION_FIRST_PROBE_MS, interval: PROVISION_PROBE_INTERVAL_MS },
   ) {}
 
@@ -71,12 +79,13 @@ export class LoginProvisioner implements Provisioner {
   private async provision(mailbox: string, client: BackendClient): Promise<ProvisionResult> {
     let did: Awaited<ReturnType<DmsConfigDir['ensureAccount']>>;
     try {
-      did = await this.files.ensureAccount(mailbox);
+      did = await this.files.ensureAccount(mailbox, () => this.disabled?.reason(mailbox));
     } catch (err) {
       const reason = `cannot write ${this.files.dir}/postfix-accounts.cf: ${(err as Error).message}`;
       this.log.error({ event: 'provision-failed', user: mailbox, reason }, 'could not create the DMS account');
       return { kind: 'unavailable', reason };
     }
+    if (typeof did === 'object') return { kind: 'refused', reason: did.refused };
     if (did !== 'written' && !this.pending.has(mailbox)) return { kind: 'exists', mailbox };
     if (did === 'written') {
       this.pending.add(mailbox);

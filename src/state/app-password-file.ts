@@ -1,6 +1,6 @@
 // App passwords in a JSON state file. The proxy and the admin CLI (another process) both
 // change it, so every change is read-modify-write of the file as it is now, under a lock file
-// (O_EXCL; a lock older than LOCK_STALE_MS is broken), written atomically (atomic-file.ts).
+// (file-lock.ts: O_EXCL; a stale one is broken safely), written atomically (atomic-file.ts).
 // Logins read an in-memory copy, reloaded when the file changed (one stat per lookup, so a
 // revocation by the CLI holds from the very next login). Once the proxy listens for
 // revocations (onRevoked) the file is also stat'ed every APP_PASSWORD_WATCH_MS, so that ids
@@ -8,15 +8,16 @@
 // before and after, whoever changed the file. Last-used data is
 // kept in memory and merged into the file at most every LAST_USED_FLUSH_MS (and at close).
 import { randomUUID } from 'node:crypto';
-import { open, stat, unlink } from 'node:fs/promises';
 import { readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { asciiLower } from '../auth/address.js';
 import {
   AppPasswordLimitError, cleanLabel, generateAppPassword, hashAppPassword, RevokedListeners,
   type AppPasswordRecord, type AppPasswordStore, type RevokedListener,
 } from '../auth/app-passwords.js';
+import type { Logger } from '../observability/logger.js';
 import { readBytes, writeAtomic } from './atomic-file.js';
-import { APP_PASSWORD_WATCH_MS, LAST_USED_FLUSH_MS, LOCK_POLL_MS, LOCK_STALE_MS, LOCK_WAIT_MS, MAX_APP_PASSWORDS_PER_USER } from '../limits.js';
+import { lockFile } from './file-lock.js';
+import { APP_PASSWORD_WATCH_MS, LAST_USED_FLUSH_MS, MAX_APP_PASSWORDS_PER_USER } from '../limits.js';
 
 export { AppPasswordLimitError } from '../auth/app-passwords.js';
 
@@ -36,6 +37,10 @@ export async function readAppPasswordFile(path: string): Promise<AppPasswordReco
 /** The state file cannot be used as it is; the message names the file and what is wrong. */
 export class AppPasswordFileError extends Error {
   readonly code = 'ERR_APP_PASSWORDS_FILE';
+  /** `problem` names what is wrong without quoting the file (a parser's detail can show its bytes). */
+  constructor(path: string, readonly problem: string, detail?: string) {
+    super(`${path}: ${problem}${detail ? ` (${detail})` : ''}`);
+  }
 }
 
 const isRecord = (r: unknown): r is AppPasswordRecord => {
@@ -56,11 +61,11 @@ function parseRecords(path: string, bytes: Buffer | null): Map<string, AppPasswo
   try {
     data = JSON.parse(bytes.toString('utf8')) as typeof data;
   } catch (err) {
-    throw new AppPasswordFileError(`${path}: not valid JSON (${(err as Error).message})`);
+    throw new AppPasswordFileError(path, 'not valid JSON', (err as Error).message);
   }
-  if (data?.version !== VERSION || !Array.isArray(data.passwords)) throw new AppPasswordFileError(`${path}: not an app-password state file of version ${VERSION}`);
+  if (data?.version !== VERSION || !Array.isArray(data.passwords)) throw new AppPasswordFileError(path, `not an app-password state file of version ${VERSION}`);
   data.passwords.forEach((r: unknown, i) => {
-    if (!isRecord(r)) throw new AppPasswordFileError(`${path}: entry ${i} is not an app password (id, user, label, hash, createdAt)`);
+    if (!isRecord(r)) throw new AppPasswordFileError(path, `entry ${i} is not an app password (id, user, label, hash, createdAt)`);
     records.set(r.id, r);
   });
   return records;
@@ -72,6 +77,8 @@ export class AppPasswordFile implements AppPasswordStore {
   private flusher: NodeJS.Timeout | undefined;
   /** What the file was when last read (mtime, size, inode), to see another process's change. */
   private seen = '';
+  /** The same for a file found bad while running: logged once, not parsed again until it changes. */
+  private badSeen = '';
   private loaded = false;
   private byUser = new Map<string, AppPasswordRecord[]>();
   private readonly revoked = new RevokedListeners();
@@ -84,7 +91,7 @@ export class AppPasswordFile implements AppPasswordStore {
     }
   };
 
-  private constructor(private readonly path: string, private records: Map<string, AppPasswordRecord>) {
+  private constructor(private readonly path: string, private records: Map<string, AppPasswordRecord>, private readonly log?: Logger) {
     this.index();
   }
 
@@ -112,8 +119,9 @@ export class AppPasswordFile implements AppPasswordStore {
     }
   }
 
-  static async open(path: string): Promise<AppPasswordFile> {
-    const store = new AppPasswordFile(path, new Map());
+  /** `log`: where a file gone bad while running is reported (the CLI, which stops on it, has none). */
+  static async open(path: string, log?: Logger): Promise<AppPasswordFile> {
+    const store = new AppPasswordFile(path, new Map(), log);
     store.refresh();
     return store;
   }
@@ -182,20 +190,28 @@ export class AppPasswordFile implements AppPasswordStore {
   private refresh(): void {
     const s = statSync(this.path, { throwIfNoEntry: false });
     const seen = s ? `${s.mtimeMs}:${s.size}:${s.ino}` : 'none';
-    if (seen === this.seen) return;
+    if (seen === this.seen || seen === this.badSeen) return;
     try {
       this.replace(parseRecords(this.path, s ? readFileSync(this.path) : null));
       this.seen = seen;
+      this.badSeen = '';
       this.loaded = true;
     } catch (err) {
       if (!this.loaded) throw err; // at start-up a bad file is a configuration error
+      // Fail closed would mean refusing every app password; the last good copy stays in
+      // force instead, and the operator hears of it once per change of the bad file: what
+      // the bad file changed (a revocation written by hand, say) does not hold until fixed.
+      this.badSeen = seen;
+      const e = err as Error & { problem?: string; code?: string };
+      this.log?.error({ event: 'state-file-bad', file: this.path, problem: e.problem ?? e.code ?? 'unreadable', inForce: 'last good copy' },
+        'app-password state file cannot be used: the last good copy stays in force, and no change in the bad file (a revocation included) holds until it is fixed');
     }
   }
 
   /** Read the file as it is now, change it, merge last-used data in, write it, all under the lock. */
   private change<T>(fn: (records: Map<string, AppPasswordRecord>) => Promise<T>): Promise<T> {
     return this.serial(async () => {
-      const unlock = await lock(`${this.path}.lock`);
+      const unlock = await lockFile(`${this.path}.lock`);
       try {
         const records = await readRecords(this.path);
         const result = await fn(records);
@@ -219,22 +235,5 @@ export class AppPasswordFile implements AppPasswordStore {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
     return run;
-  }
-}
-
-async function lock(path: string): Promise<() => Promise<void>> {
-  const until = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      const fh = await open(path, 'wx', 0o600);
-      await fh.close();
-      return () => unlink(path).catch(() => undefined);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const s = await stat(path).catch(() => null);
-      if (s && Date.now() - s.mtimeMs > LOCK_STALE_MS) await unlink(path).catch(() => undefined); // its holder died
-      else if (Date.now() > until) throw new Error(`${path}: held by another process`);
-      else await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
-    }
   }
 }

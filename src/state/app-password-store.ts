@@ -13,7 +13,7 @@ import { RedisAppPasswords } from './redis-app-passwords.js';
 
 export async function openAppPasswords(file: string, shared: SharedStateConfig | null, log: Logger): Promise<AppPasswordStore | undefined> {
   if (!file) return undefined;
-  if (!shared) return AppPasswordFile.open(file);
+  if (!shared) return AppPasswordFile.open(file, log);
   // A file that cannot be read is a configuration error at start-up, as without a store.
   const records = await readAppPasswordFile(file);
   const store = RedisAppPasswords.open(shared);

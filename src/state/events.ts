@@ -23,7 +23,10 @@ export function parseEvent(text: string): StoreEvent | null {
   const c = v.change;
   if (typeof c.user !== 'string' || !c.user) return null;
   if (c.op === 'enable') return { from: v.from, kind: 'user', change: { op: 'enable', user: c.user } };
-  if ((c.op === 'disable' || c.op === 'remove') && typeof c.reason === 'string') return { from: v.from, kind: 'user', change: { op: c.op, user: c.user, reason: c.reason } };
+  if (c.op === 'disable' && typeof c.reason === 'string') return { from: v.from, kind: 'user', change: { op: c.op, user: c.user, reason: c.reason } };
+  if (c.op === 'remove' && typeof c.reason === 'string') {
+    return { from: v.from, kind: 'user', change: c.refused === true ? { op: c.op, user: c.user, reason: c.reason, refused: true } : { op: c.op, user: c.user, reason: c.reason } };
+  }
   return null;
 }
 

@@ -103,7 +103,8 @@ class RedisStore implements SharedStore {
 
   async changeUser(change: UserChange): Promise<boolean> {
     const m = this.client.multi();
-    if (change.op === 'disable') m.hset(USERS, change.user, change.reason);
+    // A deletion that took the account away stays refused: kept with the deactivations.
+    if (change.op === 'disable' || (change.op === 'remove' && change.refused)) m.hset(USERS, change.user, change.reason);
     else m.hdel(USERS, change.user);
     if (change.op === 'remove') {
       // A deletion leaves nothing in USERS: it is kept here a while (by time), so that a

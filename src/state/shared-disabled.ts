@@ -51,7 +51,7 @@ export function shareDisabledUsers(disabled: DisabledUsers, store: SharedStore, 
       const removed = await store.readRemoved(lostAt - REJOIN_REPLAY_MARGIN_MS);
       if (!removed) return;
       lostAt = undefined;
-      for (const user of removed) disabled.removed(user, MISSED_DELETION, 'shared');
+      for (const user of removed) disabled.removed(user, shared.users.get(user) ?? MISSED_DELETION, 'shared', shared.users.has(user));
     }
     for (const [user, reason] of shared.users) if (disabled.reason(user) !== reason) disabled.disable(user, reason, 'shared');
   }
@@ -61,6 +61,6 @@ export function shareDisabledUsers(disabled: DisabledUsers, store: SharedStore, 
 
 function apply(disabled: DisabledUsers, c: UserChange): void {
   if (c.op === 'disable') disabled.disable(c.user, c.reason, 'shared');
-  else if (c.op === 'remove') disabled.removed(c.user, c.reason, 'shared');
+  else if (c.op === 'remove') disabled.removed(c.user, c.reason, 'shared', c.refused === true);
   else disabled.enable(c.user, 'shared');
 }

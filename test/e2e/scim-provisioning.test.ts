@@ -4,7 +4,7 @@
 // over SCIM then refuses its logins at once, token and password alike, and ends the
 // sessions the user already has open; so does deleting a user.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -217,6 +217,8 @@ t.test('deactivated over SCIM: the open POP3 session of the user gets -ERR and e
 
 t.test('a deactivated user\'s password login is refused too (IMAP LOGIN and SMTP AUTH)', async (t) => {
   const alice = backend.users[0]!;
+  // As in DMS, her account has its line in postfix-accounts.cf: SCIM adopts it (and leaves it on delete).
+  appendFileSync(accountsFile, `${alice.email}|{SHA512-CRYPT}$6$adopted$${'x'.repeat(86)}\n`);
   const created = await scim('POST', '/Users', { schemas: [USER], userName: alice.email, active: false });
   t.equal(created.status, 201);
   const c = await RawClient.connect(proxy.imapsPort, { implicitTls: true, ca });

@@ -108,7 +108,7 @@ t.test('an Authentik client flow: create, filter, PUT, PATCH, deactivate, delete
   r = await scim('DELETE', `/Users/${id}`);
   t.equal(r.status, 204);
   t.equal(accounts(), FOREIGN, 'back to the foreign line alone, byte for byte');
-  t.equal(disabled.reason('carol@example.test'), undefined);
+  t.equal(disabled.reason('carol@example.test'), 'deleted by the SCIM client', 'its account line gone: refused until created again');
   r = await scim('GET', `/Users/${id}`);
   t.equal(r.status, 404);
   t.match(r.json, { schemas: [ERROR], status: '404' });

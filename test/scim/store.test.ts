@@ -170,3 +170,22 @@ t.test('writeAtomic: the target is replaced whole, a new file gets the given mod
   t.equal(statSync(f).mode & 0o777, 0o600, 'mode kept');
   t.same(readdirSync(dir), ['state.json']);
 });
+
+t.test('deleted with its account line: refused, also after a restart, until created again', async (t) => {
+  const s = setup(t);
+  const store = await s.open();
+  const r = await store.create(user('hana@example.test'));
+  t.match(s.accounts().toString('latin1'), /hana@example\.test\|/);
+  await store.delete(r.id);
+  t.notMatch(s.accounts().toString('latin1'), /hana@example\.test\|/, 'the line is gone');
+  t.equal(s.disabled.reason('HANA@example.test'), 'deleted by the SCIM client', 'refused like a deactivated user');
+  const reopened = new DisabledUsers();
+  const { DmsUserStore: S } = await import('../../src/scim/store/user-store.js');
+  const again = await S.open({ dir: s.dir, removeDeactivatedAfterMs: 0, disabled: reopened });
+  t.equal(reopened.reason('hana@example.test'), 'deleted by the SCIM client', 'still refused after a restart, from the state file');
+  await again.create(user('hana@example.test'));
+  t.equal(reopened.reason('hana@example.test'), undefined, 'created again: no longer refused');
+  const third = new DisabledUsers();
+  await S.open({ dir: s.dir, removeDeactivatedAfterMs: 0, disabled: third });
+  t.equal(third.reason('hana@example.test'), undefined, 'and the re-creation is kept');
+});

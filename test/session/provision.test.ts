@@ -20,14 +20,15 @@ function setup(t: { teardown(fn: () => void): void }, dovecot: (user: string) =>
   const dir = mkdtempSync(join(tmpdir(), 'omp-provision-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const files = new DmsConfigDir(dir);
+  const disabled = new DisabledUsers();
   const asked: string[] = [];
   const accounts = {
     exists: async (user: string) => { asked.push(user); return dovecot(user); },
     forget: () => {},
   } as unknown as AccountCheck;
-  const provisioner = new LoginProvisioner(files, accounts, 1000, log, { first: 10, interval: 10 });
+  const provisioner = new LoginProvisioner(files, accounts, 1000, log, disabled, { first: 10, interval: 10 });
   const lines = () => { try { return readFileSync(join(dir, 'postfix-accounts.cf'), 'latin1').split('\n').filter(Boolean); } catch { return []; } };
-  return { dir, files, provisioner, asked, lines };
+  return { dir, files, provisioner, asked, lines, disabled };
 }
 
 t.test('a new mailbox: one line with an unusable password, then ready once Dovecot knows it', async (t) => {
@@ -83,4 +84,19 @@ t.test('SCIM and first-login accounts share one writer: concurrent changes keep 
   const addresses = s.lines().map((l) => l.split('|')[0]).sort();
   t.equal(addresses.length, 2 * n, 'no line lost');
   for (let i = 0; i < n; i++) t.ok(addresses.includes(`scim${i}@example.test`) && addresses.includes(`login${i}@example.test`), `both of pair ${i}`);
+});
+
+t.test('a user SCIM deleted after the login was decided: refused under the writer, the account is not written back', async (t) => {
+  const s = setup(t);
+  const store = await DmsUserStore.open({ dir: s.files, removeDeactivatedAfterMs: 0, disabled: s.disabled });
+  t.teardown(() => store.close());
+  const r = await store.create({ userName: 'ivan@example.test', emails: [], active: true });
+  t.equal(s.lines().length, 1);
+  // The login's decision is taken (a valid token, ivan not refused yet); SCIM's DELETE runs
+  // on the writer before the provisioning gets there.
+  await store.delete(r.id);
+  t.same(await s.provisioner.ensure('ivan@example.test', client), { kind: 'refused', reason: 'deleted by the SCIM client' });
+  t.same(s.lines(), [], 'no line written back');
+  t.same(await s.provisioner.ensure('ivan@example.test', client), { kind: 'refused', reason: 'deleted by the SCIM client' }, 'nor on a later login');
+  t.same(s.lines(), []);
 });

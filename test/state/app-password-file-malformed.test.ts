@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppPasswordFile } from '../../src/state/app-password-file.js';
 import { appPasswordCommand } from '../../src/commands/app-password.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { Writable } from 'node:stream';
 
 const dir = mkdtempSync(join(tmpdir(), 'omp-app-pw-malformed-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,4 +57,25 @@ t.test('while running: logins keep the last good copy; the CLI refuses to change
     t.equal(r.code, 78, `${what}: the CLI's create exits 78`);
     t.match(r.err, file, `${what}: and says which file`);
   }
+});
+
+t.test('while running: one state-file-bad error per change of the bad file, naming the file, no file bytes', async (t) => {
+  writeFileSync(file, JSON.stringify({ version: 1, passwords: [good] }), { mode: 0o600 });
+  const lines: Array<Record<string, unknown>> = [];
+  const log = createLogger('info', new Writable({ write: (c: Buffer, _e, cb) => { lines.push(JSON.parse(c.toString('utf8')) as Record<string, unknown>); cb(); } }));
+  const store = await AppPasswordFile.open(file, log);
+  t.teardown(() => store.close());
+  const bad = () => lines.filter((l) => l.event === 'state-file-bad');
+  for (const [i, [what, text]] of BAD.entries()) {
+    writeFileSync(file, text, { mode: 0o600 });
+    for (let n = 0; n < 3; n++) t.same((await store.list('alice@example.test')).map((r) => r.id), ['a1'], `${what}: the last good copy`);
+    t.equal(bad().length, i + 1, `${what}: logged once for this change`);
+    t.match(bad().at(-1), { level: 50, file, inForce: 'last good copy', problem: String }, `${what}: an error naming the file`);
+  }
+  t.notOk(JSON.stringify(lines).includes(good.hash), 'no hash from the file in the log');
+  writeFileSync(file, JSON.stringify({ version: 1, passwords: [good] }), { mode: 0o600 });
+  await store.list('alice@example.test');
+  writeFileSync(file, 'null', { mode: 0o600 });
+  await store.list('alice@example.test');
+  t.equal(bad().length, BAD.length + 1, 'fixed, then bad again: logged again');
 });

@@ -123,6 +123,16 @@ t.test('B away from the store: an app password is temporarily unavailable, a DMS
   t.match(await login(b, carol, carolApp.secret), /^a NO \[AUTHENTICATIONFAILED\]/, "B refuses the deleted carol's app password");
   t.match(await login(b, dave, 'whatever-password'), /^a NO \[AUTHENTICATIONFAILED\]/, 'B refuses dave');
   t.ok(b.logs().some((l) => l.event === 'auth-failed' && l.user === dave && /disabled/.test(String(l.reason))), 'as a deactivated user');
+  // Carol's account line is gone (Dovecot here still has her: nothing re-imported): a token
+  // of hers still valid is refused on B as a deactivated user's is, the deletion sticks.
+  const c = await RawClient.connect(b.imapsPort, { implicitTls: true, ca });
+  t.teardown(() => c.close());
+  await c.line();
+  c.write(`a1 AUTHENTICATE OAUTHBEARER ${oauthbearer(carol, await idp.mintToken(carol))}\r\n`);
+  t.match(await c.line(WAIT_MS), /^\+ /, 'the error challenge of RFC 7628 §3.2.2');
+  c.write('AQ==\r\n');
+  t.match((await c.until('a1', WAIT_MS)).tagged, /^a1 NO \[AUTHENTICATIONFAILED\]/, "B refuses the deleted carol's token");
+  t.ok(b.logs().some((l) => l.event === 'auth-failed' && l.user === carol && /^user disabled: deleted/.test(String(l.reason))), 'as a deactivated user, the deletion named');
   t.match(await login(b, alice.email, aliceApp.secret), /^a OK/, "alice's app password works on B again");
 });
 

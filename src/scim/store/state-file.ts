@@ -35,7 +35,15 @@ export interface UserRecord extends UserInput {
   readonly aliases: readonly string[];
 }
 
-interface StateDoc { version: number; users: UserRecord[] }
+/**
+ * What the state file holds: the managed users, and the mailboxes SCIM deleted together with
+ * their account line. Those stay refused (and are never provisioned on login again) until
+ * SCIM creates them anew: the identity provider owns the account, so only it ends the ban.
+ * (`deleted` is optional: a file from before it reads as none.)
+ */
+export interface ScimState { readonly users: UserRecord[]; readonly deleted: string[] }
+
+interface StateDoc { version: number; users: UserRecord[]; deleted?: string[] }
 
 export class StateFileError extends Error {
   readonly code = 'ERR_SCIM_STATE';
@@ -44,9 +52,9 @@ export class StateFileError extends Error {
   }
 }
 
-export async function loadState(path: string): Promise<UserRecord[]> {
+export async function loadState(path: string): Promise<ScimState> {
   const bytes = await readBytes(path);
-  if (!bytes) return [];
+  if (!bytes) return { users: [], deleted: [] };
   let doc: StateDoc;
   try {
     doc = JSON.parse(bytes.toString('utf8')) as StateDoc;
@@ -54,11 +62,13 @@ export async function loadState(path: string): Promise<UserRecord[]> {
     throw new StateFileError(`${path}: not JSON`, { cause: err });
   }
   if (doc?.version !== VERSION || !Array.isArray(doc.users)) throw new StateFileError(`${path}: unknown format (version ${String(doc?.version)})`);
-  return doc.users;
+  const deleted = doc.deleted ?? [];
+  if (!Array.isArray(deleted) || !deleted.every((d) => typeof d === 'string')) throw new StateFileError(`${path}: deleted is not a list of addresses`);
+  return { users: doc.users, deleted };
 }
 
-export async function saveState(path: string, users: Iterable<UserRecord>): Promise<void> {
-  const doc: StateDoc = { version: VERSION, users: [...users] };
+export async function saveState(path: string, users: Iterable<UserRecord>, deleted: Iterable<string>): Promise<void> {
+  const doc: StateDoc = { version: VERSION, users: [...users], deleted: [...deleted] };
   // 0600: it names every managed user; nothing in it is secret, but nobody else needs it.
   await writeAtomic(path, Buffer.from(`${JSON.stringify(doc, null, 2)}\n`, 'utf8'), 0o600);
 }

@@ -44,16 +44,22 @@ export class DmsUserStore {
   private readonly now: () => number;
   private sweeper: NodeJS.Timeout | undefined;
 
-  private constructor(private readonly opts: UserStoreOptions, private readonly records: Map<string, UserRecord>) {
+  private constructor(
+    private readonly opts: UserStoreOptions,
+    private readonly records: Map<string, UserRecord>,
+    /** Mailboxes deleted with their account line: refused until created again (state-file.ts). */
+    private readonly deleted: Set<string>,
+  ) {
     this.now = opts.now ?? Date.now;
     this.files = typeof opts.dir === 'string' ? new DmsConfigDir(opts.dir) : opts.dir;
+    for (const m of deleted) opts.disabled.removed(m, DELETED_REASON, 'local', true);
     for (const r of records.values()) this.syncDisabled(r);
   }
 
   static async open(opts: UserStoreOptions): Promise<DmsUserStore> {
     const dir = typeof opts.dir === 'string' ? opts.dir : opts.dir.dir;
-    const users = await loadState(join(dir, STATE_FILE));
-    return new DmsUserStore(opts, new Map(users.map((u) => [u.id, u])));
+    const state = await loadState(join(dir, STATE_FILE));
+    return new DmsUserStore(opts, new Map(state.users.map((u) => [u.id, u])), new Set(state.deleted));
   }
 
   get(id: string): UserRecord | undefined {
@@ -195,11 +201,19 @@ export class DmsUserStore {
     const after = new Map(this.records);
     if (record) after.set(record.id, record);
     else after.delete(prev!.id);
-    await saveState(files.path(STATE_FILE), after.values());
+    // Deleted with its account line gone: refused from now on, and never written back on a
+    // login (PROVISION_ON_LOGIN), until SCIM creates the user again.
+    const refused = !record && !accountAddresses(accounts).has(mailbox);
+    const deleted = new Set(this.deleted);
+    if (refused) deleted.add(mailbox);
+    else deleted.delete(mailbox);
+    await saveState(files.path(STATE_FILE), after.values(), deleted);
     if (record) this.records.set(record.id, record);
     else this.records.delete(prev!.id);
+    if (refused) this.deleted.add(mailbox);
+    else this.deleted.delete(mailbox);
     if (record) this.syncDisabled(record);
-    else this.opts.disabled.removed(mailbox, DELETED_REASON); // its open sessions end
+    else this.opts.disabled.removed(mailbox, DELETED_REASON, 'local', refused); // its open sessions end
     this.opts.log?.info({
       event: 'scim-change', user: mailbox, action: !prev ? 'create' : !next ? 'delete' : 'update',
       active: record?.active ?? null, accountsFile: accounts !== accountsBefore, virtualFile: virtual !== virtualBefore,

@@ -13,8 +13,8 @@ import { toBytes, toText } from './lines.js';
 import { Serial } from './serial.js';
 import { VIRTUAL_FILE, aliasLines } from './virtual-file.js';
 
-/** What ensureAccount did: wrote the line, found one, or left an alias's address alone. */
-export type EnsureAccount = 'written' | 'present' | 'alias';
+/** What ensureAccount did: wrote the line, found one, left an alias's address alone, or was refused (why). */
+export type EnsureAccount = 'written' | 'present' | 'alias' | { readonly refused: string };
 
 export class DmsConfigDir {
   private readonly serial = new Serial();
@@ -58,10 +58,13 @@ export class DmsConfigDir {
   /**
    * Adds `mailbox` (a canonical address: mailAddress) to postfix-accounts.cf with an
    * unusable password, unless it has a line already, or is an alias in postfix-virtual.cf
-   * (an account would shadow the alias in Postfix; SCIM refuses the same).
+   * (an account would shadow the alias in Postfix; SCIM refuses the same), or `refused()`
+   * gives a reason: asked here, under the writer, so a SCIM change queued before this one counts.
    */
-  ensureAccount(mailbox: string): Promise<EnsureAccount> {
+  ensureAccount(mailbox: string, refused: () => string | undefined = () => undefined): Promise<EnsureAccount> {
     return this.run(async () => {
+      const why = refused();
+      if (why !== undefined) return { refused: why };
       const text = await this.read(ACCOUNTS_FILE);
       if (accountAddresses(text).has(mailbox)) return 'present';
       if (aliasLines(await this.read(VIRTUAL_FILE)).has(mailbox)) return 'alias';
