@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startBackend } from '../harness/backend.js';
 import { watchDmsAccounts } from '../harness/dms-watcher.js';
-import { startIdp } from '../harness/idp.js';
+import { startBackendAndIdp } from '../harness/stack.js';
+import { scimClient } from '../harness/scim-client.js';
 import { startProxy, type TestProxy } from '../harness/proxy.js';
 import { xoauth2Login } from '../harness/raw-imap.js';
 
@@ -18,10 +18,7 @@ const SCIM_TOKEN = randomBytes(24).toString('hex');
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const WAIT_MS = 20_000;
 
-const backend = await startBackend();
-t.teardown(() => backend.stop());
-const idp = await startIdp();
-t.teardown(() => idp.stop());
+const { backend, idp } = await startBackendAndIdp(t);
 const dmsDir = mkdtempSync(join(tmpdir(), 'omp-dms-config-'));
 t.teardown(() => rmSync(dmsDir, { recursive: true, force: true }));
 const accountsFile = join(dmsDir, 'postfix-accounts.cf');
@@ -35,16 +32,7 @@ const start = () => startProxy({
 let proxy = await start();
 t.teardown(() => proxy.stop());
 
-async function scim(p: TestProxy, method: string, path: string, body?: unknown) {
-  const res = await fetch(`http://127.0.0.1:${p.server.port('scim')}/scim/v2${path}`, {
-    method,
-    headers: { authorization: `Bearer ${SCIM_TOKEN}`, 'content-type': 'application/scim+json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(WAIT_MS),
-  });
-  const text = await res.text();
-  return { status: res.status, json: (text ? JSON.parse(text) : {}) as Record<string, any> };
-}
+const scim = (p: TestProxy, method: string, path: string, body?: unknown) => scimClient(`http://127.0.0.1:${p.server.port('scim')}/scim/v2`, SCIM_TOKEN, WAIT_MS)(method, path, body);
 
 const tokenLogin = (p: TestProxy, email: string, token: string) => xoauth2Login(p.imapsPort, readFileSync(p.certs.caFile, 'utf8'), email, token, WAIT_MS);
 

@@ -13,6 +13,7 @@ import nodemailer from 'nodemailer';
 import { startBackend } from '../harness/backend.js';
 import { startIdp } from '../harness/idp.js';
 import { eventually, startProxy } from '../harness/proxy.js';
+import { scimClient } from '../harness/scim-client.js';
 import { RawClient, oauthbearer, xoauth2 } from '../harness/raw-imap.js';
 import { RawSmtp } from '../harness/raw-smtp.js';
 import { RawPop3 } from '../harness/raw-pop3.js';
@@ -38,16 +39,7 @@ const scimBase = `http://127.0.0.1:${proxy.server.port('scim')}/scim/v2`;
 const accountsFile = join(dmsDir, 'postfix-accounts.cf');
 const secrets: string[] = [SCIM_TOKEN, backend.master.password, ...backend.users.map((u) => u.password)];
 
-async function scim(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${scimBase}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${SCIM_TOKEN}`, 'content-type': 'application/scim+json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(WAIT_MS),
-  });
-  const text = await res.text();
-  return { status: res.status, json: (text ? JSON.parse(text) : {}) as Record<string, any> };
-}
+const scim = scimClient(scimBase, SCIM_TOKEN, WAIT_MS);
 
 async function token(email: string): Promise<string> {
   const tok = await idp.mintToken(email);

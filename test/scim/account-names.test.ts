@@ -10,6 +10,7 @@ import { DisabledUsers } from '../../src/auth/disabled-users.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startScim } from '../../src/scim/server.js';
 import { DmsUserStore } from '../../src/scim/store/user-store.js';
+import { scimClient } from '../harness/scim-client.js';
 
 const TOKEN = 'scim-test-token-0123456789abcdef';
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -26,16 +27,7 @@ const base = `http://127.0.0.1:${listener.address().port}/scim/v2`;
 const accounts = () => readFileSync(join(dir, 'postfix-accounts.cf'), 'latin1');
 const virtual = () => { try { return readFileSync(join(dir, 'postfix-virtual.cf'), 'latin1'); } catch { return ''; } };
 
-async function scim(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/scim+json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(5000),
-  });
-  const text = await res.text();
-  return { status: res.status, json: (text ? JSON.parse(text) : {}) as Record<string, any> };
-}
+const scim = scimClient(base, TOKEN, 5000);
 
 // Each is refused, with why DMS cannot hold it.
 const REFUSED: Array<[string, string]> = [
