@@ -48,7 +48,7 @@ export interface ImapSessionDeps {
   readonly loggedIn?: () => void;
 }
 
-export class ImapSession extends FramedConnection<FramerEvent> implements ImapContext, SessionHandle {
+export class ImapSession extends FramedConnection<FramerEvent> implements ImapContext, SessionHandle, SaslWire {
   protected readonly framer: ImapFramer;
   private clientId: ReadonlyArray<readonly [string, string]> = [];
   private readonly logins: SessionLogin<Backend>;
@@ -168,8 +168,12 @@ export class ImapSession extends FramedConnection<FramerEvent> implements ImapCo
   // ---- login: the shared flow decides, this only words the outcome (RFC 9051 §7.1) ----
 
   async authenticate(tag: string, mechanism: SaslMechanism, initial: string | undefined): Promise<void> {
-    const wire: SaslWire = { challenge: (b64) => this.continuation(b64) };
-    this.answer(tag, await this.logins.authenticate(mechanism, initial, wire));
+    this.answer(tag, await this.logins.authenticate(mechanism, initial, this));
+  }
+
+  /** SaslWire: the session is its own wire (no object and closure per login). */
+  challenge(b64: string): Promise<Buffer | null> {
+    return this.continuation(b64);
   }
 
   async login(tag: string, creds: SaslCredentials): Promise<void> {
