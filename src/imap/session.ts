@@ -20,6 +20,15 @@ import { PREAUTH_COMMANDS, POSTAUTH_COMMANDS } from './commands/index.js';
 import type { ImapContext } from './commands/context.js';
 import { TEXT, tagged, untagged } from './replies.js';
 
+// The greeting line of each capability list (one of four), built once: a concatenated line
+// was built, and flattened by the socket write, on every connection (issue 21).
+const greetings = new Map<string, string>();
+function greeting(capabilities: string): string {
+  let line = greetings.get(capabilities);
+  if (line === undefined) greetings.set(capabilities, line = untagged(`OK [CAPABILITY ${capabilities}] ${TEXT.greeting}`));
+  return line;
+}
+
 /** What the service keeps of a connection, to end it at shutdown. */
 export type SessionHandle = LiveSession;
 
@@ -65,7 +74,7 @@ export class ImapSession extends FramedConnection<FramerEvent> implements ImapCo
   get allowPlaintextAuth(): boolean { return this.deps.allowPlaintextAuth; }
 
   protected greet(): void {
-    this.send(untagged(`OK [CAPABILITY ${preauthCapabilities(this)}] ${TEXT.greeting}`));
+    this.send(greeting(preauthCapabilities(this)));
     this.pump();
   }
 

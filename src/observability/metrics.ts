@@ -170,8 +170,16 @@ export const metrics: Metrics = createMetrics();
 // Every child gets the field at the same point, so they keep one shape.
 const PROTOCOL: unique symbol = Symbol('protocol');
 
+// pino rebuilds a child's formatters when its parent's are the root's (ours has a log
+// formatter, censor()): per connection, unless the session loggers descend from one child
+// without bindings, made once per parent, whose formatters every grandchild then shares.
+// Its lines are the same: a child without bindings adds nothing to them.
+const sessionParents = new WeakMap<object, object>();
+
 /** The per-connection child logger: its lines carry cid, proto and client; protocolOf() knows it. */
-export function sessionLogger<L extends { child(b: Record<string, unknown>): L }>(parent: L, proto: Protocol, cid: string, client: string): L {
+export function sessionLogger<L extends { child(b: Record<string, unknown>): L }>(root: L, proto: Protocol, cid: string, client: string): L {
+  let parent = sessionParents.get(root) as L | undefined;
+  if (parent === undefined) sessionParents.set(root, parent = root.child({}));
   const log = parent.child({ cid, proto, client }) as L & { [PROTOCOL]?: Protocol };
   log[PROTOCOL] = proto;
   return log;
