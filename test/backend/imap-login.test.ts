@@ -2,7 +2,7 @@
 // scripted Dovecot line peer: the bytes it sends, the result it answers, and every way it
 // fails, with the reasons and codes the sessions and Fail2Ban rely on. The peer is a fake
 // only to inject what real Dovecot never sends (a BYE mid-login, an over-long line, no SASL-IR).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import net from 'node:net';
 import { imapBackendLogin, type ImapLoginRequest, type ImapLoginResult } from '../../src/backend/imap-login.js';
 import { backendTlsOptions } from '../../src/backend/dial.js';
@@ -17,7 +17,7 @@ const PROXY_V2 = '\r\n\r\n\0\r\nQUIT\n';
 type Script = (line: string, s: net.Socket) => void;
 
 /** A peer that greets with `greeting` (null: never) and hands each line it reads to `script`; `seen` keeps the raw bytes. */
-async function peer(t: Tap.Test, script: Script, greeting: string | null = GREETING): Promise<{ port: number; seen: () => string }> {
+async function peer(t: Test, script: Script, greeting: string | null = GREETING): Promise<{ port: number; seen: () => string }> {
   const raw: Buffer[] = [];
   const server = net.createServer((s) => {
     let buf = '';
