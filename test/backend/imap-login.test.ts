@@ -4,6 +4,7 @@
 // only to inject what real Dovecot never sends (a BYE mid-login, an over-long line, no SASL-IR).
 import t, { type Test } from 'tap';
 import net from 'node:net';
+import { createHook } from 'node:async_hooks';
 import { imapBackendLogin, type ImapLoginRequest, type ImapLoginResult } from '../../src/backend/imap-login.js';
 import { backendTlsOptions } from '../../src/backend/dial.js';
 
@@ -205,4 +206,44 @@ t.test('a backend that never greets runs out of time; once the credentials are o
   t.ok((await login(q.port, {}, { timeoutMs: 150 })).ok);
   const r = await login(slow.port, {}, { timeoutMs: 150 });
   t.ok(r.ok, r.ok ? 'logged in' : r.reason);
+});
+
+t.test('issue 21: no promise from Dovecot\'s greeting to the first command, none but the caller\'s after the OK', async (t) => {
+  // Promises made and reactions run in each relay-only window, counted with async_hooks.
+  let window: 'off' | 'greeting' | 'ok' = 'off';
+  const made = { greeting: 0, ok: 0 };
+  const ran = { greeting: 0, ok: 0 };
+  const promises = new Set<number>();
+  const hook = createHook({
+    init(id, type) {
+      if (type !== 'PROMISE') return;
+      promises.add(id);
+      if (window !== 'off') made[window] += 1;
+    },
+    before(id) { if (window !== 'off' && promises.has(id)) ran[window] += 1; },
+  });
+  const server = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.on('data', (chunk: Buffer) => {
+      window = 'off';
+      // Dovecot answers after its auth round trip: a read of its own for the proxy.
+      if (chunk.includes('P3 AUTHENTICATE')) setTimeout(() => { window = 'ok'; s.write(`P2 OK\r\nP3 OK [CAPABILITY ${CAPS}] in\r\n`); }, 5);
+    });
+    // Dovecot greets once its imap-login is up: the connect is long done.
+    setTimeout(() => { window = 'greeting'; s.write(GREETING); }, 5);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => { server.close(); });
+  hook.enable();
+  try {
+    const r = await imapBackendLogin({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, tls: 'none', tlsOptions, timeoutMs: 5000 }, request());
+    window = 'off';
+    t.ok(r.ok);
+    if (r.ok) r.socket.destroy();
+  } finally {
+    hook.disable();
+  }
+  t.same(made.greeting, 0, 'promises made, greeting → first command');
+  t.same(ran.greeting, 0, 'promise reactions, greeting → first command');
+  t.ok(ran.ok <= 1, `promise reactions, tagged OK → result (the caller's await): ${ran.ok}`);
 });
