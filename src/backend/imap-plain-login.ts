@@ -46,9 +46,19 @@ export class ImapPlainLogin extends LoginTimer {
     private readonly settle: (result: ImapLoginResult) => void,
   ) {
     super(timeoutMs, null);
-    this.socket = dialTcp(host, port, true);
-    this.socket.on('connect', this.onConnect);
-    this.socket.on('error', this.onError);
+    let socket: net.Socket | null = null;
+    try {
+      socket = dialTcp(host, port, true);
+    } catch (err) {
+      // net.connect() throws at once for what it cannot even try (a bad port): a failure
+      // result like any other, the timer cleared.
+      this.step = Step.Done;
+      settle(this.failure(err));
+    }
+    this.socket = socket as net.Socket; // null only when Done: nothing reads it then
+    if (socket === null) return;
+    socket.on('connect', this.onConnect);
+    socket.on('error', this.onError);
   }
 
   // The socket's events. No 'close' listener: while the login owns the socket only our own

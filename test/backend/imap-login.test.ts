@@ -247,3 +247,10 @@ t.test('issue 21: no promise from Dovecot\'s greeting to the first command, none
   t.same(ran.greeting, 0, 'promise reactions, greeting → first command');
   t.ok(ran.ok <= 1, `promise reactions, tagged OK → result (the caller's await): ${ran.ok}`);
 });
+
+t.test('a dial that throws at once (a bad port) is a failure result, not a rejection or a later throw', async (t) => {
+  const f = failure(await login(70_000, {}, { timeoutMs: 50 }));
+  t.equal(f.kind, 'unavailable');
+  t.match(f.reason, /^backend login failed: .*70000/);
+  await new Promise((r) => setTimeout(r, 120)); // past the login's timeout: its timer is gone
+});
