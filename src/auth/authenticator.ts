@@ -40,6 +40,11 @@ export interface AuthenticatorOptions {
   readonly appPasswords?: AppPasswordStore;
 }
 
+/** Where a refused token's decision came from, for the log; built only for a refusal (issue 21). */
+function whereOf(d: { readonly issuer?: string; readonly mode?: string }): string {
+  return d.issuer ? ` [issuer ${d.issuer}${d.mode ? `, mode ${d.mode}` : ''}]` : '';
+}
+
 export class Authenticator {
   constructor(
     private readonly tokens: TokenDecider,
@@ -79,14 +84,13 @@ export class Authenticator {
       return { outcome: 'password', user, username: creds.username, password: creds.password, authzid: creds.authzid };
     }
     const d = await this.tokens.check(creds.token);
-    const where = d.issuer ? ` [issuer ${d.issuer}${d.mode ? `, mode ${d.mode}` : ''}]` : '';
-    if (d.status === 'unavailable') return { outcome: 'unavailable', reason: d.reason + where, user: creds.authzid };
-    if (d.status === 'invalid') return { outcome: 'rejected', reason: d.reason + where, user: creds.authzid };
+    if (d.status === 'unavailable') return { outcome: 'unavailable', reason: d.reason + whereOf(d), user: creds.authzid };
+    if (d.status === 'invalid') return { outcome: 'rejected', reason: d.reason + whereOf(d), user: creds.authzid };
     if (!sameUser(creds.authzid, d.user)) {
-      return { outcome: 'rejected', reason: `token belongs to ${d.user}, not to the requested user${where}`, user: creds.authzid };
+      return { outcome: 'rejected', reason: `token belongs to ${d.user}, not to the requested user${whereOf(d)}`, user: creds.authzid };
     }
     const off = this.opts.disabled?.reason(d.user);
-    if (off) return { outcome: 'rejected', reason: `user disabled: ${off}${where}`, user: d.user };
+    if (off) return { outcome: 'rejected', reason: `user disabled: ${off}${whereOf(d)}`, user: d.user };
     return { outcome: 'token', user: d.user, claim: d.claim, issuer: d.issuer, mode: d.mode, cached: d.cached };
   }
 

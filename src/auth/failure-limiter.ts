@@ -33,6 +33,9 @@ export function failureDelayMs(limits: FailureLimits, failures: number): number 
   return Math.min(limits.delayMaxMs, limits.delayMs * 2 ** Math.max(0, failures - 1));
 }
 
+/** The verdict of every client nobody has blocked: one object, not one per check. */
+export const NOT_BLOCKED: Verdict = Object.freeze({ blocked: false });
+
 /** One failure: when, and the user it named (lower case; '' for none), so a success forgets only its own. */
 interface Failure { readonly at: number; readonly user: string }
 interface Entry { failures: Failure[]; blockedUntil: number }
@@ -44,12 +47,16 @@ export class FailureLimiter {
 
   /** Before credentials are tried. The user's block applies to password attempts only. */
   check(ip: string, attempt?: Attempt): Verdict {
+    // Twice per login (at the door and before the credentials): nothing recorded, nothing to
+    // look up; otherwise the keys without the generator keys() is (issue 21).
+    if (this.entries.size === 0) return NOT_BLOCKED;
     const t = this.now();
-    for (const [scope, key] of this.keys(ip, attempt)) {
-      const e = this.entries.get(key);
-      if (e && e.blockedUntil > t) return { blocked: true, scope, retryAfterMs: e.blockedUntil - t };
-    }
-    return { blocked: false };
+    const byIp = this.entries.get(this.ipKey(ip));
+    if (byIp && byIp.blockedUntil > t) return { blocked: true, scope: 'ip', retryAfterMs: byIp.blockedUntil - t };
+    const userKey = this.userKey(attempt);
+    const byUser = userKey === undefined ? undefined : this.entries.get(userKey);
+    if (byUser && byUser.blockedUntil > t) return { blocked: true, scope: 'user', retryAfterMs: byUser.blockedUntil - t };
+    return NOT_BLOCKED;
   }
 
   /** After a failed login: the delay to wait before replying. */
@@ -108,7 +115,13 @@ export class FailureLimiter {
   /** The keys an attempt is counted under, with their scope. */
   *keys(ip: string, attempt?: Attempt): Generator<['ip' | 'user', string]> {
     yield ['ip', this.ipKey(ip)];
-    if (attempt?.password && attempt.user) yield ['user', `user:${asciiLower(attempt.user)}`];
+    const user = this.userKey(attempt);
+    if (user !== undefined) yield ['user', user];
+  }
+
+  /** The key a password attempt is counted under in its user's name; none for a token. */
+  userKey(attempt?: Attempt): string | undefined {
+    return attempt?.password && attempt.user ? `user:${asciiLower(attempt.user)}` : undefined;
   }
 
   private touch(key: string, t: number): Entry {

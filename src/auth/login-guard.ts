@@ -24,8 +24,11 @@ export class LoginGuard {
     return this.limiter.check(ip, attempt);
   }
 
-  /** Before credentials are tried; a guard with shared state (src/state/) also asks the store. */
-  async check(ip: string, attempt?: Attempt): Promise<Verdict> {
+  /**
+   * Before credentials are tried; a guard with shared state (src/state/) also asks the store,
+   * and only then is the verdict a promise (a login awaits no promise it does not need).
+   */
+  check(ip: string, attempt?: Attempt): Verdict | Promise<Verdict> {
     return this.blocked(ip, attempt);
   }
 

@@ -20,6 +20,15 @@ import { PREAUTH_COMMANDS, POSTAUTH_COMMANDS } from './commands/index.js';
 import type { ImapContext } from './commands/context.js';
 import { TEXT, tagged, untagged } from './replies.js';
 
+// The greeting line of each capability list (one of four), built once: a concatenated line
+// was built, and flattened by the socket write, on every connection (issue 21).
+const greetings = new Map<string, string>();
+function greeting(capabilities: string): string {
+  let line = greetings.get(capabilities);
+  if (line === undefined) greetings.set(capabilities, line = untagged(`OK [CAPABILITY ${capabilities}] ${TEXT.greeting}`));
+  return line;
+}
+
 /** What the service keeps of a connection, to end it at shutdown. */
 export type SessionHandle = LiveSession;
 
@@ -50,10 +59,10 @@ export interface ImapSessionDeps {
 
 /** `* OK [CAPABILITY ...]`: a session's greeting, and the one a plaintext listener writes at admission. */
 export function imapGreeting(s: CapabilityState): string {
-  return untagged(`OK [CAPABILITY ${preauthCapabilities(s)}] ${TEXT.greeting}`);
+  return greeting(preauthCapabilities(s));
 }
 
-export class ImapSession extends FramedConnection<FramerEvent> implements ImapContext, SessionHandle {
+export class ImapSession extends FramedConnection<FramerEvent> implements ImapContext, SessionHandle, SaslWire {
   protected readonly framer: ImapFramer;
   private clientId: ReadonlyArray<readonly [string, string]> = [];
   private readonly logins: SessionLogin<Backend>;
@@ -172,8 +181,12 @@ export class ImapSession extends FramedConnection<FramerEvent> implements ImapCo
   // ---- login: the shared flow decides, this only words the outcome (RFC 9051 §7.1) ----
 
   async authenticate(tag: string, mechanism: SaslMechanism, initial: string | undefined): Promise<void> {
-    const wire: SaslWire = { challenge: (b64) => this.continuation(b64) };
-    this.answer(tag, await this.logins.authenticate(mechanism, initial, wire));
+    this.answer(tag, await this.logins.authenticate(mechanism, initial, this));
+  }
+
+  /** SaslWire: the session is its own wire (no object and closure per login). */
+  challenge(b64: string): Promise<Buffer | null> {
+    return this.continuation(b64);
   }
 
   async login(tag: string, creds: SaslCredentials): Promise<void> {

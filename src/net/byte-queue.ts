@@ -4,8 +4,13 @@
  * Growable byte queue: appends are amortised O(1) (capacity doubles and
  * compaction leaves at least half free), consumption just moves `start`.
  */
+// Shared by every empty queue: nothing is ever written into zero bytes.
+const EMPTY = Buffer.alloc(0);
+/** Smallest buffer a queue grows to. */
+const MIN_CAPACITY = 512;
+
 export class ByteQueue {
-  #data = Buffer.alloc(0);
+  #data = EMPTY;
   #start = 0;
   #end = 0;
 
@@ -27,7 +32,9 @@ export class ByteQueue {
       const used = this.length;
       const needed = used + chunk.length;
       if (needed * 2 > this.#data.length) {
-        const grown = Buffer.allocUnsafe(Math.max(needed * 2, 4096));
+        // Under 4 KiB this comes from Node's shared pool: the first command of a connection
+        // (a login line of ~1 KiB) no longer costs a 4 KiB allocation of its own (issue 21).
+        const grown = Buffer.allocUnsafe(Math.max(needed * 2, MIN_CAPACITY));
         this.#data.copy(grown, 0, this.#start, this.#end);
         this.#data = grown;
       } else {
@@ -52,13 +59,13 @@ export class ByteQueue {
   /** Empties the queue and gives its memory back. */
   release(): void {
     this.#reset();
-    this.#data = Buffer.alloc(0);
+    this.#data = EMPTY;
   }
 
   #reset(): void {
     this.#start = 0;
     this.#end = 0;
     // Do not keep a large buffer around after a burst.
-    if (this.#data.length > 64 * 1024) this.#data = Buffer.alloc(0);
+    if (this.#data.length > 64 * 1024) this.#data = EMPTY;
   }
 }

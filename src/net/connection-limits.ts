@@ -36,7 +36,9 @@ export class ConnectionLimiter {
       inPreauth = false;
       this.preauth -= 1;
     };
-    socket.once('close', () => {
+    // on(), not once(): 'close' comes once, and once() wraps each listener in a bound function
+    // and a state object and removes it again, on every connection.
+    socket.on('close', () => {
       loggedIn();
       this.total -= 1;
       const left = (this.perIp.get(ip) ?? 1) - 1;

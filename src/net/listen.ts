@@ -64,7 +64,7 @@ export async function listen(name: string, at: ListenAddress, handler: OnConnect
     socket.on('close', forget);
     // A peer's RST on a socket nobody listens to would be an unhandled 'error' and end the
     // process; sessions add their own handlers, this one keeps refused sockets harmless.
-    socket.on('error', () => undefined);
+    socket.on('error', ignore);
     const direct = peerOf(socket);
     if (!proxy || !isTrusted(proxy.trusted, direct.address)) return onConnection(socket, direct);
     readProxyHeader(socket, proxy.timeoutMs).then(
@@ -91,6 +91,9 @@ export async function listen(name: string, at: ListenAddress, handler: OnConnect
     },
   };
 }
+
+/** One shared 'error' listener for every accepted socket (a closure per socket bought nothing). */
+function ignore(): void {}
 
 /** Binds a server (mail or HTTP) and resolves once it listens, or rejects with the bind error. */
 export function listenOn(server: net.Server, at: ListenAddress): Promise<void> {

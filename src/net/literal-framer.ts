@@ -159,6 +159,11 @@ export class LiteralFramer {
 
   /** One line ending in LF (or CRLF): an event, null for "need more", undefined for "progress, go on". */
   #readLine(): FramerEvent | null | undefined {
+    // Nothing buffered (the greeting's pump, every read that ended on a line end): no view to make.
+    if (this.#queue.length === 0) {
+      this.#scanned = 0;
+      return null;
+    }
     const inCommand = this.#segments.length > 0;
     const budget = this.#maxLineBytes - this.#textBytes;
     // Never look further than budget + CR + LF: the line is too long past that.

@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import { sessionLogger, type Protocol } from '../observability/metrics.js';
 import { contained, reportFault } from '../observability/faults.js';
 import { POLITE_CLOSE_MS } from '../limits.js';
+import { deadlineQueue, type DeadlineQueue, type Expiring } from './deadlines.js';
 
 export type ConnectionState = 'starting' | 'preauth' | 'spliced' | 'closed';
 
@@ -21,7 +22,7 @@ export interface ConnectionOptions {
   readonly texts: { readonly timeout: string; readonly internalError: string };
 }
 
-export abstract class PreauthConnection {
+export abstract class PreauthConnection implements Expiring {
   readonly id = newSessionId();
   readonly peer: Peer;
   secure = false;
@@ -31,13 +32,29 @@ export abstract class PreauthConnection {
   protected readonly startedAt = Date.now();
   private faulted = false;
   private awaitingDrain = false;
-  private readonly timer: NodeJS.Timeout;
+  // The pre-login timer: a place in the queue of every connection with this timeout
+  // (session/deadlines.ts), not a setTimeout and its closures per connection.
+  private readonly deadlines: DeadlineQueue;
+  deadlineAt = 0;
+  deadlinePrev: Expiring | null = null;
+  deadlineNext: Expiring | null = null;
+  deadlineQueued = false;
 
   constructor(socket: net.Socket, private readonly implicitTls: boolean, private readonly opts: ConnectionOptions, peer?: Peer) {
     this.socket = socket;
     this.peer = peer ?? peerOf(socket);
     this.log = sessionLogger(opts.log, opts.protocol, this.id, this.peer.address);
-    this.timer = setTimeout(contained(() => this.close(opts.texts.timeout, 'preauth-timeout'), (err) => this.fault('timer', err)), opts.preauthTimeoutMs);
+    this.deadlines = deadlineQueue(opts.preauthTimeoutMs);
+    this.deadlines.add(this);
+  }
+
+  /** The pre-login timer ran out (called by the deadline queue, which is no emitter: faults contained here). */
+  expire(): void {
+    try {
+      this.close(this.opts.texts.timeout, 'preauth-timeout');
+    } catch (err) {
+      this.faultContained('timer', err);
+    }
   }
 
   get canStartTls(): boolean { return this.opts.tlsContext !== null; }
@@ -65,9 +82,16 @@ export abstract class PreauthConnection {
   /** Called when the session closes before login, to fail what waits for the client (a continuation). */
   protected abandon(): void {}
 
-  // Every callback an emitter or timer calls goes through contained(): a throw in this
-  // session's code ends this session (fault()), never the process.
-  private readonly onData = contained((chunk: Buffer): void => this.received(chunk), (err) => this.fault('data', err));
+  // Every callback an emitter or timer calls is contained: a throw in this session's code
+  // ends this session (fault()), never the process. One closure per listener (contained()
+  // would add two more per connection).
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.received(chunk);
+    } catch (err) {
+      this.faultContained('data', err);
+    }
+  };
   private readonly onError = (err: Error): void => {
     this.log.debug({ event: 'client-error', err: (err as NodeJS.ErrnoException).code ?? err.message }, 'client connection error');
   };
@@ -138,7 +162,7 @@ export abstract class PreauthConnection {
   /** Logged in: no more pre-login handling; the caller splices the returned socket. */
   protected handOff(): net.Socket {
     this.state = 'spliced';
-    clearTimeout(this.timer);
+    this.deadlines.remove(this);
     this.detach(this.socket);
     return this.socket;
   }
@@ -152,6 +176,15 @@ export abstract class PreauthConnection {
       this.close(this.opts.texts.internalError, 'internal-error');
     } finally {
       if (this.state !== 'closed' && this.state !== 'spliced') this.socket.destroy();
+    }
+  }
+
+  /** fault() as contained() calls it: a throw of the fault handler itself is swallowed. */
+  protected faultContained(where: string, err: unknown): void {
+    try {
+      this.fault(where, err);
+    } catch {
+      // the fault handler itself failed: nothing more can be done for this connection
     }
   }
 
@@ -174,7 +207,7 @@ export abstract class PreauthConnection {
   }
 
   private finish(why: string): void {
-    clearTimeout(this.timer);
+    this.deadlines.remove(this);
     if (this.state === 'spliced') return;
     const wasOpen = this.state !== 'closed' || why !== 'client-closed';
     this.state = 'closed';

@@ -54,7 +54,8 @@ export class SessionLogin<Extra> {
   async authenticate(mech: SaslMechanism, initial: string | undefined, wire: SaslWire): Promise<LoginOutcome<Extra>> {
     let creds: SaslCredentials | null;
     try {
-      creds = await readSaslCredentials(mech, initial, wire);
+      const read = readSaslCredentials(mech, initial, wire);
+      creds = read instanceof Promise ? await read : read;
     } catch (err) {
       if (!(err instanceof SaslError)) throw err;
       if (err.code === 'ERR_SASL_BASE64' || err.code === 'ERR_SASL_TOO_LONG') return { kind: 'malformed' };
@@ -72,7 +73,8 @@ export class SessionLogin<Extra> {
     const { log } = this.client;
     const address = this.client.backendClient().address;
     const attempt = attemptOf(creds);
-    const verdict = await this.parts.guard?.check(address, attempt);
+    const pending = this.parts.guard?.check(address, attempt);
+    const verdict = pending instanceof Promise ? await pending : pending; // no turn for a local verdict
     if (verdict?.blocked) {
       // Credentials of a blocked client (or a password for a blocked user) are not even tried.
       logAuthFailed(log, { mech: creds.mechanism, user: attempt.user, reason: `${verdict.scope} blocked after repeated failures` });

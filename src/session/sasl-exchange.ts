@@ -18,10 +18,17 @@ export interface SaslWire {
 
 /**
  * Reads the credentials of one AUTHENTICATE/AUTH: null when the client cancelled. Throws
- * SaslError for a response that is not canonical base64 or does not decode.
- * `initial`: the initial response (RFC 4959 SASL-IR, RFC 4954 §4), as base64 text.
+ * (or rejects) with SaslError for a response that is not canonical base64 or does not decode.
+ * `initial`: the initial response (RFC 4959 SASL-IR, RFC 4954 §4), as base64 text. A
+ * one-step mechanism with an initial response (nearly every login) is decided at once, with
+ * no promise: the caller awaits only what has to wait for the client (issue 21).
  */
-export async function readSaslCredentials(mech: SaslMechanism, initial: string | undefined, wire: SaslWire): Promise<SaslCredentials | null> {
+export function readSaslCredentials(mech: SaslMechanism, initial: string | undefined, wire: SaslWire): SaslCredentials | null | Promise<SaslCredentials | null> {
+  if (initial !== undefined && mech !== 'LOGIN') return decodeSaslResponse(mech, decodeBase64Response(initial));
+  return exchange(mech, initial, wire);
+}
+
+async function exchange(mech: SaslMechanism, initial: string | undefined, wire: SaslWire): Promise<SaslCredentials | null> {
   const step = async (prompt: string): Promise<Buffer | null> => {
     const line = await wire.challenge(prompt);
     return line === null ? null : decodeBase64Response(line);

@@ -23,7 +23,7 @@ export class SharedLoginGuard extends LoginGuard {
 
   override blocked(ip: string, attempt?: Attempt): Verdict {
     const local = super.blocked(ip, attempt);
-    if (local.blocked) return local;
+    if (local.blocked || this.mirror.size === 0) return local; // no other replica's block known: no keys to build
     const t = this.clock();
     for (const [scope, key] of this.limiter.keys(ip, attempt)) {
       const until = this.mirror.get(key);
@@ -33,9 +33,13 @@ export class SharedLoginGuard extends LoginGuard {
   }
 
   /** Also asks the store (bounded): a block set on another replica a moment ago counts. */
-  override async check(ip: string, attempt?: Attempt): Promise<Verdict> {
+  override check(ip: string, attempt?: Attempt): Verdict | Promise<Verdict> {
     const known = this.blocked(ip, attempt);
     if (known.blocked || !this.store.shared) return known;
+    return this.askStore(ip, attempt, known);
+  }
+
+  private async askStore(ip: string, attempt: Attempt | undefined, known: Verdict): Promise<Verdict> {
     const keys = [...this.limiter.keys(ip, attempt)];
     const answers = await Promise.all(keys.map(([scope, key]) => this.store.blockedMs(scope, idOf(scope, key))));
     for (let i = 0; i < keys.length; i++) {

@@ -5,6 +5,19 @@ import { SaslError, type SaslCredentials, type SaslDecodeOptions } from './types
 import { decodeUtf8, MAX_FIELD_BYTES, requireUsername, validateText } from './username.js';
 
 const KVSEP = '\x01';
+const SPACE = 0x20;
+const BEARER = 'bearer';
+
+/** `value` up to `end` is "Bearer" in any ASCII case (as /^bearer$/i: no other letter folds to these). */
+function isBearerScheme(value: string, end: number): boolean {
+  if (end !== BEARER.length) return false;
+  for (let i = 0; i < end; i++) {
+    const c = value.charCodeAt(i);
+    // | 0x20 maps A-Z to a-z and leaves a-z; no other code unit becomes one of these letters.
+    if ((c | 0x20) !== BEARER.charCodeAt(i) || c > 0x7f) return false;
+  }
+  return true;
+}
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 // Strict on purpose: the token ends up in HTTP headers, URLs and log context.
@@ -50,9 +63,11 @@ export function parseBearerAuth(value: string | undefined): string {
     throw new SaslError('ERR_SASL_NO_AUTH', 'no auth value');
   }
   const space = value.indexOf(' ');
-  const scheme = space === -1 ? value : value.slice(0, space);
-  if (!/^bearer$/i.test(scheme)) throw new SaslError('ERR_SASL_TOKEN', 'auth scheme is not Bearer');
-  const token = space === -1 ? '' : value.slice(space + 1).replace(/^ +/, '');
+  if (!isBearerScheme(value, space === -1 ? value.length : space)) throw new SaslError('ERR_SASL_TOKEN', 'auth scheme is not Bearer');
+  // Character walks, not /^bearer$/i and replace(/^ +/) on the ~1 KiB value (issue 21).
+  let from = space + 1;
+  while (space !== -1 && value.charCodeAt(from) === SPACE) from++;
+  const token = space === -1 ? '' : value.slice(from);
   if (token === '') throw new SaslError('ERR_SASL_EMPTY', 'bearer token is empty');
   if (!B64TOKEN.test(token)) throw new SaslError('ERR_SASL_TOKEN', 'bearer token has characters outside b64token');
   return token;
@@ -85,9 +100,10 @@ function parseGs2Header(text: string): { authzid: string | undefined; rest: stri
   // Net_SMTP 1.12.0-1.12.1 and Net_Sieve 1.4.7 drop the comma after the
   // authzid (`n,a=user^Aauth=...`), so a kvsep also ends it. A saslname
   // holding 0x01 would fail the user-name check anyway.
-  const match = /[,\x01]/.exec(text.slice(4));
-  if (match === null) throw new SaslError('ERR_SASL_SYNTAX', 'invalid gs2 header');
-  const end = 4 + match.index;
+  const comma = text.indexOf(',', 4);
+  const kvsep = text.indexOf(KVSEP, 4);
+  const end = comma === -1 ? kvsep : kvsep === -1 ? comma : Math.min(comma, kvsep);
+  if (end === -1) throw new SaslError('ERR_SASL_SYNTAX', 'invalid gs2 header');
   const name = unescapeSaslname(text.slice(4, end));
   return { authzid: name === '' ? undefined : name, rest: text.slice(end + 1) };
 }

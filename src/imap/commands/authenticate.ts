@@ -6,7 +6,9 @@ import { argToString } from '../parser.js';
 import { TEXT } from '../replies.js';
 import type { CommandHandler } from './context.js';
 
-export const authenticate: CommandHandler = async (ctx, cmd) => {
+// Not async: the refusals are answered at once, and the login's own promise is the
+// command's (an async wrapper added a promise and a turn to every login, issue 21).
+export const authenticate: CommandHandler = (ctx, cmd) => {
   const name = cmd.args[0] && argToString(cmd.args[0]);
   const ir = cmd.args[1];
   if (!name || cmd.args.length > 2 || (ir && ir.type !== 'atom')) return ctx.bad(cmd.tag, TEXT.syntax);
@@ -14,5 +16,5 @@ export const authenticate: CommandHandler = async (ctx, cmd) => {
   // ASCII case only (parseSaslMechanism): "plaın" must not become PLAIN.
   const mechanism = parseSaslMechanism(name);
   if (!mechanism || !(SASL_MECHANISMS as readonly string[]).includes(mechanism)) return ctx.reply(cmd.tag, 'NO', TEXT.unknownMechanism);
-  await ctx.authenticate(cmd.tag, mechanism, ir ? argToString(ir)! : undefined);
+  return ctx.authenticate(cmd.tag, mechanism, ir ? argToString(ir)! : undefined);
 };
