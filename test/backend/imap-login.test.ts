@@ -131,6 +131,18 @@ t.test('an OK without capabilities: CAPABILITY asked; none listed means IMAP4rev
   }
 });
 
+t.test('an OK with an empty capability code: CAPABILITY asked, as the promise path did (never an empty list)', async (t) => {
+  const p = await peer(t, (line, s) => {
+    if (line.startsWith('P2 ')) s.write('P2 OK\r\n');
+    else if (line.startsWith('P3 ')) s.write('P3 OK [CAPABILITY ] Logged in\r\n');
+    else if (line === 'P4 CAPABILITY') s.write('* CAPABILITY IMAP4rev1 IDLE\r\nP4 OK done\r\n');
+  });
+  const r = await login(p.port);
+  t.ok(r.ok);
+  if (r.ok) t.equal(r.capabilities, 'IMAP4rev1 IDLE');
+  t.match(p.seen(), /P4 CAPABILITY\r\n/);
+});
+
 t.test('lower-case status, greeting and capability code are read as Dovecot\'s', async (t) => {
   const p = await peer(t, dovecot((tag) => `${tag} ok [capability ${CAPS}] in\r\n`), '* ok hi\r\n');
   const r = await login(p.port);
