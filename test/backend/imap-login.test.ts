@@ -266,3 +266,29 @@ t.test('a dial that throws at once (a bad port) is a failure result, not a rejec
   t.match(f.reason, /^backend login failed: .*70000/);
   await new Promise((r) => setTimeout(r, 120)); // past the login's timeout: its timer is gone
 });
+
+t.test('the OK and pipelined untagged data split at every byte: all of it reaches the caller once, in order (leftover, then reads)', async (t) => {
+  const reply = `P3 OK [CAPABILITY ${CAPS}] Logged in\r\n* 1 EXISTS\r\n* 2 RECENT\r\n`;
+  const after = '* 1 EXISTS\r\n* 2 RECENT\r\n';
+  for (let cut = 1; cut < reply.length; cut++) {
+    // The peer answers AUTHENTICATE in two writes cut at `cut`.
+    const q = await peer(t, (line, s) => {
+      if (line.startsWith('P2 ')) s.write('P2 OK\r\n');
+      else if (line.startsWith('P3 ')) {
+        s.write(reply.slice(0, cut));
+        setTimeout(() => s.write(reply.slice(cut)), 5);
+      }
+    });
+    const r = await imapBackendLogin({ host: '127.0.0.1', port: q.port, tls: 'none', tlsOptions, timeoutMs: 5000 }, request());
+    if (!r.ok) { t.fail(`cut ${cut}: ${r.reason}`); continue; }
+    let got = r.leftover.toString('latin1');
+    r.socket.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+    r.socket.resume();
+    const deadline = Date.now() + 2000;
+    while (got.length < after.length && Date.now() < deadline) await new Promise((res) => setTimeout(res, 5));
+    await new Promise((res) => setTimeout(res, 10));
+    r.socket.destroy();
+    if (r.capabilities !== CAPS || got !== after) t.fail(`cut ${cut}: ${JSON.stringify([r.capabilities, got])}`);
+  }
+  t.pass('every cut');
+});
