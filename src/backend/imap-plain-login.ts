@@ -146,8 +146,10 @@ export class ImapPlainLogin extends LoginTimer {
           this.settle(refusal(done));
           return true;
         }
+        // An empty code (`[CAPABILITY ]`) counts as none, as in the TLS path: CAPABILITY is
+        // asked rather than an empty list handed to the client's tagged OK.
         const caps = parseCapabilityCode(done.text);
-        if (caps !== null) return this.loggedIn(caps, rest, at);
+        if (caps) return this.loggedIn(caps, rest, at);
         this.socket.write('P4 CAPABILITY\r\n');
         this.step = Step.CapabilityReply;
         return false;

@@ -131,6 +131,18 @@ t.test('an OK without capabilities: CAPABILITY asked; none listed means IMAP4rev
   }
 });
 
+t.test('an OK with an empty capability code: CAPABILITY asked, as the promise path did (never an empty list)', async (t) => {
+  const p = await peer(t, (line, s) => {
+    if (line.startsWith('P2 ')) s.write('P2 OK\r\n');
+    else if (line.startsWith('P3 ')) s.write('P3 OK [CAPABILITY ] Logged in\r\n');
+    else if (line === 'P4 CAPABILITY') s.write('* CAPABILITY IMAP4rev1 IDLE\r\nP4 OK done\r\n');
+  });
+  const r = await login(p.port);
+  t.ok(r.ok);
+  if (r.ok) t.equal(r.capabilities, 'IMAP4rev1 IDLE');
+  t.match(p.seen(), /P4 CAPABILITY\r\n/);
+});
+
 t.test('lower-case status, greeting and capability code are read as Dovecot\'s', async (t) => {
   const p = await peer(t, dovecot((tag) => `${tag} ok [capability ${CAPS}] in\r\n`), '* ok hi\r\n');
   const r = await login(p.port);
@@ -253,4 +265,30 @@ t.test('a dial that throws at once (a bad port) is a failure result, not a rejec
   t.equal(f.kind, 'unavailable');
   t.match(f.reason, /^backend login failed: .*70000/);
   await new Promise((r) => setTimeout(r, 120)); // past the login's timeout: its timer is gone
+});
+
+t.test('the OK and pipelined untagged data split at every byte: all of it reaches the caller once, in order (leftover, then reads)', async (t) => {
+  const reply = `P3 OK [CAPABILITY ${CAPS}] Logged in\r\n* 1 EXISTS\r\n* 2 RECENT\r\n`;
+  const after = '* 1 EXISTS\r\n* 2 RECENT\r\n';
+  for (let cut = 1; cut < reply.length; cut++) {
+    // The peer answers AUTHENTICATE in two writes cut at `cut`.
+    const q = await peer(t, (line, s) => {
+      if (line.startsWith('P2 ')) s.write('P2 OK\r\n');
+      else if (line.startsWith('P3 ')) {
+        s.write(reply.slice(0, cut));
+        setTimeout(() => s.write(reply.slice(cut)), 5);
+      }
+    });
+    const r = await imapBackendLogin({ host: '127.0.0.1', port: q.port, tls: 'none', tlsOptions, timeoutMs: 5000 }, request());
+    if (!r.ok) { t.fail(`cut ${cut}: ${r.reason}`); continue; }
+    let got = r.leftover.toString('latin1');
+    r.socket.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+    r.socket.resume();
+    const deadline = Date.now() + 2000;
+    while (got.length < after.length && Date.now() < deadline) await new Promise((res) => setTimeout(res, 5));
+    await new Promise((res) => setTimeout(res, 10));
+    r.socket.destroy();
+    if (r.capabilities !== CAPS || got !== after) t.fail(`cut ${cut}: ${JSON.stringify([r.capabilities, got])}`);
+  }
+  t.pass('every cut');
 });
