@@ -34,8 +34,7 @@ export abstract class LoggedSplice extends Splice {
     const { log } = this.o;
     const protocol = protocolOf(log);
     try {
-      metrics.splicedBytes.inc({ protocol, direction: 'to_backend' }, r.bytesToBackend);
-      metrics.splicedBytes.inc({ protocol, direction: 'to_client' }, r.bytesToClient);
+      metrics.countSplicedBytes(protocol, r.bytesToBackend, r.bytesToClient);
       const durationMs = Date.now() - this.o.startedAt;
       // Field by field: a spread here would define each field on V8's slow path.
       if (r.error) {
