@@ -1,7 +1,7 @@
 // After login the proxy only moves bytes. Each direction is forwarded on its own with
 // backpressure, a FIN in one direction is passed on as a FIN (half-close), and
-// an idle timer closes sessions nobody uses. Byte counts come from the sockets' own
-// counters, so nothing is done per chunk.
+// an idle check closes sessions nobody uses (idle-sweep.ts). Byte counts come from the
+// sockets' own counters, so nothing is done per chunk.
 //
 // Every login ends in a splice, so its set-up and end are per-login cost (issue 21): one
 // object per session, its listeners module functions shared by all sessions (an emitter calls
@@ -10,6 +10,7 @@
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { direct, type ReadSink } from './reused-reads.js';
+import { idleSweep, type IdleSweep, type IdleWatched } from './idle-sweep.js';
 
 /** How a spliced session ended; 'revoked': its user was disabled (SCIM) while it was open; 'internal-error': a bug of ours ended it. */
 export type SpliceEnd = 'client-closed' | 'backend-closed' | 'idle-timeout' | 'client-error' | 'backend-error' | 'shutdown' | 'revoked' | 'internal-error';
@@ -21,7 +22,7 @@ export interface SpliceResult {
   readonly error?: Error;
 }
 
-type Counted = Duplex & Pick<Socket, 'bytesRead' | 'bytesWritten' | 'setTimeout'>;
+type Counted = Duplex & Pick<Socket, 'bytesRead' | 'bytesWritten'>;
 
 /** Moves bytes both ways with backpressure, in place of the plain forwarding (the SMTP
  *  command guard); reads with 'data' listeners, which stop() removes. `passEnd` is given the
@@ -41,7 +42,7 @@ function endIfOpen(s: Duplex): void {
 /** After stop(): whatever the backend still sends is dropped. */
 const DROP: ReadSink = { take: () => true };
 
-export abstract class Splice implements ReadSink {
+export abstract class Splice implements ReadSink, IdleWatched {
   private why: SpliceEnd | null = null;
   private error: Error | undefined = undefined;
   private closed = 0;
@@ -53,6 +54,9 @@ export abstract class Splice implements ReadSink {
   private readonly reused: boolean = false;
   private written: ((err?: Error | null) => void) | null = null;
   private passEnd: ((end: () => void) => void) | null = null;
+  private readonly idle: IdleSweep;
+  idleSeen = -1;
+  idleSweeps = 0;
 
   constructor(readonly client: Counted, readonly backend: Counted, idleTimeoutMs: number, forward?: Forwarder) {
     this.clientWritten0 = client.bytesWritten;
@@ -69,10 +73,9 @@ export abstract class Splice implements ReadSink {
     // idle timer bounds how long a peer that stopped reading can hold it open.
     client.on('close', Splice.onClientClose);
     backend.on('close', Splice.onBackendClose);
-    // IDLE keeps a session quiet for up to 29 minutes; the timer is per socket, reset by
-    // activity in either direction since the client socket sees both reads and writes.
-    client.on('timeout', Splice.onIdle);
-    client.setTimeout(idleTimeoutMs);
+    // IDLE keeps a session quiet for up to 29 minutes; any byte either way counts as use.
+    this.idle = idleSweep(idleTimeoutMs);
+    this.idle.add(this);
     if (forward) {
       this.passEnd = forward(client, backend).passEnd;
     } else {
@@ -124,6 +127,11 @@ export abstract class Splice implements ReadSink {
     return false;
   }
 
+  idleTimedOut(): void {
+    this.finish('idle-timeout');
+    this.closeBoth();
+  }
+
   private resumeIfWritten(): void {
     if (this.waiting && this.client.writableLength === 0) {
       this.waiting = false;
@@ -147,6 +155,7 @@ export abstract class Splice implements ReadSink {
     this.finish(why);
     endIfOpen(other);
     if (++this.closed < 2) return;
+    this.idle.delete(this);
     const bytesToBackend = this.backend.bytesWritten - this.backendWritten0;
     const bytesToClient = this.client.bytesWritten - this.clientWritten0;
     const end = this.why ?? 'client-closed';
@@ -183,11 +192,6 @@ export abstract class Splice implements ReadSink {
   private static readonly onBackendClose = function (this: unknown): void {
     const s = spliceOf(this);
     s.sideClosed('backend-closed', s.client);
-  };
-  private static readonly onIdle = function (this: unknown): void {
-    const s = spliceOf(this);
-    s.finish('idle-timeout');
-    s.closeBoth();
   };
   private static readonly onClientData = function (this: unknown, chunk: Buffer): void {
     if (!spliceOf(this).backend.write(chunk)) (this as Duplex).pause();
