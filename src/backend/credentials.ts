@@ -6,7 +6,11 @@ export type BackendCredentials =
   /** A password user: their own credentials (pass-through). */
   | { readonly kind: 'password'; readonly authzid: string | undefined; readonly username: string; readonly password: string };
 
+/** SASL PLAIN's message, base64 (one string, no array and join: issue 21). */
+export function saslPlainOf(authzid: string, authcid: string, password: string): string {
+  return Buffer.from(`${authzid}\0${authcid}\0${password}`, 'utf8').toString('base64');
+}
+
 export function saslPlain(c: BackendCredentials): string {
-  const parts = c.kind === 'master' ? [c.user, c.masterUser, c.masterPassword] : [c.authzid ?? '', c.username, c.password];
-  return Buffer.from(parts.join('\0'), 'utf8').toString('base64');
+  return c.kind === 'master' ? saslPlainOf(c.user, c.masterUser, c.masterPassword) : saslPlainOf(c.authzid ?? '', c.username, c.password);
 }

@@ -38,25 +38,44 @@ export class BackendError extends Error {
 // ~9 µs per socket, measured (issue 21). Given here with the values it sets, nothing is added.
 const SOCKET_SETS = { emitClose: false, autoDestroy: true, decodeStrings: false } as const;
 
+/**
+ * A TCP connection to DMS, started (not yet connected). `reuseReads`: read into reused buffers
+ * (net/reused-reads.ts); only for a socket that stays plaintext.
+ */
+export function dialTcp(host: string, port: number, reuseReads: boolean): net.Socket {
+  const reads = reuseReads ? reusedReads() : null;
+  // A name is resolved through the shared cache (host-lookup.ts), an address is used as is.
+  const socket = reads
+    ? net.connect({ host, port, noDelay: true, allowHalfOpen: true, lookup: backendHosts.lookup, onread: reads.onread, ...SOCKET_SETS })
+    : net.connect({ host, port, noDelay: true, allowHalfOpen: true, lookup: backendHosts.lookup, ...SOCKET_SETS });
+  reads?.adopt(socket);
+  return socket;
+}
+
+/** Why a connect failed; the next connect resolves the name again. */
+export function connectFailed(host: string, port: number, err: Error): BackendError {
+  backendHosts.forget(host);
+  return new BackendError('ERR_BACKEND_CONNECT', `cannot connect to ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err });
+}
+
+/** A connect that got no answer in time; the next connect resolves the name again. */
+export function connectTimedOut(host: string, port: number, timeoutMs: number): BackendError {
+  backendHosts.forget(host);
+  return new BackendError('ERR_BACKEND_TIMEOUT', `cannot connect to ${host}:${port}: no answer within ${timeoutMs} ms`);
+}
+
 /** `reuseReads`: read into reused buffers (net/reused-reads.ts); only for a socket that stays plaintext. */
 export function connectTcp(host: string, port: number, timeoutMs: number, opts: { reuseReads?: boolean } = {}): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const reads = opts.reuseReads ? reusedReads() : null;
-    // A name is resolved through the shared cache (host-lookup.ts), an address is used as is.
-    const socket = reads
-      ? net.connect({ host, port, noDelay: true, allowHalfOpen: true, lookup: backendHosts.lookup, onread: reads.onread, ...SOCKET_SETS })
-      : net.connect({ host, port, noDelay: true, allowHalfOpen: true, lookup: backendHosts.lookup, ...SOCKET_SETS });
-    reads?.adopt(socket);
+    const socket = dialTcp(host, port, opts.reuseReads === true);
     const timer = setTimeout(() => {
-      backendHosts.forget(host);
       socket.destroy();
-      reject(new BackendError('ERR_BACKEND_TIMEOUT', `cannot connect to ${host}:${port}: no answer within ${timeoutMs} ms`));
+      reject(connectTimedOut(host, port, timeoutMs));
     }, timeoutMs);
     const onError = (err: Error): void => {
       clearTimeout(timer);
-      backendHosts.forget(host); // the next connect resolves the name again
       socket.destroy();
-      reject(new BackendError('ERR_BACKEND_CONNECT', `cannot connect to ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
+      reject(connectFailed(host, port, err));
     };
     socket.once('error', onError);
     socket.once('connect', () => {

@@ -12,10 +12,12 @@ import type { LineReader } from './line-reader.js';
 import { saslPlain, type BackendCredentials } from './credentials.js';
 import type { ClientAddress } from './client-address.js';
 import { openBackend, timedLogin, type BackendEndpoint, type Opening } from './open.js';
-import type { BackendLoginResult } from './login-result.js';
+import { expectGreeting, greetingCapabilities, parseCapabilityCode, readTagged, refusal, untaggedCapabilities, type TaggedReply } from './imap-reply.js';
+import { idCommand } from './imap-id.js';
+import { ImapPlainLogin, type ImapLoginResult } from './imap-plain-login.js';
 import { BACKEND_QUIT_CLOSE_MS } from '../limits.js';
 
-export type { BackendCredentials };
+export type { BackendCredentials, ImapLoginResult };
 
 export type ImapBackendTarget = BackendEndpoint;
 
@@ -26,12 +28,10 @@ export interface ImapLoginRequest {
   readonly idFields: ReadonlyArray<readonly [string, string]>;
 }
 
-export type ImapLoginResult = BackendLoginResult<{ readonly capabilities: string }>;
-
 /** The IMAP opening: `* OK` greeting (its CAPABILITY code, if any), `P1 STARTTLS`. */
 function imapOpening(target: ImapBackendTarget, client: ClientAddress): Opening<string | null> {
   return {
-    greeting: async (reader) => parseCapabilityCode(expectGreeting(await reader.readLine())),
+    greeting: async (reader) => greetingCapabilities(expectGreeting(await reader.readLine())),
     startTls: async (reader, socket, capabilities) => {
       // Dovecot 2.4 takes a PROXY v2 SSL TLV as TLS already active on this connection: no
       // STARTTLS offered, `BAD TLS is already active`. Fail closed (DMS_TLS asked for TLS on
@@ -45,15 +45,27 @@ function imapOpening(target: ImapBackendTarget, client: ClientAddress): Opening<
   };
 }
 
-export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLoginRequest): Promise<ImapLoginResult> {
+export function imapBackendLogin(target: ImapBackendTarget, req: ImapLoginRequest): Promise<ImapLoginResult> {
+  return imapLogin(target, req.client, saslPlain(req.credentials), idCommand(req.idFields, target.proxyProtocol === true));
+}
+
+/**
+ * The login with its SASL PLAIN message (base64) and ID command (null: none) built. Over
+ * plaintext one ImapPlainLogin runs it; over TLS the promise chain below.
+ */
+export function imapLogin(target: ImapBackendTarget, client: ClientAddress, plain: string, idLine: string | null): Promise<ImapLoginResult> {
+  if (target.tls === 'none') {
+    return new Promise((settle) => {
+      new ImapPlainLogin(target.host, target.port, target.timeoutMs, target.proxyProtocol ? client : null, plain, idLine, settle);
+    });
+  }
+  return imapTlsLogin(target, client, plain, idLine);
+}
+
+function imapTlsLogin(target: ImapBackendTarget, client: ClientAddress, plain: string, idLine: string | null): Promise<ImapLoginResult> {
   const started = performance.now();
   return timedLogin<{ readonly capabilities: string }>(target.timeoutMs, async (timer, track) => {
-    const { socket, reader, greeting: capabilities } = await openBackend(target, req.client, imapOpening(target, req.client), track);
-
-    // With PROXY protocol the header already carries the client address.
-    const idLine = idCommand(req.idFields, target.proxyProtocol === true);
-
-    const plain = saslPlain(req.credentials);
+    const { socket, reader, greeting: capabilities } = await openBackend(target, client, imapOpening(target, client), track);
     const saslIr = capabilities === null || capabilities.includes('SASL-IR');
     let done: TaggedReply;
     timer.authenticating();
@@ -71,17 +83,14 @@ export async function imapBackendLogin(target: ImapBackendTarget, req: ImapLogin
       done = await command(reader, socket, plain, 'P3', true);
     }
     if (done.status !== 'OK') {
-      const code = /^\[([^\]\s]+)/.exec(done.text)?.[1]?.toUpperCase();
-      const unavailable = code !== undefined && ['UNAVAILABLE', 'SERVERBUG', 'INUSE', 'LIMIT'].includes(code);
       socket.destroy();
-      const reason = `backend answered ${done.status} ${done.text}`;
-      return unavailable ? { ok: false, kind: 'unavailable', reason, undecided: true, code } : { ok: false, kind: 'rejected', reason, ...(code ? { code } : {}) };
+      return refusal(done);
     }
     let caps = parseCapabilityCode(done.text);
     if (!caps) {
       const untagged: string[] = [];
       await command(reader, socket, 'P4 CAPABILITY', 'P4', false, untagged);
-      caps = untagged.map((l) => /^\* CAPABILITY (.*)$/i.exec(l)?.[1]).find(Boolean) ?? 'IMAP4rev1';
+      caps = untagged.map(untaggedCapabilities).find(Boolean) ?? 'IMAP4rev1';
     }
     const leftover = reader.detach();
     timer.clear();
@@ -100,8 +109,6 @@ export function logoutAndClose(socket: net.Socket): void {
   setTimeout(() => socket.destroy(), BACKEND_QUIT_CLOSE_MS).unref();
 }
 
-interface TaggedReply { status: 'OK' | 'NO' | 'BAD'; text: string }
-
 function command(reader: LineReader, socket: net.Socket, line: string, tag: string, acceptNo = false, untagged?: string[]): Promise<TaggedReply> {
   socket.write(`${line}\r\n`);
   return tagged(reader, tag, acceptNo, untagged);
@@ -111,39 +118,8 @@ function command(reader: LineReader, socket: net.Socket, line: string, tag: stri
 async function tagged(reader: LineReader, tag: string, acceptNo = false, untagged?: string[]): Promise<TaggedReply> {
   for (;;) {
     const reply = await reader.readLine();
-    if (reply.startsWith('* ')) {
-      if (/^\* BYE/i.test(reply)) throw new BackendError('ERR_BACKEND_CLOSED', `backend said ${reply.slice(0, 200)}`);
-      untagged?.push(reply);
-      continue;
-    }
-    if (reply.startsWith('+')) throw new BackendError('ERR_BACKEND_PROTOCOL', 'unexpected continuation from the backend');
-    const m = /^(\S+) (OK|NO|BAD)\b ?(.*)$/i.exec(reply);
-    if (!m || m[1] !== tag) throw new BackendError('ERR_BACKEND_PROTOCOL', `unexpected backend reply to ${tag}`);
-    const status = m[2]!.toUpperCase() as TaggedReply['status'];
-    if (status !== 'OK' && !acceptNo) throw new BackendError('ERR_BACKEND_PROTOCOL', `backend answered ${tag} with ${status} ${m[3]!.slice(0, 200)}`);
-    return { status, text: m[3]! };
+    const done = readTagged(reply, tag, acceptNo);
+    if (done !== null) return done;
+    untagged?.push(reply);
   }
-}
-
-function expectGreeting(line: string): string {
-  if (/^\* OK\b/i.test(line)) return line;
-  throw new BackendError('ERR_BACKEND_PROTOCOL', `unexpected backend greeting: ${line.slice(0, 200)}`);
-}
-
-function parseCapabilityCode(text: string): string | null {
-  return /\[CAPABILITY ([^\]]*)\]/i.exec(text)?.[1] ?? null;
-}
-
-function quote(s: string): string {
-  return s.includes('\\') || s.includes('"') ? `"${s.replace(/[\\"]/g, (ch) => `\\${ch}`)}"` : `"${s}"`;
-}
-
-/** `P2 ID (...)`, or null with no fields; with PROXY protocol the header already carries the client address. */
-function idCommand(fields: ReadonlyArray<readonly [string, string]>, proxyProtocol: boolean): string | null {
-  let line = '';
-  for (const [k, v] of fields) {
-    if (proxyProtocol && k.startsWith('x-originating-')) continue;
-    line += `${line ? ' ' : ''}${quote(k)} ${quote(v)}`;
-  }
-  return line ? `P2 ID (${line})` : null;
 }

@@ -10,14 +10,15 @@ import type { BackendLoginFailure } from './login-result.js';
 import { DOVECOT_PENALTY_MAX_MS } from '../limits.js';
 
 export class LoginTimer {
-  private readonly startedAt = performance.now();
+  protected readonly startedAt = performance.now();
   private timer: NodeJS.Timeout;
   /** When the login runs out: startedAt + timeoutMs, plus Dovecot's penalty once the credentials are out. */
   private deadline: number;
   /** True once the credentials were sent: a timeout from then on left the login undecided. */
   authSent = false;
 
-  constructor(private readonly timeoutMs: number, private readonly onExpire: () => void) {
+  /** `onExpire` null: a subclass that is the login itself overrides expire() (one object per login). */
+  constructor(protected readonly timeoutMs: number, private readonly onExpire: (() => void) | null) {
     this.deadline = this.startedAt + timeoutMs;
     this.timer = setTimeout(this.check, timeoutMs);
   }
@@ -40,8 +41,13 @@ export class LoginTimer {
     const left = this.deadline - performance.now();
     // libuv's cached loop time may fire a timer up to ~1 ms before performance.now() says: no re-arm for that.
     if (left >= 1) this.timer = setTimeout(this.check, Math.ceil(left));
-    else this.onExpire();
+    else this.expire();
   };
+
+  /** The login ran out of time. */
+  protected expire(): void {
+    this.onExpire?.();
+  }
 
   /** The error a login that ran out of time fails with. */
   expired(): BackendError {

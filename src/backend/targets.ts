@@ -7,7 +7,9 @@ import type { BackendTlsOptions } from './dial.js';
 import type { BackendCredentials } from './credentials.js';
 import type { BackendClient, BackendTarget, BackendUser } from './login-result.js';
 import { originatingIdFields } from './client-address.js';
-import { imapBackendLogin, type ImapBackendTarget } from './imap-login.js';
+import { imapLogin, type ImapBackendTarget } from './imap-login.js';
+import { imapIdLine } from './imap-id.js';
+import { saslPlainOf } from './credentials.js';
 import { smtpBackendLogin, type SmtpBackendTarget } from './smtp-login.js';
 import { AccountCheck } from './account-check.js';
 import { submissionLogin } from './submission-login.js';
@@ -49,6 +51,11 @@ export function idFieldsFor(client: BackendClient): Array<[string, string]> {
   return fields;
 }
 
+/** SASL PLAIN for a login as `who`, without the credentials object (issue 21: a login's allocations). */
+export function saslPlainFor(who: BackendUser, master: Master): string {
+  return who.kind === 'vouched' ? saslPlainOf(who.user, master.user, master.password) : saslPlainOf(who.authzid ?? '', who.username, who.password);
+}
+
 export function backendTargets(config: Pick<Config, 'backend' | 'smtp' | 'proxyProtocol'>, tlsOptions: BackendTlsOptions): BackendTargets {
   const b = config.backend;
   const master: Master = { user: b.masterUser, password: b.masterPassword };
@@ -60,8 +67,8 @@ export function backendTargets(config: Pick<Config, 'backend' | 'smtp' | 'proxyP
   const sieveAt: ManageSieveBackendTarget = {
     host: b.host, port: b.managesievePort, tls: b.managesieveTls, tlsOptions, timeoutMs: b.timeoutMs, proxyProtocol: config.proxyProtocol.toManagesieve,
   };
-  const imap: BackendTargets['imap'] = (who, client) =>
-    imapBackendLogin(imapAt, { credentials: credentialsFor(who, master), client, idFields: idFieldsFor(client) });
+  const idOmitsAddress = imapAt.proxyProtocol === true;
+  const imap: BackendTargets['imap'] = (who, client) => imapLogin(imapAt, client, saslPlainFor(who, master), imapIdLine(client, idOmitsAddress));
   const submissionDirect: BackendTargets['submissionDirect'] = (who, client) =>
     smtpBackendLogin(smtpAt, { credentials: credentialsFor(who, master), client: { ...client, helo: client.helo } });
   const pop3At: Pop3BackendTarget = { host: b.host, port: b.pop3Port, tls: b.pop3Tls, tlsOptions, timeoutMs: b.timeoutMs, proxyProtocol: config.proxyProtocol.toPop3 };

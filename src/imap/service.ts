@@ -2,7 +2,7 @@
 // line-protocol service (admission, registry, revocation, drain: session/line-service.ts).
 import type { Service, SharedParts } from '../session/parts.js';
 import { startLineService, type SessionHooks } from '../session/line-service.js';
-import { ImapSession, type ImapSessionDeps, type SessionHandle } from './session.js';
+import { imapGreeting, ImapSession, type ImapSessionDeps, type SessionHandle } from './session.js';
 
 const SHUTDOWN_TEXT = 'Server shutting down.';
 const REVOKED_TEXT = 'Account disabled.';
@@ -28,6 +28,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     ],
     refusal: (text) => `* BYE [UNAVAILABLE] ${text}\r\n`,
     texts: { shutdown: SHUTDOWN_TEXT, revoked: REVOKED_TEXT, appPassword: APP_PASSWORD_TEXT },
+    plaintextGreeting: () => imapGreeting({ secure: false, canStartTls: p.tlsContext !== null, allowPlaintextAuth: config.allowPlaintextAuth }),
     create: (socket, implicitTls, peer, hooks) => new ImapSession(socket, implicitTls, deps(hooks), peer),
   });
 }

@@ -15,7 +15,7 @@ import type { LoginOutcome } from '../session/login-outcome.js';
 import type { SaslWire } from '../session/sasl-exchange.js';
 import { ImapFramer, type FramerEvent } from './framer.js';
 import { ImapParseError, parseCommand } from './parser.js';
-import { preauthCapabilities } from './capabilities.js';
+import { preauthCapabilities, type CapabilityState } from './capabilities.js';
 import { PREAUTH_COMMANDS, POSTAUTH_COMMANDS } from './commands/index.js';
 import type { ImapContext } from './commands/context.js';
 import { TEXT, tagged, untagged } from './replies.js';
@@ -51,6 +51,11 @@ export interface ImapSessionDeps {
   readonly loggedIn?: () => void;
 }
 
+/** `* OK [CAPABILITY ...]`: a session's greeting, and the one a plaintext listener writes at admission. */
+export function imapGreeting(s: CapabilityState): string {
+  return untagged(`OK [CAPABILITY ${preauthCapabilities(s)}] ${TEXT.greeting}`);
+}
+
 export class ImapSession extends FramedConnection<FramerEvent> implements ImapContext, SessionHandle {
   protected readonly framer: ImapFramer;
   private clientId: ReadonlyArray<readonly [string, string]> = [];
@@ -67,9 +72,8 @@ export class ImapSession extends FramedConnection<FramerEvent> implements ImapCo
 
   get allowPlaintextAuth(): boolean { return this.deps.allowPlaintextAuth; }
 
-  protected greet(): void {
-    this.send(untagged(`OK [CAPABILITY ${preauthCapabilities(this)}] ${TEXT.greeting}`));
-    this.pump();
+  protected greeting(): string {
+    return imapGreeting(this);
   }
 
   protected farewell(text: string): string {

@@ -4,7 +4,7 @@ import type { Service, SharedParts } from '../session/parts.js';
 import { startLineService, type LiveSession, type SessionHooks } from '../session/line-service.js';
 import { probeManageSieve } from '../backend/managesieve-login.js';
 import { SieveCapabilitySource } from './capabilities.js';
-import { ManageSieveSession, type SieveSessionDeps } from './session.js';
+import { ManageSieveSession, sieveGreeting, type SieveSessionDeps } from './session.js';
 import { farewell } from './replies.js';
 
 const SHUTDOWN_TEXT = 'Server shutting down.';
@@ -25,6 +25,7 @@ export async function startManageSieve(p: SharedParts): Promise<Service> {
     listeners: [{ name: 'managesieve', at: config.listen.managesieve, implicitTls: false }],
     refusal: (text) => farewell(`(TRYLATER) ${text}`),
     texts: { shutdown: SHUTDOWN_TEXT, revoked: REVOKED_TEXT, appPassword: APP_PASSWORD_TEXT },
+    plaintextGreeting: () => sieveGreeting({ secure: false, canStartTls: p.tlsContext !== null, allowPlaintextAuth: config.allowPlaintextAuth }, capabilities.current),
     create: (socket, implicitTls, peer, hooks) => new ManageSieveSession(socket, implicitTls, deps(hooks), peer),
   });
   if (config.listen.managesieve) {

@@ -16,7 +16,7 @@ import type { LiveSession } from '../session/line-service.js';
 // ManageSieve frames lines and `{n+}` literals exactly as IMAP does (RFC 5804 §4 literal-c2s).
 import { LiteralFramer, type FramerEvent } from '../net/literal-framer.js';
 import { parseCommand, parseResponse, quote, SieveParseError } from './parser.js';
-import { capabilityLines, type SieveCapabilitySource } from './capabilities.js';
+import { capabilityLines, type BackendSieveCapabilities, type CapabilityState, type SieveCapabilitySource } from './capabilities.js';
 import { POSTAUTH_COMMANDS, PREAUTH_COMMANDS, type SieveContext } from './commands.js';
 import { farewell, response, TEXT, type SieveCode } from './replies.js';
 
@@ -43,6 +43,11 @@ export interface SieveSessionDeps {
   readonly loggedIn?: () => void;
 }
 
+/** The capability lines and OK (RFC 5804 §1.7): a session's greeting, and the one the listener writes at admission. */
+export function sieveGreeting(s: CapabilityState, backend: BackendSieveCapabilities): string {
+  return capabilityLines(s, backend) + response('OK', TEXT.greeting);
+}
+
 export class ManageSieveSession extends FramedConnection<FramerEvent> implements SieveContext, LiveSession {
   protected readonly framer: LiteralFramer;
   private readonly logins: SessionLogin<Backend>;
@@ -62,10 +67,8 @@ export class ManageSieveSession extends FramedConnection<FramerEvent> implements
     return capabilityLines(this, this.deps.capabilities.current);
   }
 
-  protected greet(): void {
-    this.send(this.capabilityLines());
-    this.reply('OK', TEXT.greeting);
-    this.pump();
+  protected greeting(): string {
+    return sieveGreeting(this, this.deps.capabilities.current);
   }
 
   protected farewell(text: string): string {

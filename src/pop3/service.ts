@@ -3,7 +3,7 @@
 // session/line-service.ts).
 import type { Service, SharedParts } from '../session/parts.js';
 import { startLineService, type LiveSession, type SessionHooks } from '../session/line-service.js';
-import { Pop3Session, type Pop3SessionDeps } from './session.js';
+import { POP3_GREETING, Pop3Session, type Pop3SessionDeps } from './session.js';
 import { err, TEXT } from './replies.js';
 
 export async function startPop3(p: SharedParts): Promise<Service> {
@@ -22,6 +22,7 @@ export async function startPop3(p: SharedParts): Promise<Service> {
     ],
     refusal: (text) => err(text, 'SYS/TEMP'),
     texts: { shutdown: TEXT.shutdown, revoked: TEXT.revoked, appPassword: TEXT.appPasswordRevoked },
+    plaintextGreeting: () => POP3_GREETING,
     create: (socket, implicitTls, peer, hooks) => new Pop3Session(socket, implicitTls, deps(hooks), peer),
   });
 }

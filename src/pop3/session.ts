@@ -39,6 +39,9 @@ export interface Pop3SessionDeps {
 
 const MAX_VERB_BYTES = 8; // RFC 2449 §3: keywords are 3 or 4 characters; Dovecot reads up to 8
 
+/** A session's greeting, and the one a plaintext listener writes at admission. */
+export const POP3_GREETING = ok(TEXT.greeting);
+
 export class Pop3Session extends FramedConnection<LineEvent> implements Pop3Context, LiveSession {
   protected readonly framer: Pop3Lines;
   private readonly logins: SessionLogin<object>;
@@ -55,9 +58,8 @@ export class Pop3Session extends FramedConnection<LineEvent> implements Pop3Cont
 
   get allowPlaintextAuth(): boolean { return this.deps.allowPlaintextAuth; }
 
-  protected greet(): void {
-    this.send(ok(TEXT.greeting));
-    this.pump();
+  protected greeting(): string {
+    return POP3_GREETING;
   }
 
   protected farewell(text: string): string {

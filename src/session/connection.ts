@@ -42,17 +42,20 @@ export abstract class PreauthConnection {
 
   get canStartTls(): boolean { return this.opts.tlsContext !== null; }
 
-  start(): void {
+  /** `greeted`: the service wrote the greeting at admission already (line-service.ts). */
+  start(greeted = false): void {
     // Implicit TLS: TLS reads the socket (and any bytes already read after a PROXY header)
     // itself. Resuming the plain socket first would hand those bytes to nobody.
-    if (this.implicitTls) return this.upgrade(() => this.begin());
+    if (this.implicitTls) return this.upgrade(() => this.begin(false));
     this.attach(this.socket);
     this.socket.resume(); // the listener hands sockets on paused (src/net/listen.ts)
-    this.begin();
+    this.begin(greeted);
   }
 
-  /** The greeting; called once, in state 'preauth'. */
-  protected abstract greet(): void;
+  /** The greeting, as this connection stands (TLS or not). */
+  protected abstract greeting(): string;
+  /** After the greeting, in state 'preauth': commands may be read. */
+  protected abstract greeted(): void;
   /** Bytes from the client before login. */
   protected abstract received(chunk: Buffer): void;
   /** The line a polite close sends (IMAP `* BYE text`, POP3 `-ERR text`, ...). */
@@ -89,10 +92,11 @@ export abstract class PreauthConnection {
     socket.off('end', this.onEnd);
   }
 
-  private begin(): void {
+  private begin(greeted: boolean): void {
     if (this.state !== 'starting') return;
     this.state = 'preauth';
-    this.greet();
+    if (!greeted) this.send(this.greeting());
+    this.greeted();
   }
 
   /** TLS on this connection (STARTTLS / STLS, or implicit); `then` runs once it is up. */

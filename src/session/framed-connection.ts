@@ -69,6 +69,10 @@ export abstract class FramedConnection<E> extends PreauthConnection implements L
     });
   }
 
+  protected greeted(): void {
+    this.pump(); // commands the client sent before its greeting was out
+  }
+
   protected received(chunk: Buffer): void {
     this.framer.push(chunk);
     this.pump();

@@ -39,7 +39,14 @@ export interface LineServiceSpec<H extends LiveSession> {
   /** `revoked`: the user was disabled or deleted; `appPassword`: the app password of the session was revoked. */
   readonly texts: { readonly shutdown: string; readonly revoked: string; readonly appPassword: string };
   /** A new session for an admitted connection; the service starts it. */
-  create(socket: net.Socket, implicitTls: boolean, peer: Peer, hooks: SessionHooks<H>): H & { start(): void };
+  create(socket: net.Socket, implicitTls: boolean, peer: Peer, hooks: SessionHooks<H>): H & { start(greeted?: boolean): void };
+  /**
+   * The greeting of a connection on a plaintext listener, written at admission, before the
+   * session is built: building it then overlaps the client's reading the greeting (issue 21:
+   * connect → greeting was 0.55 ms against 0.29 for a lean Node login). Implicit TLS: the
+   * session greets after the handshake.
+   */
+  plaintextGreeting(): string;
 }
 
 export async function startLineService<H extends LiveSession>(p: SharedParts, spec: LineServiceSpec<H>): Promise<Service> {
@@ -56,9 +63,10 @@ export async function startLineService<H extends LiveSession>(p: SharedParts, sp
       setTimeout(() => socket.destroy(), REFUSAL_CLOSE_MS).unref();
       return;
     }
+    if (!implicitTls) socket.write(spec.plaintextGreeting());
     const session = spec.create(socket, implicitTls, peer, hooks(a.loggedIn));
     registry.add(session);
-    session.start();
+    session.start(!implicitTls);
   };
   const listeners: Listener[] = [];
   const opts = { proxy: p.proxyIn, faults: { log, site: spec.protocol } };

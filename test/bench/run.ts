@@ -404,12 +404,13 @@ async function startPhaseTaps(w: BenchWorld): Promise<PhaseTaps> {
 
 /**
  * The login-phase table: direct, direct through the timestamping relay (what the relay itself
- * adds), the proxy with a cached and with a fresh token, and nginx, each backend leg through the
+ * adds), the proxy with a cached and with a fresh token, the lean Node login, and nginx, each backend leg through the
  * relay. The proxy is a process of its own whose Dovecot and IdP addresses are the relays.
  */
 async function phaseBreakdown(w: BenchWorld, taps: PhaseTaps, nginx: NginxMail | undefined, P: Params, proxyViaTaps: ProxyProcess | (() => Promise<ProxyProcess>), load: string): Promise<string> {
   // A proxy started here is stopped here; the quick run's main proxy is not.
   const p = typeof proxyViaTaps === 'function' ? await proxyViaTaps() : proxyViaTaps;
+  let lean: Forwarder | null = null;
   try {
     say(`minting ${P.phaseLogins} fresh tokens`);
     const fresh: string[] = [];
@@ -422,6 +423,10 @@ async function phaseBreakdown(w: BenchWorld, taps: PhaseTaps, nginx: NginxMail |
       { name: 'Proxy, cached token', target: proxyTarget(w, p, LOGIN_USER, w.token), backendTap },
       { name: 'Proxy, fresh token', target: proxyTarget(w, p, LOGIN_USER, fresh), backendTap, idpTap: taps.idp },
     ];
+    // The same job in the least Node code (lean-login.ts): per phase, what Node itself needs
+    // for it, between the proxy's figure and nginx's (docs/performance.md, issue 21).
+    lean = await startLeanLogin(backendTap.port, w.backend.dir, w.backend.master, { [w.token]: LOGIN_USER });
+    targets.push({ name: 'Lean Node login', target: oauthTarget({ port: lean.port }, LOGIN_USER, w.token), backendTap });
     if (nginx) {
       await nginx.setBackendPort(backendTap.port);
       const ir = plainIr('', LOGIN_USER, w.token);
@@ -433,6 +438,7 @@ async function phaseBreakdown(w: BenchWorld, taps: PhaseTaps, nginx: NginxMail |
     return `${formatPhaseTable(table)}\n\nPhase breakdown: load ${load} at its start; every backend leg (and the fresh token's IdP call) goes through a timestamping relay in the bench process.`;
   } finally {
     await nginx?.setBackendPort(w.backend.imapPort);
+    lean?.stop();
     if (p !== proxyViaTaps) await p.stop();
   }
 }

@@ -90,14 +90,14 @@ t.test('npm run bench -- --quick prints a table with every row', { timeout: 150_
     t.match(line ?? '', /^\| [^|]+ \| -?\d+(\.\d+)? \|/, `measured: ${row}`);
   }
   t.equal(tableRows.length, ROWS.length, 'no other rows');
-  // The login-phase table: direct, direct via relay, proxy (cached, fresh), nginx.
-  t.match(phases, /^ \(median of \d+ logins, ms\) \| Direct \| Direct via relay \| Proxy, cached token \| Proxy, fresh token \| nginx \+ auth_http \|/, 'phase table header');
+  // The login-phase table: direct, direct via relay, proxy (cached, fresh), the lean Node login, nginx.
+  t.match(phases, /^ \(median of \d+ logins, ms\) \| Direct \| Direct via relay \| Proxy, cached token \| Proxy, fresh token \| Lean Node login \| nginx \+ auth_http \|/, 'phase table header');
   const phaseRows = phases.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('|---'));
   for (const row of PHASE_ROWS) {
     const line = phaseRows.find((l) => l.startsWith(`| ${row}`));
     t.ok(line, `phase row: ${row}`);
     t.match(line ?? '', /\| \d+\.\d{3} \|/, `phase measured: ${row}`);
   }
-  const total = phaseRows.find((l) => l.startsWith('| Total'))?.split('|').slice(2, 7).map((c) => c.trim()) ?? [];
-  t.ok(total.length === 5 && total.every((c) => /^\d+\.\d{3}$/.test(c)), `a total for every target: ${total.join(', ')}`);
+  const total = phaseRows.find((l) => l.startsWith('| Total'))?.split('|').slice(2, 8).map((c) => c.trim()) ?? [];
+  t.ok(total.length === 6 && total.every((c) => /^\d+\.\d{3}$/.test(c)), `a total for every target: ${total.join(', ')}`);
 });
