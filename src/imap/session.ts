@@ -42,6 +42,9 @@ export interface ImapSessionLimits {
 
 type Backend = { readonly capabilities: string };
 
+/** A drain's last line to a spliced session (one function for all, kept by each). */
+const bye = (text: string): string => untagged(`BYE ${text}`);
+
 export interface ImapSessionDeps {
   readonly limits: ImapSessionLimits;
   readonly allowPlaintextAuth: boolean;
@@ -215,6 +218,6 @@ export class ImapSession extends FramedConnection<FramerEvent> implements ImapCo
 
   private spliceTo(tag: string, o: Extract<LoginOutcome<Backend>, { kind: 'ok' }>): void {
     const reply = tagged(tag, 'OK', TEXT.loggedIn, `CAPABILITY ${o.backend.capabilities}`);
-    this.spliceLoggedIn(o, reply, (text) => untagged(`BYE ${text}`), { idleTimeoutMs: this.deps.limits.idleTimeoutMs, onEnd: this.deps.onEnd, onSpliced: this.deps.onSpliced });
+    this.spliceLoggedIn(o, reply, bye, { idleTimeoutMs: this.deps.limits.idleTimeoutMs, onEnd: this.deps.onEnd, onSpliced: this.deps.onSpliced });
   }
 }

@@ -13,8 +13,9 @@
 import type net from 'node:net';
 import { Duplex } from 'node:stream';
 
-/** Receives each read; `reused` chunks are views of the socket's own buffer. Return false to pause. */
-export type ReadSink = (chunk: Buffer, reused: boolean) => boolean;
+/** Receives each read; `reused` chunks are views of the socket's own buffer. Return false to pause.
+ *  An object, not a callback, so the splice itself is the sink (no closure per session). */
+export interface ReadSink { take(chunk: Buffer, reused: boolean): boolean }
 
 const SHARED_BYTES = 64 * 1024;
 const OWN_BYTES = 64 * 1024;
@@ -51,7 +52,7 @@ class ReusedReads {
   };
 
   private deliver(chunk: Buffer, reused: boolean): boolean {
-    if (this.sink !== null) return this.sink(chunk, reused);
+    if (this.sink !== null) return this.sink.take(chunk, reused);
     if (this.held !== null) {
       this.held.push(chunk); // a copy: no sink yet, so nothing reads into a buffer of its own
       return false;
@@ -82,7 +83,7 @@ export function direct(socket: net.Socket, sink: ReadSink): boolean {
   r.sink = sink;
   const held = r.held;
   r.held = null;
-  if (held) for (const chunk of held) sink(chunk, false);
+  if (held) for (const chunk of held) sink.take(chunk, false);
   return true;
 }
 

@@ -1,10 +1,16 @@
 // After login the proxy only moves bytes. Each direction is forwarded on its own with
 // backpressure, a FIN in one direction is passed on as a FIN (half-close), and
-// an idle timer closes sessions nobody uses. Byte counts come from the sockets' own
-// counters, so nothing is done per chunk.
+// an idle check closes sessions nobody uses (idle-sweep.ts). Byte counts come from the
+// sockets' own counters, so nothing is done per chunk.
+//
+// Every login ends in a splice, so its set-up and end are per-login cost (issue 21): one
+// object per session, its listeners module functions shared by all sessions (an emitter calls
+// a listener with the socket as `this`; the socket points back to its splice), and the end
+// reported to the subclass's ended(), without a promise.
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { direct } from './reused-reads.js';
+import { direct, type ReadSink } from './reused-reads.js';
+import { idleSweep, type IdleSweep, type IdleWatched } from './idle-sweep.js';
 
 /** How a spliced session ended; 'revoked': its user was disabled (SCIM) while it was open; 'internal-error': a bug of ours ended it. */
 export type SpliceEnd = 'client-closed' | 'backend-closed' | 'idle-timeout' | 'client-error' | 'backend-error' | 'shutdown' | 'revoked' | 'internal-error';
@@ -13,132 +19,192 @@ export interface SpliceResult {
   readonly end: SpliceEnd;
   readonly bytesToBackend: number;
   readonly bytesToClient: number;
-  readonly durationMs: number;
   readonly error?: Error;
 }
 
-export interface Splice {
-  readonly done: Promise<SpliceResult>;
-  close(reason: SpliceEnd): void;
-  /** Moves no more bytes either way and records `reason` as how the session ended; what
-   *  arrives from now on is dropped (the sockets stay open for a last word of our own, e.g.
-   *  `* BYE`, and are closed by the caller). */
-  stop(reason: SpliceEnd): void;
-}
-
-type Counted = Duplex & Pick<Socket, 'bytesWritten' | 'setTimeout'>;
-
-// What stream.pipe() does for us, without its per-session closures (about 20 of them,
-// measured 2 KiB per idle session) and per-chunk bookkeeping: write each chunk as it comes,
-// stop reading while the other side's buffer is full, read again once it drained.
-function forward(from: Duplex, to: Duplex): void {
-  from.on('data', (chunk: Buffer) => {
-    if (!to.write(chunk)) from.pause();
-  });
-  to.on('drain', () => from.resume());
-}
-
-// The same for a socket made with reusedReads(): a view of its read buffer may be written
-// without a copy, but the socket must not read again until that write is done.
-function forwardReused(from: Socket, to: Duplex): boolean {
-  let waiting = false;
-  const written = (): void => {
-    if (waiting && to.writableLength === 0) {
-      waiting = false;
-      from.resume();
-    }
-  };
-  const taken = direct(from, (chunk, reused) => {
-    const room = reused ? (to.write(chunk, written), to.writableLength === 0) : to.write(chunk);
-    if (room) return true;
-    waiting = true;
-    from.pause(); // pause() as well: resume() does nothing for a stream that never paused
-    return false;
-  });
-  if (taken) to.on('drain', written);
-  return taken;
-}
+type Counted = Duplex & Pick<Socket, 'bytesRead' | 'bytesWritten'>;
 
 /** Moves bytes both ways with backpressure, in place of the plain forwarding (the SMTP
  *  command guard); reads with 'data' listeners, which stop() removes. `passEnd` is given the
  *  client's FIN to pass on once every byte before it has been (the guard may hold some). */
 export type Forwarder = (client: Duplex, backend: Duplex) => { passEnd(end: () => void): void };
 
-export function splice(client: Counted, backend: Counted, opts: { idleTimeoutMs: number; forward?: Forwarder }): Splice {
-  const started = Date.now();
-  const clientWritten0 = client.bytesWritten;
-  const backendWritten0 = backend.bytesWritten;
-  let end: SpliceEnd | null = null;
-  let error: Error | undefined;
-  let resolve!: (r: SpliceResult) => void;
-  const done = new Promise<SpliceResult>((r) => (resolve = r));
-  let closedCount = 0;
+const kSplice = Symbol('splice');
+type Spliced = Counted & { [kSplice]: Splice };
+const spliceOf = (s: unknown): Splice => (s as Spliced)[kSplice];
 
-  const finish = (why: SpliceEnd, err?: Error): void => {
-    if (end === null) {
-      end = why;
-      error = err;
+// end() on a stream already ended or destroyed builds an error object (stack trace and
+// all) only to drop it: measured as ~2 % of the proxy's CPU per login.
+function endIfOpen(s: Duplex): void {
+  if (!s.writableEnded && !s.destroyed) s.end();
+}
+
+/** After stop(): whatever the backend still sends is dropped. */
+const DROP: ReadSink = { take: () => true };
+
+export abstract class Splice implements ReadSink, IdleWatched {
+  private why: SpliceEnd | null = null;
+  private error: Error | undefined = undefined;
+  private closed = 0;
+  private readonly clientWritten0: number;
+  private readonly backendWritten0: number;
+  /** The client has not yet taken a write of a view of the backend's read buffer. */
+  private waiting = false;
+  /** The backend is read through direct() (net/reused-reads.ts), not 'data' events. */
+  private readonly reused: boolean = false;
+  private written: ((err?: Error | null) => void) | null = null;
+  private passEnd: ((end: () => void) => void) | null = null;
+  private readonly idle: IdleSweep;
+  idleSeen = -1;
+  idleSweeps = 0;
+
+  constructor(readonly client: Counted, readonly backend: Counted, idleTimeoutMs: number, forward?: Forwarder) {
+    this.clientWritten0 = client.bytesWritten;
+    this.backendWritten0 = backend.bytesWritten;
+    (client as Spliced)[kSplice] = this;
+    (backend as Spliced)[kSplice] = this;
+    client.on('error', Splice.onClientError);
+    backend.on('error', Splice.onBackendError);
+    // A FIN from one side is passed on as a FIN (half-close).
+    client.on('end', Splice.onClientEnd);
+    backend.on('end', Splice.onBackendEnd);
+    // When one side is fully closed the session is over. The other side gets end(), not
+    // destroy(), so what is already queued for it (a backend's BYE) is still delivered; the
+    // idle timer bounds how long a peer that stopped reading can hold it open.
+    client.on('close', Splice.onClientClose);
+    backend.on('close', Splice.onBackendClose);
+    // IDLE keeps a session quiet for up to 29 minutes; any byte either way counts as use.
+    this.idle = idleSweep(idleTimeoutMs);
+    this.idle.add(this);
+    if (forward) {
+      this.passEnd = forward(client, backend).passEnd;
+    } else {
+      // What stream.pipe() does, without its per-session closures and per-chunk bookkeeping:
+      // write each chunk as it comes, stop reading while the other side's buffer is full,
+      // read again once it drained.
+      client.on('data', Splice.onClientData);
+      backend.on('drain', Splice.onBackendDrain);
+      this.reused = direct(backend as Duplex as Socket, this);
+      if (!this.reused) backend.on('data', Splice.onBackendData);
+      client.on('drain', Splice.onClientDrain);
     }
-  };
-  const onClose = (): void => {
-    closedCount += 1;
-    if (closedCount < 2) return;
-    const r: SpliceResult = {
-      end: end ?? 'client-closed',
-      bytesToBackend: backend.bytesWritten - backendWritten0,
-      bytesToClient: client.bytesWritten - clientWritten0,
-      durationMs: Date.now() - started,
-    };
-    resolve(error ? { ...r, error } : r);
-  };
-  const closeBoth = (): void => {
-    client.destroy();
-    backend.destroy();
-  };
-  // end() on a stream already ended or destroyed builds an error object (stack trace and
-  // all) only to drop it: measured as ~2 % of the proxy's CPU per login.
-  const endIfOpen = (s: Counted): void => {
-    if (!s.writableEnded && !s.destroyed) s.end();
-  };
-
-  client.on('error', (err) => { finish('client-error', err); closeBoth(); });
-  backend.on('error', (err) => { finish('backend-error', err); closeBoth(); });
-  // A FIN from one side is passed on as a FIN (half-close).
-  let passClientEnd = (end: () => void): void => end();
-  client.on('end', () => { finish('client-closed'); passClientEnd(() => endIfOpen(backend)); });
-  backend.on('end', () => { finish('backend-closed'); endIfOpen(client); });
-  // When one side is fully closed the session is over. The other side gets end(), not
-  // destroy(), so what is already queued for it (a backend's BYE) is still delivered; the
-  // idle timer bounds how long a peer that stopped reading can hold it open.
-  client.on('close', () => { finish('client-closed'); endIfOpen(backend); onClose(); });
-  backend.on('close', () => { finish('backend-closed'); endIfOpen(client); onClose(); });
-
-  // IDLE keeps a session quiet for up to 29 minutes; the timer is per socket, reset by
-  // activity in either direction since each socket sees both reads and writes.
-  const onIdle = (): void => { finish('idle-timeout'); closeBoth(); };
-  client.setTimeout(opts.idleTimeoutMs, onIdle);
-  backend.setTimeout(0);
-
-  if (opts.forward) {
-    passClientEnd = opts.forward(client, backend).passEnd;
-  } else {
-    forward(client, backend);
-    if (!forwardReused(backend as Duplex as Socket, client)) forward(backend, client);
+    client.resume();
+    backend.resume();
   }
-  client.resume();
-  backend.resume();
 
-  return {
-    done,
-    close(reason) {
-      finish(reason);
-      closeBoth();
-    },
-    stop(reason) {
-      finish(reason);
-      client.removeAllListeners('data');
-      backend.removeAllListeners('data');
-      direct(backend as Duplex as Socket, () => true);
-    },
+  /** Called once, when both sockets have closed. */
+  protected abstract ended(r: SpliceResult): void;
+
+  close(reason: SpliceEnd): void {
+    this.finish(reason);
+    this.closeBoth();
+  }
+
+  /** Moves no more bytes either way and records `reason` as how the session ended; what
+   *  arrives from now on is dropped (the sockets stay open for a last word of our own, e.g.
+   *  `* BYE`, and are closed by the caller). */
+  stop(reason: SpliceEnd): void {
+    this.finish(reason);
+    this.client.removeAllListeners('data');
+    this.backend.removeAllListeners('data');
+    direct(this.backend as Duplex as Socket, DROP);
+  }
+
+  /** A read of the backend (direct()): a `reused` chunk is a view of the socket's own buffer,
+   *  which must not be read into again until the client took it. */
+  take(chunk: Buffer, reused: boolean): boolean {
+    const to = this.client;
+    let room: boolean;
+    if (reused) {
+      to.write(chunk, (this.written ??= () => this.resumeIfWritten()));
+      room = to.writableLength === 0;
+    } else {
+      room = to.write(chunk);
+    }
+    if (room) return true;
+    this.waiting = true;
+    this.backend.pause(); // pause() as well: resume() does nothing for a stream that never paused
+    return false;
+  }
+
+  idleTimedOut(): void {
+    this.finish('idle-timeout');
+    this.closeBoth();
+  }
+
+  private resumeIfWritten(): void {
+    if (this.waiting && this.client.writableLength === 0) {
+      this.waiting = false;
+      this.backend.resume();
+    }
+  }
+
+  private finish(why: SpliceEnd, err?: Error): void {
+    if (this.why === null) {
+      this.why = why;
+      this.error = err;
+    }
+  }
+
+  private closeBoth(): void {
+    this.client.destroy();
+    this.backend.destroy();
+  }
+
+  private sideClosed(why: SpliceEnd, other: Duplex): void {
+    this.finish(why);
+    endIfOpen(other);
+    if (++this.closed < 2) return;
+    this.idle.delete(this);
+    const bytesToBackend = this.backend.bytesWritten - this.backendWritten0;
+    const bytesToClient = this.client.bytesWritten - this.clientWritten0;
+    const end = this.why ?? 'client-closed';
+    this.ended(this.error ? { end, bytesToBackend, bytesToClient, error: this.error } : { end, bytesToBackend, bytesToClient });
+  }
+
+  // ---- the listeners, shared by every session: `this` is the socket ------------------
+
+  private static readonly onClientError = function (this: unknown, err: Error): void {
+    const s = spliceOf(this);
+    s.finish('client-error', err);
+    s.closeBoth();
+  };
+  private static readonly onBackendError = function (this: unknown, err: Error): void {
+    const s = spliceOf(this);
+    s.finish('backend-error', err);
+    s.closeBoth();
+  };
+  private static readonly onClientEnd = function (this: unknown): void {
+    const s = spliceOf(this);
+    s.finish('client-closed');
+    if (s.passEnd === null) endIfOpen(s.backend);
+    else s.passEnd(() => endIfOpen(s.backend));
+  };
+  private static readonly onBackendEnd = function (this: unknown): void {
+    const s = spliceOf(this);
+    s.finish('backend-closed');
+    endIfOpen(s.client);
+  };
+  private static readonly onClientClose = function (this: unknown): void {
+    const s = spliceOf(this);
+    s.sideClosed('client-closed', s.backend);
+  };
+  private static readonly onBackendClose = function (this: unknown): void {
+    const s = spliceOf(this);
+    s.sideClosed('backend-closed', s.client);
+  };
+  private static readonly onClientData = function (this: unknown, chunk: Buffer): void {
+    if (!spliceOf(this).backend.write(chunk)) (this as Duplex).pause();
+  };
+  private static readonly onBackendData = function (this: unknown, chunk: Buffer): void {
+    if (!spliceOf(this).client.write(chunk)) (this as Duplex).pause();
+  };
+  private static readonly onBackendDrain = function (this: unknown): void {
+    spliceOf(this).client.resume();
+  };
+  private static readonly onClientDrain = function (this: unknown): void {
+    const s = spliceOf(this);
+    if (s.reused) s.resumeIfWritten();
+    else s.backend.resume();
   };
 }

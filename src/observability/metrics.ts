@@ -5,6 +5,7 @@
 // Nothing here runs per spliced chunk: bytes are added once when a splice ends, and the
 // active-session gauge asks the services for their counts at scrape time.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CounterCells, type CounterCell } from './batched-counter.js';
 
 /** The client-facing protocols, as metric labels and in the `proto` field of log lines. */
 export const PROTOCOLS = ['imap', 'smtp', 'pop3', 'managesieve'] as const;
@@ -15,8 +16,20 @@ const PREFIX = 'oauth2_mail_proxy_';
 /** Seconds: IdP and backend logins are tens of milliseconds when healthy, seconds when not. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+type LoginCell = CounterCell<'protocol' | 'mechanism' | 'result'>;
+const LOGIN_RESULTS: readonly LoginResult[] = ['ok', 'failed', 'unavailable', 'backend_unavailable'];
+
 export function createMetrics() {
   const registry = new Registry();
+  // The per-login counters, as plain numbers by label set (batched-counter.ts): by protocol,
+  // result, then mechanism; spliced bytes by protocol and direction.
+  const loginCells = new CounterCells<'protocol' | 'mechanism' | 'result'>();
+  const loginsBy = Object.fromEntries(PROTOCOLS.map((p) => [p, Object.fromEntries(LOGIN_RESULTS.map((r) => [r, new Map<string, LoginCell>()]))])) as Record<Protocol, Record<LoginResult, Map<string, LoginCell>>>;
+  const byteCells = new CounterCells<'protocol' | 'direction'>();
+  const bytesBy = Object.fromEntries(PROTOCOLS.map((protocol) => [protocol, {
+    toBackend: byteCells.add({ protocol, direction: 'to_backend' }),
+    toClient: byteCells.add({ protocol, direction: 'to_client' }),
+  }])) as Record<Protocol, { toBackend: CounterCell<'protocol' | 'direction'>; toClient: CounterCell<'protocol' | 'direction'> }>;
   const registers = [registry];
   const sessionSources = new Set<{ protocol: Protocol; count: () => number }>();
   const certExpiry = new Map<string, number>();
@@ -43,6 +56,7 @@ export function createMetrics() {
       help: 'Login attempts by protocol, SASL mechanism and result (ok, failed, unavailable, backend_unavailable).',
       labelNames: ['protocol', 'mechanism', 'result'] as const,
       registers,
+      collect() { loginCells.flush(this); },
     }),
     idpRequestSeconds: new Histogram({
       name: `${PREFIX}idp_request_duration_seconds`,
@@ -88,6 +102,7 @@ export function createMetrics() {
       help: 'Bytes moved after login, by protocol and direction (to_backend, to_client); added when a session ends.',
       labelNames: ['protocol', 'direction'] as const,
       registers,
+      collect() { byteCells.flush(this); },
     }),
     connectionsRefused: new Counter({
       name: `${PREFIX}connections_refused_total`,
@@ -136,6 +151,19 @@ export function createMetrics() {
       help: '1 while the shared store (SHARED_STATE_URL) is reachable, 0 while this replica runs on its own state.',
       registers,
     }),
+    /** One login attempt (logins_total). */
+    countLogin(protocol: Protocol, mechanism: string, result: LoginResult): void {
+      const cells = loginsBy[protocol][result];
+      let c = cells.get(mechanism);
+      if (c === undefined) cells.set(mechanism, (c = loginCells.add({ protocol, mechanism, result })));
+      c.n += 1;
+    },
+    /** A spliced session's bytes, counted when it ends (spliced_bytes_total). */
+    countSplicedBytes(protocol: Protocol, toBackend: number, toClient: number): void {
+      const cells = bytesBy[protocol];
+      cells.toBackend.n += toBackend;
+      cells.toClient.n += toClient;
+    },
     /** Registers a live session count; returns the function that unregisters it. */
     trackSessions(protocol: Protocol, count: () => number): () => void {
       const source = { protocol, count };

@@ -7,15 +7,8 @@
 // BYE (its client reconnects, as after any network drop).
 //
 // The socket byte counters are sampled on a timer only while draining.
-import type { Socket } from 'node:net';
 import type { Splice, SpliceEnd } from '../net/splice.js';
 import { DRAIN_QUIET_MS, DRAIN_SAMPLE_MS, POLITE_CLOSE_MS } from '../limits.js';
-
-export interface DrainTarget {
-  readonly client: Socket;
-  readonly backend: Socket;
-  readonly splice: Splice;
-}
 
 /**
  * Our last word is written: the client gets POLITE_CLOSE_MS to close its side, but never past
@@ -26,8 +19,8 @@ export function closeAfterFarewell(splice: Splice, deadline: number, why: Splice
 }
 
 /** Sends `farewell` and closes both sides once the session is quiet, or cuts it at `deadline` (epoch ms); `why` is logged as how it ended. */
-export function closeWhenQuiet(t: DrainTarget, farewell: string, deadline: number, why: SpliceEnd = 'shutdown', quietMs = DRAIN_QUIET_MS): void {
-  const { client, backend, splice } = t;
+export function closeWhenQuiet(splice: Splice, farewell: string, deadline: number, why: SpliceEnd = 'shutdown', quietMs = DRAIN_QUIET_MS): void {
+  const { client, backend } = splice;
   const moved = (): number => client.bytesRead + client.bytesWritten + backend.bytesRead + backend.bytesWritten;
   let last = moved();
   let quietSince = Date.now();

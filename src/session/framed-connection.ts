@@ -159,17 +159,16 @@ export abstract class FramedConnection<E> extends PreauthConnection implements L
     const remaining = this.framer.takeRemaining();
     const client = this.handOff();
     client.write(reply);
-    const { onEnd, onSpliced } = hooks;
-    const handle = spliceSession(client, o.backend, farewell, {
-      fromClient: remaining,
+    const handle = spliceSession(client, o.backend, remaining, {
       idleTimeoutMs: hooks.idleTimeoutMs,
       log: this.log,
       user: o.user,
       mech: o.mech,
       startedAt: this.startedAt,
-      onEnd: (h) => onEnd?.(h),
+      onEnd: hooks.onEnd,
+      farewell,
     });
-    onSpliced?.(this, handle, o.user, o.appPassword);
+    hooks.onSpliced?.(this, handle, o.user, o.appPassword);
   }
 
   drain(text: string): void {

@@ -8,15 +8,14 @@ import { trackSplicedSmtp, type SplicedSmtp } from './drain.js';
 import { guardedForward } from './guarded-forward.js';
 import { SmtpTransactionTracker } from './transaction-tracker.js';
 
-export type SplicedSmtpOptions = Omit<HandoverOptions, 'fromBackend' | 'fromClient' | 'forward'>;
+export type SplicedSmtpOptions = Omit<HandoverOptions, 'forward'>;
 
 export function spliceSmtp(client: net.Socket, backend: { readonly socket: net.Socket; readonly leftover: Buffer }, early: Buffer, o: SplicedSmtpOptions): SplicedSmtp {
   const { log, user } = o;
   const tracker = new SmtpTransactionTracker();
   const refused = (command: string): void => log.warn({ event: 'command-refused', user, command }, 'client command refused after login');
-  const s = handOver(client, backend.socket, {
-    fromBackend: backend.leftover,
-    fromClient: Buffer.alloc(0), // `early` goes through the command guard, like every later byte
+  // `early` goes through the command guard, like every later byte.
+  const s = handOver(client, backend.socket, backend.leftover, {
     idleTimeoutMs: o.idleTimeoutMs,
     log,
     user,

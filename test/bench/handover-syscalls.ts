@@ -13,7 +13,16 @@ const ext = process.argv[3] ? '.js' : '.ts';
 const load = async <T>(path: string): Promise<T> => await import(pathToFileURL(join(srcDir, `${path}${ext}`)).href) as T;
 const { connectTcp } = await load<typeof import('../../src/backend/dial.js')>('backend/dial');
 const { LineReader } = await load<typeof import('../../src/backend/line-reader.js')>('backend/line-reader');
-const { splice } = await load<typeof import('../../src/net/splice.js')>('net/splice');
+// A build from before issue 21's splice class exported splice() with a `done` promise.
+type Ended = { done: Promise<unknown> };
+const mod = await load<Record<string, unknown>>('net/splice');
+const splice = (mod.splice as ((c: net.Socket, b: net.Socket, o: { idleTimeoutMs: number }) => Ended) | undefined) ?? ((c, b, o) => {
+  const Base = mod.Splice as new (c: net.Socket, b: net.Socket, idleMs: number) => object;
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => (resolve = r));
+  new (class extends Base { ended(): void { resolve(); } })(c, b, o.idleTimeoutMs);
+  return { done };
+});
 
 const server = net.createServer({ allowHalfOpen: true }, (s) => {
   s.write('* OK greeting\r\n');

@@ -9,7 +9,8 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectTcp } from '../../src/backend/dial.js';
 import { LineReader } from '../../src/backend/line-reader.js';
-import { splice, type SpliceResult } from '../../src/net/splice.js';
+import type { SpliceResult } from '../../src/net/splice.js';
+import { connectedPair, splice } from '../harness/splice.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -106,13 +107,7 @@ t.test('the client side still flows and half-closes both ways', async (t) => {
   const reader = new LineReader(backend);
   await reader.readLine();
   reader.detach();
-  const front = net.createServer({ allowHalfOpen: true });
-  front.listen(0, '127.0.0.1');
-  await once(front, 'listening');
-  const accepted = once(front, 'connection') as Promise<[net.Socket]>;
-  const client = net.connect({ port: (front.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
-  const [proxySide] = await accepted;
-  front.close();
+  const { far: client, near: proxySide } = await connectedPair();
   const s = splice(proxySide, backend, { idleTimeoutMs: 60_000 });
   const up = randomBytes(2 * 1048576);
   const parts: Buffer[] = [];
