@@ -98,7 +98,7 @@ const TABLE = [
   k('IMAP_MAX_BAD_COMMANDS', 'int', '20', 'Invalid pre-auth commands before the proxy says BYE.', { min: 1, max: 1000 }),
   k('SMTP_MAX_LINE_BYTES', 'int', '32768', 'Longest SMTP command line before AUTH (fits AUTH XOAUTH2 with a long token).', { min: 1024, max: 1048576 }),
   k('PREAUTH_TIMEOUT_SECONDS', 'int', '60', 'Time a client has from connect to a completed login (SMTP: idle time between commands before AUTH).', { min: 1, max: 3600 }),
-  k('IDLE_TIMEOUT_SECONDS', 'int', '1800', 'A spliced session with no traffic either way for this long is closed (IMAP IDLE re-issues within 29 min).', { min: 10, max: 86400 }),
+  k('IDLE_TIMEOUT_SECONDS', 'int', '1800', 'A spliced session with no traffic either way for this long is closed, within a sixteenth of it after the last byte (IMAP IDLE re-issues within 29 min).', { min: 10, max: 86400 }),
 
   // Client addresses (PROXY protocol) and abuse protection
   k('PROXY_PROTOCOL_TRUSTED_NETWORKS', 'string', '', 'CIDR list (comma or space separated) of load balancers whose connections must start with a PROXY protocol v1/v2 header; its client address is then used everywhere. Empty: PROXY protocol off.'),
