@@ -33,6 +33,14 @@ export function debian13Versions(): { dovecot: string; postfix: string } {
   return { dovecot: read('dovecot-version'), postfix: read('postfix-version') };
 }
 
+/** uid and gid of `user` as this flavour's programs see them (the Debian 13 root has its own passwd). */
+export function flavourUser(flavour: Flavour, user: string): { uid: number; gid: number } {
+  const passwd = readFileSync(flavour === 'debian12' ? '/etc/passwd' : join(DEBIAN13_ROOT, 'etc', 'passwd'), 'utf8');
+  const f = passwd.split('\n').map((l) => l.split(':')).find((l) => l[0] === user);
+  if (!f) throw new Error(`no user ${user} in the ${flavour} passwd file`);
+  return { uid: Number(f[2]), gid: Number(f[3]) };
+}
+
 /**
  * The command line that runs `cmd args` for this flavour. For debian13: in a private mount
  * namespace (the mounts vanish with the last process in it, daemons included) mount /proc,

@@ -3,11 +3,11 @@
 // plus an inbound smtpd (DMS 25) that delivers to Dovecot over LMTP. Everything
 // (config, queue, data, log) lives in the backend's temp dir.
 import { execFile } from 'node:child_process';
-import { appendFile, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, chown, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { flavourCommand, type Flavour } from './flavour.js';
+import { flavourCommand, flavourUser, type Flavour } from './flavour.js';
 import { killAndWait, pidAlive, readPid, runDaemonizing } from './ports.js';
 
 const run = promisify(execFile);
@@ -171,6 +171,12 @@ ${c.extra ?? ''}
   await writeCool(join(p.configDir, 'master.cf'), master);
   await writeCool(p.vmailbox, '');
   await writeCool(p.senderLogins, '/^(.+)$/ ${1}\n');
+  // postlogd (root) appends to maillog_file, but while it is down (during \`postfix start\`)
+  // postsuper logs there itself after switching to mail_owner: a stale temporary file left in
+  // incoming/ by a stop mid-message makes it warn, and a root-only log made that warning fatal.
+  await appendFile(p.log, '');
+  const owner = flavourUser(p.flavour, 'postfix');
+  await chown(p.log, owner.uid, owner.gid);
 }
 
 /** Adds a recipient; texthash maps are read at process start, hence the reload. */
