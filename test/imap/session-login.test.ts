@@ -10,8 +10,15 @@ import { Writable } from 'node:stream';
 import { ImapSession, type ImapSessionDeps } from '../../src/imap/session.js';
 import { Authenticator } from '../../src/auth/authenticator.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { imapLoginTo } from '../../src/backend/imap-login.js';
+import { backendTlsOptions } from '../../src/backend/dial.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
-async function connected(login: ImapSessionDeps['login']): Promise<{ client: net.Socket; lines: (n: number) => Promise<string[]>; closed: Promise<unknown> }> {
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+async function connected(login: ImapSessionDeps['login'], onSession?: (s: ImapSession) => void): Promise<{ client: net.Socket; lines: (n: number) => Promise<string[]>; closed: Promise<unknown> }> {
   const deps: ImapSessionDeps = {
     limits: { maxLineBytes: 8192, maxLiteralBytes: 65536, maxBadCommands: 10, preauthTimeoutMs: 60_000, idleTimeoutMs: 60_000 },
     allowPlaintextAuth: true,
@@ -19,7 +26,11 @@ async function connected(login: ImapSessionDeps['login']): Promise<{ client: net
     login,
     log: createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() })),
   };
-  const server = net.createServer((s) => new ImapSession(s, false, deps).start());
+  const server = net.createServer((s) => {
+    const session = new ImapSession(s, false, deps);
+    onSession?.(session);
+    session.start();
+  });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
@@ -78,5 +89,42 @@ t.test('logins decided at once (malformed responses) with commands pipelined beh
   t.match(b, /^b OK /);
   t.match(c, /^c BAD /);
   t.match(d, /^d OK /);
+  client.destroy();
+});
+
+t.test('spliced over the callback backend login: the session, its login and the backend login are garbage; the splice works', async (t) => {
+  // A Dovecot line peer with SASL-IR (the backend login is real: backend/imap-plain-login.ts).
+  let atBackend = '';
+  const dovecot = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.setEncoding('latin1').on('data', (d: string) => {
+      atBackend += d;
+      if (d.includes('P3 AUTHENTICATE')) s.write('P3 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n');
+      if (d.includes('b NOOP')) s.write('b OK NOOP done\r\n');
+    });
+    s.write('* OK [CAPABILITY IMAP4rev1 SASL-IR ID AUTH=PLAIN] Dovecot ready.\r\n');
+  });
+  dovecot.listen(0, '127.0.0.1');
+  await once(dovecot, 'listening');
+  t.teardown(() => { dovecot.close(); });
+  const at = { host: '127.0.0.1', port: (dovecot.address() as net.AddressInfo).port, tls: 'none' as const, tlsOptions: backendTlsOptions({ tlsVerify: false, caFile: null, servername: 'localhost' }), timeoutMs: 5000, proxyProtocol: false };
+  let collected = false;
+  const registry = new FinalizationRegistry(() => { collected = true; });
+  const { client, lines } = await connected({
+    authenticator: auth,
+    backend: () => Promise.reject(new Error('unused')),
+    backendCall: (_who, c, sink) => imapLoginTo(at, c, 'cGxhaW4=', null, sink),
+  }, (session) => registry.register(session, 'session'));
+  await lines(1);
+  client.write(`a AUTHENTICATE OAUTHBEARER ${ir}\r\n`);
+  t.match((await lines(2))[1], /^a OK \[CAPABILITY IMAP4rev1 IDLE\]/, 'logged in');
+  for (let i = 0; i < 50 && !collected; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.ok(collected, 'the ImapSession was collected while its connection is open');
+  client.write('b NOOP\r\n');
+  t.match((await lines(3))[2], /^b OK NOOP done/, 'spliced both ways');
+  t.match(atBackend, /b NOOP\r\n/);
   client.destroy();
 });
