@@ -105,3 +105,19 @@ export function listenOn(server: net.Server, at: ListenAddress): Promise<void> {
     });
   });
 }
+
+/**
+ * Binds each listener in turn (undefined: that one is off). When one cannot bind (its port
+ * taken), the ones already bound are closed before the error goes on, so a failed start
+ * leaves no port open and nothing keeping the process alive.
+ */
+export async function listenAll(binds: ReadonlyArray<(() => Promise<Listener>) | undefined>): Promise<Listener[]> {
+  const bound: Listener[] = [];
+  try {
+    for (const bind of binds) if (bind) bound.push(await bind());
+  } catch (err) {
+    await Promise.all(bound.map((l) => l.close()));
+    throw err;
+  }
+  return bound;
+}
