@@ -57,6 +57,14 @@ for (const mode of ['return', 'exit', 'fatal'] as const) {
   });
 }
 
+t.test('a line is measured once, not the whole batch waiting again on every line (issue 21)', async (t) => {
+  const r = await run('measure', 200);
+  t.equal(r.code, 0, r.err.slice(-500));
+  t.same(probes(t, r.out), upTo(200));
+  const longest = Number(/longest measured: (\d+)/.exec(r.err)?.[1]);
+  t.ok(longest < 1000, `no string longer than a line measured (longest: ${longest} characters)`);
+});
+
 t.test('a slow reader: lines wait (EAGAIN on the full pipe) and arrive, in order', async (t) => {
   const r = await run('paced', 20_000, 1500);
   t.equal(r.code, 0, r.err.slice(-500));
@@ -87,7 +95,7 @@ t.test('the real CLI on SIGTERM: its shutdown lines arrive, last of all', async 
     OAUTH2_INTROSPECTION_URL: 'http://127.0.0.1:9/introspect', DMS_HOST: '127.0.0.1', DMS_MASTER_USER: 'm', DMS_MASTER_PASSWORD: 'p', LOG_LEVEL: 'info',
   }, httpPort);
   t.teardown(() => cli.kill());
-  await eventually(() => cli.output().includes('"listener":"http"'), 30_000, `the CLI to listen (output: ${cli.output().slice(-1000)})`);
+  await eventually(() => cli.output().includes('"listener":"http"'), 90_000, `the CLI to listen (output: ${cli.output().slice(-1000)})`);
   cli.child.kill('SIGTERM');
   const { code } = await cli.exited;
   t.equal(code, 0);
