@@ -56,14 +56,13 @@ export async function startLineService<H extends LiveSession>(p: SharedParts, sp
   const onSpliced = (session: H, handle: H, user: string, appPassword?: string): void => registry.spliced(session, handle, user, appPassword);
   const hooks = (loggedIn: () => void): SessionHooks<H> => ({ loggedIn, onEnd, onSpliced });
   const accept = (implicitTls: boolean) => (socket: net.Socket, peer: Peer): void => {
-    const a = admit(p, socket, peer);
+    const a = admit(p, socket, peer, implicitTls ? undefined : spec.plaintextGreeting());
     if (typeof a === 'string') {
       if (!implicitTls) socket.end(spec.refusal(a));
       else socket.destroy();
       setTimeout(() => socket.destroy(), REFUSAL_CLOSE_MS).unref();
       return;
     }
-    if (!implicitTls) socket.write(spec.plaintextGreeting());
     const session = spec.create(socket, implicitTls, peer, hooks(a.loggedIn));
     registry.add(session);
     session.start(!implicitTls);
