@@ -79,59 +79,65 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     ...(appPasswords ? { appPasswords } : {}),
   };
   const services: Array<ImapService | SmtpService | Service> = [];
+  let health: Health | undefined;
+  let untrackReadiness: (() => void) | undefined;
+  let ops: HttpListener | null = null;
+  let scimListener: ScimListener | null = null;
+  let portal: PortalListener | null = null;
+  const certificates = parts.tlsContext as CertificateStore | null;
+  // One way down, for close() and for a start that fails half way (a port taken, say): a
+  // listener left open would keep the process alive after it reported the failure.
+  const stopAll = async (): Promise<void> => {
+    health?.setShuttingDown();
+    untrackReadiness?.();
+    certificates?.stop();
+    await Promise.all(services.map((s) => s.close()));
+    await portal?.close();
+    await parts.authenticator.close();
+    await appPasswords?.close();
+    await ops?.close();
+    await scim?.close();
+    await shared.close();
+  };
   try {
     services.push(await startImap(parts));
     services.push(await startSmtp(parts));
     services.push(await startManageSieve(parts));
     services.push(await startPop3(parts));
+    for (const l of services.flatMap((s) => s.listeners)) {
+      const a = l.address();
+      log.info({ event: 'listening', listener: l.name, address: a.address, port: a.port }, `listening for ${l.name}`);
+    }
+    certificates?.watch(config.ops.tlsReloadIntervalMs);
+    const checks = readinessChecks(config, services.flatMap((s) => s.listeners), { idp: idpHttp, idpCachedStateUsable: () => parts.authenticator.hasCachedState() });
+    const ready = new Health(config.sharedState ? [...checks, sharedStateCheck(shared.store)] : checks);
+    health = ready;
+    untrackReadiness = metrics.trackReadiness(async () => (await ready.readiness()).ready);
+    if (config.ops.listenHttp) {
+      ops = await startOpsHttp(config.ops.listenHttp, { health: ready, metrics, log });
+      const a = ops.address();
+      log.info({ event: 'listening', listener: 'http', address: a.address, port: a.port }, 'listening for http (metrics, health)');
+    }
+    if (scim) {
+      scimListener = await scim.start();
+      const a = scimListener.address();
+      log.info({ event: 'listening', listener: 'scim', address: a.address, port: a.port }, 'listening for scim (user provisioning)');
+    }
+    portal = await startPortal(parts, appPasswords);
+    if (portal) {
+      const a = portal.address();
+      log.info({ event: 'listening', listener: 'portal', address: a.address, port: a.port }, 'listening for portal (app passwords)');
+    }
   } catch (err) {
-    await Promise.all(services.map((s) => s.close()));
-    await parts.authenticator.close();
-    await appPasswords?.close();
-    await shared.close();
+    await stopAll().catch(() => { /* the start's own error is the one to report */ });
     throw err;
   }
   const listeners = services.flatMap((s) => s.listeners);
-  for (const l of listeners) {
-    const a = l.address();
-    log.info({ event: 'listening', listener: l.name, address: a.address, port: a.port }, `listening for ${l.name}`);
-  }
-  const certificates = parts.tlsContext as CertificateStore | null;
-  certificates?.watch(config.ops.tlsReloadIntervalMs);
-  const checks = readinessChecks(config, listeners, { idp: idpHttp, idpCachedStateUsable: () => parts.authenticator.hasCachedState() });
-  const health = new Health(config.sharedState ? [...checks, sharedStateCheck(shared.store)] : checks);
-  const untrackReadiness = metrics.trackReadiness(async () => (await health.readiness()).ready);
-  let ops: HttpListener | null = null;
-  if (config.ops.listenHttp) {
-    ops = await startOpsHttp(config.ops.listenHttp, { health, metrics, log });
-    const a = ops.address();
-    log.info({ event: 'listening', listener: 'http', address: a.address, port: a.port }, 'listening for http (metrics, health)');
-  }
-  let scimListener: ScimListener | null = null;
-  if (scim) {
-    scimListener = await scim.start();
-    const a = scimListener.address();
-    log.info({ event: 'listening', listener: 'scim', address: a.address, port: a.port }, 'listening for scim (user provisioning)');
-  }
-  let portal: PortalListener | null = null;
-  try {
-    portal = await startPortal(parts, appPasswords);
-  } catch (err) {
-    await Promise.all(services.map((s) => s.close()));
-    await ops?.close();
-    await scimListener?.close();
-    await parts.authenticator.close();
-    await shared.close();
-    throw err;
-  }
-  if (portal) {
-    const a = portal.address();
-    log.info({ event: 'listening', listener: 'portal', address: a.address, port: a.port }, 'listening for portal (app passwords)');
-  }
+  const ready = health!;
   let closed: Promise<void> | undefined;
   const server: ProxyServer = {
     listeners,
-    health,
+    health: ready,
     certificates,
     port(name) {
       if (name === 'http' && ops) return ops.address().port;
@@ -142,22 +148,11 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
       return l.address().port;
     },
     close() {
-      closed ??= (async () => {
-        health.setShuttingDown();
-        untrackReadiness();
-        certificates?.stop();
-        await Promise.all(services.map((s) => s.close()));
-        await portal?.close();
-        await parts.authenticator.close();
-        await appPasswords?.close();
-        await ops?.close();
-        await scim?.close();
-        await shared.close();
-      })();
+      closed ??= stopAll();
       return closed;
     },
     async shutdown(graceMs) {
-      health.setShuttingDown(); // readiness first: the load balancer stops sending new clients
+      ready.setShuttingDown(); // readiness first: the load balancer stops sending new clients
       const end = Date.now() + graceMs;
       await Promise.all(services.map((s) => s.drain(sessionDeadline(end, graceMs))));
       await bounded(server.close(), end - Date.now());

@@ -13,6 +13,7 @@ import { loadProvision } from './provision.js';
 import { loadSharedState } from './shared-state.js';
 import { loadPortal } from './portal.js';
 import { parseValue, secretOrFile, typedValues } from './values.js';
+import { listenClashes } from './listen-clash.js';
 
 /** KEY -> value text from the YAML file; `issuers` and `certificates` hold JSON. */
 export type RawConfig = Record<string, string>;
@@ -55,6 +56,7 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
       problems.push(`${key} without SSL_CERT_PATH/SSL_KEY_PATH offers no STARTTLS: set the certificate, or ALLOW_PLAINTEXT_AUTH=1 for a trusted network`);
     }
   }
+  problems.push(...listenClashes(c.raw));
   if (!Object.values(listen).some(Boolean)) {
     // Named from `listen` itself, so a new protocol's listener is never left out of the hint.
     problems.push(`no listener: set at least one of ${Object.keys(listen).map((name) => `LISTEN_${name.toUpperCase()}`).join(', ')}`);

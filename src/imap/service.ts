@@ -20,6 +20,8 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     limits, allowPlaintextAuth: config.allowPlaintextAuth, tlsContext: p.tlsContext, login, log: p.log,
     loggedIn: h.loggedIn, onEnd: h.onEnd, onSpliced: h.onSpliced,
   });
+  // Fixed per listener set-up: built once, not a CapabilityState literal per connection.
+  const plaintextGreeting = imapGreeting({ secure: false, canStartTls: p.tlsContext !== null, allowPlaintextAuth: config.allowPlaintextAuth });
   return startLineService<SessionHandle>(p, {
     protocol: 'imap',
     listeners: [
@@ -28,7 +30,7 @@ export async function startImap(p: SharedParts): Promise<ImapService> {
     ],
     refusal: (text) => `* BYE [UNAVAILABLE] ${text}\r\n`,
     texts: { shutdown: SHUTDOWN_TEXT, revoked: REVOKED_TEXT, appPassword: APP_PASSWORD_TEXT },
-    plaintextGreeting: () => imapGreeting({ secure: false, canStartTls: p.tlsContext !== null, allowPlaintextAuth: config.allowPlaintextAuth }),
+    plaintextGreeting: () => plaintextGreeting,
     create: (socket, implicitTls, peer, hooks) => new ImapSession(socket, implicitTls, deps(hooks), peer),
   });
 }

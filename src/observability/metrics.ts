@@ -35,9 +35,9 @@ export function createMetrics() {
   const certExpiry = new Map<string, number>();
   const readinessSources = new Set<() => Promise<boolean>>();
   let defaultsOn = false;
-  // Token cache lookups, counted as plain numbers and added to the counter when it is read:
-  // inc() with a label hashes the label set on every login (~2 µs, issue 21).
-  const cacheLookups = { hit: 0, miss: 0, shared: 0 };
+  // Token cache lookups by result, as cells like the login counter's (one a login).
+  const cacheCells = new CounterCells<'result'>();
+  const cacheLookups = { hit: cacheCells.add({ result: 'hit' }), miss: cacheCells.add({ result: 'miss' }), shared: cacheCells.add({ result: 'shared' }) };
   const m = {
     registry,
     sessionsActive: new Gauge({
@@ -77,18 +77,11 @@ export function createMetrics() {
       help: 'Token cache lookups by result (hit, miss; shared: a miss answered by another replica\'s decision in the shared store).',
       labelNames: ['result'] as const,
       registers,
-      collect() {
-        for (const result of ['hit', 'miss', 'shared'] as const) {
-          const n = cacheLookups[result];
-          if (n === 0) continue;
-          cacheLookups[result] = 0;
-          this.inc({ result }, n);
-        }
-      },
+      collect() { cacheCells.flush(this); },
     }),
     /** For the token cache (src/auth): one lookup, `'hit'`, `'miss'`, or `'shared'` (a miss here that another replica's decision answered). */
     countTokenCache(result: 'hit' | 'miss' | 'shared'): void {
-      cacheLookups[result] += 1;
+      cacheLookups[result].n += 1;
     },
     backendLoginSeconds: new Histogram({
       name: `${PREFIX}backend_login_duration_seconds`,

@@ -15,19 +15,24 @@ export interface Admission {
   readonly log: Logger;
 }
 
-/** A refusal text for the client, or the admitted connection's login hook. */
-export function admit(p: Admission, socket: net.Socket, peer: Peer): string | { loggedIn: () => void } {
+/**
+ * A refusal text for the client, or the admitted connection's login hook. `greeting` is
+ * written once the connection is known to be admitted, before its bookkeeping (issue 21:
+ * connect → greeting): a refused client never gets it.
+ */
+export function admit(p: Admission, socket: net.Socket, peer: Peer, greeting?: string): string | { loggedIn: () => void } {
   const verdict = p.guard.blocked(peer.address);
   if (verdict.blocked) {
     metrics.connectionsRefused.inc({ reason: 'ip-blocked' });
     p.log.warn({ event: 'connection-refused', client: peer.address, reason: 'ip-blocked', retryAfterMs: verdict.retryAfterMs }, 'connection from a blocked IP');
     return 'Too many failed logins, try again later.';
   }
-  const a = p.connections.admit(socket, peer.address);
-  if (!a.ok) {
-    metrics.connectionsRefused.inc({ reason: a.reason });
-    p.log.warn({ event: 'connection-refused', client: peer.address, reason: a.reason }, 'connection limit reached');
+  const key = p.connections.check(peer.address);
+  if (typeof key !== 'string') {
+    metrics.connectionsRefused.inc({ reason: key.reason });
+    p.log.warn({ event: 'connection-refused', client: peer.address, reason: key.reason }, 'connection limit reached');
     return 'Too many connections, try again later.';
   }
-  return a;
+  if (greeting !== undefined) socket.write(greeting);
+  return p.connections.hold(socket, key);
 }

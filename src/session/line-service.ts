@@ -2,7 +2,7 @@
 // ManageSieve): admission at the door, one registry of sessions (revocation, shutdown), the
 // sessions_active gauge. The protocol module supplies only its session and its words.
 import type net from 'node:net';
-import { listen, type Listener } from '../net/listen.js';
+import { listen, listenAll } from '../net/listen.js';
 import type { Peer } from '../net/peer.js';
 import type { ListenAddress } from '../config/types.js';
 import { metrics, type Protocol } from '../observability/metrics.js';
@@ -56,23 +56,20 @@ export async function startLineService<H extends LiveSession>(p: SharedParts, sp
   const onSpliced = (session: H, handle: H, user: string, appPassword?: string): void => registry.spliced(session, handle, user, appPassword);
   const hooks = (loggedIn: () => void): SessionHooks<H> => ({ loggedIn, onEnd, onSpliced });
   const accept = (implicitTls: boolean) => (socket: net.Socket, peer: Peer): void => {
-    const a = admit(p, socket, peer);
+    const a = admit(p, socket, peer, implicitTls ? undefined : spec.plaintextGreeting());
     if (typeof a === 'string') {
       if (!implicitTls) socket.end(spec.refusal(a));
       else socket.destroy();
       setTimeout(() => socket.destroy(), REFUSAL_CLOSE_MS).unref();
       return;
     }
-    if (!implicitTls) socket.write(spec.plaintextGreeting());
     const session = spec.create(socket, implicitTls, peer, hooks(a.loggedIn));
     registry.add(session);
     session.start(!implicitTls);
   };
-  const listeners: Listener[] = [];
   const opts = { proxy: p.proxyIn, faults: { log, site: spec.protocol } };
-  for (const l of spec.listeners) {
-    if (l.at) listeners.push(await listen(l.name, l.at, accept(l.implicitTls), opts));
-  }
+  const listeners = await listenAll(spec.listeners.map((l) => (l.at ? () => listen(l.name, l.at!, accept(l.implicitTls), opts) : undefined)))
+    .catch((err: unknown) => { registry.close(); throw err; });
   const untrack = metrics.trackSessions(spec.protocol, () => registry.size);
   const service: Service = {
     listeners,

@@ -2,7 +2,7 @@
 // and the hand-over to DMS's Postfix.
 import type net from 'node:net';
 import type { Service, SharedParts } from '../session/parts.js';
-import { listen, type Listener } from '../net/listen.js';
+import { listen, listenAll, type Listener } from '../net/listen.js';
 import type { Peer } from '../net/peer.js';
 import { admit } from '../session/admission.js';
 import { startServerTls } from '../net/tls-context.js';
@@ -80,10 +80,11 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
   };
 
   const listenOpts = { proxy: p.proxyIn, faults: { log, site: 'smtp' as const } };
-  const listeners: Listener[] = [];
-  if (config.listen.submission) {
+  const submission = config.listen.submission;
+  const submissions = config.listen.submissions;
+  const plain = submission && (() => {
     const front = make(false);
-    listeners.push(await listen('submission', config.listen.submission, (socket, peer) => {
+    return listen('submission', submission, (socket, peer) => {
       const a = admit(p, socket, peer);
       if (typeof a === 'string') {
         socket.end(`421 4.7.0 ${a}\r\n`);
@@ -91,12 +92,12 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
         return;
       }
       front.accept(socket, peer, a.loggedIn, config.sessions.preauthTimeoutMs);
-    }, listenOpts));
-  }
-  if (config.listen.submissions) {
+    }, listenOpts);
+  });
+  const implicit = submissions && (() => {
     const front = make(true);
     const ctx = p.tlsContext!;
-    listeners.push(await listen('submissions', config.listen.submissions, (socket: net.Socket, peer: Peer) => {
+    return listen('submissions', submissions, (socket: net.Socket, peer: Peer) => {
       const a = admit(p, socket, peer);
       if (typeof a === 'string') return void socket.destroy(); // no TLS handshake spent on a refused client
       const secure = startServerTls(socket, ctx);
@@ -119,7 +120,14 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
         log.debug({ event: 'tls-error', listener: 'submissions', client: peer.address, err: (err as NodeJS.ErrnoException).code ?? err.message }, 'TLS handshake failed');
         secure.destroy();
       });
-    }, listenOpts));
+    }, listenOpts);
+  });
+  let listeners: Listener[];
+  try {
+    listeners = await listenAll([plain || undefined, implicit || undefined]);
+  } catch (err) {
+    spliced.close();
+    throw err;
   }
   void probeFeatures(p.backend.submissionEndpoint, log).then((f) => f && updateFeatures(f)).catch((err: unknown) => reportFault(log, 'smtp', 'feature probe', err));
   const untrack = metrics.trackSessions('smtp', () => spliced.size + fronts.reduce((n, f) => n + f.server.connections.size, 0));

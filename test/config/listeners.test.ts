@@ -30,3 +30,19 @@ t.test('any one listener alone is enough', async (t) => {
     t.notMatch(text, /no listener/, key);
   }
 });
+
+t.test('two listeners on one port: listed with every other problem before anything binds', async (t) => {
+  const plain = { ...minimal, ...none, LISTEN_IMAP: '0.0.0.0:143' };
+  // A slip in a compose file: POP3 on the IMAP port. The wildcard clashes with any host.
+  t.match(problem({ ...plain, LISTEN_POP3: '0.0.0.0:143' }), /LISTEN_IMAP \(0\.0\.0\.0:143\) and LISTEN_POP3 \(0\.0\.0\.0:143\) use the same port/);
+  t.match(problem({ ...plain, LISTEN_HTTP: '127.0.0.1:143' }), /LISTEN_IMAP \(0\.0\.0\.0:143\) and LISTEN_HTTP \(127\.0\.0\.1:143\) use the same port/);
+  t.match(problem({ ...plain, LISTEN_SUBMISSION: ':143' }), /LISTEN_IMAP .* and LISTEN_SUBMISSION \(0\.0\.0\.0:143\) use the same port/, 'an empty host is the wildcard');
+  // Listed together with an unrelated problem: the operator fixes both in one go.
+  const both = problem({ ...plain, LISTEN_POP3: '0.0.0.0:143', DMS_MASTER_USER: '' });
+  t.match(both, /use the same port/);
+  t.match(both, /DMS_MASTER_USER/);
+  // Not clashes: other addresses on one port, port 0 (any free port), the defaults.
+  t.equal(problem({ ...plain, LISTEN_IMAP: '127.0.0.1:2143', LISTEN_POP3: '127.0.0.2:2143' }), '');
+  t.equal(problem({ ...plain, LISTEN_IMAP: '127.0.0.1:0', LISTEN_POP3: '127.0.0.1:0', LISTEN_HTTP: '127.0.0.1:0' }), '');
+  t.notMatch(problem({ ...minimal }), /same port/, 'the defaults do not clash');
+});

@@ -35,3 +35,26 @@ t.test('connections per IP count an IPv6 /64 as one client', async (t) => {
   t.teardown(() => again.destroy());
   t.match(limiter.admit(again, '2001:db8:1:2::7'), { ok: true }, 'a closed connection frees the /64\'s slot');
 });
+
+// The door checks before it counts (session/admission.ts writes the greeting in between):
+// check() alone takes no slot; hold() takes one until the socket closes; loggedIn() leaves
+// the pre-login count once, however often it is called.
+t.test('check() counts nothing; hold() counts until close; loggedIn() counts once', async (t) => {
+  const limiter = new ConnectionLimiter({ maxTotal: 2, maxPerIp: 2, maxPreauth: 2, ipv6PrefixBits: 64 });
+  t.equal(limiter.check('192.0.2.1'), '192.0.2.1');
+  t.equal(limiter.check('192.0.2.1'), '192.0.2.1', 'a check takes no slot');
+  t.same(limiter.stats(), { total: 0, preauth: 0, ips: 0 });
+  const a = new net.Socket();
+  const b = new net.Socket();
+  t.teardown(() => { a.destroy(); b.destroy(); });
+  const slot = limiter.hold(a, limiter.check('192.0.2.1') as string);
+  limiter.hold(b, limiter.check('2001:db8:1:2::1') as string);
+  t.same(limiter.stats(), { total: 2, preauth: 2, ips: 2 });
+  t.same(limiter.check('192.0.2.9'), { ok: false, reason: 'total' });
+  slot.loggedIn();
+  slot.loggedIn();
+  t.same(limiter.stats(), { total: 2, preauth: 1, ips: 2 }, 'logged in once');
+  a.destroy();
+  await new Promise((r) => a.once('close', r));
+  t.same(limiter.stats(), { total: 1, preauth: 1, ips: 1 }, 'released on close, its login not counted twice');
+});

@@ -57,6 +57,26 @@ t.test('direct client: handed on paused, nothing lost', async (t) => {
   t.equal(await readAfterStart(a.socket, 14), 'a CAPABILITY\r\n');
 });
 
+// The local end of a direct client is read after the handler ran (a plaintext greeting goes
+// out before that system call), yet before the listener returns: it is known to the session
+// even once the socket is gone, when the system call would no longer answer.
+t.test('no PROXY protocol: the local end is read right after the handler, and kept', async (t) => {
+  let handed: ((x: { socket: net.Socket; peer: Peer }) => void) | null = null;
+  const got = new Promise<{ socket: net.Socket; peer: Peer }>((resolve) => { handed = resolve; });
+  const plain = await listen('plain', { host: '127.0.0.1', port: 0 }, (socket, peer) => handed!({ socket, peer }), { faults: { log: createLogger('silent'), site: 'imap' } });
+  t.teardown(() => plain.close());
+  const client = net.connect({ host: '127.0.0.1', port: plain.address().port });
+  t.teardown(() => client.destroy());
+  const a = await Promise.race([got, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('not handed on within 2 s')), 2000))]);
+  await new Promise((r) => client.once('connect', r));
+  a.socket.destroy();
+  await new Promise((r) => a.socket.once('close', r));
+  t.equal(a.peer.address, '127.0.0.1');
+  t.equal(a.peer.port, client.localPort);
+  t.equal(a.peer.localAddress, '127.0.0.1');
+  t.equal(a.peer.localPort, plain.address().port);
+});
+
 for (const [name, header] of [
   ['v1', Buffer.from('PROXY TCP4 203.0.113.7 127.0.0.1 40000 143\r\n')],
   ['v2', encodeProxyV2({ address: '203.0.113.7', port: 40000 }, { address: '127.0.0.1', port: 143 })],
