@@ -29,7 +29,8 @@ export type LoginDecision =
   /** We could not decide (IdP down): UNAVAILABLE / 454. */
   | { readonly outcome: 'unavailable'; readonly reason: string; readonly user: string | undefined };
 
-export interface TokenDecider { check(token: string): Promise<TokenCheck> }
+/** A cached decision may come at once (no promise): TokenChecker answers a cache hit so. */
+export interface TokenDecider { check(token: string): TokenCheck | Promise<TokenCheck> }
 
 export interface AuthenticatorOptions {
   /** Users refused before any backend login (SCIM active=false), for tokens and passwords alike. */
@@ -53,37 +54,55 @@ export class Authenticator {
   ) {}
 
   async decide(creds: SaslCredentials): Promise<LoginDecision> {
-    if (creds.kind === 'password') {
-      const other = impersonation(creds.username, creds.authzid);
-      if (other && !this.opts.allowClientMasterLogin) {
-        const how = other.via === 'authzid' ? 'an authzid other than the user name' : 'the master-user separator';
-        return { outcome: 'rejected', reason: `login as another user (${how}) is off: ALLOW_CLIENT_MASTER_LOGIN`, user: other.target };
-      }
-      const user = other?.target ?? creds.username;
-      // Every name Dovecot may act as: the target of a master login as well as the name itself.
-      for (const name of [user, creds.username, creds.authzid]) {
-        const off = this.opts.disabled?.reason(name || undefined);
-        if (off) return { outcome: 'rejected', reason: `user disabled: ${off}`, user };
-      }
-      // An app password logs in as its user with the master account; any other password goes
-      // to DMS as before. Not for a login as another user: that is DMS's master login.
-      const store = this.opts.appPasswords;
-      if (store && !other) {
-        const records = await store.list(creds.username).catch((err: Error) => err);
-        if (records instanceof Error) {
-          // The store did not answer. A password in the form of an app password cannot be
-          // checked: fail closed, as temporarily unavailable (not a wrong password, not sent
-          // to DMS). Any other password is no app password (every one is generated in that
-          // form): it goes to DMS as usual.
-          if (normalizeAppPassword(creds.password) !== null) return { outcome: 'unavailable', reason: `app password not checked: ${records.message}`, user };
-        } else {
-          const hit = await matchAppPassword(creds.password, records);
-          if (hit) return { outcome: 'token', user: hit.user, claim: 'app-password', mode: 'app-password', appPassword: hit.id };
-        }
-      }
-      return { outcome: 'password', user, username: creds.username, password: creds.password, authzid: creds.authzid };
+    return this.decideNow(creds);
+  }
+
+  /**
+   * decide() with no promise where nothing waits: a cached token decision, a password with no
+   * app password to look up. A session's login takes it as it comes (issue 21: each promise a
+   * hop of the microtask queue, run cold next to Dovecot).
+   */
+  decideNow(creds: SaslCredentials): LoginDecision | Promise<LoginDecision> {
+    if (creds.kind === 'password') return this.decidePassword(creds);
+    const d = this.tokens.check(creds.token);
+    return d instanceof Promise ? d.then((checked) => this.decideToken(creds, checked)) : this.decideToken(creds, d);
+  }
+
+  private decidePassword(creds: Extract<SaslCredentials, { kind: 'password' }>): LoginDecision | Promise<LoginDecision> {
+    const other = impersonation(creds.username, creds.authzid);
+    if (other && !this.opts.allowClientMasterLogin) {
+      const how = other.via === 'authzid' ? 'an authzid other than the user name' : 'the master-user separator';
+      return { outcome: 'rejected', reason: `login as another user (${how}) is off: ALLOW_CLIENT_MASTER_LOGIN`, user: other.target };
     }
-    const d = await this.tokens.check(creds.token);
+    const user = other?.target ?? creds.username;
+    // Every name Dovecot may act as: the target of a master login as well as the name itself.
+    for (const name of [user, creds.username, creds.authzid]) {
+      const off = this.opts.disabled?.reason(name || undefined);
+      if (off) return { outcome: 'rejected', reason: `user disabled: ${off}`, user };
+    }
+    // An app password logs in as its user with the master account; any other password goes
+    // to DMS as before. Not for a login as another user: that is DMS's master login.
+    const store = this.opts.appPasswords;
+    if (store && !other) return this.decideAppPassword(creds, user, store);
+    return { outcome: 'password', user, username: creds.username, password: creds.password, authzid: creds.authzid };
+  }
+
+  private async decideAppPassword(creds: Extract<SaslCredentials, { kind: 'password' }>, user: string, store: AppPasswordStore): Promise<LoginDecision> {
+    const records = await store.list(creds.username).catch((err: Error) => err);
+    if (records instanceof Error) {
+      // The store did not answer. A password in the form of an app password cannot be
+      // checked: fail closed, as temporarily unavailable (not a wrong password, not sent
+      // to DMS). Any other password is no app password (every one is generated in that
+      // form): it goes to DMS as usual.
+      if (normalizeAppPassword(creds.password) !== null) return { outcome: 'unavailable', reason: `app password not checked: ${records.message}`, user };
+    } else {
+      const hit = await matchAppPassword(creds.password, records);
+      if (hit) return { outcome: 'token', user: hit.user, claim: 'app-password', mode: 'app-password', appPassword: hit.id };
+    }
+    return { outcome: 'password', user, username: creds.username, password: creds.password, authzid: creds.authzid };
+  }
+
+  private decideToken(creds: Extract<SaslCredentials, { kind: 'token' }>, d: TokenCheck): LoginDecision {
     if (d.status === 'unavailable') return { outcome: 'unavailable', reason: d.reason + whereOf(d), user: creds.authzid };
     if (d.status === 'invalid') return { outcome: 'rejected', reason: d.reason + whereOf(d), user: creds.authzid };
     if (!sameUser(creds.authzid, d.user)) {

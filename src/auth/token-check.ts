@@ -52,7 +52,8 @@ export class TokenChecker {
     return this.cache.size;
   }
 
-  async check(token: string): Promise<TokenCheck> {
+  /** A cache hit answers at once, not as a promise: a session's login goes on in the same turn (issue 21). */
+  check(token: string): TokenCheck | Promise<TokenCheck> {
     const key = tokenKey(token);
     const hit = this.cache.get(key);
     metrics.countTokenCache(hit ? 'hit' : 'miss');

@@ -15,6 +15,7 @@ import { openBackend, timedLogin, type BackendEndpoint, type Opening } from './o
 import { expectGreeting, greetingCapabilities, parseCapabilityCode, readTagged, refusal, untaggedCapabilities, type TaggedReply } from './imap-reply.js';
 import { idCommand } from './imap-id.js';
 import { ImapPlainLogin, type ImapLoginResult } from './imap-plain-login.js';
+import type { BackendSink } from './login-result.js';
 import { BACKEND_QUIT_CLOSE_MS } from '../limits.js';
 
 export type { BackendCredentials, ImapLoginResult };
@@ -55,11 +56,18 @@ export function imapBackendLogin(target: ImapBackendTarget, req: ImapLoginReques
  */
 export function imapLogin(target: ImapBackendTarget, client: ClientAddress, plain: string, idLine: string | null): Promise<ImapLoginResult> {
   if (target.tls === 'none') {
-    return new Promise((settle) => {
-      new ImapPlainLogin(target.host, target.port, target.timeoutMs, target.proxyProtocol ? client : null, plain, idLine, settle);
-    });
+    return new Promise((settle, fault) => imapLoginTo(target, client, plain, idLine, { backendSettled: settle, backendFault: fault }));
   }
   return imapTlsLogin(target, client, plain, idLine);
+}
+
+/** imapLogin() settling `sink`: over plaintext with no promise at all (a session's login, issue 21). */
+export function imapLoginTo(target: ImapBackendTarget, client: ClientAddress, plain: string, idLine: string | null, sink: BackendSink<{ readonly capabilities: string }>): void {
+  if (target.tls === 'none') {
+    new ImapPlainLogin(target.host, target.port, target.timeoutMs, target.proxyProtocol ? client : null, plain, idLine, sink);
+    return;
+  }
+  imapTlsLogin(target, client, plain, idLine).then((r) => sink.backendSettled(r), (err: unknown) => sink.backendFault(err));
 }
 
 function imapTlsLogin(target: ImapBackendTarget, client: ClientAddress, plain: string, idLine: string | null): Promise<ImapLoginResult> {

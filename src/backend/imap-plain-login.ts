@@ -1,9 +1,10 @@
 // The IMAP backend login over plaintext (DMS_TLS=none, the usual leg next to DMS) as one object
 // driven by the socket's events: it owns the socket, the read buffer, the login's timer and
-// where the dialogue stands, and settles one promise. The same dialogue as imap-login.ts's
-// promise chain (which the TLS legs keep), without a promise, closure or listener per step:
-// issue 21 counted 3 promise reactions between Dovecot's greeting and the first command and 5
-// after its OK, each a hop of the event loop's microtask queue run cold next to Dovecot.
+// where the dialogue stands, and settles its sink once (a session's login itself, or a
+// promise). The same dialogue as imap-login.ts's promise chain (which the TLS legs keep),
+// without a promise, closure or listener per step: issue 21 counted 3 promise reactions
+// between Dovecot's greeting and the first command and 5 after its OK, each a hop of the
+// event loop's microtask queue run cold next to Dovecot.
 //
 //   connecting → greeting → (ID and AUTHENTICATE, one write) → ID's OK → AUTHENTICATE's OK
 //   without SASL-IR: ID's OK → AUTHENTICATE PLAIN → continuation → credentials → OK
@@ -12,7 +13,7 @@ import type net from 'node:net';
 import { BackendError, connectFailed, connectTimedOut, dialTcp } from './dial.js';
 import { proxyHeaderFor, type ClientAddress } from './client-address.js';
 import { LoginTimer } from './login-timer.js';
-import type { BackendLoginResult } from './login-result.js';
+import type { BackendLoginResult, BackendSink } from './login-result.js';
 import { checkUntagged, expectGreeting, greetingCapabilities, parseCapabilityCode, readTagged, refusal, untaggedCapabilities } from './imap-reply.js';
 import { hold } from '../net/reused-reads.js';
 import { MAX_BACKEND_LINE_BYTES } from '../limits.js';
@@ -43,7 +44,8 @@ export class ImapPlainLogin extends LoginTimer {
     private readonly proxyFor: ClientAddress | null,
     private readonly plain: string,
     private readonly idLine: string | null,
-    private readonly settle: (result: ImapLoginResult) => void,
+    /** Settled once; its call is the last thing this object does. */
+    private readonly sink: BackendSink<{ readonly capabilities: string }>,
   ) {
     super(timeoutMs, null);
     let socket: net.Socket | null = null;
@@ -53,7 +55,7 @@ export class ImapPlainLogin extends LoginTimer {
       // net.connect() throws at once for what it cannot even try (a bad port): a failure
       // result like any other, the timer cleared.
       this.step = Step.Done;
-      settle(this.failure(err));
+      this.sink.backendSettled(this.failure(err));
     }
     this.socket = socket as net.Socket; // null only when Done: nothing reads it then
     if (socket === null) return;
@@ -143,7 +145,7 @@ export class ImapPlainLogin extends LoginTimer {
           this.step = Step.Done;
           this.clear();
           this.socket.destroy();
-          this.settle(refusal(done));
+          this.sink.backendSettled(refusal(done));
           return true;
         }
         // An empty code (`[CAPABILITY ]`) counts as none, as in the TLS path: CAPABILITY is
@@ -177,7 +179,7 @@ export class ImapPlainLogin extends LoginTimer {
     s.removeListener('error', this.onError);
     if (!hold(s)) s.pause();
     const leftover = at < rest.length ? rest.subarray(at) : EMPTY;
-    this.settle({ ok: true, socket: s, capabilities, leftover, loginMs: performance.now() - this.startedAt });
+    this.sink.backendSettled({ ok: true, socket: s, capabilities, leftover, loginMs: performance.now() - this.startedAt });
     return true;
   }
 
@@ -188,7 +190,7 @@ export class ImapPlainLogin extends LoginTimer {
     this.step = Step.Done;
     this.socket.destroy();
     if (connecting) this.socket.removeListener('connect', this.onConnect);
-    this.settle(this.failure(err));
+    this.sink.backendSettled(this.failure(err));
   }
 
   protected override expire(): void {

@@ -39,3 +39,13 @@ export interface BackendClient extends ClientAddress {
 
 /** A backend built once at start-up with the master credentials bound in: sessions pass only who and from where. */
 export type BackendTarget<Extra> = (who: BackendUser, client: BackendClient) => Promise<BackendLoginResult<Extra>>;
+
+/** Where a backend login started with a callback ends: exactly one call, which must not throw. */
+export interface BackendSink<Extra> {
+  backendSettled(r: BackendLoginResult<Extra>): void;
+  /** Our bug (a rejected promise inside the login), not a backend failure: those are results. */
+  backendFault(err: unknown): void;
+}
+
+/** A BackendTarget that settles `sink` instead of a promise (the plaintext IMAP login has none: issue 21). */
+export type BackendCall<Extra> = (who: BackendUser, client: BackendClient, sink: BackendSink<Extra>) => void;

@@ -5,9 +5,9 @@
 import type { Config } from '../config/types.js';
 import type { BackendTlsOptions } from './dial.js';
 import type { BackendCredentials } from './credentials.js';
-import type { BackendClient, BackendTarget, BackendUser } from './login-result.js';
+import type { BackendCall, BackendClient, BackendTarget, BackendUser } from './login-result.js';
 import { originatingIdFields } from './client-address.js';
-import { imapLogin, type ImapBackendTarget } from './imap-login.js';
+import { imapLogin, imapLoginTo, type ImapBackendTarget } from './imap-login.js';
 import { imapIdLine } from './imap-id.js';
 import { saslPlainOf } from './credentials.js';
 import { smtpBackendLogin, type SmtpBackendTarget } from './smtp-login.js';
@@ -19,6 +19,8 @@ import { pop3BackendLogin, type Pop3BackendTarget } from './pop3-login.js';
 export interface BackendTargets {
   /** Dovecot IMAP: the login answers with the capabilities Dovecot sends after it. */
   readonly imap: BackendTarget<{ readonly capabilities: string }>;
+  /** The same login settling a callback: an IMAP session's (no promise over plaintext, issue 21). */
+  readonly imapCall: BackendCall<{ readonly capabilities: string }>;
   /** Postfix submission as DMS needs it (see submission-login.ts): the login answers with its EHLO features. */
   readonly submission: BackendTarget<{ readonly features: Map<string, string> }>;
   /** Postfix submission with no account check first (doctor checks exactly what Postfix says). */
@@ -69,6 +71,7 @@ export function backendTargets(config: Pick<Config, 'backend' | 'smtp' | 'proxyP
   };
   const idOmitsAddress = imapAt.proxyProtocol === true;
   const imap: BackendTargets['imap'] = (who, client) => imapLogin(imapAt, client, saslPlainFor(who, master), imapIdLine(client, idOmitsAddress));
+  const imapCall: BackendTargets['imapCall'] = (who, client, sink) => imapLoginTo(imapAt, client, saslPlainFor(who, master), imapIdLine(client, idOmitsAddress), sink);
   const submissionDirect: BackendTargets['submissionDirect'] = (who, client) =>
     smtpBackendLogin(smtpAt, { credentials: credentialsFor(who, master), client: { ...client, helo: client.helo } });
   const pop3At: Pop3BackendTarget = { host: b.host, port: b.pop3Port, tls: b.pop3Tls, tlsOptions, timeoutMs: b.timeoutMs, proxyProtocol: config.proxyProtocol.toPop3 };
@@ -76,6 +79,7 @@ export function backendTargets(config: Pick<Config, 'backend' | 'smtp' | 'proxyP
   const accounts = new AccountCheck(imap);
   return {
     imap,
+    imapCall,
     submission: submissionLogin(smtpAt, submissionDirect, imap, accounts),
     submissionDirect,
     accounts,

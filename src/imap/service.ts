@@ -13,7 +13,7 @@ export type ImapService = Service;
 export async function startImap(p: SharedParts): Promise<ImapService> {
   const { config } = p;
   const limits = { ...config.imap, ...config.sessions };
-  const login = { authenticator: p.authenticator, guard: p.guard, backend: p.backend.imap, provision: p.provision };
+  const login = { authenticator: p.authenticator, guard: p.guard, backend: p.backend.imap, backendCall: p.backend.imapCall, provision: p.provision };
   // One literal of one shape per connection (a spread of a shared object made a copy by the
   // slow path on every connection).
   const deps = (h: SessionHooks<SessionHandle>): ImapSessionDeps => ({

@@ -10,7 +10,7 @@ import { SaslError, type SaslCredentials, type SaslMechanism } from '../auth/sas
 import { FramedConnection, type ResponseWaiter } from '../session/framed-connection.js';
 import { isHttpRequest } from '../session/http-probe.js';
 import type { LiveSession } from '../session/line-service.js';
-import type { SessionLogin, LoginParts } from '../session/login.js';
+import type { SessionLogin, LoginParts, LoginSink } from '../session/login.js';
 import type { LoginOutcome } from '../session/login-outcome.js';
 import type { SaslWire } from '../session/sasl-exchange.js';
 import { ImapFramer, type FramerEvent } from './framer.js';
@@ -65,7 +65,7 @@ export function imapGreeting(s: CapabilityState): string {
   return greeting(preauthCapabilities(s));
 }
 
-export class ImapSession extends FramedConnection<FramerEvent> implements ImapContext, SessionHandle, SaslWire {
+export class ImapSession extends FramedConnection<FramerEvent> implements ImapContext, SessionHandle, SaslWire, LoginSink<Backend> {
   protected readonly framer: ImapFramer;
   private clientId: ReadonlyArray<readonly [string, string]> = [];
   private readonly logins: SessionLogin<Backend>;
@@ -183,8 +183,15 @@ export class ImapSession extends FramedConnection<FramerEvent> implements ImapCo
 
   // ---- login: the shared flow decides, this only words the outcome (RFC 9051 §7.1) ----
 
-  async authenticate(tag: string, mechanism: SaslMechanism, initial: string | undefined): Promise<void> {
-    this.answer(tag, await this.logins.authenticate(mechanism, initial, this));
+  // A login settles this session as its sink (loginOutcome / loginFault): no promise, closure
+  // or async frame per login between the command and the client's OK (issue 21). One login at
+  // a time (nothing more is read meanwhile): its tag and command wait here.
+  private loginTag = '';
+  private loginCommand = '';
+
+  authenticate(tag: string, mechanism: SaslMechanism, initial: string | undefined): void {
+    this.loginStarted(tag, 'AUTHENTICATE');
+    this.logins.authenticateTo(mechanism, initial, this, this);
   }
 
   /** SaslWire: the session is its own wire (no object and closure per login). */
@@ -192,8 +199,31 @@ export class ImapSession extends FramedConnection<FramerEvent> implements ImapCo
     return this.continuation(b64);
   }
 
-  async login(tag: string, creds: SaslCredentials): Promise<void> {
-    this.answer(tag, await this.logins.login(creds));
+  login(tag: string, creds: SaslCredentials): void {
+    this.loginStarted(tag, 'LOGIN');
+    this.logins.loginTo(creds, undefined, this);
+  }
+
+  private loginStarted(tag: string, command: string): void {
+    this.loginTag = tag;
+    this.loginCommand = command;
+    this.handlerStarted();
+  }
+
+  /** LoginSink: the reply, then reading goes on (or the splice has the socket). */
+  loginOutcome(o: LoginOutcome<Backend>): void {
+    try {
+      this.answer(this.loginTag, o);
+    } catch (err) {
+      return this.loginFault(err);
+    }
+    this.handlerDone();
+  }
+
+  /** LoginSink: our bug in the login: NO [SERVERBUG], then the session ends (as runHandler() does). */
+  loginFault(err: unknown): void {
+    const tag = this.loginTag;
+    this.handlerFailed(this.loginCommand, err, () => this.reply(tag, 'NO', TEXT.unavailable, 'SERVERBUG'));
   }
 
   async authFailed(tag: string, mechanism: string, reason: string): Promise<void> {

@@ -38,6 +38,7 @@ export interface SpliceHooks {
 export abstract class FramedConnection<E> extends PreauthConnection implements LiveSession {
   protected abstract readonly framer: Framer<E>;
   private busy = false;
+  private pumping = false;
   private waiter: ResponseWaiter | null = null;
   private badCommands = 0;
 
@@ -83,6 +84,15 @@ export abstract class FramedConnection<E> extends PreauthConnection implements L
   }
 
   protected pump(): void {
+    this.pumping = true;
+    try {
+      this.pumpEvents();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private pumpEvents(): void {
     while (this.state === 'preauth') {
       if (this.busy && !this.waiter) {
         this.socket.pause(); // bounded: nothing more is read until the handler is done
@@ -112,24 +122,35 @@ export abstract class FramedConnection<E> extends PreauthConnection implements L
     // One then() with two callbacks: catch() and finally() made three promises and a
     // handful of closures per command (issue 21). Neither callback throws, so the promise
     // then() returns never rejects.
-    result.then(() => this.handlerDone(), (err: unknown) => {
-      try {
-        bug();
-        this.fault(name, err);
-      } catch (again) {
-        this.faultContained(name, again);
-      }
-      this.handlerDone();
-    });
+    result.then(() => this.handlerDone(), (err: unknown) => this.handlerFailed(name, err, bug));
   }
 
-  /** A handler settled: reading goes on, unless the session is no longer before login. */
-  private handlerDone(): void {
+  /** A handler with no promise (an IMAP login settling a callback): it ends in handlerDone() or handlerFailed(). */
+  protected handlerStarted(): void {
+    this.busy = true;
+  }
+
+  /** A handler's bug: `bug` words it, the session ends. Never throws. */
+  protected handlerFailed(name: string, err: unknown, bug: () => void): void {
+    try {
+      bug();
+      this.fault(name, err);
+    } catch (again) {
+      this.faultContained(name, again);
+    }
+    this.handlerDone();
+  }
+
+  /**
+   * A handler settled: reading goes on, unless the session is no longer before login. Never
+   * throws. A handler may settle inside pump() (a login decided at once): the loop there goes on.
+   */
+  protected handlerDone(): void {
     try {
       this.busy = false;
       if (this.state !== 'preauth') return;
       this.socket.resume();
-      this.pump();
+      if (!this.pumping) this.pump();
     } catch (err) {
       this.faultContained('data', err);
     }

@@ -4,16 +4,17 @@
 // delayed is decided here, once.
 import type { Authenticator, LoginDecision } from '../auth/authenticator.js';
 import { attemptOf, type Attempt, type LoginGuard } from '../auth/login-guard.js';
+import type { Verdict } from '../auth/failure-limiter.js';
 import { backendVerdict } from '../auth/backend-verdict.js';
 import { SaslError, tokenFailureChallenge, type SaslCredentials, type SaslMechanism } from '../auth/sasl/index.js';
-import type { BackendClient, BackendTarget, BackendUser } from '../backend/login-result.js';
+import type { BackendCall, BackendClient, BackendLoginResult, BackendSink, BackendTarget, BackendUser } from '../backend/login-result.js';
 import type { Logger } from '../observability/logger.js';
 import { logAuthFailed, logAuthUnavailable, logBackendUnavailable, logLogin } from '../observability/events.js';
 import { protocolOf } from '../observability/metrics.js';
 import { contained, reportFault } from '../observability/faults.js';
 import { readSaslCredentials, type SaslWire } from './sasl-exchange.js';
 import type { LoginOutcome } from './login-outcome.js';
-import type { Provisioner } from './provision.js';
+import type { ProvisionResult, Provisioner } from './provision.js';
 import { MAX_AUTH_FAILURES } from '../limits.js';
 
 
@@ -23,6 +24,8 @@ export interface LoginParts<Extra> {
   readonly guard?: LoginGuard;
   /** The backend, with the master credentials bound in. */
   readonly backend: BackendTarget<Extra>;
+  /** The same backend settling a callback, used in its place when there is one (IMAP: no promise over plaintext). */
+  readonly backendCall?: BackendCall<Extra>;
   /** PROVISION_ON_LOGIN: creates the DMS account of a token user Dovecot does not know yet. */
   readonly provision?: Provisioner;
 }
@@ -42,60 +45,51 @@ export interface LoginClient {
 /** Failed logins so far on one connection (MAX_AUTH_FAILURES ends it). */
 export interface FailureBudget { failures: number }
 
+/**
+ * Where one login's outcome goes: exactly one call, the flow's last act. Neither may throw
+ * (a session catches what its reply throws itself).
+ */
+export interface LoginSink<Extra> {
+  loginOutcome(o: LoginOutcome<Extra>): void;
+  /** A throw in the flow or a rejected promise inside it: our bug, not an outage (those are outcomes). */
+  loginFault(err: unknown): void;
+}
+
+type Decided = Extract<LoginDecision, { outcome: 'token' | 'password' }>;
+
 /** One per client connection (or per command, sharing the connection's `budget`). */
 export class SessionLogin<Extra> {
   constructor(
-    private readonly parts: LoginParts<Extra>,
-    private readonly client: LoginClient,
+    readonly parts: LoginParts<Extra>,
+    readonly client: LoginClient,
     private readonly budget: FailureBudget = { failures: 0 },
   ) {}
 
   /** AUTHENTICATE / AUTH: the SASL exchange on `wire`, then login(). */
-  async authenticate(mech: SaslMechanism, initial: string | undefined, wire: SaslWire): Promise<LoginOutcome<Extra>> {
-    let creds: SaslCredentials | null;
-    try {
-      const read = readSaslCredentials(mech, initial, wire);
-      creds = read instanceof Promise ? await read : read;
-    } catch (err) {
-      if (!(err instanceof SaslError)) throw err;
-      if (err.code === 'ERR_SASL_BASE64' || err.code === 'ERR_SASL_TOO_LONG') return { kind: 'malformed' };
-      return this.fail(mech, `malformed ${mech} response (${err.code})`);
-    }
-    if (creds === null) return { kind: 'cancelled' };
-    return this.login(creds, wire);
+  authenticate(mech: SaslMechanism, initial: string | undefined, wire: SaslWire): Promise<LoginOutcome<Extra>> {
+    return new Promise((resolve, reject) => this.authenticateTo(mech, initial, wire, { loginOutcome: resolve, loginFault: reject }));
   }
 
   /**
    * Credentials already read (IMAP LOGIN, POP3 USER/PASS, or a finished exchange). A rejected
    * token gets the error challenge of RFC 7628 §3.2.2 on `wire` first, when there is one.
    */
-  async login(creds: SaslCredentials, wire?: SaslWire): Promise<LoginOutcome<Extra>> {
-    const { log } = this.client;
-    const address = this.client.backendClient().address;
-    const attempt = attemptOf(creds);
-    const pending = this.parts.guard?.check(address, attempt);
-    const verdict = pending instanceof Promise ? await pending : pending; // no turn for a local verdict
-    if (verdict?.blocked) {
-      // Credentials of a blocked client (or a password for a blocked user) are not even tried.
-      logAuthFailed(log, { mech: creds.mechanism, user: attempt.user, reason: `${verdict.scope} blocked after repeated failures` });
-      return this.client.gone() ? { kind: 'gone' } : { kind: 'blocked' };
-    }
-    const decision = await this.parts.authenticator.decide(creds);
-    if (decision.outcome === 'unavailable') {
-      if (this.client.gone()) return { kind: 'gone' };
-      logAuthUnavailable(log, { mech: creds.mechanism, user: decision.user, reason: decision.reason });
-      return { kind: 'unavailable' };
-    }
-    if (decision.outcome === 'rejected') {
-      if (creds.kind === 'token' && wire && !this.client.gone()) {
-        // RFC 7628 §3.2.2: an error challenge, then the client's dummy response (\x01, an
-        // empty line, or * from most real clients: IDP-NOTES §8); its content is ignored.
-        await wire.challenge(tokenFailureChallenge(creds.mechanism)).catch(() => null);
-      }
-      return this.fail(creds.mechanism, decision.reason, { ...attempt, user: decision.user });
-    }
-    if (this.client.gone()) return { kind: 'gone' };
-    return this.toBackend(creds.mechanism, decision, attempt);
+  login(creds: SaslCredentials, wire?: SaslWire): Promise<LoginOutcome<Extra>> {
+    return new Promise((resolve, reject) => this.loginTo(creds, wire, { loginOutcome: resolve, loginFault: reject }));
+  }
+
+  /**
+   * authenticate() settling `sink`. The common login (an initial response, a decided token or
+   * a password, a backend that settles a callback) runs with no promise from the command to
+   * the backend's OK: issue 21 counted 14 per login in the async chain this replaced.
+   */
+  authenticateTo(mech: SaslMechanism, initial: string | undefined, wire: SaslWire, sink: LoginSink<Extra>): void {
+    new LoginRun(this, sink, wire).authenticate(mech, initial);
+  }
+
+  /** login() settling `sink`. */
+  loginTo(creds: SaslCredentials, wire: SaslWire | undefined, sink: LoginSink<Extra>): void {
+    new LoginRun(this, sink, wire).login(creds);
   }
 
   /** A login the protocol found malformed itself (e.g. IMAP LOGIN with a NUL in the password). */
@@ -110,49 +104,179 @@ export class SessionLogin<Extra> {
     if (this.client.gone()) return { kind: 'gone' };
     return { kind: 'rejected', last: this.budget.failures >= MAX_AUTH_FAILURES };
   }
+}
 
-  private async toBackend(mech: string, decision: Extract<LoginDecision, { outcome: 'token' | 'password' }>, attempt: Attempt): Promise<LoginOutcome<Extra>> {
-    const { log } = this.client;
-    const user = decision.user;
-    const who: BackendUser = decision.outcome === 'token'
-      ? { kind: 'vouched', user }
-      : { kind: 'password', authzid: decision.authzid, username: decision.username, password: decision.password };
-    const client = this.client.backendClient();
-    // PROVISION_ON_LOGIN: a token user gets a DMS account before the master login, so a first
-    // login is not a refused one first. An app password is a password: it never provisions.
-    if (this.parts.provision && decision.outcome === 'token' && !decision.appPassword) {
-      const p = await this.parts.provision.ensure(user, client);
-      if (this.client.gone()) return { kind: 'gone' };
-      // Deleted or deactivated over SCIM since the decision: the authenticator's refusal, late.
-      if (p.kind === 'refused') return this.fail(mech, `user disabled: ${p.reason}`, { ...attempt, user });
-      if (p.kind === 'unavailable') {
-        logBackendUnavailable(log, user, p.reason, mech);
-        return { kind: 'backend-unavailable' };
+/**
+ * One login attempt as a chain of steps that go on at once when they can and wait on a
+ * promise only where something is awaited (a continuation, the IdP, the shared state, the
+ * failure delay, provisioning, a backend with a promise). Each step catches its own throw:
+ * the sink hears of it once, as a fault.
+ */
+class LoginRun<Extra> implements BackendSink<Extra> {
+  private creds: SaslCredentials | null = null;
+  private attempt: Attempt | null = null;
+  private backendClient: BackendClient | null = null;
+  private decision: Decided | null = null;
+
+  constructor(private readonly owner: SessionLogin<Extra>, private readonly sink: LoginSink<Extra>, private readonly wire: SaslWire | undefined) {}
+
+  authenticate(mech: SaslMechanism, initial: string | undefined): void {
+    let read: SaslCredentials | null | Promise<SaslCredentials | null>;
+    try {
+      read = readSaslCredentials(mech, initial, this.wire!);
+    } catch (err) {
+      return this.saslFailed(mech, err);
+    }
+    if (read instanceof Promise) {
+      read.then((creds) => (creds === null ? this.sink.loginOutcome({ kind: 'cancelled' }) : this.login(creds)), (err: unknown) => this.saslFailed(mech, err));
+    } else if (read === null) {
+      this.sink.loginOutcome({ kind: 'cancelled' });
+    } else {
+      this.login(read);
+    }
+  }
+
+  private saslFailed(mech: SaslMechanism, err: unknown): void {
+    if (!(err instanceof SaslError)) return this.sink.loginFault(err);
+    if (err.code === 'ERR_SASL_BASE64' || err.code === 'ERR_SASL_TOO_LONG') return this.sink.loginOutcome({ kind: 'malformed' });
+    this.fail(mech, `malformed ${mech} response (${err.code})`);
+  }
+
+  login(creds: SaslCredentials): void {
+    try {
+      this.creds = creds;
+      // Who the client is, as DMS learns it, read once at login time (TLS or HELO may have changed).
+      const client = this.backendClient = this.owner.client.backendClient();
+      const attempt = this.attempt = attemptOf(creds);
+      const pending = this.owner.parts.guard?.check(client.address, attempt);
+      if (pending instanceof Promise) pending.then((v) => this.guarded(v), (err: unknown) => this.sink.loginFault(err));
+      else this.guarded(pending);
+    } catch (err) {
+      this.sink.loginFault(err);
+    }
+  }
+
+  private guarded(verdict: Verdict | undefined): void {
+    try {
+      const creds = this.creds!;
+      if (verdict?.blocked) {
+        // Credentials of a blocked client (or a password for a blocked user) are not even tried.
+        logAuthFailed(this.owner.client.log, { mech: creds.mechanism, user: this.attempt!.user, reason: `${verdict.scope} blocked after repeated failures` });
+        return this.sink.loginOutcome(this.owner.client.gone() ? { kind: 'gone' } : { kind: 'blocked' });
       }
+      const decision = this.owner.parts.authenticator.decideNow(creds);
+      if (decision instanceof Promise) decision.then((d) => this.decided(d), (err: unknown) => this.sink.loginFault(err));
+      else this.decided(decision);
+    } catch (err) {
+      this.sink.loginFault(err);
     }
-    const result = await this.parts.backend(who, client);
-    if (!result.ok) {
-      const v = backendVerdict(decision.outcome, user, result, this.parts.guard?.recentFailures(client.address) ?? 0);
-      if (v.kind === 'failed') return this.fail(mech, v.reason, { ...attempt, user });
-      if (this.client.gone()) return { kind: 'gone' };
-      logBackendUnavailable(log, user, v.reason, mech);
-      return { kind: 'backend-unavailable' };
+  }
+
+  private decided(decision: LoginDecision): void {
+    try {
+      const { client } = this.owner;
+      const creds = this.creds!;
+      if (decision.outcome === 'unavailable') {
+        if (client.gone()) return this.sink.loginOutcome({ kind: 'gone' });
+        logAuthUnavailable(client.log, { mech: creds.mechanism, user: decision.user, reason: decision.reason });
+        return this.sink.loginOutcome({ kind: 'unavailable' });
+      }
+      if (decision.outcome === 'rejected') {
+        const attempt = { ...this.attempt!, user: decision.user };
+        if (creds.kind === 'token' && this.wire && !client.gone()) {
+          // RFC 7628 §3.2.2: an error challenge, then the client's dummy response (\x01, an
+          // empty line, or * from most real clients: IDP-NOTES §8); its content is ignored.
+          this.wire.challenge(tokenFailureChallenge(creds.mechanism)).catch(() => null)
+            .then(() => this.fail(creds.mechanism, decision.reason, attempt), (err: unknown) => this.sink.loginFault(err));
+          return;
+        }
+        return this.fail(creds.mechanism, decision.reason, attempt);
+      }
+      if (client.gone()) return this.sink.loginOutcome({ kind: 'gone' });
+      this.decision = decision;
+      // PROVISION_ON_LOGIN: a token user gets a DMS account before the master login, so a first
+      // login is not a refused one first. An app password is a password: it never provisions.
+      const provision = this.owner.parts.provision;
+      if (provision && decision.outcome === 'token' && !decision.appPassword) {
+        provision.ensure(decision.user, this.backendClient!).then((p) => this.provisioned(p), (err: unknown) => this.sink.loginFault(err));
+        return;
+      }
+      this.toBackend();
+    } catch (err) {
+      this.sink.loginFault(err);
     }
-    if (this.client.gone()) {
-      result.socket.destroy();
-      return { kind: 'gone' };
+  }
+
+  private provisioned(p: ProvisionResult): void {
+    try {
+      const { client } = this.owner;
+      const mech = this.creds!.mechanism;
+      const user = this.decision!.user;
+      if (client.gone()) return this.sink.loginOutcome({ kind: 'gone' });
+      // Deleted or deactivated over SCIM since the decision: the authenticator's refusal, late.
+      if (p.kind === 'refused') return this.fail(mech, `user disabled: ${p.reason}`, { ...this.attempt!, user });
+      if (p.kind === 'unavailable') {
+        logBackendUnavailable(client.log, user, p.reason, mech);
+        return this.sink.loginOutcome({ kind: 'backend-unavailable' });
+      }
+      this.toBackend();
+    } catch (err) {
+      this.sink.loginFault(err);
     }
-    this.client.loggedIn?.();
-    // The protocol writes the client's OK in this same turn (its continuation runs as
-    // microtasks); the log line, the metrics and the guard's bookkeeping wait for the next
-    // one, off the login's critical path (issue 21: Dovecot's OK → the client's).
-    setImmediate(contained(() => {
-      const via = decision.outcome === 'token' && decision.appPassword ? 'app-password' : decision.outcome;
-      logLogin(log, { user, mech, via, backendMs: result.loginMs });
-      this.parts.guard?.succeeded(client.address, user);
-      this.parts.authenticator.succeeded(decision, client.address, protocolOf(log));
-    }, (err) => reportFault(log, protocolOf(log), 'login bookkeeping', err)));
-    const appPassword = decision.outcome === 'token' ? decision.appPassword : undefined;
-    return appPassword ? { kind: 'ok', user, mech, backend: result, appPassword } : { kind: 'ok', user, mech, backend: result };
+  }
+
+  private toBackend(): void {
+    const decision = this.decision!;
+    const who: BackendUser = decision.outcome === 'token'
+      ? { kind: 'vouched', user: decision.user }
+      : { kind: 'password', authzid: decision.authzid, username: decision.username, password: decision.password };
+    const { parts } = this.owner;
+    if (parts.backendCall) parts.backendCall(who, this.backendClient!, this);
+    else parts.backend(who, this.backendClient!).then((r) => this.backendSettled(r), (err: unknown) => this.sink.loginFault(err));
+  }
+
+  backendFault(err: unknown): void {
+    this.sink.loginFault(err);
+  }
+
+  backendSettled(result: BackendLoginResult<Extra>): void {
+    try {
+      const { client, parts } = this.owner;
+      const decision = this.decision!;
+      const mech = this.creds!.mechanism;
+      const user = decision.user;
+      const address = this.backendClient!.address;
+      if (!result.ok) {
+        const v = backendVerdict(decision.outcome, user, result, parts.guard?.recentFailures(address) ?? 0);
+        if (v.kind === 'failed') return this.fail(mech, v.reason, { ...this.attempt!, user });
+        if (client.gone()) return this.sink.loginOutcome({ kind: 'gone' });
+        logBackendUnavailable(client.log, user, v.reason, mech);
+        return this.sink.loginOutcome({ kind: 'backend-unavailable' });
+      }
+      if (client.gone()) {
+        result.socket.destroy();
+        return this.sink.loginOutcome({ kind: 'gone' });
+      }
+      client.loggedIn?.();
+      // The protocol writes the client's OK in this same turn; the log line, the metrics and
+      // the guard's bookkeeping wait for the next one, off the login's critical path (issue
+      // 21: Dovecot's OK → the client's).
+      const log = client.log;
+      setImmediate(contained(() => {
+        const via = decision.outcome === 'token' && decision.appPassword ? 'app-password' : decision.outcome;
+        logLogin(log, { user, mech, via, backendMs: result.loginMs });
+        parts.guard?.succeeded(address, user);
+        parts.authenticator.succeeded(decision, address, protocolOf(log));
+      }, (err) => reportFault(log, protocolOf(log), 'login bookkeeping', err)));
+      const appPassword = decision.outcome === 'token' ? decision.appPassword : undefined;
+      this.sink.loginOutcome(appPassword ? { kind: 'ok', user, mech, backend: result, appPassword } : { kind: 'ok', user, mech, backend: result });
+    } catch (err) {
+      this.sink.loginFault(err);
+    }
+  }
+
+  /** A failed login: counted, logged, delayed (SessionLogin.fail), then the sink. */
+  private fail(mech: string, reason: string, attempt?: Attempt): void {
+    this.owner.fail(mech, reason, attempt).then((o) => this.sink.loginOutcome(o), (err: unknown) => this.sink.loginFault(err));
   }
 }

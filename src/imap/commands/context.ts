@@ -18,10 +18,10 @@ export interface ImapContext {
   startTls(tag: string): void;
   logout(tag: string): void;
   setClientId(fields: ReadonlyArray<readonly [string, string]>): void;
-  /** The SASL exchange (`initial`: the SASL-IR response), then as login(). */
-  authenticate(tag: string, mechanism: SaslMechanism, initial: string | undefined): Promise<void>;
-  /** Decides on the credentials, logs in to the backend, and replies (or splices). */
-  login(tag: string, creds: SaslCredentials): Promise<void>;
+  /** The SASL exchange (`initial`: the SASL-IR response), then as login(). Nothing more is read until it has replied. */
+  authenticate(tag: string, mechanism: SaslMechanism, initial: string | undefined): void;
+  /** Decides on the credentials, logs in to the backend, and replies (or splices). Nothing more is read until then. */
+  login(tag: string, creds: SaslCredentials): void;
 }
 
 export type CommandHandler = (ctx: ImapContext, cmd: ImapCommand) => void | Promise<void>;

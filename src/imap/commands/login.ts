@@ -5,7 +5,9 @@ import { argToString } from '../parser.js';
 import { TEXT } from '../replies.js';
 import type { CommandHandler } from './context.js';
 
-export const login: CommandHandler = async (ctx, cmd) => {
+// Not async: the login settles the session itself (no promise per login, issue 21); only the
+// malformed arguments' failure (its delay) is a promise.
+export const login: CommandHandler = (ctx, cmd) => {
   const [u, p] = cmd.args;
   const username = u && argToString(u);
   const password = p && argToString(p);
@@ -15,5 +17,5 @@ export const login: CommandHandler = async (ctx, cmd) => {
   if (valid instanceof SaslError || !username || !password || /[\x00\r\n]/.test(password) || Buffer.byteLength(password) > MAX_FIELD_BYTES) {
     return ctx.authFailed(cmd.tag, 'LOGIN', 'malformed LOGIN arguments');
   }
-  await ctx.login(cmd.tag, { kind: 'password', mechanism: 'LOGIN', authzid: undefined, username, password });
+  return ctx.login(cmd.tag, { kind: 'password', mechanism: 'LOGIN', authzid: undefined, username, password });
 };
