@@ -114,3 +114,13 @@ t.test('clients leaving mid-login (at the IdP, at Dovecot, at once) leave no slo
   t.equal(b.refused, 1);
   for (const s of b.sockets) s.destroy();
 });
+
+t.test('one packet: AUTHENTICATE without SASL-IR, its response, a cancelled one, then a good one and a command', async (t) => {
+  await settle(500); // the burst's sockets closed
+  const c = await open(t);
+  const plain = (u: string, p: string): string => Buffer.from(`\0${u}\0${p}`).toString('base64');
+  c.write(`p1 AUTHENTICATE PLAIN\r\n${plain(alice.email, 'wrong')}\r\np2 AUTHENTICATE PLAIN\r\n*\r\np3 NOOP\r\np4 AUTHENTICATE PLAIN\r\n${plain(alice.email, alice.password)}\r\np5 NOOP\r\n`);
+  const tagged = await taggedUntil(c, 'p5');
+  t.match(tagged, [/^p1 NO /, /^p2 BAD /, /^p3 OK /, /^p4 OK /, /^p5 OK /]);
+  t.equal(tagged.length, 5, JSON.stringify(tagged));
+});
