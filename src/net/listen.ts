@@ -121,15 +121,20 @@ export function listenOn(server: net.Server, at: ListenAddress): Promise<void> {
 
 /**
  * Binds each listener in turn (undefined: that one is off). When one cannot bind (its port
- * taken), the ones already bound are closed before the error goes on, so a failed start
- * leaves no port open and nothing keeping the process alive.
+ * taken), the ones already bound are closed, with any connection they accepted meanwhile,
+ * before the error goes on, so a failed start leaves no port open and nothing keeping the
+ * process alive.
  */
 export async function listenAll(binds: ReadonlyArray<(() => Promise<Listener>) | undefined>): Promise<Listener[]> {
   const bound: Listener[] = [];
   try {
     for (const bind of binds) if (bind) bound.push(await bind());
   } catch (err) {
-    await Promise.all(bound.map((l) => l.close()));
+    // close() waits for the connections a listener accepted: one that came in between (it
+    // was greeted, its port was live) would hold the failed start until it left.
+    const closing = Promise.all(bound.map((l) => l.close()));
+    for (const l of bound) l.destroyConnections();
+    await closing;
     throw err;
   }
   return bound;

@@ -137,7 +137,8 @@ export abstract class PreauthConnection implements Expiring {
   }
 
   send(line: string): void {
-    if (this.state !== 'closed' && !this.socket.destroyed) this.socket.write(line);
+    // Spliced: the socket carries Dovecot's stream now; a line of ours would be a second reply in it.
+    if (this.state !== 'closed' && this.state !== 'spliced' && !this.socket.destroyed) this.socket.write(line);
   }
 
   /**
@@ -175,7 +176,9 @@ export abstract class PreauthConnection implements Expiring {
     try {
       this.close(this.opts.texts.internalError, 'internal-error');
     } finally {
-      if (this.state !== 'closed' && this.state !== 'spliced') this.socket.destroy();
+      // A throw in the hand-off itself (the splice running, its registration not done): a
+      // splice that a drain or a revocation may never reach is ended, not kept (fail closed).
+      if (this.state !== 'closed') this.socket.destroy();
     }
   }
 
