@@ -43,6 +43,9 @@ t.test('two listeners on one port: listed with every other problem before anythi
   t.match(both, /DMS_MASTER_USER/);
   // Not clashes: other addresses on one port, port 0 (any free port), the defaults.
   t.equal(problem({ ...plain, LISTEN_IMAP: '127.0.0.1:2143', LISTEN_POP3: '127.0.0.2:2143' }), '');
+  // Linux binds [::1]:143 beside 0.0.0.0:143; `::` is dual-stack and takes the IPv4 port too.
+  t.equal(problem({ ...plain, LISTEN_POP3: '[::1]:143' }), '');
+  t.match(problem({ ...plain, LISTEN_POP3: '[::]:143' }), /use the same port/);
   t.equal(problem({ ...plain, LISTEN_IMAP: '127.0.0.1:0', LISTEN_POP3: '127.0.0.1:0', LISTEN_HTTP: '127.0.0.1:0' }), '');
   t.notMatch(problem({ ...minimal }), /same port/, 'the defaults do not clash');
 });
