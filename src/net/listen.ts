@@ -13,7 +13,7 @@
 import net from 'node:net';
 import type { ListenAddress } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { peerOf, SocketPeer, type Peer } from './peer.js';
+import { peerOf, type Peer } from './peer.js';
 import { readProxyHeader } from './proxy-reader.js';
 import { isTrusted } from './trusted-networks.js';
 import { reportFault, type FaultSite } from '../observability/faults.js';
@@ -67,19 +67,9 @@ export async function listen(name: string, at: ListenAddress, handler: OnConnect
     socket.on('error', ignore);
   };
   const onSocket = (socket: net.Socket): void => {
-    if (!proxy) {
-      // The handler first: a plaintext greeting goes out before this bookkeeping and the
-      // local end's system call. Every event of the socket comes later (a destroy() in the
-      // handler emits 'close' and 'error' on a later tick), so the listeners below hear them.
-      const peer = new SocketPeer(socket);
-      onConnection(socket, peer);
-      track(socket);
-      if (!socket.destroyed) peer.readLocal();
-      return;
-    }
     track(socket);
     const direct = peerOf(socket);
-    if (!isTrusted(proxy.trusted, direct.address)) return onConnection(socket, direct);
+    if (!proxy || !isTrusted(proxy.trusted, direct.address)) return onConnection(socket, direct);
     readProxyHeader(socket, proxy.timeoutMs).then(
       (h) => onConnection(socket, h.local || !h.source || !h.destination ? direct : {
         address: h.source.address, port: h.source.port, localAddress: h.destination.address, localPort: h.destination.port,
