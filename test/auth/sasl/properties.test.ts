@@ -10,6 +10,15 @@ import { SaslError, type SaslCredentials } from '../../../src/auth/sasl/types.js
 import { validateUsername } from '../../../src/auth/sasl/username.js';
 import { decodeXoauth2 } from '../../../src/auth/sasl/xoauth2.js';
 
+/**
+ * What an error carries as data: its message and the stack without its `at …` frames. The frames
+ * are code locations; a generated password such as "property" (fast-check's generators favour
+ * such words) matched a frame in CI, which is no leak.
+ */
+function errorText(err: Error): string {
+  return `${err.message}\n${(err.stack ?? '').split('\n').filter((l) => !/^\s+at /.test(l)).join('\n')}`;
+}
+
 const B64TOKEN_CHARS = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/'];
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
@@ -159,7 +168,7 @@ t.test('errors never carry the token or password', async () => {
         (mech === 'oauthbearer' ? decodeOauthbearer : decodeXoauth2)(raw);
       } catch (err) {
         if (!(err instanceof SaslError)) throw err;
-        if (`${err.message}\n${err.stack}`.includes(tok)) throw new Error('token leaked into the error');
+        if (errorText(err).includes(tok)) throw new Error('token leaked into the error');
         return;
       }
       throw new Error('spoiled token accepted');
@@ -178,7 +187,7 @@ t.test('errors never carry the token or password', async () => {
           decodePlain(raw);
         } catch (err) {
           if (!(err instanceof SaslError)) throw err;
-          if (`${err.message}\n${err.stack}`.includes(pw)) throw new Error('password leaked into the error');
+          if (errorText(err).includes(pw)) throw new Error('password leaked into the error');
           continue;
         }
         throw new Error('bad password accepted');
