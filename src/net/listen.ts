@@ -59,15 +59,12 @@ export async function listen(name: string, at: ListenAddress, handler: OnConnect
   function forget(this: net.Socket): void {
     open.delete(this);
   }
-  const track = (socket: net.Socket): void => {
+  const onSocket = (socket: net.Socket): void => {
     open.add(socket);
     socket.on('close', forget);
     // A peer's RST on a socket nobody listens to would be an unhandled 'error' and end the
     // process; sessions add their own handlers, this one keeps refused sockets harmless.
     socket.on('error', ignore);
-  };
-  const onSocket = (socket: net.Socket): void => {
-    track(socket);
     const direct = peerOf(socket);
     if (!proxy || !isTrusted(proxy.trusted, direct.address)) return onConnection(socket, direct);
     readProxyHeader(socket, proxy.timeoutMs).then(
