@@ -13,7 +13,7 @@
 import net from 'node:net';
 import type { ListenAddress } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { peerOf, type Peer } from './peer.js';
+import { peerOf, SocketPeer, type Peer } from './peer.js';
 import { readProxyHeader } from './proxy-reader.js';
 import { isTrusted } from './trusted-networks.js';
 import { reportFault, type FaultSite } from '../observability/faults.js';
@@ -59,14 +59,29 @@ export async function listen(name: string, at: ListenAddress, handler: OnConnect
   function forget(this: net.Socket): void {
     open.delete(this);
   }
-  const onSocket = (socket: net.Socket): void => {
+  const track = (socket: net.Socket): void => {
     open.add(socket);
     socket.on('close', forget);
     // A peer's RST on a socket nobody listens to would be an unhandled 'error' and end the
     // process; sessions add their own handlers, this one keeps refused sockets harmless.
     socket.on('error', ignore);
+  };
+  const onSocket = (socket: net.Socket): void => {
+    if (!proxy) {
+      // The handler first: a plaintext greeting goes out before this bookkeeping and the
+      // local end's system call. Every event of the socket comes later (a destroy() in the
+      // handler emits 'close' and 'error' on a later tick), so the listeners below hear them.
+      // The peer's local end is read through getters: consumers copy a Peer field by field
+      // (see SocketPeer).
+      const peer = new SocketPeer(socket);
+      onConnection(socket, peer);
+      track(socket);
+      if (!socket.destroyed) peer.readLocal();
+      return;
+    }
+    track(socket);
     const direct = peerOf(socket);
-    if (!proxy || !isTrusted(proxy.trusted, direct.address)) return onConnection(socket, direct);
+    if (!isTrusted(proxy.trusted, direct.address)) return onConnection(socket, direct);
     readProxyHeader(socket, proxy.timeoutMs).then(
       (h) => onConnection(socket, h.local || !h.source || !h.destination ? direct : {
         address: h.source.address, port: h.source.port, localAddress: h.destination.address, localPort: h.destination.port,

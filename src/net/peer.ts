@@ -15,6 +15,46 @@ export function plainAddress(address: string | undefined): string {
   return address ? unmapIpv4(address) : 'unknown';
 }
 
+/**
+ * A directly connected client (no PROXY header): the remote end read at once (admission
+ * counts and blocks by it), the local end (getsockname) only when first asked, which the
+ * listener does after the connection's handler ran: a plaintext greeting is written before
+ * that system call, not after it (issue 21: connect → greeting).
+ *
+ * localAddress and localPort are getters on the prototype: `{ ...peer }`, Object.assign or
+ * JSON.stringify copy own fields only, so they lose the local end (and carry the socket).
+ * Copy a Peer field by field (the portal's spread did this: every sign-in that provisioned
+ * an account was a 500; test/portal/callback-provision.test.ts).
+ */
+export class SocketPeer implements Peer {
+  readonly address: string;
+  readonly port: number;
+  private local: string | null = null;
+  private localPortNumber = 0;
+
+  constructor(private readonly socket: Socket) {
+    this.address = plainAddress(socket.remoteAddress);
+    this.port = socket.remotePort ?? 0;
+  }
+
+  get localAddress(): string {
+    if (this.local === null) this.readLocal();
+    return this.local!;
+  }
+
+  get localPort(): number {
+    if (this.local === null) this.readLocal();
+    return this.localPortNumber;
+  }
+
+  /** Reads the local end now, while the socket is open (its handle is gone once destroyed). */
+  readLocal(): void {
+    if (this.local !== null) return;
+    this.local = plainAddress(this.socket.localAddress);
+    this.localPortNumber = this.socket.localPort ?? 0;
+  }
+}
+
 export function peerOf(socket: Socket): Peer {
   return {
     address: plainAddress(socket.remoteAddress),

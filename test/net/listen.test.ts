@@ -60,7 +60,7 @@ t.test('direct client: handed on paused, nothing lost', async (t) => {
 // The local end of a direct client is read after the handler ran (a plaintext greeting goes
 // out before that system call), yet before the listener returns: it is known to the session
 // even once the socket is gone, when the system call would no longer answer.
-t.test('no PROXY protocol: both ends of the peer are known, and kept once the socket is gone', async (t) => {
+t.test('no PROXY protocol: the local end is read right after the handler, and kept', async (t) => {
   let handed: ((x: { socket: net.Socket; peer: Peer }) => void) | null = null;
   const got = new Promise<{ socket: net.Socket; peer: Peer }>((resolve) => { handed = resolve; });
   const plain = await listen('plain', { host: '127.0.0.1', port: 0 }, (socket, peer) => handed!({ socket, peer }), { faults: { log: createLogger('silent'), site: 'imap' } });
