@@ -16,10 +16,10 @@
 //   for the feature rows and for the ENTRIES (entry points of one feature, overlapping).
 //
 // Usage: node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/perf-account.ts \
-//   proxy=/tmp/omp-perf-X/perf.data:20000 lean=/tmp/omp-perf-Y/perf.data:20000 [--top=BUCKET|all] [--unmatched]
+//   proxy=/tmp/omp-perf-X/perf.data:20000 lean=/tmp/omp-perf-Y/perf.data:20000 [--top=BUCKET|all] [--n=12] [--raw-map]
 // NAME=PATH:LOGINS; PATH may also be saved `perf script -F comm,pid,tid,period,ip,sym,dso` text (.txt).
 import { spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 interface Rule {
@@ -71,7 +71,7 @@ const FEATURES: readonly Rule[] = [
   { name: 'dial: connect() (lookup, connect syscall)', kind: 'common', frame: /JS:[*^~+]?(?:connect|Socket\.connect|internalConnect|lookupAndConnect|lookupAndConnectMultiple|normalizeArgs|emitLookup|isIP|isIPv4|isIPv6) node:(?:net|internal\/net)|TCPWrap::Connect|__sys_connect|inet_stream_connect|tcp_v4_connect/ },
   { name: 'socket writes (stream, writev, kernel send)', kind: 'common', frame: /JS:[*^~+]?(?:Writable\.write|_write|writeOrBuffer|Socket\._writeGeneric|Socket\._writev|Socket\._write|writeGeneric|writevGeneric|handleWriteReq|afterWriteDispatched|Writable\.cork|Writable\.uncork|clearBuffer|doWrite|onwrite|afterWrite|afterWriteTick) node:|StreamBase::Write|StreamBase::Writev|StreamBase::WriteString|LibuvStreamWrap::DoTryWrite|LibuvStreamWrap::DoWrite|uv_try_write|uv__try_write|uv__write|__sys_sendto|sock_write_iter|tcp_sendmsg|do_writev|__x64_sys_writev|__x64_sys_write\b/ },
   { name: 'socket end, destroy, close', kind: 'common', frame: /JS:[*^~+]?(?:Writable\.end|Socket\.end|Socket\.destroy|Socket\._destroy|destroy|_destroy|Socket\._final|finishMaybe|prefinish|callFinal|finish|emitCloseNT|emitErrorCloseNT|closeSocketHandle|Socket\.destroySoon|onReadableStreamEnd|emitReadable_?|endReadableNT|endWritableNT) node:|HandleWrap::Close|HandleWrap::OnClose|TCPWrap::Close|ShutdownWrap|LibuvStreamWrap::DoShutdown|uv_close|uv_shutdown|uv__stream_destroy|__x64_sys_close|__x64_sys_shutdown|tcp_close|tcp_shutdown|__fput/ },
-  { name: 'socket pause / resume (readStart, readStop)', kind: 'common', frame: /JS:[*^~+]?(?:Socket\.pause|Socket\.resume|Readable\.pause|Readable\.resume|resume|tryReadStart|Socket\._read|Readable\.read) node:|LibuvStreamWrap::ReadStart|LibuvStreamWrap::ReadStop|uv_read_start|uv_read_stop/ },
+  { name: 'socket pause / resume (readStart, readStop)', kind: 'common', frame: /JS:[*^~+]?(?:Socket\.pause|Socket\.resume|Readable\.pause|Readable\.resume|tryReadStart|Socket\._read) node:|LibuvStreamWrap::ReadStart|LibuvStreamWrap::ReadStop|uv_read_start|uv_read_stop/ },
   { name: 'timers, immediates (set/clear)', kind: 'common', frame: /JS:[*^~+]?(?:setTimeout|clearTimeout|setImmediate|clearImmediate|setInterval|Timeout|Immediate|insert|insertGuarded|unenroll|initAsyncResource|ImmediateList\.append|ImmediateList\.remove|unref|Timeout\.unref|TimersList) node:(?:timers|internal\/timers)/ },
 ];
 
@@ -202,9 +202,50 @@ function account(p: Profile, pid: number, tid: number, period: number, frames: s
   leaves.set(leaf, (leaves.get(leaf) ?? 0) + 1);
 }
 
+/**
+ * V8 reuses the addresses of code it freed (start-up code, replaced baseline code) and
+ * --perf-basic-prof only appends to /tmp/perf-PID.map, so perf names a steady-state frame
+ * after whichever entry for that address it finds (measured: `Eval:~ …/yaml/…` frames under
+ * onStreamRead). The map is rewritten with the latest entry for every address (the samples
+ * come after the warm-up); the original is kept as .orig and always read from there.
+ */
+function latestEntriesOnly(pid: number): void {
+  const map = `/tmp/perf-${pid}.map`;
+  const orig = `${map}.orig`;
+  if (!existsSync(map)) return;
+  if (!existsSync(orig)) copyFileSync(map, orig);
+  const entries = readFileSync(orig, 'latin1').split('\n').filter(Boolean).map((l) => {
+    const [a, z] = l.split(' ', 2) as [string, string];
+    return { start: parseInt(a, 16), end: parseInt(a, 16) + parseInt(z, 16), line: l };
+  });
+  const starts: number[] = [];
+  const kept: Array<{ start: number; end: number; line: string }> = [];
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const e = entries[i]!;
+    let lo = 0, hi = starts.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (starts[mid]! < e.start) lo = mid + 1; else hi = mid; }
+    if (lo > 0 && kept[lo - 1]!.end > e.start) continue; // a later entry covers its start
+    if (lo < kept.length && kept[lo]!.start < e.end) continue; // or part of it
+    starts.splice(lo, 0, e.start);
+    kept.splice(lo, 0, e);
+  }
+  writeFileSync(map, kept.map((e) => e.line).join('\n') + '\n');
+  console.log(`${map}: ${entries.length} entries, ${kept.length} kept (latest per address)`);
+}
+
+async function pidOf(path: string): Promise<number> {
+  const child = spawn('perf', ['script', '-i', path, '-F', 'pid'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const lines = createInterface({ input: child.stdout!, crlfDelay: Infinity });
+  let pid = 0;
+  for await (const line of lines) { pid = Number(line.trim()); break; }
+  child.kill();
+  return pid;
+}
+
 async function read(name: string, path: string, logins: number): Promise<Profile> {
   const p: Profile = { name, path, logins, samples: 0, ns: 0, self: new Map(), incl: new Map(), leaves: new Map() };
   const fromPerf = !path.endsWith('.txt');
+  if (fromPerf && !flags.has('raw-map')) latestEntriesOnly(await pidOf(path));
   const child = fromPerf ? spawn('perf', ['script', '-i', path, '--no-inline', '-F', 'comm,pid,tid,period,ip,sym,dso'], { stdio: ['ignore', 'pipe', 'ignore'] }) : null;
   const input = child ? child.stdout! : createReadStream(path);
   const lines = createInterface({ input, crlfDelay: Infinity });
