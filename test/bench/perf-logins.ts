@@ -3,7 +3,7 @@
 // process descheduled with the time it waited): N logins at C concurrent through the compiled
 // proxy started with --perf-basic-prof; writes perf.data to DIR for `perf report`.
 // Usage (root or perf_event_paranoid ≤ 1): npm run build &&
-//   [WARM=3000] node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/perf-logins.ts [N] [C] [CLI_JS]
+//   [WARM=3000] [FAKE_BACKEND=1] [LEAN=1] [PERF_NODE_ARGS=...] node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/perf-logins.ts [N] [C] [CLI_JS]
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,10 +21,13 @@ const dir = mkdtempSync(join(tmpdir(), 'omp-perf-'));
 const world = await startWorld({ maxSessions: 64, mailboxBytes: 1024 });
 // FAKE_BACKEND=1: log in to fake-imap-backend.ts, not Dovecot (the proxy's own work, run hot).
 const fake = process.env.FAKE_BACKEND ? await startFakeImapBackend(world.backend.dir) : null;
+// PERF_NODE_ARGS: more V8 flags for the profiled process, e.g. --interpreted-frames-native-stack
+// (a function still in the interpreter then has its own frame, not InterpreterEntryTrampoline's).
+const nodeArgs = ['--perf-basic-prof', ...(process.env.PERF_NODE_ARGS ?? '').split(' ').filter(Boolean)];
 try {
-  const proxy = await startProxyProcess(world, { build: 'dist', name: 'perf', nodeArgs: ['--perf-basic-prof'], ...(cli ? { cli } : {}), ...(fake ? { env: { DMS_IMAP_PORT: String(fake.port) } } : {}) });
+  const proxy = await startProxyProcess(world, { build: 'dist', name: 'perf', nodeArgs, ...(cli ? { cli } : {}), ...(fake ? { env: { DMS_IMAP_PORT: String(fake.port) } } : {}) });
   // LEAN=1: profile lean-login.ts (the login job in the least Node code) instead of the proxy.
-  const lean = process.env.LEAN ? await startLeanLogin(fake?.port ?? world.backend.imapPort, world.backend.dir, world.backend.master, { [world.token]: LOGIN_USER }, ['--perf-basic-prof']) : null;
+  const lean = process.env.LEAN ? await startLeanLogin(fake?.port ?? world.backend.imapPort, world.backend.dir, world.backend.master, { [world.token]: LOGIN_USER }, nodeArgs) : null;
   const target = lean ? { ...proxyTarget(world, proxy, LOGIN_USER, world.token), ep: { port: lean.port } } : proxyTarget(world, proxy, LOGIN_USER, world.token);
   const pid = lean?.pid ?? proxy.pid;
   await pool(C, Number(process.env.WARM ?? 300), (i) => loginCycle(target, i).then(() => undefined)); // warm: JIT, token cache (WARM=3000: steady state)
@@ -37,6 +40,7 @@ try {
   perf.kill('SIGINT');
   await new Promise((r) => perf.once('exit', r));
   console.log(`${N} logins at ${C} concurrent: ${cpu.toFixed(3)} ms CPU per login; perf report -i ${data} --no-children --sort dso,sym`);
+  console.log(`by feature: node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/perf-account.ts ${lean ? 'lean' : 'proxy'}=${data}:${N}`);
   lean?.stop();
   await proxy.stop();
 } finally {
