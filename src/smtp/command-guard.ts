@@ -29,6 +29,7 @@ import { MAX_SPLICED_SMTP_COMMAND_BYTES, MAX_SPLICED_SMTP_REPLY_LINE_BYTES } fro
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT = 0x2e;
+const LF_DOT = Buffer.from('\n.', 'latin1');
 
 export const GUARD_REPLY = {
   forbidden: '550 5.7.0 Error: insufficient authorization\r\n',
@@ -247,6 +248,18 @@ export class SmtpCommandGuard {
   private passData(chunk: Buffer, from: number): number {
     let i = from;
     while (i < chunk.length) {
+      // Only a line that starts with "." can end the content: skip to the next one in one
+      // search rather than line by line (a MiB of content is some 13,000 lines).
+      if (this.dataLineBytes === 0 ? chunk[i] !== DOT : !this.dotLine) {
+        const dot = chunk.indexOf(LF_DOT, i);
+        if (dot < 0) {
+          this.dataLineBytes = chunk[chunk.length - 1] === LF ? 0 : 1;
+          this.dotLine = false;
+          break;
+        }
+        i = dot + 1;
+        this.dataLineBytes = 0;
+      }
       const lf = chunk.indexOf(LF, i);
       const stop = lf < 0 ? chunk.length : lf;
       if (this.dataLineBytes === 0 && stop > i) this.dotLine = chunk[i] === DOT;
