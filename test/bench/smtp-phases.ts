@@ -1,7 +1,9 @@
 // SMTP submission: messages per second by concurrent clients, each on one connection,
 // through the proxy (plaintext to the proxy, the proxy's STARTTLS to Postfix) and directly
 // (STARTTLS to Postfix, master login, as the proxy does it). MAIL/RCPT/DATA are pipelined
-// (RFC 2920) as real clients do.
+// (RFC 2920) as real clients do. The bound without TLS to Postfix: a proxy with
+// DMS_SUBMISSION_TLS=none to the harness's plaintext submission service, and a direct client
+// logging in there without TLS ('direct-plain').
 import { randomBytes } from 'node:crypto';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
@@ -27,17 +29,20 @@ async function startTls(w: Wire, ca: string): Promise<Wire> {
   return Wire.wrap(secure);
 }
 
-export type SmtpSide = 'proxy' | 'direct';
+export type SmtpSide = 'proxy' | 'direct' | 'direct-plain';
 
 export async function smtpSession(world: BenchWorld, proxy: ProxyProcess, side: SmtpSide): Promise<Wire> {
-  let w = await Wire.connect({ port: side === 'proxy' ? proxy.submissionPort : world.backend.submissionPort });
+  const port = side === 'proxy' ? proxy.submissionPort : side === 'direct' ? world.backend.submissionPort : world.backend.submissionPlainPort;
+  let w = await Wire.connect({ port });
   await reply(w, 220);
   w.write('EHLO bench.example.test\r\n');
   await reply(w, 250);
-  if (side === 'direct') {
-    w = await startTls(w, world.backendCa);
-    w.write('EHLO bench.example.test\r\n');
-    await reply(w, 250);
+  if (side !== 'proxy') {
+    if (side === 'direct') {
+      w = await startTls(w, world.backendCa);
+      w.write('EHLO bench.example.test\r\n');
+      await reply(w, 250);
+    }
     const m = world.backend.master;
     w.write(`AUTH PLAIN ${plainIr(LOGIN_USER, m.user, m.password)}\r\n`);
   } else {

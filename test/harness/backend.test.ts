@@ -176,6 +176,23 @@ t.test('submission (587, STARTTLS) delivers to the INBOX via LMTP', async (t) =>
   t.match(await backend.postfixLog(), /sasl_method=PLAIN, sasl_username=alice@example\.test/);
 });
 
+t.test('the plaintext submission service: AUTH without TLS, the same restrictions', async (t) => {
+  const plain = (auth?: { email: string; password: string }) => nodemailer.createTransport({
+    host: backend.host, port: backend.submissionPlainPort, secure: false, ignoreTLS: true,
+    ...(auth ? { auth: { user: auth.email, pass: auth.password } } : {}),
+    connectionTimeout: WAIT_MS, greetingTimeout: WAIT_MS, socketTimeout: WAIT_MS,
+  });
+  const subject = `plain ${randomBytes(6).toString('hex')}`;
+  const info = await plain(alice).sendMail({ from: alice.email, to: bob.email, subject, text: 'hello bob\n' });
+  t.same(info.rejected, []);
+  t.equal((await waitForMail(backend, ca, bob, subject))?.subject, subject);
+  t.match(await backend.postfixLog(), /postfix\/submission-plain\/smtpd.*sasl_method=PLAIN, sasl_username=alice@example\.test/);
+  const spoof: unknown = await plain(alice).sendMail({ from: bob.email, to: bob.email, subject: 'spoof', text: 'x\n' }).then(() => undefined, (e: unknown) => e);
+  t.match(spoof, { responseCode: 553 }, 'reject_sender_login_mismatch');
+  const anonymous: unknown = await plain().sendMail({ from: alice.email, to: bob.email, subject: 'anon', text: 'x\n' }).then(() => undefined, (e: unknown) => e);
+  t.match(anonymous, { responseCode: 554 }, 'no relay without SASL');
+});
+
 t.test('sender login mismatch is rejected', async (t) => {
   const err: unknown = await submit(alice)
     .sendMail({ from: bob.email, to: bob.email, subject: 'spoof', text: 'x\n' })

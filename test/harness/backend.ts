@@ -50,6 +50,7 @@ export interface Backend {
   submissionHaproxyPort: number; // DMS 10587: PROXY protocol required (smtpd_upstream_proxy_protocol)
   submissionPort: number;    // DMS 587: STARTTLS required
   submissionsPort: number;   // DMS 465: wrapper mode
+  submissionPlainPort: number; // not in DMS: submission with TLS optional (SASL over plaintext), e.g. on a private network
   smtpPort: number;          // DMS 25: inbound, no auth
   managesievePort: number;   // DMS 4190: ManageSieve, STARTTLS
   managesieveHaproxyPort: number; // ManageSieve with PROXY protocol required (haproxy = yes)
@@ -109,9 +110,9 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
   const dp = dovecotPaths(dir, flavour);
   const pp = postfixPaths(dir, flavour);
   const pidFiles = [join(dp.baseDir, 'master.pid'), join(pp.queueDir, 'pid', 'master.pid')];
-  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort, managesievePort, managesieveHaproxyPort] =
-    await freePorts(13) as [number, number, number, number, number, number, number, number, number, number, number, number, number];
-  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort, managesievePort, managesieveHaproxyPort];
+  const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort, managesievePort, managesieveHaproxyPort, submissionPlainPort] =
+    await freePorts(14) as [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
+  const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort, managesievePort, managesieveHaproxyPort, submissionPlainPort];
   const master = { user: 'master', password: 'master-secret' };
   const users: MailUser[] = [
     { email: `alice@${DOMAIN}`, password: 'alice-secret' },
@@ -142,7 +143,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
       mailMaxUserIpConnections: opts.mailMaxUserIpConnections ?? 10, extra: opts.dovecotConf,
     });
     await writePostfixConf(pp, {
-      host, smtpPort, submissionPort, submissionsPort, submissionHaproxyPort, certFile: certs.certFile, keyFile: certs.keyFile,
+      host, smtpPort, submissionPort, submissionsPort, submissionHaproxyPort, submissionPlainPort, certFile: certs.certFile, keyFile: certs.keyFile,
       lmtpSocket: dp.lmtpSocket, authSocket: dp.authSocket, xclient: opts.xclient ?? false, logPrefix: dir, extra: opts.postfixConf,
     });
     await writeMasters(dp, master.user, master.password);
@@ -160,7 +161,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     await Promise.all([waitForGreeting(imapPort, '* OK', deadline, host), waitForGreeting(submissionPort, '220 ', deadline, host)]);
 
     return {
-      flavour, dir, host, imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, imapsHaproxyPort, submissionHaproxyPort,
+      flavour, dir, host, imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, imapsHaproxyPort, submissionHaproxyPort, submissionPlainPort,
       managesievePort, managesieveHaproxyPort,
       pop3Port, pop3sPort, pop3HaproxyPort,
       caFile: certs.caFile, master, users,
@@ -186,7 +187,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
       postfixLog: () => readFile(pp.log, 'utf8').catch(() => ''),
       async restartPostfix() {
         await stopPostfix(pp);
-        await waitPortsClosed([submissionPort, submissionsPort, smtpPort], Date.now() + 5000, host);
+        await waitPortsClosed([submissionPort, submissionsPort, smtpPort, submissionHaproxyPort, submissionPlainPort], Date.now() + 5000, host);
         await startPostfix(pp);
         await waitForGreeting(submissionPort, '220 ', Date.now() + START_TIMEOUT_MS, host);
       },

@@ -61,6 +61,9 @@ export interface PostfixConfig {
   submissionsPort: number;
   /** DMS's documented PROXY-protocol submission port (10587). */
   submissionHaproxyPort: number;
+  /** Submission without TLS required (smtpd_tls_security_level=may): SASL over plaintext, as an
+   *  operator may configure it on a private network, and all nginx's mail proxy can talk to. */
+  submissionPlainPort: number;
   certFile: string;
   keyFile: string;
   lmtpSocket: string;
@@ -143,6 +146,7 @@ ${c.extra ?? ''}
       ['  -o smtpd_tls_wrappermode=yes', '  -o smtpd_tls_security_level=encrypt']),
     ...submission(c.submissionHaproxyPort, 'submission-haproxy',
       ['  -o smtpd_tls_security_level=encrypt', '  -o smtpd_upstream_proxy_protocol=haproxy']),
+    ...submission(c.submissionPlainPort, 'submission-plain', ['  -o smtpd_tls_security_level=may']),
     'pickup    unix  n - n 60   1 pickup',
     'cleanup   unix  n - n -    0 cleanup',
     'qmgr      unix  n - n 300  1 qmgr',

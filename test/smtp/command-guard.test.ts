@@ -134,3 +134,28 @@ t.test('a client with no room for our replies: the rest of its bytes wait, in or
   t.equal(h.out.backend, 'NOOP\r\n');
   t.notOk(h.guard.holding);
 });
+
+t.test('what one read brings goes on in one write each way: pipelined commands, the replies read together', async (t) => {
+  const writes = { backend: [] as string[], client: [] as string[], order: [] as string[] };
+  const guard = new SmtpCommandGuard({
+    toBackend: (c) => { writes.backend.push(c.toString('latin1')); writes.order.push(`> ${c.toString('latin1')}`); },
+    toClient: (c) => { writes.client.push(c.toString('latin1')); writes.order.push(`< ${c.toString('latin1')}`); return true; },
+  });
+  guard.fromClient(b('MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n'));
+  t.same(writes.backend, ['MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n'], 'MAIL, RCPT and DATA in one write; the content waits for 354');
+  guard.fromBackend(b('250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n'));
+  t.same(writes.client, ['250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n'], 'the three replies in one write');
+  t.same(writes.backend.slice(1), ['Subject: x\r\n\r\nbody\r\n.\r\n'], 'then the content, once');
+  t.same(writes.order.slice(1, 3).map((w) => w[0]), ['<', '>'], 'the 354 is handed on before the content it released');
+});
+
+t.test('a refused DATA: the refusal is handed on before the bytes it makes commands', async (t) => {
+  const order: string[] = [];
+  const guard = new SmtpCommandGuard({
+    toBackend: (c) => { order.push(`> ${c.toString('latin1')}`); },
+    toClient: (c) => { order.push(`< ${c.toString('latin1')}`); return true; },
+  });
+  guard.fromClient(b('MAIL FROM:<a@example.test>\r\nDATA\r\nRSET\r\n'));
+  guard.fromBackend(b('250 2.1.0 Ok\r\n554 5.5.1 Error: no valid recipients\r\n'));
+  t.same(order, ['> MAIL FROM:<a@example.test>\r\nDATA\r\n', '< 250 2.1.0 Ok\r\n554 5.5.1 Error: no valid recipients\r\n', '> RSET\r\n']);
+});
