@@ -25,11 +25,11 @@
 
 import { REPLY } from './replies.js';
 import { MAX_SPLICED_SMTP_COMMAND_BYTES, MAX_SPLICED_SMTP_REPLY_LINE_BYTES } from '../limits.js';
+import { DataEnd } from './data-end.js';
+import { EhloFilter, REPLY_LINE } from './ehlo-filter.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
-const DOT = 0x2e;
-const LF_DOT = Buffer.from('\n.', 'latin1');
 
 export const GUARD_REPLY = {
   forbidden: '550 5.7.0 Error: insufficient authorization\r\n',
@@ -39,9 +39,6 @@ export const GUARD_REPLY = {
   tooLong: '500 5.5.2 Error: command line too long\r\n',
 } as const;
 
-/** EHLO keywords a client never sees after login. */
-const HIDDEN_EHLO = /^(XCLIENT|XFORWARD|CHUNKING)(\s|$)/i;
-const REPLY_LINE = /^(\d{3})([ -]|\r?\n|$)/;
 const BDAT_ARGS = /^[ \t]+(\d{1,15})([ \t]+LAST)?[ \t]*$/i;
 
 export interface GuardIo {
@@ -61,9 +58,8 @@ export class SmtpCommandGuard {
   private lineBytes = 0;
   /** skip-bytes: how many are left (an unwanted BDAT chunk). */
   private skipLeft = 0;
-  /** data mode: length of the content line being passed on, and whether it is "." and CRs so far. */
-  private dataLineBytes = 0;
-  private dotLine = false;
+  /** data mode: where the content ends. */
+  private readonly dataEnd = new DataEnd();
   /** Replies Postfix still owes for what was passed on, in order. */
   private readonly pending: Pending[] = [];
   /** Our own replies that wait for `pending` to empty, then client bytes that came after. */
@@ -75,8 +71,7 @@ export class SmtpCommandGuard {
   private stalled = false;
   private dataAccepted = false;
   private serverLine = '';
-  /** The last continuation line of a multi-line reply, kept until the next line shows whether it ends the reply. */
-  private heldContinuation: string | null = null;
+  private readonly ehlo = new EhloFilter();
   /** Bytes for Postfix not yet handed to `io`: one view of adjacent bytes (see the top). */
   private toBackend: Buffer | null = null;
   /** Postfix's reply text for the client not yet handed to `io`. */
@@ -120,7 +115,7 @@ export class SmtpCommandGuard {
     for (let lf = text.indexOf('\n'); lf >= 0; lf = text.indexOf('\n', start)) {
       const line = text.slice(start, lf + 1);
       start = lf + 1;
-      out += this.replyLine(line);
+      out += this.ehlo.line(line);
       const m = REPLY_LINE.exec(line);
       if (m && m[2] !== '-') {
         // A final reply line: what it answers is done; our replies that waited may follow.
@@ -131,7 +126,7 @@ export class SmtpCommandGuard {
     }
     this.serverLine = text.slice(start);
     if (this.serverLine.length > MAX_SPLICED_SMTP_REPLY_LINE_BYTES) {
-      out += this.flushContinuation() + this.serverLine;
+      out += this.ehlo.flush() + this.serverLine;
       this.serverLine = '';
     }
     this.toClient += out;
@@ -246,40 +241,15 @@ export class SmtpCommandGuard {
 
   /** Passes DATA content on up to and including the line "."; returns where commands resume. */
   private passData(chunk: Buffer, from: number): number {
-    let i = from;
-    while (i < chunk.length) {
-      // Only a line that starts with "." can end the content: skip to the next one in one
-      // search rather than line by line (a MiB of content is some 13,000 lines).
-      if (this.dataLineBytes === 0 ? chunk[i] !== DOT : !this.dotLine) {
-        const dot = chunk.indexOf(LF_DOT, i);
-        if (dot < 0) {
-          this.dataLineBytes = chunk[chunk.length - 1] === LF ? 0 : 1;
-          this.dotLine = false;
-          break;
-        }
-        i = dot + 1;
-        this.dataLineBytes = 0;
-      }
-      const lf = chunk.indexOf(LF, i);
-      const stop = lf < 0 ? chunk.length : lf;
-      if (this.dataLineBytes === 0 && stop > i) this.dotLine = chunk[i] === DOT;
-      // Postfix strips every CR before the LF: ".\r\r\n" ends the content as ".\r\n" does.
-      for (let j = this.dataLineBytes === 0 ? i + 1 : i; this.dotLine && j < stop; j++) this.dotLine = chunk[j] === CR;
-      this.dataLineBytes += stop - i;
-      if (lf < 0) break;
-      const isEnd = this.dataLineBytes > 0 && this.dotLine;
-      this.dataLineBytes = 0;
-      this.dotLine = false;
-      i = lf + 1;
-      if (isEnd) {
-        this.pass(chunk.subarray(from, i));
-        this.mode = 'command';
-        this.pending.push('OTHER'); // the reply to the whole message
-        return i;
-      }
+    const end = this.dataEnd.find(chunk, from);
+    if (end < 0) {
+      this.pass(chunk.subarray(from));
+      return chunk.length;
     }
-    this.pass(chunk.subarray(from));
-    return chunk.length;
+    this.pass(chunk.subarray(from, end));
+    this.mode = 'command';
+    this.pending.push('OTHER'); // the reply to the whole message
+    return end;
   }
 
   // ---- Postfix → client ----------------------------------------------------------
@@ -292,8 +262,7 @@ export class SmtpCommandGuard {
     if (this.dataAccepted) {
       this.dataAccepted = false;
       this.mode = 'data';
-      this.dataLineBytes = 0;
-      this.dotLine = false;
+      this.dataEnd.reset();
     }
     for (const r of this.queued.splice(0)) this.sendClient(r);
     this.release();
@@ -307,30 +276,6 @@ export class SmtpCommandGuard {
     const held = this.held;
     this.held = [];
     for (const b of held) this.fromClient(b); // in order: a later one is held again if need be
-  }
-
-  /** One reply line in; what to send on (EHLO keywords taken out, the last line's dash fixed). */
-  private replyLine(line: string): string {
-    const m = REPLY_LINE.exec(line);
-    if (!m) return this.flushContinuation() + line;
-    const final = m[2] !== '-';
-    const hidden = m[1] === '250' && (this.heldContinuation !== null || !final) && HIDDEN_EHLO.test(line.slice(4));
-    if (hidden) {
-      if (!final || this.heldContinuation === null) return '';
-      const last = this.heldContinuation;
-      this.heldContinuation = null;
-      return `${last.slice(0, 3)} ${last.slice(4)}`; // that line ends the reply now
-    }
-    const before = this.flushContinuation();
-    if (final) return before + line;
-    this.heldContinuation = line;
-    return before;
-  }
-
-  private flushContinuation(): string {
-    const h = this.heldContinuation ?? '';
-    this.heldContinuation = null;
-    return h;
   }
 
   /** One of our own replies, after Postfix's queued ones; paced by `stalled`. */
