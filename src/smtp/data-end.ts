@@ -3,7 +3,9 @@
 // stripping every CR before the LF (".\r\r\n" ends the content as ".\r\n" does), and only at
 // a line start. Kept across reads: a line may be split anywhere. Only a line that starts with
 // "." can end the content, so the scan skips to the next "\n." in one search rather than line
-// by line (a MiB of content is some 13,000 lines).
+// by line (a MiB of content is some 13,000 lines). That search still stops at every LF (13,000
+// memchr calls per MiB, about a tenth of the proxy's CPU in an upload): a read with no "." at
+// all, as a base64 attachment's are, is passed over in one memchr for the "." instead.
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT = 0x2e;
@@ -25,7 +27,10 @@ export class DataEnd {
     let i = from;
     while (i < chunk.length) {
       if (this.lineBytes === 0 ? chunk[i] !== DOT : !this.dotLine) {
-        const dot = chunk.indexOf(LF_DOT, i);
+        // No line from i on starts at i with "." (see the condition): a "\n." has its "." after
+        // i, so at or after the first "." from i.
+        const first = chunk.indexOf(DOT, i);
+        const dot = first < 0 ? -1 : chunk.indexOf(LF_DOT, Math.max(i, first - 1));
         if (dot < 0) {
           this.lineBytes = chunk[chunk.length - 1] === LF ? 0 : 1;
           this.dotLine = false;
