@@ -9,8 +9,7 @@
 // makes it give up: the session then counts as busy until the deadline.
 import { asciiUpper } from '../auth/address.js';
 import { MAX_TRACKED_SMTP_LINE_BYTES } from '../limits.js';
-
-const CRLF_DOT_CRLF = Buffer.from('\r\n.\r\n');
+import { DataEnd } from './data-end.js';
 
 type Pending = 'MAIL' | 'RSET' | 'DATA' | 'EOD' | 'BDAT_LAST' | 'OTHER';
 
@@ -20,8 +19,8 @@ export class SmtpTransactionTracker {
   private bdatLast = false;
   private clientLine = '';
   private serverLine = '';
-  /** The last bytes seen in DATA, to find CRLF.CRLF across chunk boundaries. */
-  private tail = Buffer.alloc(0);
+  /** Where the content ends, as Postfix reads it (the guard's own rule: it sees what Postfix sees). */
+  private readonly dataEnd = new DataEnd();
   private readonly pending: Pending[] = [];
   private inTransaction = false;
   private lost = false;
@@ -92,7 +91,7 @@ export class SmtpTransactionTracker {
       // RFC 2920 §3.1: DATA ends a pipelined group; the body follows only after 354.
       this.pending.push('DATA');
       this.mode = 'data';
-      this.tail = Buffer.from('\r\n'); // the DATA line's CRLF starts the body
+      this.dataEnd.reset(); // the DATA line's LF starts the content
     } else if (verb === 'BDAT') {
       const m = /^\s*BDAT\s+(\d+)(\s+LAST)?\s*$/i.exec(line);
       if (!m) return void this.pending.push('OTHER');
@@ -106,20 +105,11 @@ export class SmtpTransactionTracker {
     }
   }
 
-  /** Looks for CRLF.CRLF from `from`; returns where command parsing resumes (or the chunk's end). */
+  /** Looks for the end of the content from `from`; returns where command parsing resumes (or the chunk's end). */
   private scanData(chunk: Buffer, from: number): number {
-    // A terminator split across chunks: the (at most 4) bytes kept plus this chunk's first 4.
-    const kept = this.tail.length;
-    const h = Buffer.concat([this.tail, chunk.subarray(from, from + 4)]).indexOf(CRLF_DOT_CRLF);
-    const c = h >= 0 ? -1 : chunk.indexOf(CRLF_DOT_CRLF, from);
-    const end = h >= 0 ? from + h - kept + CRLF_DOT_CRLF.length : c >= 0 ? c + CRLF_DOT_CRLF.length : -1;
-    if (end < 0) {
-      const rest = Buffer.concat([this.tail, chunk.subarray(Math.max(from, chunk.length - 4))]);
-      this.tail = Buffer.from(rest.subarray(Math.max(0, rest.length - 4)));
-      return chunk.length;
-    }
+    const end = this.dataEnd.find(chunk, from);
+    if (end < 0) return chunk.length;
     this.mode = 'command';
-    this.tail = Buffer.alloc(0);
     this.pending.push('EOD');
     return end;
   }
@@ -129,7 +119,6 @@ export class SmtpTransactionTracker {
     if (what === undefined) return; // unsolicited (a 421 of the server's own)
     if (what === 'DATA' && code !== 354) {
       this.mode = 'command'; // DATA refused: no body follows
-      this.tail = Buffer.alloc(0);
     }
     if (what === 'EOD' || what === 'BDAT_LAST' || what === 'RSET') this.inTransaction = false;
     if (what === 'MAIL' && code >= 400) this.inTransaction = false;

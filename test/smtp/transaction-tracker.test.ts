@@ -113,3 +113,19 @@ t.test('an over-long line makes the tracker give up (never idle)', async (t) => 
   tr.fromServer(b('500 too long\r\n'));
   t.notOk(tr.idle);
 });
+
+t.test('content ended as Postfix ends it: ".\\n" and ".\\r\\r\\n" too, then the next transaction', async (t) => {
+  // Postfix 3.7 (smtpd_forbid_bare_newline=no) ends the content at a "." line ending in LF,
+  // CRs before it dropped; the guard passes those on, so the tracker must see the end there.
+  for (const end of ['.\n', '.\r\r\n', '.\r\n']) {
+    for (let size = 1; size <= 6; size++) {
+      const tr = new SmtpTransactionTracker();
+      feedSplit(tr, `MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nSubject: z\n\nbody\n${end}`, size);
+      tr.fromServer(b('250 ok\r\n250 ok\r\n354 go\r\n'));
+      tr.fromServer(b('250 queued\r\n'));
+      t.ok(tr.idle, `${JSON.stringify(end)} / ${size}: idle after the 250`);
+      tr.fromClient(b('MAIL FROM:<a@x>\r\n'));
+      t.notOk(tr.idle, `${JSON.stringify(end)} / ${size}: MAIL after it is a command`);
+    }
+  }
+});
