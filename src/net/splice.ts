@@ -10,6 +10,7 @@
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { direct, type ReadSink } from './reused-reads.js';
+import { BULK_READ_BYTES, reuseClientReads, type ReadOwner } from './client-reads.js';
 import { idleSweep, type IdleSweep, type IdleWatched } from './idle-sweep.js';
 
 /** How a spliced session ended; 'revoked': its user was disabled (SCIM) while it was open; 'internal-error': a bug of ours ended it. */
@@ -42,7 +43,7 @@ function endIfOpen(s: Duplex): void {
 /** After stop(): whatever the backend still sends is dropped. */
 const DROP: ReadSink = { take: () => true };
 
-export abstract class Splice implements ReadSink, IdleWatched {
+export abstract class Splice implements ReadSink, ReadOwner, IdleWatched {
   private why: SpliceEnd | null = null;
   private error: Error | undefined = undefined;
   private closed = 0;
@@ -52,6 +53,9 @@ export abstract class Splice implements ReadSink, IdleWatched {
   private waiting = false;
   /** The backend is read through direct() (net/reused-reads.ts), not 'data' events. */
   private readonly reused: boolean = false;
+  /** An upload from the client is to be read into reused buffers (net/client-reads.ts); not
+   *  with TLS to the backend (smtp/guarded-forward.ts says why), nor once it is. */
+  private tryReuse: boolean;
   private written: ((err?: Error | null) => void) | null = null;
   private passEnd: ((end: () => void) => void) | null = null;
   private readonly idle: IdleSweep;
@@ -61,6 +65,7 @@ export abstract class Splice implements ReadSink, IdleWatched {
   constructor(readonly client: Counted, readonly backend: Counted, idleTimeoutMs: number, forward?: Forwarder) {
     this.clientWritten0 = client.bytesWritten;
     this.backendWritten0 = backend.bytesWritten;
+    this.tryReuse = !forward && (backend as { encrypted?: boolean }).encrypted !== true;
     (client as Spliced)[kSplice] = this;
     (backend as Spliced)[kSplice] = this;
     client.on('error', Splice.onClientError);
@@ -125,6 +130,11 @@ export abstract class Splice implements ReadSink, IdleWatched {
     this.waiting = true;
     this.backend.pause(); // pause() as well: resume() does nothing for a stream that never paused
     return false;
+  }
+
+  /** No view of a client read is referenced: what was written to the backend has gone. */
+  settled(): boolean {
+    return this.backend.writableLength === 0;
   }
 
   idleTimedOut(): void {
@@ -194,7 +204,9 @@ export abstract class Splice implements ReadSink, IdleWatched {
     s.sideClosed('backend-closed', s.client);
   };
   private static readonly onClientData = function (this: unknown, chunk: Buffer): void {
-    if (!spliceOf(this).backend.write(chunk)) (this as Duplex).pause();
+    const s = spliceOf(this);
+    if (!s.backend.write(chunk)) (this as Duplex).pause();
+    if (s.tryReuse && chunk.length >= BULK_READ_BYTES) s.tryReuse = !reuseClientReads(this as Socket, s);
   };
   private static readonly onBackendData = function (this: unknown, chunk: Buffer): void {
     if (!spliceOf(this).client.write(chunk)) (this as Duplex).pause();

@@ -84,6 +84,11 @@ export class SmtpCommandGuard {
     return this.waiting || this.stalled;
   }
 
+  /** Views of client reads are kept (held, a command line's start, bytes not yet handed on). */
+  get keepsClientBytes(): boolean {
+    return this.waiting || this.stalled || this.held.length > 0 || this.line.length > 0 || this.toBackend !== null;
+  }
+
   /** The client has room again for our replies. */
   resume(): void {
     this.stalled = false;

@@ -144,3 +144,43 @@ t.test('a client that pipelines a whole message and half-closes: its FIN waits f
   const logged = await eventually(async () => (await s.backend.postfixLog()).includes(`message-id=<${m}@client.example.test>`), 5000, 'message in Postfix').catch(() => false);
   t.ok(logged, 'Postfix received the whole message');
 });
+
+// Large messages are read into reused buffers once they flow (net/client-reads.ts). A second
+// message pipelined behind the first, before its 354, is held by the guard meanwhile: the
+// buffers it sits in must not be read into until it has gone to Postfix. Both arrive byte for
+// byte, over 587 (STARTTLS) and 465 (TLS from the first byte).
+for (const implicitTls of [false, true]) {
+  t.test(`two 3 MiB messages, the second pipelined before its 354 (${implicitTls ? '465' : '587'}): both arrive byte for byte`, async (t) => {
+    const c = await loggedIn(t, alice, implicitTls);
+    const tags = [0, 1].map(() => `m${randomBytes(8).toString('hex')}`);
+    const raws = tags.map((m) => {
+      const lines: string[] = [];
+      for (let n = 0; n < 3 << 20; n += 78) lines.push(randomBytes(57).toString('base64'));
+      return `From: <${alice.email}>\r\nTo: <${bob.email}>\r\nSubject: big ${m}\r\nMessage-ID: <${m}@client.example.test>\r\n`
+        + `Date: ${new Date().toUTCString()}\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n${lines.join('\r\n')}\r\n`;
+    });
+    t.equal((await c.command(`MAIL FROM:<${alice.email}>`)).code, 250);
+    t.equal((await c.command(`RCPT TO:<${bob.email}>`)).code, 250);
+    t.equal((await c.command('DATA')).code, 354);
+    await c.write(`${raws[0]}.\r\nMAIL FROM:<${alice.email}>\r\nRCPT TO:<${bob.email}>\r\nDATA\r\n${raws[1]}.\r\n`);
+    for (const code of [250, 250, 250, 354, 250]) t.equal((await c.reply(30_000)).code, code);
+    const imap = new ImapFlow({
+      host: '127.0.0.1', port: s.proxy.imapsPort, secure: true, logger: false,
+      tls: { ca: s.ca, servername: 'localhost' },
+      auth: { user: bob.email, accessToken: await s.idp.mintToken(bob.email) },
+    });
+    await imap.connect();
+    t.teardown(() => imap.logout().catch(() => imap.close()));
+    const lock = await imap.getMailboxLock('INBOX');
+    t.teardown(() => lock.release());
+    for (const [i, m] of tags.entries()) {
+      const uid = await eventually(async () => {
+        await imap.noop();
+        return ((await imap.search({ subject: m }, { uid: true })) || [])[0];
+      }, 20_000, `delivery of ${m}`);
+      const msg = await imap.fetchOne(String(uid), { source: true }, { uid: true });
+      const src = msg && msg.source ? msg.source.toString('latin1') : '';
+      t.ok(src.endsWith(raws[i]!), `message ${i + 1} arrived byte for byte (Postfix only prepends headers)`, { length: src.length, expected: raws[i]!.length });
+    }
+  });
+}
