@@ -30,6 +30,8 @@ import { makeCerts } from '../harness/certs.js';
 
 const ORIGIN = 'https://portal.example.test';
 const LOGIN: PendingLogin = { state: 'state-1234', nonce: 'nonce-1234', verifier: 'verifier-1234' };
+// backendClientOf() gives every login one object shape: the portal has no mail session id or client ID.
+const NO_SESSION = { sessionId: undefined, idFields: undefined };
 
 function deps(provisioned: BackendClient[]): PortalDeps & { sessions: PortalSessions } {
   const store: AppPasswordStore = {
@@ -90,7 +92,7 @@ t.test('the callback provisions with both ends of a SocketPeer (getters, not own
   const reply = await route(req as never, d, peer).catch((err: Error) => ({ status: 500, html: err.message }));
   t.equal(reply.status, 303, 'signed in, not a 500');
   t.equal(provisioned.length, 1, 'provisioned once');
-  t.strictSame(provisioned[0], { address: '127.0.0.1', port: client.localPort, localAddress: '127.0.0.1', localPort: port, tls: true },
+  t.strictSame(provisioned[0], { address: '127.0.0.1', port: client.localPort, localAddress: '127.0.0.1', localPort: port, tls: true, ...NO_SESSION },
     'the client passed to provisioning has both ends');
 });
 
@@ -119,7 +121,7 @@ t.test('through the portal listener: provisioning gets the listener\'s own addre
   });
   t.equal(got.status, 303, 'signed in');
   t.equal(provisioned.length, 1, 'provisioned once');
-  t.strictSame(provisioned[0], { address: '127.0.0.1', port: got.from, localAddress: '127.0.0.1', localPort: portal.address().port, tls: true },
+  t.strictSame(provisioned[0], { address: '127.0.0.1', port: got.from, localAddress: '127.0.0.1', localPort: portal.address().port, tls: true, ...NO_SESSION },
     'the client passed to provisioning has both ends');
 });
 
