@@ -65,6 +65,9 @@ export class ImapPlainLogin extends LoginTimer {
 
   // The socket's events. No 'close' listener: while the login owns the socket only our own
   // destroy() closes it without an 'end' or 'error' first (allowHalfOpen: no auto-destroy on EOF).
+  // A throw here would escape the socket's 'connect' event (an uncaught exception, and the
+  // login left to its timer): a PROXY header that cannot be built (a client address that is
+  // no IP) fails the login at once.
   private readonly onConnect = (): void => {
     const s = this.socket;
     s.removeListener('connect', this.onConnect);
@@ -72,7 +75,12 @@ export class ImapPlainLogin extends LoginTimer {
     this.step = Step.Greeting;
     s.on('data', this.onData);
     s.on('end', this.onEnd);
-    if (this.proxyFor) s.write(proxyHeaderFor(this.proxyFor));
+    if (this.proxyFor === null) return;
+    try {
+      s.write(proxyHeaderFor(this.proxyFor));
+    } catch (err) {
+      this.fail(err);
+    }
   };
 
   private readonly onError = (err: Error): void => {

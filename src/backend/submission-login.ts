@@ -14,6 +14,7 @@ import type { SmtpBackendTarget } from './smtp-login.js';
 import type { AccountCheck } from './account-check.js';
 import type { BackendTarget } from './login-result.js';
 import { impersonation } from '../auth/master-login.js';
+import { faultMessage } from '../observability/faults.js';
 
 type Submission = BackendTarget<{ readonly features: Map<string, string> }>;
 
@@ -44,7 +45,14 @@ export function submissionLogin(
     } else if (who.kind === 'vouched' && (at.login === 'xclient' || !postfixSeesClient)) {
       // XCLIENT LOGIN would let Postfix accept any name; a master login Postfix refuses (no
       // such account) would be a failure from the proxy's address. Check the account first.
-      const answer = await accounts.exists(who.user, client);
+      let answer: Awaited<ReturnType<AccountCheck['exists']>>;
+      try {
+        answer = await accounts.exists(who.user, client);
+      } catch (err) {
+        // A throw, not an answer (a bug, or a master login that broke its contract): the
+        // answer of an unreachable Dovecot (454, try later), not an internal error (421).
+        return { ok: false, kind: 'unavailable', reason: `the DMS account check failed: ${faultMessage(err, 200)}` };
+      }
       if (answer === 'missing') return { ok: false, kind: 'rejected', reason: `no DMS account ${who.user} (master login to Dovecot refused)` };
       if (answer === 'unknown') return { ok: false, kind: 'unavailable', reason: 'cannot check the DMS account: Dovecot unreachable' };
     }

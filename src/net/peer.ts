@@ -15,6 +15,22 @@ export function plainAddress(address: string | undefined): string {
   return address ? unmapIpv4(address) : 'unknown';
 }
 
+/** One end of a connection: its address as DMS wants it, its port (0: not known). */
+export interface End {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** The client's end of `socket` (getpeername). */
+export function remoteEnd(socket: Socket): End {
+  return { address: plainAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
+}
+
+/** Our end of `socket`, the listener it reached (getsockname); read while the socket is open (its handle is gone once destroyed). */
+export function localEnd(socket: Socket): End {
+  return { address: plainAddress(socket.localAddress), port: socket.localPort ?? 0 };
+}
+
 /**
  * A directly connected client (no PROXY header): the remote end read at once (admission
  * counts and blocks by it), the local end (getsockname) only when first asked, which the
@@ -22,46 +38,43 @@ export function plainAddress(address: string | undefined): string {
  * that system call, not after it (issue 21: connect → greeting).
  *
  * localAddress and localPort are getters on the prototype: `{ ...peer }`, Object.assign or
- * JSON.stringify copy own fields only, so they lose the local end (and carry the socket).
- * Copy a Peer field by field (the portal's spread did this: every sign-in that provisioned
- * an account was a 500; test/portal/callback-provision.test.ts).
+ * JSON.stringify copy own fields only, so they lose the local end. Copy a Peer field by field
+ * (backend/backend-client.ts; the portal's spread did this: every sign-in that provisioned
+ * an account was a 500; test/portal/callback-provision.test.ts). The socket and the local end
+ * are # fields: no spread or copy of any kind reaches them.
  */
 export class SocketPeer implements Peer {
   readonly address: string;
   readonly port: number;
-  private local: string | null = null;
-  private localPortNumber = 0;
+  readonly #socket: Socket;
+  #local: End | null = null;
 
-  constructor(private readonly socket: Socket) {
-    this.address = plainAddress(socket.remoteAddress);
-    this.port = socket.remotePort ?? 0;
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    const remote = remoteEnd(socket);
+    this.address = remote.address;
+    this.port = remote.port;
   }
 
   get localAddress(): string {
-    if (this.local === null) this.readLocal();
-    return this.local!;
+    return (this.#local ??= localEnd(this.#socket)).address;
   }
 
   get localPort(): number {
-    if (this.local === null) this.readLocal();
-    return this.localPortNumber;
+    return (this.#local ??= localEnd(this.#socket)).port;
   }
 
   /** Reads the local end now, while the socket is open (its handle is gone once destroyed). */
   readLocal(): void {
-    if (this.local !== null) return;
-    this.local = plainAddress(this.socket.localAddress);
-    this.localPortNumber = this.socket.localPort ?? 0;
+    this.#local ??= localEnd(this.#socket);
   }
 }
 
+/** Both ends of `socket`, read now, as plain fields. */
 export function peerOf(socket: Socket): Peer {
-  return {
-    address: plainAddress(socket.remoteAddress),
-    port: socket.remotePort ?? 0,
-    localAddress: plainAddress(socket.localAddress),
-    localPort: socket.localPort ?? 0,
-  };
+  const remote = remoteEnd(socket);
+  const local = localEnd(socket);
+  return { address: remote.address, port: remote.port, localAddress: local.address, localPort: local.port };
 }
 
 // randomBytes() per id took ~1 % of the CPU per login (a call into OpenSSL, which also

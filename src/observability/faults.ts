@@ -8,14 +8,15 @@ import { metrics } from './metrics.js';
 
 export type FaultSite = 'imap' | 'smtp' | 'pop3' | 'managesieve' | 'scim' | 'http' | 'portal' | 'process';
 
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 500);
+/** What a fault says, cut to `maxChars`: for a log line or a failure's reason (errors never carry a secret). */
+export const faultMessage = (err: unknown, maxChars = 500): string => (err instanceof Error ? err.message : String(err)).slice(0, maxChars);
 // The innermost frames say where the bug is; the message alone rarely does.
 const frames = (err: unknown): string | undefined => (err instanceof Error ? err.stack?.split('\n').slice(1, 4).map((l) => l.trim()).join(' | ') : undefined);
 
 /** Logs and counts one fault caught at `site`; `where` names the callback that threw. */
 export function reportFault(log: Logger, site: FaultSite, where: string, err: unknown): void {
   metrics.internalErrors.inc({ listener: site });
-  log.error({ event: 'internal-error', site, where, err: messageOf(err), at: frames(err) }, 'internal error: the connection was ended');
+  log.error({ event: 'internal-error', site, where, err: faultMessage(err), at: frames(err) }, 'internal error: the connection was ended');
 }
 
 /**
@@ -40,11 +41,11 @@ export function contained<A extends unknown[]>(fn: (...args: A) => void, onFault
 export function guardProcess(log: Logger, proc: NodeJS.EventEmitter = process): () => void {
   const onRejection = (reason: unknown): void => {
     metrics.internalErrors.inc({ listener: 'process' });
-    log.error({ event: 'internal-error', site: 'process', where: 'unhandledRejection', err: messageOf(reason), at: frames(reason) }, 'unhandled promise rejection (kept running)');
+    log.error({ event: 'internal-error', site: 'process', where: 'unhandledRejection', err: faultMessage(reason), at: frames(reason) }, 'unhandled promise rejection (kept running)');
   };
   const onException = (err: unknown): void => {
     metrics.internalErrors.inc({ listener: 'process' });
-    log.error({ event: 'internal-error', site: 'process', where: 'uncaughtException', err: messageOf(err), at: frames(err) }, 'uncaught exception (kept running)');
+    log.error({ event: 'internal-error', site: 'process', where: 'uncaughtException', err: faultMessage(err), at: frames(err) }, 'uncaught exception (kept running)');
   };
   proc.on('unhandledRejection', onRejection);
   proc.on('uncaughtException', onException);

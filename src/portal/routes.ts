@@ -19,6 +19,7 @@ import { openLogin, sealLogin, type PendingLogin } from './login-seal.js';
 import type { Peer } from '../net/peer.js';
 import type { ProvisionResult } from '../session/provision.js';
 import type { BackendClient } from '../backend/login-result.js';
+import { backendClientOf } from '../backend/backend-client.js';
 import { PORTAL_LOGIN_TTL_MS } from '../limits.js';
 
 export interface PortalDeps {
@@ -142,9 +143,7 @@ async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLS
   if (d.outcome === 'unavailable') return refuse(503, d.reason, 'Your sign-in cannot be checked right now. Try again later.');
   if (d.outcome !== 'token') return refuse(403, d.outcome === 'rejected' ? d.reason : 'not a token decision', 'This account may not use mail here.');
   if (deps.provision) {
-    // Field by field: a spread copies own properties only, so a Peer that reads its ends
-    // through getters would lose them here (the handler-first listener of issue 21 did).
-    const p = await deps.provision(d.user, { address: peer.address, port: peer.port, localAddress: peer.localAddress, localPort: peer.localPort, tls: true });
+    const p = await deps.provision(d.user, backendClientOf(peer, true)); // never { ...peer }: backend-client.ts says why
     if (p.kind === 'refused') return refuse(403, `user disabled: ${p.reason}`, 'This account may not use mail here.');
     if (p.kind === 'unavailable') return refuse(503, p.reason, 'Your mailbox is being set up. Try again in a minute.');
   }

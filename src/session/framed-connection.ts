@@ -11,6 +11,7 @@ import type { LiveSession } from './line-service.js';
 import { spliceSession } from './spliced.js';
 import { SessionLogin, type LoginParts } from './login.js';
 import type { BackendClient } from '../backend/login-result.js';
+import { backendClientOf } from '../backend/backend-client.js';
 
 /** A bounded framer: socket bytes in, events (commands, lines, errors) out; no I/O. */
 export interface Framer<E> {
@@ -59,12 +60,7 @@ export abstract class FramedConnection<E> extends PreauthConnection implements L
   protected newLogin<X>(parts: LoginParts<X>, loggedIn?: () => void, idFields?: () => BackendClient['idFields']): SessionLogin<X> {
     return new SessionLogin(parts, {
       log: this.log,
-      // Field by field, one shape: spreads here took V8's slow path on every login.
-      backendClient: () => {
-        const p = this.peer;
-        const c: BackendClient = { address: p.address, port: p.port, localAddress: p.localAddress, localPort: p.localPort, tls: this.secure, sessionId: this.id, idFields: idFields?.() };
-        return c;
-      },
+      backendClient: () => backendClientOf(this.peer, this.secure, this.id, idFields?.()),
       gone: () => this.state !== 'preauth',
       loggedIn,
     });

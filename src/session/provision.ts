@@ -26,6 +26,7 @@ import type { Logger } from '../observability/logger.js';
 import { Singleflight } from '../auth/singleflight.js';
 import type { DmsConfigDir } from '../state/dms/config-dir.js';
 import { mailAddress } from '../state/dms/mail-address.js';
+import { faultMessage } from '../observability/faults.js';
 import { MAX_PROVISION_PENDING, PROVISION_FIRST_PROBE_MS, PROVISION_PROBE_INTERVAL_MS } from '../limits.js';
 
 export type ProvisionResult =
@@ -42,6 +43,7 @@ export type ProvisionResult =
 
 /** What a login flow (and the self-service portal) asks for: "make sure this mailbox has a DMS account". */
 export interface Provisioner {
+  /** Never rejects: a failure, ours included, is a result ('unavailable' for "try again later"). */
   ensure(user: string, client: BackendClient): Promise<ProvisionResult>;
 }
 
@@ -92,6 +94,21 @@ export class LoginProvisioner implements Provisioner {
       if (this.pending.size > MAX_PROVISION_PENDING) this.pending.delete(this.pending.values().next().value!);
       this.log.info({ event: 'account-provisioned', user: mailbox, dir: this.files.dir }, 'DMS account created on first login');
     }
+    try {
+      return await this.pickedUp(mailbox, client);
+    } catch (err) {
+      // A throw, not an answer (a bug, or a master login that broke its contract of answering
+      // every failure as a result): the same "try later" as a wait that ran out, never a
+      // rejection (the portal made that a 500; a session, an internal error). The mailbox stays
+      // pending, so the retry waits for DMS again instead of meeting a refused master login.
+      const reason = `the DMS account check failed: ${faultMessage(err, 200)}`;
+      this.log.error({ event: 'provision-failed', user: mailbox, reason }, 'could not check the new DMS account');
+      return { kind: 'unavailable', reason };
+    }
+  }
+
+  /** Asks Dovecot until it knows `mailbox` ('ready') or waitMs has passed ('unavailable'). */
+  private async pickedUp(mailbox: string, client: BackendClient): Promise<ProvisionResult> {
     const started = Date.now();
     const deadline = started + this.waitMs;
     await sleep(Math.min(this.probeMs.first, this.waitMs));

@@ -292,3 +292,15 @@ t.test('the OK and pipelined untagged data split at every byte: all of it reache
   }
   t.pass('every cut');
 });
+
+t.test('a PROXY header that cannot be built (a client address that is no IP) fails the login at once, not as a throw out of the socket\'s connect event', async (t) => {
+  // A client whose socket was gone at accept time has the address 'unknown' (net/peer.ts):
+  // encodeProxyV2() throws for it. Before, that throw escaped the 'connect' listener (an
+  // uncaught exception) and the login hung until its timer ran out.
+  const p = await peer(t, dovecot((tag) => `${tag} OK [CAPABILITY ${CAPS}] Logged in\r\n`));
+  const started = performance.now();
+  const f = failure(await login(p.port, { client: { address: 'unknown', port: 0, localAddress: '127.0.0.1', localPort: 143, tls: false } }, { proxyProtocol: true, timeoutMs: 3000 }));
+  t.equal(f.kind, 'unavailable');
+  t.match(f.reason, /^backend login failed: .*IPv4 or both IPv6/);
+  t.ok(performance.now() - started < 1000, 'at once, not after the login timeout');
+});

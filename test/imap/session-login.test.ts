@@ -13,6 +13,13 @@ import { createLogger } from '../../src/observability/logger.js';
 import { imapLoginTo } from '../../src/backend/imap-login.js';
 import { backendTlsOptions } from '../../src/backend/dial.js';
 import { setFlagsFromString } from 'node:v8';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AccountCheck } from '../../src/backend/account-check.js';
+import { DisabledUsers } from '../../src/auth/disabled-users.js';
+import { LoginProvisioner } from '../../src/session/provision.js';
+import { DmsConfigDir } from '../../src/state/dms/config-dir.js';
 import { runInNewContext } from 'node:vm';
 
 setFlagsFromString('--expose-gc');
@@ -78,6 +85,34 @@ t.test('a backend login that reports a fault (its callback form): the same, and 
   t.match(all[1], /^a NO \[SERVERBUG\]/);
   t.match(all[2], /^\* BYE \[SERVERBUG\]/);
   t.equal(all.length, 3, 'nothing after the BYE (the pipelined NOOP is not read)');
+});
+
+// Not a bug of the session's login but a fault in provisioning's account check (a master login
+// that throws, injected): the answer of an unreachable Dovecot, NO [UNAVAILABLE], and the
+// session goes on, so the client's retry on it is let in. Before, the provisioner's promise
+// rejected and this was the bug path above: NO [SERVERBUG], then BYE.
+t.test('PROVISION_ON_LOGIN: the account check throws: NO [UNAVAILABLE], the session goes on, the retry is let in', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'omp-imap-provision-fault-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  let broken = true;
+  const accounts = new AccountCheck(async () => {
+    if (broken) throw new TypeError('injected: the master login threw');
+    return { ok: false, kind: 'rejected', reason: 'in use', code: 'LIMIT' }; // Dovecot's NO [LIMIT]: the account exists
+  });
+  const log = createLogger('silent');
+  const provision = new LoginProvisioner(new DmsConfigDir(dir), accounts, 5000, log, new DisabledUsers(), { first: 10, interval: 10 });
+  const backendCall: ImapSessionDeps['login']['backendCall'] = (_who, _client, sink) => sink.backendSettled({ ok: false, kind: 'unavailable', reason: 'the test stops here' });
+  const { client, lines } = await connected({ authenticator: auth, backend: () => Promise.reject(new Error('unused')), backendCall, provision });
+  await lines(1);
+  client.write(`a AUTHENTICATE OAUTHBEARER ${ir}\r\n`);
+  const [, a] = await lines(2);
+  t.match(a, /^a NO \[UNAVAILABLE\]/);
+  broken = false;
+  client.write(`b AUTHENTICATE OAUTHBEARER ${ir}\r\nc NOOP\r\n`);
+  const [, , b, c] = await lines(4);
+  t.match(b, /^b NO \[UNAVAILABLE\]/, 'past provisioning to the (stub) backend login this time');
+  t.match(c, /^c OK /, 'the session went on');
+  client.destroy();
 });
 
 t.test('logins decided at once (malformed responses) with commands pipelined behind them: all answered, in order', async (t) => {

@@ -22,10 +22,16 @@ import { imapIdLine } from '../../src/backend/imap-id.js';
 import type { BackendClient } from '../../src/backend/login-result.js';
 import type { AppPasswordStore } from '../../src/auth/app-passwords.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { AccountCheck } from '../../src/backend/account-check.js';
+import { DisabledUsers } from '../../src/auth/disabled-users.js';
+import { LoginProvisioner } from '../../src/session/provision.js';
+import { DmsConfigDir } from '../../src/state/dms/config-dir.js';
 import { makeCerts } from '../harness/certs.js';
 
 const ORIGIN = 'https://portal.example.test';
 const LOGIN: PendingLogin = { state: 'state-1234', nonce: 'nonce-1234', verifier: 'verifier-1234' };
+// backendClientOf() gives every login one object shape: the portal has no mail session id or client ID.
+const NO_SESSION = { sessionId: undefined, idFields: undefined };
 
 function deps(provisioned: BackendClient[]): PortalDeps & { sessions: PortalSessions } {
   const store: AppPasswordStore = {
@@ -86,7 +92,7 @@ t.test('the callback provisions with both ends of a SocketPeer (getters, not own
   const reply = await route(req as never, d, peer).catch((err: Error) => ({ status: 500, html: err.message }));
   t.equal(reply.status, 303, 'signed in, not a 500');
   t.equal(provisioned.length, 1, 'provisioned once');
-  t.strictSame(provisioned[0], { address: '127.0.0.1', port: client.localPort, localAddress: '127.0.0.1', localPort: port, tls: true },
+  t.strictSame(provisioned[0], { address: '127.0.0.1', port: client.localPort, localAddress: '127.0.0.1', localPort: port, tls: true, ...NO_SESSION },
     'the client passed to provisioning has both ends');
 });
 
@@ -115,6 +121,30 @@ t.test('through the portal listener: provisioning gets the listener\'s own addre
   });
   t.equal(got.status, 303, 'signed in');
   t.equal(provisioned.length, 1, 'provisioned once');
-  t.strictSame(provisioned[0], { address: '127.0.0.1', port: got.from, localAddress: '127.0.0.1', localPort: portal.address().port, tls: true },
+  t.strictSame(provisioned[0], { address: '127.0.0.1', port: got.from, localAddress: '127.0.0.1', localPort: portal.address().port, tls: true, ...NO_SESSION },
     'the client passed to provisioning has both ends');
+});
+
+// The account check throws (a bug, not an answer; the master login here is a stub that throws
+// at once): the sign-in gets the "try again" page an unreachable Dovecot gets, not a 500, and
+// one error line names the user and the fault, never the token. Before, the provisioner's
+// promise rejected and route() threw (server.ts's 500).
+t.test('the account check throws during a first sign-in: 503 and "try again", the sign-in cookie cleared, one error line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'o2mp-portal-provision-fault-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { accepted } = await tcpPair(t);
+  const logged: Array<Record<string, unknown>> = [];
+  const log = createLogger('info', { write: (s: string) => { logged.push(JSON.parse(s) as Record<string, unknown>); } });
+  const accounts = new AccountCheck(() => { throw new TypeError('injected: the master login threw'); });
+  const provisioner = new LoginProvisioner(new DmsConfigDir(dir), accounts, 5000, log, new DisabledUsers(), { first: 10, interval: 10 });
+  const d: PortalDeps & { sessions: PortalSessions } = { ...deps([]), log, provision: (user, client) => provisioner.ensure(user, client) };
+  const req = { method: 'GET', url: `/callback?state=${LOGIN.state}&code=c0de`, headers: { cookie: await callbackCookie(d) } };
+  const reply = await route(req as never, d, new SocketPeer(accepted)).catch((err: Error) => ({ status: 500, html: err.message, cookies: [] }));
+  t.equal(reply.status, 503, 'the answer of an unreachable backend, not a 500');
+  t.match(reply.html, /Try again/);
+  t.ok(reply.cookies?.some((c) => c.startsWith(`${LOGIN_COOKIE}=`) && c.includes('Max-Age=0;')), 'the one-use sign-in cookie is cleared');
+  const errors = logged.filter((l) => (l.level as number) >= 50);
+  t.equal(errors.length, 1, 'one error line');
+  t.match(errors[0], { event: 'provision-failed', user: 'alice@example.test', reason: /injected: the master login threw/ });
+  t.notOk(JSON.stringify(logged).includes('access-token'), 'no token in any line');
 });

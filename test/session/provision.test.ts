@@ -100,3 +100,28 @@ t.test('a user SCIM deleted after the login was decided: refused under the write
   t.same(await s.provisioner.ensure('ivan@example.test', client), { kind: 'refused', reason: 'deleted by the SCIM client' }, 'nor on a later login');
   t.same(s.lines(), []);
 });
+
+t.test('an account check that throws (a bug, not an answer): unavailable at once, one error line, and a retry works', async (t) => {
+  const lines: Array<Record<string, unknown>> = [];
+  const captured = createLogger('info', { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
+  const dir = mkdtempSync(join(tmpdir(), 'omp-provision-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  let broken = true;
+  const accounts = {
+    // Thrown at once, not a rejection: the stub stands for a master login that throws synchronously.
+    exists: (): Promise<AccountAnswer> => { if (broken) throw new TypeError('injected: the master login threw'); return Promise.resolve('exists'); },
+    forget: () => {},
+  } as unknown as AccountCheck;
+  const provisioner = new LoginProvisioner(new DmsConfigDir(dir), accounts, 5000, captured, new DisabledUsers(), { first: 10, interval: 10 });
+  const started = Date.now();
+  // Before: ensure() rejected, and every caller turned that into a bug (the portal's 500).
+  const results = await Promise.all([provisioner.ensure('gina@example.test', client), provisioner.ensure('gina@example.test', client)]);
+  t.ok(Date.now() - started < 2000, 'not waited out to PROVISION_WAIT_MS');
+  for (const r of results) t.match(r, { kind: 'unavailable', reason: /account check failed.*injected: the master login threw/ });
+  const errors = lines.filter((l) => (l.level as number) >= 50);
+  t.equal(errors.length, 1, 'one error line for the one flight');
+  t.match(errors[0], { event: 'provision-failed', user: 'gina@example.test' });
+  broken = false;
+  t.same(await provisioner.ensure('gina@example.test', client), { kind: 'ready', mailbox: 'gina@example.test' }, 'the retry waits for DMS again and is let in');
+  t.same(await provisioner.ensure('gina@example.test', client), { kind: 'exists', mailbox: 'gina@example.test' }, 'and is no longer pending');
+});
