@@ -31,7 +31,10 @@ let nextId = 1;
 
 function send(message: object): void {
   if (!watchdog) {
-    watchdog = spawn(process.execPath, [SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    // Without NODE_OPTIONS: under tap it loads tap's process tracking, which the watchdog, outliving
+    // the test process by design, has no business in (and it would slow its start).
+    const { NODE_OPTIONS: _, ...env } = process.env;
+    watchdog = spawn(process.execPath, [SCRIPT], { detached: true, env, stdio: ['pipe', 'ignore', 'ignore'] });
     watchdog.on('error', () => { /* no watchdog: the handlers in the process still run */ });
     watchdog.stdin!.on('error', () => { /* it died: nothing to tell it */ });
     // Neither it nor the pipe keeps this process alive; the pipe closes when we exit.
