@@ -11,6 +11,7 @@ import { startIdp, type Idp } from '../harness/idp.js';
 import { makeCerts, type CertSet } from '../harness/certs.js';
 import { freePorts, tail, waitForGreeting } from '../harness/ports.js';
 import { VMAIL_ID } from '../harness/dovecot.js';
+import { watchChild } from '../harness/watchdog.js';
 
 export const LOGIN_USER = 'alice@example.test';
 export const BULK_USER = 'bulk@example.test';
@@ -164,6 +165,7 @@ export async function startProxyProcess(w: BenchWorld, o: { build: ProxyBuild; n
   let child: ChildProcess;
   try {
     child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', fd, fd] });
+    watchChild(child);
   } finally {
     closeSync(fd);
   }

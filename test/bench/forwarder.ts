@@ -13,6 +13,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePorts } from '../harness/ports.js';
+import { watchChild } from '../harness/watchdog.js';
 
 export interface Forwarder {
   readonly pid: number;
@@ -45,6 +46,7 @@ export async function startHaproxyForwarder(backendPort: number, dir: string): P
     'backend dovecot', `  server dovecot 127.0.0.1:${backendPort}`, '',
   ].join('\n'));
   const child = spawn('haproxy', ['-f', config, '-db'], { stdio: 'ignore' });
+  watchChild(child);
   const deadline = Date.now() + 10_000;
   for (;;) {
     const up = await new Promise<boolean>((resolve) => {
@@ -68,6 +70,7 @@ export async function startBenchChild(name: string, dir: string, script: string,
   const portFile = join(dir, `${name}-${process.pid}-${Date.now()}.port`);
   const loader = join(import.meta.dirname, '..', '..', 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs');
   const child = spawn(process.execPath, [...nodeArgs, '--import', loader, script, portFile, ...args], { stdio: 'ignore' });
+  watchChild(child);
   const deadline = Date.now() + 60_000; // the TypeScript loader: slow on 2 loaded cores
   for (;;) {
     const port = Number(await readFile(portFile, 'utf8').catch(() => ''));

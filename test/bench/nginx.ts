@@ -22,6 +22,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePorts } from '../harness/ports.js';
+import { watchChild } from '../harness/watchdog.js';
 import type { Forwarder } from './forwarder.js';
 
 const MAIL_MODULE = '/usr/lib/nginx/modules/ngx_mail_module.so';
@@ -82,7 +83,10 @@ export async function startNginxMail(o: NginxOptions): Promise<NginxMail> {
     '}', '',
   ].join('\n'));
   // -e: the error log before the config is read (the default /var/log/nginx may not exist).
-  const child = spawn('nginx', ['-p', prefix, '-c', conf, '-e', join(prefix, 'logs', 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // detached: nginx leads a process group with its worker, so the watchdog can SIGKILL both if
+  // the bench dies and a SIGTERM to the master was not enough.
+  const child = spawn('nginx', ['-p', prefix, '-c', conf, '-e', join(prefix, 'logs', 'error.log')], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  watchChild(child, { group: true });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
   const stop = (): void => { child.kill('SIGKILL'); auth.child.kill('SIGKILL'); killWorkers(workers); };
@@ -145,6 +149,7 @@ async function startAuthServer(o: NginxOptions, prefix: string): Promise<{ child
     stdio: 'ignore',
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BENCH_AUTH_TOKENS: JSON.stringify(o.tokens), BENCH_MASTER_PASSWORD: o.master.password },
   });
+  watchChild(child);
   const deadline = Date.now() + 20_000;
   for (;;) {
     const port = Number(await readFile(portFile, 'utf8').catch(() => ''));

@@ -94,6 +94,7 @@ async function main(): Promise<void> {
   const startLoad = loadAvg1();
   say(`starting backend (${(P.mailboxBytes / 1048576).toFixed(0)} MiB mailbox), IdP, proxy (${build})`);
   const world = await startWorld({ maxSessions, mailboxBytes: P.mailboxBytes });
+  say(`backend in ${world.backend.dir}`);
   const proxies: ProxyProcess[] = [];
   // What a forwarder costs with nothing of the proxy's work: the Node floor, and HAProxy as the
   // reference for a C event loop on the same kernel.

@@ -5,6 +5,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { nginxMailVersion } from './nginx.js';
+import { watchChild } from '../harness/watchdog.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ROWS = [
@@ -75,6 +76,9 @@ t.test('npm run bench -- --quick prints a table with every row', { timeout: 150_
     '--import', join(ROOT, 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs'),
     join(ROOT, 'test', 'bench', 'run.ts'), '--quick', '--proxy=src',
   ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // If tap's time-out kills this process, the bench gets SIGTERM and its own watchdog stops the
+  // backend, nginx, HAProxy and proxy processes it started (bench-signal.test.ts).
+  watchChild(child);
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });

@@ -14,6 +14,7 @@ import {
 } from './postfix.js';
 import { debian13Unavailable, flavourFromEnv, type Flavour } from './flavour.js';
 import { freePorts, HOST, readPid, tail, waitForGreeting, waitPortsClosed } from './ports.js';
+import { watch } from './watchdog.js';
 
 export interface BackendOptions {
   /** DMS generation to imitate; default DMS_FLAVOUR from the environment, else debian12 (see flavour.ts). */
@@ -78,7 +79,8 @@ const START_TIMEOUT_MS = 10_000;
 // teardown does not leave daemons holding ports behind. Dovecot and Postfix are daemons (own
 // session, parent 1): nothing takes them down with us unless we do, on exit and on the
 // signals that end a test file (tap's SIGTERM on a time-out, Ctrl-C, a closed terminal).
-// A master that gets SIGTERM stops its children itself.
+// A master that gets SIGTERM stops its children itself. What no handler here can cover (SIGKILL,
+// SIGALRM from tap's time-out, a second signal during the clean-up) the watchdog does.
 const running = new Set<string[]>();
 function stopRunningDaemons(): void {
   for (const pidFiles of running) {
@@ -110,6 +112,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
   const dp = dovecotPaths(dir, flavour);
   const pp = postfixPaths(dir, flavour);
   const pidFiles = [join(dp.baseDir, 'master.pid'), join(pp.queueDir, 'pid', 'master.pid')];
+  const unwatch = watch({ pidFiles, dirs: [dir] });
   const [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort, managesievePort, managesieveHaproxyPort, submissionPlainPort] =
     await freePorts(14) as [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
   const ports = [imapPort, imapsPort, submissionPort, submissionsPort, smtpPort, imapHaproxyPort, submissionHaproxyPort, imapsHaproxyPort, pop3Port, pop3sPort, pop3HaproxyPort, managesievePort, managesieveHaproxyPort, submissionPlainPort];
@@ -129,6 +132,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     if (dovecotPid !== undefined) try { process.kill(-dovecotPid, 'SIGKILL'); } catch { /* group gone */ }
     await waitPortsClosed(ports, Date.now() + 5000, host).catch(() => {});
     await rm(dir, { recursive: true, force: true });
+    unwatch();
   })());
 
   try {

@@ -7,8 +7,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { startServer } from '../../src/server.js';
+import { startServer, type ProxyServer } from '../../src/server.js';
+import type { Backend } from './backend.js';
 import { makeCerts } from './certs.js';
+import type { Idp } from './idp.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -19,12 +21,45 @@ function ensurePackages(): void {
   execFileSync('bash', [join(root, 'scripts', 'install-backend.sh')], { stdio: 'inherit' });
 }
 
+// What is running, for stop(): a signal can come at any point of the start.
+let backendStarting: Promise<Backend> | undefined;
+let idp: Idp | undefined;
+let server: ProxyServer | undefined;
+let stopping: Promise<void> | undefined;
+
+/**
+ * Stops the proxy, the IdP and the backend (Dovecot, Postfix, its temp dir), then exits. Once:
+ * a second signal, or the one backend.ts sends again after stopping the daemons itself, finds
+ * this running and must not end the process half way (with the default action, as it did when
+ * the handlers were `once`). What this cannot cover, SIGKILL, the watchdog does (watchdog.ts).
+ */
+function stop(code: number): Promise<void> {
+  return stopping ??= (async () => {
+    try {
+      await server?.close();
+      await idp?.stop();
+      await (await backendStarting?.catch(() => undefined))?.stop();
+    } finally {
+      process.exit(code);
+    }
+  })();
+}
+
 async function main(): Promise<void> {
+  // Ctrl-C, kill, a closed terminal: first thing, so that none ends the demo half way started.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      if (!stopping) console.log(`\n${signal}: stopping the proxy, Dovecot and Postfix...`);
+      void stop(0);
+    });
+  }
   ensurePackages();
   const { startBackend } = await import('./backend.js');
   const { startIdp } = await import('./idp.js');
-  const backend = await startBackend();
-  const idp = await startIdp();
+  backendStarting = startBackend();
+  const backend = await backendStarting;
+  if (stopping) return;
+  idp = await startIdp();
   const certs = await makeCerts(backend.dir, { prefix: 'proxy-' });
   const imapPort = process.env.DEMO_IMAP_PORT ?? '10143';
   const imapsPort = process.env.DEMO_IMAPS_PORT ?? '10993';
@@ -48,7 +83,9 @@ async function main(): Promise<void> {
     DMS_MASTER_PASSWORD: backend.master.password,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   });
-  const server = await startServer(config, createLogger(config.logLevel));
+  if (stopping) return;
+  server = await startServer(config, createLogger(config.logLevel));
+  if (stopping) return;
   const user = backend.users[0]!.email;
   const token = await idp.mintToken(user, { expiresInSeconds: 3600 });
   const caFile = certs.caFile;
@@ -73,17 +110,9 @@ Send a message to yourself through the submission port with the same token:
 
 Press Ctrl-C to stop.
 `);
-  const stop = async (): Promise<void> => {
-    await server.close();
-    await idp.stop();
-    await backend.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
 }
 
 main().catch((err: Error) => {
   console.error(`demo failed: ${err.message}`);
-  process.exit(1);
+  void stop(1);
 });

@@ -8,5 +8,5 @@ import { readPid } from './ports.js';
 
 const b = await startBackend();
 const pids = [await readPid(join(dovecotPaths(b.dir, b.flavour).baseDir, 'master.pid')), await readPid(join(postfixPaths(b.dir, b.flavour).queueDir, 'pid', 'master.pid'))];
-console.log(JSON.stringify({ pids, ports: [b.imapPort, b.submissionPort] }));
+console.log(JSON.stringify({ pids, ports: [b.imapPort, b.submissionPort], dir: b.dir }));
 setInterval(() => undefined, 60_000);
