@@ -13,7 +13,7 @@
 // Reads still arrive as 'data' events, so the splice's listeners stay as they are. A buffer is
 // read into again only once its owner is `settled()` (every view of it written, none kept):
 // until then the next read goes into another of a few buffers, or a new one when all are
-// taken. Once the upload is over (small reads), small reads go into one buffer shared by all
+// taken. Once the upload is over (two small reads), reads go into one buffer shared by all
 // sockets and are handed on as copies, so an idle session holds no read buffer again.
 import net from 'node:net';
 
@@ -24,8 +24,12 @@ export interface ReadOwner { settled(): boolean }
 export const BULK_READ_BYTES = 8 * 1024;
 const BYTES = 64 * 1024;
 const POOL = 4;
+/** Two reads in a row smaller than this end the upload: the buffers are dropped, so a session
+ *  that uploaded and then waits (IMAP IDLE after APPEND) holds none. One is not enough: a TLS
+ *  client's write often ends in a short record. Another upload costs one copied read and one
+ *  new buffer, as every read did before. */
 const SMALL_READ_BYTES = 2 * 1024;
-const SMALL_READS_TO_END = 4;
+const SMALL_READS_TO_END = 2;
 
 const shared = Buffer.allocUnsafeSlow(BYTES);
 
