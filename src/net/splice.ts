@@ -10,7 +10,7 @@
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { direct, type ReadSink } from './reused-reads.js';
-import { BULK_READ_BYTES, reuseClientReads, type ReadOwner } from './client-reads.js';
+import { BULK_READ_BYTES, readsReusableToward, reuseClientReads, type ReadOwner } from './client-reads.js';
 import { idleSweep, type IdleSweep, type IdleWatched } from './idle-sweep.js';
 
 /** How a spliced session ended; 'revoked': its user was disabled (SCIM) while it was open; 'internal-error': a bug of ours ended it. */
@@ -54,7 +54,7 @@ export abstract class Splice implements ReadSink, ReadOwner, IdleWatched {
   /** The backend is read through direct() (net/reused-reads.ts), not 'data' events. */
   private readonly reused: boolean = false;
   /** An upload from the client is to be read into reused buffers (net/client-reads.ts); not
-   *  with TLS to the backend (smtp/guarded-forward.ts says why), nor once it is. */
+   *  with TLS to the backend (readsReusableToward says why), nor once it is. */
   private tryReuse: boolean;
   private written: ((err?: Error | null) => void) | null = null;
   private passEnd: ((end: () => void) => void) | null = null;
@@ -65,7 +65,7 @@ export abstract class Splice implements ReadSink, ReadOwner, IdleWatched {
   constructor(readonly client: Counted, readonly backend: Counted, idleTimeoutMs: number, forward?: Forwarder) {
     this.clientWritten0 = client.bytesWritten;
     this.backendWritten0 = backend.bytesWritten;
-    this.tryReuse = !forward && (backend as { encrypted?: boolean }).encrypted !== true;
+    this.tryReuse = !forward && readsReusableToward(backend);
     (client as Spliced)[kSplice] = this;
     (backend as Spliced)[kSplice] = this;
     client.on('error', Splice.onClientError);

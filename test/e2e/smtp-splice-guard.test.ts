@@ -15,6 +15,27 @@ import type { MailUser } from '../harness/backend.js';
 const s = await startStack(t, { backend: { xclient: true }, proxyEnv: { DMS_SUBMISSION_LOGIN: 'xclient' } });
 const { alice, bob } = s;
 
+/** Bob's INBOX through the proxy's IMAP (993): the source of the message with `subject`, once delivered. */
+async function bobsInbox(t: Test): Promise<(subject: string, waitMs: number) => Promise<string>> {
+  const imap = new ImapFlow({
+    host: '127.0.0.1', port: s.proxy.imapsPort, secure: true, logger: false,
+    tls: { ca: s.ca, servername: 'localhost' },
+    auth: { user: bob.email, accessToken: await s.idp.mintToken(bob.email) },
+  });
+  await imap.connect();
+  t.teardown(() => imap.logout().catch(() => imap.close()));
+  const lock = await imap.getMailboxLock('INBOX');
+  t.teardown(() => lock.release());
+  return async (subject, waitMs) => {
+    const uid = await eventually(async () => {
+      await imap.noop();
+      return ((await imap.search({ subject }, { uid: true })) || [])[0];
+    }, waitMs, `delivery of ${subject}`);
+    const msg = await imap.fetchOne(String(uid), { source: true }, { uid: true });
+    return msg && msg.source ? msg.source.toString('latin1') : '';
+  };
+}
+
 /** A raw session over 587 (STARTTLS) or 465, logged in as `user` with XOAUTH2. */
 async function loggedIn(t: Test, user: MailUser, implicitTls = false): Promise<RawSmtp> {
   const c = await RawSmtp.connect(implicitTls ? s.proxy.submissionsPort : s.proxy.submissionPort, implicitTls ? { implicitTls, ca: s.ca } : {});
@@ -115,21 +136,7 @@ t.test('mail whose content has a line "XCLIENT LOGIN=bob" goes through unchanged
   t.equal((await c.command('NOOP')).code, 250, 'commands go on after the message');
 
   // Read back through the proxy's IMAP as bob.
-  const imap = new ImapFlow({
-    host: '127.0.0.1', port: s.proxy.imapsPort, secure: true, logger: false,
-    tls: { ca: s.ca, servername: 'localhost' },
-    auth: { user: bob.email, accessToken: await s.idp.mintToken(bob.email) },
-  });
-  await imap.connect();
-  t.teardown(() => imap.logout().catch(() => imap.close()));
-  const lock = await imap.getMailboxLock('INBOX');
-  t.teardown(() => lock.release());
-  const uid = await eventually(async () => {
-    await imap.noop();
-    return ((await imap.search({ subject: m }, { uid: true })) || [])[0];
-  }, 10_000, 'delivery');
-  const msg = await imap.fetchOne(String(uid), { source: true }, { uid: true });
-  const src = msg && msg.source ? msg.source.toString('latin1') : '';
+  const src = await (await bobsInbox(t))(m, 10_000);
   t.ok(src.endsWith(raw), 'the message arrived byte for byte (Postfix only prepends headers)', { tail: src.slice(-400) });
 });
 
@@ -164,22 +171,9 @@ for (const implicitTls of [false, true]) {
     t.equal((await c.command('DATA')).code, 354);
     await c.write(`${raws[0]}.\r\nMAIL FROM:<${alice.email}>\r\nRCPT TO:<${bob.email}>\r\nDATA\r\n${raws[1]}.\r\n`);
     for (const code of [250, 250, 250, 354, 250]) t.equal((await c.reply(30_000)).code, code);
-    const imap = new ImapFlow({
-      host: '127.0.0.1', port: s.proxy.imapsPort, secure: true, logger: false,
-      tls: { ca: s.ca, servername: 'localhost' },
-      auth: { user: bob.email, accessToken: await s.idp.mintToken(bob.email) },
-    });
-    await imap.connect();
-    t.teardown(() => imap.logout().catch(() => imap.close()));
-    const lock = await imap.getMailboxLock('INBOX');
-    t.teardown(() => lock.release());
+    const sourceBySubject = await bobsInbox(t);
     for (const [i, m] of tags.entries()) {
-      const uid = await eventually(async () => {
-        await imap.noop();
-        return ((await imap.search({ subject: m }, { uid: true })) || [])[0];
-      }, 20_000, `delivery of ${m}`);
-      const msg = await imap.fetchOne(String(uid), { source: true }, { uid: true });
-      const src = msg && msg.source ? msg.source.toString('latin1') : '';
+      const src = await sourceBySubject(m, 20_000);
       t.ok(src.endsWith(raws[i]!), `message ${i + 1} arrived byte for byte (Postfix only prepends headers)`, { length: src.length, expected: raws[i]!.length });
     }
   });

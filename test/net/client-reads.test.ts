@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BULK_READ_BYTES, reuseClientReads } from '../../src/net/client-reads.js';
+import { BULK_READ_BYTES, readsReusableToward, reuseClientReads } from '../../src/net/client-reads.js';
 import { makeCerts } from '../harness/certs.js';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -119,6 +119,14 @@ t.test('not adopted while bytes wait in the stream: they would come after later 
   t.notOk(reuseClientReads(server, { settled: () => true }), 'refused');
   client.destroy();
   server.destroy();
+});
+
+t.test('reads are reused toward a plain backend, not toward a TLS one (a TLS write is done a turn late)', async (t) => {
+  const plain = await accepted(false);
+  const secure = await accepted(true);
+  t.ok(readsReusableToward(plain.client), 'plain');
+  t.notOk(readsReusableToward(secure.client), 'TLS');
+  for (const s of [plain.client, plain.server, secure.client, secure.server]) s.destroy();
 });
 
 // Through the splice itself: a client uploading to a backend that reads in bursts with pauses,
