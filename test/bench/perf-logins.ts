@@ -3,7 +3,7 @@
 // process descheduled with the time it waited): N logins at C concurrent through the compiled
 // proxy started with --perf-basic-prof; writes perf.data to DIR for `perf report`.
 // Usage (root or perf_event_paranoid ≤ 1): npm run build &&
-//   [WARM=3000] [FAKE_BACKEND=1] [LEAN=1] [PERF_NODE_ARGS=...] node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/perf-logins.ts [N] [C] [CLI_JS]
+//   [WARM=3000] [FAKE_BACKEND=1] [LEAN=1 | NGINX=1] [PERF_NODE_ARGS=...] node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/perf-logins.ts [N] [C] [CLI_JS]
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +13,8 @@ import { proxyTarget, loginCycle, pool } from './imap-phases.js';
 import { cpuPreciseMs } from './proc.js';
 import { startFakeImapBackend } from './fake-imap-backend.js';
 import { startLeanLogin } from './lean-login.js';
+import { startNginxMail } from './nginx.js';
+import { plainIr } from './wire.js';
 
 const N = Number(process.argv[2] ?? 3000);
 const C = Number(process.argv[3] ?? 32);
@@ -28,20 +30,27 @@ try {
   const proxy = await startProxyProcess(world, { build: 'dist', name: 'perf', nodeArgs, ...(cli ? { cli } : {}), ...(fake ? { env: { DMS_IMAP_PORT: String(fake.port) } } : {}) });
   // LEAN=1: profile lean-login.ts (the login job in the least Node code) instead of the proxy.
   const lean = process.env.LEAN ? await startLeanLogin(fake?.port ?? world.backend.imapPort, world.backend.dir, world.backend.master, { [world.token]: LOGIN_USER }, nodeArgs) : null;
-  const target = lean ? { ...proxyTarget(world, proxy, LOGIN_USER, world.token), ep: { port: lean.port } } : proxyTarget(world, proxy, LOGIN_USER, world.token);
-  const pid = lean?.pid ?? proxy.pid;
+  // NGINX=1: profile nginx's mail proxy and its auth_http server (a Node process) together,
+  // against Dovecot; read with `perf report --sort comm,dso` (no feature table for them).
+  const nginx = process.env.NGINX && !fake ? await startNginxMail({ backendPort: world.backend.imapPort, dir: world.backend.dir, master: world.backend.master, tokens: { [world.token]: LOGIN_USER } }) : null;
+  const target = lean ? { ...proxyTarget(world, proxy, LOGIN_USER, world.token), ep: { port: lean.port } }
+    : nginx ? { ...proxyTarget(world, proxy, LOGIN_USER, world.token), ep: { port: nginx.port }, auth: () => `PLAIN ${plainIr('', LOGIN_USER, world.token)}` }
+      : proxyTarget(world, proxy, LOGIN_USER, world.token);
+  const pids: readonly number[] = lean ? [lean.pid] : nginx ? nginx.pids() : [proxy.pid];
   await pool(C, Number(process.env.WARM ?? 300), (i) => loginCycle(target, i).then(() => undefined)); // warm: JIT, token cache (WARM=3000: steady state)
   const data = join(dir, 'perf.data');
-  const perf = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-p', String(pid), '-o', data], { stdio: 'ignore' });
+  const perf = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-p', pids.join(','), '-o', data], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 500));
-  const cpu0 = cpuPreciseMs(pid);
+  const cpuOf = (): number => pids.reduce((sum, p) => sum + cpuPreciseMs(p), 0);
+  const cpu0 = cpuOf();
   await pool(C, N, (i) => loginCycle(target, i).then(() => undefined));
-  const cpu = (cpuPreciseMs(pid) - cpu0) / N;
+  const cpu = (cpuOf() - cpu0) / N;
   perf.kill('SIGINT');
   await new Promise((r) => perf.once('exit', r));
   console.log(`${N} logins at ${C} concurrent: ${cpu.toFixed(3)} ms CPU per login; perf report -i ${data} --no-children --sort dso,sym`);
-  console.log(`by feature: node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/perf-account.ts ${lean ? 'lean' : 'proxy'}=${data}:${N}`);
+  if (!nginx) console.log(`by feature: node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/perf-account.ts ${lean ? 'lean' : 'proxy'}=${data}:${N}`);
   lean?.stop();
+  await nginx?.stop();
   await proxy.stop();
 } finally {
   fake?.stop();
