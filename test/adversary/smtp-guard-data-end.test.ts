@@ -1,7 +1,7 @@
 // Adversary finding: the SMTP command guard (src/smtp/data-end.ts) says it reads DATA content
-// "as Postfix 3.7 reads it", and takes a line "." followed by any number of CRs as the end of
+// "as Postfix 3.7 reads it", and took a line "." followed by any number of CRs as the end of
 // the content. Postfix reads content in records of at most line_length_limit (2048) bytes
-// and strips trailing CRs only from a record that ends in LF: a line "." + 2048 or more CRs
+// and strips trailing CRs only from a record that ends in LF: a line "." + 2047 or more CRs
 // is a record ".\r\r…" (continued), which is content, not the end. From there on the guard
 // and Postfix disagree: the guard parses the rest of the message as commands (refusing and
 // dropping lines such as "STARTTLS" or "AUTH" out of the message, then holding everything
