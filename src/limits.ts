@@ -66,6 +66,8 @@ export const IDLE_CHECKS_PER_TIMEOUT = 16;
 
 // ---- Spliced SMTP sessions -------------------------------------------------------------
 
+/** Postfix's line_length_limit (its default, as DMS keeps it): Postfix reads a line in records of at most this many bytes, its LF included. */
+export const POSTFIX_LINE_LENGTH_LIMIT = 2048;
 /** Longest command line passed on after login, without its line end: below Postfix's line_length_limit (2048), so Postfix never cuts a line the guard read whole (RFC 5321 §4.5.3.1.4: 512). */
 export const MAX_SPLICED_SMTP_COMMAND_BYTES = 2000;
 /** A reply line from Postfix is passed on as it is once this long without a line end. */

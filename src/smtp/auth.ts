@@ -91,10 +91,13 @@ async function authenticate(client: SmtpClient, command: string, deps: SmtpAuthD
 
 function spliceTo(client: SmtpClient, o: Extract<LoginOutcome<SmtpBackend>, { kind: 'ok' }>, deps: SmtpAuthDeps, log: Logger, startedAt: number): void {
   client.reply(...REPLY.authOk);
-  const { socket, early } = client.takeOver();
-  let unregister: (() => void) | undefined;
-  const spliced = spliceSmtp(socket, o.backend, early, {
-    idleTimeoutMs: deps.idleTimeoutMs, log, user: o.user, mech: o.mech, startedAt, onEnd: () => unregister?.(),
+  client.takeOver((socket, early) => {
+    // Gone while a long pipeline was still being parsed: as a client that left during the login.
+    if (socket.destroyed) return void o.backend.socket.destroy();
+    let unregister: (() => void) | undefined;
+    const spliced = spliceSmtp(socket, o.backend, early, {
+      idleTimeoutMs: deps.idleTimeoutMs, log, user: o.user, mech: o.mech, startedAt, onEnd: () => unregister?.(),
+    });
+    unregister = deps.onSpliced?.(spliced, o.user, o.appPassword);
   });
-  unregister = deps.onSpliced?.(spliced, o.user, o.appPassword);
 }

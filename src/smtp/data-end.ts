@@ -1,11 +1,15 @@
 // Where SMTP DATA content ends, as Postfix 3.7 reads it (smtpd_forbid_bare_newline=no): at a
 // line that is "." (RFC 5321 §4.1.1.4), a line ending at LF with or without CR, Postfix
 // stripping every CR before the LF (".\r\r\n" ends the content as ".\r\n" does), and only at
-// a line start. Kept across reads: a line may be split anywhere. Only a line that starts with
+// a line start, and only if the line with its LF fits in one of Postfix's records
+// (line_length_limit, 2048 bytes): a longer line is read as a record without its LF, whose CRs
+// stay, and a continuation, so "." and 2047 or more CRs is content. Kept across reads: a line may be split anywhere. Only a line that starts with
 // "." can end the content, so the scan skips to the next "\n." in one search rather than line
 // by line (a MiB of content is some 13,000 lines). That search still stops at every LF (13,000
 // memchr calls per MiB, about a tenth of the proxy's CPU in an upload): a read with no "." at
 // all, as a base64 attachment's are, is passed over in one memchr for the "." instead.
+import { POSTFIX_LINE_LENGTH_LIMIT } from '../limits.js';
+
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT = 0x2e;
@@ -45,7 +49,7 @@ export class DataEnd {
       for (let j = this.lineBytes === 0 ? i + 1 : i; this.dotLine && j < stop; j++) this.dotLine = chunk[j] === CR;
       this.lineBytes += stop - i;
       if (lf < 0) return -1;
-      const isEnd = this.lineBytes > 0 && this.dotLine;
+      const isEnd = this.dotLine && this.lineBytes > 0 && this.lineBytes < POSTFIX_LINE_LENGTH_LIMIT;
       this.lineBytes = 0;
       this.dotLine = false;
       i = lf + 1;

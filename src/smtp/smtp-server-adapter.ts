@@ -1,4 +1,5 @@
-// Every use of smtp-server beyond its documented API lives in this file, and nowhere else.
+// Every use of smtp-server beyond its documented API lives in this file (and, for its parser,
+// smtp-server-takeover.ts), and nowhere else.
 //
 // smtp-server is pinned to an exact version in package.json; test/smtp/adapter.test.ts
 // checks each private member used here on a live connection, so an upgrade that changes
@@ -9,14 +10,15 @@
 //    error challenge, OAUTHBEARER, and a 235 only once the backend has accepted the login.
 //    We replace the connection's handler_AUTH and use its _nextHandler for continuations.
 //  - the hand-over: after 235 the socket is taken from smtp-server (unpiped from its parser,
-//    its timers and bookkeeping cleared) and spliced to Postfix.
+//    its timers and bookkeeping cleared) and spliced to Postfix; the lines pipelined behind
+//    AUTH are taken from its parser by smtp-server-takeover.ts, the one other such file.
 //  - no AUTH in EHLO before TLS (smtp-server always lists it).
 import type net from 'node:net';
 import type { ServerTlsSource } from '../net/tls-context.js';
-import type { Writable } from 'node:stream';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { contained } from '../observability/faults.js';
 import { REPLY } from './replies.js';
+import { takeParsedLines, type SmtpParser } from './smtp-server-takeover.js';
 import { isHttpRequest } from '../session/http-probe.js';
 
 export const SMTP_SERVER_VERSION = '3.21.6';
@@ -44,7 +46,7 @@ interface ConnectionInternals {
   _ready: boolean;
   _upgrading: boolean;
   _socket: net.Socket;
-  _parser: (Writable & { isClosed: boolean; _remainder: string; oncommand(line: Buffer, next: () => void): void }) | false;
+  _parser: SmtpParser | false;
   _closed: boolean;
   _closeTimer?: NodeJS.Timeout;
 }
@@ -74,13 +76,12 @@ export interface SmtpClient {
   abort(): void;
   /**
    * Takes the socket away from smtp-server for the splice. Call after the 235 reply.
-   * `early`: what the client pipelined behind AUTH, still unread by smtp-server; it is the
-   * backend's now, in order before anything read from `socket` later.
+   * `then` gets it with `early`: what the client pipelined behind AUTH, still unread by
+   * smtp-server; it is the backend's now, in order before anything read from `socket` later.
+   * Called once, in this turn or (a long pipeline) a later one; `socket` may have closed by then.
    */
-  takeOver(): { socket: net.Socket; early: Buffer };
+  takeOver(then: (socket: net.Socket, early: Buffer) => void): void;
 }
-
-const CRLF = Buffer.from('\r\n');
 
 export type AuthHandler = (client: SmtpClient, command: string) => void;
 
@@ -264,37 +265,15 @@ function client(c: ConnectionInternals, firstCallback: () => void): SmtpClient {
     abort() {
       c._socket.destroy();
     },
-    takeOver() {
+    takeOver(then) {
       const socket = c._socket;
-      const parser = c._parser;
-      const early: Buffer[] = [];
-      if (parser) {
-        socket.unpipe(parser); // bytes that arrive from now on go to the splice
-        // RFC 4954 §4 allows commands pipelined behind an AUTH whose initial response
-        // completes it in one round trip (PLAIN, a good bearer token), and we advertise
-        // PIPELINING: MAIL, RCPT, DATA may already sit in the parser. Releasing AUTH below
-        // makes the parser hand them on, to us instead of to smtp-server.
-        parser.oncommand = (line, next) => {
-          early.push(line, CRLF);
-          next();
-        };
-        parser.removeAllListeners('error'); // an over-long line must not become a 421 inside the splice
-        parser.on('error', () => undefined);
-      }
       c._closed = true; // smtp-server's own close and error handling becomes a no-op
       clearTimeout(c._closeTimer);
       (c as unknown as { _server: SMTPServer })._server.connections.delete(c as never);
       socket.setTimeout(0);
       socket.removeAllListeners('timeout');
       socket.allowHalfOpen = true; // the splice passes a FIN on as a FIN
-      release(); // the parser goes on with the lines after AUTH, synchronously
-      if (parser) {
-        // The partial last line, and nothing more to smtp-server ever after.
-        if (parser._remainder) early.push(Buffer.from(parser._remainder, 'latin1'));
-        parser._remainder = '';
-        parser.isClosed = true;
-      }
-      return { socket, early: Buffer.concat(early) };
+      takeParsedLines(socket, c._parser, release, (early) => then(socket, early));
     },
   };
 }

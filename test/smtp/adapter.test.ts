@@ -55,14 +55,14 @@ t.test('private members the adapter uses exist on a live connection', async (t) 
 });
 
 t.test('continuation, then takeOver: smtp-server lets go of the socket', async (t) => {
-  let taken: net.Socket | null = null;
   const { front, sock, waitFor, text } = await withFront((c) => {
     void c.continuation('cHJvbXB0').then((line) => {
       t.equal(line, 'response-line', 'continuation line delivered to us');
       c.reply(235, '2.7.0 ok');
-      taken = c.takeOver().socket;
-      taken.on('data', (d) => taken!.write(`echo:${d.toString()}`));
-      taken.resume();
+      c.takeOver((socket) => {
+        socket.on('data', (d) => socket.write(`echo:${d.toString()}`));
+        socket.resume();
+      });
     });
   });
   await waitFor(/^220 /m);
