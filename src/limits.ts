@@ -230,7 +230,7 @@ export const PORTAL_MAX_HEADER_BYTES = 8192;
 export const PORTAL_HEADERS_TIMEOUT_MS = 10_000;
 export const PORTAL_REQUEST_TIMEOUT_MS = 20_000;
 export const PORTAL_KEEPALIVE_MS = 5_000;
-/** Open connections to the portal listener: a page for people, not a mail port. */
+/** Open connections to the portal listener: a page for people, not a mail port (and per client MAX_CONNECTIONS_PER_IP: portal/server.ts). */
 export const PORTAL_MAX_CONNECTIONS = 1000;
 /** Signed-in sessions kept; past it the oldest is ended (each is a few hundred bytes). */
 export const PORTAL_MAX_SESSIONS = 10_000;

@@ -114,7 +114,7 @@ const TABLE = [
   k('AUTH_FAIL_DELAY_MS', 'int', '500', 'Delay before a failure reply, doubled with every further failure in the window (like Dovecot auth_failure_delay).', { min: 0, max: 60000 }),
   k('AUTH_FAIL_DELAY_MAX_MS', 'int', '10000', 'Upper bound of that growing delay.', { min: 0, max: 120000 }),
   k('MAX_CONNECTIONS', 'int', '20000', 'Open client connections in total (all listeners); more are refused with * BYE / 421.', { min: 1, max: 1000000 }),
-  k('MAX_CONNECTIONS_PER_IP', 'int', '100', 'Open client connections from one IP.', { min: 1, max: 1000000 }),
+  k('MAX_CONNECTIONS_PER_IP', 'int', '100', 'Open client connections from one IP: on the mail ports together, and on the portal (LISTEN_PORTAL) counted apart from them. More are refused at accept.', { min: 1, max: 1000000 }),
   k('MAX_PREAUTH_SESSIONS', 'int', '2000', 'Connections not yet logged in, in total.', { min: 1, max: 1000000 }),
   k('SHARED_STATE_URL', 'string', '', 'Redis 7 or Valkey shared by every replica (redis://host:6379/0, rediss:// for TLS): failure counters and blocks, deactivated and deleted users and the revocation of their sessions, positive token decisions (by the token\'s hash), app passwords (with APP_PASSWORDS_FILE) and portal sessions (with LISTEN_PORTAL) are then shared. Empty: kept in this process (one instance).'),
   k('SHARED_STATE_PASSWORD_FILE', 'file', '', 'File holding the password of SHARED_STATE_URL (Docker/Kubernetes secret); overrides a password in the URL.'),

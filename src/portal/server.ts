@@ -5,12 +5,14 @@
 // that breaks a rule gets a 4xx, one that trips a bug a 500, and the process goes on.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { ListenAddress } from '../config/types.js';
+import type { Config, ListenAddress } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ProxyProtocolIn } from '../net/listen.js';
 import type { Peer } from '../net/peer.js';
 import { listen, type Listener } from '../net/listen.js';
 import { refuseTunnels } from '../net/http-tunnels.js';
+import { ConnectionLimiter } from '../net/connection-limits.js';
+import { withinLimits } from '../session/admission.js';
 import { startServerTls, type ServerTlsSource } from '../net/tls-context.js';
 import { reportFault } from '../observability/faults.js';
 import { send } from './headers.js';
@@ -24,7 +26,11 @@ export interface PortalListener {
   close(): Promise<void>;
 }
 
-export async function startPortalListener(at: ListenAddress, tls: ServerTlsSource, proxyIn: ProxyProtocolIn | null, deps: PortalDeps): Promise<PortalListener> {
+/**
+ * `connections`: the portal's own open-connection counts (portalConnections()), apart from
+ * the mail ports', so neither side's clients can use up the other's.
+ */
+export async function startPortalListener(at: ListenAddress, tls: ServerTlsSource, proxyIn: ProxyProtocolIn | null, connections: ConnectionLimiter, deps: PortalDeps): Promise<PortalListener> {
   const log: Logger = deps.log;
   const peerOf = new WeakMap<Socket, Peer>();
   const server = http.createServer({
@@ -49,11 +55,10 @@ export async function startPortalListener(at: ListenAddress, tls: ServerTlsSourc
   });
   refuseTunnels(server, 'GET, HEAD, POST');
   server.keepAliveTimeout = PORTAL_KEEPALIVE_MS;
-  let open = 0;
   const listener: Listener = await listen('portal', at, (socket, peer) => {
-    if (open >= PORTAL_MAX_CONNECTIONS) return void socket.destroy();
-    open += 1;
-    socket.once('close', () => { open -= 1; });
+    // Over the portal's limits (in total, and per client: the PROXY header's address when
+    // behind a balancer): closed at accept, one log line, as the mail ports do.
+    if (typeof withinLimits({ connections, log }, socket, peer.address) === 'string') return void socket.destroy();
     const secure = startServerTls(socket, tls);
     secure.on('error', () => undefined); // a failed handshake or a reset: that client's problem
     peerOf.set(secure, peer);
@@ -68,4 +73,18 @@ export async function startPortalListener(at: ListenAddress, tls: ServerTlsSourc
       await listener.close();
     },
   };
+}
+
+/**
+ * The portal's connection limits: PORTAL_MAX_CONNECTIONS in total, and per client the
+ * MAX_CONNECTIONS_PER_IP the mail ports allow (IPv6 by IPV6_CLIENT_PREFIX), counted apart
+ * from theirs. Nobody logs in on a connection here, so the before-login bound is the total.
+ */
+export function portalConnections(limits: Pick<Config['limits'], 'maxConnectionsPerIp' | 'ipv6ClientPrefix'>): ConnectionLimiter {
+  return new ConnectionLimiter({
+    maxTotal: PORTAL_MAX_CONNECTIONS,
+    maxPerIp: limits.maxConnectionsPerIp,
+    maxPreauth: PORTAL_MAX_CONNECTIONS,
+    ipv6PrefixBits: limits.ipv6ClientPrefix,
+  });
 }

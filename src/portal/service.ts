@@ -7,7 +7,7 @@ import type { SharedParts } from '../session/parts.js';
 import { PortalOidc } from './oidc.js';
 import { PortalSessions, type PortalSessionStore } from './sessions.js';
 import { RedisPortalSessions } from './redis-sessions.js';
-import { startPortalListener, type PortalListener } from './server.js';
+import { portalConnections, startPortalListener, type PortalListener } from './server.js';
 
 export async function startPortal(parts: SharedParts, store: AppPasswordStore | undefined): Promise<PortalListener | null> {
   const { config, log, tlsContext, authenticator, disabled } = parts;
@@ -19,7 +19,7 @@ export async function startPortal(parts: SharedParts, store: AppPasswordStore | 
   const sessions: PortalSessionStore = shared ?? new PortalSessions(portal.sessionTtlMs);
   // Best effort in the store: every request checks the user's state again anyway (routes.ts).
   const unsubscribe = disabled?.onDisabled((user) => { void Promise.resolve(sessions.endUser(user)).catch(() => undefined); });
-  const listener = await startPortalListener(portal.listen, tlsContext, parts.proxyIn, {
+  const listener = await startPortalListener(portal.listen, tlsContext, parts.proxyIn, portalConnections(config.limits), {
     config: portal,
     oidc: new PortalOidc(portal, config.oauth2.timeoutMs),
     decide: (token) => authenticator.decide({ kind: 'token', mechanism: 'OAUTHBEARER', authzid: undefined, token }),

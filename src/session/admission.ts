@@ -2,7 +2,7 @@
 // or a connection over the limits is refused before any session state is built.
 import type net from 'node:net';
 import type { Peer } from '../net/peer.js';
-import type { ConnectionLimiter } from '../net/connection-limits.js';
+import type { ConnectionLimiter, Slot } from '../net/connection-limits.js';
 import type { LoginGuard } from '../auth/login-guard.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
@@ -20,17 +20,25 @@ export interface Admission {
  * written once the connection is known to be admitted, before its bookkeeping (issue 21:
  * connect → greeting): a refused client never gets it.
  */
-export function admit(p: Admission, socket: net.Socket, peer: Peer, greeting?: string): string | { loggedIn: () => void } {
+export function admit(p: Admission, socket: net.Socket, peer: Peer, greeting?: string): string | Slot {
   const verdict = p.guard.blocked(peer.address);
   if (verdict.blocked) {
     metrics.connectionsRefused.inc({ reason: 'ip-blocked' });
     p.log.warn({ event: 'connection-refused', client: peer.address, reason: 'ip-blocked', retryAfterMs: verdict.retryAfterMs }, 'connection from a blocked IP');
     return 'Too many failed logins, try again later.';
   }
-  const key = p.connections.check(peer.address);
+  return withinLimits(p, socket, peer.address, greeting);
+}
+
+/**
+ * The connection-limit half of admit(), for a listener with limits of its own and no logins
+ * to block (the portal): the refusal text, counted and logged, or the connection's Slot.
+ */
+export function withinLimits(p: Pick<Admission, 'connections' | 'log'>, socket: net.Socket, address: string, greeting?: string): string | Slot {
+  const key = p.connections.check(address);
   if (typeof key !== 'string') {
     metrics.connectionsRefused.inc({ reason: key.reason });
-    p.log.warn({ event: 'connection-refused', client: peer.address, reason: key.reason }, 'connection limit reached');
+    p.log.warn({ event: 'connection-refused', client: address, reason: key.reason }, 'connection limit reached');
     return 'Too many connections, try again later.';
   }
   if (greeting !== undefined) socket.write(greeting);

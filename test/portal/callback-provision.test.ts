@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { route, type PortalDeps } from '../../src/portal/routes.js';
-import { startPortalListener } from '../../src/portal/server.js';
+import { portalConnections, startPortalListener } from '../../src/portal/server.js';
 import { PortalSessions } from '../../src/portal/sessions.js';
 import { LOGIN_COOKIE } from '../../src/portal/cookies.js';
 import { sealLogin, type PendingLogin } from '../../src/portal/login-seal.js';
@@ -105,7 +105,7 @@ t.test('through the portal listener: provisioning gets the listener\'s own addre
   const context = tls.createSecureContext({ cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) });
   const provisioned: BackendClient[] = [];
   const d = deps(provisioned);
-  const portal = await startPortalListener({ host: '127.0.0.1', port: 0 }, { context, SNICallback: (_n, cb) => cb(null, context) }, null, d);
+  const portal = await startPortalListener({ host: '127.0.0.1', port: 0 }, { context, SNICallback: (_n, cb) => cb(null, context) }, null, portalConnections({ maxConnectionsPerIp: 100, ipv6ClientPrefix: 64 }), d);
   t.teardown(() => portal.close());
   const cookie = await callbackCookie(d);
   const got = await new Promise<{ status: number; from: number }>((resolve, reject) => {
