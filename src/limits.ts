@@ -240,6 +240,8 @@ export const PORTAL_MAX_SESSIONS = 10_000;
  * credentials) would push every other user's session out past PORTAL_MAX_SESSIONS.
  */
 export const PORTAL_MAX_SESSIONS_PER_USER = 10;
+/** After a failed OIDC discovery the portal answers 503 this long before it asks the IdP again: page loads do not each become a request to an IdP that is down. */
+export const PORTAL_DISCOVERY_RETRY_MS = 5_000;
 /** Time a user has at the IdP between "sign in" and the callback. */
 export const PORTAL_LOGIN_TTL_MS = 600_000;
 /** Expired portal sessions and sign-ins are swept at most this often (a sweep walks them all). */

@@ -1,10 +1,12 @@
 // The portal's side of OpenID Connect: the authorization code flow with PKCE (RFC 7636,
 // S256), state and nonce, through openid-client (maintained, certified, the library the
 // issue names). Discovery is fetched on the first sign-in and again after a failure, so an
-// IdP that is down at start-up does not keep the proxy from starting.
+// IdP that is down at start-up does not keep the proxy from starting; a failure is kept for
+// PORTAL_DISCOVERY_RETRY_MS, so while the IdP is down sign-ins are not each a request to it.
 import * as oidc from 'openid-client';
 import type { PortalConfig } from '../config/types.js';
 import type { PendingLogin } from './login-seal.js';
+import { PORTAL_DISCOVERY_RETRY_MS } from '../limits.js';
 
 export interface SignInStart {
   readonly url: string;
@@ -17,7 +19,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 export class PortalOidc {
   private configuration: Promise<oidc.Configuration> | undefined;
 
-  constructor(private readonly config: PortalConfig, private readonly timeoutMs: number) {}
+  constructor(private readonly config: PortalConfig, private readonly timeoutMs: number, private readonly retryAfterMs = PORTAL_DISCOVERY_RETRY_MS) {}
 
   private discover(): Promise<oidc.Configuration> {
     const c = this.config;
@@ -31,7 +33,9 @@ export class PortalOidc {
       return conf;
     });
     this.configuration = found;
-    found.catch(() => { if (this.configuration === found) this.configuration = undefined; });
+    found.catch(() => {
+      setTimeout(() => { if (this.configuration === found) this.configuration = undefined; }, this.retryAfterMs).unref();
+    });
     return found;
   }
 
