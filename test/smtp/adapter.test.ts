@@ -78,6 +78,35 @@ t.test('continuation, then takeOver: smtp-server lets go of the socket', async (
   t.notMatch(text(), /530|503|250 Accepted/, 'smtp-server did not answer after the hand-over');
 });
 
+t.test('takeOver with a long pipeline: every line, once, even if the client is gone by then', async (t) => {
+  // 150 lines behind AUTH in one read: smtp-server's parser yields after 100 (MAX_SYNC_COMMANDS),
+  // so the lines come a turn later; the client is destroyed in between.
+  const calls: Array<{ destroyed: boolean; early: string }> = [];
+  const handedOver = new Promise<void>((resolve) => {
+    void withFront((c) => {
+      c.reply(235, '2.7.0 ok');
+      c.takeOver((socket, early) => {
+        calls.push({ destroyed: socket.destroyed, early: early.toString('latin1') });
+        resolve();
+      });
+      t.equal(calls.length, 0, 'not yet: the parser still holds lines');
+      c.abort();
+    }).then(async ({ sock, waitFor }) => {
+      await waitFor(/^220 /m);
+      sock.write('EHLO client.test\r\n');
+      await waitFor(/250 /);
+      const lines = Array.from({ length: 150 }, (_, i) => `RCPT TO:<r${i}@example.test>`);
+      sock.write(`AUTH PLAIN AGFAYg==\r\n${lines.join('\r\n')}\r\npartial`);
+    });
+  });
+  await handedOver;
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(calls.length, 1, 'called once');
+  t.equal(calls[0]!.destroyed, true, 'the socket is handed over closed, for the caller to see');
+  const expected = Array.from({ length: 150 }, (_, i) => `RCPT TO:<r${i}@example.test>\r\n`).join('') + 'partial';
+  t.equal(calls[0]!.early, expected, 'all 150 lines in order, then the partial last line');
+});
+
 t.test('no AUTH in EHLO before TLS unless plaintext auth is allowed', async (t) => {
   const strict = await withFront(() => undefined, false);
   await strict.waitFor(/^220 /m);
