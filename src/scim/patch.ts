@@ -9,7 +9,7 @@ import { parseEqFilter, type EqFilter } from './filter.js';
 import type { EmailValue, NameValue, UserInput } from './store/state-file.js';
 import { NAME_PARTS, USER_SCHEMA, bool, emailList, emailValue, field, isObject, nameValue, str } from './user-resource.js';
 import { asciiLower } from '../auth/address.js';
-import { MAX_SCIM_PATCH_OPERATIONS } from '../limits.js';
+import { MAX_SCIM_EMAILS, MAX_SCIM_PATCH_OPERATIONS } from '../limits.js';
 
 type Op = 'add' | 'replace' | 'remove';
 type Draft = { -readonly [K in keyof UserInput]: UserInput[K] };
@@ -42,6 +42,8 @@ export function applyPatch(current: UserInput, body: unknown): UserInput {
       applyAt(draft, op, str(path, 'path'), value);
     }
   }
+  // Each add's list is held to the cap on its own (emailList); what they add up to is held here.
+  if (draft.emails.length > MAX_SCIM_EMAILS) throw badRequest('invalidValue', `more than ${MAX_SCIM_EMAILS} emails`);
   return draft;
 }
 
