@@ -6,7 +6,8 @@
 //       key: /certs/example.org/privkey.pem
 //
 // SSL_CERT_PATH/SSL_KEY_PATH stay the default (clients without SNI or with an unknown name).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { SniCertificate } from './types.js';
 
 /** The key in the config file; readConfigFile keeps its value as JSON text under this name. */
@@ -36,8 +37,44 @@ export function parseSniCertificates(value: unknown, problems: string[]): SniCer
       if (typeof path !== 'string' || !path.trim()) problems.push(`${where}.${field}: required (a PEM file path)`);
       else if (!existsSync(path.trim())) problems.push(`${where}.${field}: file not found: ${path.trim()}`);
     }
-    if (valid && typeof cert === 'string' && typeof key === 'string') out.push({ names: lower, certPath: cert.trim(), keyPath: key.trim() });
+    if (valid && typeof cert === 'string' && typeof key === 'string') {
+      if (existsSync(cert.trim()) && existsSync(key.trim())) for (const p of pemPairProblems(cert.trim(), key.trim())) problems.push(`${where}: ${p}`);
+      out.push({ names: lower, certPath: cert.trim(), keyPath: key.trim() });
+    }
     return undefined;
   });
   return out;
+}
+
+/**
+ * Why a certificate chain and key file are not usable for TLS (unreadable, a directory, no
+ * PEM, a key that does not match), each problem once; none: []. Found with every other
+ * problem at start-up, not when the first listener starts.
+ */
+export function pemPairProblems(certPath: string, keyPath: string): string[] {
+  const cert = pemProblem(certPath, 'certificate', (b) => ({ cert: b }));
+  const key = pemProblem(keyPath, 'key', (b) => ({ key: b }));
+  if (typeof cert === 'string' || typeof key === 'string') return [cert, key].filter((p): p is string => typeof p === 'string');
+  try {
+    createSecureContext({ cert, key });
+    return [];
+  } catch (err) {
+    return [`the key ${keyPath} is not the certificate's (${certPath}): ${(err as Error).message}`];
+  }
+}
+
+/** The file's bytes, or why it cannot be read or parsed as `what`. */
+function pemProblem(path: string, what: string, options: (b: Buffer) => SecureContextOptions): Buffer | string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    return `cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
+  try {
+    createSecureContext(options(bytes));
+    return bytes;
+  } catch (err) {
+    return `${path} is no PEM ${what}: ${(err as Error).message}`;
+  }
 }

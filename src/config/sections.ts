@@ -4,7 +4,7 @@
 // certificates can still check a token, and `doctor` runs each check whose sections load.
 import { hostname } from 'node:os';
 import { KEYS, type KeySpec, type KeyValues } from './keys.js';
-import { CERTIFICATES_KEY, parseSniCertificates } from './certificates.js';
+import { CERTIFICATES_KEY, parseSniCertificates, pemPairProblems } from './certificates.js';
 import type { Config } from './types.js';
 import { ISSUERS_KEY, loadIssuers, type RawIssuer } from './issuers.js';
 import { parseCidrs, type Cidr } from './networks.js';
@@ -46,6 +46,7 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
   const appPasswordsFile = v.APP_PASSWORDS_FILE;
   if (Boolean(certPath) !== Boolean(keyPath)) problems.push('SSL_CERT_PATH and SSL_KEY_PATH must be set together');
   const tls = certPath && keyPath ? { certPath, keyPath } : null;
+  if (tls) for (const p of pemPairProblems(tls.certPath, tls.keyPath)) problems.push(`SSL_CERT_PATH/SSL_KEY_PATH: ${p}`);
   for (const name of ['imaps', 'submissions', 'pop3s'] as const) {
     const key = `LISTEN_${name.toUpperCase()}`;
     if (!tls && listen[name]) problems.push(`${key} needs SSL_CERT_PATH and SSL_KEY_PATH (or set ${key}= to disable it)`);

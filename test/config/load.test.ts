@@ -3,14 +3,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, loadSections, readConfigFile } from '../../src/config/load.js';
+import { writePemPair } from '../harness/certs.js';
 import { readSections, SECTION_NAMES } from '../../src/config/sections.js';
 import { KEYS } from '../../src/config/keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'o2mp-config-'));
 const cert = join(dir, 'cert.pem');
 const key = join(dir, 'key.pem');
-writeFileSync(cert, 'x');
-writeFileSync(key, 'x');
+await writePemPair(cert, key);
 const minimal = {
   OAUTH2_INTROSPECTION_URL: 'https://idp.example/userinfo',
   DMS_MASTER_USER: 'proxy',

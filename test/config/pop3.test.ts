@@ -1,14 +1,15 @@
 // POP3's keys: both listeners off by default; like IMAP's, the implicit-TLS one needs a
 // certificate and the plaintext one STLS (a certificate) or ALLOW_PLAINTEXT_AUTH.
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
+import { writePemPair } from '../harness/certs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'o2mp-config-'));
 const cert = join(dir, 'cert.pem');
-writeFileSync(cert, 'x');
+await writePemPair(cert, cert);
 const minimal = { OAUTH2_INTROSPECTION_URL: 'https://idp.example/userinfo', DMS_MASTER_USER: 'proxy', DMS_MASTER_PASSWORD: 'pw', SSL_CERT_PATH: cert, SSL_KEY_PATH: cert };
 
 t.test('defaults: no POP3 listener; DMS pop3 on 110 with STLS, no PROXY header', async (t) => {

@@ -5,13 +5,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { writePemPair } from '../harness/certs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'o2mp-config-portal-'));
 const cert = join(dir, 'cert.pem');
 const key = join(dir, 'key.pem');
 const secretFile = join(dir, 'portal-secret');
-writeFileSync(cert, 'x');
-writeFileSync(key, 'x');
+await writePemPair(cert, key);
 writeFileSync(secretFile, 's3cret-from-a-file\n');
 const minimal = { OAUTH2_INTROSPECTION_URL: 'https://idp.example/userinfo', DMS_MASTER_USER: 'proxy', DMS_MASTER_PASSWORD: 'pw', SSL_CERT_PATH: cert, SSL_KEY_PATH: key };
 const portal = { LISTEN_PORTAL: '0.0.0.0:8443', PORTAL_URL: 'https://mail.example.com:8443', PORTAL_CLIENT_ID: 'mail-portal', OAUTH2_ISSUER: 'https://idp.example', APP_PASSWORDS_FILE: join(dir, 'ap.json') };

@@ -2,15 +2,16 @@
 // start-up with SCIM's rules (exists, is a directory, writable), so a bad directory is a
 // start-up error, not a failure at some user's first login.
 import t from 'tap';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
+import { writePemPair } from '../harness/certs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'o2mp-config-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const cert = join(dir, 'cert.pem');
-writeFileSync(cert, 'x');
+await writePemPair(cert, cert);
 const minimal = { OAUTH2_INTROSPECTION_URL: 'https://idp.example/userinfo', DMS_MASTER_USER: 'proxy', DMS_MASTER_PASSWORD: 'pw', SSL_CERT_PATH: cert, SSL_KEY_PATH: cert };
 
 t.test('off by default, whatever DMS_CONFIG_DIR says (the default /tmp/docker-mailserver need not exist)', async (t) => {

@@ -70,3 +70,20 @@ export async function makeCerts(dir: string, opts: CertOptions = {}): Promise<Ce
   await Promise.all([rm(csr, { force: true }), rm(ext, { force: true })]);
   return { caFile, certFile, keyFile, caPem: await readFile(caFile, 'utf8') };
 }
+
+/**
+ * A real certificate and its key at the paths given (the same path: one file holding both),
+ * for tests of the configuration: it checks at start-up that they are usable PEM.
+ */
+export async function writePemPair(certPath: string, keyPath: string): Promise<void> {
+  const dir = join(certPath, '..', `.pem-${randomBytes(4).toString('hex')}`);
+  const set = await makeCerts(dir);
+  const [cert, key] = await Promise.all([readFile(set.certFile, 'utf8'), readFile(set.keyFile, 'utf8')]);
+  if (certPath === keyPath) {
+    await writeFile(certPath, cert + key);
+  } else {
+    await writeFile(certPath, cert);
+    await writeFile(keyPath, key);
+  }
+  await rm(dir, { recursive: true, force: true });
+}
