@@ -78,3 +78,15 @@ function pemProblem(path: string, what: string, options: (b: Buffer) => SecureCo
     return `${path} is no PEM ${what}: ${(err as Error).message}`;
   }
 }
+
+/** Why `path` is no usable CA file (unreadable, a directory, no PEM certificate in it), or null. */
+export function caFileProblem(path: string): string | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'latin1');
+  } catch (err) {
+    return `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
+  // Node takes a CA file without one silently, and every backend TLS connection then fails.
+  return /-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----/.test(text) ? null : `${path} holds no PEM certificate`;
+}

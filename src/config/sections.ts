@@ -4,7 +4,7 @@
 // certificates can still check a token, and `doctor` runs each check whose sections load.
 import { hostname } from 'node:os';
 import { KEYS, type KeySpec, type KeyValues } from './keys.js';
-import { CERTIFICATES_KEY, parseSniCertificates, pemPairProblems } from './certificates.js';
+import { CERTIFICATES_KEY, parseSniCertificates, pemPairProblems, caFileProblem } from './certificates.js';
 import type { Config } from './types.js';
 import { ISSUERS_KEY, loadIssuers, type RawIssuer } from './issuers.js';
 import { parseCidrs, type Cidr } from './networks.js';
@@ -98,6 +98,8 @@ function backend(c: SectionInput): Pick<Config, 'backend'> {
   const host = v.DMS_HOST.trim();
   if (!host) problems.push('DMS_HOST: must not be empty');
   const caFile = v.DMS_TLS_CA_FILE;
+  const caProblem = caFile ? caFileProblem(caFile) : null;
+  if (caProblem) problems.push(`DMS_TLS_CA_FILE: ${caProblem}`);
   const servername = v.DMS_TLS_SERVERNAME.trim();
   return {
     backend: {

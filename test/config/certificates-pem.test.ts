@@ -1,11 +1,12 @@
 // Certificate and key files are checked with every other setting at start-up: unreadable, a
-// directory, no PEM, or a key that is not the certificate's are each listed, per file.
+// directory, no PEM, or a key that is not the certificate's are each listed, per file; so is
+// a DMS_TLS_CA_FILE that holds no certificate (Node would take it silently).
 import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCerts } from '../harness/certs.js';
-import { parseSniCertificates, pemPairProblems } from '../../src/config/certificates.js';
+import { caFileProblem, parseSniCertificates, pemPairProblems } from '../../src/config/certificates.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omp-pem-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,4 +31,11 @@ t.test('the YAML certificates: list gets the same checks', async (t) => {
   t.equal(out.length, 2);
   t.match(problems, [/^certificates\[1\]: .*is not the certificate's/]);
   t.equal(problems.length, 1, 'the good pair has none');
+});
+
+t.test('DMS_TLS_CA_FILE: a CA certificate, or a problem', async (t) => {
+  t.equal(caFileProblem(a.caFile), null, 'the test CA');
+  t.match(caFileProblem(notPem), /holds no PEM certificate/);
+  t.match(caFileProblem(dir), /cannot read .*EISDIR/);
+  t.match(caFileProblem(a.keyFile), /holds no PEM certificate/, 'a key is no CA');
 });
