@@ -2,7 +2,9 @@
 // problem listed at once (exit code 78)". A certificate or key file that exists but is no PEM
 // (or is a directory) is found only after every other check passed: the CLI then dies with
 // exit 1 and that one message, and alongside another problem it is not listed at all (the
-// operator fixes the port, restarts, and only then learns of the certificate).
+// operator fixes the port, restarts, and only then learns of the certificate). The same for
+// APP_PASSWORDS_FILE naming a directory: a bare "EISDIR: illegal operation on a directory, read",
+// exit 1, naming no setting.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -59,4 +61,16 @@ t.test('a key path that is a directory and a bad port: both listed at once, exit
   const r = await runCli({ SSL_CERT_PATH: notPem, SSL_KEY_PATH: dir, DMS_IMAP_PORT: '0' });
   t.equal(r.code, 78, r.out);
   t.match(r.out, /SSL_KEY_PATH|EISDIR/, `the key problem is listed: ${r.out}`);
+});
+
+t.test('APP_PASSWORDS_FILE naming a directory, and a bad port: both listed at once, exit 78', async (t) => {
+  const r = await runCli({ ALLOW_PLAINTEXT_AUTH: '1', APP_PASSWORDS_FILE: dir, DMS_IMAP_PORT: '0' });
+  t.equal(r.code, 78, r.out);
+  t.match(r.out, /APP_PASSWORDS_FILE/, `the app-password file problem is listed: ${r.out}`);
+});
+
+t.test('APP_PASSWORDS_FILE naming a directory alone: exit 78 naming the setting, not a bare EISDIR', async (t) => {
+  const r = await runCli({ ALLOW_PLAINTEXT_AUTH: '1', APP_PASSWORDS_FILE: dir });
+  t.equal(r.code, 78, r.out);
+  t.match(r.out, /APP_PASSWORDS_FILE/, r.out);
 });
