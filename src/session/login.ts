@@ -139,7 +139,15 @@ class LoginRun<Extra> implements BackendSink<Extra> {
   private saslFailed(mech: SaslMechanism, err: unknown): void {
     if (!(err instanceof SaslError)) return this.sink.loginFault(err);
     if (err.code === 'ERR_SASL_BASE64' || err.code === 'ERR_SASL_TOO_LONG') return this.sink.loginOutcome({ kind: 'malformed' });
-    this.fail(mech, `malformed ${mech} response (${err.code})`);
+    const reason = `malformed ${mech} response (${err.code})`;
+    if (err.code === 'ERR_SASL_NO_AUTH' && this.wire && (mech === 'OAUTHBEARER' || mech === 'XOAUTH2')) {
+      // No auth value: a discovery request (RFC 7628 §3.1, §3.2.2), answered like a bad token:
+      // the error challenge, the client's dummy response, then the failure.
+      this.wire.challenge(tokenFailureChallenge(mech)).catch(() => null)
+        .then(() => this.fail(mech, reason), (e: unknown) => this.sink.loginFault(e));
+      return;
+    }
+    this.fail(mech, reason);
   }
 
   login(creds: SaslCredentials): void {
