@@ -12,7 +12,7 @@ import { loadScim } from './scim.js';
 import { loadProvision } from './provision.js';
 import { loadSharedState } from './shared-state.js';
 import { loadPortal } from './portal.js';
-import { parseValue, secretOrFile, typedValues } from './values.js';
+import { parseValue, secretOrFile, stateFileProblem, typedValues } from './values.js';
 import { listenClashes } from './listen-clash.js';
 
 /** KEY -> value text from the YAML file; `issuers` and `certificates` hold JSON. */
@@ -44,6 +44,8 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
   const allowPlaintextAuth = v.ALLOW_PLAINTEXT_AUTH;
   const allowClientMasterLogin = v.ALLOW_CLIENT_MASTER_LOGIN;
   const appPasswordsFile = v.APP_PASSWORDS_FILE;
+  const stateProblem = appPasswordsFile ? stateFileProblem(appPasswordsFile) : null;
+  if (stateProblem) problems.push(`APP_PASSWORDS_FILE: ${stateProblem}`);
   if (Boolean(certPath) !== Boolean(keyPath)) problems.push('SSL_CERT_PATH and SSL_KEY_PATH must be set together');
   const tls = certPath && keyPath ? { certPath, keyPath } : null;
   if (tls) for (const p of pemPairProblems(tls.certPath, tls.keyPath)) problems.push(`SSL_CERT_PATH/SSL_KEY_PATH: ${p}`);

@@ -1,6 +1,7 @@
 // Parsers for single configuration values. Each returns the value or an error text that
 // names what was expected; the loader collects every error before it gives up.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { isIP } from 'node:net';
 import type { KeySpec, KeyValues } from './keys.js';
 import type { ListenAddress } from './types.js';
@@ -53,6 +54,18 @@ export function parseFile(raw: string): Parsed<string> {
   const v = raw.trim();
   if (v !== '' && !existsSync(v)) return fail(`file not found: ${v}`);
   return ok(v);
+}
+
+/** Why `path` cannot be a state file the proxy creates and rewrites (a directory, or in a directory that does not exist), or null. */
+export function stateFileProblem(path: string): string | null {
+  try {
+    const s = statSync(path, { throwIfNoEntry: false });
+    if (s?.isDirectory()) return `${path} is a directory, not a file`;
+    if (!s && !existsSync(dirname(path))) return `the directory of ${path} does not exist`;
+    return null;
+  } catch (err) {
+    return `cannot use ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
 }
 
 export function parseEnum(raw: string, values: readonly string[]): Parsed<string> {

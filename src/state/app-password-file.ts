@@ -26,7 +26,30 @@ const VERSION = 1;
 type Usage = Pick<AppPasswordRecord, 'lastUsedAt' | 'lastAddress' | 'lastProtocol'>;
 
 async function readRecords(path: string): Promise<Map<string, AppPasswordRecord>> {
-  return parseRecords(path, await readBytes(path));
+  return parseRecords(path, await unusable(path, 'cannot read it', readBytes(path)));
+}
+
+/**
+ * `io`, with a file-system error (a directory, a directory that does not exist, no permission)
+ * turned into an AppPasswordFileError: a configuration error to the CLI (exit 78), never its
+ * "nothing to revoke" (exit 1).
+ */
+async function unusable<T>(path: string, problem: string, io: Promise<T>): Promise<T> {
+  try {
+    return await io;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw typeof code === 'string' && /^E[A-Z]+$/.test(code) ? new AppPasswordFileError(path, problem, code) : err;
+  }
+}
+
+/** The file's bytes; a file-system error (a directory, say) as an AppPasswordFileError. */
+function readSync(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new AppPasswordFileError(path, 'cannot read it', (err as NodeJS.ErrnoException).code);
+  }
 }
 
 /** Every record of a state file (none when it does not exist): the one-time import into the shared store. */
@@ -188,11 +211,17 @@ export class AppPasswordFile implements AppPasswordStore {
 
   /** Rereads the file if another process changed it (a bad file keeps the last good copy, once read). */
   private refresh(): void {
-    const s = statSync(this.path, { throwIfNoEntry: false });
+    let s;
+    try {
+      s = statSync(this.path, { throwIfNoEntry: false });
+    } catch (err) {
+      if (!this.loaded) throw new AppPasswordFileError(this.path, 'cannot read it', (err as NodeJS.ErrnoException).code);
+      return; // the last good copy stays (reported once the path reads again as a bad file)
+    }
     const seen = s ? `${s.mtimeMs}:${s.size}:${s.ino}` : 'none';
     if (seen === this.seen || seen === this.badSeen) return;
     try {
-      this.replace(parseRecords(this.path, s ? readFileSync(this.path) : null));
+      this.replace(parseRecords(this.path, s ? readSync(this.path) : null));
       this.seen = seen;
       this.badSeen = '';
       this.loaded = true;
@@ -211,7 +240,7 @@ export class AppPasswordFile implements AppPasswordStore {
   /** Read the file as it is now, change it, merge last-used data in, write it, all under the lock. */
   private change<T>(fn: (records: Map<string, AppPasswordRecord>) => Promise<T>): Promise<T> {
     return this.serial(async () => {
-      const unlock = await lockFile(`${this.path}.lock`);
+      const unlock = await unusable(this.path, 'cannot lock it', lockFile(`${this.path}.lock`));
       try {
         const records = await readRecords(this.path);
         const result = await fn(records);
@@ -220,7 +249,7 @@ export class AppPasswordFile implements AppPasswordStore {
           if (r) records.set(id, { ...r, ...u });
         }
         // 0600: hashes only, but nobody else needs to read them.
-        await writeAtomic(this.path, Buffer.from(`${JSON.stringify({ version: VERSION, passwords: [...records.values()] }, null, 1)}\n`), 0o600);
+        await unusable(this.path, 'cannot write it', writeAtomic(this.path, Buffer.from(`${JSON.stringify({ version: VERSION, passwords: [...records.values()] }, null, 1)}\n`), 0o600));
         this.usage.clear();
         this.replace(records);
         this.seen = ''; // our own write: read back on the next lookup
