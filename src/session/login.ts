@@ -140,14 +140,16 @@ class LoginRun<Extra> implements BackendSink<Extra> {
     if (!(err instanceof SaslError)) return this.sink.loginFault(err);
     if (err.code === 'ERR_SASL_BASE64' || err.code === 'ERR_SASL_TOO_LONG') return this.sink.loginOutcome({ kind: 'malformed' });
     const reason = `malformed ${mech} response (${err.code})`;
-    if (err.code === 'ERR_SASL_NO_AUTH' && this.wire && (mech === 'OAUTHBEARER' || mech === 'XOAUTH2')) {
-      // No auth value: a discovery request (RFC 7628 §3.1, §3.2.2), answered like a bad token:
-      // the error challenge, the client's dummy response, then the failure.
-      this.wire.challenge(tokenFailureChallenge(mech)).catch(() => null)
-        .then(() => this.fail(mech, reason), (e: unknown) => this.sink.loginFault(e));
-      return;
-    }
+    // No auth value: a discovery request (RFC 7628 §3.1, §3.2.2), answered as a bad token is.
+    if (err.code === 'ERR_SASL_NO_AUTH' && this.wire && (mech === 'OAUTHBEARER' || mech === 'XOAUTH2')) return this.challengeThenFail(mech, reason);
     this.fail(mech, reason);
+  }
+
+  /** RFC 7628 §3.2.2: an error challenge, then the client's dummy response (\x01, an empty
+   *  line, or * from most real clients: IDP-NOTES §8; its content is ignored), then the failure. */
+  private challengeThenFail(mech: 'OAUTHBEARER' | 'XOAUTH2', reason: string, attempt?: Attempt): void {
+    this.wire!.challenge(tokenFailureChallenge(mech)).catch(() => null)
+      .then(() => this.fail(mech, reason, attempt), (err: unknown) => this.sink.loginFault(err));
   }
 
   login(creds: SaslCredentials): void {
@@ -191,13 +193,7 @@ class LoginRun<Extra> implements BackendSink<Extra> {
       }
       if (decision.outcome === 'rejected') {
         const attempt = { ...this.attempt!, user: decision.user };
-        if (creds.kind === 'token' && this.wire && !client.gone()) {
-          // RFC 7628 §3.2.2: an error challenge, then the client's dummy response (\x01, an
-          // empty line, or * from most real clients: IDP-NOTES §8); its content is ignored.
-          this.wire.challenge(tokenFailureChallenge(creds.mechanism)).catch(() => null)
-            .then(() => this.fail(creds.mechanism, decision.reason, attempt), (err: unknown) => this.sink.loginFault(err));
-          return;
-        }
+        if (creds.kind === 'token' && this.wire && !client.gone()) return this.challengeThenFail(creds.mechanism, decision.reason, attempt);
         return this.fail(creds.mechanism, decision.reason, attempt);
       }
       if (client.gone()) return this.sink.loginOutcome({ kind: 'gone' });
