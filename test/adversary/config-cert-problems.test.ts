@@ -6,36 +6,23 @@
 // APP_PASSWORDS_FILE naming a directory: a bare "EISDIR: illegal operation on a directory, read",
 // exit 1, naming no setting.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCliToExit } from '../harness/cli-process.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'adv-cert-'));
 const notPem = join(dir, 'not.pem');
 writeFileSync(notPem, 'hello, this is no certificate\n');
 
 const BASE: Record<string, string> = {
-  PATH: process.env.PATH ?? '', CI: '1',
   LISTEN_HTTP: '', LISTEN_IMAPS: '', LISTEN_SUBMISSIONS: '',
   LISTEN_IMAP: '127.0.0.1:0', LISTEN_SUBMISSION: '127.0.0.1:0',
   OAUTH2_INTROSPECTION_URL: 'http://127.0.0.1:1/userinfo',
   DMS_HOST: '127.0.0.1', DMS_MASTER_USER: 'master', DMS_MASTER_PASSWORD: 'secret',
 };
 
-function runCli(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', './node_modules/@tapjs/typescript/dist/esm/import.mjs', 'src/cli.ts'], {
-      cwd: ROOT, env: { ...BASE, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out }); });
-  });
-}
+const runCli = (env: Record<string, string>) => runCliToExit([], { ...BASE, ...env });
 
 t.test('control: a missing certificate file is listed with the other problems, exit 78', async (t) => {
   const r = await runCli({ SSL_CERT_PATH: join(dir, 'missing.pem'), SSL_KEY_PATH: join(dir, 'missing.pem'), DMS_IMAP_PORT: '0' });

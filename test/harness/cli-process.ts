@@ -44,3 +44,20 @@ export function spawnCli(env: Record<string, string>, httpPort: number): CliProc
     },
   };
 }
+
+/**
+ * The CLI run to its end with `args` and exactly `env` (PATH and CI added): its exit code and
+ * everything it wrote; SIGKILLed (code null) after 30 s. For start-up refusals and subcommands.
+ */
+export function runCliToExit(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', './node_modules/@tapjs/typescript/dist/esm/import.mjs', 'src/cli.ts', ...args], {
+      cwd: ROOT, env: { PATH: process.env.PATH ?? '', CI: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out }); });
+  });
+}
