@@ -99,6 +99,7 @@ t.test('a drain while Dovecot holds a login: the client gets BYE, no OK, and Dov
   }
   gate.release();
   await down;
+  t.equal(lines.length, 1, `only BYE: ${JSON.stringify(lines)}`);
   t.match(lines, [/^\* BYE /], `only BYE: ${JSON.stringify(lines)}`);
   t.notOk(lines.some((l) => l.startsWith('d1 OK')), 'no OK after the drain');
   await eventually(() => gate.open() === 0, 5000, 'Dovecot connection closed').then(() => t.pass('closed'), (e: Error) => t.fail(e.message));

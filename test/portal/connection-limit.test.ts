@@ -91,7 +91,8 @@ t.test('a client past its share is closed at accept; others are served; closing 
   await eventually(() => connections.stats().total === PER_IP, 2000, 'the client\'s connections counted');
   const over = await closedByServer(await idle(t, port, '127.0.0.1'), 2000);
   t.same(over, { closed: true, bytes: 0 }, 'one more from that client is closed, nothing served');
-  t.match(refusals().slice(before), [{ client: '127.0.0.1', reason: 'per-ip' }], 'one connection-refused line, as the mail ports log it');
+  t.equal(refusals().length - before, 1, 'one connection-refused line, as the mail ports log it');
+  t.match(refusals().at(-1), { client: '127.0.0.1', reason: 'per-ip' });
   t.equal(connections.stats().total, PER_IP, 'the refused connection was never counted');
   t.equal(await getFrom(t, port, '127.0.0.2'), 200, 'another client is served meanwhile');
 
@@ -116,6 +117,7 @@ t.test('behind a trusted balancer the PROXY header\'s client is counted, not the
   await eventually(() => connections.stats().total === PER_IP, 2000, 'the client\'s connections counted');
   const over = await closedByServer(await idle(t, port, '127.0.0.1', '203.0.113.7'), 2000);
   t.same(over, { closed: true, bytes: 0 }, 'that client\'s next connection is closed');
+  t.equal(refusals().length - before, 1, 'one line');
   t.match(refusals().slice(before), [{ client: '203.0.113.7', reason: 'per-ip' }], 'logged by the client\'s address');
   t.equal(await getFrom(t, port, '127.0.0.1', '203.0.113.8'), 200, 'another client through the same balancer is served');
 });

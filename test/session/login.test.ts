@@ -87,6 +87,7 @@ t.test('a valid token: a master login for the token\'s user, then ok with the ba
   // line (and metrics, guard bookkeeping) follow in the next turn, off the critical path.
   t.same(r.events(), [], 'nothing logged before the protocol has answered');
   await new Promise((resolve) => setImmediate(resolve));
+  t.equal(r.events().length, 1, 'one line: the login');
   t.match(r.events(), [{ event: 'login', user: 'alice@example.test', mech: 'OAUTHBEARER', via: 'token' }]);
 });
 
@@ -101,6 +102,7 @@ t.test('a token for another user, or an invalid one: error challenge, auth-faile
   t.match(JSON.parse(Buffer.from(w.challenges[0]!, 'base64').toString()), { status: 'invalid_token' });
   t.match(JSON.parse(Buffer.from(w.challenges[1]!, 'base64').toString()), { status: '401' }, 'XOAUTH2 form');
   t.same(r.asked, [], 'the backend is never asked');
+  t.equal(r.events().length, 2, 'two lines: the two failures, nothing else');
   t.match(r.events(), [{ event: 'auth-failed', user: 'bob@example.test' }, { event: 'auth-failed', user: 'alice@example.test' }]);
   t.notMatch(JSON.stringify(r.events()), /good|bad/, 'no token in any log line');
 });
@@ -122,12 +124,14 @@ t.test('passwords go to the backend as given; its refusal is a failure, its sile
   t.same(await r.login.login(creds), { kind: 'rejected', last: false }, 'no verdict after a recent failure from this client counts as one (Dovecot\'s penalty)');
   const fresh = rig({ backend: () => ({ ok: false, kind: 'unavailable', reason: 'connection refused' }) });
   t.same(await fresh.login.login(creds), { kind: 'backend-unavailable' });
+  t.equal(fresh.events().length, 1);
   t.match(fresh.events(), [{ event: 'backend-unavailable', user: 'alice@example.test' }]);
 });
 
 t.test('the IdP down: unavailable, logged as such, not a failure', async (t) => {
   const r = rig({ tokens: { t1: 'down' } });
   t.same(await r.login.authenticate('OAUTHBEARER', bearer('alice@example.test', 't1'), wire([])), { kind: 'unavailable' });
+  t.equal(r.events().length, 1);
   t.match(r.events(), [{ event: 'auth-unavailable' }]);
   t.notOk(r.events().some((e) => e.event === 'auth-failed'));
 });

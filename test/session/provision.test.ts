@@ -34,6 +34,7 @@ function setup(t: { teardown(fn: () => void): void }, dovecot: (user: string) =>
 t.test('a new mailbox: one line with an unusable password, then ready once Dovecot knows it', async (t) => {
   const s = setup(t);
   t.same(await s.provisioner.ensure('Dave@Example.test', client), { kind: 'ready', mailbox: 'dave@example.test' });
+  t.equal(s.lines().length, 1);
   t.match(s.lines(), [/^dave@example\.test\|\{SHA512-CRYPT\}\$6\$[^$]+\$[./0-9A-Za-z]{86}$/]);
   t.same(await s.provisioner.ensure('dave@example.test', client), { kind: 'exists', mailbox: 'dave@example.test' }, 'the next login: found in the file');
   t.same(s.asked, ['dave@example.test'], 'Dovecot was asked only while waiting');

@@ -78,7 +78,9 @@ t.test('last use of logins on B: in the store after the batch interval, not per 
   t.ok(seen! >= loggedAt - 1000);
   const listed = await cli('--json', 'list', 'bob@example.test');
   t.equal(listed.code, 0, listed.err);
-  t.match(JSON.parse(listed.out), [{ id: record.id, lastAddress: '192.0.2.10', lastProtocol: 'imap' }], 'the CLI reads the store');
+  const rows = JSON.parse(listed.out) as unknown[];
+  t.equal(rows.length, 1, 'bob\'s one app password');
+  t.match(rows, [{ id: record.id, lastAddress: '192.0.2.10', lastProtocol: 'imap' }], 'the CLI reads the store');
   t.notMatch(listed.out, /scrypt/, 'no hash in the listing');
 });
 
