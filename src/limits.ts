@@ -242,6 +242,14 @@ export const PORTAL_MAX_SESSIONS = 10_000;
 export const PORTAL_MAX_SESSIONS_PER_USER = 10;
 /** After a failed OIDC discovery the portal answers 503 this long before it asks the IdP again: page loads do not each become a request to an IdP that is down. */
 export const PORTAL_DISCOVERY_RETRY_MS = 5_000;
+/**
+ * A refused connection is one SYN for the client and one warn line for the proxy: the
+ * `connection-refused` line is written once per client (or per reason, for the global caps)
+ * and then at most once per this window, with the count left out. The metric counts all.
+ */
+export const REFUSAL_LOG_WINDOW_MS = 60_000;
+/** Clients remembered for that, the least recent forgotten first (about 100 bytes each). */
+export const REFUSAL_LOG_MAX_CLIENTS = 4_096;
 /** Time a user has at the IdP between "sign in" and the callback. */
 export const PORTAL_LOGIN_TTL_MS = 600_000;
 /** Expired portal sessions and sign-ins are swept at most this often (a sweep walks them all). */

@@ -6,6 +6,8 @@ import type { ConnectionLimiter, Slot } from '../net/connection-limits.js';
 import type { LoginGuard } from '../auth/login-guard.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
+import { LogThrottle } from '../observability/log-throttle.js';
+import { REFUSAL_LOG_MAX_CLIENTS, REFUSAL_LOG_WINDOW_MS } from '../limits.js';
 
 export interface Admission {
   /** Failed-login counting and blocks, per IP and user, across every protocol. */
@@ -24,7 +26,8 @@ export function admit(p: Admission, socket: net.Socket, peer: Peer, greeting?: s
   const verdict = p.guard.blocked(peer.address);
   if (verdict.blocked) {
     metrics.connectionsRefused.inc({ reason: 'ip-blocked' });
-    p.log.warn({ event: 'connection-refused', client: peer.address, reason: 'ip-blocked', retryAfterMs: verdict.retryAfterMs }, 'connection from a blocked IP');
+    const suppressed = throttleOf(p.connections).pass(`ip-blocked ${peer.address}`);
+    if (suppressed !== undefined) p.log.warn({ event: 'connection-refused', client: peer.address, reason: 'ip-blocked', retryAfterMs: verdict.retryAfterMs, ...ifAny(suppressed) }, 'connection from a blocked IP');
     return 'Too many failed logins, try again later.';
   }
   return withinLimits(p, socket, peer.address, greeting);
@@ -38,9 +41,24 @@ export function withinLimits(p: Pick<Admission, 'connections' | 'log'>, socket: 
   const key = p.connections.check(address);
   if (typeof key !== 'string') {
     metrics.connectionsRefused.inc({ reason: key.reason });
-    p.log.warn({ event: 'connection-refused', client: address, reason: key.reason }, 'connection limit reached');
+    // per-ip: one line per client; total and preauth are global: one line for all clients
+    const suppressed = throttleOf(p.connections).pass(key.reason === 'per-ip' ? `per-ip ${address}` : key.reason);
+    if (suppressed !== undefined) p.log.warn({ event: 'connection-refused', client: address, reason: key.reason, ...ifAny(suppressed) }, 'connection limit reached');
     return 'Too many connections, try again later.';
   }
   if (greeting !== undefined) socket.write(greeting);
   return p.connections.hold(socket, key);
+}
+
+/** Refusal lines, bounded per limiter (mail ports and portal apart): see REFUSAL_LOG_WINDOW_MS. */
+const throttles = new WeakMap<ConnectionLimiter, LogThrottle>();
+
+function throttleOf(c: ConnectionLimiter): LogThrottle {
+  let th = throttles.get(c);
+  if (th === undefined) throttles.set(c, th = new LogThrottle(REFUSAL_LOG_WINDOW_MS, REFUSAL_LOG_MAX_CLIENTS));
+  return th;
+}
+
+function ifAny(suppressed: number): { suppressed?: number } {
+  return suppressed > 0 ? { suppressed } : {};
 }

@@ -56,6 +56,18 @@ t.test('refused connections are counted by reason', async (t) => {
   t.teardown(() => second.close());
   t.match(await second.line(), /^\* BYE /, 'the second connection from the IP is refused');
   t.equal(await refused() - before, 1, 'counted as per-ip');
+  // A client hammering at its limit: every refusal counted, one line in the log (a SYN
+  // each must not buy the client a warn line each: REFUSAL_LOG_WINDOW_MS).
+  for (let i = 0; i < 60; i++) {
+    const more = await RawClient.connect(tight.imapPort);
+    await more.line();
+    more.close();
+  }
+  t.equal(await refused() - before, 61, 'the 60 more counted');
+  const lines = tight.logs().filter((l) => l.event === 'connection-refused');
+  t.equal(lines.length, 1, 'one connection-refused line for the 61');
+  t.match(lines[0], { reason: 'per-ip', client: '127.0.0.1' });
+  t.notOk('suppressed' in (lines[0] ?? {}), 'the first line carries no count');
 });
 
 t.test('metrics move when logins happen', async (t) => {
