@@ -66,13 +66,13 @@ export class JwksStore {
   };
 
   /**
-   * Keys past JWKS_MAX_AGE_MS are refreshed, but no sooner than a cooldown after the last
-   * attempt: while the JWKS endpoint fails, logins do not each ask it again (the keys we
-   * have go on validating meanwhile).
+   * Keys past JWKS_MAX_AGE_MS are refreshed, but no sooner than a cooldown (at most the
+   * maximum age) after the last attempt: while the JWKS endpoint fails, logins do not each
+   * ask it again (the keys we have go on validating meanwhile).
    */
   private stale(): boolean {
     const now = this.now();
-    return now - this.fetchedAtMs > JWKS_MAX_AGE_MS && now - this.lastAttemptMs >= this.limits.cooldownMs;
+    return now - this.fetchedAtMs > JWKS_MAX_AGE_MS && now - this.lastAttemptMs >= Math.min(this.limits.cooldownMs, JWKS_MAX_AGE_MS);
   }
 
   /** Returns once a fetch has been answered (after the cooldown), or throws when that is past `waitUntil`. */
