@@ -1,7 +1,7 @@
 // The issuer's signing keys, fetched through our bounded IdP client (not jose's own fetch, so
 // one timeout and size cap apply everywhere). Keys older than MAX_AGE are refreshed before
-// use, but kept if the IdP is down: cached keys keep local validation working through an
-// IdP outage.
+// use (no sooner than a cooldown after the last attempt), but kept if the IdP is down: cached
+// keys keep local validation working through an IdP outage.
 //
 // An unknown `kid` is a key the IdP may have published after our last fetch (rotation), or
 // a forged token. It is only a bad credential once a fetch that started after the token
@@ -54,7 +54,7 @@ export class JwksStore {
     const seen = this.attempts; // a fetch numbered above this started after the token came in
     const waitUntil = this.now() + this.limits.maxWaitMs;
     if (!this.keys) await this.refresh();
-    else if (this.now() - this.fetchedAtMs > JWKS_MAX_AGE_MS) await this.refresh().catch(() => undefined);
+    else if (this.stale()) await this.refresh().catch(() => undefined);
     for (;;) {
       try {
         return await this.keys!(header, token);
@@ -64,6 +64,16 @@ export class JwksStore {
       }
     }
   };
+
+  /**
+   * Keys past JWKS_MAX_AGE_MS are refreshed, but no sooner than a cooldown (at most the
+   * maximum age) after the last attempt: while the JWKS endpoint fails, logins do not each
+   * ask it again (the keys we have go on validating meanwhile).
+   */
+  private stale(): boolean {
+    const now = this.now();
+    return now - this.fetchedAtMs > JWKS_MAX_AGE_MS && now - this.lastAttemptMs >= Math.min(this.limits.cooldownMs, JWKS_MAX_AGE_MS);
+  }
 
   /** Returns once a fetch has been answered (after the cooldown), or throws when that is past `waitUntil`. */
   private async newerKeys(waitUntil: number): Promise<void> {

@@ -43,6 +43,10 @@ export class IntrospectionValidator implements TokenValidator {
     if (res.status !== 200) return unavailable(`introspection answered ${res.status}`);
     if (!body) return unavailable('introspection answered 200 with a body that is not a JSON object');
     if (body.active !== true) return invalid('introspection: token not active');
+    // Keycloak (typ ID / Refresh / Offline) and Ory Hydra (token_use) introspect ID and refresh
+    // tokens too: only an access token is a login, as in local mode (jwt.ts).
+    if (typeof body.typ === 'string' && !/^bearer$/i.test(body.typ)) return invalid(`introspection: typ ${body.typ.slice(0, 32)} is not an access token`);
+    if (typeof body.token_use === 'string' && body.token_use !== 'access_token') return invalid(`introspection: token_use ${body.token_use.slice(0, 32)} is not an access token`);
     const exp = numericDate(body.exp);
     // Defence in depth: an IdP that says active for an expired token is still not believed.
     if (exp !== undefined && exp * 1000 <= this.now()) return invalid('introspection: token expired');
