@@ -74,3 +74,14 @@ t.test('a reason never carries the token; a throwing router is unavailable', asy
   const boom = setup(() => { throw new Error(`crash with ${tok}`); });
   t.match(await boom.checker.check(tok), { status: 'unavailable', reason: /internal error/ });
 });
+
+t.test('rejected decisions are kept apart: a spray of bad tokens never evicts a valid decision', async (t) => {
+  let idpUp = true;
+  const s = setup((tok) => (!idpUp ? { status: 'unavailable', reason: 'IdP down' } : tok === 'good' ? valid() : { status: 'invalid', reason: 'nope' }), { ttlSeconds: 300, negativeSeconds: 10, maxEntries: 8 });
+  t.match(await s.checker.check('good'), { status: 'valid', cached: false });
+  for (let i = 0; i < 100; i++) await s.checker.check(`forged-${i}`);
+  t.ok(s.checker.size <= 8 + 2, `bounded: ${s.checker.size} decisions held`);
+  idpUp = false; // the IdP goes down: the cached valid decision must still answer
+  t.match(await s.checker.check('good'), { status: 'valid', cached: true }, 'the valid decision survived the spray');
+  t.match(await s.checker.check('forged-99'), { status: 'invalid', cached: true }, 'the latest rejections are still cached');
+});
