@@ -35,6 +35,12 @@ export interface SharedTokenDecisions {
 
 export class TokenChecker {
   private readonly cache: LruTtlCache<IssuerDecision>;
+  /**
+   * Rejected decisions apart, at most a quarter as many: bad tokens sprayed from many
+   * addresses only evict each other, never a valid decision that keeps its user logging in
+   * while the IdP is down.
+   */
+  private readonly rejected: LruTtlCache<IssuerDecision>;
   private readonly flight = new Singleflight<TokenCheck>();
 
   constructor(
@@ -45,6 +51,7 @@ export class TokenChecker {
     private readonly shared?: SharedTokenDecisions,
   ) {
     this.cache = new LruTtlCache(opts.maxEntries, now);
+    this.rejected = new LruTtlCache(Math.ceil(opts.maxEntries / 4), now);
   }
 
   /** Decisions held now (readiness: logins can go on from the cache while the IdP is down). */
@@ -55,7 +62,7 @@ export class TokenChecker {
   /** A cache hit answers at once, not as a promise: a session's login goes on in the same turn (issue 21). */
   check(token: string): TokenCheck | Promise<TokenCheck> {
     const key = tokenKey(token);
-    const hit = this.cache.get(key);
+    const hit = this.cache.get(key) ?? this.rejected.get(key);
     metrics.countTokenCache(hit ? 'hit' : 'miss');
     // The added fields first: on Node 20 a spread followed by more fields defines each of them
     // on V8's slow path (~1 µs a field, measured), on every login (issue 21).
@@ -72,7 +79,7 @@ export class TokenChecker {
         d = { status: 'unavailable', reason: 'internal error while validating the token' };
       }
       const ttl = this.ttlFor(d);
-      if (ttl > 0) this.cache.set(key, d, ttl * 1000);
+      if (ttl > 0) (d.status === 'valid' ? this.cache : this.rejected).set(key, d, ttl * 1000);
       if (ttl > 0 && d.status === 'valid') this.shared?.put(key, { ...d, evidence: {} }, ttl * 1000);
       if (d.status === 'unavailable' && d.misconfigured) {
         this.log?.error({ event: 'idp-misconfigured', issuer: d.issuer ?? null, mode: d.mode ?? null, reason: d.reason }, 'identity provider configuration problem');
@@ -101,7 +108,7 @@ export class TokenChecker {
   }
 
   get size(): number {
-    return this.cache.size;
+    return this.cache.size + this.rejected.size;
   }
 }
 

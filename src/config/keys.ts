@@ -70,7 +70,7 @@ const TABLE = [
   k('OAUTH2_REQUIRE_EMAIL_VERIFIED', 'bool', '0', 'Require email_verified to be true (off by default: Authelia always says true, Entra never sends it).', { perIssuer: true }),
   k('OAUTH2_CACHE_TTL_SECONDS', 'int', '300', 'Longest time a valid token\'s decision is reused without asking the IdP (never past the token\'s exp). 0: no positive caching.', { min: 0, max: 86400 }),
   k('OAUTH2_NEGATIVE_CACHE_SECONDS', 'int', '10', 'Time a rejected token\'s decision is reused. 0: not cached.', { min: 0, max: 3600 }),
-  k('OAUTH2_CACHE_MAX_ENTRIES', 'int', '10000', 'Most token decisions kept (least recently used evicted first). 0 disables the cache.', { min: 0, max: 1000000 }),
+  k('OAUTH2_CACHE_MAX_ENTRIES', 'int', '10000', 'Most valid token decisions kept (least recently used evicted first); rejected ones are kept apart, a quarter as many, so bad tokens never evict a valid one. 0 disables the cache.', { min: 0, max: 1000000 }),
   k('OAUTH2_JWKS_COOLDOWN_SECONDS', 'int', '30', 'Least time between two JWKS fetches caused by an unknown kid (key rotation). Meanwhile such a login waits for the refetch (if due within OAUTH2_TIMEOUT_MS) or gets UNAVAILABLE, never AUTHENTICATIONFAILED.', { min: 0, max: 3600 }),
 
   // Backend (DMS)
