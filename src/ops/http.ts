@@ -36,6 +36,8 @@ export async function startOpsHttp(at: ListenAddress, deps: { health: Health; me
   server.requestTimeout = OPS_HTTP_REQUEST_TIMEOUT_MS;
   server.headersTimeout = OPS_HTTP_HEADERS_TIMEOUT_MS;
   server.keepAliveTimeout = OPS_HTTP_KEEPALIVE_MS;
+  // Nothing moves either way this long (a client that never reads its replies): closed.
+  server.timeout = OPS_HTTP_REQUEST_TIMEOUT_MS;
   server.maxConnections = MAX_HTTP_CONNECTIONS; // closed at accept beyond this (limits.ts says why)
   await listenOn(server, at);
   return {

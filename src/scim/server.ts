@@ -45,6 +45,8 @@ export async function startScim(opts: ScimServerOptions): Promise<ScimListener> 
   server.headersTimeout = opts.headersTimeoutMs ?? SCIM_HEADERS_TIMEOUT_MS;
   server.requestTimeout = opts.requestTimeoutMs ?? SCIM_REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = SCIM_KEEPALIVE_MS;
+  // Nothing moves either way this long (a client that never reads its replies): closed.
+  server.timeout = server.requestTimeout;
   server.maxConnections = MAX_HTTP_CONNECTIONS; // closed at accept beyond this (limits.ts says why)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

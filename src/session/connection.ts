@@ -206,6 +206,8 @@ export abstract class PreauthConnection implements Expiring {
   protected loggedOut(): void {
     this.state = 'closed';
     this.socket.end();
+    // As close(): a client that never reads would keep a socket that never finishes writing.
+    setTimeout(() => this.socket.destroy(), POLITE_CLOSE_MS).unref();
     this.finish('logout');
   }
 
