@@ -55,9 +55,9 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
   const idpHttp = createIdpHttpClient(config.oauth2);
   const appPasswords = await openAppPasswords(config.appPasswordsFile, config.sharedState, log.child({ component: 'app-passwords' }));
   // A user the SCIM client deleted loses their app passwords (a deactivated one keeps them,
-  // refused while deactivated, like their tokens).
-  scim?.disabled.onDisabled((user, _reason, removed) => {
-    if (appPasswords && removed) {
+  // refused while deactivated, like their tokens); not again when a deletion is replayed.
+  scim?.disabled.onDisabled((user, _reason, removed, origin) => {
+    if (appPasswords && removed && origin !== 'replayed') {
       appPasswords.revoke(user, 'all').catch((err: unknown) => log.error({ event: 'internal-error', where: 'app-password revoke', err: (err as Error).message }, 'could not revoke a deleted user\'s app passwords'));
     }
   });

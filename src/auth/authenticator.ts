@@ -113,6 +113,20 @@ export class Authenticator {
     return { outcome: 'token', user: d.user, claim: d.claim, issuer: d.issuer, mode: d.mode, cached: d.cached };
   }
 
+  /**
+   * Why a login decided here is refused now, or undefined: its user disabled or deleted over
+   * SCIM while the backend login was in flight. Asked before the client is told OK, so such a
+   * session never starts (nothing it pipelined behind the login is served).
+   */
+  refusedSince(d: LoginDecision): string | undefined {
+    const names = d.outcome === 'password' ? [d.user, d.username, d.authzid] : [d.user];
+    for (const name of names) {
+      const off = this.opts.disabled?.reason(name || undefined);
+      if (off) return `user disabled: ${off}`;
+    }
+    return undefined;
+  }
+
   /** A login decided here succeeded at the backend: app passwords note when, from where, over what. */
   succeeded(d: LoginDecision, address: string, protocol: string): void {
     if (d.outcome === 'token' && d.appPassword) this.opts.appPasswords?.used(d.appPassword, Date.now(), address, protocol);

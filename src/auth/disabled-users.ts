@@ -9,8 +9,13 @@
 // replicas (onChange), and theirs are applied here with origin 'shared' (not sent back).
 import { asciiLower } from './address.js';
 
-/** Where a change comes from: this replica's SCIM service, or another replica through the shared store. */
-export type ChangeOrigin = 'local' | 'shared';
+/**
+ * Where a change comes from: this replica's SCIM service, or another replica through the
+ * shared store; 'replayed': a deletion announced while this replica was away from the store,
+ * read back when it rejoined (its sessions end; what the deleting replica did in the shared
+ * store, revoking app passwords, is not done again: some may be newer than the deletion).
+ */
+export type ChangeOrigin = 'local' | 'shared' | 'replayed';
 
 export type DisabledChange =
   | { readonly op: 'disable'; readonly user: string; readonly reason: string }
@@ -20,7 +25,7 @@ export type DisabledChange =
 
 export class DisabledUsers {
   private readonly users = new Map<string, string>();
-  private readonly watchers = new Set<(user: string, reason: string, removed: boolean) => void>();
+  private readonly watchers = new Set<(user: string, reason: string, removed: boolean, origin: ChangeOrigin) => void>();
   private readonly changes = new Set<(change: DisabledChange) => void>();
 
   /** `reason` goes to the log line of a refused login. */
@@ -29,7 +34,7 @@ export class DisabledUsers {
     const was = this.users.has(key);
     this.users.set(key, reason);
     if (origin === 'local') this.tell({ op: 'disable', user: key, reason });
-    if (!was) for (const w of this.watchers) w(key, reason, false);
+    if (!was) for (const w of this.watchers) w(key, reason, false, origin);
   }
 
   /**
@@ -44,11 +49,11 @@ export class DisabledUsers {
     if (refused) this.users.set(key, reason);
     else this.users.delete(key);
     if (origin === 'local') this.tell(refused ? { op: 'remove', user: key, reason, refused } : { op: 'remove', user: key, reason });
-    for (const w of this.watchers) w(key, reason, true);
+    for (const w of this.watchers) w(key, reason, true, origin);
   }
 
   /** Calls `fn` with each user (lower case) as it becomes disabled or is removed (`removed`: deleted); returns the unsubscribe. */
-  onDisabled(fn: (user: string, reason: string, removed: boolean) => void): () => void {
+  onDisabled(fn: (user: string, reason: string, removed: boolean, origin: ChangeOrigin) => void): () => void {
     this.watchers.add(fn);
     return () => { this.watchers.delete(fn); };
   }

@@ -261,6 +261,12 @@ class LoginRun<Extra> implements BackendSink<Extra> {
         result.socket.destroy();
         return this.sink.loginOutcome({ kind: 'gone' });
       }
+      // Disabled or deleted over SCIM while Dovecot was asked: refused late, never spliced.
+      const refused = parts.authenticator.refusedSince(decision);
+      if (refused) {
+        result.socket.destroy();
+        return this.fail(mech, refused, { ...this.attempt!, user });
+      }
       client.loggedIn?.();
       // The protocol writes the client's OK in this same turn; the log line, the metrics and
       // the guard's bookkeeping wait for the next one, off the login's critical path (issue

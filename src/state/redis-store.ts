@@ -112,6 +112,10 @@ class RedisStore implements SharedStore {
       const now = Date.now();
       m.zadd(REMOVED, now, change.user);
       m.zremrangebyscore(REMOVED, '-inf', now - REMOVALS_KEPT_MS);
+    } else {
+      // Created again (active or not): the deletion is over, a rejoining replica must not
+      // replay it (it would revoke the app passwords the user has made since).
+      m.zrem(REMOVED, change.user);
     }
     m.publish(CHANNEL, JSON.stringify({ from: this.id, kind: 'user', change } satisfies StoreEvent));
     return this.run('change-user', m.exec().then(() => true), false);

@@ -51,7 +51,7 @@ export function shareDisabledUsers(disabled: DisabledUsers, store: SharedStore, 
       const removed = await store.readRemoved(lostAt - REJOIN_REPLAY_MARGIN_MS);
       if (!removed) return;
       lostAt = undefined;
-      for (const user of removed) disabled.removed(user, shared.users.get(user) ?? MISSED_DELETION, 'shared', shared.users.has(user));
+      for (const user of removed) disabled.removed(user, shared.users.get(user) ?? MISSED_DELETION, 'replayed', shared.users.has(user));
     }
     for (const [user, reason] of shared.users) if (disabled.reason(user) !== reason) disabled.disable(user, reason, 'shared');
   }

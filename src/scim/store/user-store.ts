@@ -195,8 +195,6 @@ export class DmsUserStore {
       ownAliases.add(a);
     }
 
-    if (accounts !== accountsBefore) await files.write(ACCOUNTS_FILE, accounts);
-    if (virtual !== virtualBefore) await files.write(VIRTUAL_FILE, virtual);
     const record: UserRecord | undefined = next && withoutUndefined({ ...next, ownsAccount, aliases: [...ownAliases], accountRemoved: accountRemoved || undefined });
     const after = new Map(this.records);
     if (record) after.set(record.id, record);
@@ -207,7 +205,17 @@ export class DmsUserStore {
     const deleted = new Set(this.deleted);
     if (refused) deleted.add(mailbox);
     else deleted.delete(mailbox);
-    await saveState(files.path(STATE_FILE), after.values(), deleted);
+    // All or nothing: a write that fails (disk full) puts back the files written before it, so
+    // no line is left that the state does not know (the client's retry would adopt it).
+    const undo: Array<() => Promise<void>> = [];
+    try {
+      if (accounts !== accountsBefore) await files.write(ACCOUNTS_FILE, accounts).then(() => undo.push(() => files.write(ACCOUNTS_FILE, accountsBefore)));
+      if (virtual !== virtualBefore) await files.write(VIRTUAL_FILE, virtual).then(() => undo.push(() => files.write(VIRTUAL_FILE, virtualBefore)));
+      await saveState(files.path(STATE_FILE), after.values(), deleted);
+    } catch (err) {
+      for (const back of undo.reverse()) await back().catch((e: Error) => this.opts.log?.error({ event: 'scim-undo-failed', user: mailbox, err: e.message }, 'could not put a DMS file back after a failed change'));
+      throw err;
+    }
     if (record) this.records.set(record.id, record);
     else this.records.delete(prev!.id);
     if (refused) this.deleted.add(mailbox);
