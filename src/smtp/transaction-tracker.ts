@@ -11,7 +11,7 @@ import { asciiUpper } from '../auth/address.js';
 import { MAX_TRACKED_SMTP_LINE_BYTES } from '../limits.js';
 import { DataEnd } from './data-end.js';
 
-type Pending = 'MAIL' | 'RSET' | 'DATA' | 'EOD' | 'BDAT_LAST' | 'OTHER';
+type Pending = 'MAIL' | 'RSET' | 'DATA' | 'EOD' | 'BDAT' | 'BDAT_LAST' | 'OTHER';
 
 export class SmtpTransactionTracker {
   private mode: 'command' | 'data' | 'bdat' = 'command';
@@ -22,6 +22,8 @@ export class SmtpTransactionTracker {
   /** Where the content ends, as Postfix reads it (the guard's own rule: it sees what Postfix sees). */
   private readonly dataEnd = new DataEnd();
   private readonly pending: Pending[] = [];
+  /** Postfix has a transaction open, by the replies read so far (in order, as it answered the
+   *  commands: a pipelined RSET answered after MAIL was sent closes the one before MAIL). */
   private inTransaction = false;
   private lost = false;
   private waiter: (() => void) | null = null;
@@ -46,7 +48,7 @@ export class SmtpTransactionTracker {
         i += take;
         if (this.bdatLeft === 0) {
           this.mode = 'command';
-          this.pending.push(this.bdatLast ? 'BDAT_LAST' : 'OTHER');
+          this.pending.push(this.bdatLast ? 'BDAT_LAST' : 'BDAT');
         }
         continue;
       }
@@ -83,7 +85,6 @@ export class SmtpTransactionTracker {
   private command(line: string): void {
     const verb = asciiUpper(/^\s*(\S+)/.exec(line)?.[1] ?? '');
     if (verb === 'MAIL') {
-      this.inTransaction = true;
       this.pending.push('MAIL');
     } else if (verb === 'RSET') {
       this.pending.push('RSET');
@@ -97,8 +98,7 @@ export class SmtpTransactionTracker {
       if (!m) return void this.pending.push('OTHER');
       this.bdatLeft = Number(m[1]);
       this.bdatLast = Boolean(m[2]);
-      this.inTransaction = true;
-      if (this.bdatLeft === 0) this.pending.push(this.bdatLast ? 'BDAT_LAST' : 'OTHER');
+      if (this.bdatLeft === 0) this.pending.push(this.bdatLast ? 'BDAT_LAST' : 'BDAT');
       else this.mode = 'bdat';
     } else {
       this.pending.push('OTHER');
@@ -120,8 +120,10 @@ export class SmtpTransactionTracker {
     if (what === 'DATA' && code !== 354) {
       this.mode = 'command'; // DATA refused: no body follows
     }
+    // Transaction state follows the replies, not the commands: a command still unanswered
+    // keeps the session busy anyway (`pending`). A refused MAIL (nested, 503) leaves an open one open.
     if (what === 'EOD' || what === 'BDAT_LAST' || what === 'RSET') this.inTransaction = false;
-    if (what === 'MAIL' && code >= 400) this.inTransaction = false;
+    if ((what === 'MAIL' || what === 'BDAT') && code < 400) this.inTransaction = true;
   }
 
   private check(): void {
