@@ -3,7 +3,8 @@
 // back, in the store, as many IP failures as the replica forgot locally (a typo, then the
 // right password). But the replica forgot failures the store no longer counted: older than
 // the window (a local entry is only pruned at the client's next failure), or counted before
-// the store restarted without persistence (its data gone). rate-limiter-flexible's reward()
+// the store restarted without persistence (its data gone), or never counted at all (the store
+// was down: the replica counted alone), so other failures are taken back. rate-limiter-flexible's reward()
 // on a counter that is gone creates one at -n for a fresh window, so the store then blocks
 // the IP only after max + n failures in total: with each replica's own limit at max, the
 // shared limit (AUTH_FAIL_MAX_PER_IP across all replicas) no longer holds, and the client
@@ -70,4 +71,29 @@ t.test('failures counted before the store lost its data, forgiven after, are no 
   await new Promise((r) => setTimeout(r, 200));
   const n = await guessesUntilBlocked([a, b], ip);
   t.ok(n <= limits.maxPerIp, `blocked after ${n} guesses spread over two replicas (limit ${limits.maxPerIp} in all)`);
+});
+
+// The same credit with the store down: failures in his own name counted by one replica alone
+// (the store did not answer), then, the store back, forgiven by his success there, must not
+// take back from the store the failures he made guessing other users on another replica.
+t.test('failures the store never counted (it was down), forgiven after, take nothing back from it', async (t) => {
+  const limits = { ...base, windowMs: 60_000 };
+  const a = replica(limits);
+  const b = replica(limits);
+  await eventually(() => a.store.status().up && b.store.status().up, 5000, 'both joined');
+  const ip = '192.0.2.43';
+  await redis.kill();
+  await eventually(() => !a.store.status().up, 5000, 'a saw the store go');
+  for (let i = 0; i < 3; i++) await a.guard.failed(ip, own); // counted on a alone
+  await redis.restart();
+  await eventually(() => a.store.status().up && b.store.status().up, 10_000, 'both rejoined');
+  for (let i = 0; i < 3; i++) {
+    const attempt = { user: `other${i}@example.test`, password: true };
+    t.equal((await b.guard.check(ip, attempt)).blocked, false, `guess ${i + 1} on b is tried`);
+    await b.guard.failed(ip, attempt);
+  }
+  a.guard.succeeded(ip, own.user);
+  await new Promise((r) => setTimeout(r, 200));
+  const n = await guessesUntilBlocked([a], ip);
+  t.ok(3 + n <= limits.maxPerIp, `blocked after ${3 + n} guesses at other users over two replicas (limit ${limits.maxPerIp} in all)`);
 });
