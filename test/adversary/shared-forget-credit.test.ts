@@ -97,3 +97,14 @@ t.test('failures the store never counted (it was down), forgiven after, take not
   const n = await guessesUntilBlocked([a], ip);
   t.ok(3 + n <= limits.maxPerIp, `blocked after ${3 + n} guesses at other users over two replicas (limit ${limits.maxPerIp} in all)`);
 });
+
+t.test('still: typos in the window, then the right password, are taken back in the store', async (t) => {
+  const limits = { ...base, windowMs: 60_000 };
+  const a = replica(limits);
+  await eventually(() => a.store.status().up, 10_000, 'joined');
+  const ip = '192.0.2.44';
+  for (let i = 0; i < 3; i++) await a.guard.failed(ip, own);
+  a.guard.succeeded(ip, own.user);
+  await new Promise((r) => setTimeout(r, 200)); // the store's reward (not awaited by succeeded)
+  t.equal((await a.store.addFailure('ip', ip))?.count, 1, 'the three typos were taken back: the next failure is the first');
+});
