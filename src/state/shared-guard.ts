@@ -104,8 +104,9 @@ export class SharedLoginGuard extends LoginGuard {
 
   private mirrorBlock(key: string, until: number): void {
     if (until <= this.clock()) return;
-    this.mirror.delete(key);
-    this.mirror.set(key, Math.max(until, this.mirror.get(key) ?? 0));
+    const known = this.mirror.get(key) ?? 0;
+    this.mirror.delete(key); // re-insert: Map order is our recency order
+    this.mirror.set(key, Math.max(until, known));
     if (this.mirror.size <= MAX_SHARED_BLOCKS) return;
     const t = this.clock();
     for (const [k, u] of this.mirror) if (u <= t) this.mirror.delete(k);
