@@ -90,6 +90,10 @@ export class FailureLimiter {
     const e = this.entries.get(key);
     if (!e || e.blockedUntil > this.now()) return 0;
     const name = asciiLower(user);
+    // Only failures within the window are forgotten (and counted as such): older ones count
+    // nowhere any more, and the shared store must not take them back (state/shared-guard.ts).
+    const since = this.now() - this.limits.windowMs;
+    e.failures = e.failures.filter((f) => f.at > since);
     const before = e.failures.length;
     e.failures = e.failures.filter((f) => f.user !== name);
     if (!e.failures.length) this.entries.delete(key);

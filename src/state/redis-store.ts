@@ -92,10 +92,13 @@ class RedisStore implements SharedStore {
   }
 
   async forgetFailures(key: string, n: number): Promise<void> {
-    const blocked = await this.blockedMs('ip', key);
-    if (blocked !== 0 || n <= 0) return; // a block stays; so does everything when unsure
     try {
-      await this.bounded(this.limiters.ip.reward(key, n));
+      const r = n > 0 ? await this.bounded(this.limiters.ip.get(key)) : null;
+      // A block stays; so does everything when unsure. No more is taken back than the store
+      // counts now: a counter gone (its window over, the store restarted empty) would become
+      // negative, a credit of failures for the next window (reward() makes a missing key -n).
+      const take = r && r.consumedPoints <= this.points.ip ? Math.min(n, r.consumedPoints) : 0;
+      if (take > 0) await this.bounded(this.limiters.ip.reward(key, take));
     } catch (err) {
       this.failed('forget', err);
     }

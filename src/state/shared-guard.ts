@@ -6,11 +6,18 @@
 import { LoginGuard, sleep, type Attempt } from '../auth/login-guard.js';
 import { failureDelayMs, type FailureLimits, type Verdict } from '../auth/failure-limiter.js';
 import type { FailureScope, SharedStore } from './store.js';
-import { MAX_SHARED_BLOCKS } from '../limits.js';
+import { asciiLower } from '../auth/address.js';
+import { MAX_AUTH_FAIL_KEYS, MAX_SHARED_BLOCKS } from '../limits.js';
 
 export class SharedLoginGuard extends LoginGuard {
   /** Blocks known from the store: `ip:…` / `user:…` → until (epoch ms). */
   private readonly mirror = new Map<string, number>();
+  /**
+   * Failures the store counted from here, by client and the user each named: a success takes
+   * back no more than these (not those counted here alone while the store was away, which
+   * would take back others' failures). Forgotten when the store is lost (it may come back empty).
+   */
+  private readonly stored = new Map<string, number>();
   private readonly unlisten: () => void;
 
   constructor(private readonly limits: FailureLimits, private readonly store: SharedStore, private readonly clock: () => number = Date.now) {
@@ -18,6 +25,7 @@ export class SharedLoginGuard extends LoginGuard {
     this.unlisten = store.listen({
       block: (key, until) => this.mirrorBlock(key, until),
       joined: () => { void this.reread(); },
+      left: () => this.stored.clear(),
     });
   }
 
@@ -65,25 +73,40 @@ export class SharedLoginGuard extends LoginGuard {
       const [scope, key] = keys[i]!;
       if (c.blockedMs > 0) this.mirrorBlock(key, this.clock() + c.blockedMs);
       // The delay grows with the client's failures on every replica.
-      if (scope === 'ip') delay = Math.max(delay, failureDelayMs(this.limits, c.count));
+      if (scope === 'ip') {
+        delay = Math.max(delay, failureDelayMs(this.limits, c.count));
+        this.countStored(storedKey(key, attempt?.user ?? ''));
+      }
     }
     await sleep(delay);
   }
 
   override succeeded(ip: string, user: string): void {
     const forgotten = this.limiter.succeed(ip, user);
-    // The store forgets as many (those this replica counted); a block stays, as here.
-    if (forgotten > 0 && this.store.shared) void this.store.forgetFailures(idOf('ip', this.limiter.ipKey(ip)), forgotten);
+    const key = storedKey(this.limiter.ipKey(ip), user);
+    const counted = this.stored.get(key) ?? 0;
+    this.stored.delete(key);
+    // The store forgets as many (those this replica counted there); a block stays, as here.
+    const n = Math.min(forgotten, counted);
+    if (n > 0 && this.store.shared) void this.store.forgetFailures(idOf('ip', this.limiter.ipKey(ip)), n);
   }
 
   close(): void {
     this.unlisten();
   }
 
+  private countStored(key: string): void {
+    const n = (this.stored.get(key) ?? 0) + 1;
+    this.stored.delete(key); // re-insert: Map order is our recency order
+    this.stored.set(key, n);
+    if (this.stored.size > MAX_AUTH_FAIL_KEYS) this.stored.delete(this.stored.keys().next().value!);
+  }
+
   private mirrorBlock(key: string, until: number): void {
     if (until <= this.clock()) return;
-    this.mirror.delete(key);
-    this.mirror.set(key, Math.max(until, this.mirror.get(key) ?? 0));
+    const known = this.mirror.get(key) ?? 0;
+    this.mirror.delete(key); // re-insert: Map order is our recency order
+    this.mirror.set(key, Math.max(until, known));
     if (this.mirror.size <= MAX_SHARED_BLOCKS) return;
     const t = this.clock();
     for (const [k, u] of this.mirror) if (u <= t) this.mirror.delete(k);
@@ -95,6 +118,11 @@ export class SharedLoginGuard extends LoginGuard {
     const blocks = await this.store.readBlocks();
     for (const [key, until] of blocks ?? []) this.mirrorBlock(key, until);
   }
+}
+
+/** A client's key and the user a failure named (lower case), as succeed() matches them. */
+function storedKey(ipKey: string, user: string): string {
+  return `${ipKey}\n${asciiLower(user)}`;
 }
 
 /** The limiter's key (`ip:…`) without its scope: the store keeps one counter per scope. */
