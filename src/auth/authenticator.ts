@@ -75,11 +75,8 @@ export class Authenticator {
       return { outcome: 'rejected', reason: `login as another user (${how}) is off: ALLOW_CLIENT_MASTER_LOGIN`, user: other.target };
     }
     const user = other?.target ?? creds.username;
-    // Every name Dovecot may act as: the target of a master login as well as the name itself.
-    for (const name of [user, creds.username, creds.authzid]) {
-      const off = this.opts.disabled?.reason(name || undefined);
-      if (off) return { outcome: 'rejected', reason: `user disabled: ${off}`, user };
-    }
+    const off = this.disabledAs(user, creds.username, creds.authzid);
+    if (off) return { outcome: 'rejected', reason: `user disabled: ${off}`, user };
     // An app password logs in as its user with the master account; any other password goes
     // to DMS as before. Not for a login as another user: that is DMS's master login.
     const store = this.opts.appPasswords;
@@ -108,7 +105,7 @@ export class Authenticator {
     if (!sameUser(creds.authzid, d.user)) {
       return { outcome: 'rejected', reason: `token belongs to ${d.user}, not to the requested user${whereOf(d)}`, user: creds.authzid };
     }
-    const off = this.opts.disabled?.reason(d.user);
+    const off = this.disabledAs(d.user);
     if (off) return { outcome: 'rejected', reason: `user disabled: ${off}${whereOf(d)}`, user: d.user };
     return { outcome: 'token', user: d.user, claim: d.claim, issuer: d.issuer, mode: d.mode, cached: d.cached };
   }
@@ -119,12 +116,18 @@ export class Authenticator {
    * session never starts (nothing it pipelined behind the login is served).
    */
   refusedSince(d: LoginDecision): string | undefined {
-    const names = d.outcome === 'password' ? [d.user, d.username, d.authzid] : [d.user];
-    for (const name of names) {
-      const off = this.opts.disabled?.reason(name || undefined);
-      if (off) return `user disabled: ${off}`;
-    }
-    return undefined;
+    const off = d.outcome === 'password' ? this.disabledAs(d.user, d.username, d.authzid) : this.disabledAs(d.user);
+    return off ? `user disabled: ${off}` : undefined;
+  }
+
+  /**
+   * Why a login's user is disabled over SCIM, or undefined. A password login names every name
+   * Dovecot may act as: the target of a master login as well as the name itself and authzid.
+   */
+  private disabledAs(user: string | undefined, username?: string, authzid?: string): string | undefined {
+    const disabled = this.opts.disabled;
+    if (!disabled) return undefined;
+    return disabled.reason(user || undefined) || disabled.reason(username || undefined) || disabled.reason(authzid || undefined);
   }
 
   /** A login decided here succeeded at the backend: app passwords note when, from where, over what. */
