@@ -18,6 +18,7 @@ import type { Service, SharedParts } from './session/parts.js';
 import { openScim } from './scim/service.js';
 import { DmsConfigDir } from './state/dms/config-dir.js';
 import { LoginProvisioner } from './session/provision.js';
+import { refusalLog } from './session/admission.js';
 import type { ScimListener } from './scim/server.js';
 import { backendTlsOptions } from './backend/dial.js';
 import { backendTargets } from './backend/targets.js';
@@ -73,6 +74,7 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     backend,
     guard: shared.guard,
     connections: new ConnectionLimiter({ maxTotal: config.limits.maxConnections, maxPerIp: config.limits.maxConnectionsPerIp, maxPreauth: config.limits.maxPreauthSessions, ipv6PrefixBits: config.limits.ipv6ClientPrefix }),
+    refusals: refusalLog(),
     proxyIn: proxyProtocolIn(config.proxyProtocol, log),
     ...(shared.disabled ? { disabled: shared.disabled } : {}),
     ...(provision ? { provision } : {}),

@@ -12,7 +12,7 @@ import type { Peer } from '../net/peer.js';
 import { listen, type Listener } from '../net/listen.js';
 import { refuseTunnels } from '../net/http-tunnels.js';
 import { ConnectionLimiter } from '../net/connection-limits.js';
-import { withinLimits } from '../session/admission.js';
+import { refusalLog, withinLimits } from '../session/admission.js';
 import { startServerTls, type ServerTlsSource } from '../net/tls-context.js';
 import { reportFault } from '../observability/faults.js';
 import { send } from './headers.js';
@@ -33,6 +33,7 @@ export interface PortalListener {
 export async function startPortalListener(at: ListenAddress, tls: ServerTlsSource, proxyIn: ProxyProtocolIn | null, connections: ConnectionLimiter, deps: PortalDeps): Promise<PortalListener> {
   const log: Logger = deps.log;
   const peerOf = new WeakMap<Socket, Peer>();
+  const refusals = refusalLog();
   const server = http.createServer({
     maxHeaderSize: PORTAL_MAX_HEADER_BYTES, requestTimeout: PORTAL_REQUEST_TIMEOUT_MS, headersTimeout: PORTAL_HEADERS_TIMEOUT_MS,
     // How often those two are enforced (node's default, 30 s, would let a stalled handshake sit that long).
@@ -58,7 +59,7 @@ export async function startPortalListener(at: ListenAddress, tls: ServerTlsSourc
   const listener: Listener = await listen('portal', at, (socket, peer) => {
     // Over the portal's limits (in total, and per client: the PROXY header's address when
     // behind a balancer): closed at accept, one log line, as the mail ports do.
-    if (typeof withinLimits({ connections, log }, socket, peer.address) === 'string') return void socket.destroy();
+    if (typeof withinLimits({ connections, log, refusals }, socket, peer.address) === 'string') return void socket.destroy();
     const secure = startServerTls(socket, tls);
     secure.on('error', () => undefined); // a failed handshake or a reset: that client's problem
     peerOf.set(secure, peer);

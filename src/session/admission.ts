@@ -15,6 +15,13 @@ export interface Admission {
   /** Open connections in total, per IP, and before login, across all listeners. */
   readonly connections: ConnectionLimiter;
   readonly log: Logger;
+  /** The connection-refused lines, bounded (refusalLog()): one per listener family, as the limits are. */
+  readonly refusals: LogThrottle;
+}
+
+/** A bound for connection-refused lines: see REFUSAL_LOG_WINDOW_MS. */
+export function refusalLog(): LogThrottle {
+  return new LogThrottle(REFUSAL_LOG_WINDOW_MS, REFUSAL_LOG_MAX_CLIENTS);
 }
 
 /**
@@ -26,7 +33,7 @@ export function admit(p: Admission, socket: net.Socket, peer: Peer, greeting?: s
   const verdict = p.guard.blocked(peer.address);
   if (verdict.blocked) {
     metrics.connectionsRefused.inc({ reason: 'ip-blocked' });
-    const suppressed = throttleOf(p.connections).pass(`ip-blocked ${peer.address}`);
+    const suppressed = p.refusals.pass(`ip-blocked ${peer.address}`);
     if (suppressed !== undefined) p.log.warn({ event: 'connection-refused', client: peer.address, reason: 'ip-blocked', retryAfterMs: verdict.retryAfterMs, ...ifAny(suppressed) }, 'connection from a blocked IP');
     return 'Too many failed logins, try again later.';
   }
@@ -37,26 +44,17 @@ export function admit(p: Admission, socket: net.Socket, peer: Peer, greeting?: s
  * The connection-limit half of admit(), for a listener with limits of its own and no logins
  * to block (the portal): the refusal text, counted and logged, or the connection's Slot.
  */
-export function withinLimits(p: Pick<Admission, 'connections' | 'log'>, socket: net.Socket, address: string, greeting?: string): string | Slot {
+export function withinLimits(p: Pick<Admission, 'connections' | 'log' | 'refusals'>, socket: net.Socket, address: string, greeting?: string): string | Slot {
   const key = p.connections.check(address);
   if (typeof key !== 'string') {
     metrics.connectionsRefused.inc({ reason: key.reason });
     // per-ip: one line per client; total and preauth are global: one line for all clients
-    const suppressed = throttleOf(p.connections).pass(key.reason === 'per-ip' ? `per-ip ${address}` : key.reason);
+    const suppressed = p.refusals.pass(key.reason === 'per-ip' ? `per-ip ${address}` : key.reason);
     if (suppressed !== undefined) p.log.warn({ event: 'connection-refused', client: address, reason: key.reason, ...ifAny(suppressed) }, 'connection limit reached');
     return 'Too many connections, try again later.';
   }
   if (greeting !== undefined) socket.write(greeting);
   return p.connections.hold(socket, key);
-}
-
-/** Refusal lines, bounded per limiter (mail ports and portal apart): see REFUSAL_LOG_WINDOW_MS. */
-const throttles = new WeakMap<ConnectionLimiter, LogThrottle>();
-
-function throttleOf(c: ConnectionLimiter): LogThrottle {
-  let th = throttles.get(c);
-  if (th === undefined) throttles.set(c, th = new LogThrottle(REFUSAL_LOG_WINDOW_MS, REFUSAL_LOG_MAX_CLIENTS));
-  return th;
 }
 
 function ifAny(suppressed: number): { suppressed?: number } {

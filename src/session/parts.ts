@@ -1,6 +1,7 @@
 // What every protocol's service shares, built once at start-up (server.ts).
 import type { ServerTlsSource } from '../net/tls-context.js';
 import type { ConnectionLimiter } from '../net/connection-limits.js';
+import type { LogThrottle } from '../observability/log-throttle.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Authenticator } from '../auth/authenticator.js';
@@ -23,6 +24,8 @@ export interface SharedParts {
   readonly guard: LoginGuard;
   /** Open connections in total, per IP, and before login, across all listeners. */
   readonly connections: ConnectionLimiter;
+  /** Their connection-refused log lines, bounded (admission.ts refusalLog()). */
+  readonly refusals: LogThrottle;
   /** Inbound PROXY protocol (trusted balancers), built once from the config; null when off. */
   readonly proxyIn: ProxyProtocolIn | null;
   /** Users disabled over SCIM (when SCIM is on): their open sessions are ended too. */
