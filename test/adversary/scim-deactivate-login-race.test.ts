@@ -8,7 +8,6 @@
 // session must never start. A TCP relay in front of Dovecot (the fault injected) holds
 // Dovecot's answers to the proxy's login until the deactivation has been taken in.
 import t from 'tap';
-import net from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -17,53 +16,7 @@ import { RawClient } from '../harness/raw-imap.js';
 import { startBackendAndIdp } from '../harness/stack.js';
 import { startProxy } from '../harness/proxy.js';
 import { scimClient } from '../harness/scim-client.js';
-import { HOST } from '../harness/ports.js';
-
-/** Forwards to `target`; once armed, the first proxy line with a login in it holds Dovecot's answers until released. */
-async function startHoldingRelay(target: number) {
-  let armed = false;
-  let seen: () => void = () => undefined;
-  let held: Array<() => void> = [];
-  let holding: net.Socket | undefined;
-  const open = new Set<net.Socket>();
-  const server = net.createServer((proxySide) => {
-    const dms = net.connect(target, HOST);
-    for (const s of [proxySide, dms]) {
-      open.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => { open.delete(s); proxySide.destroy(); dms.destroy(); });
-    }
-    proxySide.on('data', (d: Buffer) => {
-      if (armed && /AUTHENTICATE|LOGIN/i.test(d.toString('latin1'))) {
-        armed = false;
-        holding = proxySide;
-        seen();
-      }
-      dms.write(d);
-    });
-    dms.on('data', (d: Buffer) => {
-      if (holding === proxySide) held.push(() => proxySide.write(d));
-      else proxySide.write(d);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    arm(): Promise<void> {
-      armed = true;
-      return new Promise((resolve) => { seen = resolve; });
-    },
-    release(): void {
-      holding = undefined;
-      for (const f of held) f();
-      held = [];
-    },
-    async stop(): Promise<void> {
-      for (const s of open) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+import { startHoldingRelay } from '../harness/holding-relay.js';
 
 const SCIM_TOKEN = randomBytes(24).toString('hex');
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';

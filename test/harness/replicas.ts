@@ -11,6 +11,7 @@ import type { Idp } from './idp.js';
 import { startProxy, type TestProxy } from './proxy.js';
 import { startRedis, type TestRedis } from './redis.js';
 import { startTcpCut, type TcpCut } from './tcp-cut.js';
+import { RawClient } from './raw-imap.js';
 
 export interface ReplicaPair {
   readonly backend: Backend;
@@ -25,8 +26,11 @@ export interface ReplicaPair {
   readonly ca: string;
 }
 
-/** `aEnv(dir)`: what replica A has besides (e.g. the SCIM service). */
-export async function startReplicaPair(t: { teardown(fn: () => unknown): void }, dirPrefix: string, aEnv: (dir: string) => Record<string, string> = () => ({})): Promise<ReplicaPair> {
+/** `aEnv(dir)`, `bEnv(dir)`: what replica A and B have besides (e.g. the SCIM service). */
+export async function startReplicaPair(
+  t: { teardown(fn: () => unknown): void }, dirPrefix: string,
+  aEnv: (dir: string) => Record<string, string> = () => ({}), bEnv: (dir: string) => Record<string, string> = () => ({}),
+): Promise<ReplicaPair> {
   const { backend, idp } = await startBackendAndIdp(t);
   const redis = await startRedis();
   t.teardown(() => redis.stop());
@@ -40,6 +44,22 @@ export async function startReplicaPair(t: { teardown(fn: () => unknown): void },
     return p;
   };
   const a = await start(aEnv(dir));
-  const b = await start({ SHARED_STATE_URL: `redis://127.0.0.1:${toStoreFromB.port}/0`, SSL_CERT_PATH: a.certs.certFile, SSL_KEY_PATH: a.certs.keyFile });
+  const b = await start({ ...bEnv(dir), SHARED_STATE_URL: `redis://127.0.0.1:${toStoreFromB.port}/0`, SSL_CERT_PATH: a.certs.certFile, SSL_KEY_PATH: a.certs.keyFile });
   return { backend, idp, redis, toStoreFromB, dir, a, b, ca: readFileSync(a.certs.caFile, 'utf8') };
+}
+
+/** The replica's own view of the store: its last shared-state-up/-down event (the metric is one per process, and the replicas run in this one). */
+export function storeUp(p: TestProxy): boolean {
+  return p.logs().filter((l) => l.event === 'shared-state-up' || l.event === 'shared-state-down').at(-1)?.event === 'shared-state-up';
+}
+
+/** One IMAP LOGIN on a fresh implicit-TLS connection to `p`: the tagged reply. */
+export async function loginOnce(p: TestProxy, ca: string, user: string, password: string, timeoutMs: number): Promise<string> {
+  const c = await RawClient.connect(p.imapsPort, { implicitTls: true, ca });
+  try {
+    await c.line();
+    return (await c.command(`a LOGIN "${user}" "${password}"`, timeoutMs)).tagged;
+  } finally {
+    c.close();
+  }
 }

@@ -8,7 +8,7 @@
 // from the store when the revocation was announced (B reaches it only through a TCP
 // forwarder the test cuts) ends those sessions when it is back.
 import t from 'tap';
-import { startReplicaPair } from '../harness/replicas.js';
+import { startReplicaPair, storeUp } from '../harness/replicas.js';
 import { eventually, type TestProxy } from '../harness/proxy.js';
 import { RawClient, oauthbearer } from '../harness/raw-imap.js';
 import { appPasswordCommand } from '../../src/commands/app-password.js';
@@ -56,7 +56,6 @@ async function stillOpen(c: RawClient, what: string): Promise<void> {
   t.match(await c.line(WAIT_MS), /^\+ /, `${what}: in IDLE again`);
 }
 
-const storeUp = (p: TestProxy): boolean => p.logs().filter((l) => l.event === 'shared-state-up' || l.event === 'shared-state-down').at(-1)?.event === 'shared-state-up';
 await eventually(() => storeUp(a) && storeUp(b), WAIT_MS, 'both replicas joined the store');
 
 t.test('a revocation on the store ends the sessions of that app password on both replicas; --all every app-password session, no OAuth one', async (t) => {

@@ -9,7 +9,7 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startReplicaPair } from '../harness/replicas.js';
+import { loginOnce, startReplicaPair, storeUp } from '../harness/replicas.js';
 import { eventually, type TestProxy } from '../harness/proxy.js';
 import { RawClient, oauthbearer } from '../harness/raw-imap.js';
 import { appPasswordCommand } from '../../src/commands/app-password.js';
@@ -37,15 +37,7 @@ async function create(user: string, label: string): Promise<{ id: string; secret
   return made;
 }
 /** One IMAP LOGIN on a fresh connection: the tagged reply. */
-async function login(p: TestProxy, user: string, password: string): Promise<string> {
-  const c = await RawClient.connect(p.imapsPort, { implicitTls: true, ca });
-  try {
-    await c.line();
-    return (await c.command(`a LOGIN "${user}" "${password}"`, WAIT_MS)).tagged;
-  } finally {
-    c.close();
-  }
-}
+const login = (p: TestProxy, user: string, password: string): Promise<string> => loginOnce(p, ca, user, password, WAIT_MS);
 /** A session in IDLE on `p`, logged in with a token. */
 async function idleOn(p: TestProxy, user: string): Promise<RawClient> {
   const c = await RawClient.connect(p.imapsPort, { implicitTls: true, ca });
@@ -57,8 +49,6 @@ async function idleOn(p: TestProxy, user: string): Promise<RawClient> {
   t.match(await c.line(WAIT_MS), /^\+ /, `${user} in IDLE`);
   return c;
 }
-/** The replica's own view of the store: its last shared-state-up/-down event (the metric is one per process, and both replicas run in this one). */
-const storeUp = (p: TestProxy): boolean => p.logs().filter((l) => l.event === 'shared-state-up' || l.event === 'shared-state-down').at(-1)?.event === 'shared-state-up';
 const failuresOf = (p: TestProxy, user: string): number => p.logs().filter((l) => l.event === 'auth-failed' && l.user === user).length;
 const scim = (method: string, path: string, body?: unknown) => fetch(`http://127.0.0.1:${a.server.port('scim')}/scim/v2${path}`, {
   method, headers: { authorization: `Bearer ${SCIM_TOKEN}`, 'content-type': 'application/scim+json' }, ...(body ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(WAIT_MS),
