@@ -2,7 +2,7 @@
 // compiled proxy builds and nginx mail + auth_http, rounds interleaved so machine load hits
 // all alike. For a change's before/after numbers on a shared machine.
 // Usage: npm run build && cp -r dist /tmp/base && (change, build) &&
-//   node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/ab-logins.ts /tmp/base/src/cli.js [ROUNDS] [LOGINS]
+//   node --import tsx test/bench/ab-logins.ts /tmp/base/src/cli.js [ROUNDS] [LOGINS]
 // Settings (environment): AB_FAKE_BACKEND=1 (a fake Dovecot: the proxy's own cost, run hot),
 // AB_FLOORS=1 (also the Node floors), AB_TLS=1 (clients over implicit TLS), AB_BASE_ENV /
 // AB_NEW_ENV / AB_BASE_NODE_ARGS / AB_NEW_NODE_ARGS (one build against itself with other settings).

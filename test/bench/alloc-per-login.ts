@@ -3,7 +3,7 @@
 // scavenges per 1,000 logins. Unlike CPU time this hardly moves with machine load, so it
 // shows a cut in per-login objects on a shared machine (issue 21). Builds measured one
 // after the other, each warm first.
-// Usage: npm run build && node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/alloc-per-login.ts [LOGINS] [CLI_JS...]
+// Usage: npm run build && node --import tsx test/bench/alloc-per-login.ts [LOGINS] [CLI_JS...]
 import { join } from 'node:path';
 import { readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';

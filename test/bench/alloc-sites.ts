@@ -2,7 +2,7 @@
 // objects GCs collected included, over N logins (login + LOGOUT, 32 concurrent, fake backend)
 // after a warm-up; prints bytes per login by allocating function and by file. Complements
 // alloc-per-login.ts (how many bytes) with where they come from (issue 21).
-// Usage: npm run build && [HEAP_KEEP=FILE] node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/alloc-sites.ts [LOGINS] [TOP]
+// Usage: npm run build && [HEAP_KEEP=FILE] node --import tsx test/bench/alloc-sites.ts [LOGINS] [TOP]
 // (HEAP_KEEP: also write V8's sampling profile there, for a closer look at whole stacks.)
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';

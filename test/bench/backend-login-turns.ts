@@ -4,7 +4,7 @@
 // promises, timers, immediates and nextTicks created and callbacks/promise reactions run
 // (async_hooks, one login), and the time in µs
 // (median, warm and the first logins cold). Same wire dialogue as Dovecot 2.3 with SASL-IR.
-// Usage: node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/backend-login-turns.ts [LOGINS] [SRC_DIR]
+// Usage: node --import tsx test/bench/backend-login-turns.ts [LOGINS] [SRC_DIR]
 //   SRC_DIR: a compiled build's src (e.g. /tmp/base/src) to A/B against; default this tree's src.
 import net from 'node:net';
 import { createHook } from 'node:async_hooks';

@@ -15,7 +15,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
   t.test(`${signal} to the bench: the backend, nginx, HAProxy and proxy processes it started stop`, { timeout: 85_000 }, async (t) => {
     const child = spawn(process.execPath, [
-      '--import', join(ROOT, 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs'),
+      '--import', import.meta.resolve('tsx'),
       join(ROOT, 'test', 'bench', 'run.ts'), '--quick', '--proxy=src', '--only=login,cpu',
     ], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });

@@ -159,7 +159,7 @@ export async function startProxyProcess(w: BenchWorld, o: { build: ProxyBuild; n
   const dist = o.cli ?? join(root, 'dist', 'src', 'cli.js');
   const args = o.build === 'dist'
     ? [...(o.nodeArgs ?? []), dist]
-    : ['--import', join(root, 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs'), ...(o.nodeArgs ?? []), join(root, 'src', 'cli.ts')];
+    : ['--import', import.meta.resolve('tsx'), ...(o.nodeArgs ?? []), join(root, 'src', 'cli.ts')];
   if (o.build === 'dist' && !existsSync(dist)) throw new Error(`${dist} is missing: run npm run build (or use --proxy=src)`);
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;

@@ -68,7 +68,7 @@ export async function startForwarder(backendPort: number, dir: string): Promise<
  */
 export async function startBenchChild(name: string, dir: string, script: string, args: readonly string[], nodeArgs: readonly string[] = []): Promise<Forwarder> {
   const portFile = join(dir, `${name}-${process.pid}-${Date.now()}.port`);
-  const loader = join(import.meta.dirname, '..', '..', 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs');
+  const loader = import.meta.resolve('tsx');
   const child = spawn(process.execPath, [...nodeArgs, '--import', loader, script, portFile, ...args], { stdio: 'ignore' });
   watchChild(child);
   const deadline = Date.now() + 60_000; // the TypeScript loader: slow on 2 loaded cores

@@ -4,7 +4,7 @@
 // Each connection: TCP connect, wait for the greeting, close; GAP_MS between connections so
 // the servers sleep between them, as between a real client's events.
 // Usage: npm run build && cp -r dist /tmp/base && (change, build) &&
-//   node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/greeting-latency.ts /tmp/base/src/cli.js [ROUNDS] [N] [GAP_MS]
+//   node --import tsx test/bench/greeting-latency.ts /tmp/base/src/cli.js [ROUNDS] [N] [GAP_MS]
 import net from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';

@@ -1,7 +1,7 @@
 // The backend socket's hand-over from the login's line reader to the splice, N times, for a
 // system-call count under strace (issue 21: `epoll_ctl` per hand-over): a greeted plaintext
 // backend socket (reused reads), LineReader, detach(), splice(), one command and Dovecot's BYE.
-// Usage: strace -f -c -e trace=epoll_ctl node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/handover-syscalls.ts [N] [BUILD/src]
+// Usage: strace -f -c -e trace=epoll_ctl node --import tsx test/bench/handover-syscalls.ts [N] [BUILD/src]
 import net from 'node:net';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';

@@ -15,7 +15,7 @@
 // - incl: every sample with a frame of the rule anywhere on its stack (perf report --children),
 //   for the feature rows and for the ENTRIES (entry points of one feature, overlapping).
 //
-// Usage: node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/perf-account.ts \
+// Usage: node --import tsx test/bench/perf-account.ts \
 //   proxy=/tmp/omp-perf-X/perf.data:20000 lean=/tmp/omp-perf-Y/perf.data:20000 [--top=BUCKET|all] [--n=12] [--raw-map]
 // NAME=PATH:LOGINS; PATH may also be saved `perf script -F comm,pid,tid,period,ip,sym,dso` text (.txt).
 import { spawn } from 'node:child_process';

@@ -3,7 +3,7 @@
 // process descheduled with the time it waited): N logins at C concurrent through the compiled
 // proxy started with --perf-basic-prof; writes perf.data to DIR for `perf report`.
 // Usage (root or perf_event_paranoid ≤ 1): npm run build &&
-//   [WARM=3000] [FAKE_BACKEND=1] [LEAN=1 | NGINX=1] [PERF_NODE_ARGS=...] node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/perf-logins.ts [N] [C] [CLI_JS]
+//   [WARM=3000] [FAKE_BACKEND=1] [LEAN=1 | NGINX=1] [PERF_NODE_ARGS=...] node --import tsx test/bench/perf-logins.ts [N] [C] [CLI_JS]
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,7 +48,7 @@ try {
   perf.kill('SIGINT');
   await new Promise((r) => perf.once('exit', r));
   console.log(`${N} logins at ${C} concurrent: ${cpu.toFixed(3)} ms CPU per login; perf report -i ${data} --no-children --sort dso,sym`);
-  if (!nginx) console.log(`by feature: node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/perf-account.ts ${lean ? 'lean' : 'proxy'}=${data}:${N}`);
+  if (!nginx) console.log(`by feature: node --import tsx test/bench/perf-account.ts ${lean ? 'lean' : 'proxy'}=${data}:${N}`);
   lean?.stop();
   await nginx?.stop();
   await proxy.stop();

@@ -1,6 +1,6 @@
 // A CPU profile of the proxy's login path: N logins at C concurrent through the compiled
 // proxy, started with --cpu-prof; prints the functions with the most self time.
-// Usage: npm run build && node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/profile-logins.ts [N] [C]
+// Usage: npm run build && node --import tsx test/bench/profile-logins.ts [N] [C]
 import { readdirSync, readFileSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';

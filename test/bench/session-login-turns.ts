@@ -8,7 +8,7 @@
 // WRITEWRAP, ...) are listed too. backend-login-turns.ts counts the backend login alone.
 // Also: µs from the AUTHENTICATE write to the OK read, median of the first 20 (cold) and of
 // LOGINS warm ones (includes the fake Dovecot's round trip in another process).
-// Usage: [CPU=ROUNDS [AB=SRC_DIR]] node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/session-login-turns.ts [LOGINS] [SRC_DIR]
+// Usage: [CPU=ROUNDS [AB=SRC_DIR]] node --import tsx test/bench/session-login-turns.ts [LOGINS] [SRC_DIR]
 //   SRC_DIR: a compiled build's src (e.g. /tmp/base/src) to A/B against; default this tree's src.
 import net from 'node:net';
 import { createHook } from 'node:async_hooks';

@@ -3,7 +3,7 @@
 // last-use data, as the proxy writes them), the ids imported from a state file, SCIM
 // deletions kept for rejoining replicas, and shared token decisions. A real redis-server;
 // `INFO memory` used_memory before and after each part (what `redis-cli INFO memory` prints).
-//   node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/shared-memory.ts [users]
+//   node --import tsx test/bench/shared-memory.ts [users]
 import { startRedis } from '../harness/redis.js';
 import { hashAppPassword, generateAppPassword, type AppPasswordRecord } from '../../src/auth/app-passwords.js';
 import { RedisAppPasswords } from '../../src/state/redis-app-passwords.js';

@@ -2,7 +2,7 @@
 // redis-server on loopback), the two proxies measured in turns. Token logins with a cached
 // token, 32 clients: what remains is the proxy's own work plus Dovecot's master login,
 // so the difference is the store's round trip (one GET per login for the client's block).
-//   node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/shared-state.ts [rounds] [logins]
+//   node --import tsx test/bench/shared-state.ts [rounds] [logins]
 import { startWorld, startProxyProcess, LOGIN_USER } from './env.js';
 import { concurrentLogins, proxyTarget } from './imap-phases.js';
 import { median } from './table.js';

@@ -73,7 +73,7 @@ t.test('npm run bench -- --quick prints a table with every row', { timeout: 150_
   t.ok(nginxMailVersion(), 'nginx and libnginx-mod-mail are installed (bash scripts/install-backend.sh, as root)');
   // The proxy runs from src/ (CI does not build dist/ before the tests).
   const child = spawn(process.execPath, [
-    '--import', join(ROOT, 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs'),
+    '--import', import.meta.resolve('tsx'),
     join(ROOT, 'test', 'bench', 'run.ts'), '--quick', '--proxy=src',
   ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   // If tap's time-out kills this process, the bench gets SIGTERM and its own watchdog stops the

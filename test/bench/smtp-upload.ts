@@ -1,6 +1,6 @@
 // Where the proxy's CPU goes when clients upload large messages (SMTP submission), proxy
 // variants side by side in alternating rounds, each against direct Postfix in the same round.
-//   node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/smtp-upload.ts [messages per client] [size] [rounds]
+//   node --import tsx test/bench/smtp-upload.ts [messages per client] [size] [rounds]
 // LEG=none (default) or starttls: the proxy's leg to Postfix (direct is plaintext or STARTTLS to match).
 // VARIANTS='name=cli.js|ENV=v,ENV2=v;name2=…' (default: one variant, dist/src/cli.js). PERF=1 records
 // the first variant with perf (needs NODE_ARGS=--perf-basic-prof for names).

@@ -1,6 +1,6 @@
 // System calls per login, the proxy against the Node floors: `strace -c -f` attached to each
 // process for N logins at C concurrent (root). Usage: npm run build &&
-//   node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/syscalls-per-login.ts [N] [C]
+//   node --import tsx test/bench/syscalls-per-login.ts [N] [C]
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,6 +1,6 @@
 // Benchmark (not a test: tap runs only *.test.ts): token validations per second for a cached
 // token and for local JWT verification with the cache off. Prints one line per case.
-//   node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/tokens.ts
+//   node --import tsx test/bench/tokens.ts
 import { performance } from 'node:perf_hooks';
 import { startIdp, DEFAULT_AUDIENCE } from '../harness/idp.js';
 import { modeEnv, validation } from '../auth/helpers.js';

@@ -10,7 +10,7 @@ import { BASE_ENV } from '../auth/helpers.js';
 import { checkTokenCommand } from '../../src/commands/check-token.js';
 
 const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
-const loader = fileURLToPath(new URL('../../node_modules/@tapjs/typescript/dist/esm/import.mjs', import.meta.url));
+const loader = import.meta.resolve('tsx');
 
 function run(args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve, reject) => {

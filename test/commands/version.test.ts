@@ -17,7 +17,7 @@ const run = promisify(execFile);
 
 t.test('--version and -V print the package version and exit 0', async (t) => {
   for (const flag of ['--version', '-V']) {
-    const r = await run(process.execPath, ['--import', './node_modules/@tapjs/typescript/dist/esm/import.mjs', 'src/cli.ts', flag], { cwd: root, timeout: 60_000 });
+    const r = await run(process.execPath, ['--import', import.meta.resolve('tsx'), 'src/cli.ts', flag], { cwd: root, timeout: 60_000 });
     t.equal(r.stdout, `oauth2-mail-proxy ${pkg.version}\n`, flag);
     t.equal(r.stderr, '');
   }

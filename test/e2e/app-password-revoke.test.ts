@@ -35,7 +35,7 @@ async function create(label: string): Promise<{ id: string; secret: string }> {
 
 /** The real CLI as another process (as an admin runs it): resolves with its exit code, bounded. */
 function cliProcess(...argv: string[]): Promise<number | null> {
-  const child = spawn(process.execPath, ['--import', './node_modules/@tapjs/typescript/dist/esm/import.mjs', 'src/cli.ts', 'app-password', '--file', file, ...argv], {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), 'src/cli.ts', 'app-password', '--file', file, ...argv], {
     cwd: ROOT, env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore',
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);

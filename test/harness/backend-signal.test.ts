@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { killLeft, portsFree, waitGone } from './leftovers.js';
 import { pidAlive } from './ports.js';
 
-const LOADER = join(import.meta.dirname, '..', '..', 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs');
+const LOADER = import.meta.resolve('tsx');
 
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGALRM', 'SIGKILL'] as const) {
   t.test(`${signal} to a test process: its Dovecot and Postfix stop with it`, async (t) => {

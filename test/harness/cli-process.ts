@@ -19,7 +19,7 @@ export interface CliProcess {
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 export function spawnCli(env: Record<string, string>, httpPort: number): CliProcess {
-  const child = spawn(process.execPath, ['--import', './node_modules/@tapjs/typescript/dist/esm/import.mjs', 'src/cli.ts'], {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), 'src/cli.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', CI: '1', ...env, LISTEN_HTTP: `127.0.0.1:${httpPort}` },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -51,7 +51,7 @@ export function spawnCli(env: Record<string, string>, httpPort: number): CliProc
  */
 export function runCliToExit(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', './node_modules/@tapjs/typescript/dist/esm/import.mjs', 'src/cli.ts', ...args], {
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), 'src/cli.ts', ...args], {
       cwd: ROOT, env: { PATH: process.env.PATH ?? '', CI: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -10,7 +10,7 @@ import { descendants } from './leftovers.js';
 import { freePorts } from './ports.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const LOADER = join(ROOT, 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs');
+const LOADER = import.meta.resolve('tsx');
 
 export interface DemoProcess {
   /** The process spawned: node running the demo, or npm. */

@@ -8,8 +8,8 @@ import { contained } from '../../src/observability/faults.js';
 const root = new URL('../../', import.meta.url).pathname;
 
 t.test('an unhandled rejection and an uncaught exception: logged, counted, the process lives', async (t) => {
-  const child = spawn(process.execPath, ['--import', './node_modules/@tapjs/typescript/dist/esm/import.mjs', 'test/observability/fixtures/escaped-faults.ts'], {
-    cwd: root, env: { PATH: process.env.PATH, CI: '1', TS_NODE_TRANSPILE_ONLY: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), 'test/observability/fixtures/escaped-faults.ts'], {
+    cwd: root, env: { PATH: process.env.PATH, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });

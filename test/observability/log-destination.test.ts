@@ -16,7 +16,7 @@ const PAD = `é✓😀 ${'x'.repeat(200)}`;
 
 /** Runs the fixture; stdout is not read for `stallMs` (the pipe fills), then read to the end. */
 async function run(mode: string, lines: number, stallMs = 0): Promise<{ code: number | null; out: Buffer; err: string }> {
-  const child = spawn(process.execPath, ['--import', './node_modules/@tapjs/typescript/dist/esm/import.mjs', 'test/observability/fixtures/log-lines.ts', mode, String(lines)], {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), 'test/observability/fixtures/log-lines.ts', mode, String(lines)], {
     cwd: root, env: { PATH: process.env.PATH, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

@@ -100,7 +100,7 @@ t.test('invalid settings: the checks that need them are not run, the others are 
 
 t.test('the CLI subcommand exits non-zero on failure', async (t) => {
   const root = new URL('../../', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', './node_modules/@tapjs/typescript/dist/esm/import.mjs', 'src/cli.ts', 'doctor', '--user', alice.email], {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), 'src/cli.ts', 'doctor', '--user', alice.email], {
     cwd: root, env: env('wrong-password'), stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -18,7 +18,7 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const certs = await makeCerts(dir, { prefix: 'proxy-' });
 const [imap, httpPort, scimPort, deadPort] = await freePorts(4) as [number, number, number, number];
 const root = new URL('../../', import.meta.url).pathname;
-const child = spawn(process.execPath, ['--import', './node_modules/@tapjs/typescript/dist/esm/import.mjs', 'src/cli.ts'], {
+const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), 'src/cli.ts'], {
   cwd: root,
   env: {
     PATH: process.env.PATH,

@@ -6,7 +6,7 @@
 // no error-level log line, no unhandled rejection or uncaught exception.
 //
 // The campaign (FUZZ_CASES, FUZZ_SECONDS, FUZZ_SEED), against a real backend and IdP:
-//   node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs test/reliability/socket-fuzz.ts
+//   node --import tsx test/reliability/socket-fuzz.ts
 // test/reliability/socket-fuzz.test.ts runs a bounded number of cases in CI.
 import net from 'node:net';
 import tls from 'node:tls';
