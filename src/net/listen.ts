@@ -14,7 +14,7 @@ import net from 'node:net';
 import type { ListenAddress } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { peerOf, SocketPeer, type Peer } from './peer.js';
-import { readProxyHeader } from './proxy-reader.js';
+import { readProxyHeader, type ProxyHeaderError } from './proxy-reader.js';
 import { isTrusted } from './trusted-networks.js';
 import { reportFault, type FaultSite } from '../observability/faults.js';
 
@@ -86,8 +86,10 @@ export async function listen(name: string, at: ListenAddress, handler: OnConnect
       (h) => onConnection(socket, h.local || !h.source || !h.destination ? direct : {
         address: h.source.address, port: h.source.port, localAddress: h.destination.address, localPort: h.destination.port,
       }),
-      (err: Error) => {
-        proxy.log.warn({ event: 'proxy-header-invalid', listener: name, from: direct.address, reason: err.message }, 'bad PROXY protocol header');
+      (err: ProxyHeaderError) => {
+        // A health check's connect-and-close is not a bad header (test/adversary/proxy-health-check-log.test.ts).
+        if (err.silentClose) proxy.log.debug({ event: 'proxy-header-none', listener: name, from: direct.address }, 'closed before sending anything');
+        else proxy.log.warn({ event: 'proxy-header-invalid', listener: name, from: direct.address, reason: err.message }, 'bad PROXY protocol header');
         socket.destroy();
       },
     );
