@@ -26,6 +26,7 @@ export function readProxyHeader(socket: net.Socket, timeoutMs: number): Promise<
       socket.off('data', onData);
       socket.off('end', onEnd);
       socket.off('error', onEnd);
+      socket.off('close', onEnd);
       if (err) return reject(err);
       socket.pause(); // before returning from 'data': no later chunk is emitted to nobody
       if (rest && rest.length) socket.unshift(rest);
@@ -44,6 +45,7 @@ export function readProxyHeader(socket: net.Socket, timeoutMs: number): Promise<
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('error', onEnd);
+    socket.on('close', onEnd); // destroyed by us (a listener closing): no timer left behind
     socket.resume(); // a paused socket stays paused when a 'data' listener is added
   });
 }
