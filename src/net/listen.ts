@@ -14,7 +14,7 @@ import net from 'node:net';
 import type { ListenAddress } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { peerOf, SocketPeer, type Peer } from './peer.js';
-import { readProxyHeader } from './proxy-reader.js';
+import { readProxyHeader, type ProxyHeaderError } from './proxy-reader.js';
 import { isTrusted } from './trusted-networks.js';
 import { reportFault, type FaultSite } from '../observability/faults.js';
 
@@ -66,6 +66,12 @@ export async function listen(name: string, at: ListenAddress, handler: OnConnect
     // process; sessions add their own handlers, this one keeps refused sockets harmless.
     socket.on('error', ignore);
   };
+  // Behind a balancer a connection reaches its session only once its header is in: one the
+  // listener accepted just before close() (a shutdown's drain) would be greeted after the
+  // drain told every session to go, and hold it to the end of the grace. Those still waiting
+  // are closed at close(), and a header that completes after it is not handed on.
+  const awaitingHeader = new Set<net.Socket>();
+  let stopped = false;
   const onSocket = (socket: net.Socket): void => {
     if (!proxy) {
       // The handler first: a plaintext greeting goes out before this bookkeeping and the
@@ -82,12 +88,21 @@ export async function listen(name: string, at: ListenAddress, handler: OnConnect
     track(socket);
     const direct = peerOf(socket);
     if (!isTrusted(proxy.trusted, direct.address)) return onConnection(socket, direct);
+    awaitingHeader.add(socket);
     readProxyHeader(socket, proxy.timeoutMs).then(
-      (h) => onConnection(socket, h.local || !h.source || !h.destination ? direct : {
-        address: h.source.address, port: h.source.port, localAddress: h.destination.address, localPort: h.destination.port,
-      }),
-      (err: Error) => {
-        proxy.log.warn({ event: 'proxy-header-invalid', listener: name, from: direct.address, reason: err.message }, 'bad PROXY protocol header');
+      (h) => {
+        awaitingHeader.delete(socket);
+        // Stopped meanwhile (a shutdown's drain): never greeted, as if never accepted.
+        if (stopped) return void socket.destroy();
+        onConnection(socket, h.local || !h.source || !h.destination ? direct : {
+          address: h.source.address, port: h.source.port, localAddress: h.destination.address, localPort: h.destination.port,
+        });
+      },
+      (err: ProxyHeaderError) => {
+        // A health check's connect-and-close is not a bad header (test/adversary/proxy-health-check-log.test.ts).
+        awaitingHeader.delete(socket);
+        if (err.silentClose || stopped) proxy.log.debug({ event: 'proxy-header-none', listener: name, from: direct.address }, 'closed before sending anything');
+        else proxy.log.warn({ event: 'proxy-header-invalid', listener: name, from: direct.address, reason: err.message }, 'bad PROXY protocol header');
         socket.destroy();
       },
     );
@@ -100,7 +115,12 @@ export async function listen(name: string, at: ListenAddress, handler: OnConnect
     name,
     server,
     address: () => server.address() as net.AddressInfo,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => {
+      stopped = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of awaitingHeader) s.destroy();
+      return closed;
+    },
     destroyConnections: () => {
       for (const s of open) s.destroy();
     },

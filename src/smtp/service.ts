@@ -9,7 +9,7 @@ import { startServerTls } from '../net/tls-context.js';
 import { createAuthHandler } from './auth.js';
 import { DMS_DEFAULT_FEATURES, ehloOptions, probeFeatures } from './features.js';
 import { createSmtpFront, type SmtpFront } from './smtp-server-adapter.js';
-import { APP_PASSWORD_REVOKED_REPLY, REVOKED_REPLY, type SplicedSmtp } from './drain.js';
+import { APP_PASSWORD_REVOKED_REPLY, REVOKED_REPLY, SHUTDOWN_REPLY, type SplicedSmtp } from './drain.js';
 import { SessionRegistry } from '../session/registry.js';
 import { REFUSAL_CLOSE_MS } from '../limits.js';
 import { metrics } from '../observability/metrics.js';
@@ -28,6 +28,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
   // being sent is finished first), or is cut at the deadline.
   const spliced = new SessionRegistry<SplicedSmtp>('smtp', p, log, (s, deadline, cause) => s.drain(deadline, cause === 'disabled' ? REVOKED_REPLY : APP_PASSWORD_REVOKED_REPLY, 'revoked'));
   const handshaking = new Set<net.Socket>(); // 465 connections before their TLS handshake is done
+  let draining = false;
   const fronts: SmtpFront[] = [];
   const updateFeatures = (features: ReadonlyMap<string, string>): void => {
     const o = ehloOptions(features);
@@ -110,6 +111,13 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
       secure.once('secure', contained(() => {
         clearTimeout(timer);
         handshaking.delete(secure);
+        // Done after the drain sent its 421s: it would be greeted by a replica going away and
+        // hold the drain to its deadline (test/adversary/smtps-handshake-during-drain.test.ts).
+        if (draining) {
+          secure.end(SHUTDOWN_REPLY);
+          setTimeout(() => secure.destroy(), REFUSAL_CLOSE_MS).unref();
+          return;
+        }
         front.accept(secure, peer, a.loggedIn, config.sessions.preauthTimeoutMs);
       }, (err) => {
         reportFault(log, 'smtp', 'submissions accept', err);
@@ -148,6 +156,7 @@ export async function startSmtp(p: SharedParts): Promise<SmtpService> {
       await bounded(closing);
     },
     async drain(deadline) {
+      draining = true;
       const closing = Promise.all(listeners.map((l) => l.close())); // stop accepting
       for (const f of fronts) f.closeAll(); // before login: no transaction can be open
       for (const s of spliced.all()) s.drain(deadline);

@@ -48,6 +48,8 @@ interface ConnectionInternals {
   _socket: net.Socket;
   _parser: SmtpParser | false;
   _closed: boolean;
+  /** close() ran (our 421 and FIN): nothing more reaches the client, though its side may still be open. */
+  _closing: boolean;
   _closeTimer?: NodeJS.Timeout;
 }
 
@@ -242,7 +244,8 @@ function client(c: ConnectionInternals, firstCallback: () => void): SmtpClient {
     localAddress: c.localAddress,
     localPort: c.localPort,
     helo: c.hostNameAppearsAs || undefined,
-    get gone() { return c._closed || c._socket.destroyed; },
+    // Closed by us (a 421 of the login deadline or the drain) counts as gone: the client was told goodbye.
+    get gone() { return c._closed || c._closing || c._socket.destroyed; },
     state,
     reply(code, text) {
       c.send(code, text, false);

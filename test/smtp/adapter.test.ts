@@ -41,7 +41,7 @@ t.test('private members the adapter uses exist on a live connection', async (t) 
   const [conn] = [...front.server.connections] as unknown as Array<Record<string, unknown>>;
   t.ok(conn, 'connection registered in server.connections');
   for (const fn of ['send', 'close', 'handler_AUTH', 'handler_EHLO', 'upgrade', '_onCommand']) t.type(conn![fn], 'function', fn);
-  for (const key of ['_socket', '_parser', '_closed', '_nextHandler', 'hostNameAppearsAs', 'remoteAddress', 'remotePort', 'localAddress', 'localPort', 'secure', 'id', '_server']) {
+  for (const key of ['_socket', '_parser', '_closed', '_closing', '_nextHandler', 'hostNameAppearsAs', 'remoteAddress', 'remotePort', 'localAddress', 'localPort', 'secure', 'id', '_server']) {
     t.ok(key in conn!, `connection has ${key}`);
   }
   t.type((conn!._parser as { isClosed: unknown }).isClosed, 'boolean', 'parser.isClosed');
