@@ -216,7 +216,14 @@ export function readSections<K extends SectionName>(env: NodeJS.ProcessEnv, file
       problems.push(`${spec.name}: ${r.error}`);
       return undefined;
     });
-    const value = SECTIONS[name]({ raw, v, file, problems }) as SectionValue<typeof name>;
+    let value: SectionValue<typeof name> | undefined;
+    try {
+      value = SECTIONS[name]({ raw, v, file, problems }) as SectionValue<typeof name>;
+    } catch (err) {
+      // A loader that trips over a value its parser refused (read as undefined) must not end
+      // start-up or doctor in a TypeError that hides the list: the refusal is the problem.
+      if (!problems.length) throw err;
+    }
     out[name] = (problems.length ? { ok: false, problems: [...new Set(problems)] } : { ok: true, value }) as SectionResult<typeof name>;
   }
   return out;
