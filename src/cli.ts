@@ -11,7 +11,7 @@ const USAGE = `usage: oauth2-mail-proxy [--config FILE]
        oauth2-mail-proxy --version
        oauth2-mail-proxy check-token [--json] [--config FILE] [--] TOKEN|-
        oauth2-mail-proxy doctor [--config FILE] [--user USER]
-       oauth2-mail-proxy app-password [--file FILE] list|create|revoke USER ...
+       oauth2-mail-proxy app-password [--config FILE] [--file FILE] list|create|revoke USER ...
 
 Starts the IMAP and SMTP submission front proxy. Settings come from environment variables
 (see docs/configuration.md), optionally from a YAML file of the same KEY: value pairs (the environment wins).
