@@ -71,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const [{ createLogger }, { startServer }, { shutdownOnSignal }, { guardProcess }] = await Promise.all([
+  const [{ createLogger }, { startServer }, { shutdownOnSignal, reloadOnHangup }, { guardProcess }] = await Promise.all([
     import('./observability/logger.js'), import('./server.js'), import('./shutdown.js'), import('./observability/faults.js'),
   ]);
   const log = createLogger(config.logLevel);
@@ -79,7 +79,10 @@ async function main(argv: string[]): Promise<number> {
   // all (logged, counted as internal_errors_total{listener="process"}), so one bug in one
   // session never ends every IMAP, SMTP, SCIM and ops connection at once.
   guardProcess(log);
+  let started: Awaited<ReturnType<typeof startServer>> | undefined;
+  reloadOnHangup(() => started?.certificates ?? null, log); // before the start: a HUP never ends the process
   const server = await startServer(config, log);
+  started = server;
   const { code, graceEndMs } = await shutdownOnSignal(server, config.ops.shutdownGraceMs, log);
   log.flush?.();
   // Everything is closed and the process ends by itself; a handle someone forgot (or a
