@@ -33,9 +33,9 @@ async function main(argv: string[]): Promise<number> {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (i === 0 && a === 'doctor') doctor = true;
-    else if (doctor && (a === '--user' || a === '-u')) user = argv[++i];
+    else if (doctor && (a === '--user' || a === '-u')) user = argv[++i] ?? '';
     else if (doctor && a.startsWith('--user=')) user = a.slice('--user='.length);
-    else if (a === '--config' || a === '-c') configPath = argv[++i];
+    else if (a === '--config' || a === '-c') configPath = argv[++i] ?? '';
     else if (a.startsWith('--config=')) configPath = a.slice('--config='.length);
     else if (a === '--version' || a === '-V') return printVersion();
     else if (a === '--help' || a === '-h') {
@@ -43,6 +43,14 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     } else {
       process.stderr.write(`unknown argument: ${a}\n${USAGE}\n`);
+      return 2;
+    }
+  }
+  // An empty name (an unset variable in a compose file or unit) must not read as "no file":
+  // the proxy would start from the environment alone, without the file's issuers and limits.
+  for (const [option, value] of [['--config', configPath], ['--user', user]] as const) {
+    if (value !== undefined && !value.trim()) {
+      process.stderr.write(`${option} needs a value\n${USAGE}\n`);
       return 2;
     }
   }

@@ -49,7 +49,7 @@ export async function appPasswordCommand(argv: readonly string[], io: CommandIo)
   if (!command || !user) return usage('a command and a user are required');
   // Without its name the CLI would work on what the environment alone says: maybe a state
   // file the proxy (SHARED_STATE_URL in its YAML) no longer reads.
-  if (configPath === '') return usage('--config needs a file name');
+  if (configPath !== undefined && !configPath.trim()) return usage('--config needs a file name');
   const opened = await openStore(io, file, configPath);
   if (typeof opened === 'number') return opened;
   const store = opened;

@@ -35,7 +35,7 @@ export async function checkTokenCommand(argv: readonly string[], io: CheckTokenI
       break;
     }
     if (a === '--json') json = true;
-    else if (a === '--config' || a === '-c') configPath = argv[++i];
+    else if (a === '--config' || a === '-c') configPath = argv[++i] ?? '';
     else if (a.startsWith('--config=')) configPath = a.slice('--config='.length);
     else if (a === '--help' || a === '-h') { io.out(`${CHECK_TOKEN_USAGE}\n`); return 0; }
     else if (tokenArg === undefined && (a === '-' || !a.startsWith('-'))) tokenArg = a;
@@ -46,6 +46,8 @@ export async function checkTokenCommand(argv: readonly string[], io: CheckTokenI
     }
   }
   if (tokenArg === undefined) { io.err(`${CHECK_TOKEN_USAGE}\n`); return 64; }
+  // Empty (an unset variable): not "no file", which would check with the environment alone.
+  if (configPath !== undefined && !configPath.trim()) { io.err(`--config needs a file name\n${CHECK_TOKEN_USAGE}\n`); return 64; }
   let config;
   try {
     // Only the token settings: a token check needs no listener certificate or DMS account.
