@@ -3,6 +3,7 @@
 // less loads less: `check-token` only the token settings, so a machine without listener
 // certificates can still check a token, and `doctor` runs each check whose sections load.
 import { hostname } from 'node:os';
+import { isIP } from 'node:net';
 import { KEYS, type KeySpec, type KeyValues } from './keys.js';
 import { CERTIFICATES_KEY, parseSniCertificates, pemPairProblems, caFileProblem } from './certificates.js';
 import type { Config } from './types.js';
@@ -99,6 +100,9 @@ function backend(c: SectionInput): Pick<Config, 'backend'> {
 
   const host = v.DMS_HOST.trim();
   if (!host) problems.push('DMS_HOST: must not be empty');
+  // A port or a scheme (mailserver:143, imap://mailserver) can never resolve: every login
+  // would fail as backend unavailable. The ports are DMS_*_PORT; an IPv6 address goes bare.
+  else if (!isIP(host) && !HOST_NAME.test(host)) problems.push(`DMS_HOST: ${JSON.stringify(host)} is no host name or IP address (no port, scheme or brackets: the ports are DMS_IMAP_PORT, DMS_SUBMISSION_PORT, ...)`);
   const caFile = v.DMS_TLS_CA_FILE;
   const caProblem = caFile ? caFileProblem(caFile) : null;
   if (caProblem) problems.push(`DMS_TLS_CA_FILE: ${caProblem}`);
@@ -228,6 +232,9 @@ export function readSections<K extends SectionName>(env: NodeJS.ProcessEnv, file
   }
   return out;
 }
+
+/** A DNS name as Docker and Kubernetes resolve them (service names may hold `_`), dot-separated labels. */
+const HOST_NAME = /^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
 
 function trustedNetworks(raw: string, problems: string[]): Cidr[] {
   const r = parseCidrs(raw);
