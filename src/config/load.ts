@@ -43,17 +43,19 @@ export function readConfigFile(path: string): RawConfig {
 }
 
 /**
- * The YAML text as data, every number as the text it was written as: YAML reads a plain
- * 00112233445566778899 as 112233445566778900 and 0x1F as 31, so a numeric password, token
- * or client secret would load as another one. The environment gives text; so does the file
- * (a number key parses the text as it parses an environment value).
+ * The YAML text as data, every number and switch as the text it was written as: YAML reads
+ * a plain 00112233445566778899 as 112233445566778900, 0x1F as 31 and True as true (which
+ * became "1"), so a password, token or client secret of that shape would load as another
+ * one. The environment gives text; so does the file (a number or switch key parses the text
+ * as it parses an environment value: true/false are switches there too).
  */
 function parseAsWritten(text: string): unknown {
   const doc = parseDocument(text);
   if (doc.errors.length) throw doc.errors[0]!;
   visit(doc, {
     Scalar(_key, node) {
-      if (isScalar(node) && typeof node.value === 'number' && node.source !== undefined) node.value = node.source;
+      const v = isScalar(node) ? node.value : undefined;
+      if ((typeof v === 'number' || typeof v === 'boolean') && node.source !== undefined) node.value = node.source;
     },
   });
   return doc.toJS();

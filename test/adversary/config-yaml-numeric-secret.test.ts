@@ -32,7 +32,7 @@ const base = [
 ].join('\n');
 
 t.test('DMS_MASTER_PASSWORD as written, not as the number YAML reads', async (t) => {
-  for (const pw of ['00112233445566778899', '0x1F', '0777', '1e3', '12345678901234567890123']) {
+  for (const pw of ['00112233445566778899', '0x1F', '0777', '1e3', '12345678901234567890123', 'True', 'FALSE']) {
     t.equal(load(`${base}\nDMS_MASTER_PASSWORD: ${pw}\n`).backend.masterPassword, pw);
   }
 });
