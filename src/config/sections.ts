@@ -13,7 +13,7 @@ import { loadScim } from './scim.js';
 import { loadProvision } from './provision.js';
 import { loadSharedState } from './shared-state.js';
 import { loadPortal } from './portal.js';
-import { parseValue, secretOrFile, stateFileProblem, typedValues } from './values.js';
+import { HOST_NAME, parseValue, secretOrFile, stateFileProblem, typedValues } from './values.js';
 import { listenClashes } from './listen-clash.js';
 
 /** KEY -> value text from the YAML file; `issuers` and `certificates` hold JSON. */
@@ -232,9 +232,6 @@ export function readSections<K extends SectionName>(env: NodeJS.ProcessEnv, file
   }
   return out;
 }
-
-/** A DNS name as Docker and Kubernetes resolve them (service names may hold `_`), dot-separated labels. */
-const HOST_NAME = /^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
 
 function trustedNetworks(raw: string, problems: string[]): Cidr[] {
   const r = parseCidrs(raw);
