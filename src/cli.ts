@@ -11,7 +11,7 @@ const USAGE = `usage: oauth2-mail-proxy [--config FILE]
        oauth2-mail-proxy --version
        oauth2-mail-proxy check-token [--json] [--config FILE] [--] TOKEN|-
        oauth2-mail-proxy doctor [--config FILE] [--user USER]
-       oauth2-mail-proxy app-password [--file FILE] list|create|revoke USER ...
+       oauth2-mail-proxy app-password [--config FILE] [--file FILE] list|create|revoke USER ...
 
 Starts the IMAP and SMTP submission front proxy. Settings come from environment variables
 (see docs/configuration.md), optionally from a YAML file of the same KEY: value pairs (the environment wins).
@@ -33,9 +33,9 @@ async function main(argv: string[]): Promise<number> {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (i === 0 && a === 'doctor') doctor = true;
-    else if (doctor && (a === '--user' || a === '-u')) user = argv[++i];
+    else if (doctor && (a === '--user' || a === '-u')) user = argv[++i] ?? '';
     else if (doctor && a.startsWith('--user=')) user = a.slice('--user='.length);
-    else if (a === '--config' || a === '-c') configPath = argv[++i];
+    else if (a === '--config' || a === '-c') configPath = argv[++i] ?? '';
     else if (a.startsWith('--config=')) configPath = a.slice('--config='.length);
     else if (a === '--version' || a === '-V') return printVersion();
     else if (a === '--help' || a === '-h') {
@@ -43,6 +43,14 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     } else {
       process.stderr.write(`unknown argument: ${a}\n${USAGE}\n`);
+      return 2;
+    }
+  }
+  // An empty name (an unset variable in a compose file or unit) must not read as "no file":
+  // the proxy would start from the environment alone, without the file's issuers and limits.
+  for (const [option, value] of [['--config', configPath], ['--user', user]] as const) {
+    if (value !== undefined && !value.trim()) {
+      process.stderr.write(`${option} needs a value\n${USAGE}\n`);
       return 2;
     }
   }
@@ -71,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const [{ createLogger }, { startServer }, { shutdownOnSignal }, { guardProcess }] = await Promise.all([
+  const [{ createLogger }, { startServer }, { shutdownOnSignal, reloadOnHangup }, { guardProcess }] = await Promise.all([
     import('./observability/logger.js'), import('./server.js'), import('./shutdown.js'), import('./observability/faults.js'),
   ]);
   const log = createLogger(config.logLevel);
@@ -79,7 +87,10 @@ async function main(argv: string[]): Promise<number> {
   // all (logged, counted as internal_errors_total{listener="process"}), so one bug in one
   // session never ends every IMAP, SMTP, SCIM and ops connection at once.
   guardProcess(log);
+  let started: Awaited<ReturnType<typeof startServer>> | undefined;
+  reloadOnHangup(() => started?.certificates ?? null, log); // before the start: a HUP never ends the process
   const server = await startServer(config, log);
+  started = server;
   const { code, graceEndMs } = await shutdownOnSignal(server, config.ops.shutdownGraceMs, log);
   log.flush?.();
   // Everything is closed and the process ends by itself; a handle someone forgot (or a

@@ -76,3 +76,21 @@ export function shutdownOnSignal(server: Drainable, graceMs: number, log: Logger
     process.on('SIGINT', onSignal);
   });
 }
+
+/**
+ * SIGHUP is "reload" to every mail daemon (Dovecot, Postfix) and what certificate renewal
+ * hooks send; Node's default for it ends the process on the spot, every session cut without
+ * the grace above. So it checks the certificate files now (as the TLS_RELOAD_INTERVAL_SECONDS
+ * poll does: only changed ones are loaded, a broken one keeps the old in use) and nothing
+ * else. `certificates` is asked at each signal: null before start-up is done, or without TLS.
+ * Returns the function that removes the handler.
+ */
+export function reloadOnHangup(certificates: () => { reloadChanged(): number } | null, log: Logger): () => void {
+  const onHangup = (): void => {
+    const store = certificates();
+    const replaced = store ? store.reloadChanged() : 0;
+    log.info({ event: 'reload', signal: 'SIGHUP', certificatesReplaced: replaced }, store ? 'SIGHUP: certificate files checked' : 'SIGHUP: no certificates to reload');
+  };
+  process.on('SIGHUP', onHangup);
+  return () => { process.off('SIGHUP', onHangup); };
+}

@@ -7,18 +7,19 @@
 import { canonicalAddress } from '../auth/address.js';
 import { cleanLabel, type AppPasswordStore } from '../auth/app-passwords.js';
 import { MASTER_SEPARATOR } from '../auth/master-login.js';
-import { ConfigError, loadSections } from '../config/load.js';
+import { ConfigError, loadSections, readConfigFile, type RawConfig } from '../config/load.js';
 import { AppPasswordFile } from '../state/app-password-file.js';
 import { RedisAppPasswords } from '../state/redis-app-passwords.js';
 
-export const APP_PASSWORD_USAGE = `usage: oauth2-mail-proxy app-password [--file FILE] [--json] COMMAND
+export const APP_PASSWORD_USAGE = `usage: oauth2-mail-proxy app-password [--config FILE] [--file FILE] [--json] COMMAND
   list USER               the user's app passwords (label, created, last used, from where)
   create USER [LABEL]     a new one for USER; its secret is printed once
   revoke USER ID|--all    revokes one, or all of the user's
 
 With SHARED_STATE_URL set the app passwords are in the shared store (Redis/Valkey) and
 are managed there (--file is refused: the proxy no longer reads the file). Otherwise FILE
-defaults to APP_PASSWORDS_FILE.`;
+defaults to APP_PASSWORDS_FILE. --config FILE: the proxy's YAML file, read for those two
+keys as the proxy reads it (the environment wins).`;
 
 export interface CommandIo {
   readonly env: NodeJS.ProcessEnv;
@@ -31,10 +32,13 @@ const iso = (ms: number | undefined): string => (ms ? new Date(ms).toISOString()
 export async function appPasswordCommand(argv: readonly string[], io: CommandIo): Promise<number> {
   const args: string[] = [];
   let file: string | undefined;
+  let configPath: string | undefined;
   let json = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--file') file = argv[++i] ?? '';
+    else if (a === '--config' || a === '-c') configPath = argv[++i] ?? '';
+    else if (a.startsWith('--config=')) configPath = a.slice('--config='.length);
     else if (a.startsWith('--file=')) file = a.slice('--file='.length);
     else if (a === '--json') json = true;
     else if (a === '--help' || a === '-h') { io.out(`${APP_PASSWORD_USAGE}\n`); return 0; }
@@ -43,7 +47,10 @@ export async function appPasswordCommand(argv: readonly string[], io: CommandIo)
   const [command, user, third, ...rest] = args;
   const usage = (why: string): number => { io.err(`${why}\n${APP_PASSWORD_USAGE}\n`); return 64; };
   if (!command || !user) return usage('a command and a user are required');
-  const opened = await openStore(io, file);
+  // Without its name the CLI would work on what the environment alone says: maybe a state
+  // file the proxy (SHARED_STATE_URL in its YAML) no longer reads.
+  if (configPath !== undefined && !configPath.trim()) return usage('--config needs a file name');
+  const opened = await openStore(io, file, configPath);
   if (typeof opened === 'number') return opened;
   const store = opened;
   try {
@@ -85,10 +92,13 @@ export async function appPasswordCommand(argv: readonly string[], io: CommandIo)
 }
 
 /** The store the proxy uses with this environment, or the exit code that says why there is none. */
-async function openStore(io: CommandIo, file: string | undefined): Promise<AppPasswordStore | number> {
+async function openStore(io: CommandIo, file: string | undefined, configPath: string | undefined): Promise<AppPasswordStore | number> {
   let shared;
+  let raw: RawConfig = {};
   try {
-    shared = loadSections(io.env, {}, ['sharedState']).sharedState.sharedState;
+    // The proxy's own YAML, read as the proxy reads it: the store is where the proxy looks.
+    if (configPath !== undefined) raw = readConfigFile(configPath);
+    shared = loadSections(io.env, raw, ['sharedState']).sharedState.sharedState;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     io.err(`${err.message}\n`);
@@ -98,7 +108,7 @@ async function openStore(io: CommandIo, file: string | undefined): Promise<AppPa
     if (file !== undefined) { io.err('SHARED_STATE_URL is set: the app passwords are in the shared store, not in --file\n'); return 64; }
     return RedisAppPasswords.open(shared);
   }
-  const path = file ?? io.env.APP_PASSWORDS_FILE ?? '';
+  const path = file ?? io.env.APP_PASSWORDS_FILE ?? raw.APP_PASSWORDS_FILE ?? '';
   if (!path) { io.err('APP_PASSWORDS_FILE is not set (or pass --file FILE)\n'); return 78; }
   return AppPasswordFile.open(path).catch((err: Error & { code?: string }) => {
     if (err.code !== 'ERR_APP_PASSWORDS_FILE') throw err;

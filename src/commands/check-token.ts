@@ -5,6 +5,7 @@
 import { ConfigError, loadSections, readConfigFile } from '../config/load.js';
 import { createTokenValidation } from '../auth/factory.js';
 import type { TokenCheck } from '../auth/token-check.js';
+import { isB64Token } from '../auth/sasl/oauthbearer.js';
 
 export const CHECK_TOKEN_USAGE = `usage: oauth2-mail-proxy check-token [--json] [--config FILE] [--] TOKEN|-
 
@@ -35,7 +36,7 @@ export async function checkTokenCommand(argv: readonly string[], io: CheckTokenI
       break;
     }
     if (a === '--json') json = true;
-    else if (a === '--config' || a === '-c') configPath = argv[++i];
+    else if (a === '--config' || a === '-c') configPath = argv[++i] ?? '';
     else if (a.startsWith('--config=')) configPath = a.slice('--config='.length);
     else if (a === '--help' || a === '-h') { io.out(`${CHECK_TOKEN_USAGE}\n`); return 0; }
     else if (tokenArg === undefined && (a === '-' || !a.startsWith('-'))) tokenArg = a;
@@ -46,6 +47,8 @@ export async function checkTokenCommand(argv: readonly string[], io: CheckTokenI
     }
   }
   if (tokenArg === undefined) { io.err(`${CHECK_TOKEN_USAGE}\n`); return 64; }
+  // Empty (an unset variable): not "no file", which would check with the environment alone.
+  if (configPath !== undefined && !configPath.trim()) { io.err(`--config needs a file name\n${CHECK_TOKEN_USAGE}\n`); return 64; }
   let config;
   try {
     // Only the token settings: a token check needs no listener certificate or DMS account.
@@ -57,6 +60,13 @@ export async function checkTokenCommand(argv: readonly string[], io: CheckTokenI
   // A bearer token is one line; "Bearer " is tolerated since people paste header values.
   const token = (tokenArg === '-' ? await io.stdin() : tokenArg).trim().replace(/^bearer\s+/i, '');
   if (!token) { io.err('check-token: empty token\n'); return 64; }
+  if (!isB64Token(token)) {
+    // A login refuses it before any IdP is asked (parseBearerAuth): so does the check, or a
+    // folded paste would read as an IdP outage (the HTTP client refuses such a header).
+    const report: Report = { decision: 'rejected', issuer: null, mode: null, reason: 'not a bearer token: a blank, line break or other character outside RFC 6750 b64token (a login refuses it without asking the IdP)', cacheTtlSeconds: 0 };
+    io.out(json ? `${JSON.stringify(report, null, 2)}\n` : human(report));
+    return 1;
+  }
   const validation = createTokenValidation(config.oauth2, undefined);
   let d: TokenCheck;
   try {

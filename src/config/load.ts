@@ -1,7 +1,7 @@
 // Loads the configuration once at start-up: defaults < YAML file < environment. Every
 // problem is collected and reported together, so an operator fixes them in one go.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument, visit, isScalar } from 'yaml';
 import { KEYS } from './keys.js';
 import { CERTIFICATES_KEY } from './certificates.js';
 import type { Config } from './types.js';
@@ -21,7 +21,7 @@ export class ConfigError extends Error {
 export function readConfigFile(path: string): RawConfig {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
+    doc = parseAsWritten(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new ConfigError([`--config ${path}: ${(err as Error).message.split('\n')[0]}`]);
   }
@@ -40,6 +40,25 @@ export function readConfigFile(path: string): RawConfig {
   }
   if (problems.length) throw new ConfigError(problems);
   return out;
+}
+
+/**
+ * The YAML text as data, every number and switch as the text it was written as: YAML reads
+ * a plain 00112233445566778899 as 112233445566778900, 0x1F as 31 and True as true (which
+ * became "1"), so a password, token or client secret of that shape would load as another
+ * one. The environment gives text; so does the file (a number or switch key parses the text
+ * as it parses an environment value: true/false are switches there too).
+ */
+function parseAsWritten(text: string): unknown {
+  const doc = parseDocument(text);
+  if (doc.errors.length) throw doc.errors[0]!;
+  visit(doc, {
+    Scalar(_key, node) {
+      const v = isScalar(node) ? node.value : undefined;
+      if ((typeof v === 'number' || typeof v === 'boolean') && node.source !== undefined) node.value = node.source;
+    },
+  });
+  return doc.toJS();
 }
 
 /**

@@ -20,8 +20,9 @@ export function loadPortal(v: PortalKeys, file: Record<string, string>, problems
   const { LISTEN_PORTAL: listen, PORTAL_URL: url, PORTAL_CLIENT_ID: id, PORTAL_CLIENT_SECRET: secret, PORTAL_CLIENT_SECRET_FILE: secretFile, PORTAL_SCOPES: scopeList, PORTAL_SESSION_SECONDS: seconds } = v;
   if (!listen) return null;
   const need = (ok: unknown, text: string): void => { if (!ok) problems.push(text); };
-  const base = url.trim();
-  need(base, 'PORTAL_URL: required with LISTEN_PORTAL (the public https:// URL of the portal)');
+  // A PORTAL_URL its parser refused is listed already and reaches here as undefined.
+  const base = url?.trim() ?? '';
+  need(base || url === undefined, 'PORTAL_URL: required with LISTEN_PORTAL (the public https:// URL of the portal)');
   let origin = '';
   if (base) {
     const u = new URL(base);

@@ -3,6 +3,7 @@
 // less loads less: `check-token` only the token settings, so a machine without listener
 // certificates can still check a token, and `doctor` runs each check whose sections load.
 import { hostname } from 'node:os';
+import { isIP } from 'node:net';
 import { KEYS, type KeySpec, type KeyValues } from './keys.js';
 import { CERTIFICATES_KEY, parseSniCertificates, pemPairProblems, caFileProblem } from './certificates.js';
 import type { Config } from './types.js';
@@ -12,7 +13,7 @@ import { loadScim } from './scim.js';
 import { loadProvision } from './provision.js';
 import { loadSharedState } from './shared-state.js';
 import { loadPortal } from './portal.js';
-import { parseValue, secretOrFile, stateFileProblem, typedValues } from './values.js';
+import { HOST_NAME, parseValue, secretOrFile, stateFileProblem, typedValues } from './values.js';
 import { listenClashes } from './listen-clash.js';
 
 /** KEY -> value text from the YAML file; `issuers` and `certificates` hold JSON. */
@@ -99,6 +100,9 @@ function backend(c: SectionInput): Pick<Config, 'backend'> {
 
   const host = v.DMS_HOST.trim();
   if (!host) problems.push('DMS_HOST: must not be empty');
+  // A port or a scheme (mailserver:143, imap://mailserver) can never resolve: every login
+  // would fail as backend unavailable. The ports are DMS_*_PORT; an IPv6 address goes bare.
+  else if (!isIP(host) && !HOST_NAME.test(host)) problems.push(`DMS_HOST: ${JSON.stringify(host)} is no host name or IP address (no port, scheme or brackets: the ports are DMS_IMAP_PORT, DMS_SUBMISSION_PORT, ...)`);
   const caFile = v.DMS_TLS_CA_FILE;
   const caProblem = caFile ? caFileProblem(caFile) : null;
   if (caProblem) problems.push(`DMS_TLS_CA_FILE: ${caProblem}`);
@@ -216,7 +220,14 @@ export function readSections<K extends SectionName>(env: NodeJS.ProcessEnv, file
       problems.push(`${spec.name}: ${r.error}`);
       return undefined;
     });
-    const value = SECTIONS[name]({ raw, v, file, problems }) as SectionValue<typeof name>;
+    let value: SectionValue<typeof name> | undefined;
+    try {
+      value = SECTIONS[name]({ raw, v, file, problems }) as SectionValue<typeof name>;
+    } catch (err) {
+      // A loader that trips over a value its parser refused (read as undefined) must not end
+      // start-up or doctor in a TypeError that hides the list: the refusal is the problem.
+      if (!problems.length) throw err;
+    }
     out[name] = (problems.length ? { ok: false, problems: [...new Set(problems)] } : { ok: true, value }) as SectionResult<typeof name>;
   }
   return out;

@@ -26,16 +26,23 @@ export function parseInt10(raw: string, spec: Pick<KeySpec, 'min' | 'max'>): Par
   return ok(n);
 }
 
+/** A DNS name as Docker and Kubernetes resolve them (service names may hold `_`), dot-separated labels. */
+export const HOST_NAME = /^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
+
+const EVERY_ADDRESS = 'every address: 0.0.0.0:PORT (IPv4) or [::]:PORT (IPv4 and IPv6)';
+
 /** "host:port", "[v6]:port" or ":port"; empty means the listener is off. */
 export function parseListen(raw: string): Parsed<ListenAddress | null> {
   const v = raw.trim();
   if (v === '') return ok(null);
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v);
-  if (!m) return fail('expected host:port, [ipv6]:port or empty');
+  if (!m) return fail(`expected host:port, [ipv6]:port or empty (${EVERY_ADDRESS})`);
   const host = m[1] ?? (m[2] || '0.0.0.0');
   const port = Number(m[3]);
   if (port > 65535) return fail('port must be at most 65535');
   if (m[1] !== undefined && isIP(host) !== 6) return fail('bracketed host must be an IPv6 address');
+  // Found at bind time it ended start-up alone ("getaddrinfo ENOTFOUND *"): Dovecot's `*` is no host here.
+  if (m[1] === undefined && !isIP(host) && !HOST_NAME.test(host)) return fail(`${JSON.stringify(host)} is no IP address or host name (${EVERY_ADDRESS})`);
   return ok({ host, port });
 }
 

@@ -23,6 +23,9 @@ function isBearerScheme(value: string, end: number): boolean {
 // Strict on purpose: the token ends up in HTTP headers, URLs and log context.
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
+/** RFC 6750 §2.1 b64token: the only bearer tokens a login takes (check-token refuses the rest alike). */
+export const isB64Token = (token: string): boolean => B64TOKEN.test(token);
+
 /**
  * Split `key=value^A...` into the keys we know. Empty segments are skipped,
  * which forgives a missing final 0x01 (or one too many); unknown and
