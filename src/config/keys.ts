@@ -102,7 +102,7 @@ const TABLE = [
 
   // Client addresses (PROXY protocol) and abuse protection
   k('PROXY_PROTOCOL_TRUSTED_NETWORKS', 'string', '', 'CIDR list (comma or space separated) of load balancers whose connections must start with a PROXY protocol v1/v2 header; its client address is then used everywhere. Empty: PROXY protocol off.'),
-  k('PROXY_PROTOCOL_TIMEOUT_SECONDS', 'int', '5', 'Time a trusted peer has to send the PROXY header.', { min: 1, max: 60 }),
+  k('PROXY_PROTOCOL_TIMEOUT_SECONDS', 'int', '5', 'Time a trusted peer has to send the PROXY header (a missing or broken one: a warn `proxy-header-invalid`; a connection closed before its first byte, as a TCP health check does: debug `proxy-header-none`).', { min: 1, max: 60 }),
   k('DMS_IMAP_PROXY_PROTOCOL', 'bool', '0', 'Send a PROXY protocol v2 header (with the TLS flag) to DMS IMAP instead of ID x-originating-ip; DMS_IMAP_PORT must then be a Dovecot listener with haproxy = yes.'),
   k('DMS_SUBMISSION_PROXY_PROTOCOL', 'bool', '0', 'Send a PROXY protocol v2 header to DMS submission; DMS_SUBMISSION_PORT must then be a Postfix service with smtpd_upstream_proxy_protocol = haproxy.'),
   k('DMS_MANAGESIEVE_PROXY_PROTOCOL', 'bool', '0', 'Send a PROXY protocol v2 header (with the TLS flag) to DMS ManageSieve instead of XCLIENT ADDR; DMS_MANAGESIEVE_PORT must then be a Dovecot listener with haproxy = yes.'),
