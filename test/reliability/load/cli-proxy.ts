@@ -1,9 +1,9 @@
 // The real CLI as a child process (like test/ops/shutdown-cli.test.ts), so its resident
 // memory (/proc/PID/status VmRSS) and descriptors (/proc/PID/fd) are the proxy's alone.
-// It runs compiled JavaScript: tap's TypeScript loader would keep the TypeScript compiler
-// in the process (~300 MiB RSS). The tree is compiled with tsconfig.build.json into
-// node_modules/.cache/ (packages still resolve from there) when any source file is newer
-// than that build; LOAD_CLI=dist uses `npm run build`'s dist/ instead. Output is counted
+// It runs compiled JavaScript: a TypeScript loader would add its own to the process
+// (ts-node kept the TypeScript compiler, ~300 MiB RSS; tsx has its module hooks and
+// transform cache). The tree is compiled with tsconfig.build.json into node_modules/.cache/
+// (packages still resolve from there) when any source file is newer than that build; LOAD_CLI=dist uses `npm run build`'s dist/ instead. Output is counted
 // per event and only its tail is kept: a soak writes tens of thousands of lines.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
