@@ -13,7 +13,8 @@ import { reportFault } from '../observability/faults.js';
 import { ScimError, badRequest } from './errors.js';
 import { route } from './router.js';
 import type { DmsUserStore } from './store/user-store.js';
-import { MAX_HTTP_CONNECTIONS, MAX_SCIM_BODY_BYTES, SCIM_HEADERS_TIMEOUT_MS, SCIM_KEEPALIVE_MS, SCIM_REQUEST_TIMEOUT_MS } from '../limits.js';
+import { LogThrottle } from '../observability/log-throttle.js';
+import { MAX_HTTP_CONNECTIONS, MAX_SCIM_BODY_BYTES, REFUSAL_LOG_MAX_CLIENTS, REFUSAL_LOG_WINDOW_MS, SCIM_HEADERS_TIMEOUT_MS, SCIM_KEEPALIVE_MS, SCIM_REQUEST_TIMEOUT_MS } from '../limits.js';
 
 export const BASE_PATH = '/scim/v2';
 const CONTENT_TYPE = 'application/scim+json; charset=utf-8';
@@ -35,11 +36,21 @@ export interface ScimServerOptions {
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
+/** What every request of one listener shares. */
+interface Listener {
+  readonly store: DmsUserStore;
+  /** SHA-256 of the token: compared in constant time. */
+  readonly expected: Buffer;
+  readonly log: Logger;
+  /** The scim-auth-failed lines: what anyone who reaches the port can cause, bounded as the mail ports' refusals are. */
+  readonly refusals: LogThrottle;
+}
+
 export async function startScim(opts: ScimServerOptions): Promise<ScimListener> {
-  const expected = digest(opts.token);
   const log = opts.log.child({ listener: 'scim' });
+  const at: Listener = { store: opts.store, expected: digest(opts.token), log, refusals: new LogThrottle(REFUSAL_LOG_WINDOW_MS, REFUSAL_LOG_MAX_CLIENTS) };
   const server = http.createServer((req, res) => {
-    void respond(req, res, opts.store, expected, log).catch((err: unknown) => internalError(req, res, log, err));
+    void respond(req, res, at).catch((err: unknown) => internalError(req, res, log, err));
   });
   refuseTunnels(server, 'GET, POST, PUT, PATCH, DELETE');
   server.headersTimeout = opts.headersTimeoutMs ?? SCIM_HEADERS_TIMEOUT_MS;
@@ -66,13 +77,14 @@ export async function startScim(opts: ScimServerOptions): Promise<ScimListener> 
 }
 
 /** One request: a client's mistake is a SCIM error response; anything else rejects (internalError). */
-async function respond(req: http.IncomingMessage, res: http.ServerResponse, store: DmsUserStore, expected: Buffer, log: Logger): Promise<void> {
+async function respond(req: http.IncomingMessage, res: http.ServerResponse, at: Listener): Promise<void> {
+  const { log } = at;
   const started = performance.now();
   // Read now: once a refused body's request is destroyed, req.socket is null.
   const remote = req.socket.remoteAddress;
   const seen = { authenticated: false };
   try {
-    await handle(req, res, store, expected, log, seen);
+    await handle(req, res, at, seen);
   } catch (err) {
     if (!(err instanceof ScimError)) throw err;
     send(res, err.status, err.body(), err.status === 401 ? { 'www-authenticate': 'Bearer realm="scim"' } : {});
@@ -96,21 +108,23 @@ function internalError(req: http.IncomingMessage, res: http.ServerResponse, log:
   }
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, store: DmsUserStore, expected: Buffer, log: Logger, seen: { authenticated: boolean }): Promise<void> {
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, at: Listener, seen: { authenticated: boolean }): Promise<void> {
   const target = parseRequestTarget(req.url);
   if (!target) throw badRequest('invalidSyntax', 'malformed request target');
   if (target.path !== BASE_PATH && !target.path.startsWith(`${BASE_PATH}/`)) throw new ScimError(404, `not under ${BASE_PATH}`);
   // Authentication before anything else, including reading the body.
   const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
-  if (!m || !timingSafeEqual(digest(m[1]!), expected)) {
-    log.warn({ event: 'scim-auth-failed', remote: req.socket.remoteAddress, reason: m ? 'wrong token' : 'no bearer token' }, 'SCIM request refused');
+  if (!m || !timingSafeEqual(digest(m[1]!), at.expected)) {
+    const reason = m ? 'wrong token' : 'no bearer token';
+    const suppressed = at.refusals.pass(`${reason} ${req.socket.remoteAddress}`);
+    if (suppressed !== undefined) at.log.warn({ event: 'scim-auth-failed', remote: req.socket.remoteAddress, reason, ...(suppressed > 0 ? { suppressed } : {}) }, 'SCIM request refused');
     throw new ScimError(401, 'a valid bearer token is required');
   }
   seen.authenticated = true;
   const body = ['POST', 'PUT', 'PATCH'].includes(req.method ?? '') ? await readJson(req) : undefined;
   const proto = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
   const base = `${proto}://${req.headers.host ?? 'localhost'}${BASE_PATH}`;
-  const r = await route(store, { method: req.method ?? 'GET', path: target.path.slice(BASE_PATH.length) || '/', query: target.query, body, base });
+  const r = await route(at.store, { method: req.method ?? 'GET', path: target.path.slice(BASE_PATH.length) || '/', query: target.query, body, base });
   send(res, r.status, r.body, r.location ? { location: r.location } : {});
 }
 
