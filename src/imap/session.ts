@@ -167,6 +167,7 @@ export class ImapSession extends FramedConnection<FramerEvent> implements ImapCo
 
   startTls(tag: string): void {
     this.framer.discard(); // plaintext pipelined after STARTTLS is never processed (CVE-2011-0411 class)
+    this.clientId = []; // nor is an ID said in the clear forwarded (RFC 3207 §4.2's rule for SMTP)
     this.reply(tag, 'OK', TEXT.startTls);
     this.upgrade(() => this.pump());
   }
