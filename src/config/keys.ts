@@ -74,7 +74,7 @@ const TABLE = [
   k('OAUTH2_JWKS_COOLDOWN_SECONDS', 'int', '30', 'Least time between two JWKS fetches caused by an unknown kid (key rotation). Meanwhile such a login waits for the refetch (if due within OAUTH2_TIMEOUT_MS) or gets UNAVAILABLE, never AUTHENTICATIONFAILED.', { min: 0, max: 3600 }),
 
   // Backend (DMS)
-  k('DMS_HOST', 'string', 'mailserver', 'Host name or address of the DMS container. A name is resolved at most every 10 s (again after a failed connect).'),
+  k('DMS_HOST', 'string', 'mailserver', 'Host name or IP address of the DMS container, without port or scheme (the ports are DMS_*_PORT; an IPv6 address bare). A name is resolved at most every 10 s (again after a failed connect).'),
   k('DMS_IMAP_PORT', 'int', '143', 'DMS IMAP port.', { min: 1, max: 65535 }),
   k('DMS_TLS', 'enum', 'starttls', 'TLS to DMS: starttls, implicit (e.g. port 993) or none.', { values: ['starttls', 'implicit', 'none'] }),
   k('DMS_TLS_VERIFY', 'bool', '1', 'Verify the DMS certificate (chain and name).'),
