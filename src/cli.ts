@@ -12,16 +12,22 @@ const USAGE = `usage: oauth2-mail-proxy [--config FILE]
        oauth2-mail-proxy check-token [--json] [--config FILE] [--] TOKEN|-
        oauth2-mail-proxy doctor [--config FILE] [--user USER]
        oauth2-mail-proxy app-password [--config FILE] [--file FILE] list|create|revoke USER ...
+       oauth2-mail-proxy healthcheck
 
 Starts the IMAP and SMTP submission front proxy. Settings come from environment variables
 (see docs/configuration.md), optionally from a YAML file of the same KEY: value pairs (the environment wins).
 doctor checks the configuration, certificates, IdP and DMS and prints a checklist; with
---user it also logs in to DMS as USER with the master account.`;
+--user it also logs in to DMS as USER with the master account. healthcheck asks the running
+proxy's /healthz where LISTEN_HTTP puts it (the image's HEALTHCHECK).`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'check-token') {
     const { checkTokenCommand } = await import('./commands/check-token.js');
     return checkTokenCommand(argv.slice(1), { env: process.env, stdin: readStdin, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
+  }
+  if (argv[0] === 'healthcheck') {
+    const { healthcheckCommand } = await import('./commands/healthcheck.js');
+    return healthcheckCommand({ env: process.env, err: (s) => process.stderr.write(s) });
   }
   if (argv[0] === 'app-password') {
     const { appPasswordCommand } = await import('./commands/app-password.js');

@@ -128,6 +128,8 @@ export const MAX_AUTH_FAIL_KEYS = 100_000;
 export const HEALTH_CHECK_CACHE_MS = 10_000;
 /** One readiness check answers within this, whatever it waits on. */
 export const HEALTH_CHECK_TIMEOUT_MS = 3_000;
+/** The `healthcheck` command's request to /healthz: below the image's HEALTHCHECK --timeout (5 s), so it reports why. */
+export const HEALTHCHECK_TIMEOUT_MS = 4_000;
 /** The backend TCP probe: below HEALTH_CHECK_TIMEOUT_MS, so its own error is reported. */
 export const BACKEND_PROBE_TIMEOUT_MS = 2000;
 /** The IdP probe (also bounded by OAUTH2_TIMEOUT_MS): below HEALTH_CHECK_TIMEOUT_MS, so a silent IdP is reported as such and cached state consulted. */
