@@ -110,7 +110,9 @@ export async function probeManageSieve(target: ManageSieveBackendTarget): Promis
 /** Pigeonhole's XCLIENT: the client's address and our session id (Dovecot logs it as session=<…>). */
 function xclientLine(c: BackendClient): string {
   const session = c.sessionId && /^[A-Za-z0-9+/=_-]{1,64}$/.test(c.sessionId) ? ` SESSION=${c.sessionId}` : '';
-  return `XCLIENT ADDR=${c.address} PORT=${c.port}${session}`;
+  // Dovecot refuses PORT=0 (the whole XCLIENT): a PROXY header may carry it; leave it out.
+  const port = c.port > 0 && c.port <= 65535 ? ` PORT=${c.port}` : '';
+  return `XCLIENT ADDR=${c.address}${port}${session}`;
 }
 
 async function readCapabilities(reader: LineReader): Promise<SieveCapabilities> {

@@ -61,7 +61,9 @@ export async function pop3BackendLogin(target: Pop3BackendTarget, credentials: B
 /** Dovecot's `XCLIENT` (pop3-login): the client's address and port, and our session id for its log. */
 export function xclientLine(c: BackendClient): string {
   const session = c.sessionId && /^[A-Za-z0-9_-]{1,64}$/.test(c.sessionId) ? ` SESSION=${c.sessionId}` : '';
-  return `XCLIENT ADDR=${c.address} PORT=${c.port}${session}`;
+  // Dovecot refuses PORT=0 (the whole XCLIENT): a PROXY header may carry it; leave it out.
+  const port = c.port > 0 && c.port <= 65535 ? ` PORT=${c.port}` : '';
+  return `XCLIENT ADDR=${c.address}${port}${session}`;
 }
 
 /** `-ERR [AUTH] …` is a verdict on the credentials; a temporary code is none (RFC 3206 §4, §5). */

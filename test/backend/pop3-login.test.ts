@@ -17,4 +17,5 @@ t.test('XCLIENT: address, port, and our session id when it is safe to send', asy
   t.equal(xclientLine({ ...c, sessionId: 'abc_DEF-123' }), 'XCLIENT ADDR=2001:db8::7 PORT=40001 SESSION=abc_DEF-123');
   t.equal(xclientLine({ ...c, sessionId: 'a b' }), 'XCLIENT ADDR=2001:db8::7 PORT=40001');
   t.equal(xclientLine(c), 'XCLIENT ADDR=2001:db8::7 PORT=40001');
+  t.equal(xclientLine({ ...c, port: 0 }), 'XCLIENT ADDR=2001:db8::7', 'no PORT=0, which Dovecot refuses');
 });
