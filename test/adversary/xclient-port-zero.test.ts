@@ -5,10 +5,12 @@
 // Dovecot refuses (pop3-login: "-ERR Invalid parameters"; managesieve-login: "NO Error in
 // MANAGESIEVE command"), so every login of such a client failed, reported as DMS being
 // unavailable. A port that is no port is left out; the address still goes to Dovecot.
+// (Submission is here too: Postfix takes XCLIENT PORT=0, and must go on doing so.)
 import t from 'tap';
 import { b64 } from '../harness/raw-imap.js';
 import { RawPop3 } from '../harness/raw-pop3.js';
 import { RawSieve } from '../harness/raw-sieve.js';
+import { RawSmtp } from '../harness/raw-smtp.js';
 import { startStack } from '../harness/stack.js';
 import { flavourFromEnv } from '../harness/flavour.js';
 
@@ -26,6 +28,15 @@ for (const port of [40001, 0]) {
     t.match(await c.line(), /^\+OK/);
     t.match(await c.command(`AUTH PLAIN ${b64(`\0${alice.email}\0${alice.password}`)}`, 10_000), /^\+OK/, 'logged in');
     t.match(await c.command('QUIT'), /^\+OK/);
+  });
+
+  t.test(`submission (465) behind a balancer, client source port ${port}: alice logs in`, async (t) => {
+    const c = await RawSmtp.connect(proxy.submissionsPort, { implicitTls: true, ca, preamble: header(port, 465) });
+    t.teardown(() => c.close());
+    t.equal((await c.reply()).code, 220);
+    t.equal((await c.ehlo()).code, 250);
+    t.equal((await c.command(`AUTH PLAIN ${b64(`\0${alice.email}\0${alice.password}`)}`, 10_000)).code, 235, 'logged in');
+    await c.quit();
   });
 
   t.test(`ManageSieve behind a balancer, client source port ${port}: alice logs in`, { skip }, async (t) => {
