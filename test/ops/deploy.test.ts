@@ -35,7 +35,8 @@ t.test('Dockerfile: COPY sources exist, the entrypoint is built by npm run build
   t.match(df, /--from=build \/app\/dist\/src/, 'only the compiled sources reach the runtime stage');
   t.match(df, /npm ci --omit=dev/, 'production dependencies only');
   t.match(df, /^USER node$/m, 'non-root');
-  t.match(df, /^HEALTHCHECK .*\n?.*\/healthz/m);
+  // The healthcheck command asks /healthz where LISTEN_HTTP puts it (test/ops/healthcheck-command.test.ts).
+  t.match(df, /^HEALTHCHECK .*\\\n\s*CMD \["node", "dist\/src\/cli\.js", "healthcheck"\]$/m);
   for (const port of ['143', '993', '587', '465']) t.match(df, new RegExp(`EXPOSE[^\\n]* ${port}\\b`), `exposes ${port}`);
 });
 
