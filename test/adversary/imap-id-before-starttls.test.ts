@@ -6,41 +6,14 @@
 // sent it over TLS. As RFC 3207 §4.2 has it for SMTP, knowledge obtained from the client
 // before TLS is discarded: only an ID sent after STARTTLS is forwarded.
 import t from 'tap';
-import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { RawClient } from '../harness/raw-imap.js';
 import { startBackendAndIdp } from '../harness/stack.js';
 import { startProxy } from '../harness/proxy.js';
-import { HOST } from '../harness/ports.js';
-
-/** Forwards to Dovecot's plaintext IMAP port and records what the proxy sends it. */
-async function startRecordingRelay(target: number): Promise<{ port: number; sent: () => string; stop: () => Promise<void> }> {
-  let sent = '';
-  const open = new Set<net.Socket>();
-  const server = net.createServer((proxySide) => {
-    const dms = net.connect(target, HOST);
-    for (const s of [proxySide, dms]) {
-      open.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => { open.delete(s); proxySide.destroy(); dms.destroy(); });
-    }
-    proxySide.on('data', (d: Buffer) => { sent += d.toString('latin1'); dms.write(d); });
-    dms.pipe(proxySide);
-  });
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    sent: () => sent,
-    stop: async () => {
-      for (const s of open) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+import { startGateRelay } from '../harness/gate-relay.js';
 
 const { backend } = await startBackendAndIdp(t);
-const relay = await startRecordingRelay(backend.imapPort);
-t.teardown(() => relay.stop());
+const relay = await startGateRelay(t, backend.imapPort); // records what the proxy sends Dovecot
 const proxy = await startProxy({ backend, userinfoUrl: 'http://127.0.0.1:1/unused', env: { DMS_TLS: 'none', DMS_IMAP_PORT: String(relay.port) } });
 t.teardown(() => proxy.stop());
 const ca = readFileSync(proxy.certs.caFile, 'utf8');

@@ -3,39 +3,13 @@
 // leaves, or the proxy drains, while its login is with Dovecot. Nothing may stay behind: no
 // Dovecot connection, no connection slot, no hung client.
 import t from 'tap';
-import net from 'node:net';
 import { startBackendAndIdp } from '../harness/stack.js';
+import { startGateRelay } from '../harness/gate-relay.js';
 import { startProxy, eventually } from '../harness/proxy.js';
 import { RawClient } from '../harness/raw-imap.js';
 
 const { backend } = await startBackendAndIdp(t);
 const [alice] = backend.users as [typeof backend.users[0]];
-
-/** A relay to Dovecot's IMAP port that can hold what Dovecot says, and counts its open legs. */
-async function startGate(): Promise<{ port: number; hold(): void; release(): void; open(): number; stop(): void }> {
-  let held = false;
-  const queued: Array<() => void> = [];
-  const upstreams = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const up = net.connect(backend.imapPort, backend.host);
-    upstreams.add(up);
-    for (const s of [client, up]) {
-      s.on('error', () => undefined);
-      s.on('close', () => { upstreams.delete(up); client.destroy(); up.destroy(); });
-    }
-    client.on('data', (d: Buffer) => up.write(d));
-    up.on('data', (d: Buffer) => (held ? queued.push(() => client.write(d)) : client.write(d)));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => server.close());
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    hold: () => { held = true; },
-    release: () => { held = false; for (const f of queued.splice(0)) f(); },
-    open: () => upstreams.size,
-    stop: () => { for (const s of upstreams) s.destroy(); server.close(); },
-  };
-}
 
 async function proxyVia(gatePort: number) {
   const p = await startProxy({
@@ -56,7 +30,7 @@ async function greeted(port: number): Promise<RawClient | string> {
 }
 
 t.test('clients that leave while Dovecot holds their login: no Dovecot connection and no slot left', async (t) => {
-  const gate = await startGate();
+  const gate = await startGateRelay(t, backend.imapPort, backend.host);
   const p = await proxyVia(gate.port);
   gate.hold(); // Dovecot's greeting and replies wait: every login is under way at Dovecot
   for (let i = 0; i < 4; i++) {
@@ -83,7 +57,7 @@ t.test('clients that leave while Dovecot holds their login: no Dovecot connectio
 });
 
 t.test('a drain while Dovecot holds a login: the client gets BYE, no OK, and Dovecot\'s connection is closed', async (t) => {
-  const gate = await startGate();
+  const gate = await startGateRelay(t, backend.imapPort, backend.host);
   const p = await proxyVia(gate.port);
   const c = await greeted(p.imapPort);
   if (typeof c === 'string') return t.fail(c);

@@ -10,35 +10,11 @@
 import t from 'tap';
 import net from 'node:net';
 import { startBackendAndIdp } from '../harness/stack.js';
+import { startGateRelay } from '../harness/gate-relay.js';
 import { startProxy } from '../harness/proxy.js';
 
 const { backend } = await startBackendAndIdp(t);
 const [alice] = backend.users as [typeof backend.users[0]];
-
-/** A relay to Postfix's submission port that can hold what Postfix says, and counts its open legs. */
-async function startGate(): Promise<{ port: number; hold(): void; release(): void; open(): number }> {
-  let held = false;
-  const queued: Array<() => void> = [];
-  const upstreams = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const up = net.connect(backend.submissionPort, backend.host);
-    upstreams.add(up);
-    for (const s of [client, up]) {
-      s.on('error', () => undefined);
-      s.on('close', () => { upstreams.delete(up); client.destroy(); up.destroy(); });
-    }
-    client.on('data', (d: Buffer) => up.write(d));
-    up.on('data', (d: Buffer) => (held ? queued.push(() => client.write(d)) : client.write(d)));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => { for (const s of upstreams) s.destroy(); server.close(); });
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    hold: () => { held = true; },
-    release: () => { held = false; for (const f of queued.splice(0)) f(); },
-    open: () => upstreams.size,
-  };
-}
 
 async function waitFor(read: () => string, re: RegExp, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -49,7 +25,7 @@ async function waitFor(read: () => string, re: RegExp, ms = 5000): Promise<void>
 }
 
 t.test('a login with Postfix when the login deadline says 421: not spliced, no Postfix session left', async (t) => {
-  const gate = await startGate();
+  const gate = await startGateRelay(t, backend.submissionPort, backend.host);
   const p = await startProxy({
     backend: { ...backend, submissionPort: gate.port },
     userinfoUrl: 'http://127.0.0.1:9/unused',
