@@ -12,6 +12,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { startStack } from '../harness/stack.js';
+import { eventually } from '../harness/proxy.js';
 
 const GRACE_MS = 6000;
 const { proxy, alice } = await startStack(t, { proxyEnv: { PROXY_PROTOCOL_TRUSTED_NETWORKS: '127.0.0.1/32', ALLOW_PLAINTEXT_AUTH: '1' } });
@@ -28,13 +29,7 @@ async function connect(port: number): Promise<Conn> {
   return c;
 }
 
-async function waitFor(c: Conn, re: RegExp, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!re.test(c.got)) {
-    if (Date.now() > end) throw new Error(`no ${re} in ${JSON.stringify(c.got)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (c: Conn, re: RegExp, ms = 5000): Promise<unknown> => eventually(() => re.test(c.got), ms, `${re} in what the connection got`);
 
 t.test('a PROXY header that arrives after the drain began: not greeted, and the shutdown does not wait for it', async (t) => {
   // A logged-in SMTP session in the middle of a message keeps the drain going (421 only between transactions).

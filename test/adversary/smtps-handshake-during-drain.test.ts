@@ -11,19 +11,14 @@ import t from 'tap';
 import net from 'node:net';
 import tls from 'node:tls';
 import { startStack } from '../harness/stack.js';
+import { eventually } from '../harness/proxy.js';
 
 const GRACE_MS = 6000;
 const { proxy, ca, alice } = await startStack(t, { proxyEnv: { ALLOW_PLAINTEXT_AUTH: '1' } });
 
 interface Conn { readonly socket: net.Socket; got: string }
 
-async function waitFor(c: Conn, re: RegExp, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!re.test(c.got)) {
-    if (Date.now() > end) throw new Error(`no ${re} in ${JSON.stringify(c.got)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (c: Conn, re: RegExp, ms = 5000): Promise<unknown> => eventually(() => re.test(c.got), ms, `${re} in what the connection got`);
 
 t.test('a 465 handshake that completes after the drain began: 421, and the shutdown does not wait for it', async (t) => {
   // A logged-in session in the middle of a message keeps the drain going (421 only between transactions).
