@@ -71,13 +71,15 @@ const FEATURES: readonly Rule[] = [
   { name: 'dial: connect() (lookup, connect syscall)', kind: 'common', frame: /JS:[*^~+]?(?:connect|Socket\.connect|internalConnect|lookupAndConnect|lookupAndConnectMultiple|normalizeArgs|emitLookup|isIP|isIPv4|isIPv6) node:(?:net|internal\/net)|TCPWrap::Connect|__sys_connect|inet_stream_connect|tcp_v4_connect/ },
   { name: 'socket writes (stream, writev, kernel send)', kind: 'common', frame: /JS:[*^~+]?(?:Writable\.write|_write|writeOrBuffer|Socket\._writeGeneric|Socket\._writev|Socket\._write|writeGeneric|writevGeneric|handleWriteReq|afterWriteDispatched|Writable\.cork|Writable\.uncork|clearBuffer|doWrite|onwrite|afterWrite|afterWriteTick) node:|StreamBase::Write|StreamBase::Writev|StreamBase::WriteString|LibuvStreamWrap::DoTryWrite|LibuvStreamWrap::DoWrite|uv_try_write|uv__try_write|uv__write|__sys_sendto|sock_write_iter|tcp_sendmsg|do_writev|__x64_sys_writev|__x64_sys_write\b/ },
   { name: 'socket end, destroy, close', kind: 'common', frame: /JS:[*^~+]?(?:Writable\.end|Socket\.end|Socket\.destroy|Socket\._destroy|destroy|_destroy|Socket\._final|finishMaybe|prefinish|callFinal|finish|emitCloseNT|emitErrorCloseNT|closeSocketHandle|Socket\.destroySoon|onReadableStreamEnd|emitReadable_?|endReadableNT|endWritableNT) node:|HandleWrap::Close|HandleWrap::OnClose|TCPWrap::Close|ShutdownWrap|LibuvStreamWrap::DoShutdown|uv_close|uv_shutdown|uv__stream_destroy|__x64_sys_close|__x64_sys_shutdown|tcp_close|tcp_shutdown|__fput/ },
-  { name: 'socket pause / resume (readStart, readStop)', kind: 'common', frame: /JS:[*^~+]?(?:Socket\.pause|Socket\.resume|Readable\.pause|Readable\.resume|tryReadStart|Socket\._read) node:|LibuvStreamWrap::ReadStart|LibuvStreamWrap::ReadStop|uv_read_start|uv_read_stop/ },
+  // Not ReadStart()'s lambdas: they are libuv's alloc and read callbacks, the read path itself
+  // (until 2026-12-05 every read dispatched from them was counted here).
+  { name: 'socket pause / resume (readStart, readStop)', kind: 'common', frame: /JS:[*^~+]?(?:Socket\.pause|Socket\.resume|Readable\.pause|Readable\.resume|tryReadStart|Socket\._read) node:|LibuvStreamWrap::ReadStart\(\)(?!::\{lambda)|LibuvStreamWrap::ReadStop|uv_read_start|uv_read_stop/ },
   { name: 'timers, immediates (set/clear)', kind: 'common', frame: /JS:[*^~+]?(?:setTimeout|clearTimeout|setImmediate|clearImmediate|setInterval|Timeout|Immediate|insert|insertGuarded|unenroll|initAsyncResource|ImmediateList\.append|ImmediateList\.remove|unref|Timeout\.unref|TimersList) node:(?:timers|internal\/timers)/ },
 ];
 
 // Where a sample with no feature frame goes: the innermost match.
 const MECHANISMS: readonly Rule[] = [
-  { name: '(read path: onStreamRead, push, emit data)', kind: 'common', frame: /onStreamRead|LibuvStreamWrap::OnUvRead|EmitToJSStreamListener|uv__read|readableAddChunk|addChunk|Readable\.push|__sys_recvfrom|sock_read_iter|tcp_recvmsg|__x64_sys_read\b/ },
+  { name: '(read path: onStreamRead, push, emit data)', kind: 'common', frame: /onStreamRead|LibuvStreamWrap::OnUvRead|LibuvStreamWrap::ReadStart\(\)::\{lambda|EmitToJSStreamListener|uv__read|readableAddChunk|addChunk|Readable\.push|__sys_recvfrom|sock_read_iter|tcp_recvmsg|__x64_sys_read\b/ },
   { name: '(accept: onconnection, accept4)', kind: 'common', frame: /onconnection node:net|ConnectionWrap.*OnConnection|uv__server_io|accept4|__sys_accept4|do_accept/ },
   { name: '(EventEmitter)', kind: 'common', frame: /node:events:\d/ },
   { name: '(streams, other)', kind: 'common', frame: /node:internal\/streams\// },
