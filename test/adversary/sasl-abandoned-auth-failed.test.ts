@@ -16,12 +16,13 @@ import { RawClient, b64, xoauth2 } from '../harness/raw-imap.js';
 import { RawPop3 } from '../harness/raw-pop3.js';
 import { RawSieve } from '../harness/raw-sieve.js';
 import { startStack } from '../harness/stack.js';
+import { startProxy } from '../harness/proxy.js';
 import { flavourFromEnv } from '../harness/flavour.js';
 
 // Dovecot 2.4 (the Debian 13 test root) has no pop3 / managesieve yet.
 const fronts = flavourFromEnv() !== 'debian13';
 const MAX_PER_IP = 3; // as many as the stalled exchanges below
-const { idp, proxy, ca, alice } = await startStack(t, {
+const { backend, idp, proxy, ca, alice } = await startStack(t, {
   proxyEnv: {
     PREAUTH_TIMEOUT_SECONDS: '2',
     AUTH_FAIL_MAX_PER_IP: String(MAX_PER_IP),
@@ -67,6 +68,25 @@ t.test('a continuation the client never answers, ended by the pre-login deadline
   t.teardown(() => c.close());
   t.match(await c.line(), /^\* OK/, 'the next connection from the address is greeted');
   t.match((await c.command(`z1 AUTHENTICATE XOAUTH2 ${xoauth2(alice.email, await idp.mintToken(alice.email))}`)).tagged, /^z1 OK /, 'and logs in');
+});
+
+t.test('a continuation awaited when the proxy shuts down: no auth-failed', async (t) => {
+  const other = await startProxy({ backend, userinfoUrl: idp.userinfoUrl, env: fronts ? { LISTEN_POP3S: '127.0.0.1:0' } : {} });
+  t.teardown(() => other.stop());
+  const otherCa = (await import('node:fs')).readFileSync(other.certs.caFile, 'utf8');
+  const imap = await RawClient.connect(other.imapsPort, { implicitTls: true, ca: otherCa });
+  t.teardown(() => imap.close());
+  await imap.line();
+  imap.socket.write('a1 AUTHENTICATE PLAIN\r\n');
+  t.match(await imap.line(), /^\+/, 'IMAP: the continuation');
+  if (fronts) {
+    const pop = await RawPop3.connect(other.server.port('pop3s'), { implicitTls: true, ca: otherCa });
+    t.teardown(() => pop.close());
+    await pop.line();
+    t.match(await pop.command('AUTH XOAUTH2'), /^\+/, 'POP3: the continuation');
+  }
+  await other.stop();
+  t.same(other.logs().filter((l) => l.event === 'auth-failed').map((l) => `${String(l.proto)}: ${String(l.reason)}`), [], 'the shutdown is no failed login');
 });
 
 t.test('control: a response that is really malformed is still refused and logged', async (t) => {
