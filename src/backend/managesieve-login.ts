@@ -96,7 +96,7 @@ export async function manageSieveBackendLogin(target: ManageSieveBackendTarget, 
 /** Asks the backend for its capabilities (no login); null when it cannot be reached now. */
 export async function probeManageSieve(target: ManageSieveBackendTarget): Promise<SieveCapabilities | null> {
   try {
-    const open = await openManageSieve({ ...target, proxyProtocol: false }, null);
+    const open = await openManageSieve(target, null); // behind PROXY protocol: a LOCAL header (open.ts)
     open.reader.detach();
     open.socket.on('error', () => undefined); // a reset after LOGOUT must not become an unhandled error
     open.socket.end('LOGOUT\r\n');

@@ -6,6 +6,7 @@ import type net from 'node:net';
 import { connectTcp, startClientTls, type BackendTlsOptions } from './dial.js';
 import { LineReader } from './line-reader.js';
 import { proxyHeaderFor, type ClientAddress } from './client-address.js';
+import { encodeProxyV2Local } from '../net/proxy-protocol.js';
 import { LoginTimer } from './login-timer.js';
 import type { BackendLoginResult } from './login-result.js';
 
@@ -39,11 +40,11 @@ export interface OpenBackend<G> {
 /** Every socket and reader as TLS replaces them, so a timer ends the current one. */
 export type Track = (socket: net.Socket, reader: LineReader | null) => void;
 
-/** Connected, TLS as configured, greeted; `client` null: no PROXY header (a probe). */
+/** Connected, TLS as configured, greeted; `client` null: a probe of our own (a PROXY LOCAL header). */
 export async function openBackend<G>(at: BackendEndpoint, client: ClientAddress | null, how: Opening<G>, track: Track = () => undefined): Promise<OpenBackend<G>> {
   let socket = await connectTcp(at.host, at.port, at.timeoutMs, { reuseReads: at.tls === 'none' });
   track(socket, null);
-  if (at.proxyProtocol && client) socket.write(proxyHeaderFor(client));
+  if (at.proxyProtocol) socket.write(client ? proxyHeaderFor(client) : encodeProxyV2Local());
   if (at.tls === 'implicit') socket = await startClientTls(socket, at.tlsOptions, at.timeoutMs);
   let reader = new LineReader(socket);
   track(socket, reader);

@@ -158,3 +158,15 @@ function ipv6Bytes(raw: string): Buffer {
   groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
   return out;
 }
+
+/**
+ * The v2 LOCAL header (spec §2.2: command 0x0, family UNSPEC, no addresses): a connection the
+ * proxy makes for itself (a probe), which a `haproxy = yes` listener then takes as coming from
+ * the proxy's own address instead of dropping it for want of a header.
+ */
+export function encodeProxyV2Local(): Buffer {
+  const head = Buffer.alloc(16);
+  V2_SIGNATURE.copy(head);
+  head[12] = 0x20; // version 2, LOCAL
+  return head; // family 0x00 (UNSPEC), length 0
+}

@@ -138,6 +138,9 @@ class LoginRun<Extra> implements BackendSink<Extra> {
 
   private saslFailed(mech: SaslMechanism, err: unknown): void {
     if (!(err instanceof SaslError)) return this.sink.loginFault(err);
+    // The session closed while a response was awaited (the pre-login deadline, a shutdown): no
+    // credential was tried, so no auth-failed line for Fail2Ban and no failure for the limits.
+    if (this.owner.client.gone()) return this.sink.loginOutcome({ kind: 'gone' });
     if (err.code === 'ERR_SASL_BASE64' || err.code === 'ERR_SASL_TOO_LONG') return this.sink.loginOutcome({ kind: 'malformed' });
     const reason = `malformed ${mech} response (${err.code})`;
     // No auth value: a discovery request (RFC 7628 §3.1, §3.2.2), answered as a bad token is.

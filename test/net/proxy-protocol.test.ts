@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { encodeProxyV2, parseProxyHeader } from '../../src/net/proxy-protocol.js';
+import { encodeProxyV2, encodeProxyV2Local, parseProxyHeader } from '../../src/net/proxy-protocol.js';
 import { MAX_PROXY_HEADER_BYTES } from '../../src/limits.js';
 
 t.test('v1 TCP4 and TCP6, with the following bytes left alone', async (t) => {
@@ -42,6 +42,7 @@ t.test('v2: every prefix is incomplete, LOCAL keeps the socket address, caps hol
   local[12] = 0x20;
   local.writeUInt16BE(0, 14);
   t.same(parseProxyHeader(local.subarray(0, 16)), { status: 'ok', length: 16, header: { version: 2, local: true } });
+  t.same(parseProxyHeader(encodeProxyV2Local()), { status: 'ok', length: 16, header: { version: 2, local: true } }, 'the LOCAL header our probes send');
   const big = Buffer.from(buf);
   big.writeUInt16BE(MAX_PROXY_HEADER_BYTES, 14);
   t.equal(parseProxyHeader(big).status, 'error', 'over the cap');
