@@ -4,12 +4,12 @@
 // Usage: npm run build && cp -r dist /tmp/base && (change, build) &&
 //   node --import tsx test/bench/ab-logins.ts /tmp/base/src/cli.js [ROUNDS] [LOGINS]
 // Settings (environment): AB_FAKE_BACKEND=1 (a fake Dovecot: the proxy's own cost, run hot),
-// AB_FLOORS=1 (also the Node floors), AB_TLS=1 (clients over implicit TLS), AB_BASE_ENV /
+// AB_FLOORS=1 (also the Node floors), AB_NGINX_CHECKED=1 (also nginx with the checking auth server), AB_TLS=1 (clients over implicit TLS), AB_BASE_ENV /
 // AB_NEW_ENV / AB_BASE_NODE_ARGS / AB_NEW_NODE_ARGS (one build against itself with other settings).
 import { join } from 'node:path';
-import { startWorld, startProxyProcess, LOGIN_USER, type ProxyProcess } from './env.js';
+import { benchProxyEnv, startWorld, startProxyProcess, LOGIN_USER, type ProxyProcess } from './env.js';
 import { concurrentLogins, directTarget, loginLatency, oauthTarget, proxyTarget, type LoginTarget } from './imap-phases.js';
-import { nginxMailVersion, startNginxMail, type NginxMail } from './nginx.js';
+import { checkedAuth, nginxMailVersion, startNginxMail, type NginxMail } from './nginx.js';
 import { plainIr } from './wire.js';
 import { startForwarder, type Forwarder } from './forwarder.js';
 import { startLeanLogin } from './lean-login.js';
@@ -36,6 +36,7 @@ const fakeEnv: Record<string, string> = fake ? { DMS_IMAP_PORT: String(fake.port
 const tls = Boolean(process.env.AB_TLS);
 const procs: ProxyProcess[] = [];
 let nginx: NginxMail | null = null;
+let checked: NginxMail | null = null;
 const refs: Forwarder[] = [];
 try {
   const a = await startProxyProcess(world, { build: 'dist', name: 'ab-base', cli: baseCli, env: { ...fakeEnv, ...envOf(process.env.AB_BASE_ENV) }, nodeArgs: argsOf(process.env.AB_BASE_NODE_ARGS) });
@@ -51,6 +52,14 @@ try {
     const n = nginx;
     const ep = tls ? { port: n.tlsPort!, tlsCa: world.proxyCa } : { port: n.port };
     targets.push({ name: 'nginx', t: { ep, auth: () => `PLAIN ${plainIr('', LOGIN_USER, world.token)}` }, pids: () => n.pids() });
+    // AB_NGINX_CHECKED=1: also nginx with the checking auth server (auth-http-checked.mjs: the
+    // proxy's token decision, failure guard and login line, from this tree's dist/).
+    if (process.env.AB_NGINX_CHECKED) {
+      const c = await startNginxMail({ backendPort: world.backend.imapPort, dir: world.backend.dir, master: world.backend.master, tokens: {}, checked: checkedAuth('dist', benchProxyEnv(world)), ...(tls ? { tls: world.certs } : {}) });
+      checked = c;
+      const cep = tls ? { port: c.tlsPort!, tlsCa: world.proxyCa } : { port: c.port };
+      targets.push({ name: 'nginx-checked', t: { ep: cep, auth: () => `PLAIN ${plainIr('', LOGIN_USER, world.token)}` }, pids: () => c.pids() });
+    }
   }
   const direct = fake ? { ...directTarget(world, LOGIN_USER), ep: { port: fake.port } } : directTarget(world, LOGIN_USER, tls);
   // AB_FLOORS=1: also the two Node floors, the bare forwarder (the client's own master login
@@ -82,6 +91,7 @@ try {
 } finally {
   for (const p of procs) await p.stop();
   nginx?.stop();
+  checked?.stop();
   for (const r of refs) r.stop();
   fake?.stop();
   await world.stop();

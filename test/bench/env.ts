@@ -117,15 +117,17 @@ export interface ProxyProcess {
 
 export type ProxyBuild = 'dist' | 'src';
 
-/** Starts `oauth2-mail-proxy` as its own process (the compiled dist/src/cli.js unless `build` is 'src'). */
-export async function startProxyProcess(w: BenchWorld, o: { build: ProxyBuild; name: string; nodeArgs?: string[]; env?: Record<string, string>; /** Another compiled cli.js, e.g. an older build to compare with. */ cli?: string }): Promise<ProxyProcess> {
-  const [imapPort, imapsPort, submissionPort] = await freePorts(3) as [number, number, number];
-  const logFile = join(w.backend.dir, `proxy-${o.name}.log`);
-  const env: Record<string, string> = {
+/**
+ * The proxy's settings in the bench (no listeners): its process's environment, and the config
+ * the checking auth_http server for nginx loads (nginx.ts), so that both check tokens and count
+ * failures alike.
+ */
+export function benchProxyEnv(w: BenchWorld): Record<string, string> {
+  return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
-    LISTEN_IMAP: `127.0.0.1:${imapPort}`,
-    LISTEN_IMAPS: `127.0.0.1:${imapsPort}`,
-    LISTEN_SUBMISSION: `127.0.0.1:${submissionPort}`,
+    LISTEN_IMAP: '',
+    LISTEN_IMAPS: '',
+    LISTEN_SUBMISSION: '',
     LISTEN_SUBMISSIONS: '',
     LISTEN_HTTP: '',
     SMTP_HOSTNAME: 'proxy.example.test',
@@ -153,6 +155,18 @@ export async function startProxyProcess(w: BenchWorld, o: { build: ProxyBuild; n
     MAX_PREAUTH_SESSIONS: '100000',
     TLS_RELOAD_INTERVAL_SECONDS: '0',
     SHUTDOWN_GRACE_SECONDS: '1',
+  };
+}
+
+/** Starts `oauth2-mail-proxy` as its own process (the compiled dist/src/cli.js unless `build` is 'src'). */
+export async function startProxyProcess(w: BenchWorld, o: { build: ProxyBuild; name: string; nodeArgs?: string[]; env?: Record<string, string>; /** Another compiled cli.js, e.g. an older build to compare with. */ cli?: string }): Promise<ProxyProcess> {
+  const [imapPort, imapsPort, submissionPort] = await freePorts(3) as [number, number, number];
+  const logFile = join(w.backend.dir, `proxy-${o.name}.log`);
+  const env: Record<string, string> = {
+    ...benchProxyEnv(w),
+    LISTEN_IMAP: `127.0.0.1:${imapPort}`,
+    LISTEN_IMAPS: `127.0.0.1:${imapsPort}`,
+    LISTEN_SUBMISSION: `127.0.0.1:${submissionPort}`,
     ...o.env,
   };
   const root = join(import.meta.dirname, '..', '..');

@@ -13,11 +13,14 @@
 // `tag LOGIN {n}` + literal user + `{n}` + literal password, waiting for each `+`: three round
 // trips to Dovecot where our proxy sends one AUTHENTICATE PLAIN with an initial response.
 //
-// The auth server is auth-http-server.mjs, a child process of its own.
+// The auth server is auth-http-server.mjs, a child process of its own; with `checked`, it is
+// auth-http-checked.mjs instead: the token checked as this proxy checks it (the proxy's own
+// modules: failure guard, token decision and cache, login line), what an operator's auth
+// server in production does, where the map lookup is what nginx costs at the least.
 import http from 'node:http';
 import net from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -54,10 +57,26 @@ export interface NginxOptions {
   readonly proxyBuffer?: string;
   /** Also an implicit-TLS listener with this certificate (the proxy's, for a like-for-like TLS login). */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** The checking auth server: the proxy's modules (dist/src, or src run under tsx) and its settings (benchProxyEnv()). */
+  readonly checked?: CheckedAuth;
+}
+
+export interface CheckedAuth {
+  readonly modules: string;
+  readonly tsx: boolean;
+  readonly env: Record<string, string>;
+  /** Node flags for the auth server (perf-logins.ts: --perf-basic-prof). */
+  readonly nodeArgs?: readonly string[];
+}
+
+/** The proxy's modules for the checking auth server, as the bench runs the proxy: compiled, or from src/ under tsx. */
+export function checkedAuth(build: 'dist' | 'src', env: Record<string, string>): CheckedAuth {
+  const root = join(import.meta.dirname, '..', '..');
+  return build === 'src' ? { modules: join(root, 'src'), tsx: true, env } : { modules: join(root, 'dist', 'src'), tsx: false, env };
 }
 
 export async function startNginxMail(o: NginxOptions): Promise<NginxMail> {
-  const tag = `${process.pid}-${Date.now()}-${o.proxyBuffer ?? 'default'}`;
+  const tag = `${process.pid}-${Date.now()}-${o.proxyBuffer ?? 'default'}${o.checked ? '-checked' : ''}`;
   const prefix = join(o.dir, `nginx-${tag}`);
   await mkdir(join(prefix, 'logs'), { recursive: true });
   const auth = await startAuthServer(o, prefix);
@@ -145,12 +164,22 @@ function httpGet(port: number, path: string): Promise<string> {
 
 async function startAuthServer(o: NginxOptions, prefix: string): Promise<{ child: ChildProcess; port: number }> {
   const portFile = join(prefix, 'auth.port');
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'auth-http-server.mjs'), portFile, String(o.backendPort), o.master.user], {
-    stdio: 'ignore',
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BENCH_AUTH_TOKENS: JSON.stringify(o.tokens), BENCH_MASTER_PASSWORD: o.master.password },
-  });
+  const args = [portFile, String(o.backendPort), o.master.user];
+  // The checking server logs as the proxy does (stdout, batched): to a file, as the proxy's log.
+  const logFd = o.checked ? openSync(join(prefix, 'logs', 'auth.log'), 'a') : null;
+  const child = o.checked
+    ? spawn(process.execPath, [...(o.checked.nodeArgs ?? []), ...(o.checked.tsx ? ['--import', import.meta.resolve('tsx')] : []), join(import.meta.dirname, 'auth-http-checked.mjs'), ...args, o.checked.modules], {
+        stdio: ['ignore', logFd, 'inherit'],
+        env: { ...o.checked.env, DMS_MASTER_PASSWORD: o.master.password },
+      })
+    : spawn(process.execPath, [join(import.meta.dirname, 'auth-http-server.mjs'), ...args], {
+        stdio: 'ignore',
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BENCH_AUTH_TOKENS: JSON.stringify(o.tokens), BENCH_MASTER_PASSWORD: o.master.password },
+      });
+  if (logFd !== null) closeSync(logFd);
   watchChild(child);
-  const deadline = Date.now() + 20_000;
+  // From src/ the proxy's modules are transpiled at start: slow on 2 cores shared with other tests.
+  const deadline = Date.now() + (o.checked?.tsx ? 60_000 : 20_000);
   for (;;) {
     const port = Number(await readFile(portFile, 'utf8').catch(() => ''));
     if (port) return { child, port };

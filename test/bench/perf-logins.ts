@@ -3,17 +3,17 @@
 // process descheduled with the time it waited): N logins at C concurrent through the compiled
 // proxy started with --perf-basic-prof; writes perf.data to DIR for `perf report`.
 // Usage (root or perf_event_paranoid ≤ 1): npm run build &&
-//   [WARM=3000] [FAKE_BACKEND=1] [LEAN=1 | NGINX=1] [PERF_NODE_ARGS=...] node --import tsx test/bench/perf-logins.ts [N] [C] [CLI_JS]
+//   [WARM=3000] [FAKE_BACKEND=1] [LEAN=1 | NGINX=1 | NGINX=checked] [PERF_NODE_ARGS=...] node --import tsx test/bench/perf-logins.ts [N] [C] [CLI_JS]
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { startWorld, startProxyProcess, LOGIN_USER } from './env.js';
+import { benchProxyEnv, startWorld, startProxyProcess, LOGIN_USER } from './env.js';
 import { proxyTarget, loginCycle, pool } from './imap-phases.js';
 import { cpuPreciseMs } from './proc.js';
 import { startFakeImapBackend } from './fake-imap-backend.js';
 import { startLeanLogin } from './lean-login.js';
-import { startNginxMail } from './nginx.js';
+import { checkedAuth, startNginxMail } from './nginx.js';
 import { plainIr } from './wire.js';
 
 const N = Number(process.argv[2] ?? 3000);
@@ -32,7 +32,8 @@ try {
   const lean = process.env.LEAN ? await startLeanLogin(fake?.port ?? world.backend.imapPort, world.backend.dir, world.backend.master, { [world.token]: LOGIN_USER }, nodeArgs) : null;
   // NGINX=1: profile nginx's mail proxy and its auth_http server (a Node process) together,
   // against Dovecot; read with `perf report --sort comm,dso` (no feature table for them).
-  const nginx = process.env.NGINX && !fake ? await startNginxMail({ backendPort: world.backend.imapPort, dir: world.backend.dir, master: world.backend.master, tokens: { [world.token]: LOGIN_USER } }) : null;
+  // NGINX=checked: with the checking auth server (auth-http-checked.mjs, the proxy's modules from dist/).
+  const nginx = process.env.NGINX && !fake ? await startNginxMail({ backendPort: world.backend.imapPort, dir: world.backend.dir, master: world.backend.master, tokens: { [world.token]: LOGIN_USER }, ...(process.env.NGINX === 'checked' ? { checked: { ...checkedAuth('dist', benchProxyEnv(world)), nodeArgs } } : {}) }) : null;
   const target = lean ? { ...proxyTarget(world, proxy, LOGIN_USER, world.token), ep: { port: lean.port } }
     : nginx ? { ...proxyTarget(world, proxy, LOGIN_USER, world.token), ep: { port: nginx.port }, auth: () => `PLAIN ${plainIr('', LOGIN_USER, world.token)}` }
       : proxyTarget(world, proxy, LOGIN_USER, world.token);

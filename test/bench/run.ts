@@ -11,9 +11,9 @@
 // run prints a second one: where one login's time goes, for direct, the proxy and nginx.
 import { arch, cpus, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startWorld, startProxyProcess, LOGIN_USER, BULK_USER, type ProxyBuild, type ProxyProcess, type BenchWorld } from './env.js';
+import { benchProxyEnv, startWorld, startProxyProcess, LOGIN_USER, BULK_USER, type ProxyBuild, type ProxyProcess, type BenchWorld } from './env.js';
 import { concurrentLogins, directTarget, oauthTarget, fetchAll, fetchConnection, idleSessions, loginLatency, proxyTarget, type LoginTarget } from './imap-phases.js';
-import { nginxMailVersion, startNginxMail, type NginxMail } from './nginx.js';
+import { checkedAuth, nginxMailVersion, startNginxMail, type NginxMail } from './nginx.js';
 import { formatPhaseTable, loginPhases, type PhaseTarget } from './login-phases.js';
 import { startTapRelay, type TapRelay } from './tap-relay.js';
 import { plainIr } from './wire.js';
@@ -121,6 +121,12 @@ async function main(): Promise<void> {
         nginxes.push(f);
         refs.push({ kind: 'Peer', what: `nginx ${nv} mail + auth_http (proxy_buffer ${buffer ?? '4k'})`, f, note: 'PLAIN with the token; Node auth_http map lookup; LOGIN to Dovecot as master; CPU of nginx + auth server', plain: true, ...(f.tlsPort ? { tlsPort: f.tlsPort } : {}) });
       }
+      // The same nginx with an auth server that checks as the proxy does (its failure guard,
+      // token decision and cache, login line: auth-http-checked.mjs on the proxy's modules): the
+      // operator's production setup, where the map lookup above is nginx's least cost.
+      const checked = await startNginxMail({ backendPort: world.backend.imapPort, dir: world.backend.dir, master: world.backend.master, tokens: {}, checked: checkedAuth(build, benchProxyEnv(world)) });
+      nginxes.push(checked);
+      refs.push({ kind: 'Peer', what: `nginx ${nv} mail + a checking auth_http (proxy_buffer 4k)`, f: checked, note: "PLAIN with the token; Node auth_http with the proxy's failure guard, token cache and login line; CPU of nginx + auth server", plain: true, loginOnly: true });
     } else say('nginx or libnginx-mod-mail not installed (run scripts/install-backend.sh as root): no nginx rows');
   } catch (e) {
     // A reference that did not start: stop what did, and the backend, before failing.

@@ -18,6 +18,7 @@ const ROWS = [
   'Reference: login p50 through HAProxy',
   'Peer: login p50 through nginx', // proxy_buffer 4k
   'Peer: login p50 through nginx', // proxy_buffer 64k
+  'Peer: login p50 through nginx', // a checking auth_http
   'Login p50 over TLS (implicit, 993), OAUTHBEARER, cached token',
   'Peer: login p50 over TLS through nginx',
   'Proxy CPU per login, 32 concurrent clients',
@@ -27,6 +28,7 @@ const ROWS = [
   'Reference: CPU per login of HAProxy',
   'Peer: CPU per login of nginx',
   'Peer: CPU per login of nginx',
+  'Peer: CPU per login of nginx', // a checking auth_http
   'Proxy CPU per login over TLS (implicit, 993), 32 concurrent clients',
   'Peer: CPU per login over TLS of nginx',
   'FETCH 1:* BODY.PEEK[], plaintext',
