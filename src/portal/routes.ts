@@ -45,6 +45,12 @@ export async function route(req: http.IncomingMessage, deps: PortalDeps, peer: P
   try {
     return await answer(req, deps, peer);
   } catch (err) {
+    if (appPasswordsDown(err)) {
+      // The app-password store (the state file, or the shared store) cannot be read or
+      // changed now: an outage, told as one, not a bug (internal-error is kept for those).
+      deps.log.warn({ event: 'portal-app-password-unavailable', remote: peer.address, err: err.message.slice(0, 200) }, 'portal: the app-password store cannot be used');
+      return page(503, 'Try again later', 'App passwords cannot be read or changed right now. Try again in a minute.', { headers: { 'retry-after': '30' } });
+    }
     if (!(err instanceof PortalStoreDown)) throw err;
     // Sessions are in the shared store (SHARED_STATE_URL) and it did not answer: fail closed,
     // with a page, for the portal alone (the mail ports do not need it).
@@ -52,6 +58,10 @@ export async function route(req: http.IncomingMessage, deps: PortalDeps, peer: P
     return page(503, 'Try again later', 'The portal cannot reach its session store right now. Mail is not affected. Try again in a minute.', { headers: { 'retry-after': '30' } });
   }
 }
+
+/** The app-password store's own failures: the shared store not answering, the state file unreadable or unwritable. */
+const appPasswordsDown = (err: unknown): err is Error => err instanceof Error
+  && ['ERR_APP_PASSWORDS_UNAVAILABLE', 'ERR_APP_PASSWORDS_FILE'].includes((err as { code?: unknown }).code as string);
 
 async function answer(req: http.IncomingMessage, deps: PortalDeps, peer: Peer): Promise<Reply> {
   const remote = peer.address;
