@@ -145,7 +145,7 @@ async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLS
   } catch (err) {
     const down = err instanceof TypeError || (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
       || (err instanceof oidc.ResponseBodyError && err.status >= 500);
-    const reason = `${(err as { code?: string }).code ?? (err as Error).name}: ${(err as Error).message.slice(0, 200)}`;
+    const reason = whyExchangeFailed(err);
     return down ? refuse(503, `identity provider unavailable (${reason})`, 'The identity provider cannot be reached right now. Try again later.')
       : refuse(400, `code exchange failed (${reason})`, 'The identity provider\'s answer was not valid. Start again.');
   }
@@ -162,6 +162,23 @@ async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLS
   if (!made) throw new PortalStoreDown('the new session was not found again');
   deps.log.info({ event: 'portal-signin', user: d.user, remote, issuer: d.issuer ?? null }, 'portal sign-in');
   return seeOther([...cookies, setCookie(SESSION_COOKIE, sid, deps.sessions.remainingSeconds(made))]);
+}
+
+/**
+ * Why a code exchange failed, for the log line: openid-client's code and text, the OAuth
+ * error the IdP answered (a token endpoint's body, or its WWW-Authenticate challenge:
+ * invalid_client for a wrong secret), and the check that failed (the wrapper's cause: an
+ * `iss` mix-up, an ID token's audience or nonce). Never the IdP's free text or a value.
+ */
+function whyExchangeFailed(err: unknown): string {
+  const e = (err ?? {}) as { code?: unknown; name?: unknown; message?: unknown; error?: unknown; cause?: unknown };
+  const word = (x: unknown): string | undefined => (typeof x === 'string' && /^[\x21-\x7e]{1,64}$/.test(x) ? x : undefined);
+  const parts = [`${word(e.code) ?? word(e.name) ?? 'Error'}: ${String(e.message ?? '').slice(0, 200)}`];
+  const challenges = Array.isArray(e.cause) ? e.cause as Array<{ parameters?: { error?: unknown } }> : [];
+  const oauthError = word(e.error) ?? challenges.map((c) => word(c?.parameters?.error)).find(Boolean);
+  if (oauthError) parts.push(`error ${oauthError}`);
+  if (e.cause instanceof Error) parts.push(e.cause.message.slice(0, 200));
+  return parts.join('; ');
 }
 
 async function change(path: string, form: URLSearchParams, s: PortalSession, sid: string, deps: PortalDeps, remote: string): Promise<Reply> {
