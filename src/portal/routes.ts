@@ -20,7 +20,8 @@ import type { Peer } from '../net/peer.js';
 import type { ProvisionResult } from '../session/provision.js';
 import type { BackendClient } from '../backend/login-result.js';
 import { backendClientOf } from '../backend/backend-client.js';
-import { PORTAL_LOGIN_TTL_MS } from '../limits.js';
+import { LogThrottle } from '../observability/log-throttle.js';
+import { PORTAL_LOGIN_TTL_MS, REFUSAL_LOG_WINDOW_MS } from '../limits.js';
 
 export interface PortalDeps {
   readonly config: PortalConfig;
@@ -41,20 +42,34 @@ const ROUTES: Readonly<Record<string, string>> = { '/': 'GET, HEAD', '/login': '
 const page = (status: number, title: string, text: string, extra: Partial<Reply> = {}): Reply => ({ status, html: messagePage(title, text), ...extra });
 const seeOther = (cookies: string[] = []): Reply => ({ status: 303, location: '/', cookies });
 
-export async function route(req: http.IncomingMessage, deps: PortalDeps, peer: Peer): Promise<Reply> {
+/**
+ * The warn lines of an outage (IdP, session store, app-password store): anonymous requests
+ * can cause one each at no cost while it lasts, so per event the first is written, then one
+ * per REFUSAL_LOG_WINDOW_MS with how many were left out (as connection-refused lines).
+ */
+export const outageLog = (): LogThrottle => new LogThrottle(REFUSAL_LOG_WINDOW_MS, 8);
+
+/** Writes `line` unless `outages` held back its event within the window. */
+function outage(deps: PortalDeps, outages: LogThrottle, line: { event: string } & Record<string, unknown>, msg: string): void {
+  const suppressed = outages.pass(line.event);
+  if (suppressed !== undefined) deps.log.warn({ ...line, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
+}
+
+/** `outages`: the listener's throttle of outage lines (outageLog()); one of its own otherwise. */
+export async function route(req: http.IncomingMessage, deps: PortalDeps, peer: Peer, outages: LogThrottle = outageLog()): Promise<Reply> {
   try {
-    return await answer(req, deps, peer);
+    return await answer(req, deps, peer, outages);
   } catch (err) {
     if (appPasswordsDown(err)) {
       // The app-password store (the state file, or the shared store) cannot be read or
       // changed now: an outage, told as one, not a bug (internal-error is kept for those).
-      deps.log.warn({ event: 'portal-app-password-unavailable', remote: peer.address, err: err.message.slice(0, 200) }, 'portal: the app-password store cannot be used');
+      outage(deps, outages, { event: 'portal-app-password-unavailable', remote: peer.address, err: err.message.slice(0, 200) }, 'portal: the app-password store cannot be used');
       return page(503, 'Try again later', 'App passwords cannot be read or changed right now. Try again in a minute.', { headers: { 'retry-after': '30' } });
     }
     if (!(err instanceof PortalStoreDown)) throw err;
     // Sessions are in the shared store (SHARED_STATE_URL) and it did not answer: fail closed,
     // with a page, for the portal alone (the mail ports do not need it).
-    deps.log.warn({ event: 'portal-store-unavailable', remote: peer.address, err: err.message.slice(0, 200) }, 'portal: the shared store does not answer');
+    outage(deps, outages, { event: 'portal-store-unavailable', remote: peer.address, err: err.message.slice(0, 200) }, 'portal: the shared store does not answer');
     return page(503, 'Try again later', 'The portal cannot reach its session store right now. Mail is not affected. Try again in a minute.', { headers: { 'retry-after': '30' } });
   }
 }
@@ -63,7 +78,7 @@ export async function route(req: http.IncomingMessage, deps: PortalDeps, peer: P
 const appPasswordsDown = (err: unknown): err is Error => err instanceof Error
   && ['ERR_APP_PASSWORDS_UNAVAILABLE', 'ERR_APP_PASSWORDS_FILE'].includes((err as { code?: unknown }).code as string);
 
-async function answer(req: http.IncomingMessage, deps: PortalDeps, peer: Peer): Promise<Reply> {
+async function answer(req: http.IncomingMessage, deps: PortalDeps, peer: Peer, outages: LogThrottle): Promise<Reply> {
   const remote = peer.address;
   const target = parseRequestTarget(req.url);
   if (!target) return page(400, 'Bad request', 'Malformed request target.');
@@ -75,7 +90,7 @@ async function answer(req: http.IncomingMessage, deps: PortalDeps, peer: Peer): 
   const session = await current(deps, sid);
   switch (target.path) {
     case '/': return session ? { status: 200, html: await list(deps, session) } : { status: 200, html: signInPage() };
-    case '/login': return begin(deps);
+    case '/login': return begin(deps, outages);
     case '/callback': return callback(req, deps, target.query, peer);
   }
   // A change: our own page's form, from a signed-in browser, with its CSRF token.
@@ -110,12 +125,12 @@ async function list(deps: PortalDeps, s: PortalSession, extra: { created?: { lab
   return listPage({ user: s.user, csrf: s.csrf, records: await deps.store.list(s.user), ...extra });
 }
 
-async function begin(deps: PortalDeps): Promise<Reply> {
+async function begin(deps: PortalDeps, outages: LogThrottle): Promise<Reply> {
   let start: SignInStart;
   try {
     start = await deps.oidc.begin();
   } catch (err) {
-    deps.log.warn({ event: 'portal-idp-unavailable', err: (err as Error).message.slice(0, 200) }, 'portal: cannot reach the identity provider');
+    outage(deps, outages, { event: 'portal-idp-unavailable', err: (err as Error).message.slice(0, 200) }, 'portal: cannot reach the identity provider');
     return page(503, 'Try again later', 'The identity provider cannot be reached right now.');
   }
   // Nothing is kept here: the sign-in travels sealed in the cookie (login-seal.ts).

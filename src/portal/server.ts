@@ -17,7 +17,7 @@ import { startServerTls, type ServerTlsSource } from '../net/tls-context.js';
 import { reportFault } from '../observability/faults.js';
 import { send } from './headers.js';
 import { messagePage } from './html.js';
-import { route, type PortalDeps } from './routes.js';
+import { outageLog, route, type PortalDeps } from './routes.js';
 import { PORTAL_HEADERS_TIMEOUT_MS, PORTAL_KEEPALIVE_MS, PORTAL_MAX_CONNECTIONS, PORTAL_MAX_HEADER_BYTES, PORTAL_REQUEST_TIMEOUT_MS } from '../limits.js';
 
 export interface PortalListener {
@@ -40,10 +40,11 @@ export async function startPortalListener(at: ListenAddress, tls: ServerTlsSourc
   // client to its MAX_CONNECTIONS_PER_IP share.
   const serving = new WeakMap<Socket, Promise<void>>();
   const refusals = refusalLog();
+  const outages = outageLog();
   const serve = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     if (req.socket.destroyed) return; // the client is gone (or timed out): nothing to answer
     const peer = peerOf.get(req.socket) ?? { address: '?', port: 0, localAddress: '?', localPort: 0 };
-    await route(req, deps, peer).then((reply) => {
+    await route(req, deps, peer, outages).then((reply) => {
       send(res, reply);
       // A body we did not read (refused before reading) must not be parsed as the next request.
       if (!req.complete) res.once('finish', () => req.destroy());
