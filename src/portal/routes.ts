@@ -97,9 +97,12 @@ async function answer(req: http.IncomingMessage, deps: PortalDeps, peer: Peer, o
   try {
     checkSameOrigin(req, deps.config.origin);
     const form = await readForm(req);
-    if (!session) return page(403, 'Signed out', 'Your session has ended. Sign in again.');
-    if (!sameToken(form.get('csrf'), session.csrf)) return page(403, 'Forbidden', 'The form was not from this session. Reload the page and try again.');
-    return await change(target.path, form, session, sid!, deps, remote);
+    // The form came at the client's pace: a sign-out, an expiry or a SCIM deactivation or
+    // deletion (which revokes every app password of the user) meanwhile holds, so look again.
+    const live = session ? await current(deps, sid) : undefined;
+    if (!live) return page(403, 'Signed out', 'Your session has ended. Sign in again.');
+    if (!sameToken(form.get('csrf'), live.csrf)) return page(403, 'Forbidden', 'The form was not from this session. Reload the page and try again.');
+    return await change(target.path, form, live, sid!, deps, remote);
   } catch (err) {
     if (err instanceof FormError) return page(err.status, 'Refused', err.message);
     throw err;
@@ -206,6 +209,12 @@ async function change(path: string, form: URLSearchParams, s: PortalSession, sid
       } catch (err) {
         if ((err as { code?: string }).code !== 'ERR_APP_PASSWORD_LIMIT') throw err;
         return { status: 409, html: await list(deps, s, { error: (err as Error).message }) };
+      }
+      if (deps.disabledReason(s.user)) {
+        // Deactivated or deleted while it was being made: a deletion's revoke-all may have run
+        // before it was stored, so it goes now, and its secret is never shown.
+        await deps.store.revoke(s.user, made.record.id);
+        return page(403, 'Signed out', 'Your session has ended. Sign in again.');
       }
       deps.log.info({ event: 'portal-app-password-created', ...log, id: made.record.id }, 'app password created in the portal');
       return { status: 200, html: await list(deps, s, { created: { label: made.record.label, secret: made.secret } }) };
