@@ -20,7 +20,8 @@ import type { Peer } from '../net/peer.js';
 import type { ProvisionResult } from '../session/provision.js';
 import type { BackendClient } from '../backend/login-result.js';
 import { backendClientOf } from '../backend/backend-client.js';
-import { PORTAL_LOGIN_TTL_MS } from '../limits.js';
+import { LogThrottle } from '../observability/log-throttle.js';
+import { PORTAL_LOGIN_TTL_MS, REFUSAL_LOG_WINDOW_MS } from '../limits.js';
 
 export interface PortalDeps {
   readonly config: PortalConfig;
@@ -41,19 +42,43 @@ const ROUTES: Readonly<Record<string, string>> = { '/': 'GET, HEAD', '/login': '
 const page = (status: number, title: string, text: string, extra: Partial<Reply> = {}): Reply => ({ status, html: messagePage(title, text), ...extra });
 const seeOther = (cookies: string[] = []): Reply => ({ status: 303, location: '/', cookies });
 
-export async function route(req: http.IncomingMessage, deps: PortalDeps, peer: Peer): Promise<Reply> {
+/**
+ * The warn lines of an outage (IdP, session store, app-password store): anonymous requests
+ * can cause one each at no cost while it lasts, so per event the first is written, then one
+ * per REFUSAL_LOG_WINDOW_MS with how many were left out (as connection-refused lines).
+ */
+export const outageLog = (): LogThrottle => new LogThrottle(REFUSAL_LOG_WINDOW_MS, 8);
+
+/** Writes `line` unless `outages` held back its event within the window. */
+function outage(deps: PortalDeps, outages: LogThrottle, line: { event: string } & Record<string, unknown>, msg: string): void {
+  const suppressed = outages.pass(line.event);
+  if (suppressed !== undefined) deps.log.warn({ ...line, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
+}
+
+/** `outages`: the listener's throttle of outage lines (outageLog()); one of its own otherwise. */
+export async function route(req: http.IncomingMessage, deps: PortalDeps, peer: Peer, outages: LogThrottle = outageLog()): Promise<Reply> {
   try {
-    return await answer(req, deps, peer);
+    return await answer(req, deps, peer, outages);
   } catch (err) {
+    if (appPasswordsDown(err)) {
+      // The app-password store (the state file, or the shared store) cannot be read or
+      // changed now: an outage, told as one, not a bug (internal-error is kept for those).
+      outage(deps, outages, { event: 'portal-app-password-unavailable', remote: peer.address, err: err.message.slice(0, 200) }, 'portal: the app-password store cannot be used');
+      return page(503, 'Try again later', 'App passwords cannot be read or changed right now. Try again in a minute.', { headers: { 'retry-after': '30' } });
+    }
     if (!(err instanceof PortalStoreDown)) throw err;
     // Sessions are in the shared store (SHARED_STATE_URL) and it did not answer: fail closed,
     // with a page, for the portal alone (the mail ports do not need it).
-    deps.log.warn({ event: 'portal-store-unavailable', remote: peer.address, err: err.message.slice(0, 200) }, 'portal: the shared store does not answer');
+    outage(deps, outages, { event: 'portal-store-unavailable', remote: peer.address, err: err.message.slice(0, 200) }, 'portal: the shared store does not answer');
     return page(503, 'Try again later', 'The portal cannot reach its session store right now. Mail is not affected. Try again in a minute.', { headers: { 'retry-after': '30' } });
   }
 }
 
-async function answer(req: http.IncomingMessage, deps: PortalDeps, peer: Peer): Promise<Reply> {
+/** The app-password store's own failures: the shared store not answering, the state file unreadable or unwritable. */
+const appPasswordsDown = (err: unknown): err is Error => err instanceof Error
+  && ['ERR_APP_PASSWORDS_UNAVAILABLE', 'ERR_APP_PASSWORDS_FILE'].includes((err as { code?: unknown }).code as string);
+
+async function answer(req: http.IncomingMessage, deps: PortalDeps, peer: Peer, outages: LogThrottle): Promise<Reply> {
   const remote = peer.address;
   const target = parseRequestTarget(req.url);
   if (!target) return page(400, 'Bad request', 'Malformed request target.');
@@ -65,16 +90,19 @@ async function answer(req: http.IncomingMessage, deps: PortalDeps, peer: Peer): 
   const session = await current(deps, sid);
   switch (target.path) {
     case '/': return session ? { status: 200, html: await list(deps, session) } : { status: 200, html: signInPage() };
-    case '/login': return begin(deps);
+    case '/login': return begin(deps, outages);
     case '/callback': return callback(req, deps, target.query, peer);
   }
   // A change: our own page's form, from a signed-in browser, with its CSRF token.
   try {
     checkSameOrigin(req, deps.config.origin);
     const form = await readForm(req);
-    if (!session) return page(403, 'Signed out', 'Your session has ended. Sign in again.');
-    if (!sameToken(form.get('csrf'), session.csrf)) return page(403, 'Forbidden', 'The form was not from this session. Reload the page and try again.');
-    return await change(target.path, form, session, sid!, deps, remote);
+    // The form came at the client's pace: a sign-out, an expiry or a SCIM deactivation or
+    // deletion (which revokes every app password of the user) meanwhile holds, so look again.
+    const live = session ? await current(deps, sid) : undefined;
+    if (!live) return page(403, 'Signed out', 'Your session has ended. Sign in again.');
+    if (!sameToken(form.get('csrf'), live.csrf)) return page(403, 'Forbidden', 'The form was not from this session. Reload the page and try again.');
+    return await change(target.path, form, live, sid!, deps, remote);
   } catch (err) {
     if (err instanceof FormError) return page(err.status, 'Refused', err.message);
     throw err;
@@ -100,12 +128,12 @@ async function list(deps: PortalDeps, s: PortalSession, extra: { created?: { lab
   return listPage({ user: s.user, csrf: s.csrf, records: await deps.store.list(s.user), ...extra });
 }
 
-async function begin(deps: PortalDeps): Promise<Reply> {
+async function begin(deps: PortalDeps, outages: LogThrottle): Promise<Reply> {
   let start: SignInStart;
   try {
     start = await deps.oidc.begin();
   } catch (err) {
-    deps.log.warn({ event: 'portal-idp-unavailable', err: (err as Error).message.slice(0, 200) }, 'portal: cannot reach the identity provider');
+    outage(deps, outages, { event: 'portal-idp-unavailable', err: (err as Error).message.slice(0, 200) }, 'portal: cannot reach the identity provider');
     return page(503, 'Try again later', 'The identity provider cannot be reached right now.');
   }
   // Nothing is kept here: the sign-in travels sealed in the cookie (login-seal.ts).
@@ -135,7 +163,7 @@ async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLS
   } catch (err) {
     const down = err instanceof TypeError || (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
       || (err instanceof oidc.ResponseBodyError && err.status >= 500);
-    const reason = `${(err as { code?: string }).code ?? (err as Error).name}: ${(err as Error).message.slice(0, 200)}`;
+    const reason = whyExchangeFailed(err);
     return down ? refuse(503, `identity provider unavailable (${reason})`, 'The identity provider cannot be reached right now. Try again later.')
       : refuse(400, `code exchange failed (${reason})`, 'The identity provider\'s answer was not valid. Start again.');
   }
@@ -154,6 +182,23 @@ async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLS
   return seeOther([...cookies, setCookie(SESSION_COOKIE, sid, deps.sessions.remainingSeconds(made))]);
 }
 
+/**
+ * Why a code exchange failed, for the log line: openid-client's code and text, the OAuth
+ * error the IdP answered (a token endpoint's body, or its WWW-Authenticate challenge:
+ * invalid_client for a wrong secret), and the check that failed (the wrapper's cause: an
+ * `iss` mix-up, an ID token's audience or nonce). Never the IdP's free text or a value.
+ */
+function whyExchangeFailed(err: unknown): string {
+  const e = (err ?? {}) as { code?: unknown; name?: unknown; message?: unknown; error?: unknown; cause?: unknown };
+  const word = (x: unknown): string | undefined => (typeof x === 'string' && /^[\x21-\x7e]{1,64}$/.test(x) ? x : undefined);
+  const parts = [`${word(e.code) ?? word(e.name) ?? 'Error'}: ${String(e.message ?? '').slice(0, 200)}`];
+  const challenges = Array.isArray(e.cause) ? e.cause as Array<{ parameters?: { error?: unknown } }> : [];
+  const oauthError = word(e.error) ?? challenges.map((c) => word(c?.parameters?.error)).find(Boolean);
+  if (oauthError) parts.push(`error ${oauthError}`);
+  if (e.cause instanceof Error) parts.push(e.cause.message.slice(0, 200));
+  return parts.join('; ');
+}
+
 async function change(path: string, form: URLSearchParams, s: PortalSession, sid: string, deps: PortalDeps, remote: string): Promise<Reply> {
   const log = { user: s.user, remote };
   switch (path) {
@@ -164,6 +209,12 @@ async function change(path: string, form: URLSearchParams, s: PortalSession, sid
       } catch (err) {
         if ((err as { code?: string }).code !== 'ERR_APP_PASSWORD_LIMIT') throw err;
         return { status: 409, html: await list(deps, s, { error: (err as Error).message }) };
+      }
+      if (deps.disabledReason(s.user)) {
+        // Deactivated or deleted while it was being made: a deletion's revoke-all may have run
+        // before it was stored, so it goes now, and its secret is never shown.
+        await deps.store.revoke(s.user, made.record.id);
+        return page(403, 'Signed out', 'Your session has ended. Sign in again.');
       }
       deps.log.info({ event: 'portal-app-password-created', ...log, id: made.record.id }, 'app password created in the portal');
       return { status: 200, html: await list(deps, s, { created: { label: made.record.label, secret: made.secret } }) };

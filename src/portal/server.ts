@@ -17,7 +17,7 @@ import { startServerTls, type ServerTlsSource } from '../net/tls-context.js';
 import { reportFault } from '../observability/faults.js';
 import { send } from './headers.js';
 import { messagePage } from './html.js';
-import { route, type PortalDeps } from './routes.js';
+import { outageLog, route, type PortalDeps } from './routes.js';
 import { PORTAL_HEADERS_TIMEOUT_MS, PORTAL_KEEPALIVE_MS, PORTAL_MAX_CONNECTIONS, PORTAL_MAX_HEADER_BYTES, PORTAL_REQUEST_TIMEOUT_MS } from '../limits.js';
 
 export interface PortalListener {
@@ -33,14 +33,18 @@ export interface PortalListener {
 export async function startPortalListener(at: ListenAddress, tls: ServerTlsSource, proxyIn: ProxyProtocolIn | null, connections: ConnectionLimiter, deps: PortalDeps): Promise<PortalListener> {
   const log: Logger = deps.log;
   const peerOf = new WeakMap<Socket, Peer>();
+  // The request being served on each connection: node:http hands every pipelined request to
+  // the handler as soon as it is parsed (it queues only the responses), so without this one
+  // write of a few hundred requests (GET /callback with a made-up code, each a request to the
+  // IdP's token endpoint) would run them all at once. One at a time per connection keeps a
+  // client to its MAX_CONNECTIONS_PER_IP share.
+  const serving = new WeakMap<Socket, Promise<void>>();
   const refusals = refusalLog();
-  const server = http.createServer({
-    maxHeaderSize: PORTAL_MAX_HEADER_BYTES, requestTimeout: PORTAL_REQUEST_TIMEOUT_MS, headersTimeout: PORTAL_HEADERS_TIMEOUT_MS,
-    // How often those two are enforced (node's default, 30 s, would let a stalled handshake sit that long).
-    connectionsCheckingInterval: PORTAL_KEEPALIVE_MS,
-  }, (req, res) => {
+  const outages = outageLog();
+  const serve = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    if (req.socket.destroyed) return; // the client is gone (or timed out): nothing to answer
     const peer = peerOf.get(req.socket) ?? { address: '?', port: 0, localAddress: '?', localPort: 0 };
-    void route(req, deps, peer).then((reply) => {
+    await route(req, deps, peer, outages).then((reply) => {
       send(res, reply);
       // A body we did not read (refused before reading) must not be parsed as the next request.
       if (!req.complete) res.once('finish', () => req.destroy());
@@ -53,6 +57,15 @@ export async function startPortalListener(at: ListenAddress, tls: ServerTlsSourc
         res.destroy();
       }
     });
+  };
+  const server = http.createServer({
+    maxHeaderSize: PORTAL_MAX_HEADER_BYTES, requestTimeout: PORTAL_REQUEST_TIMEOUT_MS, headersTimeout: PORTAL_HEADERS_TIMEOUT_MS,
+    // How often those two are enforced (node's default, 30 s, would let a stalled handshake sit that long).
+    connectionsCheckingInterval: PORTAL_KEEPALIVE_MS,
+  }, (req, res) => {
+    const before = serving.get(req.socket);
+    const done = before ? before.then(() => serve(req, res)) : serve(req, res);
+    serving.set(req.socket, done.catch(() => undefined));
   });
   refuseTunnels(server, 'GET, HEAD, POST');
   server.keepAliveTimeout = PORTAL_KEEPALIVE_MS;

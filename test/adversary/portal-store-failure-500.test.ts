@@ -1,0 +1,91 @@
+// An app-password store that cannot answer is an outage, not a bug in the portal. The state
+// file broken by a hand edit (the proxy keeps logging in with the last good copy), its lock
+// held by another process, or the shared store not answering app-password calls: the portal
+// answered POST /create (and /revoke, and the page itself) with a 500 "Something went wrong
+// on our side" and logged an `internal-error`, counted in internal_errors_total, which the
+// docs keep for bugs (security.md) and alerts watch. What the portal says when its session
+// store does not answer (a 503 page, "try again", retry-after) is what it must say here.
+import t from 'tap';
+import tls from 'node:tls';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { PortalDeps } from '../../src/portal/routes.js';
+import { portalConnections, startPortalListener } from '../../src/portal/server.js';
+import { PortalSessions } from '../../src/portal/sessions.js';
+import { AppPasswordsUnavailableError, type AppPasswordStore } from '../../src/auth/app-passwords.js';
+import { AppPasswordFile } from '../../src/state/app-password-file.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { makeCerts } from '../harness/certs.js';
+
+const ORIGIN = 'https://portal.example.test';
+const dir = mkdtempSync(join(tmpdir(), 'o2mp-portal-store-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const certs = await makeCerts(dir);
+const context = tls.createSecureContext({ cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) });
+const lines: Array<Record<string, unknown>> = [];
+const log = createLogger('info', new Writable({
+  write(chunk: Buffer, _e, cb) {
+    for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+    cb();
+  },
+}));
+
+async function portal(store: AppPasswordStore) {
+  const sessions = new PortalSessions(60_000);
+  const deps = {
+    config: {
+      listen: { host: '127.0.0.1', port: 0 }, origin: ORIGIN, redirectUri: `${ORIGIN}/callback`,
+      clientId: 'portal', clientSecret: '', issuer: 'https://idp.example.test', scopes: ['openid'], sessionTtlMs: 60_000,
+    },
+    store,
+    sessions,
+    disabledReason: () => undefined,
+    log,
+  } as unknown as PortalDeps;
+  const listener = await startPortalListener({ host: '127.0.0.1', port: 0 }, { context, SNICallback: (_n, cb) => cb(null, context) }, null,
+    portalConnections({ maxConnectionsPerIp: 100, ipv6ClientPrefix: 64 }), deps);
+  t.teardown(() => listener.close());
+  const sid = sessions.start('alice@example.test');
+  const csrf = sessions.get(sid)!.csrf;
+  const port = listener.address().port;
+  const request = (method: string, path: string, body = ''): Promise<{ status: number; text: string }> => new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername: 'localhost' });
+    let text = '';
+    s.on('secureConnect', () => s.write(`${method} ${path} HTTP/1.1\r\nHost: portal.example.test\r\nConnection: close\r\nCookie: __Host-omp-session=${sid}\r\n`
+      + `Origin: ${ORIGIN}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
+    s.on('data', (d: Buffer) => { text += d.toString('latin1'); });
+    s.on('error', reject);
+    s.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), text }));
+  });
+  return { request, csrf };
+}
+
+const internalErrors = () => lines.filter((l) => l.event === 'internal-error');
+
+t.test('the state file broken by hand: making an app password is a 503 "try again", no internal error', async (t) => {
+  const file = join(dir, 'app-passwords.json');
+  const store = await AppPasswordFile.open(file);
+  t.teardown(() => store.close());
+  const { request, csrf } = await portal(store);
+  t.equal((await request('POST', '/create', `csrf=${csrf}&label=Phone`)).status, 200, 'made while the file is good');
+  writeFileSync(file, '{ "version": 1, "passwords": [ oops');
+  const before = internalErrors().length;
+  const made = await request('POST', '/create', `csrf=${csrf}&label=Laptop`);
+  t.equal(made.status, 503, 'a store outage, not a server bug');
+  t.match(made.text, /try again/i);
+  t.notMatch(made.text, /app-passwords\.json/, 'no file path on the page');
+  t.equal(internalErrors().length - before, 0, 'no internal-error line');
+});
+
+t.test('the shared store does not answer app-password calls: the page and every change are a 503, no internal error', async (t) => {
+  const down = async (): Promise<never> => { throw new AppPasswordsUnavailableError('app-password-list: the store does not answer'); };
+  const store: AppPasswordStore = { list: down, create: down, revoke: down, used: () => undefined, close: async () => undefined, onRevoked: () => () => undefined };
+  const { request, csrf } = await portal(store);
+  const before = internalErrors().length;
+  t.equal((await request('GET', '/')).status, 503, 'the page');
+  t.equal((await request('POST', '/create', `csrf=${csrf}&label=Phone`)).status, 503, 'create');
+  t.equal((await request('POST', '/revoke', `csrf=${csrf}&id=1b4e28ba-2fa1-11d2-883f-0016d3cca427`)).status, 503, 'revoke');
+  t.equal(internalErrors().length - before, 0, 'no internal-error line');
+});
