@@ -232,6 +232,13 @@ export const PORTAL_MAX_HEADER_BYTES = 8192;
 export const PORTAL_HEADERS_TIMEOUT_MS = 10_000;
 export const PORTAL_REQUEST_TIMEOUT_MS = 20_000;
 export const PORTAL_KEEPALIVE_MS = 5_000;
+/**
+ * Requests waiting on one portal connection (pipelined behind the one being served, which
+ * they wait for): browsers do not pipeline, so past it the connection is closed rather than
+ * its requests held without end (node:http's own guard waits for unsent answers, and these
+ * have none yet).
+ */
+export const PORTAL_MAX_PIPELINED = 32;
 /** Open connections to the portal listener: a page for people, not a mail port (and per client MAX_CONNECTIONS_PER_IP: portal/server.ts). */
 export const PORTAL_MAX_CONNECTIONS = 1000;
 /** Signed-in sessions kept; past it the oldest is ended (each is a few hundred bytes). */
