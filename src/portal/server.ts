@@ -18,7 +18,7 @@ import { reportFault } from '../observability/faults.js';
 import { send } from './headers.js';
 import { messagePage } from './html.js';
 import { outageLog, route, type PortalDeps } from './routes.js';
-import { PORTAL_HEADERS_TIMEOUT_MS, PORTAL_KEEPALIVE_MS, PORTAL_MAX_CONNECTIONS, PORTAL_MAX_HEADER_BYTES, PORTAL_REQUEST_TIMEOUT_MS } from '../limits.js';
+import { PORTAL_HEADERS_TIMEOUT_MS, PORTAL_KEEPALIVE_MS, PORTAL_MAX_CONNECTIONS, PORTAL_MAX_HEADER_BYTES, PORTAL_MAX_PIPELINED, PORTAL_REQUEST_TIMEOUT_MS } from '../limits.js';
 
 export interface PortalListener {
   readonly name: 'portal';
@@ -39,6 +39,7 @@ export async function startPortalListener(at: ListenAddress, tls: ServerTlsSourc
   // IdP's token endpoint) would run them all at once. One at a time per connection keeps a
   // client to its MAX_CONNECTIONS_PER_IP share.
   const serving = new WeakMap<Socket, Promise<void>>();
+  const queued = new WeakMap<Socket, number>(); // requests in or waiting for their turn, at most PORTAL_MAX_PIPELINED
   const refusals = refusalLog();
   const outages = outageLog();
   const serve = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -63,9 +64,15 @@ export async function startPortalListener(at: ListenAddress, tls: ServerTlsSourc
     // How often those two are enforced (node's default, 30 s, would let a stalled handshake sit that long).
     connectionsCheckingInterval: PORTAL_KEEPALIVE_MS,
   }, (req, res) => {
+    // Waiting requests are counted: node:http stops reading a connection only when its answers
+    // pile up unsent, and these are not answered until their turn.
+    const waiting = (queued.get(req.socket) ?? 0) + 1;
+    if (waiting > PORTAL_MAX_PIPELINED) return void req.socket.destroy();
+    queued.set(req.socket, waiting);
     const before = serving.get(req.socket);
-    const done = before ? before.then(() => serve(req, res)) : serve(req, res);
-    serving.set(req.socket, done.catch(() => undefined));
+    const done = (before ? before.then(() => serve(req, res)) : serve(req, res)).catch(() => undefined)
+      .then(() => { queued.set(req.socket, (queued.get(req.socket) ?? 1) - 1); });
+    serving.set(req.socket, done);
   });
   refuseTunnels(server, 'GET, HEAD, POST');
   server.keepAliveTimeout = PORTAL_KEEPALIVE_MS;
