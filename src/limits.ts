@@ -234,11 +234,12 @@ export const PORTAL_REQUEST_TIMEOUT_MS = 20_000;
 export const PORTAL_KEEPALIVE_MS = 5_000;
 /**
  * Requests waiting on one portal connection (pipelined behind the one being served, which
- * they wait for): browsers do not pipeline, so past it the connection is closed rather than
- * its requests held without end (node:http's own guard waits for unsent answers, and these
- * have none yet).
+ * they wait for): past it the connection is closed rather than its requests held without
+ * end (node:http's own guard waits for unsent answers, and these have none yet). Browsers do
+ * not pipeline; node:http parses a whole TLS record's requests (up to ~300 small ones) before
+ * it could stop reading anyway, so this is about what pausing the socket would bound.
  */
-export const PORTAL_MAX_PIPELINED = 32;
+export const PORTAL_MAX_PIPELINED = 256;
 /** Open connections to the portal listener: a page for people, not a mail port (and per client MAX_CONNECTIONS_PER_IP: portal/server.ts). */
 export const PORTAL_MAX_CONNECTIONS = 1000;
 /** Signed-in sessions kept; past it the oldest is ended (each is a few hundred bytes). */

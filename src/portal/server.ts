@@ -43,7 +43,7 @@ export async function startPortalListener(at: ListenAddress, tls: ServerTlsSourc
   const refusals = refusalLog();
   const outages = outageLog();
   const serve = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    if (req.socket.destroyed) return; // the client is gone (or timed out): nothing to answer
+    if (req.socket?.destroyed !== false) return; // the client is gone (or timed out): nothing to answer
     const peer = peerOf.get(req.socket) ?? { address: '?', port: 0, localAddress: '?', localPort: 0 };
     await route(req, deps, peer, outages).then((reply) => {
       send(res, reply);
@@ -66,13 +66,14 @@ export async function startPortalListener(at: ListenAddress, tls: ServerTlsSourc
   }, (req, res) => {
     // Waiting requests are counted: node:http stops reading a connection only when its answers
     // pile up unsent, and these are not answered until their turn.
-    const waiting = (queued.get(req.socket) ?? 0) + 1;
-    if (waiting > PORTAL_MAX_PIPELINED) return void req.socket.destroy();
-    queued.set(req.socket, waiting);
-    const before = serving.get(req.socket);
+    const socket = req.socket; // req.socket is gone once the request is done with
+    const waiting = (queued.get(socket) ?? 0) + 1;
+    if (waiting > PORTAL_MAX_PIPELINED) return void socket.destroy();
+    queued.set(socket, waiting);
+    const before = serving.get(socket);
     const done = (before ? before.then(() => serve(req, res)) : serve(req, res)).catch(() => undefined)
-      .then(() => { queued.set(req.socket, (queued.get(req.socket) ?? 1) - 1); });
-    serving.set(req.socket, done);
+      .then(() => { queued.set(socket, (queued.get(socket) ?? 1) - 1); });
+    serving.set(socket, done);
   });
   refuseTunnels(server, 'GET, HEAD, POST');
   server.keepAliveTimeout = PORTAL_KEEPALIVE_MS;
