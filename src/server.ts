@@ -128,7 +128,8 @@ export async function startServer(config: Config, log: Logger): Promise<ProxySer
     portal = await startPortal(parts, appPasswords);
     if (portal) {
       const a = portal.address();
-      log.info({ event: 'listening', listener: 'portal', address: a.address, port: a.port }, 'listening for portal (app passwords)');
+      // The redirect URI to register at the IdP, as the portal sends it (PORTAL_URL normalised).
+      log.info({ event: 'listening', listener: 'portal', address: a.address, port: a.port, redirectUri: config.portal!.redirectUri }, 'listening for portal (app passwords)');
     }
   } catch (err) {
     await stopAll().catch(() => { /* the start's own error is the one to report */ });

@@ -42,6 +42,12 @@ t.test('a public client with PKCE alone; the redirect URI is PORTAL_URL/callback
   t.equal(loadConfig({ ...minimal, ...portal, PORTAL_CLIENT_SECRET_FILE: secretFile }).portal!.clientSecret, 's3cret-from-a-file');
 });
 
+t.test('PORTAL_URL as the URL parser writes it: the redirect URI the IdP must have, byte for byte (docs/portal.md)', async (t) => {
+  const c = loadConfig({ ...minimal, ...portal, PORTAL_URL: 'https://Mail.Example.com:443/' }).portal!;
+  t.equal(c.origin, 'https://mail.example.com');
+  t.equal(c.redirectUri, 'https://mail.example.com/callback', 'lower-case host, no :443, no double slash');
+});
+
 t.test('the issuer may come from the first item of the YAML issuers: list', async (t) => {
   const { OAUTH2_ISSUER: _none, ...noIssuer } = portal;
   const file = { issuers: JSON.stringify([{ NAME: 'a', OAUTH2_ISSUER: 'https://first.example', OAUTH2_INTROSPECTION_URL: 'https://first.example/me' }, { NAME: 'b', OAUTH2_ISSUER: 'https://second.example', OAUTH2_INTROSPECTION_URL: 'https://second.example/me', OAUTH2_OPAQUE_TOKENS: 'none' }]) };
