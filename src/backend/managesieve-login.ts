@@ -14,6 +14,7 @@ import { BackendError } from './dial.js';
 import type { LineReader } from './line-reader.js';
 import { saslPlain, type BackendCredentials } from './credentials.js';
 import { openBackend, timedLogin, type BackendEndpoint, type Opening, type Track } from './open.js';
+import { LoginTimer } from './login-timer.js';
 import type { BackendClient, BackendLoginResult } from './login-result.js';
 import { BACKEND_QUIT_CLOSE_MS, MAX_BACKEND_REPLY_LINES } from '../limits.js';
 
@@ -93,10 +94,18 @@ export async function manageSieveBackendLogin(target: ManageSieveBackendTarget, 
   });
 }
 
-/** Asks the backend for its capabilities (no login); null when it cannot be reached now. */
+/** Asks the backend for its capabilities (no login), within DMS_TIMEOUT_MS; null when it cannot be reached now. */
 export async function probeManageSieve(target: ManageSieveBackendTarget): Promise<SieveCapabilities | null> {
+  // Under a deadline as every login's opening: a backend that accepts and never greets must
+  // not hold the probe's socket. When it runs out, the current reader fails and its socket goes.
+  let socket: net.Socket | null = null;
+  let reader: LineReader | null = null;
+  const timer = new LoginTimer(target.timeoutMs, () => {
+    reader?.fail(timer.expired());
+    socket?.destroy();
+  });
   try {
-    const open = await openManageSieve(target, null); // behind PROXY protocol: a LOCAL header (open.ts)
+    const open = await openManageSieve(target, null, (s, r) => { socket = s; reader = r; }); // behind PROXY protocol: a LOCAL header (open.ts)
     open.reader.detach();
     open.socket.on('error', () => undefined); // a reset after LOGOUT must not become an unhandled error
     open.socket.end('LOGOUT\r\n');
@@ -104,6 +113,8 @@ export async function probeManageSieve(target: ManageSieveBackendTarget): Promis
     return open.capabilities;
   } catch {
     return null;
+  } finally {
+    timer.clear();
   }
 }
 

@@ -5,6 +5,7 @@
 // and the greetings kept the default capability list. It now gives up within the timeout.
 import t from 'tap';
 import net from 'node:net';
+import tls from 'node:tls';
 import { once } from 'node:events';
 import { probeManageSieve } from '../../src/backend/managesieve-login.js';
 
@@ -18,7 +19,7 @@ t.test('a backend that accepts and never greets: the probe gives up within DMS_T
   const port = (silent.address() as net.AddressInfo).port;
   const started = Date.now();
   const outcome = await Promise.race([
-    probeManageSieve({ host: '127.0.0.1', port, tls: 'none', tlsOptions: {}, timeoutMs: 300 }),
+    probeManageSieve({ host: '127.0.0.1', port, tls: 'none', tlsOptions: { verify: false, servername: 'localhost', context: tls.createSecureContext() }, timeoutMs: 300 }),
     new Promise((r) => setTimeout(() => r('still waiting'), 3000)),
   ]);
   t.equal(outcome, null, `no capabilities, and an answer (after ${Date.now() - started} ms)`);
