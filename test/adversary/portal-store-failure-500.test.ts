@@ -89,3 +89,19 @@ t.test('the shared store does not answer app-password calls: the page and every 
   t.equal((await request('POST', '/revoke', `csrf=${csrf}&id=1b4e28ba-2fa1-11d2-883f-0016d3cca427`)).status, 503, 'revoke');
   t.equal(internalErrors().length - before, 0, 'no internal-error line');
 });
+
+t.test('the state file\'s lock held by another process past LOCK_WAIT_MS: a 503 "try again", no internal error', async (t) => {
+  const file = join(dir, 'locked-app-passwords.json');
+  const store = await AppPasswordFile.open(file);
+  t.teardown(() => store.close());
+  const { request, csrf } = await portal(store);
+  // Another process's lock (the admin CLI mid-change), kept fresh so it is never taken for stale.
+  writeFileSync(`${file}.lock`, '');
+  const fresh = setInterval(() => writeFileSync(`${file}.lock`, ''), 1000);
+  t.teardown(() => { clearInterval(fresh); rmSync(`${file}.lock`, { force: true }); });
+  const before = internalErrors().length;
+  const made = await request('POST', '/create', `csrf=${csrf}&label=Tablet`);
+  t.equal(made.status, 503, 'a busy store, not a server bug');
+  t.match(made.text, /try again/i);
+  t.equal(internalErrors().length - before, 0, 'no internal-error line');
+});
