@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { asciiLower } from '../auth/address.js';
 import {
-  AppPasswordLimitError, cleanLabel, generateAppPassword, hashAppPassword, RevokedListeners,
+  AppPasswordLimitError, AppPasswordsUnavailableError, cleanLabel, generateAppPassword, hashAppPassword, RevokedListeners,
   type AppPasswordRecord, type AppPasswordStore, type RevokedListener,
 } from '../auth/app-passwords.js';
 import type { Logger } from '../observability/logger.js';
@@ -39,6 +39,9 @@ async function unusable<T>(path: string, problem: string, io: Promise<T>): Promi
     return await io;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    // Its lock held by another process past LOCK_WAIT_MS: busy now, not misconfigured (the
+    // CLI's exit 75, try again; the portal's 503).
+    if (code === 'EBUSY') throw new AppPasswordsUnavailableError(`${path}: ${problem} (held by another process)`);
     throw typeof code === 'string' && /^E[A-Z]+$/.test(code) ? new AppPasswordFileError(path, problem, code) : err;
   }
 }

@@ -20,7 +20,8 @@ export async function lockFile(path: string, io: LockIo = { unlink }): Promise<(
     if (await create(path)) return () => io.unlink(path).catch(() => undefined);
     const s = await stat(path).catch(() => null);
     if (s && stale(s)) await breakStale(path, s.ino, io); // its holder died
-    else if (Date.now() > until) throw new Error(`${path}: held by another process`);
+    // EBUSY, as the file system would say it: the store's callers tell a busy file from a bug by it.
+    else if (Date.now() > until) throw Object.assign(new Error(`${path}: held by another process`), { code: 'EBUSY' });
     else await sleep(LOCK_POLL_MS);
   }
 }
