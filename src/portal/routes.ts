@@ -100,7 +100,8 @@ async function answer(req: http.IncomingMessage, deps: PortalDeps, peer: Peer, o
     // The form came at the client's pace: a sign-out, an expiry or a SCIM deactivation or
     // deletion (which revokes every app password of the user) meanwhile holds, so look again.
     const live = session ? await current(deps, sid) : undefined;
-    if (!live) return page(403, 'Signed out', 'Your session has ended. Sign in again.');
+    // Signing out of a session that has ended already: done, and the dead cookie goes.
+    if (!live) return target.path === '/logout' ? seeOther([clearCookie(SESSION_COOKIE)]) : page(403, 'Signed out', 'Your session has ended. Sign in again.');
     if (!sameToken(form.get('csrf'), live.csrf)) return page(403, 'Forbidden', 'The form was not from this session. Reload the page and try again.');
     return await change(target.path, form, live, sid!, deps, remote);
   } catch (err) {
