@@ -61,5 +61,7 @@ t.test('ordinary labels stay as typed: letters of any script, emoji, inner space
   for (const label of ['Phone', 'Téléphone de Zoë', 'Телефон', '電話', 'حاسوب', 'Phone \u{1F4F1}', 'a  b', 'گوشی\u200cام', 'Dev \u{1F469}\u200d\u{1F4BB}']) t.ok(cleanLabel(label) === label, `${shown(label)} (joiners too: Persian, emoji sequences)`);
   t.equal(cleanLabel('  padded  '), 'padded');
   t.ok(cleanLabel('\u202e\u0085') === 'App password', 'nothing left: the default');
+  // Joiners are kept inside a label, but a label of joiners (and spaces) alone shows blank.
+  for (const blank of ['\u200d', '\u200c', ' \u200d \u200c ', '\u200d\u200d']) t.ok(cleanLabel(blank) === 'App password', `${shown(blank)}: nothing visible, the default`);
   t.equal(cleanLabel('x'.repeat(MAX_APP_PASSWORD_LABEL_CHARS + 1)).length, MAX_APP_PASSWORD_LABEL_CHARS, 'cut at the cap');
 });
