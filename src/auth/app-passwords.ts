@@ -92,7 +92,9 @@ const HIDDEN = /[\p{Cc}\p{Zl}\p{Zp}\p{Cs}]|(?![\u200c\u200d])\p{Cf}/gu;
 
 /** A label as stored: only characters that show, trimmed, at most MAX_APP_PASSWORD_LABEL_CHARS characters (never half of one). */
 export function cleanLabel(label: string): string {
-  return [...label.replace(HIDDEN, '').trim()].slice(0, MAX_APP_PASSWORD_LABEL_CHARS).join('').trim() || 'App password';
+  const kept = [...label.replace(HIDDEN, '').trim()].slice(0, MAX_APP_PASSWORD_LABEL_CHARS).join('').trim();
+  // Joiners only join: a label with nothing else to show is no label.
+  return /[^\s\u200c\u200d]/u.test(kept) ? kept : 'App password';
 }
 
 // 32 letters and digits without 0/O, 1/I/L, so that a secret read off a screen is typed right.
