@@ -11,7 +11,7 @@
 // then shared by every login waiting); otherwise it is answered "retry later"
 // (JwksCoolingDownError: UNAVAILABLE, SMTP 454), never "bad credential": a rotated key must
 // not cost a user a password prompt. (jose's createRemoteJWKSet refuses the token instead.)
-import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IdpHttpError, type IdpHttpClient } from './http.js';
 import { jsonObject } from './validators/json.js';
@@ -59,6 +59,9 @@ export class JwksStore {
       try {
         return await this.keys!(header, token);
       } catch (err) {
+        // A member jose will not use as a public key (a private key published): the IdP's
+        // fault, unavailable and misconfigured, never the token's.
+        if (err instanceof errors.JWKSInvalid) throw new IdpHttpError('ERR_IDP_DISCOVERY', `JWKS key for kid ${String(header.kid ?? '(none)').slice(0, 64)} is not usable: ${err.message}`, { cause: err });
         if ((err as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY' || this.keysFrom > seen) throw err;
         await this.newerKeys(waitUntil);
       }
@@ -110,7 +113,12 @@ export class JwksStore {
     if (res.status !== 200) throw new IdpHttpError('ERR_IDP_DISCOVERY', `JWKS ${url} answered ${res.status}`);
     const doc = jsonObject(res);
     if (!doc || !Array.isArray(doc.keys)) throw new IdpHttpError('ERR_IDP_DISCOVERY', `JWKS ${url} is not a JWK Set (RFC 7517 §5)`);
-    this.keys = createLocalJWKSet(doc as unknown as JSONWebKeySet);
+    try {
+      this.keys = createLocalJWKSet(doc as unknown as JSONWebKeySet);
+    } catch (err) {
+      // jose's JWKSInvalid (a member that is no JSON object) would read as a bad token.
+      throw new IdpHttpError('ERR_IDP_DISCOVERY', `JWKS ${url} is not a usable JWK Set: ${(err as Error).message}`, { cause: err });
+    }
     this.fetchedAtMs = this.now();
     this.keysFrom = attempt;
   }
