@@ -44,7 +44,8 @@ export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | un
  * never take who a token was under the old ones. Replicas with the same settings share.
  */
 function underSettings(shared: SharedTokenDecisions, issuers: readonly IssuerConfig[]): SharedTokenDecisions {
-  const settings = hash('sha256', JSON.stringify(issuers), 'base64url').slice(0, 22);
+  // The client secret left out: no digest of it in the store's key names.
+  const settings = hash('sha256', JSON.stringify(issuers, (k, v: unknown) => (k === 'secret' ? undefined : v)), 'base64url').slice(0, 22);
   return {
     get: (key) => shared.get(`${settings}.${key}`),
     put: (key, decision, ttlMs) => shared.put(`${settings}.${key}`, decision, ttlMs),
