@@ -38,6 +38,8 @@ export class JwksStore {
   private attempts = 0;
   private keysFrom = 0;
   private inflight: Promise<void> | undefined;
+  /** Why the last fetch failed (cleared by one that succeeds). */
+  private lastError: unknown;
 
   constructor(
     private readonly url: () => Promise<string>,
@@ -53,7 +55,7 @@ export class JwksStore {
   readonly resolve: JWTVerifyGetKey = async (header, token) => {
     const seen = this.attempts; // a fetch numbered above this started after the token came in
     const waitUntil = this.now() + this.limits.maxWaitMs;
-    if (!this.keys) await this.refresh();
+    if (!this.keys) await this.firstKeys(waitUntil);
     else if (this.stale()) await this.refresh().catch(() => undefined);
     for (;;) {
       try {
@@ -78,6 +80,20 @@ export class JwksStore {
     return now - this.fetchedAtMs > JWKS_MAX_AGE_MS && now - this.lastAttemptMs >= Math.min(this.limits.cooldownMs, JWKS_MAX_AGE_MS);
   }
 
+  /**
+   * No keys yet: every kid is unknown, so fetches keep to the cooldown as an unknown kid's do
+   * (an IdP down when the proxy started must not get one per login). Inside it a login waits
+   * for its end when that is before `waitUntil`, else gets the last fetch's error (unavailable).
+   */
+  private async firstKeys(waitUntil: number): Promise<void> {
+    if (this.inflight) return this.inflight;
+    const readyAt = this.lastAttemptMs + this.limits.cooldownMs;
+    if (readyAt > waitUntil && this.lastError) throw this.lastError;
+    const waitMs = readyAt - this.now();
+    if (waitMs > 0) await sleep(waitMs, undefined, { ref: false });
+    if (!this.keys) await this.refresh();
+  }
+
   /** Returns once a fetch has been answered (after the cooldown), or throws when that is past `waitUntil`. */
   private async newerKeys(waitUntil: number): Promise<void> {
     // A fetch in flight may bring the key; if it started before the token came in and does
@@ -95,7 +111,10 @@ export class JwksStore {
   }
 
   private refresh(): Promise<void> {
-    this.inflight ??= this.load().finally(() => { this.inflight = undefined; });
+    this.inflight ??= this.load().then(
+      () => { this.lastError = undefined; },
+      (err: unknown) => { this.lastError = err; throw err; },
+    ).finally(() => { this.inflight = undefined; });
     return this.inflight;
   }
 
