@@ -1,6 +1,7 @@
 // Builds token validation from the config: one IdP HTTP client for every remote call, per
 // issuer its validators (discovery, JWKS, userinfo/tokeninfo/introspection), the router and
 // the cache. Called once by src/server.ts (and by check-token).
+import { hash } from 'node:crypto';
 import type { AppPasswordStore } from './app-passwords.js';
 import type { Config, IssuerConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -32,8 +33,23 @@ export function createTokenValidation(oauth2: Config['oauth2'], log: Logger | un
   const jwks: JwksLimits = { cooldownMs: oauth2.jwksCooldownSeconds * 1000, maxWaitMs: oauth2.timeoutMs };
   const issuers = oauth2.issuers.map((c) => buildIssuer(c, http, jwks));
   const caching = oauth2.cache.maxEntries > 0 && oauth2.cache.ttlSeconds > 0;
-  const checker = new TokenChecker(new IssuerRouter(issuers), oauth2.cache, log, Date.now, caching ? shared : undefined);
+  const checker = new TokenChecker(new IssuerRouter(issuers), oauth2.cache, log, Date.now, caching && shared ? underSettings(shared, oauth2.issuers) : undefined);
   return { checker, close: () => http.close() };
+}
+
+/**
+ * Shared decisions are filed under a digest of the issuer settings as well as the token's:
+ * unlike the in-memory cache they outlive a restart, and a replica whose settings differ (the
+ * mailbox claim, the policy, the issuers changed by the operator) must decide for itself,
+ * never take who a token was under the old ones. Replicas with the same settings share.
+ */
+function underSettings(shared: SharedTokenDecisions, issuers: readonly IssuerConfig[]): SharedTokenDecisions {
+  // The client secret left out: no digest of it in the store's key names.
+  const settings = hash('sha256', JSON.stringify(issuers, (k, v: unknown) => (k === 'secret' ? undefined : v)), 'base64url').slice(0, 22);
+  return {
+    get: (key) => shared.get(`${settings}.${key}`),
+    put: (key, decision, ttlMs) => shared.put(`${settings}.${key}`, decision, ttlMs),
+  };
 }
 
 export interface AuthenticatorParts {

@@ -11,7 +11,7 @@
 // then shared by every login waiting); otherwise it is answered "retry later"
 // (JwksCoolingDownError: UNAVAILABLE, SMTP 454), never "bad credential": a rotated key must
 // not cost a user a password prompt. (jose's createRemoteJWKSet refuses the token instead.)
-import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IdpHttpError, type IdpHttpClient } from './http.js';
 import { jsonObject } from './validators/json.js';
@@ -38,6 +38,8 @@ export class JwksStore {
   private attempts = 0;
   private keysFrom = 0;
   private inflight: Promise<void> | undefined;
+  /** Why the last fetch failed (cleared by one that succeeds). */
+  private lastError: unknown;
 
   constructor(
     private readonly url: () => Promise<string>,
@@ -53,12 +55,15 @@ export class JwksStore {
   readonly resolve: JWTVerifyGetKey = async (header, token) => {
     const seen = this.attempts; // a fetch numbered above this started after the token came in
     const waitUntil = this.now() + this.limits.maxWaitMs;
-    if (!this.keys) await this.refresh();
+    if (!this.keys) await this.firstKeys(waitUntil);
     else if (this.stale()) await this.refresh().catch(() => undefined);
     for (;;) {
       try {
         return await this.keys!(header, token);
       } catch (err) {
+        // A member jose will not use as a public key (a private key published): the IdP's
+        // fault, unavailable and misconfigured, never the token's.
+        if (err instanceof errors.JWKSInvalid) throw new IdpHttpError('ERR_IDP_DISCOVERY', `JWKS key for kid ${String(header.kid ?? '(none)').slice(0, 64)} is not usable: ${err.message}`, { cause: err });
         if ((err as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY' || this.keysFrom > seen) throw err;
         await this.newerKeys(waitUntil);
       }
@@ -73,6 +78,20 @@ export class JwksStore {
   private stale(): boolean {
     const now = this.now();
     return now - this.fetchedAtMs > JWKS_MAX_AGE_MS && now - this.lastAttemptMs >= Math.min(this.limits.cooldownMs, JWKS_MAX_AGE_MS);
+  }
+
+  /**
+   * No keys yet: every kid is unknown, so fetches keep to the cooldown as an unknown kid's do
+   * (an IdP down when the proxy started must not get one per login). Inside it a login waits
+   * for its end when that is before `waitUntil`, else gets the last fetch's error (unavailable).
+   */
+  private async firstKeys(waitUntil: number): Promise<void> {
+    if (this.inflight) return this.inflight;
+    const readyAt = this.lastAttemptMs + this.limits.cooldownMs;
+    if (readyAt > waitUntil && this.lastError) throw this.lastError;
+    const waitMs = readyAt - this.now();
+    if (waitMs > 0) await sleep(waitMs, undefined, { ref: false });
+    if (!this.keys) await this.refresh();
   }
 
   /** Returns once a fetch has been answered (after the cooldown), or throws when that is past `waitUntil`. */
@@ -92,7 +111,10 @@ export class JwksStore {
   }
 
   private refresh(): Promise<void> {
-    this.inflight ??= this.load().finally(() => { this.inflight = undefined; });
+    this.inflight ??= this.load().then(
+      () => { this.lastError = undefined; },
+      (err: unknown) => { this.lastError = err; throw err; },
+    ).finally(() => { this.inflight = undefined; });
     return this.inflight;
   }
 
@@ -110,7 +132,12 @@ export class JwksStore {
     if (res.status !== 200) throw new IdpHttpError('ERR_IDP_DISCOVERY', `JWKS ${url} answered ${res.status}`);
     const doc = jsonObject(res);
     if (!doc || !Array.isArray(doc.keys)) throw new IdpHttpError('ERR_IDP_DISCOVERY', `JWKS ${url} is not a JWK Set (RFC 7517 §5)`);
-    this.keys = createLocalJWKSet(doc as unknown as JSONWebKeySet);
+    try {
+      this.keys = createLocalJWKSet(doc as unknown as JSONWebKeySet);
+    } catch (err) {
+      // jose's JWKSInvalid (a member that is no JSON object) would read as a bad token.
+      throw new IdpHttpError('ERR_IDP_DISCOVERY', `JWKS ${url} is not a usable JWK Set: ${(err as Error).message}`, { cause: err });
+    }
     this.fetchedAtMs = this.now();
     this.keysFrom = attempt;
   }

@@ -11,6 +11,8 @@
 export interface JwtPeek {
   readonly iss: string | undefined;
   readonly alg: string | undefined;
+  /** The payload's `exp` when it is a number: unverified, so it may only shorten how long a decision is kept. */
+  readonly exp: number | undefined;
   /** A JWE (RFC 7516: the header has `enc`): the payload, and so `iss`, is not readable. */
   readonly encrypted: boolean;
 }
@@ -42,5 +44,6 @@ export function peekJwt(token: string): JwtPeek | undefined {
   if (!header || typeof header.alg !== 'string') return undefined;
   const encrypted = header.enc !== undefined;
   const payload = encrypted ? undefined : jsonObject(parts[1]);
-  return { iss: typeof payload?.iss === 'string' ? payload.iss : undefined, alg: header.alg, encrypted };
+  const exp = typeof payload?.exp === 'number' && Number.isFinite(payload.exp) ? payload.exp : undefined;
+  return { iss: typeof payload?.iss === 'string' ? payload.iss : undefined, alg: header.alg, exp, encrypted };
 }

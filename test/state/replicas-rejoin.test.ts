@@ -146,7 +146,12 @@ t.test('a token decided on A logs in on B without a second IdP call; a deactivat
   t.equal(idp.counts.userinfo, asked + 1);
   t.match(await tokenLogin(b, alice.email, token), /^a OK/, 'B logs in with it');
   t.equal(idp.counts.userinfo, asked + 1, 'without asking the IdP again');
-  const key = `oauth2-mail-proxy:token:${createHash('sha256').update(token).digest('base64url')}`;
+  // Filed under a digest of the issuer settings and the token's SHA-256: one entry for the token.
+  const sha = createHash('sha256').update(token).digest('base64url');
+  const keys = (await redis.command(`KEYS oauth2-mail-proxy:token:*${sha}`)).match(/oauth2-mail-proxy:token:\S+/g) ?? [];
+  t.equal(keys.length, 1, 'one shared decision for the token');
+  const key = keys[0] ?? '';
+  t.ok(key.endsWith(`.${sha}`), `keyed by the token's SHA-256 (${key})`);
   t.match(await redis.command(`EXISTS ${key}`), /^:1/, 'the shared decision is keyed by the token\'s SHA-256');
   t.notMatch(await redis.command(`GET ${key}`), token, 'the token is not in the store');
   const ttl = Number(/^:(\d+)/.exec(await redis.command(`TTL ${key}`))?.[1]);

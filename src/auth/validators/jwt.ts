@@ -3,7 +3,7 @@
 // signature, `iss` exactly, our audience in `aud`, `exp` required, `exp`/`nbf` with a small
 // leeway, and the header `typ` (RFC 9068 §2.1 `at+jwt`; configurable because Keycloak,
 // Authentik and Entra send `JWT`: IDP-NOTES §1).
-import { decodeProtectedHeader, errors, jwtVerify } from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { normaliseTyp } from '../../config/issuers.js';
 import { IdpHttpError } from '../http.js';
 import { JwksCoolingDownError, type JwksStore } from '../jwks.js';
@@ -35,14 +35,18 @@ export class JwtValidator implements TokenValidator {
       if (this.opts.jwtTypes.length && !this.opts.jwtTypes.includes(normaliseTyp(String(header.typ ?? '')))) {
         return invalid(`JWT typ ${header.typ === undefined ? '(none)' : String(header.typ).slice(0, 32)} not accepted (expected ${this.opts.jwtTypes.join(' or ')}; RFC 9068 §2.1)`);
       }
-      const { payload } = await jwtVerify(token, this.jwks.resolve, {
+      const options = {
         issuer: this.opts.issuer,
         audience: [...this.opts.audiences],
         algorithms: [...this.opts.algorithms],
         clockTolerance: this.opts.clockToleranceSeconds,
         requiredClaims: ['exp'],
         currentDate: new Date(this.now()),
-      });
+      };
+      const payload = await jwtVerify(token, this.jwks.resolve, options).then(
+        (r) => r.payload,
+        (err: unknown) => (err instanceof errors.JWKSMultipleMatchingKeys ? verifyWithEach(token, err, options) : Promise.reject(err)),
+      );
       // Keycloak marks its tokens in the payload (typ Bearer / ID / Refresh) while the header
       // says JWT for all of them: refuse its ID and refresh tokens presented as access tokens.
       if (typeof payload.typ === 'string' && !/^bearer$/i.test(payload.typ)) return invalid(`JWT payload typ ${payload.typ.slice(0, 32)} is not an access token`);
@@ -60,12 +64,28 @@ export class JwtValidator implements TokenValidator {
   }
 }
 
+/**
+ * RFC 7517 §4.5 makes distinct kids a SHOULD: a set may hold several keys that match the
+ * token (one kid twice, or no kid and several keys of its type). jose leaves trying them to
+ * the caller; each is the issuer's, so the first whose signature verifies decides (its claims
+ * are then checked as usual). At most the keys of the set, which OAUTH2_MAX_RESPONSE_BYTES bounds.
+ */
+async function verifyWithEach(token: string, candidates: InstanceType<typeof errors.JWKSMultipleMatchingKeys>, options: JWTVerifyOptions): Promise<JWTPayload> {
+  for await (const key of candidates) {
+    try {
+      return (await jwtVerify(token, key, options)).payload;
+    } catch (err) {
+      if (!(err instanceof errors.JWSSignatureVerificationFailed)) throw err;
+    }
+  }
+  throw new errors.JWSSignatureVerificationFailed();
+}
+
 function describe(err: InstanceType<typeof errors.JOSEError>): string {
   if (err instanceof errors.JWTExpired) return 'JWT expired';
   if (err instanceof errors.JWTClaimValidationFailed) return `JWT claim ${err.claim}: ${err.message}`;
   if (err instanceof errors.JOSEAlgNotAllowed) return 'JWT alg not in the allow-list';
   if (err instanceof errors.JWKSNoMatchingKey) return "no key in the issuer's JWKS matches the JWT's kid";
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'JWT signature verification failed';
-  if (err instanceof errors.JWKSMultipleMatchingKeys) return 'JWT has no kid and the JWKS has several matching keys';
   return `JWT not accepted (${err.code})`;
 }

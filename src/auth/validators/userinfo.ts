@@ -2,6 +2,7 @@
 // oauth2 passdb does with OAUTH2_INTROSPECTION_URL. A 200 proves the token is good for
 // userinfo only: no audience (IDP-NOTES §4), so the config refuses audience checks here.
 import { IdpHttpError, type IdpHttpClient } from '../http.js';
+import { peekJwt } from '../jwt-peek.js';
 import { invalid, unavailable, type TokenResult, type TokenValidator } from '../token-result.js';
 import { jsonObject } from './json.js';
 
@@ -24,7 +25,10 @@ export class UserinfoValidator implements TokenValidator {
     if (res.status !== 200) return unavailable(`userinfo answered ${res.status}`);
     const claims = jsonObject(res);
     if (!claims) return unavailable('userinfo answered 200 with a body that is not a JSON object');
-    return { status: 'valid', claims };
+    // Userinfo says nothing of the token's lifetime; a JWT access token (Keycloak, Authentik)
+    // carries it. Unverified, it only caps how long the decision is cached (never past exp).
+    const exp = peekJwt(token)?.exp;
+    return exp === undefined ? { status: 'valid', claims } : { status: 'valid', claims, expiresAt: exp };
   }
 
   close(): Promise<void> {
