@@ -10,6 +10,7 @@
 // greeting (src/pop3-login/client.c), or with a PROXY v2 header (haproxy = yes listener).
 import { BackendError } from './dial.js';
 import { saslPlain, type BackendCredentials } from './credentials.js';
+import { cleartextRefusal, isCleartextRefusal } from './cleartext-refusal.js';
 import { openBackend, timedLogin, type BackendEndpoint, type Opening } from './open.js';
 import type { BackendClient, BackendLoginResult } from './login-result.js';
 
@@ -70,6 +71,7 @@ export function xclientLine(c: BackendClient): string {
 export function refusal(reply: string): Pop3LoginResult {
   const code = /^-ERR \[([^\]\s]+)\]/i.exec(reply)?.[1]?.toUpperCase();
   const reason = `backend answered ${reply.slice(0, 200)}`;
+  if (isCleartextRefusal(reply)) return cleartextRefusal(reason, 'DMS_POP3_TLS', code);
   if (code === 'AUTH') return { ok: false, kind: 'rejected', reason, code };
   if (code !== undefined && TEMPORARY_CODES.has(code)) return { ok: false, kind: 'unavailable', reason, undecided: true, code };
   // No code: not a verdict on these credentials (e.g. "Plaintext authentication disallowed"):
