@@ -91,5 +91,6 @@ export function refusal(done: TaggedReply): BackendLoginFailure {
   const reason = `backend answered ${done.status} ${done.text}`;
   if (code === 'PRIVACYREQUIRED') return cleartextRefusal(reason, 'DMS_TLS', code);
   if (code === undefined) return { ok: false, kind: 'rejected', reason };
-  return TEMPORARY.includes(code) ? { ok: false, kind: 'unavailable', reason, undecided: true, code } : { ok: false, kind: 'rejected', reason, code };
+  if (TEMPORARY.includes(code)) return { ok: false, kind: 'unavailable', reason, undecided: true, code };
+  return { ok: false, kind: 'rejected', reason, code, ...(code === 'AUTHENTICATIONFAILED' ? { authenticationFailed: true } : {}) };
 }

@@ -87,7 +87,8 @@ export async function manageSieveBackendLogin(target: ManageSieveBackendTarget, 
       // TRYLATER (RFC 5804 §1.3): Dovecot could not decide (its auth service, the userdb).
       if (done.code === 'ENCRYPT-NEEDED') return cleartextRefusal(reason, 'DMS_MANAGESIEVE_TLS', done.code);
       if (done.status === 'BYE' || done.code === 'TRYLATER') return { ok: false, kind: 'unavailable', reason, undecided: true, ...(done.code ? { code: done.code } : {}) };
-      return { ok: false, kind: 'rejected', reason, ...(done.code ? { code: done.code } : {}) };
+      // No code tells them apart: "Authentication failed." (the credentials) or "Authorization failed" (no such target account).
+      return { ok: false, kind: 'rejected', reason, ...(done.code ? { code: done.code } : {}), ...(/^Authentication failed/i.test(done.text) ? { authenticationFailed: true } : {}) };
     }
     const leftover = r.detach();
     timer.clear();

@@ -72,7 +72,8 @@ export function refusal(reply: string): Pop3LoginResult {
   const code = /^-ERR \[([^\]\s]+)\]/i.exec(reply)?.[1]?.toUpperCase();
   const reason = `backend answered ${reply.slice(0, 200)}`;
   if (isCleartextRefusal(reply)) return cleartextRefusal(reason, 'DMS_POP3_TLS', code);
-  if (code === 'AUTH') return { ok: false, kind: 'rejected', reason, code };
+  // [AUTH] for both: "Authentication failed." (the credentials) and "Authorization failed" (no such target account).
+  if (code === 'AUTH') return { ok: false, kind: 'rejected', reason, code, ...(/^-ERR \[AUTH\] Authentication failed/i.test(reply) ? { authenticationFailed: true } : {}) };
   if (code !== undefined && TEMPORARY_CODES.has(code)) return { ok: false, kind: 'unavailable', reason, undecided: true, code };
   // No code: not a verdict on these credentials (e.g. "Plaintext authentication disallowed"):
   // a misconfigured backend must not count as the client's failure.
