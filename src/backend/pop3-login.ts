@@ -16,7 +16,8 @@ import type { BackendClient, BackendLoginResult } from './login-result.js';
 
 export type Pop3BackendTarget = BackendEndpoint;
 
-export type Pop3LoginResult = BackendLoginResult<object>;
+/** `addressPassed`: Dovecot got the client's address (a PROXY header, or XCLIENT it trusts us with). */
+export type Pop3LoginResult = BackendLoginResult<{ readonly addressPassed: boolean }>;
 
 /**
  * RFC 3206 / RFC 2449 §8 response codes that mean "not now", not "wrong credentials":
@@ -36,7 +37,7 @@ const POP3_OPENING: Opening<{ readonly trusted: boolean }> = {
 
 export async function pop3BackendLogin(target: Pop3BackendTarget, credentials: BackendCredentials, client: BackendClient): Promise<Pop3LoginResult> {
   const started = performance.now();
-  return timedLogin<object>(target.timeoutMs, async (timer, track) => {
+  return timedLogin<{ readonly addressPassed: boolean }>(target.timeoutMs, async (timer, track) => {
     const { socket, reader, greeting: { trusted } } = await openBackend(target, client, POP3_OPENING, track);
 
     // With PROXY protocol the header carries the address already; without a trusted greeting
@@ -55,7 +56,7 @@ export async function pop3BackendLogin(target: Pop3BackendTarget, credentials: B
     }
     const leftover = reader.detach();
     timer.clear();
-    return { ok: true, socket, leftover, loginMs: performance.now() - started };
+    return { ok: true, socket, leftover, loginMs: performance.now() - started, addressPassed: target.proxyProtocol === true || trusted };
   });
 }
 

@@ -160,17 +160,27 @@ export async function checkMasterLogins(
   // POP3 and ManageSieve: their own port, TLS mode and PROXY setting, so their own login (Dovecot
   // 2.4 refuses a cleartext leg, or STARTTLS after a PROXY header, on one front and not another).
   const dovecotFronts = [
-    ...(fronts.pop3 ? [{ name: 'POP3', quit: 'QUIT\r\n', keys: 'DMS_POP3_PORT, DMS_POP3_TLS and DMS_POP3_PROXY_PROTOCOL (DMS: ENABLE_POP3=1)', login: targets.pop3 }] : []),
-    ...(fronts.managesieve ? [{ name: 'ManageSieve', quit: 'LOGOUT\r\n', keys: 'DMS_MANAGESIEVE_PORT, DMS_MANAGESIEVE_TLS and DMS_MANAGESIEVE_PROXY_PROTOCOL (DMS: ENABLE_MANAGESIEVE=1)', login: targets.managesieve }] : []),
+    ...(fronts.pop3 ? [{ name: 'POP3', trust: '[XCLIENT] in its greeting', quit: 'QUIT\r\n', keys: 'DMS_POP3_PORT, DMS_POP3_TLS and DMS_POP3_PROXY_PROTOCOL (DMS: ENABLE_POP3=1)', login: async () => {
+      const r = await targets.pop3({ kind: 'vouched', user }, DOCTOR_CLIENT);
+      return r.ok ? { ...r, passed: r.addressPassed } : r;
+    } }] : []),
+    ...(fronts.managesieve ? [{ name: 'ManageSieve', trust: 'XCLIENT in its capabilities', quit: 'LOGOUT\r\n', keys: 'DMS_MANAGESIEVE_PORT, DMS_MANAGESIEVE_TLS and DMS_MANAGESIEVE_PROXY_PROTOCOL (DMS: ENABLE_MANAGESIEVE=1)', login: async () => {
+      const r = await targets.managesieve({ kind: 'vouched', user }, DOCTOR_CLIENT);
+      return r.ok ? { ...r, passed: config.proxyProtocol.toManagesieve || r.capabilities.has('XCLIENT') } : r;
+    } }] : []),
   ];
   for (const f of dovecotFronts) {
     const title = `${f.name} master login as ${user}`;
-    const p = await f.login({ kind: 'vouched', user }, DOCTOR_CLIENT);
+    const p = await f.login();
     if (p.ok) {
       p.socket.on('error', () => undefined);
       p.socket.end(f.quit);
       setTimeout(() => p.socket.destroy(), DOCTOR_QUIT_CLOSE_MS).unref();
-      lines.push({ status: 'ok', title, detail: `Dovecot accepted ${b.masterUser} for ${user} (${Math.round(p.loginMs)} ms)` });
+      const accepted = `Dovecot accepted ${b.masterUser} for ${user} (${Math.round(p.loginMs)} ms)`;
+      // Dovecot says whether it takes the client's address from us before any login: without
+      // that, its sessions, auth penalty and Fail2Ban see the proxy, and a few failures ban everyone.
+      if (p.passed) lines.push({ status: 'ok', title, detail: accepted });
+      else lines.push({ status: 'fail', title, detail: `${accepted}, but Dovecot does not trust the proxy's address (no ${f.trust}), so it ignores the client's address: login_trusted_networks does not name the proxy`, fix: 'add the proxy\'s address to login_trusted_networks in DMS\'s dovecot.cf (deploy/dms-config/dovecot.cf; DMS on Dovecot 2.4: dovecot-2.4.cf), or send a PROXY header (DMS_POP3_PROXY_PROTOCOL / DMS_MANAGESIEVE_PROXY_PROTOCOL=1)' });
     } else {
       lines.push({ status: 'fail', title, detail: p.reason, fix: p.kind === 'rejected' ? masterFix : `DMS did not answer the login: check ${f.keys}, and the DMS certificate` });
     }
