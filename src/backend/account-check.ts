@@ -10,7 +10,8 @@ import type { BackendClient, BackendTarget } from './login-result.js';
 import { asciiLower } from '../auth/address.js';
 import { ACCOUNT_EXISTS_TTL_MS, ACCOUNT_MISSING_TTL_MS, MAX_ACCOUNT_CHECK_ENTRIES } from '../limits.js';
 
-export type AccountAnswer = 'exists' | 'missing' | 'unknown';
+/** 'master-refused': Dovecot refused the master credentials themselves, so it said nothing of the account. */
+export type AccountAnswer = 'exists' | 'missing' | 'unknown' | 'master-refused';
 
 export class AccountCheck {
   private readonly cache = new Map<string, { answer: 'exists' | 'missing'; until: number }>();
@@ -35,6 +36,8 @@ export class AccountCheck {
       logoutAndClose(r.socket);
     } else if (r.kind === 'unavailable') {
       return 'unknown';
+    } else if (r.authenticationFailed) {
+      return 'master-refused'; // not cached: the operator's fix must work at once
     }
     const answer = r.ok ? 'exists' : 'missing';
     this.cache.delete(key);

@@ -5,6 +5,7 @@
 // decide as they always did (issue 21: no regular expression per reply where startsWith does).
 import { BackendError } from './dial.js';
 import type { BackendLoginFailure } from './login-result.js';
+import { cleartextRefusal } from './cleartext-refusal.js';
 
 export interface TaggedReply { readonly status: 'OK' | 'NO' | 'BAD'; readonly text: string }
 
@@ -88,6 +89,8 @@ const TEMPORARY = ['UNAVAILABLE', 'SERVERBUG', 'INUSE', 'LIMIT'];
 export function refusal(done: TaggedReply): BackendLoginFailure {
   const code = /^\[([^\]\s]+)/.exec(done.text)?.[1]?.toUpperCase();
   const reason = `backend answered ${done.status} ${done.text}`;
+  if (code === 'PRIVACYREQUIRED') return cleartextRefusal(reason, 'DMS_TLS', code);
   if (code === undefined) return { ok: false, kind: 'rejected', reason };
-  return TEMPORARY.includes(code) ? { ok: false, kind: 'unavailable', reason, undecided: true, code } : { ok: false, kind: 'rejected', reason, code };
+  if (TEMPORARY.includes(code)) return { ok: false, kind: 'unavailable', reason, undecided: true, code };
+  return { ok: false, kind: 'rejected', reason, code, ...(code === 'AUTHENTICATIONFAILED' ? { authenticationFailed: true } : {}) };
 }

@@ -12,6 +12,12 @@ export interface BackendLoginFailure {
   readonly reason: string;
   readonly undecided?: boolean;
   readonly code?: string;
+  /**
+   * Dovecot refused the authenticating credentials themselves ("Authentication failed."), not
+   * the authorization ("Authorization failed": a master login for a mailbox that is no account).
+   * For a master login that is the master account's fault, never the client's.
+   */
+  readonly authenticationFailed?: boolean;
 }
 
 /** Logged in: the socket to splice, bytes the backend sent after its OK, and what the protocol adds (capabilities, EHLO features). */

@@ -13,6 +13,7 @@ import type net from 'node:net';
 import { BackendError } from './dial.js';
 import type { LineReader } from './line-reader.js';
 import { saslPlain, type BackendCredentials } from './credentials.js';
+import { cleartextRefusal } from './cleartext-refusal.js';
 import { openBackend, timedLogin, type BackendEndpoint, type Opening, type Track } from './open.js';
 import { LoginTimer } from './login-timer.js';
 import type { BackendClient, BackendLoginResult } from './login-result.js';
@@ -85,8 +86,10 @@ export async function manageSieveBackendLogin(target: ManageSieveBackendTarget, 
       s.destroy();
       const reason = `backend answered ${done.status}${done.code ? ` (${done.code})` : ''} ${JSON.stringify(done.text.slice(0, 200))}`;
       // TRYLATER (RFC 5804 §1.3): Dovecot could not decide (its auth service, the userdb).
+      if (done.code === 'ENCRYPT-NEEDED') return cleartextRefusal(reason, 'DMS_MANAGESIEVE_TLS', done.code);
       if (done.status === 'BYE' || done.code === 'TRYLATER') return { ok: false, kind: 'unavailable', reason, undecided: true, ...(done.code ? { code: done.code } : {}) };
-      return { ok: false, kind: 'rejected', reason, ...(done.code ? { code: done.code } : {}) };
+      // No code tells them apart: "Authentication failed." (the credentials) or "Authorization failed" (no such target account).
+      return { ok: false, kind: 'rejected', reason, ...(done.code ? { code: done.code } : {}), ...(/^Authentication failed/i.test(done.text) ? { authenticationFailed: true } : {}) };
     }
     const leftover = r.detach();
     timer.clear();

@@ -10,12 +10,14 @@
 // greeting (src/pop3-login/client.c), or with a PROXY v2 header (haproxy = yes listener).
 import { BackendError } from './dial.js';
 import { saslPlain, type BackendCredentials } from './credentials.js';
+import { cleartextRefusal, isCleartextRefusal } from './cleartext-refusal.js';
 import { openBackend, timedLogin, type BackendEndpoint, type Opening } from './open.js';
 import type { BackendClient, BackendLoginResult } from './login-result.js';
 
 export type Pop3BackendTarget = BackendEndpoint;
 
-export type Pop3LoginResult = BackendLoginResult<object>;
+/** `addressPassed`: Dovecot got the client's address (a PROXY header, or XCLIENT it trusts us with). */
+export type Pop3LoginResult = BackendLoginResult<{ readonly addressPassed: boolean }>;
 
 /**
  * RFC 3206 / RFC 2449 §8 response codes that mean "not now", not "wrong credentials":
@@ -35,7 +37,7 @@ const POP3_OPENING: Opening<{ readonly trusted: boolean }> = {
 
 export async function pop3BackendLogin(target: Pop3BackendTarget, credentials: BackendCredentials, client: BackendClient): Promise<Pop3LoginResult> {
   const started = performance.now();
-  return timedLogin<object>(target.timeoutMs, async (timer, track) => {
+  return timedLogin<{ readonly addressPassed: boolean }>(target.timeoutMs, async (timer, track) => {
     const { socket, reader, greeting: { trusted } } = await openBackend(target, client, POP3_OPENING, track);
 
     // With PROXY protocol the header carries the address already; without a trusted greeting
@@ -54,7 +56,7 @@ export async function pop3BackendLogin(target: Pop3BackendTarget, credentials: B
     }
     const leftover = reader.detach();
     timer.clear();
-    return { ok: true, socket, leftover, loginMs: performance.now() - started };
+    return { ok: true, socket, leftover, loginMs: performance.now() - started, addressPassed: target.proxyProtocol === true || trusted };
   });
 }
 
@@ -70,7 +72,9 @@ export function xclientLine(c: BackendClient): string {
 export function refusal(reply: string): Pop3LoginResult {
   const code = /^-ERR \[([^\]\s]+)\]/i.exec(reply)?.[1]?.toUpperCase();
   const reason = `backend answered ${reply.slice(0, 200)}`;
-  if (code === 'AUTH') return { ok: false, kind: 'rejected', reason, code };
+  if (isCleartextRefusal(reply)) return cleartextRefusal(reason, 'DMS_POP3_TLS', code);
+  // [AUTH] for both: "Authentication failed." (the credentials) and "Authorization failed" (no such target account).
+  if (code === 'AUTH') return { ok: false, kind: 'rejected', reason, code, ...(/^-ERR \[AUTH\] Authentication failed/i.test(reply) ? { authenticationFailed: true } : {}) };
   if (code !== undefined && TEMPORARY_CODES.has(code)) return { ok: false, kind: 'unavailable', reason, undecided: true, code };
   // No code: not a verdict on these credentials (e.g. "Plaintext authentication disallowed"):
   // a misconfigured backend must not count as the client's failure.

@@ -54,6 +54,7 @@ export function submissionLogin(
         return { ok: false, kind: 'unavailable', reason: `the DMS account check failed: ${faultMessage(err, 200)}` };
       }
       if (answer === 'missing') return { ok: false, kind: 'rejected', reason: `no DMS account ${who.user} (master login to Dovecot refused)` };
+      if (answer === 'master-refused') return { ok: false, kind: 'rejected', authenticationFailed: true, reason: 'the DMS account check\'s master login to Dovecot was refused' };
       if (answer === 'unknown') return { ok: false, kind: 'unavailable', reason: 'cannot check the DMS account: Dovecot unreachable' };
     }
     const r = await postfix(who, client);

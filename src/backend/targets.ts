@@ -33,8 +33,8 @@ export interface BackendTargets {
   readonly managesieve: BackendTarget<{ readonly capabilities: SieveCapabilities }>;
   /** Where Dovecot ManageSieve is, for the capability probe (no login). */
   readonly managesieveEndpoint: ManageSieveBackendTarget;
-  /** Dovecot POP3 (DMS ENABLE_POP3=1): nothing beyond the socket comes back. */
-  readonly pop3: BackendTarget<object>;
+  /** Dovecot POP3 (DMS ENABLE_POP3=1): whether Dovecot took the client's address comes back with the socket. */
+  readonly pop3: BackendTarget<{ readonly addressPassed: boolean }>;
 }
 
 type Master = { readonly user: string; readonly password: string };

@@ -109,9 +109,22 @@ export function submissionOn(listen: Config['listen'] | undefined): boolean {
   return listen ? Boolean(listen.submission || listen.submissions) : true;
 }
 
-export async function checkBackendReachable(config: Pick<Config, 'backend'>, submission: boolean): Promise<CheckLine[]> {
+/** The fronts beyond IMAP whose DMS leg doctor checks: those the proxy serves (POP3 and ManageSieve are off by default). */
+export interface Fronts { readonly submission: boolean; readonly pop3: boolean; readonly managesieve: boolean }
+
+export function frontsOn(listen: Config['listen'] | undefined): Fronts {
+  return { submission: submissionOn(listen), pop3: Boolean(listen?.pop3 || listen?.pop3s), managesieve: Boolean(listen?.managesieve) };
+}
+
+export async function checkBackendReachable(config: Pick<Config, 'backend'>, fronts: Fronts): Promise<CheckLine[]> {
   const b = config.backend;
-  const ports: Array<[string, number]> = [['IMAP', b.imapPort], ...(submission ? [['submission', b.submissionPort] as [string, number]] : [])];
+  // The ports /readyz probes (ops/health-checks.ts): doctor must not pass where readiness fails.
+  const ports: Array<[string, number]> = [
+    ['IMAP', b.imapPort],
+    ...(fronts.submission ? [['submission', b.submissionPort] as [string, number]] : []),
+    ...(fronts.pop3 ? [['POP3', b.pop3Port] as [string, number]] : []),
+    ...(fronts.managesieve ? [['ManageSieve', b.managesievePort] as [string, number]] : []),
+  ];
   return Promise.all(ports.map(async ([what, port]): Promise<CheckLine> => {
     const title = `DMS ${what} reachable`;
     try {
@@ -126,7 +139,7 @@ export async function checkBackendReachable(config: Pick<Config, 'backend'>, sub
 const DOCTOR_CLIENT = { address: '127.0.0.1', port: 0, localAddress: '127.0.0.1', localPort: 0, tls: true } as const;
 
 export async function checkMasterLogins(
-  config: Pick<Config, 'backend' | 'smtp' | 'proxyProtocol'>, submission: boolean, user: string, backendTls: BackendTlsOptions,
+  config: Pick<Config, 'backend' | 'smtp' | 'proxyProtocol'>, fronts: Fronts, user: string, backendTls: BackendTlsOptions,
 ): Promise<CheckLine[]> {
   const b = config.backend;
   // The same targets the proxy logs in with: what doctor checks is what sessions will do.
@@ -144,7 +157,35 @@ export async function checkMasterLogins(
   lines.push(checkDovecotGeneration({
     generation: r.ok ? dovecotGeneration(r.capabilities) : undefined, tls: b.tls, proxyProtocol: config.proxyProtocol.toImap, ...(r.ok ? {} : { loginRefusal: r.reason }),
   }));
-  if (!submission) return lines;
+  // POP3 and ManageSieve: their own port, TLS mode and PROXY setting, so their own login (Dovecot
+  // 2.4 refuses a cleartext leg, or STARTTLS after a PROXY header, on one front and not another).
+  const dovecotFronts = [
+    ...(fronts.pop3 ? [{ name: 'POP3', trust: '[XCLIENT] in its greeting', quit: 'QUIT\r\n', keys: 'DMS_POP3_PORT, DMS_POP3_TLS and DMS_POP3_PROXY_PROTOCOL (DMS: ENABLE_POP3=1)', login: async () => {
+      const r = await targets.pop3({ kind: 'vouched', user }, DOCTOR_CLIENT);
+      return r.ok ? { ...r, passed: r.addressPassed } : r;
+    } }] : []),
+    ...(fronts.managesieve ? [{ name: 'ManageSieve', trust: 'XCLIENT in its capabilities', quit: 'LOGOUT\r\n', keys: 'DMS_MANAGESIEVE_PORT, DMS_MANAGESIEVE_TLS and DMS_MANAGESIEVE_PROXY_PROTOCOL (DMS: ENABLE_MANAGESIEVE=1)', login: async () => {
+      const r = await targets.managesieve({ kind: 'vouched', user }, DOCTOR_CLIENT);
+      return r.ok ? { ...r, passed: config.proxyProtocol.toManagesieve || r.capabilities.has('XCLIENT') } : r;
+    } }] : []),
+  ];
+  for (const f of dovecotFronts) {
+    const title = `${f.name} master login as ${user}`;
+    const p = await f.login();
+    if (p.ok) {
+      p.socket.on('error', () => undefined);
+      p.socket.end(f.quit);
+      setTimeout(() => p.socket.destroy(), DOCTOR_QUIT_CLOSE_MS).unref();
+      const accepted = `Dovecot accepted ${b.masterUser} for ${user} (${Math.round(p.loginMs)} ms)`;
+      // Dovecot says whether it takes the client's address from us before any login: without
+      // that, its sessions, auth penalty and Fail2Ban see the proxy, and a few failures ban everyone.
+      if (p.passed) lines.push({ status: 'ok', title, detail: accepted });
+      else lines.push({ status: 'fail', title, detail: `${accepted}, but Dovecot does not trust the proxy's address (no ${f.trust}), so it ignores the client's address: login_trusted_networks does not name the proxy`, fix: 'add the proxy\'s address to login_trusted_networks in DMS\'s dovecot.cf (deploy/dms-config/dovecot.cf; DMS on Dovecot 2.4: dovecot-2.4.cf), or send a PROXY header (DMS_POP3_PROXY_PROTOCOL / DMS_MANAGESIEVE_PROXY_PROTOCOL=1)' });
+    } else {
+      lines.push({ status: 'fail', title, detail: p.reason, fix: p.kind === 'rejected' ? masterFix : `DMS did not answer the login: check ${f.keys}, and the DMS certificate` });
+    }
+  }
+  if (!fronts.submission) return lines;
   const s = await targets.submissionDirect({ kind: 'vouched', user }, DOCTOR_CLIENT);
   const title = `submission ${b.submissionLogin} login as ${user}`;
   if (s.ok) {

@@ -7,6 +7,7 @@
 export interface VersionLine { readonly status: 'ok' | 'warn' | 'fail'; readonly title: string; readonly detail: string; readonly fix?: string }
 
 import { STARTTLS_AFTER_PROXY_SSL } from '../backend/imap-login.js';
+import { isCleartextRefusal } from '../backend/cleartext-refusal.js';
 
 export type DovecotGeneration = '2.3' | '2.4';
 
@@ -28,9 +29,7 @@ export function dovecotGeneration(postLogin?: string, preLogin?: string): Doveco
 }
 
 /** Dovecot's refusal of authentication on a connection it does not count as secured. */
-export function isCleartextRefusal(reason: string): boolean {
-  return /PRIVACYREQUIRED|cleartext|plaintext authentication disallowed|until SSL\/TLS|non-secure/i.test(reason);
-}
+export { isCleartextRefusal };
 
 export interface DovecotFacts {
   readonly generation: DovecotGeneration | undefined;

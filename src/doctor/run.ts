@@ -6,7 +6,7 @@
 // setting is invalid.
 import type { RawConfig } from '../config/load.js';
 import { readSections, SECTION_NAMES, type SectionName } from '../config/sections.js';
-import { checkBackendReachable, checkCertificates, checkIdp, checkMasterLogins, checkVersion, submissionOn, type CheckLine } from './checks.js';
+import { checkBackendReachable, checkCertificates, checkIdp, checkMasterLogins, checkVersion, frontsOn, type CheckLine } from './checks.js';
 import { backendTlsOptions } from '../backend/dial.js';
 import { readPackageInfo } from '../package-info.js';
 
@@ -47,13 +47,13 @@ export async function runDoctor(o: DoctorOptions, print: (line: string) => void)
   else emit([skipped('TLS certificate', ['listeners'])]);
   if (s.tokens.ok) emit(await checkIdp(s.tokens.value));
   else emit([skipped('IdP reachable', ['tokens'])]);
-  if (s.backend.ok) emit(await checkBackendReachable(s.backend.value, submissionOn(listen)));
+  if (s.backend.ok) emit(await checkBackendReachable(s.backend.value, frontsOn(listen)));
   else emit([skipped('DMS reachable', ['backend'])]);
   if (!o.user) {
     print(formatLine({ status: 'warn', title: 'master login', detail: 'not checked', fix: 'run doctor --user someone@your-domain to log in as a DMS account with the master user' }));
   } else if (s.backend.ok && s.sessions.ok) {
     const config = { ...s.backend.value, ...s.sessions.value };
-    emit(await checkMasterLogins(config, submissionOn(listen), o.user, backendTlsOptions(config.backend)));
+    emit(await checkMasterLogins(config, frontsOn(listen), o.user, backendTlsOptions(config.backend)));
   } else {
     emit([skipped('master login', (['backend', 'sessions'] as const).filter((n) => !s[n].ok))]);
   }

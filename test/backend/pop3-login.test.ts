@@ -10,6 +10,8 @@ t.test('-ERR [AUTH] is a verdict; SYS/TEMP, IN-USE and LOGIN-DELAY are not; no c
   const none = refusal('-ERR Plaintext authentication disallowed on non-secure (SSL/TLS) connections.');
   t.match(none, { ok: false, kind: 'unavailable' });
   t.notOk('undecided' in none && none.undecided);
+  // Dovecot 2.4 says it with [AUTH]: still the leg's want of TLS, no verdict on the credentials.
+  t.match(refusal('-ERR [AUTH] Authentication disallowed on non-secure (SSL/TLS) connections.'), { ok: false, kind: 'unavailable', reason: /DMS_POP3_TLS/ });
 });
 
 t.test('XCLIENT: address, port, and our session id when it is safe to send', async (t) => {

@@ -57,11 +57,11 @@ export interface DovecotConfig {
   imapHaproxyPort: number;
   /** DMS's PROXY-protocol IMAPS port (10993): haproxy = yes, ssl = yes. */
   imapsHaproxyPort: number;
-  /** DMS 4190 (ENABLE_MANAGESIEVE=1): ManageSieve, plain + STARTTLS (Dovecot 2.3 flavour only). */
+  /** DMS 4190 (ENABLE_MANAGESIEVE=1): ManageSieve, plain + STARTTLS. */
   managesievePort: number;
   /** A ManageSieve listener with haproxy = yes (the PROXY-protocol variant of 4190). */
   managesieveHaproxyPort: number;
-  /** DMS ENABLE_POP3=1: 110 (STLS) and 995; and a PROXY-protocol pop3 listener (2.3 flavour only). */
+  /** DMS ENABLE_POP3=1: 110 (STLS) and 995; and a PROXY-protocol pop3 listener. */
   pop3Port: number;
   pop3sPort: number;
   pop3HaproxyPort: number;
