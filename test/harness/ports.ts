@@ -2,31 +2,85 @@
 // shutdown waits. Every wait is bounded so a broken daemon fails a test instead of
 // hanging it until tap's timeout.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { createServer, connect, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const HOST = '127.0.0.1';
 
-/** Picks `count` distinct free ports on 127.0.0.1 (bind port 0, read it, close). */
-export async function freePorts(count: number): Promise<number[]> {
-  // Hold all servers open until every port is read, so the kernel cannot hand the
-  // same port out twice within one call.
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, HOST, () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => {
-    const addr = s.address();
-    if (addr === null || typeof addr === 'string') throw new Error('no port');
-    return addr.port;
+// Ports for daemons a test starts (Dovecot, Postfix, nginx, redis, a CLI proxy) are picked
+// here and bound later by the daemon, seconds later on a loaded machine. Two things can take a
+// port in that window: an outgoing connection of a test running beside this one (the kernel's
+// ephemeral range is also where a port-0 bind lands), and another test process picking the same
+// port. So picks come from below the ephemeral range, where the kernel never hands out ports,
+// and each is reserved by a file created exclusively in a directory all test processes share;
+// a reservation expires after RESERVED_MS, by when its daemon holds the port or has ended.
+const RESERVE_DIR = join(tmpdir(), 'omp-test-ports');
+const RESERVED_MS = 10 * 60_000;
+const LOWEST_PICK = 20_000;
+
+/** The ports picks come from: [LOWEST_PICK, start of the ephemeral range), or none if too few. */
+function pickRange(): [number, number] | undefined {
+  try {
+    const lo = Number.parseInt(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0] ?? '', 10);
+    return Number.isInteger(lo) && lo - LOWEST_PICK >= 2000 ? [LOWEST_PICK, lo] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when this process now holds the reservation of `port` (made, or taken over once expired). */
+function reserve(port: number): boolean {
+  const file = join(RESERVE_DIR, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      closeSync(openSync(file, 'wx'));
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      try {
+        if (Date.now() - statSync(file).mtimeMs < RESERVED_MS) return false;
+        unlinkSync(file);
+      } catch { /* another process took it over meanwhile: try once more */ }
+    }
+  }
+  return false;
+}
+
+function listenOn(port: number): Promise<Server | undefined> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' || e.code === 'EACCES' ? resolve(undefined) : reject(e)));
+    s.listen({ port, host: HOST, exclusive: true }, () => resolve(s));
   });
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+}
+
+/** Picks `count` distinct free ports on 127.0.0.1 for daemons a test starts (see above). */
+export async function freePorts(count: number): Promise<number[]> {
+  const range = pickRange();
+  if (range) mkdirSync(RESERVE_DIR, { recursive: true, mode: 0o1777 });
+  // Held open until every port is read, so no two picks of one call are the same port.
+  const servers: Server[] = [];
+  try {
+    for (let tries = 0; servers.length < count; tries++) {
+      if (tries > count * 200) throw new Error(`freePorts: no ${count} free ports found`);
+      let s: Server | undefined;
+      if (range) {
+        const port = range[0] + Math.floor(Math.random() * (range[1] - range[0]));
+        if (!reserve(port)) continue;
+        s = await listenOn(port);
+      } else {
+        s = await listenOn(0);
+      }
+      if (s) servers.push(s);
+    }
+    return servers.map((s) => (s.address() as AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
 }
 
 /** Connects once and resolves with the first chunk the server sends (or rejects). */
