@@ -2,7 +2,7 @@
 // plugin does, and Debian's sieve-connect, through the proxy (real TLS) to Dovecot's
 // managesieve; the uploaded script then acts on a message delivered through Postfix.
 import t from 'tap';
-import net from 'node:net';
+import { deadPort } from '../harness/ports.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -150,14 +150,6 @@ t.test('refusals: bad token → NO after the error challenge; cancel → NO; pla
   const failures = proxy.logs().filter((l) => l.event === 'auth-failed' && l.proto === 'managesieve');
   t.ok(failures.length >= 2, 'auth-failed events (Fail2Ban) carry proto managesieve');
 });
-
-async function deadPort(): Promise<number> {
-  const closed = net.createServer();
-  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-  const dead = (closed.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => closed.close(() => r()));
-  return dead;
-}
 
 t.test('Dovecot managesieve down → NO (TRYLATER); the greeting still lists SIEVE (defaults)', { skip }, async (t) => {
   const p = await startProxy({ backend: { ...backend, managesievePort: await deadPort() }, userinfoUrl: idp.userinfoUrl, env: SIEVE_ENV });

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { deadPort } from '../harness/ports.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
@@ -253,14 +253,6 @@ async function extraProxy(t: Test, opts: Parameters<typeof startProxy>[0]): Prom
     await p.stop();
   });
   return p;
-}
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function curl(args: string[], timeoutMs = 20_000): Promise<{ code: number | string | null; stdout: string; stderr: string }> {
@@ -532,7 +524,7 @@ t.test('refusal: a line over the limit gets an error (or a close), a long token 
 });
 
 t.test('refusal: IdP down → 454 4.7.0, no challenge', async (t) => {
-  const p = await extraProxy(t, { backend, userinfoUrl: `http://127.0.0.1:${await closedPort()}/userinfo` });
+  const p = await extraProxy(t, { backend, userinfoUrl: `http://127.0.0.1:${await deadPort()}/userinfo` });
   const { c } = await rawSession(t, { p });
   const r = await c.command(`AUTH XOAUTH2 ${xoauth2Ir(alice.email, await token(alice.email))}`, 10_000);
   t.equal(r.code, 454, 'temporary failure, not "wrong credentials"', { got: redact(r.raw) });

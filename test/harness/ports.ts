@@ -83,6 +83,11 @@ export async function freePorts(count: number): Promise<number[]> {
   }
 }
 
+/** A port nothing listens on (reserved like a daemon's, and never bound): a dead backend or IdP. */
+export async function deadPort(): Promise<number> {
+  return (await freePorts(1))[0]!;
+}
+
 /** Connects once and resolves with the first chunk the server sends (or rejects). */
 function readGreeting(port: number, timeoutMs: number, host: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -3,7 +3,7 @@
 // reply IMAP and SMTP clients must get, no crash, no unhandled rejection, and the process
 // has no more open descriptors after the proxy is stopped than before it was started.
 import t from 'tap';
-import net from 'node:net';
+import { deadPort } from '../harness/ports.js';
 import { startBackend } from '../harness/backend.js';
 import { startProxy, type TestProxy } from '../harness/proxy.js';
 import { fdCount, fdSummary, recordCrashes, settleFds } from './fakes/leaks.js';
@@ -41,11 +41,7 @@ const cases: Case[] = [
 ];
 
 async function closedPortUrl(): Promise<string> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return `http://127.0.0.1:${port}/userinfo`;
+  return `http://127.0.0.1:${await deadPort()}/userinfo`;
 }
 
 for (const c of cases) {
