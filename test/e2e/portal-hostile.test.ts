@@ -8,9 +8,10 @@ import tls from 'node:tls';
 import { launchBrowser } from '../harness/browser.js';
 import { signIn, startPortalStack } from '../harness/portal.js';
 import { rawGet, rawHttps } from '../harness/raw-http.js';
+import { RawClient } from '../harness/raw-imap.js';
 import { IDP_TEST_PASSWORD } from '../harness/idp-login.js';
 
-const { proxy, url } = await startPortalStack(t);
+const { proxy, url, replica } = await startPortalStack(t);
 const port = Number(new URL(url).port);
 const req = (method: string, target: string, headers: Record<string, string> = {}, body = ''): string =>
   `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}${(body || method === 'POST') && !Object.keys(headers).includes('content-length') ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : ''}\r\n${body}`;
@@ -54,6 +55,27 @@ t.test('forged callbacks: no sign-in in progress, a wrong state, a bad code, an 
   const login3 = /set-cookie: (__Host-omp-login=[A-Za-z0-9_-]+)/i.exec(third.text)![1]!;
   const state3 = new URL(/location: (\S+)/i.exec(third.text)![1]!).searchParams.get('state')!;
   t.equal(await status(rawGet(`/callback?error=access_denied&state=${state3}`, { cookie: login3 })), 403, 'the IdP said no');
+});
+
+t.test('forged codes past AUTH_FAIL_MAX_PER_IP: 429, the IdP not asked; the mail ports block the address too', async (t) => {
+  const { proxy: tight, port: tightPort } = await replica({ AUTH_FAIL_MAX_PER_IP: '2', AUTH_FAIL_DELAY_MS: '0' });
+  const forged = async (): Promise<{ status: number | undefined; text: string }> => {
+    const begun = await rawHttps(tightPort, rawGet('/login'));
+    const login = /set-cookie: (__Host-omp-login=[A-Za-z0-9_-]+)/i.exec(begun.text)![1]!;
+    const state = new URL(/location: (\S+)/i.exec(begun.text)![1]!).searchParams.get('state')!;
+    const a = await rawHttps(tightPort, rawGet(`/callback?code=never-issued&state=${state}`, { cookie: login }));
+    return { status: a.statuses[0], text: a.text };
+  };
+  t.equal((await forged()).status, 400, 'first forged code: refused by the IdP');
+  t.equal((await forged()).status, 400, 'second');
+  const third = await forged();
+  t.equal(third.status, 429, 'third: blocked');
+  t.match(third.text, /retry-after: \d+/i);
+  const exchanges = tight.logs().filter((l) => l.event === 'portal-signin-refused' && /code exchange failed/.test(String(l.reason)));
+  t.equal(exchanges.length, 2, 'only two code exchanges were tried');
+  const imap = await RawClient.connect(tight.imapPort);
+  t.teardown(() => imap.close());
+  t.match(await imap.line(), /^\* BYE .*Too many failed logins/, 'one limit per address: its IMAP connection is refused as well');
 });
 
 t.test('a replayed callback signs nobody in', async (t) => {
