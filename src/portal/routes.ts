@@ -6,6 +6,7 @@ import type http from 'node:http';
 import * as oidc from 'openid-client';
 import type { LoginDecision } from '../auth/authenticator.js';
 import type { AppPasswordStore } from '../auth/app-passwords.js';
+import type { LoginGuard } from '../auth/login-guard.js';
 import type { PortalConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { parseRequestTarget } from '../net/request-target.js';
@@ -34,6 +35,11 @@ export interface PortalDeps {
   readonly provision?: (user: string, client: BackendClient) => Promise<ProvisionResult>;
   /** Why a user may not log in now (SCIM deactivation), checked on every request. */
   readonly disabledReason: (user: string) => string | undefined;
+  /**
+   * The mail logins' failure limits (AUTH_FAIL_*), per client address: a sign-in that fails
+   * at the IdP or the policy counts as a failed login, and a blocked address gets no sign-in.
+   */
+  readonly guard?: LoginGuard;
   readonly log: Logger;
 }
 
@@ -153,11 +159,25 @@ async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLS
     deps.log[level]({ event: 'portal-signin-refused', remote, reason }, 'portal sign-in refused');
     return page(status, 'Sign-in failed', text, { cookies });
   };
+  // A failed sign-in the client can bring about (each can cost a token request to the IdP and
+  // an info line): counted against its address like a failed mail login, and answered after
+  // the same growing delay. Outages (503) are not the client's failure and are not counted.
+  const failed = async (status: number, reason: string, text: string): Promise<Reply> => {
+    await deps.guard?.failed(remote);
+    return refuse(status, reason, text);
+  };
+  const verdict = deps.guard ? await deps.guard.check(remote) : undefined;
+  if (verdict?.blocked) {
+    // Anyone can send these: at debug, so a blocked client cannot flood the log either.
+    deps.log.debug({ event: 'portal-signin-refused', remote, reason: 'too many failed logins from this address' }, 'portal sign-in refused');
+    const seconds = String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000)));
+    return page(429, 'Sign-in failed', 'Too many failed sign-ins from your address. Try again later.', { cookies, headers: { 'retry-after': seconds } });
+  }
   // What anyone can send without going to the IdP stays at debug, so it cannot flood the log.
   if (!login) return refuse(400, 'no sign-in in progress in this browser (absent, expired, tampered or foreign)', 'This sign-in has expired or was already used. Start again.', 'debug');
   if (query.get('state') !== login.state) return refuse(400, 'state does not match', 'This sign-in does not belong to this browser. Start again.', 'debug');
   const idpError = query.get('error');
-  if (idpError) return refuse(idpError === 'access_denied' ? 403 : 400, `the identity provider answered ${idpError.slice(0, 64)}`, 'The identity provider did not sign you in.');
+  if (idpError) return failed(idpError === 'access_denied' ? 403 : 400, `the identity provider answered ${idpError.slice(0, 64)}`, 'The identity provider did not sign you in.');
   let token: string;
   try {
     token = await deps.oidc.finish(query, login);
@@ -166,19 +186,20 @@ async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLS
       || (err instanceof oidc.ResponseBodyError && err.status >= 500);
     const reason = whyExchangeFailed(err);
     return down ? refuse(503, `identity provider unavailable (${reason})`, 'The identity provider cannot be reached right now. Try again later.')
-      : refuse(400, `code exchange failed (${reason})`, 'The identity provider\'s answer was not valid. Start again.');
+      : failed(400, `code exchange failed (${reason})`, 'The identity provider\'s answer was not valid. Start again.');
   }
   const d = await deps.decide(token);
   if (d.outcome === 'unavailable') return refuse(503, d.reason, 'Your sign-in cannot be checked right now. Try again later.');
-  if (d.outcome !== 'token') return refuse(403, d.outcome === 'rejected' ? d.reason : 'not a token decision', 'This account may not use mail here.');
+  if (d.outcome !== 'token') return failed(403, d.outcome === 'rejected' ? d.reason : 'not a token decision', 'This account may not use mail here.');
   if (deps.provision) {
     const p = await deps.provision(d.user, backendClientOf(peer, true)); // never { ...peer }: backend-client.ts says why
-    if (p.kind === 'refused') return refuse(403, `user disabled: ${p.reason}`, 'This account may not use mail here.');
+    if (p.kind === 'refused') return failed(403, `user disabled: ${p.reason}`, 'This account may not use mail here.');
     if (p.kind === 'unavailable') return refuse(503, p.reason, 'Your mailbox is being set up. Try again in a minute.');
   }
   const sid = await deps.sessions.start(d.user);
   const made = await deps.sessions.get(sid);
   if (!made) throw new PortalStoreDown('the new session was not found again');
+  deps.guard?.succeeded(remote, d.user);
   deps.log.info({ event: 'portal-signin', user: d.user, remote, issuer: d.issuer ?? null }, 'portal sign-in');
   return seeOther([...cookies, setCookie(SESSION_COOKIE, sid, deps.sessions.remainingSeconds(made))]);
 }

@@ -27,6 +27,7 @@ export async function startPortal(parts: SharedParts, store: AppPasswordStore | 
     sessions,
     ...(parts.provision ? { provision: (user, client) => parts.provision!.ensure(user, client) } : {}),
     disabledReason: (user) => disabled?.reason(user),
+    guard: parts.guard,
     log: log.child({ listener: 'portal' }),
   }).catch((err: unknown) => {
     unsubscribe?.();
