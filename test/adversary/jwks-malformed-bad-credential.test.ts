@@ -8,6 +8,7 @@
 // error for the operator, as a JWKS that answers 500 or is not a JWK Set already is.
 import t from 'tap';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { startIdp } from '../harness/idp.js';
 import { atClaims, captureLog, foreignKey, modeEnv, validation } from '../auth/helpers.js';
 
@@ -53,4 +54,25 @@ t.test('a JWKS member that is a private key: unavailable and misconfigured, neve
   t.match(d, { status: 'unavailable', cacheTtlSeconds: 0 }, `refused as the IdP's problem (${d.status}: ${'reason' in d ? d.reason : ''})`);
   t.ok(log.lines().some((l) => l.event === 'idp-misconfigured'), 'the operator is told (idp-misconfigured)');
   t.match(await v.checker.check(await idp.mintJwt(alice)), { status: 'valid' }, 'tokens under the public keys still validate');
+});
+
+// jose refuses an RSA key under 2048 bits (RFC 7518 §3.3) with a plain TypeError at verify
+// time: read as a bug (token-check-error), not as the IdP publishing an unusable key.
+t.test('a JWKS member that is an RSA key under 2048 bits: unavailable and misconfigured, never valid', async (t) => {
+  const idp = await startIdp();
+  t.teardown(() => idp.stop());
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+  const kid = 'short-rsa';
+  idp.addJwk({ ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' });
+  const log = captureLog();
+  const v = validation(modeEnv(idp, 'local'), log.logger);
+  t.teardown(() => v.close());
+  const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const input = `${part({ alg: 'RS256', kid, typ: 'at+jwt' })}.${part(atClaims(idp, alice))}`;
+  const tok = `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+  const d = await v.checker.check(tok);
+  t.match(d, { status: 'unavailable', cacheTtlSeconds: 0 }, `refused as the IdP's problem (${d.status}: ${'reason' in d ? d.reason : ''})`);
+  t.ok(log.lines().some((l) => l.event === 'idp-misconfigured'), 'the operator is told (idp-misconfigured)');
+  t.notOk(log.lines().some((l) => l.event === 'token-check-error'), 'not logged as an internal error');
+  t.match(await v.checker.check(await idp.mintJwt(alice)), { status: 'valid' }, 'tokens under the usable keys still validate');
 });
