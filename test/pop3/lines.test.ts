@@ -28,6 +28,20 @@ t.test('a line of exactly maxLineBytes passes; one byte more ends the framer', a
   t.equal(text(g.next()), 'too-long', 'also before the LF arrives: nothing more is buffered');
 });
 
+t.test('a line of exactly maxLineBytes whose CR and LF come in separate reads passes, as in one read', async (t) => {
+  const f = new Pop3Lines(10);
+  f.push(Buffer.from(`${'a'.repeat(10)}\r`));
+  t.equal(f.next(), null, 'the CR may be the start of the line end: wait for the LF');
+  f.push(Buffer.from('\n'));
+  t.equal(text(f.next()), 'a'.repeat(10));
+  f.push(Buffer.from('b'.repeat(10)));
+  t.equal(f.next(), null);
+  f.push(Buffer.from('\r'));
+  t.equal(f.next(), null, 'the CR alone in its read');
+  f.push(Buffer.from('\r\n'));
+  t.equal(text(f.next()), 'too-long', 'a CR that is not followed by the LF is part of the line: one byte over');
+});
+
 t.test('discard drops pipelined bytes; takeRemaining hands them on', async (t) => {
   const f = new Pop3Lines(100);
   f.push(Buffer.from('STLS\r\nCAPA\r\n'));
