@@ -28,7 +28,10 @@ export class Pop3Lines {
     if (this.failed) return null;
     const view = this.queue.view(0, this.queue.length);
     const lf = view.indexOf(LF, this.scanned);
-    const end = lf < 0 ? view.length : lf > 0 && view[lf - 1] === CR ? lf - 1 : lf;
+    // With no LF yet, a CR that ends the read may be the first half of CRLF, not a line byte:
+    // else a line at the cap would pass or fail depending on where the reads fell.
+    const stop = lf < 0 ? view.length : lf;
+    const end = stop > 0 && view[stop - 1] === CR ? stop - 1 : stop;
     if (end > this.maxLineBytes) {
       this.failed = true;
       this.clear();
