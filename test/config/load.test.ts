@@ -67,6 +67,19 @@ t.test('IPv6 listeners and the master password file', async (t) => {
   t.equal(c.backend.masterPassword, 's3cret', 'trailing newline stripped');
 });
 
+t.test('a secret from a Windows-edited file or env file loses its trailing CRLF, and nothing inside it', async (t) => {
+  const pwFile = join(dir, 'master-crlf');
+  writeFileSync(pwFile, 's3cret\r\n');
+  const fromFile = loadConfig({ ...minimal, DMS_MASTER_PASSWORD: '', DMS_MASTER_PASSWORD_FILE: pwFile });
+  t.equal(fromFile.backend.masterPassword, 's3cret', '_FILE: CRLF stripped');
+  // An env_file line `DMS_MASTER_PASSWORD=s3cret<CR><LF>` is split at the LF: the CR stays in the value.
+  for (const [raw, want] of [['s3cret\r', 's3cret'], ['s3cret\r\n', 's3cret'], ['s3cret\n', 's3cret'], ['s3\r\ncret', 's3\r\ncret'], [' s3cret ', ' s3cret ']]) {
+    const c = loadConfig({ ...minimal, DMS_MASTER_PASSWORD: raw!, OAUTH2_CLIENT_ID: 'mail-proxy', OAUTH2_CLIENT_SECRET: raw! });
+    t.equal(c.backend.masterPassword, want, `env ${JSON.stringify(raw)}: master password ${JSON.stringify(want)}`);
+    t.equal(c.oauth2.issuers[0]!.client?.secret, want, `env ${JSON.stringify(raw)}: client secret ${JSON.stringify(want)}`);
+  }
+});
+
 t.test('the error text never contains the master password', async (t) => {
   const err = t.throws(() => loadConfig({ ...minimal, DMS_MASTER_PASSWORD: 'hunter2-secret', DMS_MASTER_USER: 'bad user' })) as unknown as Error;
   t.notMatch(String(err?.message), /hunter2-secret/);
