@@ -89,19 +89,29 @@ export function parseValue(spec: KeySpec, raw: string): Parsed<unknown> {
     case 'url': return raw.trim() === '' ? { ok: true, value: '' } : parseUrl(raw);
     case 'file': return parseFile(raw);
     case 'enum': return parseEnum(raw, spec.values ?? []);
-    case 'string':
-    case 'secret': return { ok: true, value: raw };
+    case 'string': return { ok: true, value: raw };
+    case 'secret': return { ok: true, value: withoutLineEnd(raw) };
   }
 }
 
 /**
- * A secret given inline or, when that is empty, in a file (a Docker/Kubernetes secret);
- * one trailing newline is dropped. An unreadable file is a problem, never the secret text.
+ * A secret without the one line end it may carry at its end: a CRLF, LF or a CR alone (an env
+ * file edited on Windows is split at the LF, the CR stays). Never more: no secret ends in a
+ * control character, but a space or a line end inside it may be part of it.
+ */
+export function withoutLineEnd(text: string): string {
+  return text.replace(/(?:\r?\n|\r)$/, '');
+}
+
+/**
+ * A secret given inline or, when that is empty, in a file (a Docker/Kubernetes secret); the
+ * file's one trailing line end is dropped as an inline value's is (parseValue). An unreadable
+ * file is a problem, never the secret text.
  */
 export function secretOrFile(value: string, file: string, problem: (text: string) => void): string {
   if (value || !file) return value;
   try {
-    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    return withoutLineEnd(readFileSync(file, 'utf8'));
   } catch (err) {
     problem((err as NodeJS.ErrnoException).code ?? 'unreadable');
     return '';
