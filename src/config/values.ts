@@ -1,6 +1,6 @@
 // Parsers for single configuration values. Each returns the value or an error text that
 // names what was expected; the loader collects every error before it gives up.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isIP } from 'node:net';
 import type { KeySpec, KeyValues } from './keys.js';
@@ -63,15 +63,23 @@ export function parseFile(raw: string): Parsed<string> {
   return ok(v);
 }
 
-/** Why `path` cannot be a state file the proxy creates and rewrites (a directory, or in a directory that does not exist), or null. */
-export function stateFileProblem(path: string): string | null {
+/**
+ * Why `path` cannot be a state file the proxy creates and rewrites (a directory, or in a
+ * directory that does not exist), or null. `writes`: this process replaces it, with a temp
+ * file and a lock file beside it (state/atomic-file.ts, file-lock.ts), so its directory must
+ * be writable, whether the file exists yet or not.
+ */
+export function stateFileProblem(path: string, writes: boolean): string | null {
   try {
     const s = statSync(path, { throwIfNoEntry: false });
     if (s?.isDirectory()) return `${path} is a directory, not a file`;
     if (!s && !existsSync(dirname(path))) return `the directory of ${path} does not exist`;
+    if (writes) accessSync(dirname(path), constants.W_OK | constants.X_OK);
     return null;
   } catch (err) {
-    return `cannot use ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (writes && (code === 'EACCES' || code === 'EROFS' || code === 'EPERM')) return `the directory of ${path} is not writable (${code}): the proxy writes the file there`;
+    return `cannot use ${path}: ${code ?? (err as Error).message}`;
   }
 }
 
