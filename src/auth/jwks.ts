@@ -23,6 +23,22 @@ export class JwksCoolingDownError extends Error {
   readonly code = 'ERR_JWKS_COOLDOWN';
 }
 
+/** RFC 7518 §3.3 and §3.5: RS* and PS* keys are 2048 bits or larger (jose enforces it). */
+const MIN_RSA_BITS = 2048;
+
+/**
+ * A key jose would refuse at verify time with a plain TypeError (an RSA modulus under
+ * MIN_RSA_BITS) is the IdP's fault: unavailable and misconfigured, as an unusable member is,
+ * never read as an internal error or a bad token.
+ */
+export function usableKey<K>(key: K, kid: unknown): K {
+  const bits = (key as { algorithm?: { modulusLength?: unknown } } | null)?.algorithm?.modulusLength;
+  if (typeof bits === 'number' && bits < MIN_RSA_BITS) {
+    throw new IdpHttpError('ERR_IDP_DISCOVERY', `JWKS key for kid ${String(kid ?? '(none)').slice(0, 64)} is not usable: an RSA key of ${bits} bits (RFC 7518 §3.3: ${MIN_RSA_BITS} or more)`);
+  }
+  return key;
+}
+
 export interface JwksLimits {
   /** Least time between two fetches caused by an unknown kid (OAUTH2_JWKS_COOLDOWN_SECONDS). */
   readonly cooldownMs: number;
@@ -59,8 +75,9 @@ export class JwksStore {
     else if (this.stale()) await this.refresh().catch(() => undefined);
     for (;;) {
       try {
-        return await this.keys!(header, token);
+        return usableKey(await this.keys!(header, token), header.kid);
       } catch (err) {
+        if (err instanceof IdpHttpError) throw err;
         // A member jose will not use as a public key (a private key published): the IdP's
         // fault, unavailable and misconfigured, never the token's.
         if (err instanceof errors.JWKSInvalid) throw new IdpHttpError('ERR_IDP_DISCOVERY', `JWKS key for kid ${String(header.kid ?? '(none)').slice(0, 64)} is not usable: ${err.message}`, { cause: err });

@@ -45,7 +45,8 @@ function listeners(c: SectionInput): Pick<Config, 'listen' | 'tls' | 'allowPlain
   const allowPlaintextAuth = v.ALLOW_PLAINTEXT_AUTH;
   const allowClientMasterLogin = v.ALLOW_CLIENT_MASTER_LOGIN;
   const appPasswordsFile = v.APP_PASSWORDS_FILE;
-  const stateProblem = appPasswordsFile ? stateFileProblem(appPasswordsFile) : null;
+  // The proxy rewrites the file unless the app passwords live in the shared store: it is then only read, imported once.
+  const stateProblem = appPasswordsFile ? stateFileProblem(appPasswordsFile, !v.SHARED_STATE_URL.trim()) : null;
   if (stateProblem) problems.push(`APP_PASSWORDS_FILE: ${stateProblem}`);
   if (Boolean(certPath) !== Boolean(keyPath)) problems.push('SSL_CERT_PATH and SSL_KEY_PATH must be set together');
   const tls = certPath && keyPath ? { certPath, keyPath } : null;

@@ -1,6 +1,6 @@
 // Parsers for single configuration values. Each returns the value or an error text that
 // names what was expected; the loader collects every error before it gives up.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isIP } from 'node:net';
 import type { KeySpec, KeyValues } from './keys.js';
@@ -63,15 +63,23 @@ export function parseFile(raw: string): Parsed<string> {
   return ok(v);
 }
 
-/** Why `path` cannot be a state file the proxy creates and rewrites (a directory, or in a directory that does not exist), or null. */
-export function stateFileProblem(path: string): string | null {
+/**
+ * Why `path` cannot be a state file the proxy creates and rewrites (a directory, or in a
+ * directory that does not exist), or null. `writes`: this process replaces it, with a temp
+ * file and a lock file beside it (state/atomic-file.ts, file-lock.ts), so its directory must
+ * be writable, whether the file exists yet or not.
+ */
+export function stateFileProblem(path: string, writes: boolean): string | null {
   try {
     const s = statSync(path, { throwIfNoEntry: false });
     if (s?.isDirectory()) return `${path} is a directory, not a file`;
     if (!s && !existsSync(dirname(path))) return `the directory of ${path} does not exist`;
+    if (writes) accessSync(dirname(path), constants.W_OK | constants.X_OK);
     return null;
   } catch (err) {
-    return `cannot use ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (writes && (code === 'EACCES' || code === 'EROFS' || code === 'EPERM')) return `the directory of ${path} is not writable (${code}): the proxy writes the file there`;
+    return `cannot use ${path}: ${code ?? (err as Error).message}`;
   }
 }
 
@@ -89,19 +97,29 @@ export function parseValue(spec: KeySpec, raw: string): Parsed<unknown> {
     case 'url': return raw.trim() === '' ? { ok: true, value: '' } : parseUrl(raw);
     case 'file': return parseFile(raw);
     case 'enum': return parseEnum(raw, spec.values ?? []);
-    case 'string':
-    case 'secret': return { ok: true, value: raw };
+    case 'string': return { ok: true, value: raw };
+    case 'secret': return { ok: true, value: withoutLineEnd(raw) };
   }
 }
 
 /**
- * A secret given inline or, when that is empty, in a file (a Docker/Kubernetes secret);
- * one trailing newline is dropped. An unreadable file is a problem, never the secret text.
+ * A secret without the one line end it may carry at its end: a CRLF, LF or a CR alone (an env
+ * file edited on Windows is split at the LF, the CR stays). Never more: no secret ends in a
+ * control character, but a space or a line end inside it may be part of it.
+ */
+export function withoutLineEnd(text: string): string {
+  return text.replace(/(?:\r?\n|\r)$/, '');
+}
+
+/**
+ * A secret given inline or, when that is empty, in a file (a Docker/Kubernetes secret); the
+ * file's one trailing line end is dropped as an inline value's is (parseValue). An unreadable
+ * file is a problem, never the secret text.
  */
 export function secretOrFile(value: string, file: string, problem: (text: string) => void): string {
   if (value || !file) return value;
   try {
-    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    return withoutLineEnd(readFileSync(file, 'utf8'));
   } catch (err) {
     problem((err as NodeJS.ErrnoException).code ?? 'unreadable');
     return '';

@@ -3,7 +3,7 @@
 // header or an error out.
 import { isIPv4, isIPv6 } from 'node:net';
 import { MAX_PROXY_HEADER_BYTES } from '../limits.js';
-import { mappedIpv4, unmapIpv4 } from './ip-address.js';
+import { ipv6Groups, mappedIpv4 } from './ip-address.js';
 
 const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 const V1_PREFIX = Buffer.from('PROXY ');
@@ -56,8 +56,10 @@ function parseV1(buf: Buffer): ProxyParse {
   const sp = port(sport);
   const dp = port(dport);
   if (sp === null || dp === null) return error('malformed v1 port');
-  // An IPv4 client of a dual-stack balancer: its plain IPv4 address, as v2 gives it.
-  const text = (a: string): string => (family === 'TCP4' ? a : unmapIpv4(a));
+  // One text per address, as v2 gives it: an IPv4 client of a dual-stack balancer as its plain
+  // IPv4 address, any other IPv6 address in RFC 5952 form (2001:DB8:0::07 is 2001:db8::7), so
+  // the logs, the per-IP limits and Dovecot see one client under one address.
+  const text = (a: string): string => (family === 'TCP4' ? a : ipv6Text(ipv6Groups(a)!));
   return { status: 'ok', header: { version: 1, local: false, source: { address: text(src), port: sp }, destination: { address: text(dst), port: dp } }, length: end + 2 };
 }
 
@@ -109,6 +111,10 @@ function ipv4(b: Buffer): string {
 function ipv6(b: Buffer): string {
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i));
+  return ipv6Text(groups);
+}
+
+function ipv6Text(groups: readonly number[]): string {
   return mappedIpv4(groups) ?? canonicalIpv6(groups.map((g) => g.toString(16)).join(':'));
 }
 

@@ -8,6 +8,7 @@
 // error for the operator, as a JWKS that answers 500 or is not a JWK Set already is.
 import t from 'tap';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { startIdp } from '../harness/idp.js';
 import { atClaims, captureLog, foreignKey, modeEnv, validation } from '../auth/helpers.js';
 
@@ -53,4 +54,35 @@ t.test('a JWKS member that is a private key: unavailable and misconfigured, neve
   t.match(d, { status: 'unavailable', cacheTtlSeconds: 0 }, `refused as the IdP's problem (${d.status}: ${'reason' in d ? d.reason : ''})`);
   t.ok(log.lines().some((l) => l.event === 'idp-misconfigured'), 'the operator is told (idp-misconfigured)');
   t.match(await v.checker.check(await idp.mintJwt(alice)), { status: 'valid' }, 'tokens under the public keys still validate');
+});
+
+// jose refuses an RSA key under 2048 bits (RFC 7518 §3.3) with a plain TypeError at verify
+// time: read as a bug (token-check-error), not as the IdP publishing an unusable key.
+t.test('a JWKS member that is an RSA key under 2048 bits: unavailable and misconfigured, never valid', async (t) => {
+  const idp = await startIdp();
+  t.teardown(() => idp.stop());
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+  const kid = 'short-rsa';
+  idp.addJwk({ ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' });
+  // The same key again under the kid of the IdP's own RSA key: both are candidates (jwt.ts verifyWithEach).
+  const own = (await (await fetch(idp.jwksUrl)).json()) as { keys: Array<Record<string, unknown>> };
+  const ownRsaKid = String(own.keys.find((k) => k.kty === 'RSA')!.kid);
+  idp.addJwk({ ...publicKey.export({ format: 'jwk' }), kid: ownRsaKid, alg: 'RS256', use: 'sig' });
+  const log = captureLog();
+  const v = validation(modeEnv(idp, 'local'), log.logger);
+  t.teardown(() => v.close());
+  const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const signed = (header: Record<string, unknown>) => {
+    const input = `${part(header)}.${part(atClaims(idp, alice))}`;
+    return `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+  };
+  const d = await v.checker.check(signed({ alg: 'RS256', kid, typ: 'at+jwt' }));
+  t.match(d, { status: 'unavailable', cacheTtlSeconds: 0 }, `refused as the IdP's problem (${d.status}: ${'reason' in d ? d.reason : ''})`);
+  t.ok(log.lines().some((l) => l.event === 'idp-misconfigured'), 'the operator is told (idp-misconfigured)');
+  t.notOk(log.lines().some((l) => l.event === 'token-check-error'), 'not logged as an internal error');
+  t.match(await v.checker.check(await idp.mintJwt(alice)), { status: 'valid' }, 'tokens under the usable keys still validate');
+  const twin = await v.checker.check(signed({ alg: 'RS256', kid: ownRsaKid, typ: 'at+jwt' }));
+  t.match(twin, { status: 'unavailable' }, `signed by the short key under a shared kid: the IdP's problem (${twin.status})`);
+  t.match(await v.checker.check(await idp.mintJwt(alice, { alg: 'RS256' })), { status: 'valid' }, 'the usable key under that kid still validates');
+  t.notOk(log.lines().some((l) => l.event === 'token-check-error'), 'neither is logged as an internal error');
 });

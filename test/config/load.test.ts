@@ -1,5 +1,6 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, loadSections, readConfigFile } from '../../src/config/load.js';
@@ -65,6 +66,69 @@ t.test('IPv6 listeners and the master password file', async (t) => {
   const c = loadConfig({ ...minimal, DMS_MASTER_PASSWORD: '', DMS_MASTER_PASSWORD_FILE: pwFile, LISTEN_IMAP: '[::1]:1143' });
   t.same(c.listen.imap, { host: '::1', port: 1143 });
   t.equal(c.backend.masterPassword, 's3cret', 'trailing newline stripped');
+});
+
+t.test('a secret from a Windows-edited file or env file loses its trailing CRLF, and nothing inside it', async (t) => {
+  const pwFile = join(dir, 'master-crlf');
+  writeFileSync(pwFile, 's3cret\r\n');
+  const fromFile = loadConfig({ ...minimal, DMS_MASTER_PASSWORD: '', DMS_MASTER_PASSWORD_FILE: pwFile });
+  t.equal(fromFile.backend.masterPassword, 's3cret', '_FILE: CRLF stripped');
+  // An env_file line `DMS_MASTER_PASSWORD=s3cret<CR><LF>` is split at the LF: the CR stays in the value.
+  for (const [raw, want] of [['s3cret\r', 's3cret'], ['s3cret\r\n', 's3cret'], ['s3cret\n', 's3cret'], ['s3\r\ncret', 's3\r\ncret'], [' s3cret ', ' s3cret ']]) {
+    const c = loadConfig({ ...minimal, DMS_MASTER_PASSWORD: raw!, OAUTH2_CLIENT_ID: 'mail-proxy', OAUTH2_CLIENT_SECRET: raw! });
+    t.equal(c.backend.masterPassword, want, `env ${JSON.stringify(raw)}: master password ${JSON.stringify(want)}`);
+    t.equal(c.oauth2.issuers[0]!.client?.secret, want, `env ${JSON.stringify(raw)}: client secret ${JSON.stringify(want)}`);
+  }
+});
+
+/**
+ * The problems loadConfig lists for each env, as a user root is not: root writes in any
+ * directory, so under root (CI) they come from one child process run as nobody.
+ */
+function problemsAsUser(envs: Array<Record<string, string>>): string[] {
+  if (process.getuid?.() !== 0) {
+    return envs.map((env) => {
+      try {
+        loadConfig(env);
+        return '';
+      } catch (err) {
+        if (err instanceof ConfigError) return err.problems.join('\n');
+        throw err;
+      }
+    });
+  }
+  const load = new URL('../../src/config/load.ts', import.meta.url).href;
+  const script = `const { loadConfig } = await import(${JSON.stringify(load)});
+process.stdout.write(JSON.stringify(JSON.parse(process.env.O2MP_CONFIG_ENVS).map((env) => {
+  try { loadConfig(env); return ''; } catch (err) { return (err.problems ?? [String(err)]).join('\\n'); }
+})));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    uid: 65534, gid: 65534, cwd: tmpdir(), encoding: 'utf8', timeout: 20_000,
+    env: { PATH: process.env.PATH ?? '', O2MP_CONFIG_ENVS: JSON.stringify(envs) },
+  });
+  if (r.status !== 0) throw new Error(`config child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as string[];
+}
+
+t.test('APP_PASSWORDS_FILE in a directory the proxy cannot write in: a start-up problem, listed with the others', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'o2mp-ap-'));
+  chmodSync(base, 0o755);
+  const ro = join(base, 'ro');
+  const rw = join(base, 'rw');
+  mkdirSync(ro, { mode: 0o555 });
+  mkdirSync(rw);
+  chmodSync(rw, 0o777); // past the umask
+  // No certificate (the child may not read the key): plaintext listeners on a trusted network.
+  const plain = { ...minimal, SSL_CERT_PATH: '', SSL_KEY_PATH: '', LISTEN_IMAPS: '', LISTEN_SUBMISSIONS: '', ALLOW_PLAINTEXT_AUTH: '1' };
+  const [refused, writable, shared] = problemsAsUser([
+    { ...plain, APP_PASSWORDS_FILE: join(ro, 'ap.json'), DMS_IMAP_PORT: '70000' },
+    { ...plain, APP_PASSWORDS_FILE: join(rw, 'ap.json') },
+    { ...plain, APP_PASSWORDS_FILE: join(ro, 'ap.json'), SHARED_STATE_URL: 'redis://127.0.0.1:6379/0' },
+  ]);
+  t.match(refused, new RegExp(`APP_PASSWORDS_FILE: the directory of ${join(ro, 'ap.json')} is not writable`), 'the file cannot be written: named at start-up');
+  t.match(refused, /DMS_IMAP_PORT/, 'with the other problems');
+  t.equal(writable, '', 'a directory it may write in: no problem');
+  t.equal(shared, '', 'with SHARED_STATE_URL the file is only read (imported once): its directory need not be writable');
 });
 
 t.test('the error text never contains the master password', async (t) => {

@@ -11,6 +11,30 @@ t.test('v1 TCP4 and TCP6, with the following bytes left alone', async (t) => {
   t.same(parseProxyHeader(Buffer.from('PROXY UNKNOWN\r\n')), { status: 'ok', length: 15, header: { version: 1, local: true } });
 });
 
+t.test('v1 TCP6: every spelling of an address is the one text v2 gives (one client, one address in logs, limits and DMS)', async (t) => {
+  const v2 = (address: string): string | undefined => {
+    const r = parseProxyHeader(encodeProxyV2({ address, port: 1 }, { address: '::1', port: 2 }));
+    return r.status === 'ok' ? r.header.source?.address : undefined;
+  };
+  const spellings: Array<[string, string]> = [
+    ['2001:db8::7', '2001:db8::7'],
+    ['2001:DB8::7', '2001:db8::7'],
+    ['2001:0db8:0000:0000:0000:0000:0000:0007', '2001:db8::7'],
+    ['2001:db8:0:0:0:0:0:7', '2001:db8::7'],
+    ['2001:db8::0:0:7', '2001:db8::7'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['::FFFF:192.0.2.1', '192.0.2.1'],
+    ['::ffff:c000:0201', '192.0.2.1'],
+    ['0:0:0:0:0:0:0:1', '::1'],
+    ['::0.0.0.1', '::1'],
+  ];
+  for (const [spelt, want] of spellings) {
+    const r = parseProxyHeader(Buffer.from(`PROXY TCP6 ${spelt} ${spelt} 4000 143\r\n`));
+    t.same(r.status === 'ok' && [r.header.source?.address, r.header.destination?.address], [want, want], `${spelt} is ${want}`);
+    t.equal(v2(spelt), want, `${spelt}: as v2 gives it`);
+  }
+});
+
 t.test('v1 refusals', async (t) => {
   for (const bad of ['PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n', 'PROXY TCP4 1.2.3 5.6.7.8 1 1\r\n', 'PROXY TCP4 ::1 ::1 1 1\r\n', 'PROXY TCP9 1.2.3.4 5.6.7.8 1 1\r\n', 'PROXY TCP4 1.2.3.4 5.6.7.8 01 1\r\n']) {
     t.equal(parseProxyHeader(Buffer.from(bad)).status, 'error', JSON.stringify(bad));

@@ -6,7 +6,7 @@
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { normaliseTyp } from '../../config/issuers.js';
 import { IdpHttpError } from '../http.js';
-import { JwksCoolingDownError, type JwksStore } from '../jwks.js';
+import { JwksCoolingDownError, usableKey, type JwksStore } from '../jwks.js';
 import { invalid, unavailable, type TokenResult, type TokenValidator } from '../token-result.js';
 
 // RFC 7515 §7.1: three base64url parts, no padding, nothing else. A JWT "repaired" with "=",
@@ -45,7 +45,7 @@ export class JwtValidator implements TokenValidator {
       };
       const payload = await jwtVerify(token, this.jwks.resolve, options).then(
         (r) => r.payload,
-        (err: unknown) => (err instanceof errors.JWKSMultipleMatchingKeys ? verifyWithEach(token, err, options) : Promise.reject(err)),
+        (err: unknown) => (err instanceof errors.JWKSMultipleMatchingKeys ? verifyWithEach(token, header.kid, err, options) : Promise.reject(err)),
       );
       // Keycloak marks its tokens in the payload (typ Bearer / ID / Refresh) while the header
       // says JWT for all of them: refuse its ID and refresh tokens presented as access tokens.
@@ -70,15 +70,19 @@ export class JwtValidator implements TokenValidator {
  * the caller; each is the issuer's, so the first whose signature verifies decides (its claims
  * are then checked as usual). At most the keys of the set, which OAUTH2_MAX_RESPONSE_BYTES bounds.
  */
-async function verifyWithEach(token: string, candidates: InstanceType<typeof errors.JWKSMultipleMatchingKeys>, options: JWTVerifyOptions): Promise<JWTPayload> {
+async function verifyWithEach(token: string, kid: unknown, candidates: InstanceType<typeof errors.JWKSMultipleMatchingKeys>, options: JWTVerifyOptions): Promise<JWTPayload> {
+  // A candidate too short to use is skipped; if no other verifies, the token may be that
+  // key's, so the IdP's fault decides (unavailable), not a bad signature.
+  let unusable: unknown;
   for await (const key of candidates) {
     try {
-      return (await jwtVerify(token, key, options)).payload;
+      return (await jwtVerify(token, usableKey(key, kid), options)).payload;
     } catch (err) {
-      if (!(err instanceof errors.JWSSignatureVerificationFailed)) throw err;
+      if (err instanceof IdpHttpError) unusable ??= err;
+      else if (!(err instanceof errors.JWSSignatureVerificationFailed)) throw err;
     }
   }
-  throw new errors.JWSSignatureVerificationFailed();
+  throw unusable ?? new errors.JWSSignatureVerificationFailed();
 }
 
 function describe(err: InstanceType<typeof errors.JOSEError>): string {
