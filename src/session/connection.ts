@@ -152,11 +152,12 @@ export abstract class PreauthConnection implements Expiring {
     socket.pause(); // again if a finished handler resumed it meanwhile
     if (this.awaitingDrain) return true;
     this.awaitingDrain = true;
-    socket.once('drain', () => {
+    // Contained like every other callback here: `resume` runs the framer and the command handlers.
+    socket.once('drain', contained(() => {
       this.awaitingDrain = false;
       if (this.state !== 'preauth' || this.socket !== socket) return;
       resume(socket);
-    });
+    }, (err) => this.faultContained('drain', err)));
     return true;
   }
 
