@@ -1,4 +1,4 @@
-// Failed portal sign-ins count against the client's address like failed mail logins
+// The sign-in callback. Failed portal sign-ins count against the client's address like failed mail logins
 // (AUTH_FAIL_*): each forged or broken callback can cost a token request to the IdP and an info
 // line, and a script can make one per GET /login. Past AUTH_FAIL_MAX_PER_IP the address gets
 // 429 with Retry-After and the IdP is not asked; a sign-in that works forgets nothing of other
@@ -6,7 +6,7 @@
 import t from 'tap';
 import { route, type PortalDeps } from '../../src/portal/routes.js';
 import { PortalSessions } from '../../src/portal/sessions.js';
-import { LOGIN_COOKIE } from '../../src/portal/cookies.js';
+import { LOGIN_COOKIE, SESSION_COOKIE } from '../../src/portal/cookies.js';
 import { sealLogin, type PendingLogin } from '../../src/portal/login-seal.js';
 import type { Peer } from '../../src/net/peer.js';
 import type { AppPasswordStore } from '../../src/auth/app-passwords.js';
@@ -46,8 +46,8 @@ function deps(finish: () => Promise<string>): PortalDeps & { sessions: PortalSes
   };
 }
 
-async function callback(d: ReturnType<typeof deps>, address: string, query = `state=${LOGIN.state}&code=forged`) {
-  const cookie = `${LOGIN_COOKIE}=${sealLogin(await d.sessions.sealKey(), LOGIN, Date.now() + 60_000)}`;
+async function callback(d: ReturnType<typeof deps>, address: string, query = `state=${LOGIN.state}&code=forged`, extraCookie = '') {
+  const cookie = `${LOGIN_COOKIE}=${sealLogin(await d.sessions.sealKey(), LOGIN, Date.now() + 60_000)}${extraCookie}`;
   return route({ method: 'GET', url: `/callback?${query}`, headers: { cookie } } as never, d, peer(address));
 }
 
@@ -90,4 +90,18 @@ t.test('a sign-in that works is not slowed or blocked by an earlier failure belo
   fail = false;
   t.equal((await callback(d, '192.0.2.44')).status, 303, 'signed in');
   t.ok(d.lines.some((l) => l.event === 'portal-signin' && l.remote === '192.0.2.44'));
+});
+
+t.test('a second sign-in in the same browser ends the session its cookie named (not left to time out)', async (t) => {
+  const d = deps(async () => 'access-token');
+  const first = await callback(d, '192.0.2.50');
+  t.equal(first.status, 303);
+  const sid = /^__Host-omp-session=([^;]+)/.exec(first.cookies!.find((c) => c.startsWith(`${SESSION_COOKIE}=`))!)![1]!;
+  t.ok(await d.sessions.get(sid), 'the first session is live');
+  const second = await callback(d, '192.0.2.50', undefined, `; ${SESSION_COOKIE}=${sid}`);
+  t.equal(second.status, 303, 'signed in again');
+  const sid2 = /^__Host-omp-session=([^;]+)/.exec(second.cookies!.find((c) => c.startsWith(`${SESSION_COOKIE}=`))!)![1]!;
+  t.not(sid2, sid, 'a new session id');
+  t.notOk(await d.sessions.get(sid), 'the session the browser held before is ended');
+  t.ok(await d.sessions.get(sid2), 'the new one is live');
 });
