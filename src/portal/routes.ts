@@ -199,6 +199,9 @@ async function callback(req: http.IncomingMessage, deps: PortalDeps, query: URLS
   const sid = await deps.sessions.start(d.user);
   const made = await deps.sessions.get(sid);
   if (!made) throw new PortalStoreDown('the new session was not found again');
+  // The session this browser held before (its cookie is replaced now) ends, not left to time out.
+  const previous = readCookie(req.headers.cookie, SESSION_COOKIE);
+  if (previous && previous !== sid) await deps.sessions.end(previous);
   deps.guard?.succeeded(remote, d.user);
   deps.log.info({ event: 'portal-signin', user: d.user, remote, issuer: d.issuer ?? null }, 'portal sign-in');
   return seeOther([...cookies, setCookie(SESSION_COOKIE, sid, deps.sessions.remainingSeconds(made))]);
