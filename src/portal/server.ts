@@ -38,8 +38,9 @@ export async function startPortalListener(at: ListenAddress, tls: ServerTlsSourc
   // write of a few hundred requests (GET /callback with a made-up code, each a request to the
   // IdP's token endpoint) would run them all at once. One at a time per connection keeps a
   // client to its MAX_CONNECTIONS_PER_IP share.
-  const serving = new WeakMap<Socket, Promise<void>>();
-  const queued = new WeakMap<Socket, number>(); // requests in or waiting for their turn, at most PORTAL_MAX_PIPELINED
+  // Per connection, `turn`: settles when its last request is done; `queued`: its requests in or
+  // waiting for their turn, at most PORTAL_MAX_PIPELINED.
+  const lanes = new WeakMap<Socket, { turn: Promise<void> | undefined; queued: number }>();
   const refusals = refusalLog();
   const outages = outageLog();
   const serve = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -67,13 +68,13 @@ export async function startPortalListener(at: ListenAddress, tls: ServerTlsSourc
     // Waiting requests are counted: node:http stops reading a connection only when its answers
     // pile up unsent, and these are not answered until their turn.
     const socket = req.socket; // req.socket is gone once the request is done with
-    const waiting = (queued.get(socket) ?? 0) + 1;
-    if (waiting > PORTAL_MAX_PIPELINED) return void socket.destroy();
-    queued.set(socket, waiting);
-    const before = serving.get(socket);
-    const done = (before ? before.then(() => serve(req, res)) : serve(req, res)).catch(() => undefined)
-      .then(() => { queued.set(socket, (queued.get(socket) ?? 1) - 1); });
-    serving.set(socket, done);
+    const lane = lanes.get(socket) ?? { turn: undefined, queued: 0 };
+    if (lane.queued + 1 > PORTAL_MAX_PIPELINED) return void socket.destroy();
+    lane.queued += 1;
+    lanes.set(socket, lane);
+    // The connection's first request is served at once; each later one when the one before is done.
+    lane.turn = (lane.turn ? lane.turn.then(() => serve(req, res)) : serve(req, res)).catch(() => undefined)
+      .then(() => { lane.queued -= 1; });
   });
   refuseTunnels(server, 'GET, HEAD, POST');
   server.keepAliveTimeout = PORTAL_KEEPALIVE_MS;

@@ -10,29 +10,15 @@
 // blamed "no such DMS account, or wrong master credentials". It is the backend leg's setting:
 // a temporary failure to the client, an error line that names the setting, nothing counted.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { startBackend } from '../harness/backend.js';
-import { debian13Unavailable } from '../harness/flavour.js';
-import { startIdp } from '../harness/idp.js';
+import { startDovecot24BackendAndIdp } from '../harness/stack.js';
 import { startProxy } from '../harness/proxy.js';
-import { b64, RawClient, xoauth2 } from '../harness/raw-imap.js';
-import { RawPop3 } from '../harness/raw-pop3.js';
-import { RawSieve } from '../harness/raw-sieve.js';
+import { loginReplies } from '../harness/login-replies.js';
+import { b64, xoauth2 } from '../harness/raw-imap.js';
 
-const unavailable = debian13Unavailable();
-if (unavailable) {
-  t.plan(0, `Dovecot 2.4 backend: ${unavailable}`);
-} else {
-  await suite();
-}
+const stack = await startDovecot24BackendAndIdp(t);
+if (stack) await suite(stack);
 
-async function suite(): Promise<void> {
-  // On 127.0.0.2: the proxy's connections come from 127.0.0.1, another address, as from its own
-  // container (Dovecot counts a connection from its own address as secured whatever the version).
-  const backend = await startBackend({ flavour: 'debian13', host: '127.0.0.2' });
-  t.teardown(() => backend.stop());
-  const idp = await startIdp();
-  t.teardown(() => idp.stop());
+async function suite({ backend, idp }: NonNullable<typeof stack>): Promise<void> {
   const alice = backend.users[0]!;
   const proxy = await startProxy({
     backend, userinfoUrl: idp.userinfoUrl,
@@ -44,36 +30,8 @@ async function suite(): Promise<void> {
     },
   });
   t.teardown(() => proxy.stop());
-  const ca = readFileSync(proxy.certs.caFile, 'utf8');
   const plain = b64(`\0${alice.email}\0${alice.password}`);
-
-  const imap = async (line: string): Promise<string> => {
-    const c = await RawClient.connect(proxy.imapsPort, { implicitTls: true, ca });
-    t.teardown(() => c.close());
-    await c.line();
-    c.write(`${line}\r\n`);
-    let reply = await c.line(15_000);
-    if (reply.startsWith('+')) { c.write('\r\n'); reply = await c.line(15_000); } // a token's error challenge
-    return reply;
-  };
-  const pop3 = async (line: string): Promise<string> => {
-    const c = await RawPop3.connect(proxy.server.port('pop3s'), { implicitTls: true, ca });
-    t.teardown(() => c.close());
-    await c.line();
-    let reply = await c.command(line, 15_000);
-    if (reply.startsWith('+ ')) reply = await c.command('', 15_000);
-    return reply;
-  };
-  const sieve = async (line: string): Promise<string> => {
-    const c = await RawSieve.connect(proxy.managesievePort);
-    t.teardown(() => c.close());
-    await c.response();
-    await c.startTls(ca);
-    c.socket.write(`${line}\r\n`);
-    let reply = await c.line(15_000);
-    if (reply.startsWith('"')) { c.socket.write('""\r\n'); reply = await c.line(15_000); }
-    return reply;
-  };
+  const { imap, pop3, sieve } = loginReplies(t, proxy, { timeoutMs: 15_000 });
 
   const cases: Array<[string, () => Promise<string>, RegExp]> = [
     ['IMAP token', async () => imap(`a1 AUTHENTICATE XOAUTH2 ${xoauth2(alice.email, await idp.mintToken(alice.email))}`), /^a1 NO \[UNAVAILABLE\]/],

@@ -8,45 +8,15 @@
 // while every POP3 or ManageSieve login failed and /readyz, which does probe those ports, said not
 // ready. It must check what the proxy will do: the ports and the master logins of every front on.
 import t from 'tap';
-import { startBackend } from '../harness/backend.js';
-import { debian13Unavailable } from '../harness/flavour.js';
-import { startIdp } from '../harness/idp.js';
-import { makeCerts } from '../harness/certs.js';
-import { runDoctor } from '../../src/doctor/run.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { startDovecot24BackendAndIdp } from '../harness/stack.js';
+import { doctorAgainst } from '../harness/doctor.js';
 
-const unavailable = debian13Unavailable();
-if (unavailable) {
-  t.plan(0, `Dovecot 2.4 backend: ${unavailable}`);
-} else {
-  await suite();
-}
+// On 127.0.0.2, as DMS in its own container: Dovecot 2.4 counts the proxy's leg as secured only over TLS.
+const stack = await startDovecot24BackendAndIdp(t);
+if (stack) await suite(stack);
 
-async function suite(): Promise<void> {
-  // On 127.0.0.2, as DMS in its own container: Dovecot 2.4 counts the proxy's leg as secured only over TLS.
-  const backend = await startBackend({ flavour: 'debian13', host: '127.0.0.2' });
-  t.teardown(() => backend.stop());
-  const idp = await startIdp();
-  t.teardown(() => idp.stop());
-  const dir = mkdtempSync(join(tmpdir(), 'omp-doctor-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const certs = await makeCerts(dir, { prefix: 'proxy-' });
-  const alice = backend.users[0]!;
-  const env = {
-    PATH: process.env.PATH ?? '', SSL_CERT_PATH: certs.certFile, SSL_KEY_PATH: certs.keyFile, SMTP_HOSTNAME: 'proxy.example.test',
-    OAUTH2_INTROSPECTION_URL: idp.userinfoUrl, DMS_HOST: backend.host, DMS_IMAP_PORT: String(backend.imapPort),
-    DMS_SUBMISSION_PORT: String(backend.submissionPort), DMS_TLS_CA_FILE: backend.caFile, DMS_TLS_SERVERNAME: 'localhost',
-    DMS_MASTER_USER: backend.master.user, DMS_MASTER_PASSWORD: backend.master.password,
-    LISTEN_POP3S: '127.0.0.1:0', DMS_POP3_PORT: String(backend.pop3Port),
-    LISTEN_MANAGESIEVE: '127.0.0.1:0', DMS_MANAGESIEVE_PORT: String(backend.managesievePort),
-  };
-  const doctor = async (extra: Record<string, string>) => {
-    const lines: string[] = [];
-    const code = await runDoctor({ env: { ...env, ...extra }, file: {}, user: alice.email }, (l) => lines.push(l));
-    return { code, out: lines.join('\n') };
-  };
+async function suite({ backend, idp }: NonNullable<typeof stack>): Promise<void> {
+  const doctor = await doctorAgainst(t, backend, idp);
 
   t.test('a good setup: POP3 and ManageSieve master logins are checked and pass', async (t) => {
     const r = await doctor({});

@@ -7,44 +7,15 @@
 // capabilities lack `XCLIENT`. The proxy then silently logged in without the client's address,
 // and doctor said "all checks passed". doctor must say that Dovecot does not trust the proxy.
 import t from 'tap';
-import { startBackend } from '../harness/backend.js';
-import { debian13Unavailable } from '../harness/flavour.js';
-import { startIdp } from '../harness/idp.js';
-import { makeCerts } from '../harness/certs.js';
-import { runDoctor } from '../../src/doctor/run.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { startDovecot24BackendAndIdp } from '../harness/stack.js';
+import { doctorAgainst } from '../harness/doctor.js';
 
-const unavailable = debian13Unavailable();
-if (unavailable) {
-  t.plan(0, `Dovecot 2.4 backend: ${unavailable}`);
-} else {
-  await suite();
-}
+// login_trusted_networks names no address of the proxy's (the last setting wins in Dovecot's config).
+const stack = await startDovecot24BackendAndIdp(t, { dovecotConf: 'login_trusted_networks = 192.0.2.0/24\n' });
+if (stack) await suite(stack);
 
-async function suite(): Promise<void> {
-  // login_trusted_networks names no address of the proxy's (the last setting wins in Dovecot's config).
-  const backend = await startBackend({ flavour: 'debian13', host: '127.0.0.2', dovecotConf: 'login_trusted_networks = 192.0.2.0/24\n' });
-  t.teardown(() => backend.stop());
-  const idp = await startIdp();
-  t.teardown(() => idp.stop());
-  const dir = mkdtempSync(join(tmpdir(), 'omp-doctor-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const certs = await makeCerts(dir, { prefix: 'proxy-' });
-  const env = {
-    PATH: process.env.PATH ?? '', SSL_CERT_PATH: certs.certFile, SSL_KEY_PATH: certs.keyFile, SMTP_HOSTNAME: 'proxy.example.test',
-    OAUTH2_INTROSPECTION_URL: idp.userinfoUrl, DMS_HOST: backend.host, DMS_IMAP_PORT: String(backend.imapPort),
-    DMS_SUBMISSION_PORT: String(backend.submissionPort), DMS_TLS_CA_FILE: backend.caFile, DMS_TLS_SERVERNAME: 'localhost',
-    DMS_MASTER_USER: backend.master.user, DMS_MASTER_PASSWORD: backend.master.password,
-    LISTEN_POP3S: '127.0.0.1:0', DMS_POP3_PORT: String(backend.pop3Port),
-    LISTEN_MANAGESIEVE: '127.0.0.1:0', DMS_MANAGESIEVE_PORT: String(backend.managesievePort),
-  };
-  const doctor = async (extra: Record<string, string> = {}) => {
-    const lines: string[] = [];
-    const code = await runDoctor({ env: { ...env, ...extra }, file: {}, user: backend.users[0]!.email }, (l) => lines.push(l));
-    return { code, out: lines.join('\n') };
-  };
+async function suite({ backend, idp }: NonNullable<typeof stack>): Promise<void> {
+  const doctor = await doctorAgainst(t, backend, idp);
 
   t.test('Dovecot does not trust the proxy: doctor says so for POP3 and ManageSieve, naming login_trusted_networks', async (t) => {
     const r = await doctor();

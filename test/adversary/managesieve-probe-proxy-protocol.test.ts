@@ -11,9 +11,7 @@ import net from 'node:net';
 import { startBackendAndIdp } from '../harness/stack.js';
 import { eventually, startProxy } from '../harness/proxy.js';
 import { RawSieve } from '../harness/raw-sieve.js';
-import { flavourFromEnv } from '../harness/flavour.js';
 
-const skip = flavourFromEnv() === 'debian13' ? 'the Debian 13 test backend has no Dovecot managesieve yet' : false;
 const PROXY_V2_SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 const EXTENSION = 'x-only-this-server';
 
@@ -39,7 +37,7 @@ async function fakeHaproxySieve(): Promise<{ port: number; headers: number; clos
   return { port: (server.address() as net.AddressInfo).port, get headers() { return state.headers; }, close: () => server.close() };
 }
 
-t.test('the start-up probe sends the PROXY header too: Dovecot\'s capabilities are read, no warning', { skip }, async (t) => {
+t.test('the start-up probe sends the PROXY header too: Dovecot\'s capabilities are read, no warning', async (t) => {
   const { backend, idp } = await startBackendAndIdp(t);
   const fake = await fakeHaproxySieve();
   const proxy = await startProxy({
@@ -57,7 +55,7 @@ t.test('the start-up probe sends the PROXY header too: Dovecot\'s capabilities a
   t.match(greeting.lines.join('\n'), new RegExp(`"SIEVE" "[^"]*${EXTENSION}`), "the greeting lists the server's SIEVE extensions, not the defaults");
 });
 
-t.test('against Dovecot\'s own haproxy = yes managesieve listener: no warning', { skip }, async (t) => {
+t.test('against Dovecot\'s own haproxy = yes managesieve listener: no warning', async (t) => {
   const { backend, idp } = await startBackendAndIdp(t);
   const proxy = await startProxy({
     backend, userinfoUrl: idp.userinfoUrl,

@@ -11,27 +11,15 @@
 // later, an error line names DMS_MASTER_USER/DMS_MASTER_PASSWORD, nothing is counted. A mailbox
 // that is no DMS account stays the user's failed login.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { startBackend } from '../harness/backend.js';
-import { debian13Unavailable } from '../harness/flavour.js';
-import { startIdp } from '../harness/idp.js';
+import { startDovecot24BackendAndIdp } from '../harness/stack.js';
 import { startProxy, type TestProxy } from '../harness/proxy.js';
-import { RawClient, xoauth2 } from '../harness/raw-imap.js';
-import { RawPop3 } from '../harness/raw-pop3.js';
-import { RawSieve } from '../harness/raw-sieve.js';
+import { loginReplies } from '../harness/login-replies.js';
+import { xoauth2 } from '../harness/raw-imap.js';
 
-const unavailable = debian13Unavailable();
-if (unavailable) {
-  t.plan(0, `Dovecot 2.4 backend: ${unavailable}`);
-} else {
-  await suite();
-}
+const stack = await startDovecot24BackendAndIdp(t);
+if (stack) await suite(stack);
 
-async function suite(): Promise<void> {
-  const backend = await startBackend({ flavour: 'debian13', host: '127.0.0.2' });
-  t.teardown(() => backend.stop());
-  const idp = await startIdp();
-  t.teardown(() => idp.stop());
+async function suite({ backend, idp }: NonNullable<typeof stack>): Promise<void> {
   idp.addAccount({ email: 'ghost@example.test' }); // an IdP user with no DMS account
   const alice = backend.users[0]!;
   const proxyWith = async (env: Record<string, string>): Promise<TestProxy> => {
@@ -47,36 +35,14 @@ async function suite(): Promise<void> {
   let next = 10;
   const from = (): string => `127.0.3.${next++}`;
 
+  /** A token login for `user` on each protocol: the reply. */
   const logins = (p: TestProxy) => {
-    const ca = readFileSync(p.certs.caFile, 'utf8');
+    const l = loginReplies(t, p, { timeoutMs: 20_000, from });
+    const token = async (user: string) => xoauth2(user, await idp.mintToken(user));
     return {
-      imap: async (user: string): Promise<string> => {
-        const c = await RawClient.connect(p.imapsPort, { implicitTls: true, ca, localAddress: from() });
-        t.teardown(() => c.close());
-        await c.line();
-        c.write(`a1 AUTHENTICATE XOAUTH2 ${xoauth2(user, await idp.mintToken(user))}\r\n`);
-        let reply = await c.line(20_000);
-        if (reply.startsWith('+')) { c.write('\r\n'); reply = await c.line(20_000); }
-        return reply;
-      },
-      pop3: async (user: string): Promise<string> => {
-        const c = await RawPop3.connect(p.server.port('pop3s'), { implicitTls: true, ca, localAddress: from() });
-        t.teardown(() => c.close());
-        await c.line();
-        let reply = await c.command(`AUTH XOAUTH2 ${xoauth2(user, await idp.mintToken(user))}`, 20_000);
-        if (reply.startsWith('+ ')) reply = await c.command('', 20_000);
-        return reply;
-      },
-      sieve: async (user: string): Promise<string> => {
-        const c = await RawSieve.connect(p.managesievePort, { localAddress: from() });
-        t.teardown(() => c.close());
-        await c.response();
-        await c.startTls(ca);
-        c.socket.write(`AUTHENTICATE "XOAUTH2" "${xoauth2(user, await idp.mintToken(user))}"\r\n`);
-        let reply = await c.line(20_000);
-        if (reply.startsWith('"')) { c.socket.write('""\r\n'); reply = await c.line(20_000); }
-        return reply;
-      },
+      imap: async (user: string) => l.imap(`a1 AUTHENTICATE XOAUTH2 ${await token(user)}`),
+      pop3: async (user: string) => l.pop3(`AUTH XOAUTH2 ${await token(user)}`),
+      sieve: async (user: string) => l.sieve(`AUTHENTICATE "XOAUTH2" "${await token(user)}"`),
     };
   };
 

@@ -8,40 +8,27 @@
 // else). A departing user can keep one slow create in flight at all times to be sure of it.
 import t from 'tap';
 import tls from 'node:tls';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import type { PortalDeps } from '../../src/portal/routes.js';
-import { portalConnections, startPortalListener } from '../../src/portal/server.js';
 import { PortalSessions } from '../../src/portal/sessions.js';
 import { AppPasswordFile } from '../../src/state/app-password-file.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { makeCerts } from '../harness/certs.js';
+import { portalForm, startTestPortal } from '../harness/portal-listener.js';
 
-const ORIGIN = 'https://portal.example.test';
 const ALICE = 'alice@example.test';
 const dir = mkdtempSync(join(tmpdir(), 'o2mp-portal-deleted-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const certs = await makeCerts(dir);
-const context = tls.createSecureContext({ cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) });
 const store = await AppPasswordFile.open(join(dir, 'app-passwords.json'));
 t.teardown(() => store.close());
 const sessions = new PortalSessions(60_000);
 const disabled = new Map<string, string>();
-const deps = {
-  config: {
-    listen: { host: '127.0.0.1', port: 0 }, origin: ORIGIN, redirectUri: `${ORIGIN}/callback`,
-    clientId: 'portal', clientSecret: '', issuer: 'https://idp.example.test', scopes: ['openid'], sessionTtlMs: 60_000,
-  },
+const { port } = await startTestPortal(t, {
   store,
   sessions,
   disabledReason: (user: string) => disabled.get(user),
-  log: createLogger('silent', new Writable({ write(_c, _e, cb) { cb(); } })),
-} as unknown as PortalDeps;
-const listener = await startPortalListener({ host: '127.0.0.1', port: 0 }, { context, SNICallback: (_n, cb) => cb(null, context) }, null,
-  portalConnections({ maxConnectionsPerIp: 100, ipv6ClientPrefix: 64 }), deps);
-t.teardown(() => listener.close());
+  log: createLogger('silent'),
+});
 
 /** What a SCIM DELETE does to the portal's side (server.ts, service.ts): disabled, sessions ended, app passwords revoked. */
 async function scimDelete(user: string): Promise<void> {
@@ -54,7 +41,7 @@ t.test('deleted while the create form is coming in: no app password outlives the
   const sid = sessions.start(ALICE);
   const csrf = sessions.get(sid)!.csrf;
   const body = `csrf=${csrf}&label=Keep-me`;
-  const s = tls.connect({ host: '127.0.0.1', port: listener.address().port, rejectUnauthorized: false, servername: 'localhost' });
+  const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername: 'localhost' });
   t.teardown(() => s.destroy());
   let text = '';
   s.on('data', (d: Buffer) => { text += d.toString('latin1'); });
@@ -62,8 +49,7 @@ t.test('deleted while the create form is coming in: no app password outlives the
   await new Promise((r) => s.on('secureConnect', r));
   s.on('error', () => undefined);
   // Headers and all of the form but its last byte.
-  s.write(`POST /create HTTP/1.1\r\nHost: portal.example.test\r\nConnection: close\r\nCookie: __Host-omp-session=${sid}\r\nOrigin: ${ORIGIN}\r\n`
-    + `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, -1)}`);
+  s.write(portalForm('POST', '/create', sid, body).slice(0, -1));
   await new Promise((r) => setTimeout(r, 300)); // the portal has the request and waits for the form
   await scimDelete(ALICE);
   s.write(body.slice(-1));

@@ -4,47 +4,15 @@
 // visit carried it. Sign-out needs no live session: it ends whatever there is and clears the
 // cookie (a cross-site POST is still refused by the origin check).
 import t from 'tap';
-import tls from 'node:tls';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import type { PortalDeps } from '../../src/portal/routes.js';
-import { portalConnections, startPortalListener } from '../../src/portal/server.js';
 import { PortalSessions } from '../../src/portal/sessions.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { makeCerts } from '../harness/certs.js';
+import { PORTAL_ORIGIN as ORIGIN, portalForm, startTestPortal } from '../harness/portal-listener.js';
+import { rawHttps } from '../harness/raw-http.js';
 
-const ORIGIN = 'https://portal.example.test';
-const dir = mkdtempSync(join(tmpdir(), 'o2mp-portal-logout-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const certs = await makeCerts(dir);
-const context = tls.createSecureContext({ cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) });
 const sessions = new PortalSessions(60_000);
-const deps = {
-  config: {
-    listen: { host: '127.0.0.1', port: 0 }, origin: ORIGIN, redirectUri: `${ORIGIN}/callback`,
-    clientId: 'portal', clientSecret: '', issuer: 'https://idp.example.test', scopes: ['openid'], sessionTtlMs: 60_000,
-  },
-  sessions,
-  disabledReason: () => undefined,
-  log: createLogger('info', new Writable({ write(_c, _e, cb) { cb(); } })),
-} as unknown as PortalDeps;
-const listener = await startPortalListener({ host: '127.0.0.1', port: 0 }, { context, SNICallback: (_n, cb) => cb(null, context) }, null,
-  portalConnections({ maxConnectionsPerIp: 100, ipv6ClientPrefix: 64 }), deps);
-t.teardown(() => listener.close());
-const port = listener.address().port;
+const { port } = await startTestPortal(t, { sessions });
 
-function post(path: string, sid: string, origin: string, body: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername: 'localhost' });
-    let text = '';
-    s.on('secureConnect', () => s.write(`POST ${path} HTTP/1.1\r\nHost: portal.example.test\r\nConnection: close\r\nCookie: __Host-omp-session=${sid}\r\n`
-      + `Origin: ${origin}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
-    s.on('data', (d: Buffer) => { text += d.toString('latin1'); });
-    s.on('error', reject);
-    s.on('close', () => resolve(text));
-  });
+async function post(path: string, sid: string, origin: string, body: string): Promise<string> {
+  return (await rawHttps(port, portalForm('POST', path, sid, body, origin))).text;
 }
 
 t.test('POST /logout with a session that has ended: back to the start page, the cookie cleared', async (t) => {

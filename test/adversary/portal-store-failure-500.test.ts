@@ -6,59 +6,29 @@
 // docs keep for bugs (security.md) and alerts watch. What the portal says when its session
 // store does not answer (a 503 page, "try again", retry-after) is what it must say here.
 import t from 'tap';
-import tls from 'node:tls';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import type { PortalDeps } from '../../src/portal/routes.js';
-import { portalConnections, startPortalListener } from '../../src/portal/server.js';
 import { PortalSessions } from '../../src/portal/sessions.js';
 import { AppPasswordsUnavailableError, type AppPasswordStore } from '../../src/auth/app-passwords.js';
 import { AppPasswordFile } from '../../src/state/app-password-file.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { makeCerts } from '../harness/certs.js';
+import { captureLog, portalForm, startTestPortal } from '../harness/portal-listener.js';
+import { rawHttps } from '../harness/raw-http.js';
 
-const ORIGIN = 'https://portal.example.test';
 const dir = mkdtempSync(join(tmpdir(), 'o2mp-portal-store-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const certs = await makeCerts(dir);
-const context = tls.createSecureContext({ cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) });
-const lines: Array<Record<string, unknown>> = [];
-const log = createLogger('info', new Writable({
-  write(chunk: Buffer, _e, cb) {
-    for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
-    cb();
-  },
-}));
+const { log, lines } = captureLog();
 
 async function portal(store: AppPasswordStore) {
   const sessions = new PortalSessions(60_000);
-  const deps = {
-    config: {
-      listen: { host: '127.0.0.1', port: 0 }, origin: ORIGIN, redirectUri: `${ORIGIN}/callback`,
-      clientId: 'portal', clientSecret: '', issuer: 'https://idp.example.test', scopes: ['openid'], sessionTtlMs: 60_000,
-    },
-    store,
-    sessions,
-    disabledReason: () => undefined,
-    log,
-  } as unknown as PortalDeps;
-  const listener = await startPortalListener({ host: '127.0.0.1', port: 0 }, { context, SNICallback: (_n, cb) => cb(null, context) }, null,
-    portalConnections({ maxConnectionsPerIp: 100, ipv6ClientPrefix: 64 }), deps);
-  t.teardown(() => listener.close());
+  const { port } = await startTestPortal(t, { store, sessions, log });
   const sid = sessions.start('alice@example.test');
   const csrf = sessions.get(sid)!.csrf;
-  const port = listener.address().port;
-  const request = (method: string, path: string, body = ''): Promise<{ status: number; text: string }> => new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername: 'localhost' });
-    let text = '';
-    s.on('secureConnect', () => s.write(`${method} ${path} HTTP/1.1\r\nHost: portal.example.test\r\nConnection: close\r\nCookie: __Host-omp-session=${sid}\r\n`
-      + `Origin: ${ORIGIN}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
-    s.on('data', (d: Buffer) => { text += d.toString('latin1'); });
-    s.on('error', reject);
-    s.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), text }));
-  });
+  const request = async (method: string, path: string, body = ''): Promise<{ status: number; text: string }> => {
+    // 15 s: past LOCK_WAIT_MS, which a create behind a held lock waits out before its 503.
+    const { text } = await rawHttps(port, portalForm(method, path, sid, body), 15_000);
+    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), text };
+  };
   return { request, csrf };
 }
 

@@ -17,16 +17,13 @@ import { RawPop3 } from '../harness/raw-pop3.js';
 import { RawSieve } from '../harness/raw-sieve.js';
 import { startStack } from '../harness/stack.js';
 import { startProxy } from '../harness/proxy.js';
-import { flavourFromEnv } from '../harness/flavour.js';
 
-// Dovecot 2.4 (the Debian 13 test root) has no pop3 / managesieve yet.
-const fronts = flavourFromEnv() !== 'debian13';
 const MAX_PER_IP = 3; // as many as the stalled exchanges below
 const { backend, idp, proxy, ca, alice } = await startStack(t, {
   proxyEnv: {
     PREAUTH_TIMEOUT_SECONDS: '2',
     AUTH_FAIL_MAX_PER_IP: String(MAX_PER_IP),
-    ...(fronts ? { LISTEN_POP3S: '127.0.0.1:0', LISTEN_MANAGESIEVE: '127.0.0.1:0' } : {}),
+    LISTEN_POP3S: '127.0.0.1:0', LISTEN_MANAGESIEVE: '127.0.0.1:0',
   },
 });
 
@@ -42,23 +39,21 @@ t.test('a continuation the client never answers, ended by the pre-login deadline
     t.match(await imap.line(), /^\+/, 'IMAP: the continuation');
     t.match(await imap.line(4000), /^\* BYE .*inactivity/i, 'IMAP: ended by the deadline');
   })()];
-  if (fronts) {
-    stalls.push((async () => {
-      const pop = await RawPop3.connect(proxy.server.port('pop3s'), { implicitTls: true, ca });
-      t.teardown(() => pop.close());
-      await pop.line();
-      t.match(await pop.command('AUTH PLAIN'), /^\+/, 'POP3: the continuation');
-      t.match(await pop.line(4000), /^-ERR .*inactivity/i, 'POP3: ended by the deadline');
-    })(), (async () => {
-      const sieve = await RawSieve.connect(proxy.managesievePort);
-      t.teardown(() => sieve.close());
-      await sieve.response();
-      await sieve.startTls(ca);
-      sieve.write('AUTHENTICATE "PLAIN"\r\n');
-      t.equal(await sieve.challenge(), '', 'ManageSieve: the empty challenge');
-      t.match((await sieve.response(4000)).response, /^BYE .*inactivity/i, 'ManageSieve: ended by the deadline');
-    })());
-  }
+  stalls.push((async () => {
+    const pop = await RawPop3.connect(proxy.server.port('pop3s'), { implicitTls: true, ca });
+    t.teardown(() => pop.close());
+    await pop.line();
+    t.match(await pop.command('AUTH PLAIN'), /^\+/, 'POP3: the continuation');
+    t.match(await pop.line(4000), /^-ERR .*inactivity/i, 'POP3: ended by the deadline');
+  })(), (async () => {
+    const sieve = await RawSieve.connect(proxy.managesievePort);
+    t.teardown(() => sieve.close());
+    await sieve.response();
+    await sieve.startTls(ca);
+    sieve.write('AUTHENTICATE "PLAIN"\r\n');
+    t.equal(await sieve.challenge(), '', 'ManageSieve: the empty challenge');
+    t.match((await sieve.response(4000)).response, /^BYE .*inactivity/i, 'ManageSieve: ended by the deadline');
+  })());
   await Promise.all(stalls);
   await new Promise((r) => setTimeout(r, 300));
   t.same(authFailed().map((l) => `${String(l.proto)}: ${String(l.reason)}`), [], 'no credential was tried: no auth-failed line for Fail2Ban');
@@ -71,7 +66,7 @@ t.test('a continuation the client never answers, ended by the pre-login deadline
 });
 
 t.test('a continuation awaited when the proxy shuts down: no auth-failed', async (t) => {
-  const other = await startProxy({ backend, userinfoUrl: idp.userinfoUrl, env: fronts ? { LISTEN_POP3S: '127.0.0.1:0' } : {} });
+  const other = await startProxy({ backend, userinfoUrl: idp.userinfoUrl, env: { LISTEN_POP3S: '127.0.0.1:0' } });
   t.teardown(() => other.stop());
   const otherCa = (await import('node:fs')).readFileSync(other.certs.caFile, 'utf8');
   const imap = await RawClient.connect(other.imapsPort, { implicitTls: true, ca: otherCa });
@@ -79,12 +74,10 @@ t.test('a continuation awaited when the proxy shuts down: no auth-failed', async
   await imap.line();
   imap.socket.write('a1 AUTHENTICATE PLAIN\r\n');
   t.match(await imap.line(), /^\+/, 'IMAP: the continuation');
-  if (fronts) {
-    const pop = await RawPop3.connect(other.server.port('pop3s'), { implicitTls: true, ca: otherCa });
-    t.teardown(() => pop.close());
-    await pop.line();
-    t.match(await pop.command('AUTH XOAUTH2'), /^\+/, 'POP3: the continuation');
-  }
+  const pop = await RawPop3.connect(other.server.port('pop3s'), { implicitTls: true, ca: otherCa });
+  t.teardown(() => pop.close());
+  await pop.line();
+  t.match(await pop.command('AUTH XOAUTH2'), /^\+/, 'POP3: the continuation');
   await other.stop();
   t.same(other.logs().filter((l) => l.event === 'auth-failed').map((l) => `${String(l.proto)}: ${String(l.reason)}`), [], 'the shutdown is no failed login');
 });

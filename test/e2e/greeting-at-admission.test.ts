@@ -13,7 +13,6 @@ import { startBackendAndIdp } from '../harness/stack.js';
 import { startProxy, type TestProxy } from '../harness/proxy.js';
 
 const { backend, idp } = await startBackendAndIdp(t);
-const fronts = backend.flavour !== 'debian13'; // the Debian 13 test root has no pop3 / managesieve yet
 
 const SETTLE_MS = 200;
 
@@ -37,10 +36,10 @@ const proxyHeader = (port: number): string => `PROXY TCP4 192.0.2.9 127.0.0.1 40
 async function proxyWith(env: Record<string, string>): Promise<TestProxy & { pop3: number; sieve: number }> {
   const p = await startProxy({
     backend, userinfoUrl: idp.userinfoUrl,
-    env: { PROXY_PROTOCOL_TRUSTED_NETWORKS: '127.0.0.2/32', MAX_CONNECTIONS_PER_IP: '3', ...(fronts ? { LISTEN_POP3: '127.0.0.1:0', LISTEN_MANAGESIEVE: '127.0.0.1:0' } : {}), ...env },
+    env: { PROXY_PROTOCOL_TRUSTED_NETWORKS: '127.0.0.2/32', MAX_CONNECTIONS_PER_IP: '3', LISTEN_POP3: '127.0.0.1:0', LISTEN_MANAGESIEVE: '127.0.0.1:0', ...env },
   });
   t.teardown(() => p.stop());
-  return { ...p, pop3: fronts ? p.server.port('pop3') : 0, sieve: fronts ? p.server.port('managesieve') : 0 };
+  return { ...p, pop3: p.server.port('pop3'), sieve: p.server.port('managesieve') };
 }
 
 const CASES = [
@@ -65,8 +64,6 @@ for (const c of CASES) {
         t.equal(m[1]!.includes('LOGINDISABLED'), !c.plain);
         t.equal(m[1]!.includes('AUTH=PLAIN'), c.plain);
       }
-      if (!fronts) continue;
-
       const pop3 = await transcript(p.pop3, { ...at(p.pop3), first: 'CAPA\r\n', done: (s) => s.endsWith('\r\n.\r\n') });
       const pm = /^\+OK [^\r]*\r\n\+OK [^\r]*\r\n([\s\S]*)\.\r\n$/.exec(pop3);
       t.ok(pm, `${via} POP3: one greeting, then the pipelined CAPA's answer: ${JSON.stringify(pop3)}`);
@@ -86,7 +83,7 @@ for (const c of CASES) {
 t.test('connection limit: the refusal alone, no greeting first (direct and behind PROXY)', async (t) => {
   const p = await proxyWith({});
   for (const via of ['direct', 'PROXY v1'] as const) {
-    const ports = [[p.imapPort, /^\* BYE \[UNAVAILABLE\] /], ...(fronts ? [[p.pop3, /^-ERR \[SYS\/TEMP\] /], [p.sieve, /^BYE \(TRYLATER\) /]] as const : [])] as const;
+    const ports = [[p.imapPort, /^\* BYE \[UNAVAILABLE\] /], [p.pop3, /^-ERR \[SYS\/TEMP\] /], [p.sieve, /^BYE \(TRYLATER\) /]] as const;
     for (const [port, refusal] of ports) {
       const at = via === 'direct' ? { localAddress: '127.0.0.1' } : { localAddress: '127.0.0.2' };
       const held: net.Socket[] = [];
@@ -108,7 +105,7 @@ t.test('connection limit: the refusal alone, no greeting first (direct and behin
 
 t.test('connects reset at once leave no slot taken and the proxy answers on', async (t) => {
   const p = await proxyWith({});
-  const ports = [p.imapPort, ...(fronts ? [p.pop3, p.sieve] : [])];
+  const ports = [p.imapPort, p.pop3, p.sieve];
   for (const port of ports) {
     for (let i = 0; i < 10; i++) {
       for (const [from, header] of [['127.0.0.1', ''], ['127.0.0.2', proxyHeader(port)]] as const) {

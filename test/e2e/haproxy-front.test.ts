@@ -20,17 +20,16 @@ import { haproxyVersion } from '../bench/forwarder.js';
 
 const skip = haproxyVersion() ? false : 'haproxy is not installed';
 const { backend, idp } = await startBackendAndIdp(t);
-const fronts = backend.flavour !== 'debian13'; // the Debian 13 test root has no pop3 / managesieve yet
 const alice = backend.users[0]!.email;
 const proxy = await startProxy({
   backend, userinfoUrl: idp.userinfoUrl,
-  env: { PROXY_PROTOCOL_TRUSTED_NETWORKS: '127.0.0.2/32', ...(fronts ? { LISTEN_POP3: '127.0.0.1:0', LISTEN_POP3S: '127.0.0.1:0', LISTEN_MANAGESIEVE: '127.0.0.1:0' } : {}) },
+  env: { PROXY_PROTOCOL_TRUSTED_NETWORKS: '127.0.0.2/32', LISTEN_POP3: '127.0.0.1:0', LISTEN_POP3S: '127.0.0.1:0', LISTEN_MANAGESIEVE: '127.0.0.1:0' },
 });
 t.teardown(() => proxy.stop());
 const ca = await readFile(proxy.certs.caFile, 'utf8');
 
 type Name = 'imap' | 'imaps' | 'submission' | 'submissions' | 'pop3' | 'pop3s' | 'managesieve';
-const NAMES: Name[] = ['imap', 'imaps', 'submission', 'submissions', ...(fronts ? ['pop3', 'pop3s', 'managesieve'] as const : [])];
+const NAMES: Name[] = ['imap', 'imaps', 'submission', 'submissions', 'pop3', 'pop3s', 'managesieve'];
 const VERSIONS = ['send-proxy', 'send-proxy-v2'] as const;
 
 // One HAProxy, a frontend per (listener, version).

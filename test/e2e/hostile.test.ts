@@ -8,15 +8,11 @@ import { RawClient, b64, oauthbearer, xoauth2 } from '../harness/raw-imap.js';
 import { RawPop3 } from '../harness/raw-pop3.js';
 import { RawSieve, literal } from '../harness/raw-sieve.js';
 import { startStack } from '../harness/stack.js';
-import { flavourFromEnv } from '../harness/flavour.js';
 
-// POP3 (110 STLS, 995) and ManageSieve (4190 STARTTLS) listen too; the Debian 13 test root
-// (Dovecot 2.4) has neither pop3 nor managesieve yet, so their tests skip there.
-const fronts = flavourFromEnv() !== 'debian13';
+// POP3 (110 STLS, 995) and ManageSieve (4190 STARTTLS) listen too.
 const { idp, proxy, ca, alice, bob } = await startStack(t, {
-  proxyEnv: { PREAUTH_TIMEOUT_SECONDS: '3', ...(fronts ? { LISTEN_POP3: '127.0.0.1:0', LISTEN_POP3S: '127.0.0.1:0', LISTEN_MANAGESIEVE: '127.0.0.1:0' } : {}) },
+  proxyEnv: { PREAUTH_TIMEOUT_SECONDS: '3', LISTEN_POP3: '127.0.0.1:0', LISTEN_POP3S: '127.0.0.1:0', LISTEN_MANAGESIEVE: '127.0.0.1:0' },
 });
-const skipFronts = fronts ? false : 'the Debian 13 test backend has no Dovecot pop3 / managesieve yet';
 
 async function imaps(): Promise<RawClient> {
   const c = await RawClient.connect(proxy.imapsPort, { implicitTls: true, ca });
@@ -207,7 +203,7 @@ async function sieve(secure = true): Promise<RawSieve> {
   return c;
 }
 
-t.test('POP3, ManageSieve: an HTTP request or CONNECT on the port is ended at once', { skip: skipFronts }, async (t) => {
+t.test('POP3, ManageSieve: an HTTP request or CONNECT on the port is ended at once', async (t) => {
   for (const req of ['GET / HTTP/1.1\r\nHost: mail.example\r\n\r\n', 'CONNECT mail.example:443 HTTP/1.1\r\nHost: mail.example:443\r\n\r\n']) {
     const p = await RawPop3.connect(pop3Port());
     t.teardown(() => p.close());
@@ -222,7 +218,7 @@ t.test('POP3, ManageSieve: an HTTP request or CONNECT on the port is ended at on
   }
 });
 
-t.test('ManageSieve STARTTLS with pipelined plaintext: the plaintext is discarded (CVE-2011-0411 class)', { skip: skipFronts }, async (t) => {
+t.test('ManageSieve STARTTLS with pipelined plaintext: the plaintext is discarded (CVE-2011-0411 class)', async (t) => {
   const s = await sieve(false);
   s.write(`STARTTLS\r\nAUTHENTICATE "PLAIN" "${b64(`\0${alice.email}\0${alice.password}`)}"\r\nNOOP "injected"\r\n`);
   t.match((await s.response()).response, /^OK /, 'STARTTLS');
@@ -232,7 +228,7 @@ t.test('ManageSieve STARTTLS with pipelined plaintext: the plaintext is discarde
   t.match(r.response, /^OK \(TAG "mine"\)/, 'the next reply is to our NOOP: nothing pipelined before TLS was run');
 });
 
-t.test('POP3, ManageSieve: oversized lines, SASL responses and literals are refused; the proxy keeps serving', { skip: skipFronts }, async (t) => {
+t.test('POP3, ManageSieve: oversized lines, SASL responses and literals are refused; the proxy keeps serving', async (t) => {
   const big = 'A'.repeat(3_000_000);
   const p1 = await pop3s();
   p1.write(`AUTH XOAUTH2 ${big}\r\n`); // a 3 MB initial response
@@ -267,7 +263,7 @@ t.test('POP3, ManageSieve: oversized lines, SASL responses and literals are refu
   await stillServing(t);
 });
 
-t.test("POP3, ManageSieve: alice's token or password does not log in as bob (authzid, a=, user=)", { skip: skipFronts }, async (t) => {
+t.test("POP3, ManageSieve: alice's token or password does not log in as bob (authzid, a=, user=)", async (t) => {
   const tok = await idp.mintToken(alice.email);
   const plainAsBob = b64(`${bob.email}\0${alice.email}\0${alice.password}`);
   // POP3: each refused, never +OK.
@@ -290,7 +286,7 @@ t.test("POP3, ManageSieve: alice's token or password does not log in as bob (aut
   t.notOk(proxy.logs().some((l) => l.event === 'login' && l.user === bob.email), 'no login as bob');
 });
 
-t.test('POP3, ManageSieve: a PROXY header from an untrusted client is a command, not an address', { skip: skipFronts }, async (t) => {
+t.test('POP3, ManageSieve: a PROXY header from an untrusted client is a command, not an address', async (t) => {
   const p = await RawPop3.connect(pop3Port());
   t.teardown(() => p.close());
   await p.line();
@@ -300,7 +296,7 @@ t.test('POP3, ManageSieve: a PROXY header from an untrusted client is a command,
   t.match((await s.command('NOOP')).response, /^OK/, 'the session goes on');
 });
 
-t.test('POP3, ManageSieve: FIN right after the greeting closes at once', { skip: skipFronts }, async (t) => {
+t.test('POP3, ManageSieve: FIN right after the greeting closes at once', async (t) => {
   for (const c of [await RawPop3.connect(pop3Port()), await RawSieve.connect(proxy.managesievePort)]) {
     t.teardown(() => c.close());
     await c.line();
@@ -309,7 +305,7 @@ t.test('POP3, ManageSieve: FIN right after the greeting closes at once', { skip:
   }
 });
 
-t.test('slowloris (a byte at a time) is cut by the pre-login deadline, POP3 (plain and 995) and ManageSieve', { skip: skipFronts }, async (t) => {
+t.test('slowloris (a byte at a time) is cut by the pre-login deadline, POP3 (plain and 995) and ManageSieve', async (t) => {
   const drip = async (port: number, implicitTls: boolean, expect: RegExp): Promise<void> => {
     const raw = net.connect(port, '127.0.0.1');
     t.teardown(() => raw.destroy());
@@ -332,7 +328,7 @@ t.test('slowloris (a byte at a time) is cut by the pre-login deadline, POP3 (pla
 // second login there (UNAUTHENTICATE, RFC 8437 / RFC 5804 §2.14.1, then AUTHENTICATE or LOGIN
 // with bob's password) would get past our token checks, failure limits and SCIM deactivation:
 // Dovecot trusts the proxy's address. Dovecot 2.3 refuses each one; this keeps it so.
-t.test('after login, no second login through the splice (IMAP, POP3, ManageSieve)', { skip: skipFronts }, async (t) => {
+t.test('after login, no second login through the splice (IMAP, POP3, ManageSieve)', async (t) => {
   const bobPlain = b64(`\0${bob.email}\0${bob.password}`);
   const c = await imaps();
   t.match((await c.command(`a1 AUTHENTICATE XOAUTH2 ${xoauth2(alice.email, await idp.mintToken(alice.email))}`)).tagged, /^a1 OK /);

@@ -58,13 +58,16 @@ const OUTBOUND: readonly Outbound[] = [
   {
     name: 'proxy-v2',
     // Dovecot 2.4 takes the header's TLS flag as TLS already active and refuses STARTTLS:
-    // there the leg is implicit TLS to the haproxy + ssl listener (DMS 10993).
+    // there the IMAP leg is implicit TLS to the haproxy + ssl listener (DMS 10993), and the POP3
+    // and ManageSieve legs (DMS has no such listener for them) plaintext, the header's SSL TLV
+    // saying the client used TLS.
     env: (b) => ({
       DMS_IMAP_PROXY_PROTOCOL: '1',
       ...(b.flavour === 'debian13' ? { DMS_TLS: 'implicit', DMS_IMAP_PORT: String(b.imapsHaproxyPort) } : { DMS_IMAP_PORT: String(b.imapHaproxyPort) }),
       DMS_SUBMISSION_PROXY_PROTOCOL: '1', DMS_SUBMISSION_PORT: String(b.submissionHaproxyPort),
       DMS_POP3_PROXY_PROTOCOL: '1', DMS_POP3_PORT: String(b.pop3HaproxyPort),
       DMS_MANAGESIEVE_PROXY_PROTOCOL: '1', DMS_MANAGESIEVE_PORT: String(b.managesieveHaproxyPort),
+      ...(b.flavour === 'debian13' ? { DMS_POP3_TLS: 'none', DMS_MANAGESIEVE_TLS: 'none' } : {}),
     }),
   },
 ];
@@ -192,7 +195,7 @@ const managesieve: Driver = {
     t.match((await c.command(`PUTSCRIPT "${name}" ${literal('keep;\r\n')}`)).response, /^OK/, 'PUTSCRIPT');
     t.ok((await c.command('LISTSCRIPTS')).lines.includes(`"${name}"`), 'the script is listed');
     t.match((await c.command('LOGOUT')).response, /^OK/);
-    const rip = new RegExp(`managesieve-login: Info: Login: user=<${esc(alice.email)}>.*rip=${esc(k.client)}[,\\s]`);
+    const rip = new RegExp(`managesieve-login: Info: ${dovecotLoginLine(alice.email)}.*rip=${esc(k.client)}[,\\s]`);
     const line = await eventually(async () => (await backend.dovecotLog()).split('\n').find((l) => rip.test(l)), 5000, `Dovecot login line for ${k.client}`).catch(() => undefined);
     t.ok(line, `Dovecot logs ${k.client}`);
   },
@@ -222,7 +225,7 @@ const pop3: Driver = {
     t.match(await c.command('RETR 1'), /^\+OK/, 'RETR');
     t.match((await c.body()).join('\n'), SEED_SUBJECT, 'the message comes back through the splice');
     t.match(await c.command('QUIT'), /^\+OK/);
-    const rip = new RegExp(`pop3-login: .*Login: user=<${esc(alice.email)}>.*rip=${esc(k.client)}[,\\s]`);
+    const rip = new RegExp(`pop3-login: .*${dovecotLoginLine(alice.email)}.*rip=${esc(k.client)}[,\\s]`);
     const line = await eventually(async () => (await backend.dovecotLog()).split('\n').find((l) => rip.test(l)), 5000, `Dovecot pop3 login line for ${k.client}`).catch(() => undefined);
     t.ok(line, `Dovecot logs ${k.client}`);
   },
@@ -235,13 +238,9 @@ const LISTENERS: readonly ListenerRow[] = [
   { name: 'imaps', implicitTls: true, driver: imap },
   { name: 'submission', implicitTls: false, driver: smtp },
   { name: 'submissions', implicitTls: true, driver: smtp },
-  // The Debian 13 (Dovecot 2.4) backend has no pop3 yet (its root is built without dovecot-pop3d).
-  ...(backend.flavour === 'debian13' ? [] : [
-    { name: 'pop3', implicitTls: false, driver: pop3 },
-    { name: 'pop3s', implicitTls: true, driver: pop3 },
-    // ManageSieve likewise: the Debian 13 root has no dovecot-managesieved yet.
-    { name: 'managesieve', implicitTls: false, driver: managesieve },
-  ] as const),
+  { name: 'pop3', implicitTls: false, driver: pop3 },
+  { name: 'pop3s', implicitTls: true, driver: pop3 },
+  { name: 'managesieve', implicitTls: false, driver: managesieve },
 ];
 
 interface Case {

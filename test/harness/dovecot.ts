@@ -121,15 +121,6 @@ userdb {
 }
 
 ${dovecotServices(c)}
-service managesieve-login {
-  inet_listener sieve {
-    port = ${c.managesievePort}
-  }
-  inet_listener sieve_haproxy {
-    port = ${c.managesieveHaproxyPort}
-    haproxy = yes
-  }
-}
 # DMS with ENABLE_MANAGESIEVE=1: the Sieve plugin runs the user's active script at LMTP
 # delivery, so a script uploaded over ManageSieve acts on the next message.
 protocol lmtp {
@@ -140,19 +131,6 @@ lda_mailbox_autocreate = yes
 lda_mailbox_autosubscribe = yes
 plugin {
   sieve = file:~/sieve;active=~/.dovecot.sieve
-}
-service pop3-login {
-  inet_listener pop3 {
-    port = ${c.pop3Port}
-  }
-  inet_listener pop3s {
-    port = ${c.pop3sPort}
-    ssl = yes
-  }
-  inet_listener pop3_haproxy {
-    port = ${c.pop3HaproxyPort}
-    haproxy = yes
-  }
 }
 ${c.extra ?? ''}
 `;

@@ -65,15 +65,6 @@ userdb passwd-file {
 }
 
 ${dovecotServices(c)}
-service managesieve-login {
-  inet_listener sieve {
-    port = ${c.managesievePort}
-  }
-  inet_listener sieve_haproxy {
-    port = ${c.managesieveHaproxyPort}
-    haproxy = yes
-  }
-}
 # DMS with ENABLE_MANAGESIEVE=1: the Sieve plugin runs the user's active script at LMTP
 # delivery (2.4: mail_plugins is a block, the script location a named sieve_script).
 protocol lmtp {
@@ -88,24 +79,15 @@ sieve_script personal {
   path = ~/sieve
   active_path = ~/.dovecot.sieve
 }
-service pop3-login {
-  inet_listener pop3 {
-    port = ${c.pop3Port}
-  }
-  inet_listener pop3s {
-    port = ${c.pop3sPort}
-    ssl = yes
-  }
-  inet_listener pop3_haproxy {
-    port = ${c.pop3HaproxyPort}
-    haproxy = yes
-  }
-}
 ${c.extra ?? ''}
 `;
 }
 
-/** The listeners and sockets: spelled the same in 2.3 and 2.4 (dovecot.ts uses this too). */
+/**
+ * The listeners and sockets: spelled the same in 2.3 and 2.4 (dovecot.ts uses this too). POP3
+ * and ManageSieve are DMS's ENABLE_POP3=1 and ENABLE_MANAGESIEVE=1, each with a PROXY-protocol
+ * listener beside.
+ */
 export function dovecotServices(c: DovecotConfig): string {
   return `service imap-login {
   inet_listener imap {
@@ -133,6 +115,28 @@ service lmtp {
 service auth {
   unix_listener auth-postfix {
     mode = 0666
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = ${c.pop3Port}
+  }
+  inet_listener pop3s {
+    port = ${c.pop3sPort}
+    ssl = yes
+  }
+  inet_listener pop3_haproxy {
+    port = ${c.pop3HaproxyPort}
+    haproxy = yes
+  }
+}
+service managesieve-login {
+  inet_listener sieve {
+    port = ${c.managesievePort}
+  }
+  inet_listener sieve_haproxy {
+    port = ${c.managesieveHaproxyPort}
+    haproxy = yes
   }
 }`;
 }

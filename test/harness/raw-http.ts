@@ -29,7 +29,9 @@ function answer(socket: net.Socket, timeoutMs: number): Promise<RawHttpAnswer> {
       clearTimeout(timer);
       socket.destroy();
       const text = Buffer.concat(chunks).toString('latin1');
-      const statuses = [...text.matchAll(/(?:^|\r\n)HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
+      // A status line starts the stream or follows the last response's end: its header block's
+      // CRLF, or a body's own last line (the portal's pages end in a bare LF).
+      const statuses = [...text.matchAll(/(?:^|\n)HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
       resolve({ statuses, closed, text });
     };
     const timer = setTimeout(() => done(false), timeoutMs);

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { startBackend, type Backend, type BackendOptions, type MailUser } from './backend.js';
 import { startIdp, type Idp } from './idp.js';
 import { startProxy, type TestProxy } from './proxy.js';
+import { debian13Unavailable } from './flavour.js';
 
 export interface Stack {
   readonly backend: Backend;
@@ -42,4 +43,23 @@ export async function startStack(
     ca: readFileSync(proxy.certs.caFile, 'utf8'),
     secrets: [alice.password, bob.password, backend.master.password],
   };
+}
+
+/**
+ * A Debian 13 (Dovecot 2.4) backend and the IdP, for the tests of what DMS on Dovecot 2.4
+ * does to the proxy; or, where that backend cannot run here, undefined with `t`'s plan set to
+ * none and the reason. The backend listens on 127.0.0.2 while the proxy connects from
+ * 127.0.0.1, as DMS in a container of its own: Dovecot counts a connection from its own
+ * address as secured whatever the version, which would hide 2.4's refusals of a cleartext leg.
+ */
+export async function startDovecot24BackendAndIdp(
+  t: { teardown(fn: () => unknown): void; plan(n: number, comment?: string): void },
+  opts: { dovecotConf?: string } = {},
+): Promise<{ backend: Backend; idp: Idp } | undefined> {
+  const unavailable = debian13Unavailable();
+  if (unavailable) {
+    t.plan(0, `Dovecot 2.4 backend: ${unavailable}`);
+    return undefined;
+  }
+  return startBackendAndIdp(t, { backend: { flavour: 'debian13', host: '127.0.0.2', ...opts } });
 }

@@ -6,48 +6,19 @@
 import t, { type Test } from 'tap';
 import net from 'node:net';
 import tls from 'node:tls';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import type { PortalDeps } from '../../src/portal/routes.js';
-import { portalConnections, startPortalListener } from '../../src/portal/server.js';
-import { PortalSessions } from '../../src/portal/sessions.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { parseNetworks } from '../../src/net/trusted-networks.js';
 import type { ProxyProtocolIn } from '../../src/net/listen.js';
-import { makeCerts } from '../harness/certs.js';
+import { captureLog, startTestPortal } from '../harness/portal-listener.js';
 import { eventually } from '../harness/proxy.js';
 
 const PER_IP = 3;
-const dir = mkdtempSync(join(tmpdir(), 'o2mp-portal-limit-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const certs = await makeCerts(dir);
-const context = tls.createSecureContext({ cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) });
-const lines: Array<Record<string, unknown>> = [];
-const log = createLogger('info', new Writable({
-  write(chunk: Buffer, _e, cb) {
-    for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
-    cb();
-  },
-}));
+const { log, lines } = captureLog();
 const refusals = (): Array<Record<string, unknown>> => lines.filter((l) => l.event === 'connection-refused');
 
 /** A portal on its own port with PER_IP connections a client; GET / (signed out) is all it serves here. */
 async function portal(t: Test, proxyIn: ProxyProtocolIn | null) {
-  const connections = portalConnections({ maxConnectionsPerIp: PER_IP, ipv6ClientPrefix: 64 });
-  const deps = {
-    config: {
-      listen: { host: '127.0.0.1', port: 0 }, origin: 'https://portal.example.test', redirectUri: 'https://portal.example.test/callback',
-      clientId: 'portal', clientSecret: '', issuer: 'https://idp.example.test', scopes: ['openid'], sessionTtlMs: 60_000,
-    },
-    sessions: new PortalSessions(60_000),
-    disabledReason: () => undefined,
-    log,
-  } as unknown as PortalDeps;
-  const listener = await startPortalListener({ host: '127.0.0.1', port: 0 }, { context, SNICallback: (_n, cb) => cb(null, context) }, proxyIn, connections, deps);
-  t.teardown(() => listener.close());
-  return { port: listener.address().port, connections };
+  const { port, connections } = await startTestPortal(t, { log }, { maxConnectionsPerIp: PER_IP, proxyIn });
+  return { port, connections };
 }
 
 /** An idle TCP connection from `from` (optionally with a PROXY v1 header naming `client`), once connected. */
